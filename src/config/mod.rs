@@ -1,0 +1,225 @@
+//! `nbwarden.yaml`: finding it, reading it strictly, interpolating `${VAR}`, reading `*_file`
+//! secrets, resolving relative paths and checking what serde cannot. Every YAML call lives here.
+
+pub mod duration;
+mod model;
+
+pub use duration::{format_duration, ConfigDuration};
+pub use model::*;
+
+use crate::secret::Secret;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// What can go wrong while loading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No file was given and none was found where nbwarden looks.
+    #[error("no configuration file found (looked for {looked}); pass --config FILE or set NBWARDEN_CONFIG")]
+    NotFound {
+        /// The places tried, in order.
+        looked: String,
+    },
+    /// The file exists but cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The YAML is malformed, has an unknown key, a wrong type or an unset `${VAR}`.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (0 when unknown).
+        line: u64,
+        /// 1-based column.
+        column: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// The YAML parsed but describes something nbwarden cannot run; every problem is listed.
+    #[error("{}", problems.iter().map(|p| format!("{}: {p}", path.display())).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// One line per problem.
+        problems: Vec<String>,
+    },
+}
+
+/// Result of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The environment variable naming the configuration file.
+pub const CONFIG_ENV: &str = "NBWARDEN_CONFIG";
+
+/// Finds the configuration file: `--config`, then `$NBWARDEN_CONFIG`, then `./nbwarden.yaml`.
+pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(path) = explicit {
+        return Ok(path.to_path_buf());
+    }
+    if let Some(path) = std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    let local = PathBuf::from("nbwarden.yaml");
+    if local.exists() {
+        return Ok(local);
+    }
+    Err(Error::NotFound { looked: format!("--config, ${CONFIG_ENV}, ./nbwarden.yaml") })
+}
+
+/// Reads, interpolates, resolves and checks the configuration at `path`.
+pub fn load(path: &Path) -> Result<Config> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.into(), source })?;
+    let mut config: Config = parse_yaml(path, &text)?;
+    config.source = path.to_path_buf();
+    let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut problems = Vec::new();
+    resolve(&mut config, base, &mut problems);
+    validate(&config, &mut problems);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(Error::Invalid { path: path.into(), problems })
+    }
+}
+
+/// Parses one YAML document strictly, with `${VAR}` / `${VAR:-default}` taken from the
+/// environment. Used for the configuration, scenario and rule files alike.
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let options = serde_saphyr::Options::default().with_properties(env);
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| parse_error(path, &e))
+}
+
+fn parse_error(path: &Path, err: &serde_saphyr::Error) -> Error {
+    let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+    let options = serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off };
+    let rendered = err.without_snippet().render_with_options(options);
+    let message = explain_property(strip_location_suffix(&rendered));
+    Error::Parse { path: path.into(), line, column, message }
+}
+
+/// saphyr appends " at line L column C"; the location is already in front of our message.
+fn strip_location_suffix(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].trim_end(),
+        None => message.trim_end(),
+    }
+}
+
+/// saphyr says "missing property `X`"; an administrator thinks of environment variables.
+fn explain_property(message: &str) -> String {
+    match message.strip_prefix("missing property ") {
+        Some(name) => format!("environment variable {name} is not set (export it, or write ${{VAR:-default}})"),
+        None => message.to_string(),
+    }
+}
+
+fn resolve(config: &mut Config, base: &Path, problems: &mut Vec<String>) {
+    let rebase = |p: &mut PathBuf| {
+        if p.is_relative() {
+            *p = base.join(&*p);
+        }
+    };
+    config.rules.iter_mut().for_each(rebase);
+    rebase(&mut config.state.path);
+    for target in &mut config.targets {
+        let what = format!("target \"{}\"", target.name);
+        if let Some(ca) = target.tls.ca_file.as_mut() {
+            rebase(ca);
+        }
+        read_secret_file(
+            &mut target.auth.password,
+            target.auth.password_file.take(),
+            base,
+            &format!("{what}: auth.password"),
+            problems,
+        );
+        read_secret_file(
+            &mut target.auth.token,
+            target.auth.token_file.take(),
+            base,
+            &format!("{what}: auth.token"),
+            problems,
+        );
+    }
+    if let Some(email) = config.email.as_mut() {
+        if let Some(dir) = email.dir.as_mut() {
+            rebase(dir);
+        }
+        read_secret_file(&mut email.password, email.password_file.take(), base, "email.password", problems);
+    }
+}
+
+/// Moves the content of `<key>_file` into `<key>`; both given is an error.
+fn read_secret_file(
+    slot: &mut Option<Secret>,
+    file: Option<PathBuf>,
+    base: &Path,
+    key: &str,
+    problems: &mut Vec<String>,
+) {
+    let Some(file) = file else { return };
+    if slot.is_some() {
+        problems.push(format!("{key} and {key}_file are both set; keep one"));
+        return;
+    }
+    let path = if file.is_relative() { base.join(file) } else { file };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => *slot = Some(Secret::new(text.trim())),
+        Err(e) => problems.push(format!("{key}_file: cannot read {}: {e}", path.display())),
+    }
+}
+
+fn validate(config: &Config, problems: &mut Vec<String>) {
+    if config.targets.is_empty() {
+        problems.push("no targets: add at least one entry under `targets:`".into());
+    }
+    let mut seen = HashSet::new();
+    for target in &config.targets {
+        validate_target(target, problems);
+        if !seen.insert(target.name.as_str()) {
+            problems.push(format!("target \"{}\" is defined twice; names must be unique", target.name));
+        }
+    }
+}
+
+fn validate_target(target: &TargetConfig, problems: &mut Vec<String>) {
+    let name = &target.name;
+    let valid_name = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !valid_name {
+        problems.push(format!("target name \"{name}\" must match [a-z0-9_-]+"));
+    }
+    let mut check = |ok: bool, msg: String| {
+        if !ok {
+            problems.push(format!("target \"{name}\": {msg}"));
+        }
+    };
+    check(is_http_url(&target.admin_url), format!("admin_url `{}` is not an http(s) URL", target.admin_url));
+    if let Some(portal) = &target.auth.portal_url {
+        check(is_http_url(portal), format!("auth.portal_url `{portal}` is not an http(s) URL"));
+    }
+    if let Err(e) = target.auth.method() {
+        check(false, format!("auth: {e}"));
+    }
+    check(!target.auth.referer.trim().is_empty(), "auth.referer must not be empty".into());
+    let poll = &target.poll;
+    check(!(poll.every.is_some() && poll.cron.is_some()), "poll: give either `every` or `cron`, not both".into());
+    check(poll.every.is_none_or(|d| d.0.as_secs() >= 1), "poll.every must be at least 1s".into());
+    check(!poll.timeout.0.is_zero(), "poll.timeout must be more than 0s".into());
+    check(poll.page_size > 0, "poll.page_size must be at least 1".into());
+    let fraction = target.limits.max_cancel_fraction;
+    check(fraction > 0.0 && fraction <= 1.0, format!("limits.max_cancel_fraction {fraction} must be in (0, 1]"));
+}
+
+fn is_http_url(text: &str) -> bool {
+    reqwest::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,393 @@
+//! The serde types of `nbwarden.yaml` (SPEC §2): strict, with the defaults an administrator expects.
+
+use super::duration::ConfigDuration;
+use crate::secret::Secret;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The ArcGIS sites to watch.
+    pub targets: Vec<TargetConfig>,
+    /// Used by `email` actions.
+    #[serde(default)]
+    pub email: Option<EmailConfig>,
+    /// How `owner` recipients become addresses.
+    #[serde(default)]
+    pub owners: OwnersConfig,
+    /// The embedded state store.
+    #[serde(default)]
+    pub state: StateConfig,
+    /// The metrics/status endpoint.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// Rule files and folders, relative to this file.
+    #[serde(default = "default_rules")]
+    pub rules: Vec<PathBuf>,
+    /// Plan and record actions, never execute them.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The file this configuration was read from (set by `load`).
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+fn default_rules() -> Vec<PathBuf> {
+    vec![PathBuf::from("rules")]
+}
+
+/// Which admin API a target speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flavor {
+    /// ArcGIS Enterprise (on Kubernetes) Administrator API, `<admin>/notebooks/jobs`.
+    Enterprise,
+    /// ArcGIS Notebook Server Administrator API, `<admin>/system/jobs`.
+    NotebookServer,
+}
+
+impl Flavor {
+    /// The spelling used in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flavor::Enterprise => "enterprise",
+            Flavor::NotebookServer => "notebook-server",
+        }
+    }
+}
+
+/// One ArcGIS admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// Unique, `[a-z0-9_-]+`.
+    pub name: String,
+    /// The admin API flavor.
+    pub flavor: Flavor,
+    /// `https://host/portal/admin` or `https://nb:11443/arcgis/admin`.
+    pub admin_url: String,
+    /// How to obtain a token.
+    pub auth: AuthConfig,
+    /// Extra trust roots and the escape hatch.
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// When and how to poll.
+    #[serde(default)]
+    pub poll: PollConfig,
+    /// Blast-radius limits for destructive actions.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// `auth:` as written; `load` reads the `*_file` secrets and checks that one method is given.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Portal whose `sharing/rest/generateToken` issues the token.
+    pub portal_url: Option<String>,
+    /// The account nbwarden signs in with.
+    pub username: Option<String>,
+    /// Its password.
+    pub password: Option<Secret>,
+    /// A file holding the password.
+    pub password_file: Option<PathBuf>,
+    /// A static token instead of a sign-in.
+    pub token: Option<Secret>,
+    /// A file holding the static token.
+    pub token_file: Option<PathBuf>,
+    /// Sent at generateToken (`client=referer`) and as `Referer` on every call.
+    #[serde(default = "default_referer")]
+    pub referer: String,
+    /// Requested token lifetime.
+    #[serde(default = "default_token_lifetime")]
+    pub token_lifetime: ConfigDuration,
+}
+
+fn default_referer() -> String {
+    "nbwarden".into()
+}
+
+fn default_token_lifetime() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(3600))
+}
+
+/// The checked sign-in method of a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// `<portal_url>/sharing/rest/generateToken`.
+    Portal {
+        /// Portal root, without a trailing slash.
+        portal_url: String,
+        /// Account name.
+        username: String,
+        /// Account password.
+        password: Secret,
+    },
+    /// `<admin_url>/generateToken` (Notebook Server primary site administrator).
+    Admin {
+        /// Account name.
+        username: String,
+        /// Account password.
+        password: Secret,
+    },
+    /// A token given in the configuration; it cannot be refreshed.
+    Static(Secret),
+}
+
+impl AuthConfig {
+    /// The one sign-in method this block describes, or what is wrong with it.
+    pub fn method(&self) -> Result<AuthMethod, String> {
+        let hint = "give exactly one of: portal_url + username + password | username + password | token";
+        match (&self.token, &self.username, &self.password) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                Err(format!("both a token and a username/password are set; {hint}"))
+            }
+            (Some(token), None, None) if self.portal_url.is_none() => Ok(AuthMethod::Static(token.clone())),
+            (Some(_), None, None) => Err(format!("portal_url is set with a static token; {hint}")),
+            (None, Some(username), Some(password)) => Ok(match &self.portal_url {
+                Some(url) => AuthMethod::Portal {
+                    portal_url: url.trim_end_matches('/').to_string(),
+                    username: username.clone(),
+                    password: password.clone(),
+                },
+                None => AuthMethod::Admin { username: username.clone(), password: password.clone() },
+            }),
+            (None, Some(_), None) => Err(format!("username without password (or password_file); {hint}")),
+            (None, None, Some(_)) => Err(format!("password without username; {hint}")),
+            (None, None, None) => Err(format!("no credentials; {hint}")),
+        }
+    }
+}
+
+/// `tls:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM bundle added to the trusted roots.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate (logged as a warning at every start).
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
+
+/// `poll:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollConfig {
+    /// Interval between polls (default 30s when `cron` is not given).
+    pub every: Option<ConfigDuration>,
+    /// A crontab line instead of `every`.
+    pub cron: Option<String>,
+    /// Per-request timeout.
+    #[serde(default = "default_poll_timeout")]
+    pub timeout: ConfigDuration,
+    /// Enterprise 12.1+: ask for `details=true`.
+    #[serde(default)]
+    pub details: bool,
+    /// Notebook Server: `num`.
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+}
+
+fn default_poll_timeout() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(20))
+}
+
+fn default_page_size() -> u32 {
+    1000
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        Self {
+            every: None,
+            cron: None,
+            timeout: default_poll_timeout(),
+            details: false,
+            page_size: default_page_size(),
+        }
+    }
+}
+
+impl PollConfig {
+    /// The interval, when polling is interval-based.
+    pub fn interval(&self) -> Duration {
+        self.every.map(|d| d.0).unwrap_or(Duration::from_secs(30))
+    }
+}
+
+/// `limits:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Cancels allowed in one poll.
+    #[serde(default = "default_per_poll")]
+    pub max_cancels_per_poll: u32,
+    /// Cancels allowed in a sliding hour.
+    #[serde(default = "default_per_hour")]
+    pub max_cancels_per_hour: u32,
+    /// Largest share of the running jobs cancelled in one poll (one job is always allowed).
+    #[serde(default = "default_fraction")]
+    pub max_cancel_fraction: f64,
+}
+
+fn default_per_poll() -> u32 {
+    10
+}
+fn default_per_hour() -> u32 {
+    60
+}
+fn default_fraction() -> f64 {
+    0.5
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_cancels_per_poll: default_per_poll(),
+            max_cancels_per_hour: default_per_hour(),
+            max_cancel_fraction: default_fraction(),
+        }
+    }
+}
+
+/// How e-mail leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailTransport {
+    /// An SMTP relay.
+    #[default]
+    Smtp,
+    /// One `.eml` file per message in `dir`.
+    File,
+    /// The local `sendmail` program.
+    Sendmail,
+}
+
+/// SMTP connection security.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS.
+    #[default]
+    Starttls,
+    /// Implicit TLS.
+    Tls,
+    /// No encryption (loopback relays only).
+    None,
+}
+
+/// `email:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// smtp | file | sendmail.
+    #[serde(default)]
+    pub transport: EmailTransport,
+    /// SMTP host.
+    pub host: Option<String>,
+    /// SMTP port (default by security).
+    pub port: Option<u16>,
+    /// starttls | tls | none.
+    #[serde(default)]
+    pub security: SmtpSecurity,
+    /// SMTP user.
+    pub username: Option<String>,
+    /// SMTP password.
+    pub password: Option<Secret>,
+    /// A file holding the SMTP password.
+    pub password_file: Option<PathBuf>,
+    /// The From header.
+    pub from: Option<String>,
+    /// Folder for the file transport.
+    pub dir: Option<PathBuf>,
+    /// Bound on one send.
+    pub timeout: Option<ConfigDuration>,
+}
+
+/// How owners are looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerLookup {
+    /// Portal `community/users/<username>`.
+    #[default]
+    Portal,
+    /// Only `map` and `fallback`.
+    None,
+}
+
+/// `owners:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnersConfig {
+    /// portal | none.
+    #[serde(default)]
+    pub lookup: OwnerLookup,
+    /// How long a looked-up address is reused.
+    #[serde(default = "default_cache_for")]
+    pub cache_for: ConfigDuration,
+    /// Address used when an owner has none.
+    pub fallback: Option<String>,
+    /// Explicit username → address entries.
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
+}
+
+fn default_cache_for() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(3600))
+}
+
+impl Default for OwnersConfig {
+    fn default() -> Self {
+        Self { lookup: OwnerLookup::Portal, cache_for: default_cache_for(), fallback: None, map: BTreeMap::new() }
+    }
+}
+
+/// `state:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// SQLite file, created when missing.
+    #[serde(default = "default_state_path")]
+    pub path: PathBuf,
+    /// History and ledger of jobs gone longer than this are pruned.
+    #[serde(default = "default_retention")]
+    pub retention: ConfigDuration,
+}
+
+fn default_state_path() -> PathBuf {
+    PathBuf::from("nbwarden.db")
+}
+
+fn default_retention() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(30 * 86_400))
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self { path: default_state_path(), retention: default_retention() }
+    }
+}
+
+/// `http:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address of `/metrics`, `/healthz`, `/status`; empty disables.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9187".into()
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { listen: default_listen() }
+    }
+}

@@ -1,0 +1,138 @@
+//! Tests of configuration loading: strictness, interpolation, secrets, paths, validation.
+
+use super::*;
+use std::fs;
+
+const MINIMAL: &str = "targets:\n  - name: prod\n    flavor: enterprise\n    admin_url: https://gis.example.com/portal/admin\n    auth:\n      portal_url: https://gis.example.com/portal\n      username: watcher\n      password: ${NBW_TEST_PW:-from-default}\n";
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, text).unwrap();
+    path
+}
+
+fn load_text(text: &str) -> (tempfile::TempDir, Result<Config>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "nbwarden.yaml", text);
+    let result = load(&path);
+    (dir, result)
+}
+
+#[test]
+fn minimal_file_gets_safe_defaults() {
+    let (_dir, config) = load_text(MINIMAL);
+    let config = config.unwrap();
+    let target = &config.targets[0];
+    assert_eq!(target.poll.interval().as_secs(), 30);
+    assert_eq!(target.poll.timeout.0.as_secs(), 20);
+    assert_eq!(target.limits.max_cancels_per_poll, 10);
+    assert_eq!(target.auth.referer, "nbwarden");
+    assert!(!config.dry_run);
+    assert!(!target.tls.insecure_skip_verify);
+    assert_eq!(config.http.listen, "127.0.0.1:9187");
+    match target.auth.method().unwrap() {
+        AuthMethod::Portal { portal_url, password, .. } => {
+            assert_eq!(portal_url, "https://gis.example.com/portal");
+            assert_eq!(password.expose(), "from-default");
+        }
+        other => panic!("expected portal auth, got {other:?}"),
+    }
+}
+
+#[test]
+fn unknown_key_names_file_line_and_key() {
+    let text = MINIMAL.replace("    flavor: enterprise\n", "    flavor: enterprise\n    pol: {}\n");
+    let (_dir, result) = load_text(&text);
+    let message = result.unwrap_err().to_string();
+    assert!(message.contains("nbwarden.yaml:4:"), "{message}");
+    assert!(message.contains("pol"), "{message}");
+}
+
+#[test]
+fn interpolation_reads_the_environment_and_rejects_unset_variables() {
+    std::env::set_var("NBW_TEST_URL_HOST", "env.example.com");
+    let text = MINIMAL.replace("gis.example.com/portal/admin", "${NBW_TEST_URL_HOST}/portal/admin");
+    let (_dir, config) = load_text(&text);
+    assert_eq!(config.unwrap().targets[0].admin_url, "https://env.example.com/portal/admin");
+
+    let text = MINIMAL.replace("watcher", "${NBW_TEST_SURELY_UNSET}");
+    let (_dir, result) = load_text(&text);
+    let message = result.unwrap_err().to_string();
+    assert!(message.contains("NBW_TEST_SURELY_UNSET"), "{message}");
+    assert!(message.contains(":7:") && message.contains("is not set"), "{message}");
+}
+
+#[test]
+fn secret_files_are_read_relative_to_the_config_and_trimmed() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pw.txt", "s3cret\n");
+    let text = MINIMAL.replace("password: ${NBW_TEST_PW:-from-default}", "password_file: pw.txt");
+    let path = write(dir.path(), "nbwarden.yaml", &text);
+    let config = load(&path).unwrap();
+    let AuthMethod::Portal { password, .. } = config.targets[0].auth.method().unwrap() else { panic!() };
+    assert_eq!(password.expose(), "s3cret");
+    assert!(!format!("{config:?}").contains("s3cret"), "Debug must redact");
+}
+
+#[test]
+fn relative_paths_resolve_against_the_config_directory() {
+    let (dir, config) = load_text(&format!("{MINIMAL}state: {{ path: state/nb.db }}\nrules: [myrules/]\n"));
+    let config = config.unwrap();
+    assert_eq!(config.state.path, dir.path().join("state/nb.db"));
+    assert_eq!(config.rules, vec![dir.path().join("myrules/")]);
+}
+
+#[test]
+fn every_semantic_problem_is_reported_at_once() {
+    let text = "targets:\n  - name: Prod!\n    flavor: enterprise\n    admin_url: ftp://x\n    auth: { username: u }\n    poll: { every: 30s, cron: '* * * * *' }\n    limits: { max_cancel_fraction: 2 }\n  - name: ok\n    flavor: notebook-server\n    admin_url: https://nb:11443/arcgis/admin\n    auth: { token: t, password_file: missing.txt }\n";
+    let (_dir, result) = load_text(text);
+    let message = result.unwrap_err().to_string();
+    for needle in [
+        "[a-z0-9_-]+",
+        "ftp://x",
+        "username without password",
+        "either `every` or `cron`",
+        "max_cancel_fraction",
+        "missing.txt",
+    ] {
+        assert!(message.contains(needle), "missing {needle:?} in:\n{message}");
+    }
+}
+
+#[test]
+fn later_issue_keys_are_accepted() {
+    let extra = "email: { transport: file, dir: ./outbox, from: nb@example.com }\nowners: { lookup: none, fallback: a@example.com, map: { svc: b@example.com } }\nhttp: { listen: '' }\ndry_run: true\n";
+    let (_dir, config) = load_text(&format!("{MINIMAL}{extra}"));
+    let config = config.unwrap();
+    assert!(config.dry_run);
+    assert_eq!(config.owners.map["svc"], "b@example.com");
+    assert_eq!(config.email.unwrap().transport, EmailTransport::File);
+}
+
+#[test]
+fn auth_methods_are_exclusive() {
+    let cases: [(AuthConfig, Result<&str, &str>); 4] = [
+        (AuthConfig { token: Some(Secret::new("t")), ..Default::default() }, Ok("static")),
+        (
+            AuthConfig { username: Some("u".into()), password: Some(Secret::new("p")), ..Default::default() },
+            Ok("admin"),
+        ),
+        (AuthConfig { token: Some(Secret::new("t")), username: Some("u".into()), ..Default::default() }, Err("both")),
+        (AuthConfig::default(), Err("no credentials")),
+    ];
+    for (auth, expected) in cases {
+        match (auth.method(), expected) {
+            (Ok(AuthMethod::Static(_)), Ok("static")) | (Ok(AuthMethod::Admin { .. }), Ok("admin")) => {}
+            (Err(e), Err(needle)) => assert!(e.contains(needle), "{e}"),
+            (got, want) => panic!("got {got:?}, wanted {want:?}"),
+        }
+    }
+}
+
+#[test]
+fn lookup_prefers_the_flag_then_the_environment() {
+    std::env::set_var(CONFIG_ENV, "/from/env.yaml");
+    assert_eq!(locate(Some(Path::new("/flag.yaml"))).unwrap(), PathBuf::from("/flag.yaml"));
+    assert_eq!(locate(None).unwrap(), PathBuf::from("/from/env.yaml"));
+    std::env::remove_var(CONFIG_ENV);
+}

@@ -1,0 +1,7 @@
+//! nbwarden: a watchdog for ArcGIS Enterprise notebook jobs.
+//!
+//! The pipeline reads `arcgis` (poll) → diff → rules → dispatch → actions, with the store beside it;
+//! `config` reads `nbwarden.yaml`, `simulator` serves a simulated ArcGIS site for demos and tests.
+
+pub mod config;
+pub mod secret;
