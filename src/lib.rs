@@ -3,5 +3,6 @@
 //! The pipeline reads `arcgis` (poll) → diff → rules → dispatch → actions, with the store beside it;
 //! `config` reads `nbwarden.yaml`, `simulator` serves a simulated ArcGIS site for demos and tests.
 
+pub mod arcgis;
 pub mod config;
 pub mod secret;

@@ -1,0 +1,260 @@
+//! Jobs as nbwarden sees them: the open `Status`, its `Phase`, and `Job` (pure; no I/O).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// The normalised status of SPEC §1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Queued.
+    Submitted,
+    /// Executing (EXECUTING, PROCESSING, PARTIAL).
+    Running,
+    /// Finished successfully.
+    Completed,
+    /// Finished with an error.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+    /// A status nbwarden does not know.
+    Unknown,
+}
+
+impl Phase {
+    /// Every phase, in lifecycle order.
+    pub const ALL: [Phase; 6] =
+        [Phase::Submitted, Phase::Running, Phase::Completed, Phase::Failed, Phase::Cancelled, Phase::Unknown];
+
+    /// The lowercase name used in rules and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Submitted => "submitted",
+            Phase::Running => "running",
+            Phase::Completed => "completed",
+            Phase::Failed => "failed",
+            Phase::Cancelled => "cancelled",
+            Phase::Unknown => "unknown",
+        }
+    }
+
+    /// The phase with this name (case-insensitive), if it is one.
+    pub fn from_name(name: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A job status as the server spells it; unknown spellings are kept, never rejected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// SUBMITTED.
+    Submitted,
+    /// EXECUTING (Enterprise).
+    Executing,
+    /// PROCESSING (Notebook Server).
+    Processing,
+    /// PARTIAL.
+    Partial,
+    /// COMPLETED.
+    Completed,
+    /// FAILED.
+    Failed,
+    /// CANCELLED, CANCELED, cancelling, …: the raw spelling.
+    Cancelled(String),
+    /// Anything else, raw; empty when the server sent no status.
+    Unknown(String),
+}
+
+impl Status {
+    /// Reads a server spelling, case-insensitively.
+    pub fn parse(raw: &str) -> Status {
+        let upper = raw.trim().to_ascii_uppercase();
+        match upper.as_str() {
+            "SUBMITTED" => Status::Submitted,
+            "EXECUTING" => Status::Executing,
+            "PROCESSING" => Status::Processing,
+            "PARTIAL" => Status::Partial,
+            "COMPLETED" => Status::Completed,
+            "FAILED" => Status::Failed,
+            _ if upper.contains("CANCEL") => Status::Cancelled(raw.to_string()),
+            _ => Status::Unknown(raw.to_string()),
+        }
+    }
+
+    /// The spelling to show and to match raw rule values against.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Status::Submitted => "SUBMITTED",
+            Status::Executing => "EXECUTING",
+            Status::Processing => "PROCESSING",
+            Status::Partial => "PARTIAL",
+            Status::Completed => "COMPLETED",
+            Status::Failed => "FAILED",
+            Status::Cancelled(raw) | Status::Unknown(raw) => raw,
+        }
+    }
+
+    /// The phase of this spelling alone (see [`Job::phase`] for the whole rule).
+    pub fn phase(&self) -> Phase {
+        match self {
+            Status::Submitted => Phase::Submitted,
+            Status::Executing | Status::Processing | Status::Partial => Phase::Running,
+            Status::Completed => Phase::Completed,
+            Status::Failed => Phase::Failed,
+            Status::Cancelled(_) => Phase::Cancelled,
+            Status::Unknown(_) => Phase::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|s| Status::parse(&s))
+    }
+}
+
+/// One notebook job of one target. Timestamps are epoch milliseconds on the server's clock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// `jobId`.
+    pub id: String,
+    /// `type` (or the older `name`): executeNotebook, openNotebook, …
+    pub job_type: Option<String>,
+    /// The server's status.
+    pub status: Status,
+    /// Owner; the abbreviated lists of some versions omit it.
+    pub username: Option<String>,
+    /// `startTime`, else `dateCreated`.
+    pub started_at: Option<i64>,
+    /// `endTime` when > 0.
+    pub ended_at: Option<i64>,
+    /// `inputs.itemId`: the notebook item.
+    pub item_id: Option<String>,
+    /// `notebookRuntimeName`.
+    pub runtime_name: Option<String>,
+    /// `inputs.taskId`: set when a scheduled task started the job.
+    pub task_id: Option<String>,
+    /// `inputs.executionTimeoutInMinutes`.
+    pub timeout_minutes: Option<u64>,
+    /// Notebook Server `customAttributes.isCancelled`.
+    pub cancelled_flag: bool,
+}
+
+impl Job {
+    /// A job with only an id and a status; the other fields empty.
+    pub fn new(id: impl Into<String>, status: Status) -> Job {
+        Job {
+            id: id.into(),
+            job_type: None,
+            status,
+            username: None,
+            started_at: None,
+            ended_at: None,
+            item_id: None,
+            runtime_name: None,
+            task_id: None,
+            timeout_minutes: None,
+            cancelled_flag: false,
+        }
+    }
+
+    /// The normalised phase: `isCancelled` wins, and a job with an `endTime` is never running.
+    pub fn phase(&self) -> Phase {
+        if self.cancelled_flag {
+            return Phase::Cancelled;
+        }
+        match self.status.phase() {
+            Phase::Running if self.ended_at.is_some() => Phase::Unknown,
+            phase => phase,
+        }
+    }
+
+    /// `(endTime or now) - startTime`, with `now_ms` on the server's clock.
+    pub fn runtime(&self, now_ms: i64) -> Option<Duration> {
+        let start = self.started_at?;
+        let end = self.ended_at.unwrap_or(now_ms);
+        Some(Duration::from_millis(end.saturating_sub(start).max(0) as u64))
+    }
+
+    /// True when a scheduled task started the job.
+    pub fn scheduled(&self) -> bool {
+        self.task_id.as_deref().is_some_and(|t| !t.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_phases_case_insensitively() {
+        let table = [
+            ("SUBMITTED", Phase::Submitted),
+            ("executing", Phase::Running),
+            ("PROCESSING", Phase::Running),
+            ("Partial", Phase::Running),
+            ("COMPLETED", Phase::Completed),
+            ("FAILED", Phase::Failed),
+            ("CANCELLED", Phase::Cancelled),
+            ("CANCELED", Phase::Cancelled),
+            ("cancelling", Phase::Cancelled),
+            ("failing", Phase::Unknown),
+            ("esriJobSucceeded", Phase::Unknown),
+            ("", Phase::Unknown),
+        ];
+        for (raw, phase) in table {
+            assert_eq!(Status::parse(raw).phase(), phase, "{raw}");
+        }
+        assert_eq!(Status::parse("failing"), Status::Unknown("failing".into()));
+        assert_eq!(Status::parse("CANCELED").as_str(), "CANCELED");
+    }
+
+    #[test]
+    fn end_time_and_is_cancelled_override_the_status() {
+        let mut job = Job::new("j", Status::Executing);
+        assert_eq!(job.phase(), Phase::Running);
+        job.ended_at = Some(10);
+        assert_eq!(job.phase(), Phase::Unknown, "a job with an endTime is never running");
+        let mut job = Job::new("j", Status::Failed);
+        job.cancelled_flag = true;
+        assert_eq!(job.phase(), Phase::Cancelled);
+    }
+
+    #[test]
+    fn runtime_uses_end_time_or_now() {
+        let mut job = Job::new("j", Status::Executing);
+        assert_eq!(job.runtime(5_000), None);
+        job.started_at = Some(1_000);
+        assert_eq!(job.runtime(61_000), Some(Duration::from_secs(60)));
+        job.ended_at = Some(31_000);
+        assert_eq!(job.runtime(61_000), Some(Duration::from_secs(30)));
+        assert_eq!(Job { started_at: Some(9_000), ended_at: None, ..job }.runtime(1_000), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn phase_names_round_trip() {
+        for phase in Phase::ALL {
+            assert_eq!(Phase::from_name(&phase.as_str().to_uppercase()), Some(phase));
+        }
+        assert_eq!(Phase::from_name("EXECUTING"), None);
+    }
+}

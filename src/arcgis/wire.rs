@@ -1,0 +1,256 @@
+//! JSON bodies of the ArcGIS REST calls and their translation into `Job` (pure; no I/O).
+//! Lenient by design: unknown fields are ignored, timestamps may be numbers or strings.
+
+use super::model::{Job, Status};
+use serde::{de, Deserialize, Deserializer};
+
+/// A body that may be the expected payload or, with HTTP 200, an error envelope.
+pub trait Payload: de::DeserializeOwned {
+    /// True when the body carried what the call asked for.
+    fn is_payload(&self) -> bool;
+}
+
+/// The job list, under any of the three documented keys.
+#[derive(Debug, Default, Deserialize)]
+pub struct JobList {
+    #[serde(rename = "asyncNotebookJobs")]
+    enterprise: Option<Vec<WireJob>>,
+    #[serde(rename = "notebookJobs")]
+    enterprise_detailed: Option<Vec<WireJob>>,
+    #[serde(rename = "asyncJobs")]
+    notebook_server: Option<Vec<WireJob>>,
+}
+
+impl JobList {
+    /// The jobs; items without a `jobId` are dropped.
+    pub fn into_jobs(self) -> Vec<Job> {
+        let items = self.enterprise.or(self.enterprise_detailed).or(self.notebook_server).unwrap_or_default();
+        items.into_iter().filter_map(WireJob::into_job).collect()
+    }
+}
+
+impl Payload for JobList {
+    fn is_payload(&self) -> bool {
+        self.enterprise.is_some() || self.enterprise_detailed.is_some() || self.notebook_server.is_some()
+    }
+}
+
+/// One job as any list or the job resource sends it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireJob {
+    job_id: Option<String>,
+    #[serde(rename = "type")]
+    job_type: Option<String>,
+    name: Option<String>,
+    status: Option<String>,
+    username: Option<String>,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    start_time: Option<i64>,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    end_time: Option<i64>,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    date_created: Option<i64>,
+    inputs: Option<WireInputs>,
+    notebook_runtime_name: Option<String>,
+    custom_attributes: Option<WireCustom>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireInputs {
+    item_id: Option<String>,
+    task_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    execution_timeout_in_minutes: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireCustom {
+    is_cancelled: Option<bool>,
+}
+
+impl WireJob {
+    /// The job, or `None` without a `jobId`.
+    pub fn into_job(self) -> Option<Job> {
+        let id = self.job_id.filter(|id| !id.is_empty())?;
+        let inputs = self.inputs.unwrap_or_default();
+        let positive = |t: Option<i64>| t.filter(|&t| t > 0);
+        let non_empty = |s: Option<String>| s.filter(|s| !s.is_empty());
+        Some(Job {
+            id,
+            job_type: non_empty(self.job_type.or(self.name)),
+            status: Status::parse(self.status.as_deref().unwrap_or("")),
+            username: non_empty(self.username),
+            started_at: positive(self.start_time).or(positive(self.date_created)),
+            ended_at: positive(self.end_time),
+            item_id: non_empty(inputs.item_id),
+            runtime_name: non_empty(self.notebook_runtime_name),
+            task_id: non_empty(inputs.task_id),
+            timeout_minutes: positive(inputs.execution_timeout_in_minutes).map(|m| m as u64),
+            cancelled_flag: self.custom_attributes.and_then(|c| c.is_cancelled).unwrap_or(false),
+        })
+    }
+
+    /// True when the server sent a `status` field.
+    pub fn has_status(&self) -> bool {
+        self.status.is_some()
+    }
+}
+
+impl Payload for WireJob {
+    fn is_payload(&self) -> bool {
+        self.job_id.is_some()
+    }
+}
+
+/// `generateToken` (Portal or admin): `expires` is epoch ms, a number or a string.
+#[derive(Debug, Deserialize)]
+pub struct TokenResponse {
+    /// The token; `None` in an error envelope.
+    pub token: Option<crate::secret::Secret>,
+    /// Expiry, epoch ms on the server's clock.
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub expires: Option<i64>,
+}
+
+impl Payload for TokenResponse {
+    fn is_payload(&self) -> bool {
+        self.token.as_ref().is_some_and(|t| !t.is_empty())
+    }
+}
+
+/// The admin operation answer `{"status":"success"}`.
+#[derive(Debug, Deserialize)]
+pub struct OperationResponse {
+    /// `success`, or something else on failure.
+    pub status: Option<String>,
+}
+
+impl Payload for OperationResponse {
+    fn is_payload(&self) -> bool {
+        self.status.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("success"))
+    }
+}
+
+/// `community/users/<name>`: only the address matters.
+#[derive(Debug, Deserialize)]
+pub struct UserResponse {
+    /// The account name (absent in an error envelope).
+    pub username: Option<String>,
+    /// Visible to administrators and the user.
+    pub email: Option<String>,
+}
+
+impl Payload for UserResponse {
+    fn is_payload(&self) -> bool {
+        self.username.is_some()
+    }
+}
+
+/// Either error envelope of arcgis-api.md §4, read from a body that was not the expected payload.
+#[derive(Debug, Default, Deserialize)]
+pub struct Envelope {
+    error: Option<PortalError>,
+    status: Option<String>,
+    #[serde(default)]
+    messages: Vec<String>,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    code: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PortalError {
+    #[serde(default, deserialize_with = "lenient_i64")]
+    code: Option<i64>,
+    message_code: Option<String>,
+    message: Option<String>,
+    #[serde(default)]
+    details: Vec<String>,
+}
+
+/// The parts of an envelope that matter: its code and one readable message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeError {
+    /// 498, 499, 403, 400, 500, …
+    pub code: Option<i64>,
+    /// `GWM_0003` and the like.
+    pub message_code: Option<String>,
+    /// Message and details joined.
+    pub message: String,
+}
+
+impl EnvelopeError {
+    /// A token problem that signing in again may cure (arcgis-api.md §4, step 4).
+    pub fn is_auth(&self) -> bool {
+        let text = self.message.to_ascii_lowercase();
+        matches!(self.code, Some(498 | 499))
+            || self.message_code.as_deref() == Some("GWM_0003")
+            || text.contains("invalid token")
+            || text.contains("token required")
+            || text.contains("token not found")
+    }
+}
+
+impl Envelope {
+    /// The error this body reports, if it is an envelope of either format.
+    pub fn parse(body: &[u8]) -> Option<EnvelopeError> {
+        let envelope: Envelope = serde_json::from_slice(body).ok()?;
+        if let Some(e) = envelope.error {
+            let mut parts: Vec<String> = e.message.into_iter().collect();
+            for detail in e.details {
+                if !parts.contains(&detail) {
+                    parts.push(detail);
+                }
+            }
+            return Some(EnvelopeError { code: e.code, message_code: e.message_code, message: parts.join(" ") });
+        }
+        let failed = envelope.status.as_deref().is_some_and(|s| {
+            let s = s.to_ascii_lowercase();
+            s == "error" || s == "failed" || s == "failure"
+        });
+        failed.then(|| EnvelopeError { code: envelope.code, message_code: None, message: envelope.messages.join(" ") })
+    }
+}
+
+/// A number, a numeric string, or null; anything else unparseable becomes `None`.
+fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    struct Lenient;
+    impl<'de> de::Visitor<'de> for Lenient {
+        type Value = Option<i64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a number or a numeric string")
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(i64::try_from(v).ok())
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(v.is_finite().then_some(v as i64))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            let v = v.trim();
+            Ok(v.parse::<i64>().ok().or_else(|| v.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64)))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    d.deserialize_any(Lenient)
+}
+
+#[cfg(test)]
+mod tests;
