@@ -6,6 +6,8 @@ use serde::{de, Deserialize, Deserializer};
 
 /// A body that may be the expected payload or, with HTTP 200, an error envelope.
 pub trait Payload: de::DeserializeOwned {
+    /// What the body should have held, for error messages.
+    const EXPECTED: &'static str;
     /// True when the body carried what the call asked for.
     fn is_payload(&self) -> bool;
 }
@@ -19,9 +21,17 @@ pub struct JobList {
     enterprise_detailed: Option<Vec<WireJob>>,
     #[serde(rename = "asyncJobs")]
     notebook_server: Option<Vec<WireJob>>,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    total: Option<i64>,
 }
 
 impl JobList {
+    /// `(total, returned)` when Notebook Server says it holds more jobs than it listed.
+    pub fn cut_short(&self) -> Option<(i64, usize)> {
+        let returned = self.notebook_server.as_ref().map_or(0, Vec::len);
+        self.total.filter(|&t| t > returned as i64).map(|t| (t, returned))
+    }
+
     /// The jobs; items without a `jobId` are dropped.
     pub fn into_jobs(self) -> Vec<Job> {
         let items = self.enterprise.or(self.enterprise_detailed).or(self.notebook_server).unwrap_or_default();
@@ -30,6 +40,7 @@ impl JobList {
 }
 
 impl Payload for JobList {
+    const EXPECTED: &'static str = "a job list (asyncNotebookJobs, notebookJobs or asyncJobs)";
     fn is_payload(&self) -> bool {
         self.enterprise.is_some() || self.enterprise_detailed.is_some() || self.notebook_server.is_some()
     }
@@ -100,6 +111,7 @@ impl WireJob {
 }
 
 impl Payload for WireJob {
+    const EXPECTED: &'static str = "a jobId";
     fn is_payload(&self) -> bool {
         self.job_id.is_some()
     }
@@ -116,6 +128,7 @@ pub struct TokenResponse {
 }
 
 impl Payload for TokenResponse {
+    const EXPECTED: &'static str = "a token";
     fn is_payload(&self) -> bool {
         self.token.as_ref().is_some_and(|t| !t.is_empty())
     }
@@ -129,6 +142,7 @@ pub struct OperationResponse {
 }
 
 impl Payload for OperationResponse {
+    const EXPECTED: &'static str = "\"status\": \"success\"";
     fn is_payload(&self) -> bool {
         self.status.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("success"))
     }
@@ -144,6 +158,7 @@ pub struct UserResponse {
 }
 
 impl Payload for UserResponse {
+    const EXPECTED: &'static str = "a username";
     fn is_payload(&self) -> bool {
         self.username.is_some()
     }

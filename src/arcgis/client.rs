@@ -1,0 +1,350 @@
+//! The HTTP client of one target: sends calls with the token and `Referer`, decodes answers into
+//! typed values or typed errors, signs in again once on 498/499, and never loops on a bad password.
+
+use super::auth::{local_now_ms, Issued, ServerClock, TokenCache};
+use super::endpoints::Endpoints;
+use super::error::{html_title, looks_like_html, Error, Result};
+use super::wire::{Envelope, JobList, OperationResponse, Payload, TokenResponse, UserResponse, WireJob};
+use super::{Job, JobSource};
+use crate::config::{AuthMethod, TargetConfig};
+use crate::secret::Secret;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// What a target's client needs that is not in the HTTP layer.
+#[derive(Debug)]
+pub struct Client {
+    name: String,
+    endpoints: Endpoints,
+    http: reqwest::Client,
+    method: AuthMethod,
+    referer: String,
+    lifetime: Duration,
+    timeout: Duration,
+    details: bool,
+    page_size: u32,
+    tokens: Mutex<TokenCache>,
+    clock: ServerClock,
+}
+
+/// One request, before the token is added.
+struct Call {
+    url: String,
+    post: bool,
+    params: Vec<(&'static str, String)>,
+}
+
+impl Call {
+    fn get(url: String, params: Vec<(&'static str, String)>) -> Call {
+        Call { url, post: false, params }
+    }
+
+    fn post(url: String, params: Vec<(&'static str, String)>) -> Call {
+        Call { url, post: true, params }
+    }
+}
+
+impl Client {
+    /// Builds the client of one configured target (TLS roots, timeouts, `Referer`).
+    pub fn new(target: &TargetConfig) -> Result<Client, String> {
+        let method = target.auth.method()?;
+        let portal = match &method {
+            AuthMethod::Portal { portal_url, .. } => Some(portal_url.as_str()),
+            _ => target.auth.portal_url.as_deref(),
+        };
+        let timeout = target.poll.timeout.0;
+        Ok(Client {
+            name: target.name.clone(),
+            endpoints: Endpoints::new(target.flavor, &target.admin_url, portal),
+            http: http_client(target, timeout)?,
+            method,
+            referer: target.auth.referer.clone(),
+            lifetime: target.auth.token_lifetime.0,
+            timeout,
+            details: target.poll.details,
+            page_size: target.poll.page_size,
+            tokens: Mutex::default(),
+            clock: ServerClock::default(),
+        })
+    }
+
+    /// The URLs this client calls.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// Server time minus local time, as last estimated.
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.clock.offset_ms()
+    }
+
+    async fn send<T: Payload>(&self, call: &Call, token: Option<&Secret>) -> Result<T> {
+        let request = if call.post {
+            let mut form: Vec<(&str, &str)> = call.params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            if let Some(token) = token {
+                form.push(("token", token.expose()));
+            }
+            self.http.post(&call.url).form(&form)
+        } else {
+            self.http.get(&call.url).query(&call.params)
+        };
+        let request = match token {
+            Some(token) => request.header("X-Esri-Authorization", format!("Bearer {}", token.expose())),
+            None => request,
+        };
+        let sent = local_now_ms();
+        let response = request.send().await.map_err(|e| Error::from_transport(&call.url, &e, self.timeout))?;
+        let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        self.clock.observe(header(reqwest::header::DATE).as_deref(), sent, local_now_ms());
+        let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
+        let location = header(reqwest::header::LOCATION);
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(|e| Error::from_transport(&call.url, &e, self.timeout))?;
+        decode(&call.url, status, &content_type, location.as_deref(), &body)
+    }
+
+    /// A call with the token; on a token error, one fresh sign-in and one retry.
+    async fn authed<T: Payload>(&self, call: Call) -> Result<T> {
+        let token = self.token().await?;
+        match self.send(&call, Some(&token)).await {
+            Err(e) if e.is_auth() => {
+                if matches!(self.method, AuthMethod::Static(_)) {
+                    return Err(static_rejected(e));
+                }
+                tracing::info!(target_name = %self.name, "token rejected; signing in again");
+                let fresh = self.token_after_rejection(&token).await?;
+                self.send(&call, Some(&fresh)).await
+            }
+            other => other,
+        }
+    }
+
+    async fn token(&self) -> Result<Secret> {
+        if let AuthMethod::Static(token) = &self.method {
+            return Ok(token.clone());
+        }
+        let mut cache = self.tokens.lock().await;
+        match &cache.current {
+            Some(issued) if issued.fresh(self.clock.now_ms()) => Ok(issued.token.clone()),
+            _ => self.sign_in(&mut cache).await,
+        }
+    }
+
+    /// A new token, unless another call already replaced the rejected one.
+    async fn token_after_rejection(&self, rejected: &Secret) -> Result<Secret> {
+        let mut cache = self.tokens.lock().await;
+        match &cache.current {
+            Some(issued) if issued.token != *rejected => Ok(issued.token.clone()),
+            _ => self.sign_in(&mut cache).await,
+        }
+    }
+
+    async fn sign_in(&self, cache: &mut TokenCache) -> Result<Secret> {
+        if let Some(message) = &cache.refused {
+            return Err(Error::LoginPaused { message: message.clone() });
+        }
+        let (username, password) = match &self.method {
+            AuthMethod::Portal { username, password, .. } | AuthMethod::Admin { username, password } => {
+                (username, password)
+            }
+            AuthMethod::Static(token) => return Ok(token.clone()),
+        };
+        let url = self.endpoints.generate_token();
+        let params = vec![
+            ("username", username.clone()),
+            ("password", password.expose().to_string()),
+            ("client", "referer".into()),
+            ("referer", self.referer.clone()),
+            ("expiration", self.lifetime.as_secs().div_ceil(60).max(1).to_string()),
+            ("f", "json".into()),
+        ];
+        let answer = self.send::<TokenResponse>(&Call::post(url.clone(), params), None).await;
+        match answer {
+            Ok(TokenResponse { token: Some(token), expires }) => {
+                let issued = Issued::new(token, expires, self.clock.now_ms(), self.lifetime);
+                tracing::debug!(target_name = %self.name, expires_ms = issued.expires_ms, "signed in");
+                cache.current = Some(issued.clone());
+                Ok(issued.token)
+            }
+            Ok(_) => Err(Error::UnexpectedShape { url, expected: "a token" }),
+            Err(e) if is_refusal(&e) => {
+                let message = refusal_message(&e);
+                cache.current = None;
+                cache.refused = Some(message.clone());
+                Err(Error::LoginRefused { url, message })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list(&self, detailed: bool) -> Result<JobList> {
+        let query = self.endpoints.list_query(detailed, self.page_size);
+        self.authed(Call::get(self.endpoints.jobs(), query)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl JobSource for Client {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn list_jobs(&self) -> Result<Vec<Job>> {
+        self.tokens.lock().await.refused = None;
+        let list = self.list(self.details).await?;
+        warn_if_cut(&self.name, &list);
+        let mut jobs = list.into_jobs();
+        if self.details && self.endpoints.flavor() == crate::config::Flavor::Enterprise {
+            merge_abbreviated(&mut jobs, self.list(false).await?.into_jobs());
+        }
+        Ok(jobs)
+    }
+
+    async fn job(&self, id: &str) -> Result<Job> {
+        let url = self.endpoints.job(id);
+        let wire: WireJob = self.authed(Call::get(url.clone(), vec![("f", "json".into())])).await?;
+        wire.into_job().ok_or(Error::UnexpectedShape { url, expected: "a jobId" })
+    }
+
+    async fn cancel(&self, id: &str) -> Result<()> {
+        let call = Call::post(self.endpoints.cancel(id), vec![("f", "json".into())]);
+        self.authed::<OperationResponse>(call).await.map(drop)
+    }
+
+    async fn user_email(&self, username: &str) -> Result<Option<String>> {
+        let url = self.endpoints.user(username).ok_or(Error::NoPortal { what: "looking up a user's e-mail" })?;
+        let user: UserResponse = self.authed(Call::get(url, vec![("f", "json".into())])).await?;
+        Ok(user.email.filter(|e| !e.trim().is_empty()))
+    }
+
+    fn server_now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    fn job_url(&self, id: &str) -> String {
+        self.endpoints.job(id)
+    }
+}
+
+/// Turns one HTTP answer into the expected document or the error it reports.
+pub fn decode<T: Payload>(
+    url: &str,
+    status: u16,
+    content_type: &str,
+    location: Option<&str>,
+    body: &[u8],
+) -> Result<T> {
+    let url = url.to_string();
+    if looks_like_html(body, content_type) {
+        return Err(Error::Html { url, status, title: html_title(body) });
+    }
+    if status >= 300 {
+        if let Some(envelope) = Envelope::parse(body) {
+            return Err(Error::from_envelope(&url, envelope));
+        }
+        return Err(match status {
+            403 => Error::Forbidden { url, message: "HTTP 403".into() },
+            498 | 499 => {
+                Error::TokenRejected { url, code: status.into(), message: "HTTP status".into(), hint: "sign in again" }
+            }
+            300..=399 => {
+                Error::Http { url, status, detail: format!("redirects to {}; use that URL", location.unwrap_or("?")) }
+            }
+            _ => Error::Http { url, status, detail: excerpt(body) },
+        });
+    }
+    match serde_json::from_slice::<T>(body) {
+        Ok(value) if value.is_payload() => Ok(value),
+        Ok(_) => Err(match Envelope::parse(body) {
+            Some(envelope) => Error::from_envelope(&url, envelope),
+            None => Error::UnexpectedShape { url, expected: T::EXPECTED },
+        }),
+        Err(e) => Err(match Envelope::parse(body) {
+            Some(envelope) => Error::from_envelope(&url, envelope),
+            None => Error::InvalidJson {
+                url,
+                detail: e.to_string(),
+                truncated: e.classify() == serde_json::error::Category::Eof,
+            },
+        }),
+    }
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_string()
+}
+
+fn is_refusal(e: &Error) -> bool {
+    match e {
+        Error::Api { code, .. } => !code.is_some_and(|c| c >= 500),
+        Error::Forbidden { .. } | Error::TokenRejected { .. } => true,
+        Error::Http { status, .. } => matches!(status, 400 | 401 | 403),
+        _ => false,
+    }
+}
+
+fn refusal_message(e: &Error) -> String {
+    match e {
+        Error::Api { message, .. } | Error::Forbidden { message, .. } | Error::TokenRejected { message, .. } => {
+            message.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
+fn static_rejected(e: Error) -> Error {
+    match e {
+        Error::TokenRejected { url, code, message, .. } => Error::TokenRejected {
+            url,
+            code,
+            message,
+            hint: "the static auth.token has expired or is invalid; replace it or configure a username and password",
+        },
+        other => other,
+    }
+}
+
+/// The detailed Enterprise list lacks `status` (and times): take them from the abbreviated list.
+fn merge_abbreviated(detailed: &mut [Job], abbreviated: Vec<Job>) {
+    let mut by_id: HashMap<String, Job> = abbreviated.into_iter().map(|j| (j.id.clone(), j)).collect();
+    for job in detailed {
+        if let Some(short) = by_id.remove(&job.id) {
+            job.status = short.status;
+            job.started_at = short.started_at.or(job.started_at);
+            job.ended_at = short.ended_at.or(job.ended_at);
+            job.username = job.username.take().or(short.username);
+        }
+    }
+}
+
+fn warn_if_cut(name: &str, list: &JobList) {
+    if let Some((total, returned)) = list.cut_short() {
+        tracing::warn!(target_name = %name, total, returned, "the server holds more jobs than it listed; raise poll.page_size");
+    }
+}
+
+fn http_client(target: &TargetConfig, timeout: Duration) -> Result<reqwest::Client, String> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let referer = reqwest::header::HeaderValue::from_str(&target.auth.referer)
+        .map_err(|_| format!("target \"{}\": auth.referer is not a valid header value", target.name))?;
+    headers.insert(reqwest::header::REFERER, referer);
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("nbwarden/", env!("CARGO_PKG_VERSION")))
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)));
+    if let Some(ca) = &target.tls.ca_file {
+        let pem = std::fs::read(ca).map_err(|e| format!("tls.ca_file {}: {e}", ca.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("tls.ca_file {}: not a PEM certificate bundle ({e})", ca.display()))?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    if target.tls.insecure_skip_verify {
+        tracing::warn!(target_name = %target.name, "tls.insecure_skip_verify is on: certificates are NOT verified; anyone on the network path can read the token");
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    builder.build().map_err(|e| format!("target \"{}\": cannot set up HTTPS: {e}", target.name))
+}

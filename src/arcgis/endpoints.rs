@@ -1,0 +1,115 @@
+//! The URLs of each flavor (arcgis-api.md §1): pure string building, ids percent-encoded.
+
+use crate::config::Flavor;
+
+/// The URLs one target calls.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    flavor: Flavor,
+    admin: String,
+    portal: Option<String>,
+}
+
+impl Endpoints {
+    /// From the admin root (and the portal root for Portal sign-in and user look-up).
+    pub fn new(flavor: Flavor, admin_url: &str, portal_url: Option<&str>) -> Self {
+        let trim = |u: &str| u.trim_end_matches('/').to_string();
+        Endpoints { flavor, admin: trim(admin_url), portal: portal_url.map(trim) }
+    }
+
+    /// The flavor these URLs belong to.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
+    /// The admin root.
+    pub fn admin(&self) -> &str {
+        &self.admin
+    }
+
+    /// `<admin>/notebooks/jobs` or `<admin>/system/jobs`.
+    pub fn jobs(&self) -> String {
+        match self.flavor {
+            Flavor::Enterprise => format!("{}/notebooks/jobs", self.admin),
+            Flavor::NotebookServer => format!("{}/system/jobs", self.admin),
+        }
+    }
+
+    /// One job's resource.
+    pub fn job(&self, id: &str) -> String {
+        format!("{}/{}", self.jobs(), segment(id))
+    }
+
+    /// One job's cancel operation.
+    pub fn cancel(&self, id: &str) -> String {
+        format!("{}/cancel", self.job(id))
+    }
+
+    /// Query of the list call; `detailed` asks Enterprise 12.1+ for `details=true`.
+    pub fn list_query(&self, detailed: bool, page_size: u32) -> Vec<(&'static str, String)> {
+        let mut query = vec![("f", "json".to_string())];
+        match self.flavor {
+            Flavor::Enterprise if detailed => query.push(("details", "true".into())),
+            Flavor::Enterprise => {}
+            Flavor::NotebookServer => {
+                query.extend([("detail", "true".into()), ("num", page_size.to_string()), ("sortByDate", "true".into())])
+            }
+        }
+        query
+    }
+
+    /// Portal or admin `generateToken`.
+    pub fn generate_token(&self) -> String {
+        match &self.portal {
+            Some(portal) => format!("{portal}/sharing/rest/generateToken"),
+            None => format!("{}/generateToken", self.admin),
+        }
+    }
+
+    /// `<portal>/sharing/rest/community/users/<name>`, when a portal is configured.
+    pub fn user(&self, username: &str) -> Option<String> {
+        self.portal.as_ref().map(|p| format!("{p}/sharing/rest/community/users/{}", segment(username)))
+    }
+}
+
+/// Percent-encodes everything but `[A-Za-z0-9_-]`, so an id like `../x` stays one harmless segment.
+pub fn segment(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_per_flavor() {
+        let k8s = Endpoints::new(Flavor::Enterprise, "https://gis/portal/admin/", Some("https://gis/portal"));
+        assert_eq!(k8s.job("j1"), "https://gis/portal/admin/notebooks/jobs/j1");
+        assert_eq!(k8s.cancel("j1"), "https://gis/portal/admin/notebooks/jobs/j1/cancel");
+        assert_eq!(k8s.generate_token(), "https://gis/portal/sharing/rest/generateToken");
+        assert_eq!(k8s.user("joe").unwrap(), "https://gis/portal/sharing/rest/community/users/joe");
+        assert_eq!(k8s.list_query(true, 9), vec![("f", "json".into()), ("details", "true".into())]);
+
+        let nbs = Endpoints::new(Flavor::NotebookServer, "https://nb:11443/arcgis/admin", None);
+        assert_eq!(nbs.jobs(), "https://nb:11443/arcgis/admin/system/jobs");
+        assert_eq!(nbs.generate_token(), "https://nb:11443/arcgis/admin/generateToken");
+        assert_eq!(nbs.user("joe"), None);
+        let query = nbs.list_query(false, 500);
+        assert!(query.contains(&("num", "500".into())) && query.contains(&("detail", "true".into())));
+    }
+
+    #[test]
+    fn hostile_ids_stay_one_segment() {
+        assert_eq!(segment("../../admin"), "%2E%2E%2F%2E%2E%2Fadmin");
+        assert_eq!(segment("a b?c#d"), "a%20b%3Fc%23d");
+        assert_eq!(segment("jsmxx-qor_3"), "jsmxx-qor_3");
+    }
+}
