@@ -6,3 +6,4 @@
 pub mod arcgis;
 pub mod config;
 pub mod secret;
+pub mod simulator;

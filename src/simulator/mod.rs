@@ -1,0 +1,9 @@
+//! The simulated ArcGIS site behind `nbwarden simulate`, the demo and the tests: both flavors,
+//! tokens with referer binding and expiry, job timelines and injected faults.
+
+pub mod scenario;
+mod server;
+pub mod site;
+
+pub use scenario::{Fault, FaultKind, JobPlan, Route, Scenario};
+pub use server::{Simulator, SimulatorHandle};

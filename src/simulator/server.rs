@@ -1,0 +1,372 @@
+//! The simulator's HTTP side: routes of both flavors, envelopes, `f=json`, faults, `Date` header.
+
+use super::scenario::{Fault, FaultKind, JobPlan, Route, Scenario};
+use super::site::{JobState, Refusal, Site, Stats};
+use crate::arcgis::auth::local_now_ms;
+use crate::config::Flavor;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Starts simulators.
+pub struct Simulator;
+
+/// A running simulator; dropping it stops the server.
+pub struct SimulatorHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+struct Shared {
+    site: Mutex<Site>,
+    faults: Mutex<Vec<(Fault, u32)>>,
+    clock_offset_ms: AtomicI64,
+}
+
+impl Shared {
+    fn site(&self) -> MutexGuard<'_, Site> {
+        self.site.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn now_ms(&self) -> i64 {
+        local_now_ms() + self.clock_offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Counts this request against every fault that watches its route; returns the one that fires.
+    fn fault_for(&self, route: Option<Route>) -> Option<Fault> {
+        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let mut firing = None;
+        for (fault, hits) in faults.iter_mut() {
+            if fault.on != Route::Any && Some(fault.on) != route {
+                continue;
+            }
+            *hits += 1;
+            let active = *hits > fault.after && fault.count.is_none_or(|c| *hits <= fault.after + c);
+            if active && firing.is_none() {
+                firing = Some(fault.clone());
+            }
+        }
+        firing
+    }
+}
+
+impl Simulator {
+    /// Serves `scenario` as a `flavor` site on `listen` (port 0 picks a free port).
+    pub async fn start(scenario: &Scenario, flavor: Flavor, listen: SocketAddr) -> std::io::Result<SimulatorHandle> {
+        let offset = scenario.clock_offset.0;
+        let shared = Arc::new(Shared {
+            site: Mutex::new(Site::new(scenario, flavor, local_now_ms() + offset)),
+            faults: Mutex::new(scenario.faults.iter().map(|f| (f.clone(), 0)).collect()),
+            clock_offset_ms: AtomicI64::new(offset),
+        });
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let app = axum::Router::new().fallback(handle).with_state(shared.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "simulator stopped");
+            }
+        });
+        Ok(SimulatorHandle { addr, shared, task })
+    }
+}
+
+impl SimulatorHandle {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The admin root of the served flavor.
+    pub fn admin_url(&self) -> String {
+        match self.shared.site().flavor {
+            Flavor::Enterprise => format!("http://{}/portal/admin", self.addr),
+            Flavor::NotebookServer => format!("http://{}/arcgis/admin", self.addr),
+        }
+    }
+
+    /// The Portal root (served for both flavors, as for a federated Notebook Server).
+    pub fn portal_url(&self) -> String {
+        format!("http://{}/portal", self.addr)
+    }
+
+    /// What the site was asked so far.
+    pub fn stats(&self) -> Stats {
+        self.shared.site().stats.clone()
+    }
+
+    /// The jobs as they stand now.
+    pub fn jobs(&self) -> Vec<JobState> {
+        let now = self.shared.now_ms();
+        self.shared.site().states(now)
+    }
+
+    /// Invalidates every token, as an early expiry or a server restart does.
+    pub fn revoke_tokens(&self) {
+        self.shared.site().revoke_tokens();
+    }
+
+    /// Adds a job (its `start` counts from the simulator's start).
+    pub fn add_job(&self, plan: JobPlan) {
+        self.shared.site().add_job(plan);
+    }
+
+    /// Adds a fault; its counters start now.
+    pub fn add_fault(&self, fault: Fault) {
+        self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).push((fault, 0));
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+impl Drop for SimulatorHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The endpoints of both flavors.
+#[derive(Debug, PartialEq)]
+enum Endpoint {
+    PortalToken,
+    AdminToken,
+    User(String),
+    PortalSelf,
+    AdminRoot,
+    List,
+    Job(String),
+    Cancel(String),
+    Stats,
+    Unknown,
+}
+
+impl Endpoint {
+    fn route(&self) -> Option<Route> {
+        match self {
+            Endpoint::PortalToken | Endpoint::AdminToken => Some(Route::Token),
+            Endpoint::User(_) => Some(Route::User),
+            Endpoint::List => Some(Route::List),
+            Endpoint::Job(_) => Some(Route::Job),
+            Endpoint::Cancel(_) => Some(Route::Cancel),
+            _ => None,
+        }
+    }
+
+    /// Sharing endpoints answer errors in the Portal envelope, admin ones in the admin envelope.
+    fn portal_family(&self) -> bool {
+        matches!(self, Endpoint::PortalToken | Endpoint::User(_) | Endpoint::PortalSelf)
+    }
+}
+
+fn route(flavor: Flavor, path: &str) -> Endpoint {
+    let segments: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match (flavor, s.as_slice()) {
+        (_, ["__simulator", "stats"]) => Endpoint::Stats,
+        (_, ["portal", "sharing", "rest", "generateToken"]) => Endpoint::PortalToken,
+        (_, ["portal", "sharing", "rest", "community", "users", name]) => Endpoint::User(name.to_string()),
+        (_, ["portal", "sharing", "rest", "portals", "self"]) => Endpoint::PortalSelf,
+        (Flavor::Enterprise, ["portal", "admin"]) | (Flavor::NotebookServer, ["arcgis", "admin"]) => {
+            Endpoint::AdminRoot
+        }
+        (Flavor::NotebookServer, ["arcgis", "admin", "generateToken"]) => Endpoint::AdminToken,
+        (Flavor::Enterprise, ["portal", "admin", "notebooks", "jobs"])
+        | (Flavor::NotebookServer, ["arcgis", "admin", "system", "jobs"]) => Endpoint::List,
+        (Flavor::Enterprise, ["portal", "admin", "notebooks", "jobs", id])
+        | (Flavor::NotebookServer, ["arcgis", "admin", "system", "jobs", id]) => Endpoint::Job(id.to_string()),
+        (Flavor::Enterprise, ["portal", "admin", "notebooks", "jobs", id, "cancel"])
+        | (Flavor::NotebookServer, ["arcgis", "admin", "system", "jobs", id, "cancel"]) => {
+            Endpoint::Cancel(id.to_string())
+        }
+        _ => Endpoint::Unknown,
+    }
+}
+
+/// A finished answer: status, content type, body.
+type Answer = (u16, &'static str, Vec<u8>);
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let endpoint = route(shared.site().flavor, uri.path());
+    let mut params: HashMap<String, String> = parse_form(uri.query().unwrap_or("").as_bytes());
+    if method == Method::POST {
+        params.extend(parse_form(&body));
+    }
+    let fault = shared.fault_for(endpoint.route());
+    match fault.as_ref().map(|f| f.kind) {
+        Some(FaultKind::Hang) => std::future::pending::<()>().await,
+        Some(FaultKind::Slow) => tokio::time::sleep(fault.as_ref().map_or(Duration::ZERO, |f| f.delay.0)).await,
+        _ => {}
+    }
+    let now = shared.now_ms();
+    let (status, content_type, mut bytes) = match fault.as_ref().map(|f| (f.kind, f.status)) {
+        Some((FaultKind::HttpError, status)) => (status.unwrap_or(503), "text/plain", b"Service Unavailable".to_vec()),
+        Some((FaultKind::Html, status)) => {
+            (status.unwrap_or(502), "text/html", html_page("502 Bad Gateway").into_bytes())
+        }
+        Some((FaultKind::InvalidToken, _)) => json_answer(refusal(&endpoint, (498, "Invalid token.".into()))),
+        _ => answer(&shared, &endpoint, &method, &params, &headers, now),
+    };
+    if fault.as_ref().is_some_and(|f| f.kind == FaultKind::Truncated) {
+        bytes.truncate(bytes.len() / 2);
+    }
+    let date = httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_millis(now.max(0) as u64));
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CONTENT_TYPE, content_type.to_string()), (header::DATE, date)], bytes).into_response()
+}
+
+fn answer(
+    shared: &Shared,
+    endpoint: &Endpoint,
+    method: &Method,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+    now: i64,
+) -> Answer {
+    if *endpoint == Endpoint::Unknown {
+        return (404, "text/html", html_page("404 Not Found").into_bytes());
+    }
+    if *endpoint == Endpoint::Stats {
+        return json_answer(json!(shared.site().stats));
+    }
+    if !matches!(params.get("f").map(String::as_str), Some("json" | "pjson")) {
+        return (200, "text/html", html_page("ArcGIS Administrator Directory").into_bytes());
+    }
+    let mut site = shared.site();
+    let result = respond(&mut site, endpoint, method, params, headers, now);
+    json_answer(result.unwrap_or_else(|r| refusal(endpoint, r)))
+}
+
+fn respond(
+    site: &mut Site,
+    endpoint: &Endpoint,
+    method: &Method,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Value, Refusal> {
+    let flavor = site.flavor;
+    match endpoint {
+        Endpoint::PortalToken | Endpoint::AdminToken => {
+            if *method != Method::POST {
+                return Err((405, "generateToken must be called with POST.".into()));
+            }
+            let (token, expires) = site.generate_token(params, now)?;
+            Ok(match endpoint {
+                Endpoint::PortalToken => json!({ "token": token, "expires": expires, "ssl": false }),
+                _ => json!({ "token": token, "expires": expires.to_string() }),
+            })
+        }
+        _ => {
+            let token = bearer(headers).or_else(|| params.get("token").cloned());
+            let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
+            let admin = !endpoint.portal_family();
+            let caller = site.authorize(token.as_deref(), referer, now, admin)?.clone();
+            authorized(site, endpoint, method, params, &caller, flavor, now)
+        }
+    }
+}
+
+fn authorized(
+    site: &mut Site,
+    endpoint: &Endpoint,
+    method: &Method,
+    params: &HashMap<String, String>,
+    caller: &super::scenario::User,
+    flavor: Flavor,
+    now: i64,
+) -> Result<Value, Refusal> {
+    match endpoint {
+        Endpoint::User(name) => site.user(name, caller),
+        Endpoint::PortalSelf => Ok(json!({
+            "id": "0123456789ABCDEF", "name": "nbwarden simulator", "currentVersion": "2025.1",
+            "portalDeploymentType": if flavor == Flavor::Enterprise { "ArcGISEnterpriseOnKubernetes" } else { "ArcGISEnterprise" },
+            "user": { "username": caller.username, "email": caller.email },
+        })),
+        Endpoint::AdminRoot => Ok(
+            json!({ "currentVersion": if flavor == Flavor::Enterprise { "12.1" } else { "11.3" }, "resources": ["notebooks", "system"] }),
+        ),
+        Endpoint::List => {
+            let details = params.get("details").is_some_and(|v| v == "true");
+            let num = params.get("num").and_then(|n| n.parse().ok()).unwrap_or(100);
+            Ok(site.list(details, num, now))
+        }
+        Endpoint::Job(id) => site.job(id, now),
+        Endpoint::Cancel(_) if *method != Method::POST => Err((405, "cancel must be called with POST.".into())),
+        Endpoint::Cancel(id) => site.cancel(id, now).map(|()| json!({ "status": "success" })),
+        _ => Err((404, "Not found.".into())),
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    ["x-esri-authorization", "authorization"].iter().find_map(|name| {
+        let value = headers.get(*name)?.to_str().ok()?;
+        value.strip_prefix("Bearer ").map(|t| t.trim().to_string())
+    })
+}
+
+fn refusal(endpoint: &Endpoint, (code, message): Refusal) -> Value {
+    if endpoint.portal_family() {
+        let details = if code == 400 { json!(["Invalid username or password."]) } else { json!([]) };
+        let message =
+            if code == 400 && message.contains("password") { "Unable to generate token.".to_string() } else { message };
+        json!({ "error": { "code": code, "message": message, "details": details } })
+    } else {
+        json!({ "status": "error", "messages": [message], "code": code })
+    }
+}
+
+/// ArcGIS answers errors with HTTP 200 and an envelope.
+fn json_answer(value: Value) -> Answer {
+    (200, "application/json", serde_json::to_vec(&value).unwrap_or_default())
+}
+
+fn parse_form(bytes: &[u8]) -> HashMap<String, String> {
+    form_urlencoded::parse(bytes).into_owned().collect()
+}
+
+fn html_page(title: &str) -> String {
+    format!("<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1><p>nbwarden simulator</p></body></html>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_of_both_flavors() {
+        use Endpoint::*;
+        let table = [
+            (Flavor::Enterprise, "/portal/admin/notebooks/jobs", List),
+            (Flavor::Enterprise, "/portal/admin/notebooks/jobs/j1/cancel", Cancel("j1".into())),
+            (Flavor::Enterprise, "/arcgis/admin/system/jobs", Unknown),
+            (Flavor::NotebookServer, "/arcgis/admin/system/jobs/j%2E1", Job("j.1".into())),
+            (Flavor::NotebookServer, "/arcgis/admin/generateToken", AdminToken),
+            (Flavor::NotebookServer, "/portal/sharing/rest/generateToken", PortalToken),
+            (Flavor::NotebookServer, "/portal/sharing/rest/community/users/joe", User("joe".into())),
+        ];
+        for (flavor, path, expected) in table {
+            assert_eq!(route(flavor, path), expected, "{path}");
+        }
+    }
+}

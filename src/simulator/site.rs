@@ -1,0 +1,281 @@
+//! The simulated site's state: jobs along their timelines, cancels, tokens and counters.
+//! Pure: every method takes `now` (epoch ms on the simulated server's clock).
+
+use super::scenario::{Ending, JobPlan, Scenario, User};
+use crate::config::Flavor;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+/// An error answer: code and message, rendered in the envelope of the endpoint's family.
+pub type Refusal = (i64, String);
+
+/// The state of one simulated site.
+#[derive(Debug)]
+pub struct Site {
+    /// Which admin API is served.
+    pub flavor: Flavor,
+    users: Vec<User>,
+    token_lifetime_ms: i64,
+    started_ms: i64,
+    jobs: Vec<SimJob>,
+    tokens: HashMap<String, Grant>,
+    issued: u64,
+    /// What happened, for tests and `/__simulator/stats`.
+    pub stats: Stats,
+}
+
+#[derive(Debug)]
+struct SimJob {
+    plan: JobPlan,
+    id: String,
+    cancelled_at: Option<i64>,
+}
+
+#[derive(Debug)]
+struct Grant {
+    username: String,
+    referer: Option<String>,
+    expires_ms: i64,
+}
+
+/// Counters of what the site was asked.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Stats {
+    /// Successful sign-ins.
+    pub logins: u32,
+    /// Refused sign-ins.
+    pub failed_logins: u32,
+    /// Cancel calls per job id (accepted or not).
+    pub cancels: BTreeMap<String, u32>,
+    /// List calls.
+    pub lists: u32,
+}
+
+/// A job's state at one instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobState {
+    /// The job's id.
+    pub id: String,
+    /// Submitted at.
+    pub start_ms: i64,
+    /// Ended at, if it has.
+    pub end_ms: Option<i64>,
+    /// The status spelling of the flavor.
+    pub status: &'static str,
+    /// Cancelled (Notebook Server shows FAILED with isCancelled).
+    pub cancelled: bool,
+    /// Still in the list.
+    pub listed: bool,
+}
+
+impl Site {
+    /// A site that starts at `started_ms`.
+    pub fn new(scenario: &Scenario, flavor: Flavor, started_ms: i64) -> Site {
+        let jobs = scenario
+            .jobs
+            .iter()
+            .enumerate()
+            .map(|(i, plan)| SimJob {
+                id: plan.id.clone().unwrap_or_else(|| format!("jsim{i:04}{:x}", started_ms % 0xffff)),
+                plan: plan.clone(),
+                cancelled_at: None,
+            })
+            .collect();
+        Site {
+            flavor,
+            users: scenario.users.clone(),
+            token_lifetime_ms: scenario.token_lifetime.0.as_millis() as i64,
+            started_ms,
+            jobs,
+            tokens: HashMap::new(),
+            issued: 0,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Adds a job while the site runs (tests).
+    pub fn add_job(&mut self, plan: JobPlan) {
+        let id = plan.id.clone().unwrap_or_else(|| format!("jsimadded{}", self.jobs.len()));
+        self.jobs.push(SimJob { plan, id, cancelled_at: None });
+    }
+
+    /// Forgets every token, as a server restart or an early expiry does.
+    pub fn revoke_tokens(&mut self) {
+        self.tokens.clear();
+    }
+
+    /// Where a job is at `now`; `None` before it is submitted.
+    fn state(&self, job: &SimJob, now: i64) -> Option<JobState> {
+        let plan = &job.plan;
+        let start_ms = self.started_ms + plan.start.0;
+        if now < start_ms {
+            return None;
+        }
+        let exec_start = start_ms + plan.queued.0.as_millis() as i64;
+        let natural_end = plan.runs.map(|r| exec_start + r.0.as_millis() as i64).filter(|&e| e <= now);
+        let running = if self.flavor == Flavor::Enterprise { "EXECUTING" } else { "PROCESSING" };
+        let (status, end_ms, cancelled) = match (job.cancelled_at, natural_end) {
+            (Some(at), _) if self.flavor == Flavor::Enterprise => ("CANCELLED", Some(at), true),
+            (Some(at), _) => ("FAILED", Some(at), true),
+            (None, Some(end)) if plan.ends == Ending::Failed => ("FAILED", Some(end), false),
+            (None, Some(end)) => ("COMPLETED", Some(end), false),
+            (None, None) if now < exec_start => ("SUBMITTED", None, false),
+            (None, None) => (running, None, false),
+        };
+        let vanish = plan.vanish_after.map(|v| v.0.as_millis() as i64);
+        let listed = match (end_ms, vanish) {
+            (Some(end), Some(v)) => now < end + v,
+            _ => true,
+        };
+        Some(JobState { id: job.id.clone(), start_ms, end_ms, status, cancelled, listed })
+    }
+
+    /// The states of every submitted job (tests and the demo).
+    pub fn states(&self, now: i64) -> Vec<JobState> {
+        self.jobs.iter().filter_map(|j| self.state(j, now)).collect()
+    }
+
+    /// Signs a user in; the token is bound to `referer` when `client=referer`.
+    pub fn generate_token(&mut self, params: &HashMap<String, String>, now: i64) -> Result<(String, i64), Refusal> {
+        let get = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
+        let user = self.users.iter().find(|u| u.username == get("username") && u.password == get("password"));
+        let Some(user) = user.filter(|_| !get("password").is_empty()) else {
+            self.stats.failed_logins += 1;
+            return Err((400, "Unable to generate token. Invalid username or password.".into()));
+        };
+        let referer = match get("client") {
+            "referer" if get("referer").is_empty() => return Err((400, "Referer is required.".into())),
+            "referer" => Some(get("referer").to_string()),
+            _ => None,
+        };
+        let asked_ms = get("expiration").parse::<i64>().unwrap_or(60).max(1) * 60_000;
+        let expires_ms = now + asked_ms.min(self.token_lifetime_ms);
+        self.issued += 1;
+        let token = format!("SIMTOK{}{:x}{}", self.issued, now, "Qx7".repeat(8));
+        self.tokens.insert(token.clone(), Grant { username: user.username.clone(), referer, expires_ms });
+        self.stats.logins += 1;
+        Ok((token, expires_ms))
+    }
+
+    /// The user behind a token, if the token is valid for this `referer` at `now`.
+    pub fn authorize(
+        &self,
+        token: Option<&str>,
+        referer: Option<&str>,
+        now: i64,
+        admin: bool,
+    ) -> Result<&User, Refusal> {
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Err((499, "Token Required".into()));
+        };
+        let grant = self.tokens.get(token).ok_or((498, "Invalid token.".to_string()))?;
+        if now >= grant.expires_ms || grant.referer.as_deref().is_some_and(|r| Some(r) != referer) {
+            return Err((498, "Invalid token.".into()));
+        }
+        let user =
+            self.users.iter().find(|u| u.username == grant.username).ok_or((498, "Invalid token.".to_string()))?;
+        if admin && !user.admin {
+            return Err((403, "You do not have permissions to access this resource or perform this operation.".into()));
+        }
+        Ok(user)
+    }
+
+    /// The job list in the flavor's shape.
+    pub fn list(&mut self, details: bool, num: usize, now: i64) -> Value {
+        self.stats.lists += 1;
+        let listed: Vec<(&SimJob, JobState)> =
+            self.jobs.iter().filter_map(|j| self.state(j, now).map(|s| (j, s))).filter(|(_, s)| s.listed).collect();
+        match self.flavor {
+            Flavor::Enterprise if details => {
+                json!({ "notebookJobs": listed.iter().map(|(j, s)| detailed_item(j, s)).collect::<Vec<_>>() })
+            }
+            Flavor::Enterprise => json!({
+                "asyncNotebookJobs": listed.iter().map(|(j, s)| json!({
+                    "jobId": s.id, "type": j.plan.job_type, "startTime": s.start_ms,
+                    "endTime": s.end_ms.unwrap_or(0), "status": s.status, "username": j.plan.username,
+                })).collect::<Vec<_>>()
+            }),
+            Flavor::NotebookServer => {
+                let mut items: Vec<&(&SimJob, JobState)> = listed.iter().collect();
+                items.sort_by_key(|(_, s)| std::cmp::Reverse(s.start_ms));
+                let page: Vec<Value> = items.iter().take(num).map(|(j, s)| classic_item(j, s)).collect();
+                json!({ "asyncJobs": page, "total": listed.len() })
+            }
+        }
+    }
+
+    /// One job's resource (it answers after the job left the list).
+    pub fn job(&self, id: &str, now: i64) -> Result<Value, Refusal> {
+        let (job, state) = self.find(id, now)?;
+        Ok(match self.flavor {
+            Flavor::Enterprise => {
+                let mut item = detailed_item(job, &state);
+                item["status"] = json!(state.status);
+                item
+            }
+            Flavor::NotebookServer => classic_item(job, &state),
+        })
+    }
+
+    /// Cancels a job that has not ended; a job that ignores cancel keeps running.
+    pub fn cancel(&mut self, id: &str, now: i64) -> Result<(), Refusal> {
+        *self.stats.cancels.entry(id.to_string()).or_default() += 1;
+        let (_, state) = self.find(id, now)?;
+        if state.end_ms.is_some() {
+            return Err((500, format!("Unable to cancel job :[{id}]")));
+        }
+        if let Some(job) = self.jobs.iter_mut().find(|j| j.id == id && j.plan.obeys_cancel) {
+            job.cancelled_at = Some(now);
+        }
+        Ok(())
+    }
+
+    /// `community/users/<name>`: the e-mail is shown to administrators and the user.
+    pub fn user(&self, name: &str, caller: &User) -> Result<Value, Refusal> {
+        let user =
+            self.users.iter().find(|u| u.username == name).ok_or((400, format!("User '{name}' does not exist.")))?;
+        let mut doc = json!({ "username": user.username, "fullName": user.username, "role": if user.admin { "org_admin" } else { "org_user" } });
+        if caller.admin || caller.username == user.username {
+            doc["email"] = json!(user.email);
+        }
+        Ok(doc)
+    }
+
+    fn find(&self, id: &str, now: i64) -> Result<(&SimJob, JobState), Refusal> {
+        self.jobs
+            .iter()
+            .find(|j| j.id == id)
+            .and_then(|j| self.state(j, now).map(|s| (j, s)))
+            .ok_or((404, format!("Job '{id}' not found.")))
+    }
+}
+
+fn inputs(job: &SimJob) -> Value {
+    json!({
+        "itemId": job.plan.item_id.clone().unwrap_or_default(),
+        "executionTimeoutInMinutes": job.plan.timeout_minutes.unwrap_or(10_000_000),
+        "updatePortalItem": true, "saveInjectedParameters": false,
+        "taskId": job.plan.task_id.clone().unwrap_or_default(), "runId": "",
+    })
+}
+
+/// Enterprise `details=true` item: as documented, without status or start/end times.
+fn detailed_item(job: &SimJob, state: &JobState) -> Value {
+    json!({
+        "jobId": state.id, "type": job.plan.job_type, "username": job.plan.username,
+        "dateCreated": state.start_ms, "revision": state.start_ms, "privateUrl": "", "url": "",
+        "notebookRuntimeName": job.plan.runtime_name.clone().unwrap_or("ArcGIS Notebook Python 3 Standard".into()),
+        "notebookRuntimeVersion": "11.0", "inputs": inputs(job),
+    })
+}
+
+fn classic_item(job: &SimJob, state: &JobState) -> Value {
+    json!({
+        "jobId": state.id, "type": job.plan.job_type, "username": job.plan.username,
+        "startTime": state.start_ms, "endTime": state.end_ms.unwrap_or(0), "status": state.status,
+        "inputs": inputs(job), "messages": [], "customAttributes": { "isCancelled": state.cancelled },
+    })
+}
+
+#[cfg(test)]
+mod tests;
