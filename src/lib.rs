@@ -4,6 +4,7 @@
 //! `config` reads `nbwarden.yaml`, `simulator` serves a simulated ArcGIS site for demos and tests.
 
 pub mod arcgis;
+pub mod cli;
 pub mod config;
 pub mod secret;
 pub mod simulator;

@@ -89,8 +89,8 @@ impl Client {
         } else {
             self.http.get(&call.url).query(&call.params)
         };
-        let request = match token {
-            Some(token) => request.header("X-Esri-Authorization", format!("Bearer {}", token.expose())),
+        let request = match token.map(bearer_header).transpose()? {
+            Some(value) => request.header("X-Esri-Authorization", value),
             None => request,
         };
         let sent = local_now_ms();
@@ -269,6 +269,14 @@ pub fn decode<T: Payload>(
             },
         }),
     }
+}
+
+/// `Bearer <token>`, marked sensitive so that no HTTP-layer logging prints it.
+fn bearer_header(token: &Secret) -> Result<reqwest::header::HeaderValue> {
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        .map_err(|_| Error::UnexpectedShape { url: "generateToken".into(), expected: "a token usable in a header" })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 fn excerpt(body: &[u8]) -> String {

@@ -1,0 +1,109 @@
+//! The command line (edge): clap definitions, logging set-up, and one function per command.
+//! anyhow lives here and in `main.rs` only.
+
+mod jobs;
+mod simulate;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// nbwarden: a watchdog for ArcGIS Enterprise notebook jobs.
+#[derive(Debug, Parser)]
+#[command(name = "nbwarden", version, about)]
+pub struct Cli {
+    /// Configuration file (default: $NBWARDEN_CONFIG, then ./nbwarden.yaml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// More logging (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only warnings and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// For people.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the current jobs of each target.
+    Jobs {
+        /// Only this target.
+        #[arg(long, value_name = "T")]
+        target: Option<String>,
+        /// One JSON object per job per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve a simulated ArcGIS site (both flavors) for trials, demos and tests.
+    Simulate {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8921")]
+        listen: std::net::SocketAddr,
+        /// Which admin API to serve (default: the scenario's, else enterprise).
+        #[arg(long, value_name = "F", value_parser = ["enterprise", "notebook-server"])]
+        flavor: Option<String>,
+        /// Scenario file (default: the built-in one).
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+    },
+}
+
+/// Runs the parsed command line; `Ok(false)` means "finished, but something failed" (exit 1).
+pub async fn run(cli: Cli) -> anyhow::Result<bool> {
+    match cli.command {
+        Command::Jobs { target, json } => {
+            let config = load_config(cli.config.as_deref())?;
+            jobs::run(&config, target.as_deref(), json).await
+        }
+        Command::Simulate { listen, flavor, scenario } => {
+            simulate::run(listen, flavor.as_deref(), scenario.as_deref()).await.map(|()| true)
+        }
+    }
+}
+
+fn load_config(explicit: Option<&std::path::Path>) -> anyhow::Result<crate::config::Config> {
+    let path = crate::config::locate(explicit)?;
+    Ok(crate::config::load(&path)?)
+}
+
+/// Writes to standard output; a closed pipe (`| head`) is not an error.
+fn write_stdout(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// Starts logging on standard error.
+pub fn init_logging(format: LogFormat, verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NBWARDEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,nbwarden={default}")));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
