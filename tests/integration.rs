@@ -1,1 +1,5 @@
+//! The one integration-test binary: the client and the CLI against the simulator and local servers.
 
+mod cli;
+mod client;
+mod util;

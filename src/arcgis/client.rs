@@ -347,7 +347,9 @@ fn http_client(target: &TargetConfig, timeout: Duration) -> Result<reqwest::Clie
     if let Some(ca) = &target.tls.ca_file {
         let pem = std::fs::read(ca).map_err(|e| format!("tls.ca_file {}: {e}", ca.display()))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| format!("tls.ca_file {}: not a PEM certificate bundle ({e})", ca.display()))?;
+            .ok()
+            .filter(|certs| !certs.is_empty())
+            .ok_or_else(|| format!("tls.ca_file {}: no PEM certificate found in it", ca.display()))?;
         builder = builder.tls_certs_merge(certs);
     }
     if target.tls.insecure_skip_verify {

@@ -160,7 +160,8 @@ impl Error {
             return Error::Timeout { url, after: crate::config::format_duration(timeout) };
         }
         let lower = detail.to_ascii_lowercase();
-        if ["certificate", "tls", "handshake", "unknownissuer"].iter().any(|w| lower.contains(w)) {
+        const TLS_WORDS: [&str; 6] = ["certificate", "tls", "handshake", "unknownissuer", "corrupt message", "alert"];
+        if TLS_WORDS.iter().any(|w| lower.contains(w)) {
             return Error::Tls { url, detail };
         }
         Error::Connect { url, detail }

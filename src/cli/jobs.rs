@@ -25,6 +25,9 @@ struct Row<'a> {
     started_ms: Option<i64>,
 }
 
+/// One target's jobs and the server's "now", or why they could not be read.
+type Fetched = Result<(Vec<Job>, i64), String>;
+
 /// Prints the jobs; `Ok(false)` when some target could not be read.
 pub async fn run(config: &Config, only: Option<&str>, json: bool) -> anyhow::Result<bool> {
     let targets: Vec<&TargetConfig> = config.targets.iter().filter(|t| only.is_none_or(|o| t.name == o)).collect();
@@ -37,7 +40,7 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> anyhow::Res
         let target = (*target).clone();
         tasks.spawn(async move { (index, fetch(&target).await) });
     }
-    let mut results: Vec<(usize, Result<(Vec<Job>, i64), String>)> = tasks.join_all().await;
+    let mut results: Vec<(usize, Fetched)> = tasks.join_all().await;
     results.sort_by_key(|(index, _)| *index);
     let mut ok = true;
     let mut rows = Vec::new();
@@ -63,7 +66,7 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> anyhow::Res
     Ok(ok)
 }
 
-async fn fetch(target: &TargetConfig) -> Result<(Vec<Job>, i64), String> {
+async fn fetch(target: &TargetConfig) -> Fetched {
     let client = Client::new(target)?;
     let jobs = client.list_jobs().await.map_err(|e| e.to_string())?;
     Ok((jobs, client.server_now_ms()))

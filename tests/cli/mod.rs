@@ -1,0 +1,102 @@
+//! The real binary: `jobs` against the simulator, exit codes, and secrets kept out of all output.
+
+use crate::util::{nbwarden_bin, Site, ADMIN_PASSWORD};
+use nbwarden::config::Flavor;
+use std::process::Output;
+
+async fn nbwarden(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = tokio::process::Command::new(nbwarden_bin());
+    command.args(args).env_remove("NBWARDEN_CONFIG").env_remove("NBWARDEN_LOG");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().await.expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const SCENARIO: &str = "jobs:\n  - { id: jrun, username: joe, start: -95m }\n  - { id: jfail, username: jane, start: -9m, runs: 1m, ends: failed }\n";
+
+#[tokio::test]
+async fn jobs_prints_an_aligned_table() {
+    let site = Site::simple(SCENARIO, Flavor::Enterprise).await;
+    let out = nbwarden(&["--config", site.config_path.to_str().unwrap(), "jobs"], &[]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("TARGET  JOB ID  TYPE"), "{stdout}");
+    let run = lines.iter().find(|l| l.contains("jrun")).unwrap();
+    for word in ["sim", "executeNotebook", "EXECUTING", "running", "joe", "1h35m"] {
+        assert!(run.contains(word), "{word} in {run}");
+    }
+    let column = lines[0].find("PHASE").unwrap();
+    assert_eq!(&run[column..column + 7], "running", "columns align");
+}
+
+#[tokio::test]
+async fn jobs_json_writes_one_object_per_job() {
+    let site = Site::simple(SCENARIO, Flavor::NotebookServer).await;
+    let config = site.config_path.to_str().unwrap();
+    let out = nbwarden(&["jobs", "--json", "--target", "sim"], &[("NBWARDEN_CONFIG", config)]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    let failed = rows.iter().find(|r| r["id"] == "jfail").unwrap();
+    for key in ["target", "id", "type", "status", "phase", "username", "started_at", "runtime_seconds"] {
+        assert!(failed.get(key).is_some(), "{key}");
+    }
+    assert_eq!((failed["status"].as_str(), failed["phase"].as_str()), (Some("FAILED"), Some("failed")));
+    assert_eq!(failed["runtime_seconds"], 60);
+}
+
+#[tokio::test]
+async fn an_unreadable_target_exits_1_with_a_clear_message() {
+    let site = Site::simple(SCENARIO, Flavor::Enterprise).await;
+    let config = site.config_path.to_str().unwrap().to_string();
+    drop(site.sim);
+    let out = nbwarden(&["--config", &config, "jobs"], &[]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("target \"sim\"") && stderr.contains("cannot connect"), "{stderr}");
+    let unknown = nbwarden(&["--config", &config, "jobs", "--target", "nope"], &[]).await;
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("no target named \"nope\""));
+    assert_eq!(nbwarden(&["jobs", "--frobnicate"], &[]).await.status.code(), Some(2), "wrong usage");
+}
+
+#[tokio::test]
+async fn a_bad_config_names_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nbwarden.yaml");
+    std::fs::write(&path, "targets:\n  - name: a\n    flavour: enterprise\n").unwrap();
+    let out = nbwarden(&["--config", path.to_str().unwrap(), "jobs"], &[]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("nbwarden.yaml:3:") && stderr.contains("flavour"), "{stderr}");
+}
+
+#[tokio::test]
+async fn no_password_or_token_reaches_any_output() {
+    let site = Site::simple(SCENARIO, Flavor::Enterprise).await;
+    let config = site.config_path.to_str().unwrap();
+    let wrong = std::fs::read_to_string(config).unwrap().replace(ADMIN_PASSWORD, "Wr0ng-Passw0rd");
+    let wrong_path = site.dir.path().join("wrong.yaml");
+    std::fs::write(&wrong_path, wrong).unwrap();
+    let runs = [
+        nbwarden(&["--config", config, "-vv", "jobs", "--json"], &[]).await,
+        nbwarden(&["--config", config, "--log-format", "json", "jobs"], &[("NBWARDEN_LOG", "trace")]).await,
+        nbwarden(&["--config", wrong_path.to_str().unwrap(), "-vv", "jobs", "--json"], &[("NBWARDEN_LOG", "trace")])
+            .await,
+    ];
+    site.sim.revoke_tokens();
+    assert!(site.sim.stats().logins >= 2, "the runs signed in");
+    for out in runs {
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!all.is_empty());
+        for secret in [ADMIN_PASSWORD, "Wr0ng-Passw0rd", "SIMTOK", "Qx7Qx7"] {
+            assert!(!all.contains(secret), "{secret} leaked in:\n{all}");
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The ArcGIS client over real HTTP: against the simulator (both flavors) and raw local servers.
+
+mod faults;
+mod tls;
+mod tokens;
+
+use crate::util::{raw_http, Site};
+use nbwarden::arcgis::{Error, JobSource, Phase, Status};
+use nbwarden::config::Flavor;
+
+const JOBS: &str = "jobs:
+  - { id: jrun, username: joe, start: -2h, item_id: abc123, runtime_name: ArcGIS Notebook Python 3 Advanced, task_id: t1 }
+  - { id: jdone, username: jane, start: -10m, runs: 1m, ends: failed }
+  - { id: jqueue, username: joe, start: -5s, queued: 1h }
+  - { id: jlater, start: 1h }
+users:
+  - { username: admin, password: simulator, email: admins@example.com }
+  - { username: joe, password: x, email: joe@example.com, admin: false }
+  - { username: quiet, password: y, admin: false }
+";
+
+#[tokio::test]
+async fn lists_jobs_of_both_flavors() {
+    for (flavor, running) in [(Flavor::Enterprise, Status::Executing), (Flavor::NotebookServer, Status::Processing)] {
+        let site = Site::simple(JOBS, flavor).await;
+        let mut jobs = site.client().list_jobs().await.unwrap();
+        jobs.sort_by(|a, b| a.id.cmp(&b.id));
+        let summary: Vec<(&str, Phase)> = jobs.iter().map(|j| (j.id.as_str(), j.phase())).collect();
+        assert_eq!(
+            summary,
+            [("jdone", Phase::Failed), ("jqueue", Phase::Submitted), ("jrun", Phase::Running)],
+            "{flavor:?}"
+        );
+        let run = jobs.iter().find(|j| j.id == "jrun").unwrap();
+        assert_eq!(run.status, running);
+        assert_eq!(run.username.as_deref(), Some("joe"));
+        let runtime = run.runtime(site.client().server_now_ms()).unwrap().as_secs();
+        assert!((7195..7300).contains(&runtime), "{runtime}");
+        assert_eq!(site.sim.stats().lists, 1, "one list call per poll");
+    }
+}
+
+#[tokio::test]
+async fn enterprise_details_take_status_from_the_abbreviated_list() {
+    let site = Site::start(JOBS, Flavor::Enterprise, None, "{ details: true, timeout: 5s }").await;
+    let jobs = site.client().list_jobs().await.unwrap();
+    let run = jobs.iter().find(|j| j.id == "jrun").unwrap();
+    assert_eq!((run.status.clone(), run.phase()), (Status::Executing, Phase::Running));
+    assert_eq!(run.item_id.as_deref(), Some("abc123"));
+    assert_eq!(run.runtime_name.as_deref(), Some("ArcGIS Notebook Python 3 Advanced"));
+    assert!(run.scheduled());
+    let done = jobs.iter().find(|j| j.id == "jdone").unwrap();
+    assert_eq!(done.phase(), Phase::Failed);
+    assert!(done.ended_at.is_some(), "end time merged from the abbreviated list");
+}
+
+#[tokio::test]
+async fn reads_one_job_and_cancels_it() {
+    for flavor in [Flavor::Enterprise, Flavor::NotebookServer] {
+        let site = Site::simple(JOBS, flavor).await;
+        let client = site.client();
+        let job = client.job("jrun").await.unwrap();
+        assert_eq!((job.phase(), job.item_id.as_deref()), (Phase::Running, Some("abc123")));
+        client.cancel("jrun").await.unwrap();
+        let after = client.job("jrun").await.unwrap();
+        assert_eq!(after.phase(), Phase::Cancelled, "{flavor:?}: {after:?}");
+        assert_eq!(site.sim.stats().cancels["jrun"], 1);
+
+        let refused = client.cancel("jdone").await.unwrap_err();
+        assert!(matches!(refused, Error::Api { code: Some(500), .. }), "{refused}");
+        assert!(refused.to_string().contains("Unable to cancel job"), "{refused}");
+        let missing = client.job("nope").await.unwrap_err();
+        assert!(matches!(missing, Error::Api { code: Some(404), .. }), "{missing}");
+    }
+}
+
+#[tokio::test]
+async fn hostile_job_ids_stay_inside_the_jobs_resource() {
+    let site = Site::simple(JOBS, Flavor::Enterprise).await;
+    let error = site.client().job("../../sharing/rest/portals/self").await.unwrap_err();
+    assert!(matches!(error, Error::Api { code: Some(404), .. }), "{error}");
+}
+
+#[tokio::test]
+async fn looks_up_users_on_the_portal() {
+    let site = Site::simple(JOBS, Flavor::Enterprise).await;
+    let client = site.client();
+    assert_eq!(client.user_email("joe").await.unwrap().as_deref(), Some("joe@example.com"));
+    assert_eq!(client.user_email("quiet").await.unwrap(), None, "a user without an address");
+    let unknown = client.user_email("ghost").await.unwrap_err();
+    assert!(unknown.to_string().contains("ghost"), "{unknown}");
+
+    let admin_only = format!("{{ username: admin, password: {} }}", crate::util::ADMIN_PASSWORD);
+    let nb = Site::start(JOBS, Flavor::NotebookServer, Some(&admin_only), "{ timeout: 5s }").await;
+    assert!(matches!(nb.client().user_email("joe").await, Err(Error::NoPortal { .. })));
+}
+
+#[tokio::test]
+async fn an_html_error_page_from_a_proxy_is_named_as_such() {
+    let addr = raw_http::serve(Some(raw_http::BAD_GATEWAY)).await;
+    let auth = "{ token: static-token }";
+    let site = Site::start("{}", Flavor::Enterprise, Some(auth), "{ timeout: 5s }").await;
+    site.point_at(&format!("http://{addr}/portal/admin"));
+    let error = site.client().list_jobs().await.unwrap_err();
+    assert!(matches!(error, Error::Html { status: 502, .. }), "{error:?}");
+    assert!(error.to_string().contains("\"502 Bad Gateway\""), "{error}");
+    assert!(error.is_transient());
+}
+
+#[tokio::test]
+async fn a_hanging_server_times_out() {
+    let addr = raw_http::serve(None).await;
+    let site = Site::start("{}", Flavor::NotebookServer, Some("{ token: t }"), "{ timeout: 1s }").await;
+    site.point_at(&format!("http://{addr}/arcgis/admin"));
+    let started = std::time::Instant::now();
+    let error = site.client().list_jobs().await.unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(error.to_string().contains("did not answer within 1s"), "{error}");
+}
+
+#[tokio::test]
+async fn https_to_a_plain_server_is_a_tls_error() {
+    let addr = raw_http::serve(Some(raw_http::BAD_GATEWAY)).await;
+    let site = Site::start("{}", Flavor::Enterprise, Some("{ token: t }"), "{ timeout: 5s }").await;
+    site.point_at(&format!("https://{addr}/portal/admin"));
+    let error = site.client().list_jobs().await.unwrap_err();
+    assert!(matches!(error, Error::Tls { .. }), "{error:?}");
+    assert!(error.to_string().contains("tls.ca_file"), "{error}");
+}
+
+#[tokio::test]
+async fn the_admin_directory_answers_html_without_f_json() {
+    let site = Site::simple(JOBS, Flavor::Enterprise).await;
+    let response = reqwest::get(format!("{}/notebooks/jobs", site.sim.admin_url())).await.unwrap();
+    assert!(response.headers()["content-type"].to_str().unwrap().contains("text/html"));
+}
+
+#[tokio::test]
+async fn the_server_clock_offset_is_applied() {
+    let site = Site::simple(&format!("clock_offset: -10m\n{JOBS}"), Flavor::Enterprise).await;
+    let client = site.client();
+    let jobs = client.list_jobs().await.unwrap();
+    let offset = client.clock_offset_ms();
+    assert!((offset + 600_000).abs() < 1_500, "offset {offset}");
+    let run = jobs.iter().find(|j| j.id == "jrun").unwrap();
+    let runtime = run.runtime(client.server_now_ms()).unwrap().as_secs();
+    assert!((7195..7210).contains(&runtime), "runtime from the server's clock: {runtime}");
+}

@@ -1,0 +1,113 @@
+//! Test helpers: simulated sites with a matching configuration file, and raw local HTTP servers.
+
+#![allow(dead_code)]
+
+pub mod raw_http;
+
+use nbwarden::arcgis::Client;
+use nbwarden::config::{self, Config, Flavor};
+use nbwarden::simulator::{Scenario, Simulator, SimulatorHandle};
+use std::path::{Path, PathBuf};
+
+/// The password of the simulator's default admin account.
+pub const ADMIN_PASSWORD: &str = "simulator";
+
+/// A running simulator and a configuration file that points at it.
+pub struct Site {
+    pub sim: SimulatorHandle,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+}
+
+impl Site {
+    /// Serves `scenario` (YAML) as a `flavor` site; `auth` and `poll` are YAML flow maps.
+    pub async fn start(scenario: &str, flavor: Flavor, auth: Option<&str>, poll: &str) -> Site {
+        let scenario: Scenario = config::parse_yaml(Path::new("scenario.yaml"), scenario).expect("scenario parses");
+        let sim = Simulator::start(&scenario, flavor, "127.0.0.1:0".parse().unwrap()).await.expect("simulator starts");
+        let default_auth =
+            format!("{{ portal_url: '{}', username: admin, password: {ADMIN_PASSWORD} }}", sim.portal_url());
+        let yaml = format!(
+            "targets:\n  - name: sim\n    flavor: {}\n    admin_url: '{}'\n    auth: {}\n    poll: {poll}\nhttp: {{ listen: '' }}\n",
+            flavor.as_str(),
+            sim.admin_url(),
+            auth.map(|a| a.replace("{portal}", &sim.portal_url())).unwrap_or(default_auth),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("nbwarden.yaml");
+        std::fs::write(&config_path, yaml).unwrap();
+        Site { sim, dir, config_path }
+    }
+
+    /// A site with the default admin sign-in and a 5 s timeout.
+    pub async fn simple(scenario: &str, flavor: Flavor) -> Site {
+        Site::start(scenario, flavor, None, "{ timeout: 5s }").await
+    }
+
+    /// Replaces the target's `auth:` block (`{portal}` stands for the simulator's Portal URL).
+    pub fn set_auth(&self, auth: &str) {
+        let auth = auth.replace("{portal}", &self.sim.portal_url());
+        self.rewrite(|line| {
+            if line.trim_start().starts_with("auth:") {
+                format!("    auth: {auth}")
+            } else {
+                line.to_string()
+            }
+        });
+    }
+
+    /// Points the target at another admin URL (a raw test server).
+    pub fn point_at(&self, admin_url: &str) {
+        let current = self.sim.admin_url();
+        self.rewrite(|line| line.replace(&current, admin_url));
+    }
+
+    fn rewrite(&self, edit: impl Fn(&str) -> String) {
+        let text = std::fs::read_to_string(&self.config_path).unwrap();
+        let lines: Vec<String> = text.lines().map(edit).collect();
+        std::fs::write(&self.config_path, lines.join("\n")).unwrap();
+    }
+
+    pub fn config(&self) -> Config {
+        config::load(&self.config_path).expect("test configuration loads")
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.config().targets[0]).expect("client builds")
+    }
+}
+
+/// A runtime for tests that also run the binary (which blocks).
+pub fn nbwarden_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_nbwarden")
+}
+
+/// A TLS endpoint (certificate for 127.0.0.1 from the test CA) that forwards to `backend`.
+pub async fn tls_proxy(backend: std::net::SocketAddr) -> std::net::SocketAddr {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let certs: Vec<CertificateDer> =
+        CertificateDer::pem_file_iter(dir.join("server.pem")).unwrap().collect::<Result<_, _>>().unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(socket).await else { return };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    addr
+}
