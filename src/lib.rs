@@ -8,3 +8,4 @@ pub mod cli;
 pub mod config;
 pub mod secret;
 pub mod simulator;
+pub mod diff;

@@ -151,7 +151,8 @@ pub struct Job {
     pub item_id: Option<String>,
     /// `notebookRuntimeName`.
     pub runtime_name: Option<String>,
-    /// `inputs.taskId`: set when a scheduled task started the job.
+    /// `inputs.taskId`: non-empty when a scheduled task started the job; `None` when the list
+    /// carries no `inputs` at all (then nobody can tell).
     pub task_id: Option<String>,
     /// `inputs.executionTimeoutInMinutes`.
     pub timeout_minutes: Option<u64>,

@@ -86,6 +86,7 @@ impl WireJob {
     /// The job, or `None` without a `jobId`.
     pub fn into_job(self) -> Option<Job> {
         let id = self.job_id.filter(|id| !id.is_empty())?;
+        let inputs_present = self.inputs.is_some();
         let inputs = self.inputs.unwrap_or_default();
         let positive = |t: Option<i64>| t.filter(|&t| t > 0);
         let non_empty = |s: Option<String>| s.filter(|s| !s.is_empty());
@@ -98,7 +99,7 @@ impl WireJob {
             ended_at: positive(self.end_time),
             item_id: non_empty(inputs.item_id),
             runtime_name: non_empty(self.notebook_runtime_name),
-            task_id: non_empty(inputs.task_id),
+            task_id: inputs_present.then(|| inputs.task_id.unwrap_or_default()),
             timeout_minutes: positive(inputs.execution_timeout_in_minutes).map(|m| m as u64),
             cancelled_flag: self.custom_attributes.and_then(|c| c.is_cancelled).unwrap_or(false),
         })

@@ -17,7 +17,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-const SCENARIO: &str = "jobs:\n  - { id: jrun, username: joe, start: -95m }\n  - { id: jfail, username: jane, start: -9m, runs: 1m, ends: failed }\n";
+const SCENARIO: &str = "jobs:\n  - { id: jrun, username: joe, start: -95m30s }\n  - { id: jfail, username: jane, start: -9m, runs: 1m, ends: failed }\n";
 
 #[tokio::test]
 async fn jobs_prints_an_aligned_table() {
