@@ -116,7 +116,9 @@ mod tests {
         ended.ended_at = Some(5);
         let mut renamed = run("a");
         renamed.username = Some("joe".into());
-        let cases: Vec<(&str, Option<Snapshot>, Snapshot, Vec<&str>, usize, usize)> = vec![
+        // (name, previous, next, events, rows upserted, rows removed)
+        type Case<'a> = (&'a str, Option<Snapshot>, Snapshot, Vec<&'a str>, usize, usize);
+        let cases: Vec<Case> = vec![
             ("baseline: no events, every row written", None, snap(&[run("a"), run("b")]), vec![], 2, 0),
             ("nothing changed: nothing to write", Some(snap(&[run("a")])), snap(&[run("a")]), vec![], 0, 0),
             ("appeared", Some(snap(&[run("a")])), snap(&[run("a"), run("b")]), vec!["appeared b"], 1, 0),

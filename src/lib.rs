@@ -3,9 +3,13 @@
 //! The pipeline reads `arcgis` (poll) → diff → rules → dispatch → actions, with the store beside it;
 //! `config` reads `nbwarden.yaml`, `simulator` serves a simulated ArcGIS site for demos and tests.
 
+pub mod actions;
 pub mod arcgis;
 pub mod cli;
 pub mod config;
+pub mod diff;
+pub mod ledger;
+pub mod rules;
 pub mod secret;
 pub mod simulator;
-pub mod diff;
+pub mod template;

@@ -1,0 +1,105 @@
+//! The in-memory view of one target's ledger of firings (pure): what has fired for each
+//! (rule, job), so that nothing fires twice. The store persists it; this answers quickly.
+
+use std::collections::HashMap;
+
+/// The trigger name of a `poll` firing, and the prefix of its repeat slots.
+pub const POLL: &str = "poll";
+
+/// What fired for one (rule, job).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Entry {
+    /// Triggers already fired: `poll`, `poll#1`, `appeared`, `EXECUTING->FAILED`, …
+    pub triggers: Vec<String>,
+    /// When the last `poll` firing (or repeat) happened, epoch ms.
+    pub last_poll_ms: Option<i64>,
+}
+
+/// The ledger of one target (real or dry-run, never both).
+#[derive(Debug, Clone, Default)]
+pub struct LedgerIndex {
+    entries: HashMap<(String, String), Entry>,
+}
+
+impl LedgerIndex {
+    /// True when `trigger` already fired for (rule, job).
+    pub fn fired(&self, rule: &str, job: &str, trigger: &str) -> bool {
+        self.get(rule, job).is_some_and(|e| e.triggers.iter().any(|t| t == trigger))
+    }
+
+    /// The entry of (rule, job), if any.
+    pub fn get(&self, rule: &str, job: &str) -> Option<&Entry> {
+        self.entries.get(&(rule.to_string(), job.to_string()))
+    }
+
+    /// The trigger a `poll` rule would fire with now, or `None` when it must not fire.
+    pub fn poll_trigger(&self, rule: &str, job: &str, repeat_ms: Option<i64>, now_ms: i64) -> Option<String> {
+        let Some(entry) = self.get(rule, job) else { return Some(POLL.into()) };
+        let done = entry.triggers.iter().filter(|t| t.as_str() == POLL || t.starts_with("poll#")).count();
+        match (done, repeat_ms, entry.last_poll_ms) {
+            (0, _, _) => Some(POLL.into()),
+            (_, Some(every), Some(last)) if now_ms - last >= every => Some(format!("{POLL}#{done}")),
+            _ => None,
+        }
+    }
+
+    /// Records a firing.
+    pub fn record(&mut self, rule: &str, job: &str, trigger: &str, at_ms: i64) {
+        let entry = self.entries.entry((rule.to_string(), job.to_string())).or_default();
+        if trigger == POLL || trigger.starts_with("poll#") {
+            entry.last_poll_ms = Some(at_ms);
+        }
+        if !entry.triggers.iter().any(|t| t == trigger) {
+            entry.triggers.push(trigger.to_string());
+        }
+    }
+
+    /// Forgets every entry of these jobs (after retention pruning).
+    pub fn forget_jobs(&mut self, jobs: &[String]) {
+        self.entries.retain(|(_, job), _| !jobs.contains(job));
+    }
+
+    /// Number of (rule, job) pairs.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when nothing fired yet.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_repeat_fires_once() {
+        let mut ledger = LedgerIndex::default();
+        assert_eq!(ledger.poll_trigger("r", "j", None, 0).as_deref(), Some("poll"));
+        ledger.record("r", "j", "poll", 0);
+        assert_eq!(ledger.poll_trigger("r", "j", None, 1_000_000), None);
+        assert_eq!(ledger.poll_trigger("r", "other", None, 0).as_deref(), Some("poll"));
+    }
+
+    #[test]
+    fn repeat_fires_again_after_the_interval_with_a_new_slot() {
+        let mut ledger = LedgerIndex::default();
+        ledger.record("r", "j", "poll", 0);
+        assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), 59_999), None);
+        assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), 60_000).as_deref(), Some("poll#1"));
+        ledger.record("r", "j", "poll#1", 60_000);
+        assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), 119_999), None);
+        assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), 120_000).as_deref(), Some("poll#2"));
+    }
+
+    #[test]
+    fn event_triggers_are_separate() {
+        let mut ledger = LedgerIndex::default();
+        ledger.record("r", "j", "EXECUTING->FAILED", 5);
+        assert!(ledger.fired("r", "j", "EXECUTING->FAILED"));
+        assert!(!ledger.fired("r", "j", "appeared"));
+        assert_eq!(ledger.poll_trigger("r", "j", None, 10).as_deref(), Some("poll"));
+    }
+}

@@ -1,0 +1,312 @@
+//! Rule compilation: the YAML tree of each rule checked key by key and turned into a `Rule`.
+//! Every problem is collected, located on its key's line, with the nearest valid key suggested.
+
+use super::load::{check_keys, nearest, Located};
+use super::matcher::{Condition, StatusValue, Test};
+use super::{Rule, RuleError, Schedule, Trigger};
+use crate::actions::ActionConfig;
+use crate::config::ConfigDuration;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const RULE_KEYS: &[&str] =
+    &["name", "description", "targets", "on", "match", "for_polls", "repeat", "actions", "cron", "window", "timezone"];
+const MATCH_KEYS: &[&str] = &[
+    "type",
+    "status",
+    "username",
+    "runtime_over",
+    "runtime_under",
+    "item_id",
+    "runtime_name",
+    "from",
+    "to",
+    "scheduled",
+    "exceeds_own_timeout",
+];
+const TRIGGERS: &[&str] = &["poll", "appeared", "status_changed", "disappeared", "schedule"];
+
+/// Compiles every located rule; names must be unique across files.
+pub fn compile_all(located: &[Located], targets: &[&str], errors: &mut Vec<RuleError>) -> Vec<Rule> {
+    let mut first_seen: HashMap<String, String> = HashMap::new();
+    let mut rules = Vec::new();
+    for rule in located {
+        let Some(compiled) = compile_rule(rule, targets, errors) else { continue };
+        let here = format!("{}:{}", rule.file.display(), rule.line);
+        if let Some(there) = first_seen.insert(compiled.name.clone(), here) {
+            errors.push(
+                rule.error(
+                    Some("name"),
+                    format!("the name is already used by the rule at {there}; names must be unique"),
+                ),
+            );
+        }
+        rules.push(compiled);
+    }
+    rules
+}
+
+/// Collects errors for one rule; `None` when it cannot be used.
+fn compile_rule(r: &Located, targets: &[&str], errors: &mut Vec<RuleError>) -> Option<Rule> {
+    let before = errors.len();
+    let Value::Object(map) = &r.value else {
+        errors.push(r.error(None, "a rule must be a mapping with at least `name` and `actions`"));
+        return None;
+    };
+    check_keys(r, map, RULE_KEYS, "the rule", errors);
+    let name = match map.get("name") {
+        Some(Value::String(name)) if !name.trim().is_empty() => name.clone(),
+        _ => {
+            errors.push(r.error(None, "every rule needs a `name` (a non-empty string)"));
+            String::new()
+        }
+    };
+    let trigger = trigger(r, map, errors);
+    let conditions = match map.get("match") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Object(m)) => conditions(r, m, errors),
+        Some(_) => {
+            errors.push(r.error(Some("match"), "`match` must be a mapping of match keys"));
+            Vec::new()
+        }
+    };
+    let event_only = |key: &'static str| conditions.iter().any(|c| c.key == key);
+    if !matches!(trigger, Some(Trigger::StatusChanged)) {
+        for key in ["from", "to"].into_iter().filter(|k| event_only(k)) {
+            errors.push(r.error(Some(key), format!("`{key}` only applies to `on: status_changed` rules")));
+        }
+    }
+    let is_poll = matches!(trigger, Some(Trigger::Poll));
+    let for_polls = for_polls(r, map, is_poll, errors);
+    let repeat = repeat(r, map, is_poll, errors);
+    let rule_targets = rule_targets(r, map, targets, errors);
+    let actions = actions(r, map, errors);
+    (errors.len() == before).then(|| Rule {
+        name,
+        description: map.get("description").and_then(Value::as_str).map(str::to_string),
+        targets: rule_targets,
+        trigger: trigger.unwrap_or(Trigger::Poll),
+        conditions,
+        for_polls,
+        repeat,
+        actions,
+        file: r.file.clone(),
+        line: r.line,
+    })
+}
+
+fn trigger(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -> Option<Trigger> {
+    let on = match map.get("on") {
+        None => "poll",
+        Some(Value::String(on)) => on.as_str(),
+        Some(other) => {
+            errors.push(r.error(Some("on"), format!("`on` must be one of {}, not {other}", TRIGGERS.join(", "))));
+            return None;
+        }
+    };
+    let schedule_keys = ["cron", "window", "timezone"];
+    if on != "schedule" {
+        for key in schedule_keys.into_iter().filter(|k| map.contains_key(*k)) {
+            errors.push(r.error(Some(key), format!("`{key}` only applies to `on: schedule` rules")));
+        }
+    }
+    match on {
+        "poll" => Some(Trigger::Poll),
+        "appeared" => Some(Trigger::Appeared),
+        "status_changed" => Some(Trigger::StatusChanged),
+        "disappeared" => Some(Trigger::Disappeared),
+        "schedule" => schedule(r, map, errors).map(|s| Trigger::Schedule(Box::new(s))),
+        other => {
+            let hint = nearest(other, TRIGGERS).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+            errors
+                .push(r.error(Some("on"), format!("unknown trigger `{other}`{hint}; valid: {}", TRIGGERS.join(", "))));
+            None
+        }
+    }
+}
+
+fn schedule(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -> Option<Schedule> {
+    let parser = croner::parser::CronParser::builder().seconds(croner::parser::Seconds::Optional).build();
+    let cron = match map.get("cron").and_then(Value::as_str) {
+        Some(pattern) => parser
+            .parse(pattern)
+            .map_err(|e| errors.push(r.error(Some("cron"), format!("invalid cron `{pattern}`: {e}"))))
+            .ok(),
+        None => {
+            errors.push(r.error(None, "`on: schedule` needs `cron` (e.g. \"0 8 * * MON-FRI\")"));
+            None
+        }
+    };
+    let window = match map.get("window") {
+        None => Some(Duration::from_secs(86_400)),
+        Some(value) => duration(r, "window", value, errors),
+    };
+    let timezone = match map.get("timezone").and_then(Value::as_str) {
+        None => Some(None),
+        Some(name) => name
+            .parse::<chrono_tz::Tz>()
+            .map(Some)
+            .map_err(|_| {
+                errors.push(r.error(Some("timezone"), format!("unknown time zone `{name}` (e.g. Europe/Berlin)")))
+            })
+            .ok(),
+    };
+    Some(Schedule { cron: cron?, window: window?, timezone: timezone? })
+}
+
+fn conditions(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -> Vec<Condition> {
+    check_keys(r, map, MATCH_KEYS, "`match`", errors);
+    let mut out = Vec::new();
+    for &key in MATCH_KEYS {
+        let Some(value) = map.get(key) else { continue };
+        let (negated, inner) = match value {
+            Value::Object(wrapper) if wrapper.len() == 1 && wrapper.contains_key("not") => (true, &wrapper["not"]),
+            Value::Object(_) => {
+                errors.push(r.error(Some(key), format!("`{key}` takes a value, a list, or {{not: …}}")));
+                continue;
+            }
+            plain => (false, plain),
+        };
+        if let Some(test) = test(r, key, inner, errors) {
+            out.push(Condition { key, negated, test });
+        }
+    }
+    out
+}
+
+fn test(r: &Located, key: &'static str, value: &Value, errors: &mut Vec<RuleError>) -> Option<Test> {
+    let text = |errors: &mut Vec<RuleError>| strings(r, key, value, errors);
+    let statuses =
+        |errors: &mut Vec<RuleError>| text(errors).map(|v| v.iter().map(|s| StatusValue::parse(s)).collect());
+    Some(match key {
+        "type" => Test::Type(text(errors)?),
+        "status" => Test::Status(statuses(errors)?),
+        "from" => Test::From(statuses(errors)?),
+        "to" => Test::To(statuses(errors)?),
+        "username" => Test::Username(text(errors)?),
+        "item_id" => Test::ItemId(text(errors)?),
+        "runtime_name" => Test::RuntimeName(text(errors)?),
+        "runtime_over" => Test::RuntimeOver(duration(r, key, value, errors)?),
+        "runtime_under" => Test::RuntimeUnder(duration(r, key, value, errors)?),
+        "scheduled" => Test::Scheduled(boolean(r, key, value, errors)?),
+        _ => Test::ExceedsOwnTimeout(boolean(r, key, value, errors)?),
+    })
+}
+
+fn strings(r: &Located, key: &str, value: &Value, errors: &mut Vec<RuleError>) -> Option<Vec<String>> {
+    let one = |v: &Value| match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let list: Option<Vec<String>> = match value {
+        Value::Array(items) if !items.is_empty() => items.iter().map(one).collect(),
+        other => one(other).map(|s| vec![s]),
+    };
+    if list.is_none() {
+        errors.push(r.error(Some(key), format!("`{key}` takes a non-empty text value or a list of them")));
+    }
+    list
+}
+
+fn duration(r: &Located, key: &str, value: &Value, errors: &mut Vec<RuleError>) -> Option<Duration> {
+    let parsed = value
+        .as_str()
+        .ok_or_else(|| "write it as text such as 90m".to_string())
+        .and_then(|s| s.parse::<ConfigDuration>());
+    parsed.map(|d| d.0).map_err(|e| errors.push(r.error(Some(key), format!("`{key}`: {e}")))).ok()
+}
+
+fn boolean(r: &Located, key: &str, value: &Value, errors: &mut Vec<RuleError>) -> Option<bool> {
+    let parsed = value.as_bool();
+    if parsed.is_none() {
+        errors.push(r.error(Some(key), format!("`{key}` takes true or false")));
+    }
+    parsed
+}
+
+fn for_polls(r: &Located, map: &Map<String, Value>, is_poll: bool, errors: &mut Vec<RuleError>) -> u32 {
+    let Some(value) = map.get("for_polls") else { return 1 };
+    match value.as_u64().filter(|n| (1..=10_000).contains(n)) {
+        Some(n) if n > 1 && !is_poll => {
+            errors.push(r.error(Some("for_polls"), "`for_polls` only applies to `on: poll` rules"));
+            1
+        }
+        Some(n) => n as u32,
+        None => {
+            errors.push(r.error(Some("for_polls"), "`for_polls` takes a whole number from 1"));
+            1
+        }
+    }
+}
+
+fn repeat(r: &Located, map: &Map<String, Value>, is_poll: bool, errors: &mut Vec<RuleError>) -> Option<Duration> {
+    let value = map.get("repeat")?;
+    if value.as_str() == Some("never") {
+        return None;
+    }
+    if !is_poll {
+        errors.push(r.error(Some("repeat"), "`repeat` only applies to `on: poll` rules; events fire once"));
+        return None;
+    }
+    duration(r, "repeat", value, errors)
+}
+
+fn rule_targets(
+    r: &Located,
+    map: &Map<String, Value>,
+    known: &[&str],
+    errors: &mut Vec<RuleError>,
+) -> Option<Vec<String>> {
+    let names = strings(r, "targets", map.get("targets")?, errors)?;
+    for name in names.iter().filter(|n| !known.contains(&n.as_str())) {
+        let hint = nearest(name, known).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+        errors.push(r.error(Some("targets"), format!("no target named `{name}` in the configuration{hint}")));
+    }
+    Some(names)
+}
+
+fn actions(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -> Vec<ActionConfig> {
+    let items = match map.get("actions") {
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        _ => {
+            errors.push(r.error(Some("actions"), "every rule needs `actions`: a non-empty list"));
+            return Vec::new();
+        }
+    };
+    items.iter().filter_map(|item| action(r, item, errors)).collect()
+}
+
+fn action(r: &Located, item: &Value, errors: &mut Vec<RuleError>) -> Option<ActionConfig> {
+    let kinds: Vec<&str> = ActionConfig::KEYS.iter().map(|(kind, _)| *kind).collect();
+    let Some(map) = item.as_object() else {
+        errors.push(r.error(Some("actions"), "each action is a mapping with a `type`"));
+        return None;
+    };
+    let kind = map.get("type").and_then(Value::as_str).unwrap_or("");
+    let Some((_, keys)) = ActionConfig::KEYS.iter().find(|(k, _)| *k == kind) else {
+        let hint = nearest(kind, &kinds).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+        let message = format!("unknown action type `{kind}`{hint}; valid: {}", kinds.join(", "));
+        errors.push(r.error_at_value("type", kind, message));
+        return None;
+    };
+    let before = errors.len();
+    check_keys(r, map, keys, &format!("the {kind} action"), errors);
+    if errors.len() > before {
+        return None;
+    }
+    let config: ActionConfig = match serde_json::from_value(item.clone()) {
+        Ok(config) => config,
+        Err(e) => {
+            errors.push(r.error_at_value("type", kind, format!("{kind} action: {e}")));
+            return None;
+        }
+    };
+    for (key, source) in config.templates() {
+        if let Err(e) = crate::template::check(source) {
+            errors.push(r.error(Some(key), format!("action {kind}: template error in {key}: {e}")));
+        }
+    }
+    (errors.len() == before).then_some(config)
+}

@@ -1,0 +1,206 @@
+//! Match conditions (pure; no I/O): each key of SPEC §3 checked against one job, with `not`,
+//! and "cannot tell" kept apart from "does not hold".
+
+use crate::arcgis::{Job, Phase};
+use crate::config::format_duration;
+use std::fmt;
+use std::time::Duration;
+
+/// A `status`, `from` or `to` value: a phase name matches by phase, anything else the raw status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatusValue {
+    /// `running`, `failed`, …
+    Phase(Phase),
+    /// `PROCESSING`, … (compared case-insensitively).
+    Raw(String),
+}
+
+impl StatusValue {
+    /// Reads a rule value: the exact lowercase phase names are phases (`failed`); anything else,
+    /// `FAILED` included, is a raw status.
+    pub fn parse(text: &str) -> StatusValue {
+        match Phase::ALL.into_iter().find(|p| p.as_str() == text) {
+            Some(phase) => StatusValue::Phase(phase),
+            None => StatusValue::Raw(text.to_string()),
+        }
+    }
+
+    fn matches(&self, job: &Job) -> bool {
+        match self {
+            StatusValue::Phase(phase) => job.phase() == *phase,
+            StatusValue::Raw(raw) => job.status.as_str().eq_ignore_ascii_case(raw),
+        }
+    }
+}
+
+/// The test of one match key.
+#[derive(Debug, Clone)]
+pub enum Test {
+    /// `type`: exact, case-insensitive.
+    Type(Vec<String>),
+    /// `status`.
+    Status(Vec<StatusValue>),
+    /// `username`: `*` globs, case-insensitive.
+    Username(Vec<String>),
+    /// `runtime_over`.
+    RuntimeOver(Duration),
+    /// `runtime_under`.
+    RuntimeUnder(Duration),
+    /// `item_id`.
+    ItemId(Vec<String>),
+    /// `runtime_name`.
+    RuntimeName(Vec<String>),
+    /// `from` (status_changed only): the status before.
+    From(Vec<StatusValue>),
+    /// `to` (status_changed only): the status after.
+    To(Vec<StatusValue>),
+    /// `scheduled`: a scheduled task started the job.
+    Scheduled(bool),
+    /// `exceeds_own_timeout`: runtime > inputs.executionTimeoutInMinutes.
+    ExceedsOwnTimeout(bool),
+}
+
+/// One match condition.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    /// The match key as written.
+    pub key: &'static str,
+    /// Wrapped in `{not: …}`.
+    pub negated: bool,
+    /// What is tested.
+    pub test: Test,
+}
+
+/// What a condition says about one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// It holds.
+    Holds,
+    /// It does not hold.
+    Fails,
+    /// The job lacks the field (e.g. `item_id` in an abbreviated list): the match is false.
+    Unanswerable,
+}
+
+/// The job under test, with the previous version for status changes.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// The job as it is (for `disappeared`: with its final status).
+    pub job: &'a Job,
+    /// For `status_changed`: the job before.
+    pub before: Option<&'a Job>,
+    /// Now on the server's clock, epoch ms.
+    pub now_ms: i64,
+}
+
+impl Condition {
+    /// Checks the condition, applying `not` (which leaves "cannot tell" as it is).
+    pub fn check(&self, subject: &Subject) -> Verdict {
+        match (self.raw_check(subject), self.negated) {
+            (Some(holds), negated) if holds != negated => Verdict::Holds,
+            (Some(_), _) => Verdict::Fails,
+            (None, _) => Verdict::Unanswerable,
+        }
+    }
+
+    fn raw_check(&self, s: &Subject) -> Option<bool> {
+        let job = s.job;
+        let any_eq = |values: &[String], field: &Option<String>| {
+            field.as_deref().map(|f| values.iter().any(|v| v.eq_ignore_ascii_case(f)))
+        };
+        match &self.test {
+            Test::Type(values) => any_eq(values, &job.job_type),
+            Test::Status(values) => Some(values.iter().any(|v| v.matches(job))),
+            Test::Username(globs) => job.username.as_deref().map(|u| globs.iter().any(|g| glob_matches(g, u))),
+            Test::RuntimeOver(limit) => job.runtime(s.now_ms).map(|r| r > *limit),
+            Test::RuntimeUnder(limit) => job.runtime(s.now_ms).map(|r| r < *limit),
+            Test::ItemId(values) => any_eq(values, &job.item_id),
+            Test::RuntimeName(values) => any_eq(values, &job.runtime_name),
+            Test::From(values) => s.before.map(|b| values.iter().any(|v| v.matches(b))),
+            Test::To(values) => Some(values.iter().any(|v| v.matches(job))),
+            Test::Scheduled(wanted) => job.task_id.as_ref().map(|_| job.scheduled() == *wanted),
+            Test::ExceedsOwnTimeout(wanted) => {
+                let limit = Duration::from_secs(job.timeout_minutes? * 60);
+                job.runtime(s.now_ms).map(|r| (r > limit) == *wanted)
+            }
+        }
+    }
+
+    /// Why the condition failed for this job, for `explain`.
+    pub fn explain(&self, subject: &Subject) -> String {
+        let job = subject.job;
+        let actual = match &self.test {
+            Test::Type(_) => format!("type is {}", job.job_type.as_deref().unwrap_or("not given")),
+            Test::Status(_) | Test::To(_) => format!("status is {} ({})", job.status, job.phase()),
+            Test::From(_) => match subject.before {
+                Some(before) => format!("status was {} ({})", before.status, before.phase()),
+                None => "there is no previous status".into(),
+            },
+            Test::Username(_) => format!("username is {}", job.username.as_deref().unwrap_or("not given")),
+            Test::RuntimeOver(_) | Test::RuntimeUnder(_) | Test::ExceedsOwnTimeout(_) => {
+                match job.runtime(subject.now_ms) {
+                    Some(r) => format!("runtime is {}", format_duration(r)),
+                    None => "the start time is not given".into(),
+                }
+            }
+            Test::ItemId(_) => format!("item_id is {}", job.item_id.as_deref().unwrap_or("not given by this job list")),
+            Test::RuntimeName(_) => format!("runtime_name is {}", job.runtime_name.as_deref().unwrap_or("not given")),
+            Test::Scheduled(_) => match &job.task_id {
+                Some(_) => format!("scheduled is {}", job.scheduled()),
+                None => "this job list does not say whether a task started it".into(),
+            },
+        };
+        format!("{self}: {actual}")
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |values: &[String]| values.join(" | ");
+        let statuses = |values: &[StatusValue]| {
+            values
+                .iter()
+                .map(|v| match v {
+                    StatusValue::Phase(p) => p.as_str().to_string(),
+                    StatusValue::Raw(r) => r.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        let value = match &self.test {
+            Test::Type(v) | Test::Username(v) | Test::ItemId(v) | Test::RuntimeName(v) => list(v),
+            Test::Status(v) | Test::From(v) | Test::To(v) => statuses(v),
+            Test::RuntimeOver(d) | Test::RuntimeUnder(d) => format_duration(*d),
+            Test::Scheduled(b) | Test::ExceedsOwnTimeout(b) => b.to_string(),
+        };
+        let not = if self.negated { "not " } else { "" };
+        write!(f, "{}: {not}{value}", self.key)
+    }
+}
+
+/// `*` matches any run of characters, `?` one character; case-insensitive.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let t: Vec<char> = text.to_lowercase().chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+//! Rules stage: rule files compiled into checked rules (`compile`), match conditions (`matcher`),
+//! and evaluation of one poll into firings (`evaluate`, pure).
+
+mod compile;
+pub mod evaluate;
+mod load;
+pub mod matcher;
+
+pub use evaluate::{Evaluation, EventInfo, Firing, Streaks};
+pub use matcher::{Condition, Subject, Test, Verdict};
+
+use crate::actions::ActionConfig;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What starts a rule's evaluation.
+#[derive(Debug, Clone)]
+pub enum Trigger {
+    /// Every poll, over every listed job (the baseline included).
+    Poll,
+    /// A job new since the previous poll.
+    Appeared,
+    /// A job whose status changed (`from`/`to` in `match`).
+    StatusChanged,
+    /// A job gone from the list (matched with its final status).
+    Disappeared,
+    /// A cron schedule over the jobs seen within `window` (digests).
+    Schedule(Box<Schedule>),
+}
+
+impl Trigger {
+    /// The `on:` spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Trigger::Poll => "poll",
+            Trigger::Appeared => "appeared",
+            Trigger::StatusChanged => "status_changed",
+            Trigger::Disappeared => "disappeared",
+            Trigger::Schedule(_) => "schedule",
+        }
+    }
+}
+
+/// The schedule of an `on: schedule` rule.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// The cron pattern (5 fields, or 6 with seconds).
+    pub cron: croner::Cron,
+    /// Jobs seen within this window are considered.
+    pub window: Duration,
+    /// Time zone of the pattern; the machine's when absent.
+    pub timezone: Option<chrono_tz::Tz>,
+}
+
+/// A checked rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Unique across all files.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Targets it applies to; every target when `None`.
+    pub targets: Option<Vec<String>>,
+    /// When it is evaluated.
+    pub trigger: Trigger,
+    /// All must hold.
+    pub conditions: Vec<Condition>,
+    /// Consecutive matching polls needed (poll rules).
+    pub for_polls: u32,
+    /// `None`: once per job; otherwise again after this long while it still matches.
+    pub repeat: Option<Duration>,
+    /// What to do.
+    pub actions: Vec<ActionConfig>,
+    /// Where it was written.
+    pub file: PathBuf,
+    /// Its first line.
+    pub line: u64,
+}
+
+impl Rule {
+    /// Whether the rule applies to `target`.
+    pub fn applies_to(&self, target: &str) -> bool {
+        self.targets.as_ref().is_none_or(|t| t.iter().any(|n| n == target))
+    }
+}
+
+/// Every rule of the configuration, checked.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    /// In file order.
+    pub rules: Vec<Rule>,
+}
+
+/// A problem in a rule file, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line; 0 when the problem concerns the file as a whole.
+    pub line: u64,
+    /// The rule's name, when known.
+    pub rule: Option<String>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl RuleError {
+    fn file(path: &Path, message: impl Into<String>) -> RuleError {
+        RuleError { file: path.into(), line: 0, rule: None, message: message.into() }
+    }
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}", self.line)?;
+        }
+        if let Some(rule) = &self.rule {
+            write!(f, ": rule \"{rule}\"")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl RuleSet {
+    /// Loads and compiles every rule under `paths`; `targets` are the configured target names.
+    /// Returns every error at once.
+    pub fn load(paths: &[PathBuf], targets: &[&str]) -> Result<RuleSet, Vec<RuleError>> {
+        let mut errors = Vec::new();
+        let files = load::rule_files(paths, &mut errors);
+        let located: Vec<load::Located> = files.iter().flat_map(|f| load::read_file(f, &mut errors)).collect();
+        let rules = compile::compile_all(&located, targets, &mut errors);
+        errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        if errors.is_empty() {
+            Ok(RuleSet { rules })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The rule with this name.
+    pub fn get(&self, name: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests;

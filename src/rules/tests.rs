@@ -1,0 +1,189 @@
+//! Rule files: compilation (every error, located), the shipped examples, and evaluation of every
+//! trigger with `for_polls` and `repeat`.
+
+use super::*;
+use crate::arcgis::{Job, Status};
+use crate::diff::{diff, snapshot, JobEvent};
+use crate::ledger::LedgerIndex;
+
+fn load_text(yaml: &str) -> Result<RuleSet, Vec<RuleError>> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    RuleSet::load(&[dir.path().to_path_buf()], &["prod", "dev"])
+}
+
+fn rules(yaml: &str) -> RuleSet {
+    load_text(yaml).unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))
+}
+
+#[test]
+fn every_error_is_reported_with_its_line() {
+    let yaml = "rules:
+  - name: cancel-runaway
+    match:
+      type: executeNotebook
+      runtime_ovr: 90m
+    actions:
+      - type: cancl
+  - name: bad-trigger
+    on: status_change
+    actions: [{ type: log, message: '{{ job.id }' }]
+  - name: cancel-runaway
+    targets: [prd]
+    for_polls: 0
+    match: { status: running, from: running }
+    actions: [{ type: log, levl: warn }]
+";
+    let errors = load_text(yaml).unwrap_err();
+    let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    let expect = [
+        (5, "cancel-runaway", "unknown key `runtime_ovr` in `match` (did you mean `runtime_over`?)"),
+        (7, "cancel-runaway", "unknown action type `cancl` (did you mean `cancel`?)"),
+        (9, "bad-trigger", "unknown trigger `status_change` (did you mean `status_changed`?)"),
+        (10, "bad-trigger", "template error in message"),
+        (12, "cancel-runaway", "no target named `prd` in the configuration (did you mean `prod`?)"),
+        (13, "cancel-runaway", "`for_polls` takes a whole number from 1"),
+        (14, "cancel-runaway", "`from` only applies to `on: status_changed` rules"),
+        (15, "cancel-runaway", "unknown key `levl` in the log action (did you mean `level`?)"),
+    ];
+    for (line, rule, words) in expect {
+        let found =
+            text.iter().any(|t| t.contains(&format!("rules.yaml:{line}: rule \"{rule}\"")) && t.contains(words));
+        assert!(found, "missing line {line} {words:?} in:\n{}", text.join("\n"));
+    }
+    assert_eq!(errors.len(), expect.len(), "{}", text.join("\n"));
+}
+
+#[test]
+fn duplicate_names_and_syntax_errors() {
+    let errors = load_text(
+        "rules:\n  - { name: a, actions: [{ type: cancel }] }\n  - { name: a, actions: [{ type: cancel }] }\n",
+    )
+    .unwrap_err();
+    assert!(errors[0].to_string().contains("already used by the rule at"), "{}", errors[0]);
+    let errors = load_text("rules:\n  - name: a\n   actions: [\n").unwrap_err();
+    assert!(errors[0].line > 0, "{}", errors[0]);
+    let errors = RuleSet::load(&[std::path::PathBuf::from("/nonexistent/rules")], &[]).unwrap_err();
+    assert!(errors[0].to_string().contains("no such file or folder"));
+}
+
+#[test]
+fn the_shipped_examples_compile() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let set = RuleSet::load(&[dir], &["prod"]).unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(set.get("cancel-runaway-executions").is_some());
+}
+
+#[test]
+fn every_trigger_compiles() {
+    let set = rules(
+        "rules:
+  - { name: p, actions: [{ type: cancel }] }
+  - { name: a, on: appeared, actions: [{ type: log }] }
+  - { name: s, on: status_changed, match: { from: running, to: failed }, actions: [{ type: log }] }
+  - { name: d, on: disappeared, actions: [{ type: log }] }
+  - { name: c, on: schedule, cron: '0 8 * * MON-FRI', window: 24h, timezone: Europe/Berlin, actions: [{ type: log }] }
+",
+    );
+    let triggers: Vec<&str> = set.rules.iter().map(|r| r.trigger.as_str()).collect();
+    assert_eq!(triggers, ["poll", "appeared", "status_changed", "disappeared", "schedule"]);
+    let Trigger::Schedule(schedule) = &set.rules[4].trigger else { panic!() };
+    assert_eq!((schedule.window.as_secs(), schedule.timezone), (86_400, Some(chrono_tz::Europe::Berlin)));
+    let errors =
+        load_text("rules:\n  - { name: c, on: schedule, cron: '61 * * * *', actions: [{ type: log }] }\n").unwrap_err();
+    assert!(errors[0].message.contains("invalid cron"), "{}", errors[0]);
+}
+
+const NOW: i64 = 10 * 3_600_000;
+
+fn running(id: &str, user: &str, minutes: i64) -> Job {
+    let mut job = Job::new(id, Status::Executing);
+    job.job_type = Some("executeNotebook".into());
+    job.username = Some(user.into());
+    job.started_at = Some(NOW - minutes * 60_000);
+    job
+}
+
+fn evaluate(set: &RuleSet, jobs: &[Job], events: &[JobEvent], ledger: &LedgerIndex, streaks: &Streaks) -> Evaluation {
+    let snap = snapshot(jobs.to_vec());
+    set.evaluate(&evaluate::Input { target: "prod", now_ms: NOW, snapshot: &snap, events, ledger, streaks })
+}
+
+fn fired(evaluation: &Evaluation) -> Vec<String> {
+    evaluation.firings.iter().map(|f| format!("{} {}", f.job.id, f.trigger)).collect()
+}
+
+#[test]
+fn poll_rules_match_the_whole_snapshot_once_per_job() {
+    let set = rules("rules:\n  - name: runaway\n    match: { type: executeNotebook, status: running, runtime_over: 90m, username: { not: [svc_etl, 'admin*'] } }\n    actions: [{ type: cancel }]\n");
+    let jobs =
+        [running("a", "joe", 91), running("b", "joe", 30), running("c", "svc_etl", 200), running("d", "admin_x", 200)];
+    let mut ledger = LedgerIndex::default();
+    let first = evaluate(&set, &jobs, &[], &ledger, &Streaks::new());
+    assert_eq!(fired(&first), ["a poll"]);
+    ledger.record("runaway", "a", "poll", NOW);
+    assert!(evaluate(&set, &jobs, &[], &ledger, &Streaks::new()).firings.is_empty(), "never twice");
+}
+
+#[test]
+fn for_polls_needs_consecutive_matches() {
+    let set =
+        rules("rules:\n  - { name: stuck, for_polls: 3, match: { status: running }, actions: [{ type: log }] }\n");
+    let ledger = LedgerIndex::default();
+    let jobs = [running("a", "joe", 5)];
+    let one = evaluate(&set, &jobs, &[], &ledger, &Streaks::new());
+    let two = evaluate(&set, &jobs, &[], &ledger, &one.streaks);
+    assert!(one.firings.is_empty() && two.firings.is_empty());
+    let three = evaluate(&set, &jobs, &[], &ledger, &two.streaks);
+    assert_eq!(fired(&three), ["a poll"]);
+    let broken = evaluate(&set, &[], &[], &ledger, &two.streaks);
+    assert!(broken.streaks.is_empty(), "a poll without the match resets the streak");
+}
+
+#[test]
+fn repeat_fires_again_while_the_match_holds() {
+    let set = rules("rules:\n  - { name: nag, repeat: 1h, match: { status: running }, actions: [{ type: log }] }\n");
+    let mut ledger = LedgerIndex::default();
+    ledger.record("nag", "a", "poll", NOW - 3_600_000);
+    assert_eq!(fired(&evaluate(&set, &[running("a", "joe", 5)], &[], &ledger, &Streaks::new())), ["a poll#1"]);
+    ledger.record("nag", "a", "poll#1", NOW - 60_000);
+    assert!(evaluate(&set, &[running("a", "joe", 5)], &[], &ledger, &Streaks::new()).firings.is_empty());
+}
+
+#[test]
+fn event_rules_fire_on_their_events_only() {
+    let set = rules(
+        "rules:
+  - { name: new, on: appeared, match: { username: joe }, actions: [{ type: log }] }
+  - { name: failed, on: status_changed, match: { from: running, to: failed }, actions: [{ type: log }] }
+  - { name: gone, on: disappeared, match: { status: completed }, actions: [{ type: log }] }
+",
+    );
+    let before = snapshot(vec![running("a", "joe", 5), running("b", "jane", 5), running("c", "jane", 5)]);
+    let mut failed = running("a", "joe", 5);
+    failed.status = Status::Failed;
+    let after = snapshot(vec![failed, running("b", "jane", 5), running("d", "joe", 1)]);
+    let mut events = diff(Some(&before), &after).events;
+    for event in &mut events {
+        if let JobEvent::Disappeared { final_status, .. } = event {
+            *final_status = Some(Status::Completed);
+        }
+    }
+    let jobs: Vec<Job> = after.values().cloned().collect();
+    let result = evaluate(&set, &jobs, &events, &LedgerIndex::default(), &Streaks::new());
+    assert_eq!(fired(&result), ["d appeared", "a EXECUTING->FAILED", "c disappeared"]);
+    assert_eq!(result.firings[1].event.from.as_deref(), Some("EXECUTING"));
+    assert_eq!(result.firings[2].event.to.as_deref(), Some("COMPLETED"));
+    let mut ledger = LedgerIndex::default();
+    ledger.record("failed", "a", "EXECUTING->FAILED", NOW);
+    assert_eq!(fired(&evaluate(&set, &jobs, &events, &ledger, &Streaks::new())), ["d appeared", "c disappeared"]);
+}
+
+#[test]
+fn targets_limit_where_a_rule_applies_and_unanswerable_keys_are_noted() {
+    let set = rules("rules:\n  - { name: dev-only, targets: dev, actions: [{ type: log }] }\n  - { name: items, match: { item_id: abc }, actions: [{ type: log }] }\n");
+    let result = evaluate(&set, &[running("a", "joe", 5)], &[], &LedgerIndex::default(), &Streaks::new());
+    assert!(result.firings.is_empty(), "dev-only does not apply to prod; item_id is unknown");
+    assert_eq!(result.unanswerable.iter().collect::<Vec<_>>(), [&(1, "item_id")]);
+}
