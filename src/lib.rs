@@ -12,4 +12,5 @@ pub mod ledger;
 pub mod rules;
 pub mod secret;
 pub mod simulator;
+pub mod store;
 pub mod template;

@@ -6,17 +6,17 @@ use super::{Rule, RuleSet, Trigger};
 use crate::arcgis::{Job, Status};
 use crate::diff::{JobEvent, Snapshot};
 use crate::ledger::LedgerIndex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 
 /// Consecutive matching polls per (rule, job), for rules with `for_polls` > 1.
 pub type Streaks = HashMap<(String, String), u32>;
 
 /// What started a firing, for templates and output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventInfo {
     /// `poll`, `appeared`, `status_changed`, `disappeared`, `schedule`.
-    pub kind: &'static str,
+    pub kind: String,
     /// The status before (status changes).
     pub from: Option<String>,
     /// The status after (status changes, final status of a disappearance).
@@ -112,7 +112,7 @@ fn poll_rule(index: usize, rule: &Rule, input: &Input, out: &mut Evaluation) {
             }
         }
         if let Some(trigger) = input.ledger.poll_trigger(&rule.name, &job.id, repeat_ms, input.now_ms) {
-            let event = EventInfo { kind: "poll", from: None, to: None };
+            let event = EventInfo { kind: "poll".into(), from: None, to: None };
             out.firings.push(Firing { rule: index, job: job.clone(), event, trigger });
         }
     }
@@ -133,20 +133,20 @@ fn event_rule(index: usize, rule: &Rule, input: &Input, out: &mut Evaluation) {
 fn describe(event: &JobEvent) -> (Job, Option<&Job>, EventInfo, String) {
     match event {
         JobEvent::Appeared(job) => {
-            (job.clone(), None, EventInfo { kind: "appeared", from: None, to: None }, "appeared".into())
+            (job.clone(), None, EventInfo { kind: "appeared".into(), from: None, to: None }, "appeared".into())
         }
         JobEvent::StatusChanged { before, after } => {
             let (from, to) = (before.status.as_str(), after.status.as_str());
             let trigger =
                 if from == to { format!("{}->{}", before.phase(), after.phase()) } else { format!("{from}->{to}") };
-            let info = EventInfo { kind: "status_changed", from: Some(from.into()), to: Some(to.into()) };
+            let info = EventInfo { kind: "status_changed".into(), from: Some(from.into()), to: Some(to.into()) };
             (after.clone(), Some(before), info, trigger)
         }
         JobEvent::Disappeared { last_seen, final_status } => {
             let mut job = last_seen.clone();
             job.status = final_status.clone().unwrap_or(Status::Unknown(String::new()));
             let to = Some(final_status.as_ref().map_or("unknown".to_string(), |s| s.as_str().to_string()));
-            let info = EventInfo { kind: "disappeared", from: Some(last_seen.status.as_str().into()), to };
+            let info = EventInfo { kind: "disappeared".into(), from: Some(last_seen.status.as_str().into()), to };
             (job, None, info, "disappeared".into())
         }
     }

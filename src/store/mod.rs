@@ -1,0 +1,217 @@
+//! The state store, beside the pipeline: snapshots, the ledger, streaks, the action queue, the
+//! audit trail and the history of jobs, behind `Store` so that a PostgreSQL backend fits later.
+
+mod sql;
+
+pub use sql::SqlStore;
+
+use crate::actions::ActionConfig;
+use crate::arcgis::Job;
+use crate::diff::Snapshot;
+use crate::ledger::LedgerIndex;
+use crate::rules::{EventInfo, Streaks};
+use serde::{Deserialize, Serialize};
+
+/// Real state, or the separate state of `run --dry-run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// What really happened.
+    Real,
+    /// What a dry run planned.
+    Dry,
+}
+
+impl Scope {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Real => "real",
+            Scope::Dry => "dry",
+        }
+    }
+}
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database file could not be created or opened.
+    #[error("cannot open the state file {path}: {detail}; check state.path and its folder's permissions")]
+    OpenFailed {
+        /// The file.
+        path: String,
+        /// Why.
+        detail: String,
+    },
+    /// Applying the schema migrations failed.
+    #[error("cannot migrate the state file {path}: {detail}")]
+    MigrateFailed {
+        /// The file.
+        path: String,
+        /// Why.
+        detail: String,
+    },
+    /// A query failed (disk full, read-only file, corruption, …).
+    #[error("state store: {0}")]
+    QueryFailed(#[from] sqlx::Error),
+    /// A stored JSON document could not be read back.
+    #[error("state store: a stored record is unreadable: {0}")]
+    DecodeFailed(#[from] serde_json::Error),
+}
+
+/// Result of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What is stored about one target, loaded at start.
+#[derive(Debug, Default)]
+pub struct TargetState {
+    /// The last snapshot; `None` before the first successful poll (the next poll is a baseline).
+    pub snapshot: Option<Snapshot>,
+    /// What has fired.
+    pub ledger: LedgerIndex,
+    /// Consecutive matches of `for_polls` rules.
+    pub streaks: Streaks,
+    /// Cancelled jobs still to be verified.
+    pub cancel_checks: Vec<CancelCheck>,
+}
+
+/// A cancelled job that must leave the running phase within a few polls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelCheck {
+    /// The job.
+    pub job_id: String,
+    /// The rule that cancelled it.
+    pub rule: String,
+    /// Polls left before `cancel_ignored` is reported.
+    pub polls_left: u32,
+}
+
+/// One firing recorded in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRecord {
+    /// The rule.
+    pub rule: String,
+    /// The job.
+    pub job_id: String,
+    /// The trigger part of the firing key.
+    pub trigger: String,
+}
+
+/// What an action will do, as planned; stored so that a crash-resumed action does the same.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Planned {
+    /// The rule's name.
+    pub rule: String,
+    /// The action's configuration at planning time.
+    pub action: ActionConfig,
+    /// The jobs concerned (one, or a batch).
+    pub jobs: Vec<Job>,
+    /// What started it.
+    pub event: EventInfo,
+    /// When it was planned, on the server's clock.
+    pub planned_ms: i64,
+}
+
+/// Everything one poll commits, in one transaction, before any action runs.
+#[derive(Debug)]
+pub struct PollCommit<'a> {
+    /// Real or dry run.
+    pub scope: Scope,
+    /// The target.
+    pub target: &'a str,
+    /// Now (server clock), epoch ms.
+    pub now_ms: i64,
+    /// Snapshot rows that are new or changed.
+    pub upserts: &'a [Job],
+    /// Snapshot rows that are gone.
+    pub removed: &'a [String],
+    /// History rows to write (changed jobs, and disappeared ones with their final status).
+    pub history: Vec<Job>,
+    /// New ledger entries.
+    pub ledger: Vec<LedgerRecord>,
+    /// Streak counts to set.
+    pub streaks_set: Vec<(String, String, u32)>,
+    /// Streaks to drop.
+    pub streaks_dropped: Vec<(String, String)>,
+    /// Cancel checks to set (replacing any of the same job).
+    pub checks_set: Vec<CancelCheck>,
+    /// Cancel checks finished (by job id).
+    pub checks_dropped: Vec<String>,
+    /// Actions to queue.
+    pub actions: Vec<Planned>,
+}
+
+/// A queued action, as read back for execution.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    /// Its row id.
+    pub id: i64,
+    /// The target.
+    pub target: String,
+    /// What to do.
+    pub planned: Planned,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When it was queued (local clock), epoch ms.
+    pub created_ms: i64,
+}
+
+/// How an attempt ended, as the store records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// Finished with this outcome (`done`, `failed`, `skipped`); written to the audit trail.
+    Final {
+        /// The outcome.
+        outcome: String,
+        /// Details for people.
+        detail: String,
+    },
+    /// A transient failure: try again at `next_ms`.
+    Retry {
+        /// When to try again (local clock), epoch ms.
+        next_ms: i64,
+        /// The failure.
+        detail: String,
+    },
+}
+
+/// One line of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// When (local clock), epoch ms.
+    pub at_ms: i64,
+    /// The target.
+    pub target: String,
+    /// The rule.
+    pub rule: String,
+    /// The action kind.
+    pub action: String,
+    /// The jobs.
+    pub job_ids: Vec<String>,
+    /// done, failed, skipped, suppressed, planned, cancel_ignored.
+    pub outcome: String,
+    /// Details for people.
+    pub detail: String,
+}
+
+/// The persisted state nbwarden needs.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    /// Everything stored about one target.
+    async fn load_target(&self, scope: Scope, target: &str) -> Result<TargetState>;
+    /// Commits one poll; returns the ids of the queued actions, in order.
+    async fn commit_poll(&self, commit: &PollCommit<'_>) -> Result<Vec<i64>>;
+    /// Queued actions due at `now_ms` (local clock), oldest first.
+    async fn due_actions(&self, scope: Scope, now_ms: i64) -> Result<Vec<Queued>>;
+    /// Records one attempt of a queued action (and, when final, its audit line).
+    async fn record_attempt(&self, id: i64, attempt: &Attempt, now_ms: i64) -> Result<()>;
+    /// Writes an audit line that belongs to no queued action (suppressed, cancel_ignored).
+    async fn audit(&self, scope: Scope, entry: &AuditEntry) -> Result<()>;
+    /// Audit lines of a job, newest first.
+    async fn audit_for_job(&self, scope: Scope, target: &str, job_id: &str) -> Result<Vec<AuditEntry>>;
+    /// Cancels of a target done or queued since `since_ms` (local clock).
+    async fn cancels_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<u32>;
+    /// Jobs of a target updated since `since_ms` (server clock), for digests.
+    async fn history_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<Vec<Job>>;
+    /// Drops history, ledger, audit and finished actions older than `before_ms`; returns rows removed.
+    async fn prune(&self, before_ms: i64) -> Result<u64>;
+}

@@ -1,0 +1,450 @@
+//! The store on sqlx's `Any` driver: SQLite now (file mode 0600, WAL), the same SQL for
+//! PostgreSQL later. One transaction per poll; writes proportional to what changed.
+
+use super::{Attempt, AuditEntry, CancelCheck, Error, Planned, PollCommit, Queued, Result, Scope, Store, TargetState};
+use crate::arcgis::Job;
+use crate::diff::Snapshot;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{Any, AssertSqlSafe, Executor, Pool, QueryBuilder, Row, SqlSafeStr, Transaction};
+use std::path::Path;
+
+/// Rows per multi-row INSERT.
+const CHUNK: usize = 200;
+
+/// The SQL store.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: Pool<Any>,
+}
+
+impl SqlStore {
+    /// Opens (creating when missing) the SQLite state file at `path` and migrates it.
+    pub async fn open_sqlite(path: &Path) -> Result<SqlStore> {
+        let shown = path.display().to_string();
+        let open_failed = |detail: String| Error::OpenFailed { path: shown.clone(), detail };
+        create_private_file(path).map_err(|e| open_failed(e.to_string()))?;
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}?mode=rwc", url_path(path));
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=10000"] {
+                        conn.execute(pragma).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(|e| open_failed(e.to_string()))?;
+        migrator().run(&pool).await.map_err(|e| Error::MigrateFailed { path: shown.clone(), detail: e.to_string() })?;
+        for suffix in ["-wal", "-shm"] {
+            let side = format!("{}{suffix}", path.display());
+            let _ = restrict(Path::new(&side));
+        }
+        Ok(SqlStore { pool })
+    }
+
+    async fn load_snapshot(&self, scope: Scope, target: &str) -> Result<Option<Snapshot>> {
+        let polled = sqlx::query("SELECT 1 FROM targets WHERE scope = $1 AND target = $2")
+            .bind(scope.as_str())
+            .bind(target)
+            .fetch_optional(&self.pool)
+            .await?;
+        if polled.is_none() {
+            return Ok(None);
+        }
+        let rows = sqlx::query("SELECT job FROM snapshot WHERE scope = $1 AND target = $2")
+            .bind(scope.as_str())
+            .bind(target)
+            .fetch_all(&self.pool)
+            .await?;
+        let jobs = rows.iter().map(decode_job).collect::<Result<Vec<Job>>>()?;
+        Ok(Some(crate::diff::snapshot(jobs)))
+    }
+}
+
+/// The schema migrations, embedded.
+fn migrator() -> Migrator {
+    let init = AssertSqlSafe(include_str!("migrations/0001_init.sql")).into_sql_str();
+    Migrator::with_migrations(vec![Migration::new(1, "init".into(), MigrationType::Simple, init, false)])
+}
+
+/// Creates the file with mode 0600 when missing, and tightens an existing one.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?;
+    restrict(path)
+}
+
+fn restrict(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    if path.exists() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+fn url_path(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.display().to_string().chars() {
+        match c {
+            '%' | '?' | '#' | ' ' => out.push_str(&format!("%{:02X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn decode_job(row: &AnyRow) -> Result<Job> {
+    Ok(serde_json::from_str(&row.try_get::<String, _>(0)?)?)
+}
+
+#[async_trait::async_trait]
+impl Store for SqlStore {
+    async fn load_target(&self, scope: Scope, target: &str) -> Result<TargetState> {
+        let mut state = TargetState { snapshot: self.load_snapshot(scope, target).await?, ..Default::default() };
+        let ledger = sqlx::query(
+            "SELECT rule, job_id, trig, fired_ms FROM ledger WHERE scope = $1 AND target = $2 ORDER BY fired_ms",
+        )
+        .bind(scope.as_str())
+        .bind(target)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &ledger {
+            let (rule, job, trigger): (String, String, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            state.ledger.record(&rule, &job, &trigger, row.try_get(3)?);
+        }
+        let streaks = sqlx::query("SELECT rule, job_id, count FROM streaks WHERE scope = $1 AND target = $2")
+            .bind(scope.as_str())
+            .bind(target)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in &streaks {
+            state.streaks.insert((row.try_get(0)?, row.try_get(1)?), row.try_get::<i64, _>(2)? as u32);
+        }
+        let checks = sqlx::query("SELECT job_id, rule, polls_left FROM cancel_checks WHERE scope = $1 AND target = $2")
+            .bind(scope.as_str())
+            .bind(target)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in &checks {
+            let polls_left = row.try_get::<i64, _>(2)? as u32;
+            state.cancel_checks.push(CancelCheck { job_id: row.try_get(0)?, rule: row.try_get(1)?, polls_left });
+        }
+        Ok(state)
+    }
+
+    async fn commit_poll(&self, c: &PollCommit<'_>) -> Result<Vec<i64>> {
+        let mut tx = self.pool.begin().await?;
+        let (scope, target) = (c.scope.as_str(), c.target);
+        sqlx::query(
+            "INSERT INTO targets (scope, target, baseline_ms, last_poll_ms) VALUES ($1, $2, $3, $3)
+             ON CONFLICT (scope, target) DO UPDATE SET last_poll_ms = excluded.last_poll_ms",
+        )
+        .bind(scope)
+        .bind(target)
+        .bind(c.now_ms)
+        .execute(&mut *tx)
+        .await?;
+        upsert_jobs(&mut tx, c, "snapshot", c.upserts).await?;
+        upsert_jobs(&mut tx, c, "history", &c.history).await?;
+        for id in c.removed {
+            delete_row(
+                &mut tx,
+                "DELETE FROM snapshot WHERE scope = $1 AND target = $2 AND job_id = $3",
+                scope,
+                target,
+                id,
+            )
+            .await?;
+        }
+        for record in &c.ledger {
+            sqlx::query(
+                "INSERT INTO ledger (scope, target, rule, job_id, trig, fired_ms) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (scope, target, rule, job_id, trig) DO NOTHING",
+            )
+            .bind(scope)
+            .bind(target)
+            .bind(&record.rule)
+            .bind(&record.job_id)
+            .bind(&record.trigger)
+            .bind(c.now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        write_streaks(&mut tx, c).await?;
+        write_checks(&mut tx, c).await?;
+        let mut ids = Vec::with_capacity(c.actions.len());
+        for planned in &c.actions {
+            ids.push(insert_action(&mut tx, scope, target, planned).await?);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    async fn due_actions(&self, scope: Scope, now_ms: i64) -> Result<Vec<Queued>> {
+        let rows = sqlx::query(
+            "SELECT id, target, payload, attempts, created_ms FROM actions
+             WHERE scope = $1 AND status = 'pending' AND next_attempt_ms <= $2 ORDER BY id",
+        )
+        .bind(scope.as_str())
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Queued {
+                    id: row.try_get(0)?,
+                    target: row.try_get(1)?,
+                    planned: serde_json::from_str::<Planned>(&row.try_get::<String, _>(2)?)?,
+                    attempts: row.try_get::<i64, _>(3)? as u32,
+                    created_ms: row.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_attempt(&self, id: i64, attempt: &Attempt, now_ms: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let (status, next_ms, detail) = match attempt {
+            Attempt::Final { outcome, detail } => (outcome.as_str(), now_ms, detail.as_str()),
+            Attempt::Retry { next_ms, detail } => ("pending", *next_ms, detail.as_str()),
+        };
+        sqlx::query(
+            "UPDATE actions SET status = $1, next_attempt_ms = $2, detail = $3, updated_ms = $4, attempts = attempts + 1
+             WHERE id = $5",
+        )
+        .bind(status)
+        .bind(next_ms)
+        .bind(detail)
+        .bind(now_ms)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if let Attempt::Final { outcome, detail } = attempt {
+            sqlx::query(
+                "INSERT INTO audit (at_ms, scope, target, rule, action, job_ids, outcome, detail)
+                 SELECT $1, scope, target, rule, kind, job_ids, $2, $3 FROM actions WHERE id = $4",
+            )
+            .bind(now_ms)
+            .bind(outcome.as_str())
+            .bind(detail.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit(&self, scope: Scope, e: &AuditEntry) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO audit (at_ms, scope, target, rule, action, job_ids, outcome, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(e.at_ms)
+        .bind(scope.as_str())
+        .bind(&e.target)
+        .bind(&e.rule)
+        .bind(&e.action)
+        .bind(serde_json::to_string(&e.job_ids)?)
+        .bind(&e.outcome)
+        .bind(&e.detail)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_for_job(&self, scope: Scope, target: &str, job_id: &str) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT at_ms, target, rule, action, job_ids, outcome, detail FROM audit
+             WHERE scope = $1 AND target = $2 ORDER BY id DESC LIMIT 5000",
+        )
+        .bind(scope.as_str())
+        .bind(target)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let job_ids: Vec<String> = serde_json::from_str(&row.try_get::<String, _>(4)?)?;
+            if job_ids.iter().any(|j| j == job_id) {
+                out.push(AuditEntry {
+                    at_ms: row.try_get(0)?,
+                    target: row.try_get(1)?,
+                    rule: row.try_get(2)?,
+                    action: row.try_get(3)?,
+                    job_ids,
+                    outcome: row.try_get(5)?,
+                    detail: row.try_get(6)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn cancels_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<u32> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM actions WHERE scope = $1 AND target = $2 AND kind = 'cancel'
+             AND created_ms >= $3 AND status IN ('pending', 'done')",
+        )
+        .bind(scope.as_str())
+        .bind(target)
+        .bind(since_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>(0)? as u32)
+    }
+
+    async fn history_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<Vec<Job>> {
+        let rows = sqlx::query("SELECT job FROM history WHERE scope = $1 AND target = $2 AND updated_ms >= $3")
+            .bind(scope.as_str())
+            .bind(target)
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_job).collect()
+    }
+
+    async fn prune(&self, before_ms: i64) -> Result<u64> {
+        const GONE: &str = "NOT EXISTS (SELECT 1 FROM snapshot s WHERE s.scope = t.scope AND s.target = t.target AND s.job_id = t.job_id)";
+        let statements = [
+            format!("DELETE FROM history AS t WHERE updated_ms < $1 AND {GONE}"),
+            format!("DELETE FROM ledger AS t WHERE fired_ms < $1 AND {GONE}"),
+            "DELETE FROM audit WHERE at_ms < $1".to_string(),
+            "DELETE FROM actions WHERE status <> 'pending' AND updated_ms < $1".to_string(),
+        ];
+        let mut removed = 0;
+        for sql in statements {
+            removed += sqlx::query(AssertSqlSafe(sql)).bind(before_ms).execute(&self.pool).await?.rows_affected();
+        }
+        Ok(removed)
+    }
+}
+
+async fn upsert_jobs(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>, table: &str, jobs: &[Job]) -> Result<()> {
+    let encoded: Vec<(String, String)> =
+        jobs.iter().map(|j| Ok((j.id.clone(), serde_json::to_string(j)?))).collect::<Result<_>>()?;
+    let update = match table {
+        "history" => "job = excluded.job, updated_ms = excluded.updated_ms",
+        _ => "job = excluded.job",
+    };
+    for chunk in encoded.chunks(CHUNK) {
+        let columns = if table == "history" {
+            "(scope, target, job_id, job, first_seen_ms, updated_ms)"
+        } else {
+            "(scope, target, job_id, job)"
+        };
+        let mut query: QueryBuilder<Any> = QueryBuilder::new(format!("INSERT INTO {table} {columns} "));
+        query.push_values(chunk, |mut row, (id, json)| {
+            row.push_bind(c.scope.as_str())
+                .push_bind(c.target.to_string())
+                .push_bind(id.clone())
+                .push_bind(json.clone());
+            if table == "history" {
+                row.push_bind(c.now_ms).push_bind(c.now_ms);
+            }
+        });
+        query.push(format!(" ON CONFLICT (scope, target, job_id) DO UPDATE SET {update}"));
+        query.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn delete_row(
+    tx: &mut Transaction<'_, Any>,
+    sql: &'static str,
+    scope: &str,
+    target: &str,
+    key: &str,
+) -> Result<()> {
+    sqlx::query(sql).bind(scope.to_string()).bind(target.to_string()).bind(key.to_string()).execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn write_streaks(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>) -> Result<()> {
+    let scope = c.scope.as_str();
+    for (rule, job, count) in &c.streaks_set {
+        sqlx::query(
+            "INSERT INTO streaks (scope, target, rule, job_id, count) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (scope, target, rule, job_id) DO UPDATE SET count = excluded.count",
+        )
+        .bind(scope)
+        .bind(c.target)
+        .bind(rule)
+        .bind(job)
+        .bind(*count as i64)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (rule, job) in &c.streaks_dropped {
+        sqlx::query("DELETE FROM streaks WHERE scope = $1 AND target = $2 AND rule = $3 AND job_id = $4")
+            .bind(scope)
+            .bind(c.target)
+            .bind(rule)
+            .bind(job)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn write_checks(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>) -> Result<()> {
+    let scope = c.scope.as_str();
+    for check in &c.checks_set {
+        sqlx::query(
+            "INSERT INTO cancel_checks (scope, target, job_id, rule, polls_left) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (scope, target, job_id) DO UPDATE SET rule = excluded.rule, polls_left = excluded.polls_left",
+        )
+        .bind(scope)
+        .bind(c.target)
+        .bind(&check.job_id)
+        .bind(&check.rule)
+        .bind(check.polls_left as i64)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for job in &c.checks_dropped {
+        delete_row(
+            tx,
+            "DELETE FROM cancel_checks WHERE scope = $1 AND target = $2 AND job_id = $3",
+            scope,
+            c.target,
+            job,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn insert_action(tx: &mut Transaction<'_, Any>, scope: &str, target: &str, planned: &Planned) -> Result<i64> {
+    let job_ids: Vec<&str> = planned.jobs.iter().map(|j| j.id.as_str()).collect();
+    let now = crate::arcgis::auth::local_now_ms();
+    let row = sqlx::query(
+        "INSERT INTO actions (scope, target, rule, kind, job_ids, payload, status, attempts, next_attempt_ms,
+                              created_ms, updated_ms, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7, '') RETURNING id",
+    )
+    .bind(scope)
+    .bind(target)
+    .bind(&planned.rule)
+    .bind(planned.action.kind())
+    .bind(serde_json::to_string(&job_ids)?)
+    .bind(serde_json::to_string(planned)?)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,128 @@
+//! The SQL store on a real SQLite file.
+
+use super::*;
+use crate::actions::{ActionConfig, CancelConfig};
+use crate::arcgis::Status;
+use crate::rules::EventInfo;
+use crate::store::LedgerRecord;
+
+fn job(id: &str, status: Status) -> Job {
+    Job::new(id, status)
+}
+
+fn commit<'a>(target: &'a str, upserts: &'a [Job], removed: &'a [String]) -> PollCommit<'a> {
+    PollCommit {
+        scope: Scope::Real,
+        target,
+        now_ms: 1_000,
+        upserts,
+        removed,
+        history: upserts.to_vec(),
+        ledger: Vec::new(),
+        streaks_set: Vec::new(),
+        streaks_dropped: Vec::new(),
+        checks_set: Vec::new(),
+        checks_dropped: Vec::new(),
+        actions: Vec::new(),
+    }
+}
+
+fn planned(id: &str) -> Planned {
+    Planned {
+        rule: "r".into(),
+        action: ActionConfig::Cancel(CancelConfig {}),
+        jobs: vec![job(id, Status::Executing)],
+        event: EventInfo { kind: "poll".into(), from: None, to: None },
+        planned_ms: 1_000,
+    }
+}
+
+async fn open() -> (tempfile::TempDir, SqlStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlStore::open_sqlite(&dir.path().join("sub/state.db")).await.unwrap();
+    (dir, store)
+}
+
+async fn changes(store: &SqlStore) -> i64 {
+    sqlx::query("SELECT total_changes()").fetch_one(&store.pool).await.unwrap().try_get(0).unwrap()
+}
+
+#[tokio::test]
+async fn the_file_is_private_and_reopens() {
+    let (dir, store) = open().await;
+    drop(store);
+    let path = dir.path().join("sub/state.db");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    SqlStore::open_sqlite(&path).await.expect("migrations are idempotent");
+}
+
+#[tokio::test]
+async fn a_poll_round_trips_and_an_unchanged_poll_writes_one_row() {
+    let (_dir, store) = open().await;
+    assert!(store.load_target(Scope::Real, "prod").await.unwrap().snapshot.is_none(), "never polled");
+    let jobs = [job("a", Status::Executing), job("b", Status::Failed)];
+    let mut first = commit("prod", &jobs, &[]);
+    first.ledger.push(LedgerRecord { rule: "r".into(), job_id: "a".into(), trigger: "poll".into() });
+    first.streaks_set.push(("s".into(), "a".into(), 2));
+    store.commit_poll(&first).await.unwrap();
+
+    let state = store.load_target(Scope::Real, "prod").await.unwrap();
+    assert_eq!(state.snapshot.as_ref().unwrap().len(), 2);
+    assert!(state.ledger.fired("r", "a", "poll"));
+    assert_eq!(state.streaks[&("s".to_string(), "a".to_string())], 2);
+    assert!(store.load_target(Scope::Dry, "prod").await.unwrap().snapshot.is_none(), "dry state is apart");
+
+    let before = changes(&store).await;
+    store.commit_poll(&commit("prod", &[], &[])).await.unwrap();
+    assert_eq!(changes(&store).await - before, 1, "only the target's last-poll time");
+
+    store.commit_poll(&commit("prod", &[], &["b".to_string()])).await.unwrap();
+    let state = store.load_target(Scope::Real, "prod").await.unwrap();
+    assert_eq!(state.snapshot.unwrap().keys().collect::<Vec<_>>(), ["a"]);
+}
+
+#[tokio::test]
+async fn queued_actions_retry_then_finish_in_the_audit_trail() {
+    let (_dir, store) = open().await;
+    let mut poll = commit("prod", &[], &[]);
+    poll.actions = vec![planned("a"), planned("b")];
+    let ids = store.commit_poll(&poll).await.unwrap();
+    assert_eq!(ids.len(), 2);
+    let now = crate::arcgis::auth::local_now_ms();
+    let due = store.due_actions(Scope::Real, now).await.unwrap();
+    assert_eq!(due.iter().map(|q| q.planned.jobs[0].id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(store.cancels_since(Scope::Real, "prod", now - 60_000).await.unwrap(), 2);
+
+    store.record_attempt(ids[0], &Attempt::Retry { next_ms: now + 60_000, detail: "503".into() }, now).await.unwrap();
+    store
+        .record_attempt(ids[1], &Attempt::Final { outcome: "done".into(), detail: "cancelled".into() }, now)
+        .await
+        .unwrap();
+    let due = store.due_actions(Scope::Real, now).await.unwrap();
+    assert!(due.is_empty(), "the retry is not due yet, the other is finished");
+    let later = store.due_actions(Scope::Real, now + 60_000).await.unwrap();
+    assert_eq!((later.len(), later[0].attempts), (1, 1));
+    let audit = store.audit_for_job(Scope::Real, "prod", "b").await.unwrap();
+    assert_eq!((audit[0].outcome.as_str(), audit[0].action.as_str()), ("done", "cancel"));
+}
+
+#[tokio::test]
+async fn pruning_keeps_what_is_still_listed() {
+    let (_dir, store) = open().await;
+    let jobs = [job("listed", Status::Executing), job("gone", Status::Failed)];
+    let mut poll = commit("prod", &jobs, &[]);
+    poll.ledger = ["listed", "gone"]
+        .map(|j| LedgerRecord { rule: "r".into(), job_id: j.into(), trigger: "poll".into() })
+        .to_vec();
+    store.commit_poll(&poll).await.unwrap();
+    store.commit_poll(&commit("prod", &[], &["gone".to_string()])).await.unwrap();
+    let removed = store.prune(2_000).await.unwrap();
+    assert_eq!(removed, 2, "history and ledger of the gone job");
+    let state = store.load_target(Scope::Real, "prod").await.unwrap();
+    assert!(state.ledger.fired("r", "listed", "poll") && !state.ledger.fired("r", "gone", "poll"));
+    assert_eq!(store.history_since(Scope::Real, "prod", 0).await.unwrap().len(), 1);
+}
