@@ -8,6 +8,8 @@ pub mod arcgis;
 pub mod cli;
 pub mod config;
 pub mod diff;
+pub mod dispatch;
+pub mod engine;
 pub mod ledger;
 pub mod rules;
 pub mod secret;

@@ -1,7 +1,11 @@
 //! MiniJinja templates of rule actions: checked when rules compile, rendered with the job context
 //! of SPEC §3. Undefined variables are errors, so a typo is caught by `check`, not at 3 a.m.
 
+use crate::arcgis::Job;
+use crate::config::format_duration;
+use crate::store::Planned;
 use minijinja::{Environment, UndefinedBehavior};
+use serde_json::{json, Value};
 use std::sync::OnceLock;
 
 fn environment() -> &'static Environment<'static> {
@@ -29,6 +33,64 @@ pub fn render_header(source: &str, context: &impl serde::Serialize) -> Result<St
     render(source, context).map(|text| text.replace(['\r', '\n'], " "))
 }
 
+/// The context of SPEC §3: `job`, `jobs`, `rule`, `event`, `target`, `now`.
+pub fn context(planned: &Planned, target: &str, url: impl Fn(&str) -> String) -> Value {
+    let jobs: Vec<Value> = planned.jobs.iter().map(|j| job_context(j, planned.planned_ms, &url(&j.id))).collect();
+    json!({
+        "job": jobs.first().cloned().unwrap_or(Value::Null),
+        "jobs": jobs,
+        "rule": planned.rule,
+        "event": planned.event,
+        "target": target,
+        "now": rfc3339(planned.planned_ms),
+    })
+}
+
+/// One job's template fields; absent text fields are empty strings.
+pub fn job_context(job: &Job, now_ms: i64, url: &str) -> Value {
+    let runtime = job.runtime(now_ms);
+    json!({
+        "id": job.id,
+        "type": job.job_type.clone().unwrap_or_default(),
+        "status": job.status.as_str(),
+        "phase": job.phase().as_str(),
+        "username": job.username.clone().unwrap_or_default(),
+        "started_at": job.started_at.map(rfc3339).unwrap_or_default(),
+        "ended_at": job.ended_at.map(rfc3339).unwrap_or_default(),
+        "runtime": runtime.map(format_duration).unwrap_or_default(),
+        "runtime_seconds": runtime.map(|r| r.as_secs()),
+        "item_id": job.item_id.clone().unwrap_or_default(),
+        "runtime_name": job.runtime_name.clone().unwrap_or_default(),
+        "task_id": job.task_id.clone().unwrap_or_default(),
+        "timeout_minutes": job.timeout_minutes,
+        "url": url,
+    })
+}
+
+/// A one-line default message: rule, event and jobs.
+pub fn summary(planned: &Planned) -> String {
+    let jobs: Vec<String> = planned
+        .jobs
+        .iter()
+        .map(|j| {
+            format!(
+                "{} ({}, {}, {})",
+                j.id,
+                j.status,
+                j.username.as_deref().unwrap_or("?"),
+                j.job_type.as_deref().unwrap_or("?")
+            )
+        })
+        .collect();
+    format!("rule {} on {}: {}", planned.rule, planned.event.kind, jobs.join(", "))
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
 fn describe(error: &minijinja::Error) -> String {
     let mut text = error.detail().map(|d| d.to_string()).unwrap_or_else(|| error.kind().to_string());
     if let Some(line) = error.line() {
@@ -40,7 +102,6 @@ fn describe(error: &minijinja::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn renders_and_rejects() {

@@ -4,7 +4,7 @@
 use super::auth::{local_now_ms, Issued, ServerClock, TokenCache};
 use super::endpoints::Endpoints;
 use super::error::{html_title, looks_like_html, Error, Result};
-use super::wire::{Envelope, JobList, OperationResponse, Payload, TokenResponse, UserResponse, WireJob};
+use super::wire::{AdminRoot, Envelope, JobList, OperationResponse, Payload, TokenResponse, UserResponse, WireJob};
 use super::{Job, JobSource};
 use crate::config::{AuthMethod, TargetConfig};
 use crate::secret::Secret;
@@ -176,6 +176,17 @@ impl Client {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The admin API's `currentVersion`.
+    pub async fn version(&self) -> Result<String> {
+        let root: AdminRoot =
+            self.authed(Call::get(self.endpoints.admin().to_string(), vec![("f", "json".into())])).await?;
+        Ok(match root.current_version {
+            Some(serde_json::Value::String(v)) => v,
+            Some(other) => other.to_string(),
+            None => "unknown".into(),
+        })
     }
 
     async fn list(&self, detailed: bool) -> Result<JobList> {

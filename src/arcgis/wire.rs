@@ -149,6 +149,21 @@ impl Payload for OperationResponse {
     }
 }
 
+/// The admin root (`<admin>?f=json`): only the version matters.
+#[derive(Debug, Deserialize)]
+pub struct AdminRoot {
+    /// `currentVersion`, a string or a number.
+    #[serde(rename = "currentVersion")]
+    pub current_version: Option<serde_json::Value>,
+}
+
+impl Payload for AdminRoot {
+    const EXPECTED: &'static str = "currentVersion";
+    fn is_payload(&self) -> bool {
+        self.current_version.is_some()
+    }
+}
+
 /// `community/users/<name>`: only the address matters.
 #[derive(Debug, Deserialize)]
 pub struct UserResponse {

@@ -1,7 +1,11 @@
 //! The command line (edge): clap definitions, logging set-up, and one function per command.
 //! anyhow lives here and in `main.rs` only.
 
+mod check;
+mod explain;
 mod jobs;
+mod once;
+mod setup;
 mod simulate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -40,6 +44,29 @@ pub enum LogFormat {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Poll every target once, evaluate, dispatch, wait for the actions, and exit.
+    Once {
+        /// Plan and report; act on nothing and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the configuration and rules without network (exit 1 with every error).
+    Check {
+        /// Also sign in to each target and report what its job list provides.
+        #[arg(long)]
+        targets: bool,
+    },
+    /// For every rule: would it fire for this job now, and which condition fails.
+    Explain {
+        /// The job id.
+        job_id: String,
+        /// Only this target.
+        #[arg(long, value_name = "T")]
+        target: Option<String>,
+    },
     /// Print the current jobs of each target.
     Jobs {
         /// Only this target.
@@ -69,6 +96,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Jobs { target, json } => {
             let config = load_config(cli.config.as_deref())?;
             jobs::run(&config, target.as_deref(), json).await
+        }
+        Command::Once { dry_run, json } => once::run(setup::load(cli.config.as_deref())?, dry_run, json).await,
+        Command::Check { targets } => check::run(cli.config.as_deref(), targets).await,
+        Command::Explain { job_id, target } => {
+            explain::run(setup::load(cli.config.as_deref())?, &job_id, target.as_deref()).await
         }
         Command::Simulate { listen, flavor, scenario } => {
             simulate::run(listen, flavor.as_deref(), scenario.as_deref()).await.map(|()| true)

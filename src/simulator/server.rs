@@ -119,6 +119,12 @@ impl SimulatorHandle {
         self.shared.site().add_job(plan);
     }
 
+    /// Ends a running or queued job now, completed or failed; false when it had already ended.
+    pub fn end_job(&self, id: &str, ending: super::scenario::Ending) -> bool {
+        let now = self.shared.now_ms();
+        self.shared.site().end_job(id, ending, now)
+    }
+
     /// Adds a fault; its counters start now.
     pub fn add_fault(&self, fault: Fault) {
         self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).push((fault, 0));

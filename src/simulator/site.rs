@@ -29,6 +29,7 @@ struct SimJob {
     plan: JobPlan,
     id: String,
     cancelled_at: Option<i64>,
+    ended: Option<(i64, Ending)>,
 }
 
 #[derive(Debug)]
@@ -79,6 +80,7 @@ impl Site {
                 id: plan.id.clone().unwrap_or_else(|| format!("jsim{i:04}{:x}", started_ms % 0xffff)),
                 plan: plan.clone(),
                 cancelled_at: None,
+                ended: None,
             })
             .collect();
         Site {
@@ -96,7 +98,19 @@ impl Site {
     /// Adds a job while the site runs (tests).
     pub fn add_job(&mut self, plan: JobPlan) {
         let id = plan.id.clone().unwrap_or_else(|| format!("jsimadded{}", self.jobs.len()));
-        self.jobs.push(SimJob { plan, id, cancelled_at: None });
+        self.jobs.push(SimJob { plan, id, cancelled_at: None, ended: None });
+    }
+
+    /// Ends a job that has not ended yet, now, the way given (tests and demos).
+    pub fn end_job(&mut self, id: &str, ending: Ending, now: i64) -> bool {
+        let open = self.find(id, now).is_ok_and(|(_, state)| state.end_ms.is_none());
+        match self.jobs.iter_mut().find(|j| j.id == id) {
+            Some(job) if open => {
+                job.ended = Some((now, ending));
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Forgets every token, as a server restart or an early expiry does.
@@ -113,11 +127,15 @@ impl Site {
         }
         let exec_start = start_ms + plan.queued.0.as_millis() as i64;
         let natural_end = plan.runs.map(|r| exec_start + r.0.as_millis() as i64).filter(|&e| e <= now);
+        let (natural_end, ending) = match job.ended {
+            Some((at, ending)) if natural_end.is_none_or(|e| at < e) => (Some(at).filter(|&a| a <= now), ending),
+            _ => (natural_end, plan.ends),
+        };
         let running = if self.flavor == Flavor::Enterprise { "EXECUTING" } else { "PROCESSING" };
         let (status, end_ms, cancelled) = match (job.cancelled_at, natural_end) {
             (Some(at), _) if self.flavor == Flavor::Enterprise => ("CANCELLED", Some(at), true),
             (Some(at), _) => ("FAILED", Some(at), true),
-            (None, Some(end)) if plan.ends == Ending::Failed => ("FAILED", Some(end), false),
+            (None, Some(end)) if ending == Ending::Failed => ("FAILED", Some(end), false),
             (None, Some(end)) => ("COMPLETED", Some(end), false),
             (None, None) if now < exec_start => ("SUBMITTED", None, false),
             (None, None) => (running, None, false),

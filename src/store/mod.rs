@@ -204,6 +204,8 @@ pub trait Store: Send + Sync {
     async fn due_actions(&self, scope: Scope, now_ms: i64) -> Result<Vec<Queued>>;
     /// Records one attempt of a queued action (and, when final, its audit line).
     async fn record_attempt(&self, id: i64, attempt: &Attempt, now_ms: i64) -> Result<()>;
+    /// Starts verifying a cancelled job on the next polls.
+    async fn add_cancel_check(&self, scope: Scope, target: &str, check: &CancelCheck) -> Result<()>;
     /// Writes an audit line that belongs to no queued action (suppressed, cancel_ignored).
     async fn audit(&self, scope: Scope, entry: &AuditEntry) -> Result<()>;
     /// Audit lines of a job, newest first.

@@ -47,6 +47,15 @@ impl SqlStore {
         Ok(SqlStore { pool })
     }
 
+    /// A throwaway in-memory store (a preview with no state file yet writes nothing to disk).
+    pub async fn open_memory() -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let failed = |e: &dyn std::fmt::Display| Error::OpenFailed { path: ":memory:".into(), detail: e.to_string() };
+        let pool = AnyPoolOptions::new().max_connections(1).connect("sqlite::memory:").await.map_err(|e| failed(&e))?;
+        migrator().run(&pool).await.map_err(|e| failed(&e))?;
+        Ok(SqlStore { pool })
+    }
+
     async fn load_snapshot(&self, scope: Scope, target: &str) -> Result<Option<Snapshot>> {
         let polled = sqlx::query("SELECT 1 FROM targets WHERE scope = $1 AND target = $2")
             .bind(scope.as_str())
@@ -244,6 +253,21 @@ impl Store for SqlStore {
             .await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_cancel_check(&self, scope: Scope, target: &str, check: &CancelCheck) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO cancel_checks (scope, target, job_id, rule, polls_left) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (scope, target, job_id) DO UPDATE SET rule = excluded.rule, polls_left = excluded.polls_left",
+        )
+        .bind(scope.as_str())
+        .bind(target)
+        .bind(&check.job_id)
+        .bind(&check.rule)
+        .bind(check.polls_left as i64)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -1,21 +1,7 @@
 //! The real binary: `jobs` against the simulator, exit codes, and secrets kept out of all output.
 
-use crate::util::{nbwarden_bin, Site, ADMIN_PASSWORD};
+use crate::util::{nbwarden, text, Site, ADMIN_PASSWORD};
 use nbwarden::config::Flavor;
-use std::process::Output;
-
-async fn nbwarden(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = tokio::process::Command::new(nbwarden_bin());
-    command.args(args).env_remove("NBWARDEN_CONFIG").env_remove("NBWARDEN_LOG");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().await.expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 const SCENARIO: &str = "jobs:\n  - { id: jrun, username: joe, start: -95m30s }\n  - { id: jfail, username: jane, start: -9m, runs: 1m, ends: failed }\n";
 

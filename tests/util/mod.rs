@@ -27,12 +27,13 @@ impl Site {
         let default_auth =
             format!("{{ portal_url: '{}', username: admin, password: {ADMIN_PASSWORD} }}", sim.portal_url());
         let yaml = format!(
-            "targets:\n  - name: sim\n    flavor: {}\n    admin_url: '{}'\n    auth: {}\n    poll: {poll}\nhttp: {{ listen: '' }}\n",
+            "targets:\n  - name: sim\n    flavor: {}\n    admin_url: '{}'\n    auth: {}\n    poll: {poll}\nhttp: {{ listen: '' }}\nrules: [rules/]\nstate: {{ path: state.db }}\n",
             flavor.as_str(),
             sim.admin_url(),
             auth.map(|a| a.replace("{portal}", &sim.portal_url())).unwrap_or(default_auth),
         );
         let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rules")).unwrap();
         let config_path = dir.path().join("nbwarden.yaml");
         std::fs::write(&config_path, yaml).unwrap();
         Site { sim, dir, config_path }
@@ -53,6 +54,34 @@ impl Site {
                 line.to_string()
             }
         });
+    }
+
+    /// Writes `rules/test.yaml`.
+    pub fn rules(&self, yaml: &str) {
+        std::fs::write(self.dir.path().join("rules/test.yaml"), yaml).unwrap();
+    }
+
+    /// Adds `key: value` to the target (e.g. `limits`, `tls`).
+    pub fn target_key(&self, key: &str, value: &str) {
+        self.rewrite(|line| {
+            if line.starts_with("    poll:") {
+                format!("    {key}: {value}\n{line}")
+            } else {
+                line.to_string()
+            }
+        });
+    }
+
+    /// Runs the binary with this site's configuration.
+    pub async fn run(&self, args: &[&str]) -> std::process::Output {
+        self.run_env(args, &[]).await
+    }
+
+    /// Runs the binary with this site's configuration and extra environment.
+    pub async fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        let mut all = vec!["--config", self.config_path.to_str().unwrap()];
+        all.extend_from_slice(args);
+        nbwarden(&all, env).await
     }
 
     /// Points the target at another admin URL (a raw test server).
@@ -76,9 +105,36 @@ impl Site {
     }
 }
 
-/// A runtime for tests that also run the binary (which blocks).
-pub fn nbwarden_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_nbwarden")
+/// Runs the real binary.
+pub async fn nbwarden(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_nbwarden"));
+    command.args(args).env_remove("NBWARDEN_CONFIG").env_remove("NBWARDEN_LOG");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().await.expect("the binary runs")
+}
+
+/// Standard output or error as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The JSON lines of `once --json`.
+pub fn json_lines(output: &std::process::Output) -> Vec<serde_json::Value> {
+    text(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+}
+
+/// The `action` lines, as (rule, action, job, outcome).
+pub fn actions(output: &std::process::Output) -> Vec<(String, String, String, String)> {
+    json_lines(output)
+        .into_iter()
+        .filter(|l| l["kind"] == "action")
+        .map(|l| {
+            let s = |k: &str| l[k].as_str().unwrap_or_default().to_string();
+            (s("rule"), s("action"), l["job_ids"][0].as_str().unwrap_or_default().to_string(), s("outcome"))
+        })
+        .collect()
 }
 
 /// A TLS endpoint (certificate for 127.0.0.1 from the test CA) that forwards to `backend`.

@@ -1,0 +1,110 @@
+//! `nbwarden explain JOB_ID [--target T]`: for every rule, would it fire for this job now, and
+//! if not, the first condition that fails or the ledger entry that stops it.
+
+use super::setup::{self, Setup};
+use crate::arcgis::Job;
+use crate::config::format_duration;
+use crate::engine::{Mode, Target};
+use crate::rules::{Rule, Subject, Trigger, Verdict};
+use crate::store::Scope;
+use anyhow::bail;
+use std::fmt::Write;
+
+/// Prints the explanation; an unknown job is an error.
+pub async fn run(setup: Setup, job_id: &str, only: Option<&str>) -> anyhow::Result<bool> {
+    let (store, _shared, targets) = setup::engine(&setup, Mode::Preview).await?;
+    let mut out = String::new();
+    let mut found = false;
+    for target in targets.iter().filter(|t| only.is_none_or(|o| t.config.name == o)) {
+        let Some(job) = find(target, job_id).await else { continue };
+        found = true;
+        let now = target.source.server_now_ms();
+        let _ = writeln!(
+            out,
+            "job {} on {}: {} ({}), {} by {}, runtime {}",
+            job.id,
+            target.config.name,
+            job.status,
+            job.phase(),
+            job.job_type.as_deref().unwrap_or("?"),
+            job.username.as_deref().unwrap_or("?"),
+            job.runtime(now).map(format_duration).unwrap_or_else(|| "unknown".into())
+        );
+        for rule in &setup.rules.rules {
+            let _ = writeln!(
+                out,
+                "  rule {} (on {}): {}",
+                rule.name,
+                rule.trigger.as_str(),
+                verdict(rule, target, &job, now)
+            );
+        }
+        for entry in store.audit_for_job(Scope::Real, &target.config.name, job_id).await? {
+            let _ = writeln!(out, "  history: {} {} {}: {}", entry.rule, entry.action, entry.outcome, entry.detail);
+        }
+    }
+    if !found {
+        bail!("job {job_id} was not found on {}", only.map_or("any target".to_string(), |t| format!("target \"{t}\"")));
+    }
+    super::write_stdout(&out)?;
+    Ok(true)
+}
+
+/// The job from the current list, else from its own resource (it may have left the list).
+async fn find(target: &Target, job_id: &str) -> Option<Job> {
+    match target.source.list_jobs().await {
+        Ok(jobs) => match jobs.into_iter().find(|j| j.id == job_id) {
+            Some(job) => Some(job),
+            None => target.source.job(job_id).await.ok(),
+        },
+        Err(e) => {
+            eprintln!("warning: target \"{}\": {e}", target.config.name);
+            None
+        }
+    }
+}
+
+fn verdict(rule: &Rule, target: &Target, job: &Job, now: i64) -> String {
+    if !rule.applies_to(&target.config.name) {
+        return format!(
+            "does not apply to this target (targets: {})",
+            rule.targets.as_deref().unwrap_or_default().join(", ")
+        );
+    }
+    let subject = Subject { job, before: None, now_ms: now };
+    for condition in &rule.conditions {
+        match condition.check(&subject) {
+            Verdict::Holds => {}
+            Verdict::Fails | Verdict::Unanswerable if condition.key == "from" => {}
+            Verdict::Fails => return format!("no: {}", condition.explain(&subject)),
+            Verdict::Unanswerable => {
+                return format!("no: cannot tell `{}` for this job ({})", condition.key, condition.explain(&subject))
+            }
+        }
+    }
+    let entry = target.ledger().get(&rule.name, &job.id);
+    let fired = entry.map(|e| e.triggers.join(", ")).filter(|t| !t.is_empty());
+    match &rule.trigger {
+        Trigger::Poll => {
+            let repeat_ms = rule.repeat.map(|d| d.as_millis() as i64);
+            if target.ledger().poll_trigger(&rule.name, &job.id, repeat_ms, now).is_none() {
+                return format!("no: already fired ({})", fired.unwrap_or_default());
+            }
+            let streak = target.streaks().get(&(rule.name.clone(), job.id.clone())).copied().unwrap_or(0);
+            if rule.for_polls > streak + 1 {
+                return format!(
+                    "not yet: needs {} more matching poll(s) (for_polls: {})",
+                    rule.for_polls - streak - 1,
+                    rule.for_polls
+                );
+            }
+            let actions: Vec<&str> = rule.actions.iter().map(|a| a.kind()).collect();
+            format!("YES: would fire at the next poll ({})", actions.join(", "))
+        }
+        Trigger::Schedule(_) => "its conditions hold; it reports on its schedule".into(),
+        other => match fired {
+            Some(t) => format!("its conditions hold; already fired for this job ({t})"),
+            None => format!("its conditions hold; it fires only on `{}` events", other.as_str()),
+        },
+    }
+}

@@ -1,0 +1,69 @@
+//! `nbwarden once`: poll every target once, evaluate, dispatch, wait for the actions, report.
+
+use super::setup::{self, Setup};
+use crate::dispatch::{self, RetryPolicy};
+use crate::engine::{self, Line, Mode};
+use std::time::Duration;
+
+/// Runs one cycle; `Ok(false)` when a poll or an action failed.
+pub async fn run(setup: Setup, preview: bool, json: bool) -> anyhow::Result<bool> {
+    let dry_run = preview || setup.config.dry_run;
+    let mode = if dry_run { Mode::Preview } else { Mode::Act };
+    let (store, shared, targets) = setup::engine(&setup, mode).await?;
+    let (targets, mut lines) = engine::tick_all(targets, &shared).await;
+    if mode == Mode::Act {
+        let sources = engine::sources(&targets);
+        let reports = dispatch::execute_due(store.clone(), mode.scope(), &sources, RetryPolicy::ONCE).await?;
+        lines.extend(reports.into_iter().map(Line::Action));
+        let retention: Duration = setup.config.state.retention.0;
+        let before = crate::arcgis::auth::local_now_ms() - retention.as_millis() as i64;
+        store.prune(before).await?;
+    }
+    super::write_stdout(&render(&lines, json)?)?;
+    Ok(!lines.iter().any(Line::is_failure))
+}
+
+/// The lines as JSON objects or as text for people.
+pub fn render(lines: &[Line], json: bool) -> anyhow::Result<String> {
+    let mut out = String::new();
+    for line in lines {
+        if json {
+            out.push_str(&serde_json::to_string(line)?);
+        } else {
+            out.push_str(&human(line));
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+fn human(line: &Line) -> String {
+    match line {
+        Line::Poll { target, ok: true, jobs, baseline, .. } => {
+            let first = if *baseline == Some(true) { " (first poll: baseline, no events)" } else { "" };
+            format!("poll    {target}: {} jobs{first}", jobs.unwrap_or(0))
+        }
+        Line::Poll { target, error, .. } => format!("poll    {target}: FAILED: {}", error.as_deref().unwrap_or("?")),
+        Line::Event { target, job_id, event, from, to } => {
+            let change = match (from, to) {
+                (Some(from), Some(to)) => format!(" {from} -> {to}"),
+                (None, Some(to)) => format!(" ({to})"),
+                _ => String::new(),
+            };
+            format!("event   {target}: {} {event}{change}", clean(job_id))
+        }
+        Line::Action(r) => format!(
+            "action  {}: rule {} {} [{}] {}: {}",
+            r.target,
+            r.rule,
+            r.action,
+            r.job_ids.iter().map(|j| clean(j)).collect::<Vec<_>>().join(", "),
+            r.outcome,
+            clean(&r.detail)
+        ),
+    }
+}
+
+fn clean(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}

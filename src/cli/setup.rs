@@ -1,0 +1,62 @@
+//! What the engine commands share: configuration, rules, clients and the store, set up once.
+
+use crate::arcgis::{Client, JobSource};
+use crate::config::Config;
+use crate::engine::{Mode, Shared, Target};
+use crate::rules::RuleSet;
+use crate::store::{SqlStore, Store};
+use anyhow::{anyhow, bail};
+use std::sync::Arc;
+
+/// A loaded configuration with its compiled rules.
+pub struct Setup {
+    /// The configuration.
+    pub config: Config,
+    /// The rules.
+    pub rules: RuleSet,
+}
+
+/// Loads the configuration and compiles the rules; every rule error is listed.
+pub fn load(explicit: Option<&std::path::Path>) -> anyhow::Result<Setup> {
+    let config = super::load_config(explicit)?;
+    let names: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+    let rules = RuleSet::load(&config.rules, &names).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        anyhow!("{} problem(s) in the rules:\n{}", lines.len(), lines.join("\n"))
+    })?;
+    Ok(Setup { config, rules })
+}
+
+/// A client per target.
+pub fn sources(config: &Config) -> anyhow::Result<Vec<Arc<dyn JobSource>>> {
+    config
+        .targets
+        .iter()
+        .map(|t| {
+            Client::new(t).map(|c| Arc::new(c) as Arc<dyn JobSource>).map_err(|e| anyhow!("target \"{}\": {e}", t.name))
+        })
+        .collect()
+}
+
+/// Opens the state store; a preview without a state file uses a throwaway one and writes nothing.
+pub async fn store(config: &Config, mode: Mode) -> anyhow::Result<Arc<dyn Store>> {
+    let path = &config.state.path;
+    if mode == Mode::Preview && !path.exists() {
+        return Ok(Arc::new(SqlStore::open_memory().await?));
+    }
+    Ok(Arc::new(SqlStore::open_sqlite(path).await?))
+}
+
+/// The store, the shared engine state and the loaded targets.
+pub async fn engine(setup: &Setup, mode: Mode) -> anyhow::Result<(Arc<dyn Store>, Arc<Shared>, Vec<Target>)> {
+    let store = store(&setup.config, mode).await?;
+    let shared = Shared::new(Arc::new(setup.rules.clone()), store.clone(), mode);
+    let mut targets = Vec::new();
+    for (config, source) in setup.config.targets.iter().zip(sources(&setup.config)?) {
+        targets.push(Target::load(config.clone(), source, &shared).await?);
+    }
+    if targets.is_empty() {
+        bail!("no targets configured");
+    }
+    Ok((store, shared, targets))
+}

@@ -1,0 +1,273 @@
+//! Dispatch: the one place that decides whether to act. Planning (pure) turns firings into
+//! ledger records and queued actions within the blast-radius budget; execution runs queued
+//! actions with retries and records every outcome. Dry run is decided here and nowhere else.
+
+use crate::actions::{ActionContext, ActionError, Done};
+use crate::arcgis::auth::local_now_ms;
+use crate::arcgis::JobSource;
+use crate::config::LimitsConfig;
+use crate::rules::{Firing, RuleSet};
+use crate::store::{Attempt, CancelCheck, LedgerRecord, Planned, Queued, Scope, Store};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Polls a cancelled job may stay running before `cancel_ignored` is reported.
+pub const CANCEL_CHECK_POLLS: u32 = 3;
+
+/// One `action` line of SPEC §5.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionReport {
+    /// The target.
+    pub target: String,
+    /// The rule.
+    pub rule: String,
+    /// cancel, log, …
+    pub action: String,
+    /// The jobs concerned.
+    pub job_ids: Vec<String>,
+    /// done, planned, failed, suppressed, skipped.
+    pub outcome: String,
+    /// Details for people.
+    pub detail: String,
+}
+
+/// How many destructive firings one poll of one target may still plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budget {
+    left: u32,
+    reason: String,
+}
+
+impl Budget {
+    /// The tightest of the per-poll, per-hour and share-of-running limits (one job always allowed).
+    pub fn new(limits: &LimitsConfig, running: usize, cancels_last_hour: u32) -> Budget {
+        let share = ((limits.max_cancel_fraction * running as f64).floor() as u32).max(1);
+        let hour = limits.max_cancels_per_hour.saturating_sub(cancels_last_hour);
+        let candidates = [
+            (limits.max_cancels_per_poll, format!("max_cancels_per_poll ({})", limits.max_cancels_per_poll)),
+            (
+                hour,
+                format!("max_cancels_per_hour ({}, {cancels_last_hour} in the last hour)", limits.max_cancels_per_hour),
+            ),
+            (share, format!("max_cancel_fraction ({} of {running} running)", limits.max_cancel_fraction)),
+        ];
+        let (left, reason) = candidates.into_iter().min_by_key(|(n, _)| *n).unwrap_or((0, String::new()));
+        Budget { left, reason }
+    }
+
+    fn take(&mut self) -> bool {
+        let ok = self.left > 0;
+        self.left = self.left.saturating_sub(1);
+        ok
+    }
+}
+
+/// What one poll's firings become.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Ledger entries to commit.
+    pub ledger: Vec<LedgerRecord>,
+    /// Actions to queue (or, in a dry run, to report as planned).
+    pub actions: Vec<Planned>,
+    /// Firings over a limit: reported, not recorded, so they fire again when the budget allows.
+    pub suppressed: Vec<ActionReport>,
+}
+
+/// Plans the firings of one poll of `target` (pure).
+pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budget, now_ms: i64) -> Plan {
+    let mut plan = Plan::default();
+    for firing in firings {
+        let rule = &rules.rules[firing.rule];
+        if rule.actions.iter().any(|a| a.is_destructive()) && !budget.take() {
+            for action in &rule.actions {
+                plan.suppressed.push(ActionReport {
+                    target: target.into(),
+                    rule: rule.name.clone(),
+                    action: action.kind().into(),
+                    job_ids: vec![firing.job.id.clone()],
+                    outcome: "suppressed".into(),
+                    detail: format!("limit reached: {}; fires again when the budget allows", budget.reason),
+                });
+            }
+            continue;
+        }
+        plan.ledger.push(LedgerRecord {
+            rule: rule.name.clone(),
+            job_id: firing.job.id.clone(),
+            trigger: firing.trigger.clone(),
+        });
+        for action in &rule.actions {
+            plan.actions.push(Planned {
+                rule: rule.name.clone(),
+                action: action.clone(),
+                jobs: vec![firing.job.clone()],
+                event: firing.event.clone(),
+                planned_ms: now_ms,
+            });
+        }
+    }
+    plan
+}
+
+/// The report of a planned action in a dry run: plugins are never called, only previewed.
+pub fn preview(target: &str, source: &dyn JobSource, planned: &Planned) -> ActionReport {
+    let cx = ActionContext { target, source, planned };
+    report(target, planned, "planned", planned.action.build().preview(&cx))
+}
+
+fn report(target: &str, planned: &Planned, outcome: &str, detail: String) -> ActionReport {
+    ActionReport {
+        target: target.into(),
+        rule: planned.rule.clone(),
+        action: planned.action.kind().into(),
+        job_ids: planned.jobs.iter().map(|j| j.id.clone()).collect(),
+        outcome: outcome.into(),
+        detail,
+    }
+}
+
+/// How hard to try.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts within one dispatch (`once`: a few quick ones; `run`: one, then backoff).
+    pub quick_attempts: u32,
+    /// Pause between quick attempts.
+    pub quick_pause: Duration,
+    /// After this long since queuing, a transient failure becomes final.
+    pub give_up_after: Duration,
+}
+
+impl RetryPolicy {
+    /// `once`: three quick attempts, the rest stays queued.
+    pub const ONCE: RetryPolicy = RetryPolicy {
+        quick_attempts: 3,
+        quick_pause: Duration::from_millis(300),
+        give_up_after: Duration::from_secs(3600),
+    };
+    /// `run`: one attempt per dispatch, backoff between them.
+    pub const RUN: RetryPolicy =
+        RetryPolicy { quick_attempts: 1, quick_pause: Duration::ZERO, give_up_after: Duration::from_secs(3600) };
+}
+
+/// Exponential backoff with ±20 % jitter: 1 s, 2 s, 4 s, … up to 5 min.
+pub fn backoff(attempts: u32) -> Duration {
+    let base = Duration::from_secs(1u64 << attempts.saturating_sub(1).min(9)).min(Duration::from_secs(300));
+    let jitter = 0.8 + 0.4 * (local_now_ms().rem_euclid(1000) as f64 / 1000.0);
+    base.mul_f64(jitter)
+}
+
+/// Runs every queued action that is due, each with the policy's attempts; records every outcome.
+pub async fn execute_due(
+    store: Arc<dyn Store>,
+    scope: Scope,
+    sources: &HashMap<String, Arc<dyn JobSource>>,
+    policy: RetryPolicy,
+) -> crate::store::Result<Vec<ActionReport>> {
+    let due = store.due_actions(scope, local_now_ms()).await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    let limit = Arc::new(tokio::sync::Semaphore::new(8));
+    for (index, queued) in due.into_iter().enumerate() {
+        let (store, source, limit) = (store.clone(), sources.get(&queued.target).cloned(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            (index, run_one(store, scope, source, queued, policy).await)
+        });
+    }
+    let mut results = tasks.join_all().await;
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+async fn run_one(
+    store: Arc<dyn Store>,
+    scope: Scope,
+    source: Option<Arc<dyn JobSource>>,
+    queued: Queued,
+    policy: RetryPolicy,
+) -> crate::store::Result<ActionReport> {
+    let Some(source) = source else {
+        let attempt = Attempt::Final { outcome: "failed".into(), detail: "the target is no longer configured".into() };
+        return finish(&*store, &queued, attempt).await;
+    };
+    let plugin = queued.planned.action.build();
+    let cx = ActionContext { target: &queued.target, source: &*source, planned: &queued.planned };
+    let mut attempts = queued.attempts;
+    let result = loop {
+        attempts += 1;
+        match plugin.execute(&cx).await {
+            Err(ActionError::Transient(e)) if attempts < queued.attempts + policy.quick_attempts => {
+                tracing::info!(target_name = %queued.target, rule = %queued.planned.rule, error = %e, "transient failure, trying again");
+                tokio::time::sleep(policy.quick_pause * (attempts - queued.attempts)).await;
+            }
+            other => break other,
+        }
+    };
+    let expired = local_now_ms() - queued.created_ms >= policy.give_up_after.as_millis() as i64;
+    let attempt = match result {
+        Ok(Done::Done(detail)) => Attempt::Final { outcome: "done".into(), detail },
+        Ok(Done::Skipped(detail)) => Attempt::Final { outcome: "skipped".into(), detail },
+        Err(ActionError::Permanent(e)) => Attempt::Final { outcome: "failed".into(), detail: e },
+        Err(ActionError::Transient(e)) if expired => Attempt::Final {
+            outcome: "failed".into(),
+            detail: format!("{e}; gave up after {}", crate::config::format_duration(policy.give_up_after)),
+        },
+        Err(ActionError::Transient(e)) => {
+            let next = local_now_ms() + backoff(attempts).as_millis() as i64;
+            Attempt::Retry { next_ms: next, detail: e }
+        }
+    };
+    if matches!(&attempt, Attempt::Final { outcome, .. } if outcome == "done") && queued.planned.action.is_destructive()
+    {
+        for job in &queued.planned.jobs {
+            let check = CancelCheck {
+                job_id: job.id.clone(),
+                rule: queued.planned.rule.clone(),
+                polls_left: CANCEL_CHECK_POLLS,
+            };
+            store.add_cancel_check(scope, &queued.target, &check).await?;
+        }
+    }
+    store.record_attempt(queued.id, &attempt, local_now_ms()).await?;
+    Ok(match attempt {
+        Attempt::Final { outcome, detail } => report(&queued.target, &queued.planned, &outcome, detail),
+        Attempt::Retry { detail, .. } => {
+            report(&queued.target, &queued.planned, "failed", format!("{detail}; queued for another try"))
+        }
+    })
+}
+
+async fn finish(store: &dyn Store, queued: &Queued, attempt: Attempt) -> crate::store::Result<ActionReport> {
+    store.record_attempt(queued.id, &attempt, local_now_ms()).await?;
+    let Attempt::Final { outcome, detail } = attempt else { unreachable!("finish records final attempts") };
+    Ok(report(&queued.target, &queued.planned, &outcome, detail))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(per_poll: u32, per_hour: u32, fraction: f64) -> LimitsConfig {
+        LimitsConfig { max_cancels_per_poll: per_poll, max_cancels_per_hour: per_hour, max_cancel_fraction: fraction }
+    }
+
+    #[test]
+    fn the_tightest_limit_wins_and_one_job_is_always_allowed() {
+        assert_eq!(Budget::new(&limits(10, 60, 0.5), 100, 0).left, 10);
+        assert_eq!(Budget::new(&limits(10, 60, 0.5), 6, 0).left, 3);
+        assert_eq!(Budget::new(&limits(10, 60, 0.5), 1, 0).left, 1, "a single job is always allowed");
+        let hourly = Budget::new(&limits(10, 60, 1.0), 100, 58);
+        assert_eq!(hourly.left, 2);
+        assert!(hourly.reason.contains("max_cancels_per_hour"));
+        assert_eq!(Budget::new(&limits(10, 5, 1.0), 100, 9).left, 0);
+    }
+
+    #[test]
+    fn backoff_grows_to_five_minutes_with_jitter() {
+        for (attempts, secs) in [(1, 1.0), (2, 2.0), (3, 4.0), (20, 300.0)] {
+            let d = backoff(attempts).as_secs_f64();
+            assert!(d >= secs * 0.8 && d <= secs * 1.2, "{attempts}: {d}");
+        }
+    }
+}

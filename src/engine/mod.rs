@@ -1,0 +1,167 @@
+//! The cycle: one `tick` per target polls, diffs, evaluates and commits; dispatch then executes.
+//! The scheduler (or `once`) only decides when to call it.
+
+mod tick;
+
+use crate::arcgis::JobSource;
+use crate::config::TargetConfig;
+use crate::dispatch::ActionReport;
+use crate::rules::RuleSet;
+use crate::store::{Scope, Store, TargetState};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+/// How actions are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Plan, commit, execute.
+    Act,
+    /// `run --dry-run`: plan and commit in the dry-run scope; never execute.
+    DryRun,
+    /// `once --dry-run`: plan and report; write nothing, execute nothing.
+    Preview,
+}
+
+impl Mode {
+    /// The store scope of this mode.
+    pub fn scope(self) -> Scope {
+        match self {
+            Mode::Act | Mode::Preview => Scope::Real,
+            Mode::DryRun => Scope::Dry,
+        }
+    }
+}
+
+/// One output line of SPEC §5.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Line {
+    /// A poll of one target.
+    Poll {
+        /// The target.
+        target: String,
+        /// Whether the list call succeeded.
+        ok: bool,
+        /// Jobs listed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        jobs: Option<usize>,
+        /// First poll of this target: no events.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        baseline: Option<bool>,
+        /// Why the poll failed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A change between two polls.
+    Event {
+        /// The target.
+        target: String,
+        /// The job.
+        job_id: String,
+        /// appeared, status_changed, disappeared.
+        event: String,
+        /// Status before.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        /// Status after.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+    },
+    /// An action's outcome.
+    Action(ActionReport),
+}
+
+impl Line {
+    /// A failed poll or a failed action.
+    pub fn is_failure(&self) -> bool {
+        match self {
+            Line::Poll { ok, .. } => !ok,
+            Line::Action(report) => report.outcome == "failed",
+            Line::Event { .. } => false,
+        }
+    }
+}
+
+/// What every tick shares.
+pub struct Shared {
+    /// The rules.
+    pub rules: Arc<RuleSet>,
+    /// The state store.
+    pub store: Arc<dyn Store>,
+    /// How actions are treated.
+    pub mode: Mode,
+    /// (rule, key) pairs already logged as unanswerable.
+    reported: Mutex<HashSet<(String, &'static str)>>,
+}
+
+impl Shared {
+    /// Shared state of one engine.
+    pub fn new(rules: Arc<RuleSet>, store: Arc<dyn Store>, mode: Mode) -> Arc<Shared> {
+        Arc::new(Shared { rules, store, mode, reported: Mutex::new(HashSet::new()) })
+    }
+}
+
+/// One target: its configuration, its job source and its state.
+pub struct Target {
+    /// As configured.
+    pub config: TargetConfig,
+    /// Where its jobs come from.
+    pub source: Arc<dyn JobSource>,
+    state: TargetState,
+}
+
+impl Target {
+    /// Loads the target's stored state.
+    pub async fn load(
+        config: TargetConfig,
+        source: Arc<dyn JobSource>,
+        shared: &Shared,
+    ) -> crate::store::Result<Target> {
+        let state = shared.store.load_target(shared.mode.scope(), &config.name).await?;
+        Ok(Target { config, source, state })
+    }
+
+    /// The last snapshot, if any.
+    pub fn snapshot(&self) -> Option<&crate::diff::Snapshot> {
+        self.state.snapshot.as_ref()
+    }
+
+    /// The ledger of this target.
+    pub fn ledger(&self) -> &crate::ledger::LedgerIndex {
+        &self.state.ledger
+    }
+
+    /// The `for_polls` streaks of this target.
+    pub fn streaks(&self) -> &crate::rules::Streaks {
+        &self.state.streaks
+    }
+}
+
+/// The job sources by target name, for dispatch.
+pub fn sources(targets: &[Target]) -> HashMap<String, Arc<dyn JobSource>> {
+    targets.iter().map(|t| (t.config.name.clone(), t.source.clone())).collect()
+}
+
+/// Ticks every target concurrently (a dead site never delays a live one); lines in target order.
+pub async fn tick_all(targets: Vec<Target>, shared: &Arc<Shared>) -> (Vec<Target>, Vec<Line>) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, mut target) in targets.into_iter().enumerate() {
+        let shared = shared.clone();
+        tasks.spawn(async move {
+            let lines = target.tick(&shared).await;
+            (index, target, lines)
+        });
+    }
+    let mut done = tasks.join_all().await;
+    done.sort_by_key(|(index, _, _)| *index);
+    let mut lines = Vec::new();
+    let targets = done
+        .into_iter()
+        .map(|(_, target, mut l)| {
+            lines.append(&mut l);
+            target
+        })
+        .collect();
+    (targets, lines)
+}

@@ -1,0 +1,242 @@
+//! One tick of one target: poll → diff → evaluate → plan → commit, and the lines it reports.
+//! A failed poll keeps the previous snapshot; nothing is executed here.
+
+use super::{Line, Mode, Shared, Target};
+use crate::arcgis::{Job, JobSource, Phase, Status};
+use crate::diff::{diff, snapshot, Delta, JobEvent, Snapshot};
+use crate::dispatch::{self, ActionReport, Budget, Plan};
+use crate::rules::evaluate::Input;
+use crate::rules::{Evaluation, Streaks};
+use crate::store::{AuditEntry, CancelCheck, PollCommit};
+use std::sync::Arc;
+
+/// Set to make the process exit right after a commit, before dispatch (crash tests).
+const CRASH_AFTER_COMMIT: &str = "NBWARDEN_TEST_CRASH_AFTER_COMMIT";
+
+impl Target {
+    /// Polls once and commits what it found; returns the lines to report.
+    pub async fn tick(&mut self, shared: &Shared) -> Vec<Line> {
+        let name = self.config.name.clone();
+        let jobs = match self.source.list_jobs().await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(target_name = %name, error = %e, "poll failed; keeping the previous snapshot");
+                return vec![Line::Poll {
+                    target: name,
+                    ok: false,
+                    jobs: None,
+                    baseline: None,
+                    error: Some(e.to_string()),
+                }];
+            }
+        };
+        let now_ms = self.source.server_now_ms();
+        let next = snapshot(jobs);
+        let baseline = self.state.snapshot.is_none();
+        let mut delta = diff(self.state.snapshot.as_ref(), &next);
+        read_final_statuses(&self.source, &mut delta.events).await;
+        let mut lines = vec![Line::Poll {
+            target: name.clone(),
+            ok: true,
+            jobs: Some(next.len()),
+            baseline: Some(baseline),
+            error: None,
+        }];
+        lines.extend(delta.events.iter().map(|e| event_line(&name, e)));
+        match self.evaluate_and_commit(shared, next, delta, now_ms).await {
+            Ok(mut more) => lines.append(&mut more),
+            Err(e) => {
+                tracing::error!(target_name = %name, error = %e, "could not commit the poll; nothing was done");
+                lines[0] =
+                    Line::Poll { target: name, ok: false, jobs: None, baseline: None, error: Some(e.to_string()) };
+            }
+        }
+        lines
+    }
+
+    async fn evaluate_and_commit(
+        &mut self,
+        shared: &Shared,
+        next: Snapshot,
+        delta: Delta,
+        now_ms: i64,
+    ) -> crate::store::Result<Vec<Line>> {
+        let name = self.config.name.clone();
+        let (checks_set, checks_dropped, ignored) = self.verify_cancels(&next);
+        let input = Input {
+            target: &name,
+            now_ms,
+            snapshot: &next,
+            events: &delta.events,
+            ledger: &self.state.ledger,
+            streaks: &self.state.streaks,
+        };
+        let evaluation = shared.rules.evaluate(&input);
+        log_unanswerable(shared, &evaluation);
+        let running = next.values().filter(|j| j.phase() == Phase::Running).count();
+        let hour_ago = crate::arcgis::auth::local_now_ms() - 3_600_000;
+        let recent = shared.store.cancels_since(shared.mode.scope(), &name, hour_ago).await?;
+        let mut budget = Budget::new(&self.config.limits, running, recent);
+        let plan = dispatch::plan(&shared.rules, &name, &evaluation.firings, &mut budget, now_ms);
+        let (streaks_set, streaks_dropped) = streak_changes(&self.state.streaks, &evaluation.streaks);
+        let commit = PollCommit {
+            scope: shared.mode.scope(),
+            target: &name,
+            now_ms,
+            upserts: &delta.upserts,
+            removed: &delta.removed,
+            history: history(&delta),
+            ledger: plan.ledger.clone(),
+            streaks_set,
+            streaks_dropped,
+            checks_set: checks_set.clone(),
+            checks_dropped,
+            actions: if shared.mode == Mode::Act { plan.actions.clone() } else { Vec::new() },
+        };
+        if shared.mode != Mode::Preview {
+            shared.store.commit_poll(&commit).await?;
+            if std::env::var_os(CRASH_AFTER_COMMIT).is_some() {
+                eprintln!("{CRASH_AFTER_COMMIT} is set: exiting after the commit, before dispatch");
+                std::process::exit(86);
+            }
+        }
+        for record in &plan.ledger {
+            self.state.ledger.record(&record.rule, &record.job_id, &record.trigger, now_ms);
+        }
+        self.state.snapshot = Some(next);
+        self.state.streaks = evaluation.streaks;
+        self.state.cancel_checks = checks_set;
+        let mut reports = ignored;
+        reports.extend(plan.suppressed.iter().cloned());
+        if shared.mode != Mode::Act {
+            reports.extend(previews(&name, &*self.source, &plan));
+        }
+        self.audit(shared, &reports).await?;
+        Ok(reports.into_iter().map(Line::Action).collect())
+    }
+
+    /// Jobs cancelled earlier must leave the running phase within a few polls.
+    fn verify_cancels(&self, next: &Snapshot) -> (Vec<CancelCheck>, Vec<String>, Vec<ActionReport>) {
+        let (mut set, mut dropped, mut ignored) = (Vec::new(), Vec::new(), Vec::new());
+        for check in &self.state.cancel_checks {
+            let still_running =
+                next.get(&check.job_id).is_some_and(|j| matches!(j.phase(), Phase::Running | Phase::Submitted));
+            match (still_running, check.polls_left) {
+                (false, _) => dropped.push(check.job_id.clone()),
+                (true, left) if left <= 1 => {
+                    dropped.push(check.job_id.clone());
+                    tracing::warn!(target_name = %self.config.name, job_id = %check.job_id, rule = %check.rule, "cancel_ignored: the job is still running after the cancel");
+                    ignored.push(ActionReport {
+                        target: self.config.name.clone(),
+                        rule: check.rule.clone(),
+                        action: "cancel".into(),
+                        job_ids: vec![check.job_id.clone()],
+                        outcome: "failed".into(),
+                        detail: format!(
+                            "cancel_ignored: still running {} polls after the cancel",
+                            dispatch::CANCEL_CHECK_POLLS
+                        ),
+                    });
+                }
+                (true, left) => set.push(CancelCheck { polls_left: left - 1, ..check.clone() }),
+            }
+        }
+        (set, dropped, ignored)
+    }
+
+    async fn audit(&self, shared: &Shared, reports: &[ActionReport]) -> crate::store::Result<()> {
+        if shared.mode == Mode::Preview {
+            return Ok(());
+        }
+        for r in reports {
+            let outcome = if r.detail.starts_with("cancel_ignored") { "cancel_ignored" } else { r.outcome.as_str() };
+            let entry = AuditEntry {
+                at_ms: crate::arcgis::auth::local_now_ms(),
+                target: r.target.clone(),
+                rule: r.rule.clone(),
+                action: r.action.clone(),
+                job_ids: r.job_ids.clone(),
+                outcome: outcome.into(),
+                detail: r.detail.clone(),
+            };
+            shared.store.audit(shared.mode.scope(), &entry).await?;
+        }
+        Ok(())
+    }
+}
+
+fn previews(target: &str, source: &dyn JobSource, plan: &Plan) -> Vec<ActionReport> {
+    plan.actions.iter().map(|planned| dispatch::preview(target, source, planned)).collect()
+}
+
+/// Reads each disappeared job once for its final status (`None` when that fails).
+async fn read_final_statuses(source: &Arc<dyn JobSource>, events: &mut [JobEvent]) {
+    let mut tasks = tokio::task::JoinSet::new();
+    let limit = Arc::new(tokio::sync::Semaphore::new(8));
+    for (index, event) in events.iter().enumerate() {
+        if let JobEvent::Disappeared { last_seen, .. } = event {
+            let (source, id, limit) = (source.clone(), last_seen.id.clone(), limit.clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                (index, source.job(&id).await.ok().map(|job| final_status(&job)))
+            });
+        }
+    }
+    for (index, status) in tasks.join_all().await {
+        if let JobEvent::Disappeared { final_status, .. } = &mut events[index] {
+            *final_status = status;
+        }
+    }
+}
+
+/// The status a finished job ends with; Notebook Server's `isCancelled` makes it a cancellation.
+fn final_status(job: &Job) -> Status {
+    match job.phase() {
+        Phase::Cancelled => Status::Cancelled(job.status.as_str().to_string()),
+        _ => job.status.clone(),
+    }
+}
+
+fn event_line(target: &str, event: &JobEvent) -> Line {
+    let (from, to) = match event {
+        JobEvent::Appeared(job) => (None, Some(job.status.as_str().to_string())),
+        JobEvent::StatusChanged { before, after } => (Some(before.status.to_string()), Some(after.status.to_string())),
+        JobEvent::Disappeared { last_seen, final_status } => (
+            Some(last_seen.status.to_string()),
+            Some(final_status.as_ref().map_or("unknown".to_string(), |s| s.to_string())),
+        ),
+    };
+    Line::Event { target: target.into(), job_id: event.job().id.clone(), event: event.kind().into(), from, to }
+}
+
+/// Changed jobs, and disappeared jobs with their final status.
+fn history(delta: &Delta) -> Vec<Job> {
+    let mut jobs = delta.upserts.clone();
+    for event in &delta.events {
+        if let JobEvent::Disappeared { last_seen, final_status } = event {
+            let mut job = last_seen.clone();
+            job.status = final_status.clone().unwrap_or(Status::Unknown("unknown".into()));
+            jobs.push(job);
+        }
+    }
+    jobs
+}
+
+type StreakChanges = (Vec<(String, String, u32)>, Vec<(String, String)>);
+
+fn streak_changes(old: &Streaks, new: &Streaks) -> StreakChanges {
+    let set =
+        new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|((r, j), v)| (r.clone(), j.clone(), *v)).collect();
+    let dropped = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    (set, dropped)
+}
+
+fn log_unanswerable(shared: &Shared, evaluation: &Evaluation) {
+    let mut reported = shared.reported.lock().unwrap_or_else(|p| p.into_inner());
+    for (index, key) in &evaluation.unanswerable {
+        let rule = &shared.rules.rules[*index].name;
+        if reported.insert((rule.clone(), key)) {
+            tracing::warn!(rule = %rule, key = %key, "this job list cannot answer `{key}`, so the rule does not match those jobs; see `nbwarden check --targets`");
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! `check`: every problem with its location and exit 1; `--targets` reports what a list provides.
+
+use crate::util::{text, Site};
+use nbwarden::config::Flavor;
+
+#[tokio::test]
+async fn a_broken_rules_file_lists_every_error_with_file_and_line() {
+    let site = Site::simple("{}", Flavor::Enterprise).await;
+    site.rules("rules:\n  - name: a\n    match: { typo_key: 1, runtime_over: soon }\n    actions: [{ type: cancel, extra: 1 }]\n  - name: b\n    on: sometimes\n    actions: []\n");
+    let out = site.run(&["check"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    for needle in [
+        "test.yaml:3: rule \"a\": unknown key `typo_key`",
+        "test.yaml:3: rule \"a\": `runtime_over`: invalid duration `soon`",
+        "test.yaml:4: rule \"a\": unknown key `extra` in the cancel action",
+        "test.yaml:6: rule \"b\": unknown trigger `sometimes`",
+        "test.yaml:7: rule \"b\": every rule needs `actions`",
+        "5 problem(s) found",
+    ] {
+        assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
+    }
+    assert!(!text(&out.stderr).contains("panicked"));
+}
+
+#[tokio::test]
+async fn a_good_configuration_passes_and_targets_are_probed() {
+    let site = Site::simple("jobs: [{ id: j1, username: joe, start: -1m }]", Flavor::Enterprise).await;
+    site.rules("rules:\n  - { name: by-item, match: { item_id: abc }, actions: [{ type: log }] }\n");
+    let out = site.run(&["check"]).await;
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("OK, 1 target(s), 1 rule(s)"));
+    let probed = site.run(&["check", "--targets"]).await;
+    let stdout = text(&probed.stdout);
+    assert!(probed.status.success(), "{stdout}");
+    assert!(stdout.contains("target sim: signed in; version 12.1; 1 job(s) listed"), "{stdout}");
+    assert!(stdout.contains("item_id no"), "{stdout}");
+    assert!(
+        stdout.contains("rule \"by-item\": `item_id` needs item_id, which this job list does not provide"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_configuration_is_reported_by_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nbwarden.yaml");
+    std::fs::write(&path, "targets: []\ndry_rn: true\n").unwrap();
+    let out = crate::util::nbwarden(&["--config", path.to_str().unwrap(), "check"], &[]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("nbwarden.yaml:2:"), "{}", text(&out.stdout));
+}

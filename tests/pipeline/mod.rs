@@ -1,0 +1,200 @@
+//! The real binary's `once`, `check` and `explain` against the simulator: dry run, exactly-once
+//! across processes, crash resumption, limits, ignored cancels, failed polls, disappearances.
+
+mod check;
+
+use crate::util::{actions, json_lines, text, Site};
+use nbwarden::config::Flavor;
+use nbwarden::simulator::Ending;
+
+const RUNAWAY: &str = "rules:
+  - name: runaway
+    match: { type: executeNotebook, status: running, runtime_over: 90m }
+    actions: [{ type: cancel }]
+  - name: failures
+    on: status_changed
+    match: { to: failed }
+    actions: [{ type: log, message: '{{ job.id }} of {{ job.username }} failed' }]
+";
+
+const JOBS: &str = "jobs:
+  - { id: jrun, username: joe, start: -2h }
+  - { id: jshort, username: joe, start: -10m30s }
+  - { id: jold, username: jane, start: -1h, runs: 10m, ends: failed }
+";
+
+fn act(rule: &str, action: &str, job: &str, outcome: &str) -> (String, String, String, String) {
+    (rule.into(), action.into(), job.into(), outcome.into())
+}
+
+async fn site(jobs: &str, rules: &str) -> Site {
+    let site = Site::simple(jobs, Flavor::Enterprise).await;
+    site.rules(rules);
+    site
+}
+
+#[tokio::test]
+async fn dry_run_plans_with_detail_and_touches_nothing() {
+    let site = site(JOBS, RUNAWAY).await;
+    for _ in 0..2 {
+        let out = site.run(&["once", "--dry-run", "--json"]).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(actions(&out), [act("runaway", "cancel", "jrun", "planned")]);
+        let line = json_lines(&out).into_iter().find(|l| l["kind"] == "action").unwrap();
+        assert!(line["detail"].as_str().unwrap().contains("/notebooks/jobs/jrun/cancel"), "{line}");
+    }
+    assert!(site.sim.stats().cancels.is_empty(), "nothing was sent");
+    assert!(!site.dir.path().join("state.db").exists(), "a preview writes no state");
+}
+
+#[tokio::test]
+async fn acts_exactly_once_across_processes_and_not_on_the_baseline() {
+    let site = site(JOBS, RUNAWAY).await;
+    let first = site.run(&["once", "--json"]).await;
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let lines = json_lines(&first);
+    assert_eq!(lines[0]["baseline"], true);
+    assert_eq!(actions(&first), [act("runaway", "cancel", "jrun", "done")], "no failure notice for jold");
+    assert_eq!(site.sim.stats().cancels["jrun"], 1);
+
+    site.sim.end_job("jshort", Ending::Failed);
+    let second = site.run(&["once", "--json"]).await;
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert_eq!(actions(&second), [act("failures", "log", "jshort", "done")]);
+    let events: Vec<String> = json_lines(&second)
+        .iter()
+        .filter(|l| l["kind"] == "event")
+        .map(|l| format!("{} {} {}", l["job_id"], l["from"], l["to"]))
+        .collect();
+    assert!(events.contains(&r#""jshort" "EXECUTING" "FAILED""#.to_string()), "{events:?}");
+
+    let third = site.run(&["once", "--json"]).await;
+    assert!(actions(&third).is_empty(), "nothing fires twice: {}", text(&third.stdout));
+    assert_eq!(site.sim.stats().cancels["jrun"], 1);
+}
+
+#[tokio::test]
+async fn a_crash_between_commit_and_dispatch_is_resumed_on_the_next_start() {
+    let site = site(JOBS, RUNAWAY).await;
+    let crashed = site.run_env(&["once", "--json"], &[("NBWARDEN_TEST_CRASH_AFTER_COMMIT", "1")]).await;
+    assert_eq!(crashed.status.code(), Some(86), "{}", text(&crashed.stderr));
+    assert!(site.sim.stats().cancels.is_empty(), "the crash came before dispatch");
+
+    let resumed = site.run(&["once", "--json"]).await;
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    assert_eq!(actions(&resumed), [act("runaway", "cancel", "jrun", "done")]);
+    assert_eq!(site.sim.stats().cancels["jrun"], 1);
+    let again = site.run(&["once", "--json"]).await;
+    assert!(actions(&again).is_empty());
+    assert_eq!(site.sim.stats().cancels["jrun"], 1, "resumed once, never repeated");
+}
+
+#[tokio::test]
+async fn limits_suppress_and_later_release_cancels() {
+    let jobs = "jobs: [{ id: ja, start: -2h }, { id: jb, start: -2h }, { id: jc, start: -2h }]";
+    let site = site(jobs, RUNAWAY).await;
+    site.target_key("limits", "{ max_cancels_per_poll: 1, max_cancels_per_hour: 60, max_cancel_fraction: 1.0 }");
+    let mut done = Vec::new();
+    for round in 0..3 {
+        let out = site.run(&["once", "--json"]).await;
+        let outcomes = actions(&out);
+        let (finished, suppressed): (Vec<_>, Vec<_>) = outcomes.iter().partition(|a| a.3 == "done");
+        assert_eq!((finished.len(), suppressed.len()), (1, 2 - round), "round {round}: {outcomes:?}");
+        assert!(suppressed.iter().all(|a| a.3 == "suppressed"));
+        done.push(finished[0].2.clone());
+    }
+    done.sort();
+    assert_eq!(done, ["ja", "jb", "jc"]);
+    assert!(site.sim.stats().cancels.values().all(|&n| n == 1), "{:?}", site.sim.stats().cancels);
+    assert!(actions(&site.run(&["once", "--json"]).await).is_empty());
+}
+
+#[tokio::test]
+async fn a_job_that_ignores_cancel_is_reported_after_three_polls() {
+    let site = site("jobs: [{ id: jstubborn, username: svc, start: -3h, obeys_cancel: false }]", RUNAWAY).await;
+    assert_eq!(actions(&site.run(&["once", "--json"]).await), [act("runaway", "cancel", "jstubborn", "done")]);
+    for _ in 0..2 {
+        let out = site.run(&["once", "--json"]).await;
+        assert!(out.status.success() && actions(&out).is_empty(), "{}", text(&out.stdout));
+    }
+    let third = site.run(&["once", "--json"]).await;
+    assert_eq!(third.status.code(), Some(1), "an ignored cancel is a failure");
+    let line = json_lines(&third).into_iter().find(|l| l["kind"] == "action").unwrap();
+    assert_eq!((line["outcome"].as_str(), line["job_ids"][0].as_str()), (Some("failed"), Some("jstubborn")));
+    assert!(line["detail"].as_str().unwrap().starts_with("cancel_ignored"), "{line}");
+    assert!(actions(&site.run(&["once", "--json"]).await).is_empty(), "reported once");
+    assert_eq!(site.sim.stats().cancels["jstubborn"], 1);
+}
+
+#[tokio::test]
+async fn a_failed_poll_is_not_an_empty_poll() {
+    let rules = "rules:\n  - { name: gone, on: disappeared, actions: [{ type: log }] }\n";
+    let site = site(JOBS, rules).await;
+    assert!(site.run(&["once"]).await.status.success());
+    site.sim.add_fault(serde_saphyr::from_str("{ on: list, kind: html, count: 1 }").unwrap());
+    let failed = site.run(&["once", "--json"]).await;
+    assert_eq!(failed.status.code(), Some(1));
+    let lines = json_lines(&failed);
+    assert_eq!((lines.len(), &lines[0]["ok"]), (1, &serde_json::json!(false)), "{lines:?}");
+    assert!(lines[0]["error"].as_str().unwrap().contains("HTML"));
+    let after = site.run(&["once", "--json"]).await;
+    assert!(json_lines(&after).iter().all(|l| l["kind"] == "poll"), "nothing disappeared: {}", text(&after.stdout));
+}
+
+#[tokio::test]
+async fn a_disappeared_job_carries_its_final_status() {
+    let jobs = "jobs: [{ id: jquick, username: joe, start: -1m, runs: 90s, vanish_after: 0s }]";
+    let rules =
+        "rules:\n  - { name: gone-ok, on: disappeared, match: { status: completed }, actions: [{ type: log }] }\n";
+    let site = site(jobs, rules).await;
+    assert!(site.run(&["once"]).await.status.success());
+    site.sim.end_job("jquick", Ending::Completed);
+    let out = site.run(&["once", "--json"]).await;
+    let event = json_lines(&out).into_iter().find(|l| l["kind"] == "event").unwrap();
+    assert_eq!(
+        (event["event"].as_str(), event["from"].as_str(), event["to"].as_str()),
+        (Some("disappeared"), Some("EXECUTING"), Some("COMPLETED"))
+    );
+    assert_eq!(actions(&out), [act("gone-ok", "log", "jquick", "done")]);
+}
+
+#[tokio::test]
+async fn human_output_and_exit_code_of_an_unreachable_target() {
+    let site = site(JOBS, RUNAWAY).await;
+    let out = site.run(&["once"]).await;
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("poll    sim: 3 jobs (first poll: baseline, no events)"), "{stdout}");
+    assert!(stdout.contains("action  sim: rule runaway cancel [jrun] done: cancelled http://"), "{stdout}");
+    let path = site.config_path.clone();
+    drop(site.sim);
+    let out = crate::util::nbwarden(&["--config", path.to_str().unwrap(), "once", "--json"], &[]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json_lines(&out)[0]["ok"], false);
+}
+
+#[tokio::test]
+async fn explain_says_why_each_rule_would_or_would_not_fire() {
+    let rules = format!("{RUNAWAY}  - {{ name: nagging, for_polls: 3, match: {{ status: running }}, actions: [{{ type: log }}] }}\n  - {{ name: items, match: {{ item_id: abc }}, actions: [{{ type: log }}] }}\n");
+    let site = site(JOBS, &rules).await;
+    let out = site.run(&["explain", "jshort"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for expected in [
+        "job jshort on sim: EXECUTING (running)",
+        "rule runaway (on poll): no: runtime_over: 1h30m: runtime is 10m",
+        "rule failures (on status_changed): no: to: failed: status is EXECUTING (running)",
+        "rule nagging (on poll): not yet: needs 2 more matching poll(s) (for_polls: 3)",
+        "rule items (on poll): no: cannot tell `item_id` for this job",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+    assert!(site.run(&["once"]).await.status.success());
+    let after = text(&site.run(&["explain", "jrun"]).await.stdout);
+    assert!(
+        after.contains("rule runaway (on poll): no: already fired (poll)") || after.contains("CANCELLED"),
+        "{after}"
+    );
+    assert!(after.contains("history: runaway cancel done"), "{after}");
+    let unknown = site.run(&["explain", "nope"]).await;
+    assert_eq!(unknown.status.code(), Some(1));
+}
