@@ -4,12 +4,72 @@
 use crate::arcgis::{Job, Status};
 use std::collections::HashMap;
 
-/// The jobs of one target at one poll, by id.
-pub type Snapshot = HashMap<String, Job>;
+/// The jobs of one target at one poll, in the order the server listed them.
+///
+/// Servers list jobs in a stable order, so two consecutive polls diff in one sequential pass:
+/// at 100k jobs a hash map's scattered lookups cost more than parsing the list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    jobs: Vec<Job>,
+    /// A hash of each job, taken while the freshly parsed job is still in cache: comparing
+    /// two polls then reads eight bytes per job instead of every string of the older one.
+    prints: Vec<u64>,
+    /// The ledger's hash of each job id (see `ledger::id_hash`).
+    ids: Vec<u64>,
+}
 
-/// Builds a snapshot from a job list (a repeated id keeps its last entry).
+impl Snapshot {
+    /// The jobs, in listing order.
+    pub fn jobs(&self) -> &[Job] {
+        &self.jobs
+    }
+
+    /// Iterates over the jobs.
+    pub fn values(&self) -> std::slice::Iter<'_, Job> {
+        self.jobs.iter()
+    }
+
+    /// Iterates over the jobs with the hashes of their ids.
+    pub fn with_id_hashes(&self) -> impl Iterator<Item = (&Job, u64)> {
+        self.jobs.iter().zip(self.ids.iter().copied())
+    }
+
+    /// The job with this id (a linear scan; for occasional look-ups).
+    pub fn get(&self, id: &str) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.id == id)
+    }
+
+    /// Number of jobs.
+    pub fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// True without jobs.
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+}
+
+/// Builds a snapshot from a job list, keeping the server's order.
 pub fn snapshot(jobs: Vec<Job>) -> Snapshot {
-    jobs.into_iter().map(|job| (job.id.clone(), job)).collect()
+    let prints = jobs.iter().map(fingerprint).collect();
+    let ids = jobs.iter().map(|j| crate::ledger::id_hash(&j.id)).collect();
+    Snapshot { jobs, prints, ids }
+}
+
+fn fingerprint(job: &Job) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    job.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Equal fingerprints and equal inline state fields: the same job, unchanged.
+fn unchanged(before: &Job, before_print: u64, after: &Job, after_print: u64) -> bool {
+    before_print == after_print
+        && before.ended_at == after.ended_at
+        && before.cancelled_flag == after.cancelled_flag
+        && std::mem::discriminant(&before.status) == std::mem::discriminant(&after.status)
 }
 
 /// A change between two snapshots of one target.
@@ -64,35 +124,64 @@ pub struct Delta {
     pub removed: Vec<String>,
 }
 
+/// How far ahead in the previous list a job is looked for before it counts as new.
+const LOOKAHEAD: usize = 8;
+
 /// Compares `next` with `prev`; `None` is the baseline: every job is upserted, no event emitted.
 pub fn diff(prev: Option<&Snapshot>, next: &Snapshot) -> Delta {
     let Some(prev) = prev else {
-        return Delta { events: Vec::new(), upserts: next.values().cloned().collect(), removed: Vec::new() };
+        return Delta { events: Vec::new(), upserts: next.jobs.clone(), removed: Vec::new() };
     };
     let mut delta = Delta::default();
-    for (id, job) in next {
-        match prev.get(id) {
+    let (old, new) = (&prev.jobs, &next.jobs);
+    let mut paired = vec![false; old.len()];
+    let mut unpaired_new = Vec::new();
+    let mut cursor = 0;
+    for (index, job) in new.iter().enumerate() {
+        let end = (cursor + LOOKAHEAD).min(old.len());
+        match prev.ids[cursor..end].iter().position(|&id| id == next.ids[index]) {
+            Some(offset) => {
+                let at = cursor + offset;
+                paired[at] = true;
+                if !unchanged(&old[at], prev.prints[at], job, next.prints[index]) {
+                    compare(&old[at], job, &mut delta);
+                }
+                cursor = at + 1;
+            }
+            None => unpaired_new.push(job),
+        }
+    }
+    // Jobs that moved further than the lookahead: pair them through a map of the few leftovers.
+    let mut leftovers: HashMap<&str, &Job> =
+        old.iter().zip(&paired).filter(|(_, p)| !**p).map(|(j, _)| (j.id.as_str(), j)).collect();
+    for job in unpaired_new {
+        match leftovers.remove(job.id.as_str()) {
+            Some(before) => compare(before, job, &mut delta),
             None => {
                 delta.events.push(JobEvent::Appeared(job.clone()));
-                delta.upserts.push(job.clone());
-            }
-            Some(old) if old == job => {}
-            Some(old) => {
-                if old.status != job.status || old.phase() != job.phase() {
-                    delta.events.push(JobEvent::StatusChanged { before: old.clone(), after: job.clone() });
-                }
                 delta.upserts.push(job.clone());
             }
         }
     }
     delta.events.sort_by(|a, b| a.job().id.cmp(&b.job().id));
-    let mut gone: Vec<&Job> = prev.iter().filter(|(id, _)| !next.contains_key(*id)).map(|(_, j)| j).collect();
+    let mut gone: Vec<&Job> = leftovers.into_values().collect();
     gone.sort_by(|a, b| a.id.cmp(&b.id));
     for job in gone {
         delta.removed.push(job.id.clone());
         delta.events.push(JobEvent::Disappeared { last_seen: job.clone(), final_status: None });
     }
     delta
+}
+
+/// One job seen in both polls: a row to write when anything differs, an event when its status did.
+fn compare(before: &Job, after: &Job, delta: &mut Delta) {
+    if before == after {
+        return;
+    }
+    if before.status != after.status || before.phase() != after.phase() {
+        delta.events.push(JobEvent::StatusChanged { before: before.clone(), after: after.clone() });
+    }
+    delta.upserts.push(after.clone());
 }
 
 #[cfg(test)]
@@ -141,7 +230,7 @@ mod tests {
             ),
             ("phase changed by endTime", Some(snap(&[run("a")])), snap(&[ended]), vec!["status_changed a"], 1, 0),
             ("other field: written, no event", Some(snap(&[run("a")])), snap(&[renamed]), vec![], 1, 0),
-            ("empty previous poll", Some(Snapshot::new()), snap(&[run("a")]), vec!["appeared a"], 1, 0),
+            ("empty previous poll", Some(Snapshot::default()), snap(&[run("a")]), vec!["appeared a"], 1, 0),
         ];
         for (name, prev, next, events, upserts, removed) in cases {
             let delta = diff(prev.as_ref(), &next);
@@ -149,6 +238,29 @@ mod tests {
             assert_eq!(got, events, "{name}");
             assert_eq!((delta.upserts.len(), delta.removed.len()), (upserts, removed), "{name}");
         }
+    }
+
+    #[test]
+    fn reordered_lists_pair_every_job() {
+        let ids: Vec<Job> = (0..40).map(|i| job(&format!("j{i:02}"), Status::Executing)).collect();
+        let mut shuffled = ids.clone();
+        shuffled.reverse();
+        shuffled.insert(20, job("new", Status::Submitted));
+        shuffled.retain(|j| j.id != "j07");
+        let delta = diff(Some(&snap(&ids)), &snap(&shuffled));
+        let got: Vec<String> = delta.events.iter().map(|e| format!("{} {}", e.kind(), e.job().id)).collect();
+        assert_eq!(got, ["appeared new", "disappeared j07"]);
+        assert_eq!((delta.upserts.len(), delta.removed.len()), (1, 1));
+    }
+
+    #[test]
+    fn new_jobs_at_the_top_keep_the_pass_sequential() {
+        let old: Vec<Job> = (0..100).map(|i| job(&format!("j{i:03}"), Status::Executing)).collect();
+        let mut new = vec![job("fresh1", Status::Submitted), job("fresh2", Status::Submitted)];
+        new.extend(old.iter().skip(1).cloned());
+        let delta = diff(Some(&snap(&old)), &snap(&new));
+        let got: Vec<String> = delta.events.iter().map(|e| format!("{} {}", e.kind(), e.job().id)).collect();
+        assert_eq!(got, ["appeared fresh1", "appeared fresh2", "disappeared j000"]);
     }
 
     #[test]

@@ -15,10 +15,20 @@ pub struct Entry {
     pub last_poll_ms: Option<i64>,
 }
 
-/// The ledger of one target (real or dry-run, never both).
+/// The ledger of one target (real or dry-run, never both): rule → hash of the job id → entry.
+/// Keyed by an 8-byte hash so that checking 100k jobs per poll never touches their id strings.
+/// A collision (odds 2^-64) could only make a job look as if it had fired: never a second action.
 #[derive(Debug, Clone, Default)]
 pub struct LedgerIndex {
-    entries: HashMap<(String, String), Entry>,
+    entries: HashMap<String, HashMap<u64, Entry>>,
+}
+
+/// The hash of a job id used by the ledger and the snapshot (stable within one process).
+pub fn id_hash(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl LedgerIndex {
@@ -29,23 +39,22 @@ impl LedgerIndex {
 
     /// The entry of (rule, job), if any.
     pub fn get(&self, rule: &str, job: &str) -> Option<&Entry> {
-        self.entries.get(&(rule.to_string(), job.to_string()))
+        self.entries.get(rule)?.get(&id_hash(job))
+    }
+
+    /// The entries of one rule, for checking many jobs.
+    pub fn rule(&self, rule: &str) -> Option<&HashMap<u64, Entry>> {
+        self.entries.get(rule)
     }
 
     /// The trigger a `poll` rule would fire with now, or `None` when it must not fire.
     pub fn poll_trigger(&self, rule: &str, job: &str, repeat_ms: Option<i64>, now_ms: i64) -> Option<String> {
-        let Some(entry) = self.get(rule, job) else { return Some(POLL.into()) };
-        let done = entry.triggers.iter().filter(|t| t.as_str() == POLL || t.starts_with("poll#")).count();
-        match (done, repeat_ms, entry.last_poll_ms) {
-            (0, _, _) => Some(POLL.into()),
-            (_, Some(every), Some(last)) if now_ms - last >= every => Some(format!("{POLL}#{done}")),
-            _ => None,
-        }
+        poll_trigger(self.get(rule, job), repeat_ms, now_ms)
     }
 
     /// Records a firing.
     pub fn record(&mut self, rule: &str, job: &str, trigger: &str, at_ms: i64) {
-        let entry = self.entries.entry((rule.to_string(), job.to_string())).or_default();
+        let entry = self.entries.entry(rule.to_string()).or_default().entry(id_hash(job)).or_default();
         if trigger == POLL || trigger.starts_with("poll#") {
             entry.last_poll_ms = Some(at_ms);
         }
@@ -56,17 +65,31 @@ impl LedgerIndex {
 
     /// Forgets every entry of these jobs (after retention pruning).
     pub fn forget_jobs(&mut self, jobs: &[String]) {
-        self.entries.retain(|(_, job), _| !jobs.contains(job));
+        let hashes: Vec<u64> = jobs.iter().map(|j| id_hash(j)).collect();
+        for per_rule in self.entries.values_mut() {
+            per_rule.retain(|job, _| !hashes.contains(job));
+        }
     }
 
     /// Number of (rule, job) pairs.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.values().map(HashMap::len).sum()
     }
 
     /// True when nothing fired yet.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+/// The trigger a `poll` rule fires with, given its entry for the job; `None`: it must not fire.
+pub fn poll_trigger(entry: Option<&Entry>, repeat_ms: Option<i64>, now_ms: i64) -> Option<String> {
+    let Some(entry) = entry else { return Some(POLL.into()) };
+    let done = entry.triggers.iter().filter(|t| t.as_str() == POLL || t.starts_with("poll#")).count();
+    match (done, repeat_ms, entry.last_poll_ms) {
+        (0, _, _) => Some(POLL.into()),
+        (_, Some(every), Some(last)) if now_ms - last >= every => Some(format!("{POLL}#{done}")),
+        _ => None,
     }
 }
 

@@ -133,7 +133,7 @@ impl<'de> Deserialize<'de> for Status {
 }
 
 /// One notebook job of one target. Timestamps are epoch milliseconds on the server's clock.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Job {
     /// `jobId`.
     pub id: String,

@@ -12,16 +12,17 @@ use std::time::Duration;
 
 const RULE_KEYS: &[&str] =
     &["name", "description", "targets", "on", "match", "for_polls", "repeat", "actions", "cron", "window", "timezone"];
+/// The match keys, in the order they are checked: cheap and selective first.
 const MATCH_KEYS: &[&str] = &[
-    "type",
     "status",
-    "username",
+    "to",
+    "from",
+    "type",
     "runtime_over",
     "runtime_under",
+    "username",
     "item_id",
     "runtime_name",
-    "from",
-    "to",
     "scheduled",
     "exceeds_own_timeout",
 ];

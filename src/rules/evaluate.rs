@@ -1,11 +1,11 @@
 //! Evaluation (pure; no I/O): one poll's snapshot and events, the ledger and the streaks in;
 //! firings out. The clock is an argument.
 
-use super::matcher::{Subject, Verdict};
+use super::matcher::{StatusValue, Subject, Test, Verdict};
 use super::{Rule, RuleSet, Trigger};
-use crate::arcgis::{Job, Status};
+use crate::arcgis::{Job, Phase, Status};
 use crate::diff::{JobEvent, Snapshot};
-use crate::ledger::LedgerIndex;
+use crate::ledger::{Entry, LedgerIndex};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 
@@ -66,22 +66,85 @@ pub struct Input<'a> {
 
 impl RuleSet {
     /// Evaluates every rule that applies to the target (schedule rules run elsewhere).
+    /// Poll rules go job by job, each job read once for all of them: memory, not rules, is the
+    /// cost at 100k jobs.
     pub fn evaluate(&self, input: &Input) -> Evaluation {
         let mut out = Evaluation::default();
-        for (index, rule) in self.rules.iter().enumerate().filter(|(_, r)| r.applies_to(input.target)) {
-            let before = out.firings.len();
-            match rule.trigger {
-                Trigger::Poll => poll_rule(index, rule, input, &mut out),
-                Trigger::Schedule(_) => {}
+        let applicable: Vec<(usize, &Rule)> =
+            self.rules.iter().enumerate().filter(|(_, r)| r.applies_to(input.target)).collect();
+        let jobs: Vec<(&Job, u64)> = input.snapshot.with_id_hashes().collect();
+        let buckets = PhaseBuckets::new(&jobs);
+        for (index, rule) in applicable {
+            let mut firings = match rule.trigger {
+                Trigger::Poll => poll_rule(index, rule, &jobs, &buckets, input, &mut out),
+                Trigger::Schedule(_) => Vec::new(),
                 _ => event_rule(index, rule, input, &mut out),
-            }
-            out.firings[before..].sort_by(|a, b| a.job.id.cmp(&b.job.id));
+            };
+            firings.sort_by(|a, b| a.job.id.cmp(&b.job.id));
+            out.firings.append(&mut firings);
         }
         out
     }
 }
 
-/// Checks every condition; `None` when one cannot be answered (noted in `out`).
+/// Positions of the jobs of each phase, in listing order: most poll rules start with a phase
+/// (`status: running`), and visiting only those jobs is what keeps 100k-job polls cheap.
+struct PhaseBuckets {
+    by_phase: [Vec<usize>; 6],
+}
+
+impl PhaseBuckets {
+    fn new(jobs: &[(&Job, u64)]) -> PhaseBuckets {
+        let mut by_phase: [Vec<usize>; 6] = Default::default();
+        for (position, (job, _)) in jobs.iter().enumerate() {
+            by_phase[job.phase() as usize].push(position);
+        }
+        PhaseBuckets { by_phase }
+    }
+
+    /// The positions a rule must visit: the buckets of the phases its status condition names,
+    /// or every job when it names none (or only raw statuses, or wraps them in `not`).
+    fn for_rule(&self, rule: &Rule, total: usize) -> Vec<usize> {
+        let phases: Option<Vec<Phase>> = rule.conditions.iter().find_map(|c| match (&c.test, c.negated) {
+            (Test::Status(values), false) => values
+                .iter()
+                .map(|v| match v {
+                    StatusValue::Phase(p) => Some(*p),
+                    StatusValue::Raw(_) => None,
+                })
+                .collect(),
+            _ => None,
+        });
+        match phases {
+            Some(phases) => {
+                let mut positions: Vec<usize> =
+                    phases.iter().flat_map(|p| self.by_phase[*p as usize].iter().copied()).collect();
+                positions.sort_unstable();
+                positions.dedup();
+                positions
+            }
+            None => (0..total).collect(),
+        }
+    }
+}
+
+fn poll_rule(
+    index: usize,
+    rule: &Rule,
+    jobs: &[(&Job, u64)],
+    buckets: &PhaseBuckets,
+    input: &Input,
+    out: &mut Evaluation,
+) -> Vec<Firing> {
+    let fired = input.ledger.rule(&rule.name);
+    buckets
+        .for_rule(rule, jobs.len())
+        .into_iter()
+        .filter_map(|position| poll_firing(index, rule, jobs[position], fired, input, out))
+        .collect()
+}
+
+/// Checks every condition; notes the keys a job cannot answer.
 fn matches(index: usize, rule: &Rule, subject: &Subject, out: &mut Evaluation) -> bool {
     for condition in &rule.conditions {
         match condition.check(subject) {
@@ -96,37 +159,49 @@ fn matches(index: usize, rule: &Rule, subject: &Subject, out: &mut Evaluation) -
     true
 }
 
-fn poll_rule(index: usize, rule: &Rule, input: &Input, out: &mut Evaluation) {
-    let repeat_ms = rule.repeat.map(|d| d.as_millis() as i64);
-    for job in input.snapshot.values() {
-        let subject = Subject { job, before: None, now_ms: input.now_ms };
-        if !matches(index, rule, &subject, out) {
-            continue;
-        }
-        if rule.for_polls > 1 {
-            let key = (rule.name.clone(), job.id.clone());
-            let count = input.streaks.get(&key).copied().unwrap_or(0).saturating_add(1);
-            out.streaks.insert(key, count);
-            if count < rule.for_polls {
-                continue;
-            }
-        }
-        if let Some(trigger) = input.ledger.poll_trigger(&rule.name, &job.id, repeat_ms, input.now_ms) {
-            let event = EventInfo { kind: "poll".into(), from: None, to: None };
-            out.firings.push(Firing { rule: index, job: job.clone(), event, trigger });
+/// The firing of one poll rule for one job, if it matches and the ledger allows it.
+fn poll_firing(
+    index: usize,
+    rule: &Rule,
+    (job, id_hash): (&Job, u64),
+    fired: Option<&HashMap<u64, Entry>>,
+    input: &Input,
+    out: &mut Evaluation,
+) -> Option<Firing> {
+    let subject = Subject { job, before: None, now_ms: input.now_ms };
+    if !matches(index, rule, &subject, out) {
+        return None;
+    }
+    if rule.for_polls > 1 {
+        let key = (rule.name.clone(), job.id.clone());
+        let count = input.streaks.get(&key).copied().unwrap_or(0).saturating_add(1);
+        out.streaks.insert(key, count);
+        if count < rule.for_polls {
+            return None;
         }
     }
+    let repeat_ms = rule.repeat.map(|d| d.as_millis() as i64);
+    let entry = fired.and_then(|entries| entries.get(&id_hash));
+    let trigger = crate::ledger::poll_trigger(entry, repeat_ms, input.now_ms)?;
+    Some(Firing {
+        rule: index,
+        job: job.clone(),
+        event: EventInfo { kind: "poll".into(), from: None, to: None },
+        trigger,
+    })
 }
 
-fn event_rule(index: usize, rule: &Rule, input: &Input, out: &mut Evaluation) {
+fn event_rule(index: usize, rule: &Rule, input: &Input, out: &mut Evaluation) -> Vec<Firing> {
     let wanted = rule.trigger.as_str();
+    let mut firings = Vec::new();
     for event in input.events.iter().filter(|e| e.kind() == wanted) {
         let (job, before, info, trigger) = describe(event);
         let subject = Subject { job: &job, before, now_ms: input.now_ms };
         if matches(index, rule, &subject, out) && !input.ledger.fired(&rule.name, &job.id, &trigger) {
-            out.firings.push(Firing { rule: index, job, event: info, trigger });
+            firings.push(Firing { rule: index, job, event: info, trigger });
         }
     }
+    firings
 }
 
 /// The job to match, the job before, the event info and the trigger key of one event.

@@ -177,19 +177,19 @@ impl Store for SqlStore {
             )
             .await?;
         }
-        for record in &c.ledger {
-            sqlx::query(
-                "INSERT INTO ledger (scope, target, rule, job_id, trig, fired_ms) VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (scope, target, rule, job_id, trig) DO NOTHING",
-            )
-            .bind(scope)
-            .bind(target)
-            .bind(&record.rule)
-            .bind(&record.job_id)
-            .bind(&record.trigger)
-            .bind(c.now_ms)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in c.ledger.chunks(CHUNK) {
+            let mut query: QueryBuilder<Any> =
+                QueryBuilder::new("INSERT INTO ledger (scope, target, rule, job_id, trig, fired_ms) ");
+            query.push_values(chunk, |mut row, record| {
+                row.push_bind(scope)
+                    .push_bind(target.to_string())
+                    .push_bind(record.rule.clone())
+                    .push_bind(record.job_id.clone())
+                    .push_bind(record.trigger.clone())
+                    .push_bind(c.now_ms);
+            });
+            query.push(" ON CONFLICT (scope, target, rule, job_id, trig) DO NOTHING");
+            query.build().execute(&mut *tx).await?;
         }
         write_streaks(&mut tx, c).await?;
         write_checks(&mut tx, c).await?;

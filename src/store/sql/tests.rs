@@ -82,7 +82,7 @@ async fn a_poll_round_trips_and_an_unchanged_poll_writes_one_row() {
 
     store.commit_poll(&commit("prod", &[], &["b".to_string()])).await.unwrap();
     let state = store.load_target(Scope::Real, "prod").await.unwrap();
-    assert_eq!(state.snapshot.unwrap().keys().collect::<Vec<_>>(), ["a"]);
+    assert_eq!(state.snapshot.unwrap().values().map(|j| j.id.as_str()).collect::<Vec<_>>(), ["a"]);
 }
 
 #[tokio::test]
