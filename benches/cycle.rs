@@ -85,7 +85,7 @@ async fn measure(n: usize, every: usize, rules: &RuleSet, store: &SqlStore, runs
     let target = format!("t{n}-{every}");
     let mut previous: Snapshot = snapshot(parse(&bodies[1]));
     let baseline = diff(None, &previous);
-    store.commit_poll(&commit(&target, &baseline.upserts, &[], Vec::new())).await.unwrap();
+    store.commit_poll(&commit(&target, &baseline.upserts, Vec::new())).await.unwrap();
     let (mut ledger, streaks) = (LedgerIndex::default(), Streaks::new());
     let (mut cycles, mut rows, mut stages) = (Vec::new(), 0, [Vec::new(), Vec::new(), Vec::new()]);
     // One warm-up cycle: the first evaluation fires every already-matching job once (a baseline).
@@ -110,8 +110,9 @@ async fn measure(n: usize, every: usize, rules: &RuleSet, store: &SqlStore, runs
             ledger.record(&record.rule, &record.job_id, &record.trigger, NOW);
         }
         let evaluated = Instant::now();
-        let c = commit(&target, &delta.upserts, &delta.removed, planned.ledger);
-        rows = c.upserts.len() + c.removed.len() + c.history.len() + c.ledger.len();
+        let gone = delta.events.iter().filter(|e| e.kind() == "disappeared").map(|e| e.job().clone()).collect();
+        let c = PollCommit { gone, ..commit(&target, &delta.upserts, planned.ledger) };
+        rows = c.upserts.len() + c.gone.len() + c.ledger.len();
         store.commit_poll(&c).await.unwrap();
         let committed = Instant::now();
         previous = next;
@@ -126,7 +127,7 @@ async fn measure(n: usize, every: usize, rules: &RuleSet, store: &SqlStore, runs
     let mut quiet = Vec::new();
     for _ in 0..runs {
         let started = Instant::now();
-        store.commit_poll(&commit(&target, &[], &[], Vec::new())).await.unwrap();
+        store.commit_poll(&commit(&target, &[], Vec::new())).await.unwrap();
         quiet.push(started.elapsed());
     }
     let stages = stages.map(median);
@@ -136,7 +137,6 @@ async fn measure(n: usize, every: usize, rules: &RuleSet, store: &SqlStore, runs
 fn commit<'a>(
     target: &'a str,
     upserts: &'a [nbwarden::arcgis::Job],
-    removed: &'a [String],
     ledger: Vec<nbwarden::store::LedgerRecord>,
 ) -> PollCommit<'a> {
     PollCommit {
@@ -144,8 +144,7 @@ fn commit<'a>(
         target,
         now_ms: NOW,
         upserts,
-        removed,
-        history: upserts.to_vec(),
+        gone: Vec::new(),
         ledger,
         streaks_set: Vec::new(),
         streaks_dropped: Vec::new(),

@@ -84,8 +84,7 @@ impl Target {
             target: &name,
             now_ms,
             upserts: &delta.upserts,
-            removed: &delta.removed,
-            history: history(&delta),
+            gone: gone(&delta),
             ledger: plan.ledger.clone(),
             streaks_set,
             streaks_dropped,
@@ -209,17 +208,15 @@ fn event_line(target: &str, event: &JobEvent) -> Line {
     Line::Event { target: target.into(), job_id: event.job().id.clone(), event: event.kind().into(), from, to }
 }
 
-/// Changed jobs, and disappeared jobs with their final status.
-fn history(delta: &Delta) -> Vec<Job> {
-    let mut jobs = delta.upserts.clone();
-    for event in &delta.events {
-        if let JobEvent::Disappeared { last_seen, final_status } = event {
-            let mut job = last_seen.clone();
-            job.status = final_status.clone().unwrap_or(Status::Unknown("unknown".into()));
-            jobs.push(job);
+/// Disappeared jobs with their final status (or `unknown`), kept as history.
+fn gone(delta: &Delta) -> Vec<Job> {
+    let gone = delta.events.iter().filter_map(|event| match event {
+        JobEvent::Disappeared { last_seen, final_status } => {
+            Some(Job { status: final_status.clone().unwrap_or(Status::Unknown("unknown".into())), ..last_seen.clone() })
         }
-    }
-    jobs
+        _ => None,
+    });
+    gone.collect()
 }
 
 type StreakChanges = (Vec<(String, String, u32)>, Vec<(String, String)>);

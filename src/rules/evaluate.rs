@@ -3,7 +3,7 @@
 
 use super::matcher::{StatusValue, Subject, Test, Verdict};
 use super::{Rule, RuleSet, Trigger};
-use crate::arcgis::{Job, Phase, Status};
+use crate::arcgis::{Job, Status};
 use crate::diff::{JobEvent, Snapshot};
 use crate::ledger::{Entry, LedgerIndex};
 use serde::{Deserialize, Serialize};
@@ -72,11 +72,12 @@ impl RuleSet {
         let mut out = Evaluation::default();
         let applicable: Vec<(usize, &Rule)> =
             self.rules.iter().enumerate().filter(|(_, r)| r.applies_to(input.target)).collect();
-        let jobs: Vec<(&Job, u64)> = input.snapshot.with_id_hashes().collect();
-        let buckets = PhaseBuckets::new(&jobs);
+        let poll: Vec<(usize, &Rule)> =
+            applicable.iter().copied().filter(|(_, r)| matches!(r.trigger, Trigger::Poll)).collect();
+        let mut poll_firings = poll_rules(&poll, input, &mut out).into_iter();
         for (index, rule) in applicable {
             let mut firings = match rule.trigger {
-                Trigger::Poll => poll_rule(index, rule, &jobs, &buckets, input, &mut out),
+                Trigger::Poll => poll_firings.next().unwrap_or_default(),
                 Trigger::Schedule(_) => Vec::new(),
                 _ => event_rule(index, rule, input, &mut out),
             };
@@ -87,61 +88,47 @@ impl RuleSet {
     }
 }
 
-/// Positions of the jobs of each phase, in listing order: most poll rules start with a phase
-/// (`status: running`), and visiting only those jobs is what keeps 100k-job polls cheap.
-struct PhaseBuckets {
-    by_phase: [Vec<usize>; 6],
+/// The phases a poll rule can match, as a bit mask: those its `status` condition names, or all.
+/// Most poll rules name a phase (`status: running`), so they visit a small share of the jobs.
+fn phase_mask(rule: &Rule) -> u8 {
+    let named = rule.conditions.iter().find_map(|c| match (&c.test, c.negated) {
+        (Test::Status(values), false) => values.iter().try_fold(0u8, |mask, v| match v {
+            StatusValue::Phase(p) => Some(mask | 1 << *p as u8),
+            StatusValue::Raw(_) => None,
+        }),
+        _ => None,
+    });
+    named.unwrap_or(u8::MAX)
 }
 
-impl PhaseBuckets {
-    fn new(jobs: &[(&Job, u64)]) -> PhaseBuckets {
-        let mut by_phase: [Vec<usize>; 6] = Default::default();
-        for (position, (job, _)) in jobs.iter().enumerate() {
-            by_phase[job.phase() as usize].push(position);
+/// Evaluates the poll rules job by job: rules that visit the same phases are applied together,
+/// so that each job is read from memory once, whatever the number of rules.
+fn poll_rules(poll: &[(usize, &Rule)], input: &Input, out: &mut Evaluation) -> Vec<Vec<Firing>> {
+    let (jobs, ids) = (input.snapshot.jobs(), input.snapshot.id_hashes());
+    let phases = input.snapshot.phase_bits();
+    let fired: Vec<_> = poll.iter().map(|(_, rule)| input.ledger.rule(&rule.name)).collect();
+    let mut groups: Vec<(u8, Vec<usize>)> = Vec::new();
+    for (slot, (_, rule)) in poll.iter().enumerate() {
+        let mask = phase_mask(rule);
+        match groups.iter_mut().find(|(m, _)| *m == mask) {
+            Some((_, slots)) => slots.push(slot),
+            None => groups.push((mask, vec![slot])),
         }
-        PhaseBuckets { by_phase }
     }
-
-    /// The positions a rule must visit: the buckets of the phases its status condition names,
-    /// or every job when it names none (or only raw statuses, or wraps them in `not`).
-    fn for_rule(&self, rule: &Rule, total: usize) -> Vec<usize> {
-        let phases: Option<Vec<Phase>> = rule.conditions.iter().find_map(|c| match (&c.test, c.negated) {
-            (Test::Status(values), false) => values
-                .iter()
-                .map(|v| match v {
-                    StatusValue::Phase(p) => Some(*p),
-                    StatusValue::Raw(_) => None,
-                })
-                .collect(),
-            _ => None,
-        });
-        match phases {
-            Some(phases) => {
-                let mut positions: Vec<usize> =
-                    phases.iter().flat_map(|p| self.by_phase[*p as usize].iter().copied()).collect();
-                positions.sort_unstable();
-                positions.dedup();
-                positions
+    let mut firings: Vec<Vec<Firing>> = vec![Vec::new(); poll.len()];
+    for (mask, slots) in &groups {
+        for position in (0..jobs.len()).filter(|&p| phases[p] & mask != 0) {
+            for &slot in slots {
+                let (index, rule) = poll[slot];
+                if let Some(firing) =
+                    poll_firing(index, rule, (&jobs[position], ids[position]), fired[slot], input, out)
+                {
+                    firings[slot].push(firing);
+                }
             }
-            None => (0..total).collect(),
         }
     }
-}
-
-fn poll_rule(
-    index: usize,
-    rule: &Rule,
-    jobs: &[(&Job, u64)],
-    buckets: &PhaseBuckets,
-    input: &Input,
-    out: &mut Evaluation,
-) -> Vec<Firing> {
-    let fired = input.ledger.rule(&rule.name);
-    buckets
-        .for_rule(rule, jobs.len())
-        .into_iter()
-        .filter_map(|position| poll_firing(index, rule, jobs[position], fired, input, out))
-        .collect()
+    firings
 }
 
 /// Checks every condition; notes the keys a job cannot answer.

@@ -120,12 +120,10 @@ pub struct PollCommit<'a> {
     pub target: &'a str,
     /// Now (server clock), epoch ms.
     pub now_ms: i64,
-    /// Snapshot rows that are new or changed.
+    /// Listed jobs that are new or changed.
     pub upserts: &'a [Job],
-    /// Snapshot rows that are gone.
-    pub removed: &'a [String],
-    /// History rows to write (changed jobs, and disappeared ones with their final status).
-    pub history: Vec<Job>,
+    /// Jobs no longer listed, with their final status: they stay as history.
+    pub gone: Vec<Job>,
     /// New ledger entries.
     pub ledger: Vec<LedgerRecord>,
     /// Streak counts to set.

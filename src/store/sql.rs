@@ -65,7 +65,7 @@ impl SqlStore {
         if polled.is_none() {
             return Ok(None);
         }
-        let rows = sqlx::query("SELECT job FROM snapshot WHERE scope = $1 AND target = $2")
+        let rows = sqlx::query("SELECT job FROM jobs WHERE scope = $1 AND target = $2 AND listed = 1")
             .bind(scope.as_str())
             .bind(target)
             .fetch_all(&self.pool)
@@ -165,18 +165,8 @@ impl Store for SqlStore {
         .bind(c.now_ms)
         .execute(&mut *tx)
         .await?;
-        upsert_jobs(&mut tx, c, "snapshot", c.upserts).await?;
-        upsert_jobs(&mut tx, c, "history", &c.history).await?;
-        for id in c.removed {
-            delete_row(
-                &mut tx,
-                "DELETE FROM snapshot WHERE scope = $1 AND target = $2 AND job_id = $3",
-                scope,
-                target,
-                id,
-            )
-            .await?;
-        }
+        upsert_jobs(&mut tx, c, c.upserts, true).await?;
+        upsert_jobs(&mut tx, c, &c.gone, false).await?;
         for chunk in c.ledger.chunks(CHUNK) {
             let mut query: QueryBuilder<Any> =
                 QueryBuilder::new("INSERT INTO ledger (scope, target, rule, job_id, trig, fired_ms) ");
@@ -330,7 +320,7 @@ impl Store for SqlStore {
     }
 
     async fn history_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<Vec<Job>> {
-        let rows = sqlx::query("SELECT job FROM history WHERE scope = $1 AND target = $2 AND updated_ms >= $3")
+        let rows = sqlx::query("SELECT job FROM jobs WHERE scope = $1 AND target = $2 AND updated_ms >= $3")
             .bind(scope.as_str())
             .bind(target)
             .bind(since_ms)
@@ -340,10 +330,10 @@ impl Store for SqlStore {
     }
 
     async fn prune(&self, before_ms: i64) -> Result<u64> {
-        const GONE: &str = "NOT EXISTS (SELECT 1 FROM snapshot s WHERE s.scope = t.scope AND s.target = t.target AND s.job_id = t.job_id)";
+        const LISTED: &str = "SELECT 1 FROM jobs j WHERE j.scope = t.scope AND j.target = t.target AND j.job_id = t.job_id AND j.listed = 1";
         let statements = [
-            format!("DELETE FROM history AS t WHERE updated_ms < $1 AND {GONE}"),
-            format!("DELETE FROM ledger AS t WHERE fired_ms < $1 AND {GONE}"),
+            "DELETE FROM jobs WHERE listed = 0 AND updated_ms < $1".to_string(),
+            format!("DELETE FROM ledger AS t WHERE fired_ms < $1 AND NOT EXISTS ({LISTED})"),
             "DELETE FROM audit WHERE at_ms < $1".to_string(),
             "DELETE FROM actions WHERE status <> 'pending' AND updated_ms < $1".to_string(),
         ];
@@ -355,30 +345,25 @@ impl Store for SqlStore {
     }
 }
 
-async fn upsert_jobs(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>, table: &str, jobs: &[Job]) -> Result<()> {
+/// Writes jobs as listed (the snapshot) or not (gone, kept as history); one row per job.
+async fn upsert_jobs(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>, jobs: &[Job], listed: bool) -> Result<()> {
     let encoded: Vec<(String, String)> =
         jobs.iter().map(|j| Ok((j.id.clone(), serde_json::to_string(j)?))).collect::<Result<_>>()?;
-    let update = match table {
-        "history" => "job = excluded.job, updated_ms = excluded.updated_ms",
-        _ => "job = excluded.job",
-    };
     for chunk in encoded.chunks(CHUNK) {
-        let columns = if table == "history" {
-            "(scope, target, job_id, job, first_seen_ms, updated_ms)"
-        } else {
-            "(scope, target, job_id, job)"
-        };
-        let mut query: QueryBuilder<Any> = QueryBuilder::new(format!("INSERT INTO {table} {columns} "));
+        let mut query: QueryBuilder<Any> =
+            QueryBuilder::new("INSERT INTO jobs (scope, target, job_id, job, listed, first_seen_ms, updated_ms) ");
         query.push_values(chunk, |mut row, (id, json)| {
             row.push_bind(c.scope.as_str())
                 .push_bind(c.target.to_string())
                 .push_bind(id.clone())
-                .push_bind(json.clone());
-            if table == "history" {
-                row.push_bind(c.now_ms).push_bind(c.now_ms);
-            }
+                .push_bind(json.clone())
+                .push_bind(i64::from(listed))
+                .push_bind(c.now_ms)
+                .push_bind(c.now_ms);
         });
-        query.push(format!(" ON CONFLICT (scope, target, job_id) DO UPDATE SET {update}"));
+        query.push(
+            " ON CONFLICT (scope, target, job_id) DO UPDATE SET job = excluded.job, listed = excluded.listed, updated_ms = excluded.updated_ms",
+        );
         query.build().execute(&mut **tx).await?;
     }
     Ok(())

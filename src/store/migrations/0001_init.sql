@@ -3,14 +3,13 @@ CREATE TABLE targets (
     scope TEXT NOT NULL, target TEXT NOT NULL,
     baseline_ms BIGINT NOT NULL, last_poll_ms BIGINT NOT NULL,
     PRIMARY KEY (scope, target));
-CREATE TABLE snapshot (
+-- Every job seen: `listed` ones form the last snapshot; the others are the history of jobs gone
+-- (with their final status), kept for digests and `explain` until `state.retention` passes.
+CREATE TABLE jobs (
     scope TEXT NOT NULL, target TEXT NOT NULL, job_id TEXT NOT NULL, job TEXT NOT NULL,
+    listed BIGINT NOT NULL, first_seen_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL,
     PRIMARY KEY (scope, target, job_id));
-CREATE TABLE history (
-    scope TEXT NOT NULL, target TEXT NOT NULL, job_id TEXT NOT NULL, job TEXT NOT NULL,
-    first_seen_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL,
-    PRIMARY KEY (scope, target, job_id));
-CREATE INDEX history_updated ON history (scope, target, updated_ms);
+CREATE INDEX jobs_updated ON jobs (scope, target, updated_ms);
 CREATE TABLE ledger (
     scope TEXT NOT NULL, target TEXT NOT NULL, rule TEXT NOT NULL, job_id TEXT NOT NULL, trig TEXT NOT NULL,
     fired_ms BIGINT NOT NULL,

@@ -10,14 +10,13 @@ fn job(id: &str, status: Status) -> Job {
     Job::new(id, status)
 }
 
-fn commit<'a>(target: &'a str, upserts: &'a [Job], removed: &'a [String]) -> PollCommit<'a> {
+fn commit<'a>(target: &'a str, upserts: &'a [Job], gone: &[&str]) -> PollCommit<'a> {
     PollCommit {
         scope: Scope::Real,
         target,
         now_ms: 1_000,
         upserts,
-        removed,
-        history: upserts.to_vec(),
+        gone: gone.iter().map(|id| job(id, Status::Completed)).collect(),
         ledger: Vec::new(),
         streaks_set: Vec::new(),
         streaks_dropped: Vec::new(),
@@ -80,7 +79,7 @@ async fn a_poll_round_trips_and_an_unchanged_poll_writes_one_row() {
     store.commit_poll(&commit("prod", &[], &[])).await.unwrap();
     assert_eq!(changes(&store).await - before, 1, "only the target's last-poll time");
 
-    store.commit_poll(&commit("prod", &[], &["b".to_string()])).await.unwrap();
+    store.commit_poll(&commit("prod", &[], &["b"])).await.unwrap();
     let state = store.load_target(Scope::Real, "prod").await.unwrap();
     assert_eq!(state.snapshot.unwrap().values().map(|j| j.id.as_str()).collect::<Vec<_>>(), ["a"]);
 }
@@ -119,7 +118,8 @@ async fn pruning_keeps_what_is_still_listed() {
         .map(|j| LedgerRecord { rule: "r".into(), job_id: j.into(), trigger: "poll".into() })
         .to_vec();
     store.commit_poll(&poll).await.unwrap();
-    store.commit_poll(&commit("prod", &[], &["gone".to_string()])).await.unwrap();
+    store.commit_poll(&commit("prod", &[], &["gone"])).await.unwrap();
+    assert_eq!(store.history_since(Scope::Real, "prod", 0).await.unwrap().len(), 2, "the gone job is history");
     let removed = store.prune(2_000).await.unwrap();
     assert_eq!(removed, 2, "history and ledger of the gone job");
     let state = store.load_target(Scope::Real, "prod").await.unwrap();
