@@ -43,11 +43,6 @@ impl Snapshot {
         &self.phases
     }
 
-    /// The job with this id (a linear scan; for occasional look-ups).
-    pub fn get(&self, id: &str) -> Option<&Job> {
-        self.jobs.iter().find(|j| j.id == id)
-    }
-
     /// Number of jobs.
     pub fn len(&self) -> usize {
         self.jobs.len()

@@ -61,24 +61,6 @@ impl LedgerIndex {
             entry.triggers.push(trigger.to_string());
         }
     }
-
-    /// Forgets every entry of these jobs (after retention pruning).
-    pub fn forget_jobs(&mut self, jobs: &[String]) {
-        let hashes: Vec<u64> = jobs.iter().map(|j| id_hash(j)).collect();
-        for per_rule in self.entries.values_mut() {
-            per_rule.retain(|job, _| !hashes.contains(job));
-        }
-    }
-
-    /// Number of (rule, job) pairs.
-    pub fn len(&self) -> usize {
-        self.entries.values().map(HashMap::len).sum()
-    }
-
-    /// True when nothing fired yet.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
 }
 
 /// The trigger a `poll` rule fires with, given its entry for the job; `None`: it must not fire.

@@ -9,13 +9,6 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct ConfigDuration(pub Duration);
 
-impl ConfigDuration {
-    /// Minutes, for the `expiration` parameter of generateToken.
-    pub fn whole_minutes(self) -> u64 {
-        self.0.as_secs().div_ceil(60).max(1)
-    }
-}
-
 impl FromStr for ConfigDuration {
     type Err = String;
 

@@ -122,11 +122,6 @@ impl Target {
         Ok(Target { config, source, state })
     }
 
-    /// The last snapshot, if any.
-    pub fn snapshot(&self) -> Option<&crate::diff::Snapshot> {
-        self.state.snapshot.as_ref()
-    }
-
     /// The ledger of this target.
     pub fn ledger(&self) -> &crate::ledger::LedgerIndex {
         &self.state.ledger

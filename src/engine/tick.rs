@@ -117,9 +117,9 @@ impl Target {
     /// Jobs cancelled earlier must leave the running phase within a few polls.
     fn verify_cancels(&self, next: &Snapshot) -> (Vec<CancelCheck>, Vec<String>, Vec<ActionReport>) {
         let (mut set, mut dropped, mut ignored) = (Vec::new(), Vec::new(), Vec::new());
+        let running = still_running(next, &self.state.cancel_checks);
         for check in &self.state.cancel_checks {
-            let still_running =
-                next.get(&check.job_id).is_some_and(|j| matches!(j.phase(), Phase::Running | Phase::Submitted));
+            let still_running = running.contains(check.job_id.as_str());
             match (still_running, check.polls_left) {
                 (false, _) => dropped.push(check.job_id.clone()),
                 (true, left) if left <= 1 => {
@@ -162,6 +162,18 @@ impl Target {
         }
         Ok(())
     }
+}
+
+/// The ids among `checks` that are still listed as submitted or running (one pass, none if no checks).
+fn still_running<'a>(next: &'a Snapshot, checks: &[CancelCheck]) -> std::collections::HashSet<&'a str> {
+    if checks.is_empty() {
+        return Default::default();
+    }
+    let watched: std::collections::HashSet<&str> = checks.iter().map(|c| c.job_id.as_str()).collect();
+    next.values()
+        .filter(|j| watched.contains(j.id.as_str()) && matches!(j.phase(), Phase::Running | Phase::Submitted))
+        .map(|j| j.id.as_str())
+        .collect()
 }
 
 fn previews(target: &str, source: &dyn JobSource, plan: &Plan) -> Vec<ActionReport> {

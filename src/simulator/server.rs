@@ -129,11 +129,6 @@ impl SimulatorHandle {
     pub fn add_fault(&self, fault: Fault) {
         self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).push((fault, 0));
     }
-
-    /// Removes every fault.
-    pub fn clear_faults(&self) {
-        self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    }
 }
 
 impl Drop for SimulatorHandle {
