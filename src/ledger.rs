@@ -13,6 +13,8 @@ pub struct Entry {
     pub triggers: Vec<String>,
     /// When the last `poll` firing (or repeat) happened, epoch ms.
     pub last_poll_ms: Option<i64>,
+    /// How many of `triggers` are `poll` firings (read on every poll without touching the strings).
+    pub poll_firings: usize,
 }
 
 /// The ledger of one target (real or dry-run, never both): rule → hash of the job id → entry.
@@ -54,19 +56,21 @@ impl LedgerIndex {
     /// Records a firing.
     pub fn record(&mut self, rule: &str, job: &str, trigger: &str, at_ms: i64) {
         let entry = self.entries.entry(rule.to_string()).or_default().entry(id_hash(job)).or_default();
+        if entry.triggers.iter().any(|t| t == trigger) {
+            return;
+        }
         if trigger == POLL || trigger.starts_with("poll#") {
             entry.last_poll_ms = Some(at_ms);
+            entry.poll_firings += 1;
         }
-        if !entry.triggers.iter().any(|t| t == trigger) {
-            entry.triggers.push(trigger.to_string());
-        }
+        entry.triggers.push(trigger.to_string());
     }
 }
 
 /// The trigger a `poll` rule fires with, given its entry for the job; `None`: it must not fire.
 pub fn poll_trigger(entry: Option<&Entry>, repeat_ms: Option<i64>, now_ms: i64) -> Option<String> {
     let Some(entry) = entry else { return Some(POLL.into()) };
-    let done = entry.triggers.iter().filter(|t| t.as_str() == POLL || t.starts_with("poll#")).count();
+    let done = entry.poll_firings;
     match (done, repeat_ms, entry.last_poll_ms) {
         (0, _, _) => Some(POLL.into()),
         (_, Some(every), Some(last)) if now_ms - last >= every => Some(format!("{POLL}#{done}")),

@@ -182,34 +182,42 @@ fn event_rule(index: usize, rule: &Rule, input: &Input, out: &mut Evaluation) ->
     let wanted = rule.trigger.as_str();
     let mut firings = Vec::new();
     for event in input.events.iter().filter(|e| e.kind() == wanted) {
-        let (job, before, info, trigger) = describe(event);
-        let subject = Subject { job: &job, before, now_ms: input.now_ms };
-        if matches(index, rule, &subject, out) && !input.ledger.fired(&rule.name, &job.id, &trigger) {
-            firings.push(Firing { rule: index, job, event: info, trigger });
+        let final_job;
+        let (job, before) = match event {
+            JobEvent::Appeared(job) => (job, None),
+            JobEvent::StatusChanged { before, after } => (after, Some(before)),
+            JobEvent::Disappeared { last_seen, final_status } => {
+                final_job =
+                    Job { status: final_status.clone().unwrap_or(Status::Unknown(String::new())), ..last_seen.clone() };
+                (&final_job, None)
+            }
+        };
+        let subject = Subject { job, before, now_ms: input.now_ms };
+        if !matches(index, rule, &subject, out) {
+            continue;
+        }
+        let (info, trigger) = describe(event);
+        if !input.ledger.fired(&rule.name, &job.id, &trigger) {
+            firings.push(Firing { rule: index, job: job.clone(), event: info, trigger });
         }
     }
     firings
 }
 
-/// The job to match, the job before, the event info and the trigger key of one event.
-fn describe(event: &JobEvent) -> (Job, Option<&Job>, EventInfo, String) {
+/// The event info and the trigger part of the firing key of one event.
+fn describe(event: &JobEvent) -> (EventInfo, String) {
     match event {
-        JobEvent::Appeared(job) => {
-            (job.clone(), None, EventInfo { kind: "appeared".into(), from: None, to: None }, "appeared".into())
-        }
+        JobEvent::Appeared(_) => (EventInfo { kind: "appeared".into(), from: None, to: None }, "appeared".into()),
         JobEvent::StatusChanged { before, after } => {
             let (from, to) = (before.status.as_str(), after.status.as_str());
             let trigger =
                 if from == to { format!("{}->{}", before.phase(), after.phase()) } else { format!("{from}->{to}") };
-            let info = EventInfo { kind: "status_changed".into(), from: Some(from.into()), to: Some(to.into()) };
-            (after.clone(), Some(before), info, trigger)
+            (EventInfo { kind: "status_changed".into(), from: Some(from.into()), to: Some(to.into()) }, trigger)
         }
         JobEvent::Disappeared { last_seen, final_status } => {
-            let mut job = last_seen.clone();
-            job.status = final_status.clone().unwrap_or(Status::Unknown(String::new()));
             let to = Some(final_status.as_ref().map_or("unknown".to_string(), |s| s.as_str().to_string()));
             let info = EventInfo { kind: "disappeared".into(), from: Some(last_seen.status.as_str().into()), to };
-            (job, None, info, "disappeared".into())
+            (info, "disappeared".into())
         }
     }
 }
