@@ -7,31 +7,14 @@ use crate::arcgis::auth::local_now_ms;
 use crate::arcgis::JobSource;
 use crate::config::LimitsConfig;
 use crate::rules::{Firing, RuleSet};
+pub use crate::store::ActionReport;
 use crate::store::{Attempt, CancelCheck, LedgerRecord, Planned, Queued, Scope, Store};
-use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Polls a cancelled job may stay running before `cancel_ignored` is reported.
 pub const CANCEL_CHECK_POLLS: u32 = 3;
-
-/// One `action` line of SPEC §5.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ActionReport {
-    /// The target.
-    pub target: String,
-    /// The rule.
-    pub rule: String,
-    /// cancel, log, …
-    pub action: String,
-    /// The jobs concerned.
-    pub job_ids: Vec<String>,
-    /// done, planned, failed, suppressed, skipped.
-    pub outcome: String,
-    /// Details for people.
-    pub detail: String,
-}
 
 /// How many destructive firings one poll of one target may still plan.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -40,7 +40,8 @@ pub async fn run(setup: Setup, job_id: &str, only: Option<&str>) -> anyhow::Resu
             );
         }
         for entry in store.audit_for_job(Scope::Real, &target.config.name, job_id).await? {
-            let _ = writeln!(out, "  history: {} {} {}: {}", entry.rule, entry.action, entry.outcome, entry.detail);
+            let r = &entry.report;
+            let _ = writeln!(out, "  history: {} {} {}: {}", r.rule, r.action, r.outcome, r.detail);
         }
     }
     if !found {

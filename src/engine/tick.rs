@@ -147,17 +147,12 @@ impl Target {
         if shared.mode == Mode::Preview {
             return Ok(());
         }
-        for r in reports {
-            let outcome = if r.detail.starts_with("cancel_ignored") { "cancel_ignored" } else { r.outcome.as_str() };
-            let entry = AuditEntry {
-                at_ms: crate::arcgis::auth::local_now_ms(),
-                target: r.target.clone(),
-                rule: r.rule.clone(),
-                action: r.action.clone(),
-                job_ids: r.job_ids.clone(),
-                outcome: outcome.into(),
-                detail: r.detail.clone(),
-            };
+        for report in reports {
+            let mut report = report.clone();
+            if report.detail.starts_with("cancel_ignored") {
+                report.outcome = "cancel_ignored".into();
+            }
+            let entry = AuditEntry { at_ms: crate::arcgis::auth::local_now_ms(), report };
             shared.store.audit(shared.mode.scope(), &entry).await?;
         }
         Ok(())

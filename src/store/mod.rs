@@ -172,23 +172,30 @@ pub enum Attempt {
     },
 }
 
+/// What became of one action: an `action` line of SPEC §5, and the body of an audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionReport {
+    /// The target.
+    pub target: String,
+    /// The rule.
+    pub rule: String,
+    /// cancel, log, …
+    pub action: String,
+    /// The jobs concerned.
+    pub job_ids: Vec<String>,
+    /// done, planned, failed, suppressed, skipped (the audit trail also knows cancel_ignored).
+    pub outcome: String,
+    /// Details for people.
+    pub detail: String,
+}
+
 /// One line of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
     /// When (local clock), epoch ms.
     pub at_ms: i64,
-    /// The target.
-    pub target: String,
-    /// The rule.
-    pub rule: String,
-    /// The action kind.
-    pub action: String,
-    /// The jobs.
-    pub job_ids: Vec<String>,
-    /// done, failed, skipped, suppressed, planned, cancel_ignored.
-    pub outcome: String,
-    /// Details for people.
-    pub detail: String,
+    /// What happened.
+    pub report: ActionReport,
 }
 
 /// The persisted state nbwarden needs.

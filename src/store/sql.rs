@@ -1,16 +1,16 @@
 //! The store on sqlx's `Any` driver: SQLite now (file mode 0600, WAL), the same SQL for
 //! PostgreSQL later. One transaction per poll; writes proportional to what changed.
 
-use super::{Attempt, AuditEntry, CancelCheck, Error, Planned, PollCommit, Queued, Result, Scope, Store, TargetState};
+use super::{
+    ActionReport, Attempt, AuditEntry, CancelCheck, Error, Planned, PollCommit, Queued, Result, Scope, Store,
+    TargetState,
+};
 use crate::arcgis::Job;
 use crate::diff::Snapshot;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Any, AssertSqlSafe, Executor, Pool, QueryBuilder, Row, SqlSafeStr, Transaction};
+use sqlx::{Any, AssertSqlSafe, Executor, Pool, QueryBuilder, Row, SqlSafeStr};
 use std::path::Path;
-
-/// Rows per multi-row INSERT.
-const CHUNK: usize = 200;
 
 /// The SQL store.
 #[derive(Debug, Clone)]
@@ -165,9 +165,9 @@ impl Store for SqlStore {
         .bind(c.now_ms)
         .execute(&mut *tx)
         .await?;
-        upsert_jobs(&mut tx, c, c.upserts, true).await?;
-        upsert_jobs(&mut tx, c, &c.gone, false).await?;
-        for chunk in c.ledger.chunks(CHUNK) {
+        commit::upsert_jobs(&mut tx, c, c.upserts, true).await?;
+        commit::upsert_jobs(&mut tx, c, &c.gone, false).await?;
+        for chunk in c.ledger.chunks(commit::CHUNK) {
             let mut query: QueryBuilder<Any> =
                 QueryBuilder::new("INSERT INTO ledger (scope, target, rule, job_id, trig, fired_ms) ");
             query.push_values(chunk, |mut row, record| {
@@ -181,11 +181,11 @@ impl Store for SqlStore {
             query.push(" ON CONFLICT (scope, target, rule, job_id, trig) DO NOTHING");
             query.build().execute(&mut *tx).await?;
         }
-        write_streaks(&mut tx, c).await?;
-        write_checks(&mut tx, c).await?;
+        commit::write_streaks(&mut tx, c).await?;
+        commit::write_checks(&mut tx, c).await?;
         let mut ids = Vec::with_capacity(c.actions.len());
         for planned in &c.actions {
-            ids.push(insert_action(&mut tx, scope, target, planned).await?);
+            ids.push(commit::insert_action(&mut tx, scope, target, planned).await?);
         }
         tx.commit().await?;
         Ok(ids)
@@ -261,12 +261,13 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn audit(&self, scope: Scope, e: &AuditEntry) -> Result<()> {
+    async fn audit(&self, scope: Scope, entry: &AuditEntry) -> Result<()> {
+        let e = &entry.report;
         sqlx::query(
             "INSERT INTO audit (at_ms, scope, target, rule, action, job_ids, outcome, detail)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(e.at_ms)
+        .bind(entry.at_ms)
         .bind(scope.as_str())
         .bind(&e.target)
         .bind(&e.rule)
@@ -292,15 +293,15 @@ impl Store for SqlStore {
         for row in &rows {
             let job_ids: Vec<String> = serde_json::from_str(&row.try_get::<String, _>(4)?)?;
             if job_ids.iter().any(|j| j == job_id) {
-                out.push(AuditEntry {
-                    at_ms: row.try_get(0)?,
+                let report = ActionReport {
                     target: row.try_get(1)?,
                     rule: row.try_get(2)?,
                     action: row.try_get(3)?,
                     job_ids,
                     outcome: row.try_get(5)?,
                     detail: row.try_get(6)?,
-                });
+                };
+                out.push(AuditEntry { at_ms: row.try_get(0)?, report });
             }
         }
         Ok(out)
@@ -345,115 +346,7 @@ impl Store for SqlStore {
     }
 }
 
-/// Writes jobs as listed (the snapshot) or not (gone, kept as history); one row per job.
-async fn upsert_jobs(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>, jobs: &[Job], listed: bool) -> Result<()> {
-    let encoded: Vec<(String, String)> =
-        jobs.iter().map(|j| Ok((j.id.clone(), serde_json::to_string(j)?))).collect::<Result<_>>()?;
-    for chunk in encoded.chunks(CHUNK) {
-        let mut query: QueryBuilder<Any> =
-            QueryBuilder::new("INSERT INTO jobs (scope, target, job_id, job, listed, first_seen_ms, updated_ms) ");
-        query.push_values(chunk, |mut row, (id, json)| {
-            row.push_bind(c.scope.as_str())
-                .push_bind(c.target.to_string())
-                .push_bind(id.clone())
-                .push_bind(json.clone())
-                .push_bind(i64::from(listed))
-                .push_bind(c.now_ms)
-                .push_bind(c.now_ms);
-        });
-        query.push(
-            " ON CONFLICT (scope, target, job_id) DO UPDATE SET job = excluded.job, listed = excluded.listed, updated_ms = excluded.updated_ms",
-        );
-        query.build().execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-async fn delete_row(
-    tx: &mut Transaction<'_, Any>,
-    sql: &'static str,
-    scope: &str,
-    target: &str,
-    key: &str,
-) -> Result<()> {
-    sqlx::query(sql).bind(scope.to_string()).bind(target.to_string()).bind(key.to_string()).execute(&mut **tx).await?;
-    Ok(())
-}
-
-async fn write_streaks(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>) -> Result<()> {
-    let scope = c.scope.as_str();
-    for (rule, job, count) in &c.streaks_set {
-        sqlx::query(
-            "INSERT INTO streaks (scope, target, rule, job_id, count) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (scope, target, rule, job_id) DO UPDATE SET count = excluded.count",
-        )
-        .bind(scope)
-        .bind(c.target)
-        .bind(rule)
-        .bind(job)
-        .bind(*count as i64)
-        .execute(&mut **tx)
-        .await?;
-    }
-    for (rule, job) in &c.streaks_dropped {
-        sqlx::query("DELETE FROM streaks WHERE scope = $1 AND target = $2 AND rule = $3 AND job_id = $4")
-            .bind(scope)
-            .bind(c.target)
-            .bind(rule)
-            .bind(job)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
-async fn write_checks(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>) -> Result<()> {
-    let scope = c.scope.as_str();
-    for check in &c.checks_set {
-        sqlx::query(
-            "INSERT INTO cancel_checks (scope, target, job_id, rule, polls_left) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (scope, target, job_id) DO UPDATE SET rule = excluded.rule, polls_left = excluded.polls_left",
-        )
-        .bind(scope)
-        .bind(c.target)
-        .bind(&check.job_id)
-        .bind(&check.rule)
-        .bind(check.polls_left as i64)
-        .execute(&mut **tx)
-        .await?;
-    }
-    for job in &c.checks_dropped {
-        delete_row(
-            tx,
-            "DELETE FROM cancel_checks WHERE scope = $1 AND target = $2 AND job_id = $3",
-            scope,
-            c.target,
-            job,
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-async fn insert_action(tx: &mut Transaction<'_, Any>, scope: &str, target: &str, planned: &Planned) -> Result<i64> {
-    let job_ids: Vec<&str> = planned.jobs.iter().map(|j| j.id.as_str()).collect();
-    let now = crate::arcgis::auth::local_now_ms();
-    let row = sqlx::query(
-        "INSERT INTO actions (scope, target, rule, kind, job_ids, payload, status, attempts, next_attempt_ms,
-                              created_ms, updated_ms, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7, '') RETURNING id",
-    )
-    .bind(scope)
-    .bind(target)
-    .bind(&planned.rule)
-    .bind(planned.action.kind())
-    .bind(serde_json::to_string(&job_ids)?)
-    .bind(serde_json::to_string(planned)?)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(row.try_get(0)?)
-}
+mod commit;
 
 #[cfg(test)]
 mod tests;

@@ -106,7 +106,7 @@ async fn queued_actions_retry_then_finish_in_the_audit_trail() {
     let later = store.due_actions(Scope::Real, now + 60_000).await.unwrap();
     assert_eq!((later.len(), later[0].attempts), (1, 1));
     let audit = store.audit_for_job(Scope::Real, "prod", "b").await.unwrap();
-    assert_eq!((audit[0].outcome.as_str(), audit[0].action.as_str()), ("done", "cancel"));
+    assert_eq!((audit[0].report.outcome.as_str(), audit[0].report.action.as_str()), ("done", "cancel"));
 }
 
 #[tokio::test]

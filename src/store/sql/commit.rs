@@ -1,0 +1,128 @@
+//! The writes of one poll's transaction: jobs, streaks, cancel checks and queued actions.
+
+use super::super::{Planned, PollCommit, Result};
+use crate::arcgis::Job;
+use sqlx::{Any, QueryBuilder, Row, Transaction};
+
+/// Rows per multi-row INSERT.
+pub(super) const CHUNK: usize = 200;
+
+/// Writes jobs as listed (the snapshot) or not (gone, kept as history); one row per job.
+pub(super) async fn upsert_jobs(
+    tx: &mut Transaction<'_, Any>,
+    c: &PollCommit<'_>,
+    jobs: &[Job],
+    listed: bool,
+) -> Result<()> {
+    let encoded: Vec<(String, String)> =
+        jobs.iter().map(|j| Ok((j.id.clone(), serde_json::to_string(j)?))).collect::<Result<_>>()?;
+    for chunk in encoded.chunks(CHUNK) {
+        let mut query: QueryBuilder<Any> =
+            QueryBuilder::new("INSERT INTO jobs (scope, target, job_id, job, listed, first_seen_ms, updated_ms) ");
+        query.push_values(chunk, |mut row, (id, json)| {
+            row.push_bind(c.scope.as_str())
+                .push_bind(c.target.to_string())
+                .push_bind(id.clone())
+                .push_bind(json.clone())
+                .push_bind(i64::from(listed))
+                .push_bind(c.now_ms)
+                .push_bind(c.now_ms);
+        });
+        query.push(
+            " ON CONFLICT (scope, target, job_id) DO UPDATE SET job = excluded.job, listed = excluded.listed, updated_ms = excluded.updated_ms",
+        );
+        query.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn delete_row(
+    tx: &mut Transaction<'_, Any>,
+    sql: &'static str,
+    scope: &str,
+    target: &str,
+    key: &str,
+) -> Result<()> {
+    sqlx::query(sql).bind(scope.to_string()).bind(target.to_string()).bind(key.to_string()).execute(&mut **tx).await?;
+    Ok(())
+}
+
+pub(super) async fn write_streaks(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>) -> Result<()> {
+    let scope = c.scope.as_str();
+    for (rule, job, count) in &c.streaks_set {
+        sqlx::query(
+            "INSERT INTO streaks (scope, target, rule, job_id, count) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (scope, target, rule, job_id) DO UPDATE SET count = excluded.count",
+        )
+        .bind(scope)
+        .bind(c.target)
+        .bind(rule)
+        .bind(job)
+        .bind(*count as i64)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (rule, job) in &c.streaks_dropped {
+        sqlx::query("DELETE FROM streaks WHERE scope = $1 AND target = $2 AND rule = $3 AND job_id = $4")
+            .bind(scope)
+            .bind(c.target)
+            .bind(rule)
+            .bind(job)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn write_checks(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>) -> Result<()> {
+    let scope = c.scope.as_str();
+    for check in &c.checks_set {
+        sqlx::query(
+            "INSERT INTO cancel_checks (scope, target, job_id, rule, polls_left) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (scope, target, job_id) DO UPDATE SET rule = excluded.rule, polls_left = excluded.polls_left",
+        )
+        .bind(scope)
+        .bind(c.target)
+        .bind(&check.job_id)
+        .bind(&check.rule)
+        .bind(check.polls_left as i64)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for job in &c.checks_dropped {
+        delete_row(
+            tx,
+            "DELETE FROM cancel_checks WHERE scope = $1 AND target = $2 AND job_id = $3",
+            scope,
+            c.target,
+            job,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn insert_action(
+    tx: &mut Transaction<'_, Any>,
+    scope: &str,
+    target: &str,
+    planned: &Planned,
+) -> Result<i64> {
+    let job_ids: Vec<&str> = planned.jobs.iter().map(|j| j.id.as_str()).collect();
+    let now = crate::arcgis::auth::local_now_ms();
+    let row = sqlx::query(
+        "INSERT INTO actions (scope, target, rule, kind, job_ids, payload, status, attempts, next_attempt_ms,
+                              created_ms, updated_ms, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7, '') RETURNING id",
+    )
+    .bind(scope)
+    .bind(target)
+    .bind(&planned.rule)
+    .bind(planned.action.kind())
+    .bind(serde_json::to_string(&job_ids)?)
+    .bind(serde_json::to_string(planned)?)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get(0)?)
+}
