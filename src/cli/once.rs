@@ -7,8 +7,11 @@ use std::time::Duration;
 
 /// Runs one cycle; `Ok(false)` when a poll or an action failed.
 pub async fn run(setup: Setup, preview: bool, json: bool) -> anyhow::Result<bool> {
-    let dry_run = preview || setup.config.dry_run;
-    let mode = if dry_run { Mode::Preview } else { Mode::Act };
+    let mode = match (preview, setup.config.dry_run) {
+        (true, _) => Mode::Preview,
+        (false, true) => Mode::DryRun,
+        (false, false) => Mode::Act,
+    };
     let (store, shared, targets) = setup::engine(&setup, mode).await?;
     let (targets, mut lines) = engine::tick_all(targets, &shared).await;
     if mode == Mode::Act {

@@ -48,6 +48,25 @@ async fn dry_run_plans_with_detail_and_touches_nothing() {
 }
 
 #[tokio::test]
+async fn configured_dry_run_records_its_plans_apart_and_never_acts() {
+    let site = site(JOBS, RUNAWAY).await;
+    std::fs::write(&site.config_path, std::fs::read_to_string(&site.config_path).unwrap() + "\ndry_run: true\n")
+        .unwrap();
+    assert_eq!(actions(&site.run(&["once", "--json"]).await), [act("runaway", "cancel", "jrun", "planned")]);
+    assert!(actions(&site.run(&["once", "--json"]).await).is_empty(), "its own ledger: reported once");
+    assert!(site.dir.path().join("state.db").exists(), "plans are recorded");
+    assert!(site.sim.stats().cancels.is_empty());
+    let real = site.dir.path().join("real.yaml");
+    std::fs::write(&real, std::fs::read_to_string(&site.config_path).unwrap().replace("dry_run: true", "")).unwrap();
+    let out = crate::util::nbwarden(&["--config", real.to_str().unwrap(), "once", "--json"], &[]).await;
+    assert_eq!(
+        actions(&out),
+        [act("runaway", "cancel", "jrun", "done")],
+        "turning dry run off acts on what still matches"
+    );
+}
+
+#[tokio::test]
 async fn acts_exactly_once_across_processes_and_not_on_the_baseline() {
     let site = site(JOBS, RUNAWAY).await;
     let first = site.run(&["once", "--json"]).await;
