@@ -2,6 +2,7 @@
 //! anyhow lives here and in `main.rs` only.
 
 mod check;
+mod demo;
 mod explain;
 mod jobs;
 mod once;
@@ -76,6 +77,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the simulator, the example rules and the engine together for a minute, printing what happens.
+    Demo {
+        /// How long to run.
+        #[arg(long, default_value_t = 45, value_name = "SECONDS")]
+        seconds: u64,
+        /// Seconds between polls.
+        #[arg(long, default_value_t = 3, value_name = "SECONDS")]
+        every: u64,
+    },
     /// Serve a simulated ArcGIS site (both flavors) for trials, demos and tests.
     Simulate {
         /// Address to listen on.
@@ -102,6 +112,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Explain { job_id, target } => {
             explain::run(setup::load(cli.config.as_deref())?, &job_id, target.as_deref()).await
         }
+        Command::Demo { seconds, every } => demo::run(seconds, every.max(1)).await,
         Command::Simulate { listen, flavor, scenario } => {
             simulate::run(listen, flavor.as_deref(), scenario.as_deref()).await.map(|()| true)
         }
