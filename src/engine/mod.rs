@@ -160,3 +160,6 @@ pub async fn tick_all(targets: Vec<Target>, shared: &Arc<Shared>) -> (Vec<Target
         .collect();
     (targets, lines)
 }
+
+#[cfg(test)]
+mod tests;

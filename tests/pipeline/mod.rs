@@ -217,3 +217,30 @@ async fn explain_says_why_each_rule_would_or_would_not_fire() {
     let unknown = site.run(&["explain", "nope"]).await;
     assert_eq!(unknown.status.code(), Some(1));
 }
+
+#[tokio::test]
+async fn transient_failures_are_retried_quickly_then_queued() {
+    let site = site(JOBS, RUNAWAY).await;
+    site.sim.add_fault(serde_saphyr::from_str("{ on: cancel, kind: http_error, status: 503, count: 2 }").unwrap());
+    let out = site.run(&["once", "--json"]).await;
+    assert_eq!(actions(&out), [act("runaway", "cancel", "jrun", "done")], "third quick try: {}", text(&out.stdout));
+    assert_eq!(site.sim.stats().cancels["jrun"], 1, "the two failed tries never reached the site");
+
+    let site = site_with_stubborn_fault().await;
+    let out = site.run(&["once", "--json"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let line = json_lines(&out).into_iter().find(|l| l["kind"] == "action").unwrap();
+    assert!(
+        line["detail"].as_str().unwrap().contains("answered HTTP 503: Service Unavailable; queued for another try"),
+        "{line}"
+    );
+    let again = site.run(&["once", "--json"]).await;
+    assert!(actions(&again).is_empty(), "not due yet, and the firing is not planned twice");
+    assert_eq!(site.sim.stats().cancels.get("jrun"), None, "nothing got through");
+}
+
+async fn site_with_stubborn_fault() -> Site {
+    let site = site(JOBS, RUNAWAY).await;
+    site.sim.add_fault(serde_saphyr::from_str("{ on: cancel, kind: http_error, status: 503 }").unwrap());
+    site
+}
