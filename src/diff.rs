@@ -43,6 +43,13 @@ impl Snapshot {
         &self.phases
     }
 
+    /// This snapshot with `more` jobs added after the listed ones.
+    pub fn extended(self, more: Vec<Job>) -> Snapshot {
+        let mut jobs = self.jobs;
+        jobs.extend(more);
+        snapshot(jobs)
+    }
+
     /// Number of jobs.
     pub fn len(&self) -> usize {
         self.jobs.len()

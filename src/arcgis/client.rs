@@ -26,6 +26,7 @@ pub struct Client {
     page_size: u32,
     tokens: Mutex<TokenCache>,
     clock: ServerClock,
+    complete: std::sync::atomic::AtomicBool,
 }
 
 /// One request, before the token is added.
@@ -66,6 +67,7 @@ impl Client {
             page_size: target.poll.page_size,
             tokens: Mutex::default(),
             clock: ServerClock::default(),
+            complete: std::sync::atomic::AtomicBool::new(true),
         })
     }
 
@@ -204,7 +206,11 @@ impl JobSource for Client {
     async fn list_jobs(&self) -> Result<Vec<Job>> {
         self.tokens.lock().await.refused = None;
         let list = self.list(self.details).await?;
-        warn_if_cut(&self.name, &list);
+        let cut = list.cut_short();
+        if let Some((total, returned)) = cut {
+            tracing::warn!(target_name = %self.name, total, returned, "the server holds more jobs than it listed; raise poll.page_size (jobs beyond the page are kept as last seen)");
+        }
+        self.complete.store(cut.is_none(), std::sync::atomic::Ordering::Relaxed);
         let mut jobs = list.into_jobs();
         if self.details && self.endpoints.flavor() == crate::config::Flavor::Enterprise {
             merge_abbreviated(&mut jobs, self.list(false).await?.into_jobs());
@@ -227,6 +233,10 @@ impl JobSource for Client {
         let url = self.endpoints.user(username).ok_or(Error::NoPortal { what: "looking up a user's e-mail" })?;
         let user: UserResponse = self.authed(Call::get(url, vec![("f", "json".into())])).await?;
         Ok(user.email.filter(|e| !e.trim().is_empty()))
+    }
+
+    fn last_list_complete(&self) -> bool {
+        self.complete.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn server_now_ms(&self) -> i64 {
@@ -335,12 +345,6 @@ fn merge_abbreviated(detailed: &mut [Job], abbreviated: Vec<Job>) {
             job.ended_at = short.ended_at.or(job.ended_at);
             job.username = job.username.take().or(short.username);
         }
-    }
-}
-
-fn warn_if_cut(name: &str, list: &JobList) {
-    if let Some((total, returned)) = list.cut_short() {
-        tracing::warn!(target_name = %name, total, returned, "the server holds more jobs than it listed; raise poll.page_size");
     }
 }
 

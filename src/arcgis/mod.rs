@@ -24,6 +24,11 @@ pub trait JobSource: Send + Sync {
     async fn cancel(&self, id: &str) -> Result<()>;
     /// The Portal e-mail address of a user; `None` when the user has none visible.
     async fn user_email(&self, username: &str) -> Result<Option<String>>;
+    /// False when the last list was cut short (Notebook Server holds more jobs than `page_size`):
+    /// jobs missing from it may still exist and must not be taken for gone.
+    fn last_list_complete(&self) -> bool {
+        true
+    }
     /// Now, on the server's clock (epoch ms).
     fn server_now_ms(&self) -> i64;
     /// The admin URL of one job, for messages.

@@ -31,9 +31,12 @@ impl Target {
             }
         };
         let now_ms = self.source.server_now_ms();
-        let next = snapshot(jobs);
+        let mut next = snapshot(jobs);
         let baseline = self.state.snapshot.is_none();
         let mut delta = diff(self.state.snapshot.as_ref(), &next);
+        if !self.source.last_list_complete() {
+            next = keep_unlisted(next, &mut delta);
+        }
         read_final_statuses(&self.source, &mut delta.events).await;
         let mut lines = vec![Line::Poll {
             target: name.clone(),
@@ -173,6 +176,23 @@ fn still_running<'a>(next: &'a Snapshot, checks: &[CancelCheck]) -> std::collect
 
 fn previews(target: &str, source: &dyn JobSource, plan: &Plan) -> Vec<ActionReport> {
     plan.actions.iter().map(|planned| dispatch::preview(target, source, planned)).collect()
+}
+
+/// A cut-short list proves nothing about the jobs it left out: they stay as last seen, not gone.
+fn keep_unlisted(next: Snapshot, delta: &mut Delta) -> Snapshot {
+    let mut kept = Vec::new();
+    delta.events.retain(|event| match event {
+        JobEvent::Disappeared { last_seen, .. } => {
+            kept.push(last_seen.clone());
+            false
+        }
+        _ => true,
+    });
+    if kept.is_empty() {
+        next
+    } else {
+        next.extended(kept)
+    }
 }
 
 /// Reads each disappeared job once for its final status (`None` when that fails).

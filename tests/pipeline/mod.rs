@@ -244,3 +244,20 @@ async fn site_with_stubborn_fault() -> Site {
     site.sim.add_fault(serde_saphyr::from_str("{ on: cancel, kind: http_error, status: 503 }").unwrap());
     site
 }
+
+#[tokio::test]
+async fn jobs_pushed_off_a_short_page_are_not_taken_for_gone() {
+    let jobs = "jobs: [{ id: jold, username: joe, start: -3h }, { id: jnew, username: jane, start: -1m }]";
+    let site = Site::start(jobs, Flavor::NotebookServer, None, "{ timeout: 5s, page_size: 2 }").await;
+    site.rules("rules:\n  - { name: gone, on: disappeared, actions: [{ type: log }] }\n");
+    let baseline = site.run(&["once", "--json"]).await;
+    assert_eq!(json_lines(&baseline)[0]["jobs"], 2);
+    site.sim.add_job(serde_saphyr::from_str("{ id: jnewest, username: jane, start: 0s }").unwrap());
+    let out = site.run(&["once", "--json"]).await;
+    let lines = json_lines(&out);
+    let events: Vec<String> =
+        lines.iter().filter(|l| l["kind"] == "event").map(|l| format!("{} {}", l["event"], l["job_id"])).collect();
+    assert_eq!(events, [r#""appeared" "jnewest""#], "jold was pushed off the page, not gone");
+    assert!(actions(&out).is_empty());
+    assert!(text(&out.stderr).contains("raise poll.page_size"), "{}", text(&out.stderr));
+}
