@@ -5,9 +5,17 @@ use crate::arcgis::{Error, Job, Status};
 use crate::store::SqlStore;
 use std::collections::VecDeque;
 
-/// Answers each poll from a script; one-job reads fail (so final statuses are `unknown`).
+/// Answers each poll from a script; one-job reads answer "running" for `running` ids and fail
+/// for the others (so their final statuses are `unknown`).
 struct FakeSource {
     polls: std::sync::Mutex<VecDeque<crate::arcgis::Result<Vec<Job>>>>,
+    running: Vec<&'static str>,
+}
+
+impl FakeSource {
+    fn shared(polls: Vec<crate::arcgis::Result<Vec<Job>>>, running: &[&'static str]) -> Arc<dyn JobSource> {
+        Arc::new(FakeSource { polls: std::sync::Mutex::new(polls.into()), running: running.to_vec() })
+    }
 }
 
 #[async_trait::async_trait]
@@ -18,8 +26,11 @@ impl JobSource for FakeSource {
     async fn list_jobs(&self) -> crate::arcgis::Result<Vec<Job>> {
         self.polls.lock().unwrap().pop_front().expect("scripted poll")
     }
-    async fn job(&self, _: &str) -> crate::arcgis::Result<Job> {
-        Err(Error::Connect { url: "fake".into(), detail: "down".into() })
+    async fn job(&self, id: &str) -> crate::arcgis::Result<Job> {
+        match self.running.contains(&id) {
+            true => Ok(Job::new(id, Status::Executing)),
+            false => Err(Error::Connect { url: "fake".into(), detail: "down".into() }),
+        }
     }
     async fn cancel(&self, _: &str) -> crate::arcgis::Result<()> {
         Ok(())
@@ -58,14 +69,7 @@ async fn a_failed_poll_keeps_the_snapshot_and_is_never_diffed() {
         jobs(&["a", "b"]),
         jobs(&["a"]),
     ];
-    let source: Arc<dyn JobSource> = Arc::new(FakeSource { polls: std::sync::Mutex::new(script.into()) });
-    let store: Arc<dyn Store> = Arc::new(SqlStore::open_memory().await.unwrap());
-    let shared = Shared::new(Arc::new(RuleSet::default()), store, Mode::Act);
-    let config: crate::config::TargetConfig = serde_saphyr::from_str(
-        "{ name: fake, flavor: enterprise, admin_url: 'http://fake/admin', auth: { token: t } }",
-    )
-    .unwrap();
-    let mut target = Target::load(config, source, &shared).await.unwrap();
+    let (shared, mut target) = fake_target(script, &[], RuleSet::default()).await;
     let table: [&[&str]; 4] = [
         &["poll ok=true baseline=Some(true)"],
         &["poll ok=false baseline=None"],
@@ -77,4 +81,47 @@ async fn a_failed_poll_keeps_the_snapshot_and_is_never_diffed() {
         assert_eq!(summary(&lines), expected, "poll {round}");
         assert!(target.state.snapshot.is_some(), "poll {round}: the snapshot survives a failure");
     }
+}
+
+async fn fake_target(
+    polls: Vec<crate::arcgis::Result<Vec<Job>>>,
+    running: &[&'static str],
+    rules: RuleSet,
+) -> (Arc<Shared>, Target) {
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open_memory().await.unwrap());
+    let shared = Shared::new(Arc::new(rules), store, Mode::Act);
+    let config: crate::config::TargetConfig = serde_saphyr::from_str(
+        "{ name: fake, flavor: enterprise, admin_url: 'http://fake/admin', auth: { token: t } }",
+    )
+    .unwrap();
+    let target = Target::load(config, FakeSource::shared(polls, running), &shared).await.unwrap();
+    (shared, target)
+}
+
+#[tokio::test]
+async fn a_cancel_made_while_running_is_verified_in_the_same_process() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("r.yaml"),
+        "rules:\n  - { name: stop, match: { status: running }, actions: [{ type: cancel }] }\n",
+    )
+    .unwrap();
+    let rules = RuleSet::load(&[dir.path().join("r.yaml")], &["fake"]).unwrap();
+    let (shared, mut target) = fake_target((0..5).map(|_| jobs(&["stuck"])).collect(), &["stuck"], rules).await;
+    target.tick(&shared).await;
+    let sources = sources(std::slice::from_ref(&target));
+    let done = crate::dispatch::execute_due(
+        shared.store.clone(),
+        Mode::Act.scope(),
+        &sources,
+        crate::dispatch::RetryPolicy::RUN,
+    )
+    .await
+    .unwrap();
+    assert_eq!(done[0].outcome, "done");
+    let mut reports = Vec::new();
+    for _ in 0..3 {
+        reports.extend(summary(&target.tick(&shared).await).into_iter().filter(|l| l.starts_with("action")));
+    }
+    assert_eq!(reports, ["action cancel failed"], "cancel_ignored after three polls, in one process");
 }

@@ -50,6 +50,7 @@ impl Target {
             Ok(mut more) => lines.append(&mut more),
             Err(e) => {
                 tracing::error!(target_name = %name, error = %e, "could not commit the poll; nothing was done");
+                lines.truncate(1);
                 lines[0] =
                     Line::Poll { target: name, ok: false, jobs: None, baseline: None, error: Some(e.to_string()) };
             }
@@ -65,7 +66,8 @@ impl Target {
         now_ms: i64,
     ) -> crate::store::Result<Vec<Line>> {
         let name = self.config.name.clone();
-        let (checks_set, checks_dropped, ignored) = self.verify_cancels(&next);
+        let checks = shared.store.cancel_checks(shared.mode.scope(), &name).await?;
+        let (checks_set, checks_dropped, ignored) = self.verify_cancels(&checks, &next);
         let input = Input {
             target: &name,
             now_ms,
@@ -91,7 +93,7 @@ impl Target {
             ledger: plan.ledger.clone(),
             streaks_set,
             streaks_dropped,
-            checks_set: checks_set.clone(),
+            checks_set,
             checks_dropped,
             actions: if shared.mode == Mode::Act { plan.actions.clone() } else { Vec::new() },
         };
@@ -107,7 +109,6 @@ impl Target {
         }
         self.state.snapshot = Some(next);
         self.state.streaks = evaluation.streaks;
-        self.state.cancel_checks = checks_set;
         let mut reports = ignored;
         reports.extend(plan.suppressed.iter().cloned());
         if shared.mode != Mode::Act {
@@ -118,10 +119,14 @@ impl Target {
     }
 
     /// Jobs cancelled earlier must leave the running phase within a few polls.
-    fn verify_cancels(&self, next: &Snapshot) -> (Vec<CancelCheck>, Vec<String>, Vec<ActionReport>) {
+    fn verify_cancels(
+        &self,
+        checks: &[CancelCheck],
+        next: &Snapshot,
+    ) -> (Vec<CancelCheck>, Vec<String>, Vec<ActionReport>) {
         let (mut set, mut dropped, mut ignored) = (Vec::new(), Vec::new(), Vec::new());
-        let running = still_running(next, &self.state.cancel_checks);
-        for check in &self.state.cancel_checks {
+        let running = still_running(next, checks);
+        for check in checks {
             let still_running = running.contains(check.job_id.as_str());
             match (still_running, check.polls_left) {
                 (false, _) => dropped.push(check.job_id.clone()),

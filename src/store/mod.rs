@@ -70,8 +70,6 @@ pub struct TargetState {
     pub ledger: LedgerIndex,
     /// Consecutive matches of `for_polls` rules.
     pub streaks: Streaks,
-    /// Cancelled jobs still to be verified.
-    pub cancel_checks: Vec<CancelCheck>,
 }
 
 /// A cancelled job that must leave the running phase within a few polls.
@@ -209,6 +207,8 @@ pub trait Store: Send + Sync {
     async fn due_actions(&self, scope: Scope, now_ms: i64) -> Result<Vec<Queued>>;
     /// Records one attempt of a queued action (and, when final, its audit line).
     async fn record_attempt(&self, id: i64, attempt: &Attempt, now_ms: i64) -> Result<()>;
+    /// Cancelled jobs still to be verified. Read at every poll: dispatch adds to them as it acts.
+    async fn cancel_checks(&self, scope: Scope, target: &str) -> Result<Vec<CancelCheck>>;
     /// Starts verifying a cancelled job on the next polls.
     async fn add_cancel_check(&self, scope: Scope, target: &str, check: &CancelCheck) -> Result<()>;
     /// Writes an audit line that belongs to no queued action (suppressed, cancel_ignored).

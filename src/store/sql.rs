@@ -141,15 +141,6 @@ impl Store for SqlStore {
         for row in &streaks {
             state.streaks.insert((row.try_get(0)?, row.try_get(1)?), row.try_get::<i64, _>(2)? as u32);
         }
-        let checks = sqlx::query("SELECT job_id, rule, polls_left FROM cancel_checks WHERE scope = $1 AND target = $2")
-            .bind(scope.as_str())
-            .bind(target)
-            .fetch_all(&self.pool)
-            .await?;
-        for row in &checks {
-            let polls_left = row.try_get::<i64, _>(2)? as u32;
-            state.cancel_checks.push(CancelCheck { job_id: row.try_get(0)?, rule: row.try_get(1)?, polls_left });
-        }
         Ok(state)
     }
 
@@ -244,6 +235,20 @@ impl Store for SqlStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn cancel_checks(&self, scope: Scope, target: &str) -> Result<Vec<CancelCheck>> {
+        let rows = sqlx::query("SELECT job_id, rule, polls_left FROM cancel_checks WHERE scope = $1 AND target = $2")
+            .bind(scope.as_str())
+            .bind(target)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let polls_left = row.try_get::<i64, _>(2)? as u32;
+                Ok(CancelCheck { job_id: row.try_get(0)?, rule: row.try_get(1)?, polls_left })
+            })
+            .collect()
     }
 
     async fn add_cancel_check(&self, scope: Scope, target: &str, check: &CancelCheck) -> Result<()> {
