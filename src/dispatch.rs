@@ -170,36 +170,9 @@ async fn run_one(
     queued: Queued,
     policy: RetryPolicy,
 ) -> crate::store::Result<ActionReport> {
-    let Some(source) = source else {
-        let attempt = Attempt::Final { outcome: "failed".into(), detail: "the target is no longer configured".into() };
-        return finish(&*store, &queued, attempt).await;
-    };
-    let plugin = queued.planned.action.build();
-    let cx = ActionContext { target: &queued.target, source: &*source, planned: &queued.planned };
-    let mut attempts = queued.attempts;
-    let result = loop {
-        attempts += 1;
-        match plugin.execute(&cx).await {
-            Err(ActionError::Transient(e)) if attempts < queued.attempts + policy.quick_attempts => {
-                tracing::info!(target_name = %queued.target, rule = %queued.planned.rule, error = %e, "transient failure, trying again");
-                tokio::time::sleep(policy.quick_pause * (attempts - queued.attempts)).await;
-            }
-            other => break other,
-        }
-    };
-    let expired = local_now_ms() - queued.created_ms >= policy.give_up_after.as_millis() as i64;
-    let attempt = match result {
-        Ok(Done::Done(detail)) => Attempt::Final { outcome: "done".into(), detail },
-        Ok(Done::Skipped(detail)) => Attempt::Final { outcome: "skipped".into(), detail },
-        Err(ActionError::Permanent(e)) => Attempt::Final { outcome: "failed".into(), detail: e },
-        Err(ActionError::Transient(e)) if expired => Attempt::Final {
-            outcome: "failed".into(),
-            detail: format!("{e}; gave up after {}", crate::config::format_duration(policy.give_up_after)),
-        },
-        Err(ActionError::Transient(e)) => {
-            let next = local_now_ms() + backoff(attempts).as_millis() as i64;
-            Attempt::Retry { next_ms: next, detail: e }
-        }
+    let attempt = match source {
+        Some(source) => attempt(&*source, &queued, policy).await,
+        None => Attempt::Final { outcome: "failed".into(), detail: "the target is no longer configured".into() },
     };
     if matches!(&attempt, Attempt::Final { outcome, .. } if outcome == "done") && queued.planned.action.is_destructive()
     {
@@ -221,10 +194,35 @@ async fn run_one(
     })
 }
 
-async fn finish(store: &dyn Store, queued: &Queued, attempt: Attempt) -> crate::store::Result<ActionReport> {
-    store.record_attempt(queued.id, &attempt, local_now_ms()).await?;
-    let Attempt::Final { outcome, detail } = attempt else { unreachable!("finish records final attempts") };
-    Ok(report(&queued.target, &queued.planned, &outcome, detail))
+/// The policy's quick attempts of one queued action, and what the store should record.
+async fn attempt(source: &dyn JobSource, queued: &Queued, policy: RetryPolicy) -> Attempt {
+    let plugin = queued.planned.action.build();
+    let cx = ActionContext { target: &queued.target, source, planned: &queued.planned };
+    let mut attempts = queued.attempts;
+    let result = loop {
+        attempts += 1;
+        match plugin.execute(&cx).await {
+            Err(ActionError::Transient(e)) if attempts < queued.attempts + policy.quick_attempts => {
+                tracing::info!(target_name = %queued.target, rule = %queued.planned.rule, error = %e, "transient failure, trying again");
+                tokio::time::sleep(policy.quick_pause * (attempts - queued.attempts)).await;
+            }
+            other => break other,
+        }
+    };
+    let expired = local_now_ms() - queued.created_ms >= policy.give_up_after.as_millis() as i64;
+    match result {
+        Ok(Done::Done(detail)) => Attempt::Final { outcome: "done".into(), detail },
+        Ok(Done::Skipped(detail)) => Attempt::Final { outcome: "skipped".into(), detail },
+        Err(ActionError::Permanent(e)) => Attempt::Final { outcome: "failed".into(), detail: e },
+        Err(ActionError::Transient(e)) if expired => Attempt::Final {
+            outcome: "failed".into(),
+            detail: format!("{e}; gave up after {}", crate::config::format_duration(policy.give_up_after)),
+        },
+        Err(ActionError::Transient(e)) => {
+            let next = local_now_ms() + backoff(attempts).as_millis() as i64;
+            Attempt::Retry { next_ms: next, detail: e }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! MiniJinja templates of rule actions: checked when rules compile, rendered with the job context
 //! of SPEC §3. Undefined variables are errors, so a typo is caught by `check`, not at 3 a.m.
 
+use crate::arcgis::model::rfc3339;
 use crate::arcgis::Job;
 use crate::config::format_duration;
 use crate::store::Planned;
@@ -42,7 +43,7 @@ pub fn context(planned: &Planned, target: &str, url: impl Fn(&str) -> String) ->
         "rule": planned.rule,
         "event": planned.event,
         "target": target,
-        "now": rfc3339(planned.planned_ms),
+        "now": rfc3339(planned.planned_ms).unwrap_or_default(),
     })
 }
 
@@ -55,8 +56,8 @@ pub fn job_context(job: &Job, now_ms: i64, url: &str) -> Value {
         "status": job.status.as_str(),
         "phase": job.phase().as_str(),
         "username": job.username.clone().unwrap_or_default(),
-        "started_at": job.started_at.map(rfc3339).unwrap_or_default(),
-        "ended_at": job.ended_at.map(rfc3339).unwrap_or_default(),
+        "started_at": job.started_at.and_then(rfc3339).unwrap_or_default(),
+        "ended_at": job.ended_at.and_then(rfc3339).unwrap_or_default(),
         "runtime": runtime.map(format_duration).unwrap_or_default(),
         "runtime_seconds": runtime.map(|r| r.as_secs()),
         "item_id": job.item_id.clone().unwrap_or_default(),
@@ -83,12 +84,6 @@ pub fn summary(planned: &Planned) -> String {
         })
         .collect();
     format!("rule {} on {}: {}", planned.rule, planned.event.kind, jobs.join(", "))
-}
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
 }
 
 fn describe(error: &minijinja::Error) -> String {

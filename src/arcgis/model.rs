@@ -202,6 +202,11 @@ impl Job {
     }
 }
 
+/// An epoch-ms timestamp as RFC 3339 in UTC, to the second.
+pub fn rfc3339(ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

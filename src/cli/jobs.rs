@@ -1,5 +1,7 @@
 //! `nbwarden jobs`: sign in to each target and print its current jobs, as a table or JSON lines.
 
+use super::printable;
+use crate::arcgis::model::rfc3339;
 use crate::arcgis::{Client, Job, JobSource};
 use crate::config::{format_duration, Config, TargetConfig};
 use anyhow::bail;
@@ -90,10 +92,6 @@ fn row<'a>(target: &'a str, job: &'a Job, now_ms: i64) -> Row<'a> {
     }
 }
 
-fn rfc3339(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-}
-
 fn local_time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string())
@@ -106,12 +104,12 @@ fn table(rows: &[Row]) -> String {
     let mut lines: Vec<[String; 8]> = vec![header.map(String::from)];
     for r in rows {
         lines.push([
-            clean(r.target),
-            clean(r.id),
-            clean(r.job_type.unwrap_or("-")),
-            clean(if r.status.is_empty() { "-" } else { r.status }),
+            cell(r.target),
+            cell(r.id),
+            cell(r.job_type.unwrap_or("-")),
+            cell(if r.status.is_empty() { "-" } else { r.status }),
             r.phase.to_string(),
-            clean(r.username.unwrap_or("-")),
+            cell(r.username.unwrap_or("-")),
             r.started_ms.map(local_time).unwrap_or("-".into()),
             r.runtime_seconds.map(|s| format_duration(std::time::Duration::from_secs(s))).unwrap_or("-".into()),
         ]);
@@ -129,7 +127,7 @@ fn table(rows: &[Row]) -> String {
     out
 }
 
-/// Server-provided text with control characters replaced, capped for a terminal.
-fn clean(text: &str) -> String {
-    text.chars().take(120).map(|c| if c.is_control() { '?' } else { c }).collect()
+/// A table cell: server-provided text made printable and capped for a terminal.
+fn cell(text: &str) -> String {
+    printable(text).chars().take(120).collect()
 }

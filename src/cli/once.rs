@@ -1,5 +1,6 @@
 //! `nbwarden once`: poll every target once, evaluate, dispatch, wait for the actions, report.
 
+use super::printable;
 use super::setup::{self, Setup};
 use crate::dispatch::{self, RetryPolicy};
 use crate::engine::{self, Line, Mode};
@@ -53,20 +54,16 @@ fn human(line: &Line) -> String {
                 (None, Some(to)) => format!(" ({to})"),
                 _ => String::new(),
             };
-            format!("event   {target}: {} {event}{change}", clean(job_id))
+            format!("event   {target}: {} {event}{change}", printable(job_id))
         }
         Line::Action(r) => format!(
             "action  {}: rule {} {} [{}] {}: {}",
             r.target,
             r.rule,
             r.action,
-            r.job_ids.iter().map(|j| clean(j)).collect::<Vec<_>>().join(", "),
+            r.job_ids.iter().map(|j| printable(j)).collect::<Vec<_>>().join(", "),
             r.outcome,
-            clean(&r.detail)
+            printable(&r.detail)
         ),
     }
-}
-
-fn clean(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
