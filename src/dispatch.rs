@@ -2,7 +2,7 @@
 //! ledger records and queued actions within the blast-radius budget; execution runs queued
 //! actions with retries and records every outcome. Dry run is decided here and nowhere else.
 
-use crate::actions::{ActionContext, ActionError, Done};
+use crate::actions::{ActionContext, ActionError, Done, Progress, Services};
 use crate::arcgis::auth::local_now_ms;
 use crate::arcgis::JobSource;
 use crate::config::LimitsConfig;
@@ -58,9 +58,11 @@ pub struct Plan {
     pub suppressed: Vec<ActionReport>,
 }
 
-/// Plans the firings of one poll of `target` (pure).
+/// Plans the firings of one poll of `target` (pure). Batched actions (e-mail) of one rule go out
+/// as one planned action listing every job of the poll.
 pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budget, now_ms: i64) -> Plan {
     let mut plan = Plan::default();
+    let mut batches: HashMap<(usize, usize), usize> = HashMap::new();
     for firing in firings {
         let rule = &rules.rules[firing.rule];
         if rule.actions.iter().any(|a| a.is_destructive()) && !budget.take() {
@@ -81,13 +83,21 @@ pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budg
             job_id: firing.job.id.clone(),
             trigger: firing.trigger.clone(),
         });
-        for action in &rule.actions {
+        for (index, action) in rule.actions.iter().enumerate() {
+            if let Some(&at) = batches.get(&(firing.rule, index)) {
+                plan.actions[at].jobs.push(firing.job.clone());
+                continue;
+            }
+            if action.is_batched() {
+                batches.insert((firing.rule, index), plan.actions.len());
+            }
             plan.actions.push(Planned {
                 rule: rule.name.clone(),
                 action: action.clone(),
                 jobs: vec![firing.job.clone()],
                 event: firing.event.clone(),
                 planned_ms: now_ms,
+                settled: Vec::new(),
             });
         }
     }
@@ -95,8 +105,9 @@ pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budg
 }
 
 /// The report of a planned action in a dry run: plugins are never called, only previewed.
-pub fn preview(target: &str, source: &dyn JobSource, planned: &Planned) -> ActionReport {
-    let cx = ActionContext { target, source, planned };
+pub fn preview(target: &str, source: &dyn JobSource, services: &Services, planned: &Planned) -> ActionReport {
+    let progress = Progress::default();
+    let cx = ActionContext { target, source, planned, services, progress: &progress };
     report(target, planned, "planned", planned.action.build().preview(&cx))
 }
 
@@ -146,6 +157,7 @@ pub async fn execute_due(
     store: Arc<dyn Store>,
     scope: Scope,
     sources: &HashMap<String, Arc<dyn JobSource>>,
+    services: &Arc<Services>,
     policy: RetryPolicy,
 ) -> crate::store::Result<Vec<ActionReport>> {
     let due = store.due_actions(scope, local_now_ms()).await?;
@@ -153,9 +165,10 @@ pub async fn execute_due(
     let limit = Arc::new(tokio::sync::Semaphore::new(8));
     for (index, queued) in due.into_iter().enumerate() {
         let (store, source, limit) = (store.clone(), sources.get(&queued.target).cloned(), limit.clone());
+        let services = services.clone();
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            (index, run_one(store, scope, source, queued, policy).await)
+            (index, run_one(store, scope, source, &services, queued, policy).await)
         });
     }
     let mut results = tasks.join_all().await;
@@ -167,11 +180,12 @@ async fn run_one(
     store: Arc<dyn Store>,
     scope: Scope,
     source: Option<Arc<dyn JobSource>>,
+    services: &Services,
     queued: Queued,
     policy: RetryPolicy,
 ) -> crate::store::Result<ActionReport> {
     let attempt = match source {
-        Some(source) => attempt(&*source, &queued, policy).await,
+        Some(source) => attempt(&*source, services, &queued, policy).await,
         None => Attempt::Final { outcome: "failed".into(), detail: "the target is no longer configured".into() },
     };
     if matches!(&attempt, Attempt::Final { outcome, .. } if outcome == "done") && queued.planned.action.is_destructive()
@@ -195,9 +209,10 @@ async fn run_one(
 }
 
 /// The policy's quick attempts of one queued action, and what the store should record.
-async fn attempt(source: &dyn JobSource, queued: &Queued, policy: RetryPolicy) -> Attempt {
+async fn attempt(source: &dyn JobSource, services: &Services, queued: &Queued, policy: RetryPolicy) -> Attempt {
     let plugin = queued.planned.action.build();
-    let cx = ActionContext { target: &queued.target, source, planned: &queued.planned };
+    let progress = Progress::new(&queued.planned.settled);
+    let cx = ActionContext { target: &queued.target, source, planned: &queued.planned, services, progress: &progress };
     let mut attempts = queued.attempts;
     let result = loop {
         attempts += 1;
@@ -220,7 +235,9 @@ async fn attempt(source: &dyn JobSource, queued: &Queued, policy: RetryPolicy) -
         },
         Err(ActionError::Transient(e)) => {
             let next = local_now_ms() + backoff(attempts).as_millis() as i64;
-            Attempt::Retry { next_ms: next, detail: e }
+            let settled = progress.settled();
+            let progress = (settled != queued.planned.settled).then_some(settled);
+            Attempt::Retry { next_ms: next, detail: e, progress }
         }
     }
 }

@@ -16,3 +16,4 @@ pub mod secret;
 pub mod simulator;
 pub mod store;
 pub mod template;
+pub mod text;

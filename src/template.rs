@@ -5,6 +5,7 @@ use crate::arcgis::model::rfc3339;
 use crate::arcgis::Job;
 use crate::config::format_duration;
 use crate::store::Planned;
+use crate::text::{aligned, cell};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
@@ -16,6 +17,12 @@ fn environment() -> &'static Environment<'static> {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env
     })
+}
+
+/// Renders an HTML template: every value is HTML-escaped.
+pub fn render_html(source: &str, context: &impl serde::Serialize) -> Result<String, String> {
+    let template = environment().template_from_named_str("body.html", source).map_err(|e| describe(&e))?;
+    template.render(minijinja::value::Serde(context)).map_err(|e| describe(&e))
 }
 
 /// Checks a template's syntax.
@@ -34,9 +41,10 @@ pub fn render_header(source: &str, context: &impl serde::Serialize) -> Result<St
     render(source, context).map(|text| text.replace(['\r', '\n'], " "))
 }
 
-/// The context of SPEC §3: `job`, `jobs`, `rule`, `event`, `target`, `now`.
-pub fn context(planned: &Planned, target: &str, url: impl Fn(&str) -> String) -> Value {
-    let jobs: Vec<Value> = planned.jobs.iter().map(|j| job_context(j, planned.planned_ms, &url(&j.id))).collect();
+/// The context of SPEC §3 (`job`, `jobs`, `rule`, `event`, `target`, `now`) for `jobs`, all or
+/// part of the planned ones.
+pub fn context(planned: &Planned, jobs: &[Job], target: &str, url: impl Fn(&str) -> String) -> Value {
+    let jobs: Vec<Value> = jobs.iter().map(|j| job_context(j, planned.planned_ms, &url(&j.id))).collect();
     json!({
         "job": jobs.first().cloned().unwrap_or(Value::Null),
         "jobs": jobs,
@@ -66,6 +74,21 @@ pub fn job_context(job: &Job, now_ms: i64, url: &str) -> Value {
         "timeout_minutes": job.timeout_minutes,
         "url": url,
     })
+}
+
+/// A plain-text table of jobs for message bodies: id, type, status, owner, runtime.
+pub fn job_table(jobs: &[Job], now_ms: i64) -> String {
+    let mut lines = vec![["JOB", "TYPE", "STATUS", "OWNER", "RUNTIME"].map(String::from)];
+    for job in jobs {
+        lines.push([
+            cell(&job.id, 64),
+            cell(job.job_type.as_deref().unwrap_or("-"), 40),
+            cell(job.status.as_str(), 20),
+            cell(job.username.as_deref().unwrap_or("-"), 40),
+            job.runtime(now_ms).map(format_duration).unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    aligned(&lines)
 }
 
 /// A one-line default message: rule, event and jobs.

@@ -2,5 +2,6 @@
 
 mod cli;
 mod client;
+mod notify;
 mod pipeline;
 mod util;

@@ -9,7 +9,7 @@ pub struct Log(pub LogConfig);
 
 impl Log {
     fn render(&self, cx: &ActionContext<'_>) -> Result<String, String> {
-        let context = template::context(cx.planned, cx.target, |id| cx.source.job_url(id));
+        let context = cx.template_context(&cx.planned.jobs);
         match &self.0.message {
             Some(source) => template::render(source, &context),
             None => Ok(template::summary(cx.planned)),

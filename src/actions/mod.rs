@@ -3,14 +3,75 @@
 
 mod cancel;
 mod config;
+mod email;
+mod exec;
 mod log;
+mod mailer;
+mod owners;
+mod webhook;
 
-pub use config::{ActionConfig, CancelConfig, LogConfig, LogLevel};
+pub use config::{ActionConfig, CancelConfig, EmailAction, ExecConfig, LogConfig, LogLevel, WebhookConfig, OWNER};
+pub use mailer::Mailer;
+pub use owners::{Owner, Owners};
+pub use webhook::redact_url;
 
 use crate::arcgis::JobSource;
+use crate::config::{EmailConfig, OwnersConfig};
 use crate::store::Planned;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 
-/// What a plugin sees: the planned action and the target it belongs to.
+/// What plugins share for the life of the process: the mail transport, the owner cache, an HTTP client.
+pub struct Services {
+    /// The `email:` transport, when configured.
+    pub mailer: Option<Mailer>,
+    /// `owner` recipients.
+    pub owners: Owners,
+    /// For webhooks: no redirects, so that headers never travel to another host.
+    pub http: reqwest::Client,
+}
+
+impl Services {
+    /// The services of `email:` and `owners:`.
+    pub fn new(email: Option<&EmailConfig>, owners: &OwnersConfig) -> Result<Services, String> {
+        let mailer = email.map(Mailer::new).transpose()?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("nbwarden/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot set up the webhook HTTP client: {e}"))?;
+        Ok(Services { mailer, owners: Owners::new(owners.clone()), http })
+    }
+}
+
+/// Parts of a batched action already settled (recipients sent to), kept across attempts and
+/// restarts so that a retry sends only what is missing.
+#[derive(Debug, Default)]
+pub struct Progress(Mutex<BTreeSet<String>>);
+
+impl Progress {
+    /// Progress as stored with the planned action.
+    pub fn new(settled: &[String]) -> Progress {
+        Progress(Mutex::new(settled.iter().cloned().collect()))
+    }
+
+    /// True when `key` is settled.
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.lock().expect("progress").contains(key)
+    }
+
+    /// Marks `key` settled.
+    pub fn settle(&self, key: &str) {
+        self.0.lock().expect("progress").insert(key.to_string());
+    }
+
+    /// Everything settled, sorted.
+    pub fn settled(&self) -> Vec<String> {
+        self.0.lock().expect("progress").iter().cloned().collect()
+    }
+}
+
+/// What a plugin sees: the planned action, the target it belongs to and the shared services.
 pub struct ActionContext<'a> {
     /// The target's name.
     pub target: &'a str,
@@ -18,6 +79,17 @@ pub struct ActionContext<'a> {
     pub source: &'a dyn JobSource,
     /// What was planned.
     pub planned: &'a Planned,
+    /// Mail, owners, HTTP.
+    pub services: &'a Services,
+    /// What earlier attempts settled.
+    pub progress: &'a Progress,
+}
+
+impl ActionContext<'_> {
+    /// The template context of SPEC §3 for `jobs` (a subset of the planned jobs).
+    pub fn template_context(&self, jobs: &[crate::arcgis::Job]) -> serde_json::Value {
+        crate::template::context(self.planned, jobs, self.target, |id| self.source.job_url(id))
+    }
 }
 
 /// A finished attempt.
@@ -64,6 +136,9 @@ impl ActionConfig {
     pub fn build(&self) -> Box<dyn Action> {
         match self {
             ActionConfig::Cancel(_) => Box::new(cancel::Cancel),
+            ActionConfig::Email(config) => Box::new(email::Email(config.clone())),
+            ActionConfig::Webhook(config) => Box::new(webhook::Webhook(config.clone())),
+            ActionConfig::Exec(config) => Box::new(exec::Exec(config.clone())),
             ActionConfig::Log(config) => Box::new(log::Log(config.clone())),
         }
     }

@@ -26,6 +26,10 @@ pub async fn run(explicit: Option<&Path>, probe_targets: bool) -> anyhow::Result
             return Ok(false);
         }
     };
+    if let Some(problem) = super::setup::unmet_needs(&config, &rules) {
+        super::write_stdout(&format!("{problem}\n"))?;
+        return Ok(false);
+    }
     let mut out =
         format!("{}: OK, {} target(s), {} rule(s)\n", config.source.display(), config.targets.len(), rules.rules.len());
     if rules.rules.is_empty() {

@@ -39,9 +39,14 @@ pub async fn run(seconds: u64, every: u64) -> anyhow::Result<bool> {
     while started.elapsed() < Duration::from_secs(seconds) {
         let (next, mut lines) = engine::tick_all(targets, &shared).await;
         targets = next;
-        let reports =
-            dispatch::execute_due(store.clone(), Mode::Act.scope(), &engine::sources(&targets), RetryPolicy::RUN)
-                .await?;
+        let reports = dispatch::execute_due(
+            store.clone(),
+            Mode::Act.scope(),
+            &engine::sources(&targets),
+            &shared.services,
+            RetryPolicy::RUN,
+        )
+        .await?;
         lines.extend(reports.into_iter().map(Line::Action));
         let stamp = format!("[{:>3}s] ", started.elapsed().as_secs());
         for line in render(&lines, false)?.lines().filter(|l| !l.starts_with("poll ") || all.is_empty()) {

@@ -1,9 +1,9 @@
 //! `nbwarden jobs`: sign in to each target and print its current jobs, as a table or JSON lines.
 
-use super::printable;
 use crate::arcgis::model::rfc3339;
 use crate::arcgis::{Client, Job, JobSource};
 use crate::config::{format_duration, Config, TargetConfig};
+use crate::text::{aligned, cell};
 use anyhow::bail;
 use serde::Serialize;
 
@@ -104,30 +104,19 @@ fn table(rows: &[Row]) -> String {
     let mut lines: Vec<[String; 8]> = vec![header.map(String::from)];
     for r in rows {
         lines.push([
-            cell(r.target),
-            cell(r.id),
-            cell(r.job_type.unwrap_or("-")),
-            cell(if r.status.is_empty() { "-" } else { r.status }),
+            cell(r.target, 120),
+            cell(r.id, 120),
+            cell(r.job_type.unwrap_or("-"), 120),
+            cell(if r.status.is_empty() { "-" } else { r.status }, 120),
             r.phase.to_string(),
-            cell(r.username.unwrap_or("-")),
+            cell(r.username.unwrap_or("-"), 120),
             r.started_ms.map(local_time).unwrap_or("-".into()),
             r.runtime_seconds.map(|s| format_duration(std::time::Duration::from_secs(s))).unwrap_or("-".into()),
         ]);
     }
-    let widths: Vec<usize> = (0..8).map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0)).collect();
-    let mut out = String::new();
-    for line in &lines {
-        let cells: Vec<String> = line.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
+    let mut out = aligned(&lines);
     if rows.is_empty() {
         out.push_str("(no jobs)\n");
     }
     out
-}
-
-/// A table cell: server-provided text made printable and capped for a terminal.
-fn cell(text: &str) -> String {
-    printable(text).chars().take(120).collect()
 }

@@ -124,12 +124,6 @@ fn load_config(explicit: Option<&std::path::Path>) -> anyhow::Result<crate::conf
     Ok(crate::config::load(&path)?)
 }
 
-/// Server-provided text with control characters replaced, so that a hostile job id or
-/// username cannot move the cursor or forge lines on an administrator's terminal.
-fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
-}
-
 /// Writes to standard output; a closed pipe (`| head`) is not an error.
 fn write_stdout(text: &str) -> std::io::Result<()> {
     use std::io::Write;

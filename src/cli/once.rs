@@ -1,9 +1,9 @@
 //! `nbwarden once`: poll every target once, evaluate, dispatch, wait for the actions, report.
 
-use super::printable;
 use super::setup::{self, Setup};
 use crate::dispatch::{self, RetryPolicy};
 use crate::engine::{self, Line, Mode};
+use crate::text::printable;
 use std::time::Duration;
 
 /// Runs one cycle; `Ok(false)` when a poll or an action failed.
@@ -17,7 +17,8 @@ pub async fn run(setup: Setup, preview: bool, json: bool) -> anyhow::Result<bool
     let (targets, mut lines) = engine::tick_all(targets, &shared).await;
     if mode == Mode::Act {
         let sources = engine::sources(&targets);
-        let reports = dispatch::execute_due(store.clone(), mode.scope(), &sources, RetryPolicy::ONCE).await?;
+        let reports =
+            dispatch::execute_due(store.clone(), mode.scope(), &sources, &shared.services, RetryPolicy::ONCE).await?;
         lines.extend(reports.into_iter().map(Line::Action));
         let retention: Duration = setup.config.state.retention.0;
         let before = crate::arcgis::auth::local_now_ms() - retention.as_millis() as i64;

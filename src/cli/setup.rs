@@ -1,5 +1,6 @@
 //! What the engine commands share: configuration, rules, clients and the store, set up once.
 
+use crate::actions::{ActionConfig, Services};
 use crate::arcgis::{Client, JobSource};
 use crate::config::Config;
 use crate::engine::{Mode, Shared, Target};
@@ -24,7 +25,27 @@ pub fn load(explicit: Option<&std::path::Path>) -> anyhow::Result<Setup> {
         let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         anyhow!("{} problem(s) in the rules:\n{}", lines.len(), lines.join("\n"))
     })?;
+    if let Some(problem) = unmet_needs(&config, &rules) {
+        bail!(problem);
+    }
     Ok(Setup { config, rules })
+}
+
+/// What the rules need that the configuration does not provide (an `email:` section).
+pub fn unmet_needs(config: &Config, rules: &RuleSet) -> Option<String> {
+    let mailing: Vec<&str> = rules
+        .rules
+        .iter()
+        .filter(|r| r.actions.iter().any(|a| matches!(a, ActionConfig::Email(_))))
+        .map(|r| r.name.as_str())
+        .collect();
+    (config.email.is_none() && !mailing.is_empty()).then(|| {
+        format!(
+            "{}: rule(s) {} send e-mail, but there is no `email:` section; add one (transport, host or dir, from)",
+            config.source.display(),
+            mailing.join(", ")
+        )
+    })
 }
 
 /// A client per target.
@@ -50,7 +71,9 @@ pub async fn store(config: &Config, mode: Mode) -> anyhow::Result<Arc<dyn Store>
 /// The store, the shared engine state and the loaded targets.
 pub async fn engine(setup: &Setup, mode: Mode) -> anyhow::Result<(Arc<dyn Store>, Arc<Shared>, Vec<Target>)> {
     let store = store(&setup.config, mode).await?;
-    let shared = Shared::new(Arc::new(setup.rules.clone()), store.clone(), mode);
+    let services =
+        Services::new(setup.config.email.as_ref(), &setup.config.owners).map_err(|e| anyhow!("email: {e}"))?;
+    let shared = Shared::new(Arc::new(setup.rules.clone()), store.clone(), mode, Arc::new(services));
     let mut targets = Vec::new();
     for (config, source) in setup.config.targets.iter().zip(sources(&setup.config)?) {
         targets.push(Target::load(config.clone(), source, &shared).await?);

@@ -186,6 +186,40 @@ fn validate(config: &Config, problems: &mut Vec<String>) {
             problems.push(format!("target \"{}\" is defined twice; names must be unique", target.name));
         }
     }
+    if let Some(email) = &config.email {
+        validate_email(email, problems);
+    }
+    for (key, address) in config
+        .owners
+        .fallback
+        .iter()
+        .map(|a| ("owners.fallback", a))
+        .chain(config.owners.map.values().map(|a| ("owners.map", a)))
+    {
+        if address.parse::<lettre::Address>().is_err() {
+            problems.push(format!("{key}: `{address}` is not an e-mail address"));
+        }
+    }
+}
+
+fn validate_email(email: &EmailConfig, problems: &mut Vec<String>) {
+    match email.from.as_deref().map(str::parse::<lettre::message::Mailbox>) {
+        None => problems.push("email.from is required, e.g. \"nbwarden <nbwarden@example.com>\"".into()),
+        Some(Err(e)) => problems.push(format!("email.from is not an address: {e}")),
+        Some(Ok(_)) => {}
+    }
+    match email.transport {
+        EmailTransport::Smtp if email.host.as_deref().is_none_or(str::is_empty) => {
+            problems.push("email.host is required with transport: smtp".into())
+        }
+        EmailTransport::File if email.dir.is_none() => {
+            problems.push("email.dir is required with transport: file (the folder for .eml files)".into())
+        }
+        _ => {}
+    }
+    if email.password.is_some() && email.username.is_none() {
+        problems.push("email.password is set but email.username is not".into());
+    }
 }
 
 fn validate_target(target: &TargetConfig, problems: &mut Vec<String>) {

@@ -3,6 +3,7 @@
 
 mod tick;
 
+use crate::actions::Services;
 use crate::arcgis::JobSource;
 use crate::config::TargetConfig;
 use crate::dispatch::ActionReport;
@@ -91,14 +92,16 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     /// How actions are treated.
     pub mode: Mode,
+    /// What action plugins share (mail transport, owner cache, HTTP client).
+    pub services: Arc<Services>,
     /// (rule, key) pairs already logged as unanswerable.
     reported: Mutex<HashSet<(String, &'static str)>>,
 }
 
 impl Shared {
     /// Shared state of one engine.
-    pub fn new(rules: Arc<RuleSet>, store: Arc<dyn Store>, mode: Mode) -> Arc<Shared> {
-        Arc::new(Shared { rules, store, mode, reported: Mutex::new(HashSet::new()) })
+    pub fn new(rules: Arc<RuleSet>, store: Arc<dyn Store>, mode: Mode, services: Arc<Services>) -> Arc<Shared> {
+        Arc::new(Shared { rules, store, mode, services, reported: Mutex::new(HashSet::new()) })
     }
 }
 

@@ -89,7 +89,8 @@ async fn fake_target(
     rules: RuleSet,
 ) -> (Arc<Shared>, Target) {
     let store: Arc<dyn Store> = Arc::new(SqlStore::open_memory().await.unwrap());
-    let shared = Shared::new(Arc::new(rules), store, Mode::Act);
+    let services = crate::actions::Services::new(None, &Default::default()).unwrap();
+    let shared = Shared::new(Arc::new(rules), store, Mode::Act, Arc::new(services));
     let config: crate::config::TargetConfig = serde_saphyr::from_str(
         "{ name: fake, flavor: enterprise, admin_url: 'http://fake/admin', auth: { token: t } }",
     )
@@ -114,6 +115,7 @@ async fn a_cancel_made_while_running_is_verified_in_the_same_process() {
         shared.store.clone(),
         Mode::Act.scope(),
         &sources,
+        &shared.services,
         crate::dispatch::RetryPolicy::RUN,
     )
     .await

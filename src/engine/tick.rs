@@ -2,6 +2,7 @@
 //! A failed poll keeps the previous snapshot; nothing is executed here.
 
 use super::{Line, Mode, Shared, Target};
+use crate::actions::Services;
 use crate::arcgis::{Job, JobSource, Phase, Status};
 use crate::diff::{diff, snapshot, Delta, JobEvent, Snapshot};
 use crate::dispatch::{self, ActionReport, Budget, Plan};
@@ -112,7 +113,7 @@ impl Target {
         let mut reports = ignored;
         reports.extend(plan.suppressed.iter().cloned());
         if shared.mode != Mode::Act {
-            reports.extend(previews(&name, &*self.source, &plan));
+            reports.extend(previews(&name, &*self.source, &shared.services, &plan));
         }
         self.audit(shared, &reports).await?;
         Ok(reports.into_iter().map(Line::Action).collect())
@@ -179,8 +180,8 @@ fn still_running<'a>(next: &'a Snapshot, checks: &[CancelCheck]) -> std::collect
         .collect()
 }
 
-fn previews(target: &str, source: &dyn JobSource, plan: &Plan) -> Vec<ActionReport> {
-    plan.actions.iter().map(|planned| dispatch::preview(target, source, planned)).collect()
+fn previews(target: &str, source: &dyn JobSource, services: &Services, plan: &Plan) -> Vec<ActionReport> {
+    plan.actions.iter().map(|planned| dispatch::preview(target, source, services, planned)).collect()
 }
 
 /// A cut-short list proves nothing about the jobs it left out: they stay as last seen, not gone.

@@ -309,5 +309,8 @@ fn action(r: &Located, item: &Value, errors: &mut Vec<RuleError>) -> Option<Acti
             errors.push(r.error(Some(key), format!("action {kind}: template error in {key}: {e}")));
         }
     }
+    for (key, problem) in config.problems() {
+        errors.push(r.error(Some(key), format!("action {kind}: {problem}")));
+    }
     (errors.len() == before).then_some(config)
 }

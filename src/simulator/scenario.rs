@@ -25,6 +25,9 @@ pub struct Scenario {
     /// Injected faults.
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// Enterprise: list items without `username`, as an older documentation page shows them.
+    #[serde(default)]
+    pub list_without_username: bool,
 }
 
 fn default_token_lifetime() -> ConfigDuration {

@@ -20,6 +20,7 @@ pub struct Site {
     jobs: Vec<SimJob>,
     tokens: HashMap<String, Grant>,
     issued: u64,
+    list_without_username: bool,
     /// What happened, for tests and `/__simulator/stats`.
     pub stats: Stats,
 }
@@ -50,6 +51,8 @@ pub struct Stats {
     pub cancels: BTreeMap<String, u32>,
     /// List calls.
     pub lists: u32,
+    /// `community/users/<name>` look-ups.
+    pub user_lookups: u32,
 }
 
 /// A job's state at one instant.
@@ -91,6 +94,7 @@ impl Site {
             jobs,
             tokens: HashMap::new(),
             issued: 0,
+            list_without_username: scenario.list_without_username,
             stats: Stats::default(),
         }
     }
@@ -208,10 +212,16 @@ impl Site {
                 json!({ "notebookJobs": listed.iter().map(|(j, s)| detailed_item(j, s)).collect::<Vec<_>>() })
             }
             Flavor::Enterprise => json!({
-                "asyncNotebookJobs": listed.iter().map(|(j, s)| json!({
-                    "jobId": s.id, "type": j.plan.job_type, "startTime": s.start_ms,
-                    "endTime": s.end_ms.unwrap_or(0), "status": s.status, "username": j.plan.username,
-                })).collect::<Vec<_>>()
+                "asyncNotebookJobs": listed.iter().map(|(j, s)| {
+                    let mut item = json!({
+                        "jobId": s.id, "type": j.plan.job_type, "startTime": s.start_ms,
+                        "endTime": s.end_ms.unwrap_or(0), "status": s.status, "username": j.plan.username,
+                    });
+                    if self.list_without_username {
+                        item.as_object_mut().map(|o| o.remove("username"));
+                    }
+                    item
+                }).collect::<Vec<_>>()
             }),
             Flavor::NotebookServer => {
                 let mut items: Vec<&(&SimJob, JobState)> = listed.iter().collect();
@@ -249,7 +259,8 @@ impl Site {
     }
 
     /// `community/users/<name>`: the e-mail is shown to administrators and the user.
-    pub fn user(&self, name: &str, caller: &User) -> Result<Value, Refusal> {
+    pub fn user(&mut self, name: &str, caller: &User) -> Result<Value, Refusal> {
+        self.stats.user_lookups += 1;
         let user =
             self.users.iter().find(|u| u.username == name).ok_or((400, format!("User '{name}' does not exist.")))?;
         let mut doc = json!({ "username": user.username, "fullName": user.username, "role": if user.admin { "org_admin" } else { "org_user" } });

@@ -107,6 +107,9 @@ pub struct Planned {
     pub event: EventInfo,
     /// When it was planned, on the server's clock.
     pub planned_ms: i64,
+    /// Parts already settled by earlier attempts (e-mail recipients), skipped on retries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settled: Vec<String>,
 }
 
 /// Everything one poll commits, in one transaction, before any action runs.
@@ -167,6 +170,8 @@ pub enum Attempt {
         next_ms: i64,
         /// The failure.
         detail: String,
+        /// What the attempt settled, when that changed: stored so that the next try skips it.
+        progress: Option<Vec<String>>,
     },
 }
 

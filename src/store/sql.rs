@@ -208,7 +208,7 @@ impl Store for SqlStore {
         let mut tx = self.pool.begin().await?;
         let (status, next_ms, detail) = match attempt {
             Attempt::Final { outcome, detail } => (outcome.as_str(), now_ms, detail.as_str()),
-            Attempt::Retry { next_ms, detail } => ("pending", *next_ms, detail.as_str()),
+            Attempt::Retry { next_ms, detail, .. } => ("pending", *next_ms, detail.as_str()),
         };
         sqlx::query(
             "UPDATE actions SET status = $1, next_attempt_ms = $2, detail = $3, updated_ms = $4, attempts = attempts + 1
@@ -221,6 +221,16 @@ impl Store for SqlStore {
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        if let Attempt::Retry { progress: Some(settled), .. } = attempt {
+            let row = sqlx::query("SELECT payload FROM actions WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
+            let mut planned: Planned = serde_json::from_str(&row.try_get::<String, _>(0)?)?;
+            planned.settled = settled.clone();
+            sqlx::query("UPDATE actions SET payload = $1 WHERE id = $2")
+                .bind(serde_json::to_string(&planned)?)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Attempt::Final { outcome, detail } = attempt {
             sqlx::query(
                 "INSERT INTO audit (at_ms, scope, target, rule, action, job_ids, outcome, detail)

@@ -2,7 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod hook;
 pub mod raw_http;
+pub mod smtp;
 
 use nbwarden::arcgis::Client;
 use nbwarden::config::{self, Config, Flavor};
@@ -70,6 +72,24 @@ impl Site {
                 line.to_string()
             }
         });
+    }
+
+    /// Appends top-level configuration (`email:`, `owners:`).
+    pub fn top(&self, yaml: &str) {
+        let mut text = std::fs::read_to_string(&self.config_path).unwrap();
+        text.push('\n');
+        text.push_str(yaml);
+        text.push('\n');
+        std::fs::write(&self.config_path, text).unwrap();
+    }
+
+    /// Makes every queued retry due now, as if its backoff had passed.
+    pub async fn make_retries_due(&self) {
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}", self.dir.path().join("state.db").display());
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::query("UPDATE actions SET next_attempt_ms = 0 WHERE status = 'pending'").execute(&pool).await.unwrap();
+        pool.close().await;
     }
 
     /// Runs the binary with this site's configuration.

@@ -33,6 +33,7 @@ fn planned(id: &str) -> Planned {
         jobs: vec![job(id, Status::Executing)],
         event: EventInfo { kind: "poll".into(), from: None, to: None },
         planned_ms: 1_000,
+        settled: Vec::new(),
     }
 }
 
@@ -96,7 +97,10 @@ async fn queued_actions_retry_then_finish_in_the_audit_trail() {
     assert_eq!(due.iter().map(|q| q.planned.jobs[0].id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     assert_eq!(store.cancels_since(Scope::Real, "prod", now - 60_000).await.unwrap(), 2);
 
-    store.record_attempt(ids[0], &Attempt::Retry { next_ms: now + 60_000, detail: "503".into() }, now).await.unwrap();
+    store
+        .record_attempt(ids[0], &Attempt::Retry { next_ms: now + 60_000, detail: "503".into(), progress: None }, now)
+        .await
+        .unwrap();
     store
         .record_attempt(ids[1], &Attempt::Final { outcome: "done".into(), detail: "cancelled".into() }, now)
         .await

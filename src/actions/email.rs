@@ -1,0 +1,207 @@
+//! The `email` action: one message per recipient per poll, listing only that recipient's jobs;
+//! `owner` resolves through `owners`; the Message-ID is derived from the firing, so a retried send
+//! is recognisable as the same message.
+
+use super::{ActionContext, ActionError, Done, EmailAction, Owner, OWNER};
+use crate::arcgis::Job;
+use crate::template;
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::Message;
+use std::hash::{BuildHasher, BuildHasherDefault};
+
+/// Default subject, when the rule gives none.
+const DEFAULT_SUBJECT: &str = "[nbwarden] {{ rule }} on {{ target }}: \
+    {% if jobs | length == 1 %}{{ job.type or 'job' }} {{ job.id }} {{ job.status }}\
+    {% else %}{{ jobs | length }} jobs{% endif %}";
+
+/// Sends the planned jobs to their recipients.
+#[derive(Debug)]
+pub struct Email(pub EmailAction);
+
+/// Which header a recipient is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    To,
+    Cc,
+}
+
+/// One message to write: one recipient, the jobs that concern them.
+#[derive(Debug)]
+struct Letter {
+    address: String,
+    field: Field,
+    jobs: Vec<Job>,
+}
+
+#[async_trait::async_trait]
+impl super::Action for Email {
+    async fn execute(&self, cx: &ActionContext<'_>) -> Result<Done, ActionError> {
+        let mailer = cx.services.mailer.as_ref().ok_or_else(|| {
+            ActionError::Permanent("an email action needs an `email:` section in nbwarden.yaml".into())
+        })?;
+        let jobs = with_owners(cx).await;
+        let (letters, mut notes) = self.letters(cx, &jobs).await;
+        if letters.is_empty() {
+            return Err(ActionError::Permanent(format!("no recipient to write to: {}", notes.join("; "))));
+        }
+        let (mut sent, mut transient) = (Vec::new(), None);
+        for letter in &letters {
+            if cx.progress.contains(&letter.address) {
+                sent.push(format!("{} (earlier)", letter.address));
+                continue;
+            }
+            match self.message(cx, mailer.from(), letter) {
+                Ok(message) => match mailer.send(message).await {
+                    Ok(()) => sent.push(letter.address.clone()),
+                    Err(ActionError::Transient(e)) => {
+                        transient.get_or_insert(e);
+                        continue;
+                    }
+                    Err(ActionError::Permanent(e)) => notes.push(format!("{}: {e}", letter.address)),
+                },
+                Err(e) => notes.push(format!("{}: {e}", letter.address)),
+            }
+            cx.progress.settle(&letter.address);
+        }
+        let detail = describe(&sent, &notes);
+        match transient {
+            Some(e) => Err(ActionError::Transient(format!("{e}; {detail}"))),
+            None if sent.is_empty() => Err(ActionError::Permanent(detail)),
+            None => Ok(Done::Done(detail)),
+        }
+    }
+
+    fn preview(&self, cx: &ActionContext<'_>) -> String {
+        let recipients: Vec<String> = self.0.to.iter().chain(&self.0.cc).map(|r| preview_recipient(cx, r)).collect();
+        let context = cx.template_context(&cx.planned.jobs);
+        let subject = template::render_header(self.0.subject.as_deref().unwrap_or(DEFAULT_SUBJECT), &context)
+            .unwrap_or_else(|e| format!("(subject fails to render: {e})"));
+        format!("would e-mail {}; subject: {subject}", recipients.join(", "))
+    }
+}
+
+impl Email {
+    /// The recipients and their jobs: fixed addresses see every job, an owner only their own.
+    async fn letters(&self, cx: &ActionContext<'_>, jobs: &[Job]) -> (Vec<Letter>, Vec<String>) {
+        let (mut letters, mut notes) = (Vec::<Letter>::new(), Vec::new());
+        let now = crate::arcgis::auth::local_now_ms();
+        for (field, list) in [(Field::To, &self.0.to), (Field::Cc, &self.0.cc)] {
+            for recipient in list {
+                for job in jobs {
+                    let address = if recipient == OWNER {
+                        let owner =
+                            cx.services.owners.resolve(cx.target, cx.source, job.username.as_deref(), now).await;
+                        if let Owner::Fallback(_, why) | Owner::Unreachable(why) = &owner {
+                            notes.push(format!("{}: {why}", job.id));
+                        }
+                        match owner.address() {
+                            Some(a) => a.to_string(),
+                            None => continue,
+                        }
+                    } else {
+                        recipient.clone()
+                    };
+                    add(&mut letters, address, field, job);
+                }
+            }
+        }
+        notes.dedup();
+        (letters, notes)
+    }
+
+    fn message(&self, cx: &ActionContext<'_>, from: &Mailbox, letter: &Letter) -> Result<Message, String> {
+        let to: Mailbox = letter.address.parse().map_err(|e| format!("not an e-mail address ({e})"))?;
+        let context = cx.template_context(&letter.jobs);
+        let subject = template::render_header(self.0.subject.as_deref().unwrap_or(DEFAULT_SUBJECT), &context)?;
+        let text = match &self.0.body {
+            Some(body) => template::render(body, &context)?,
+            None => default_body(cx, &letter.jobs),
+        };
+        let builder = Message::builder()
+            .from(from.clone())
+            .subject(subject)
+            .message_id(Some(message_id(cx, letter, from)))
+            .date_now();
+        let builder = match letter.field {
+            Field::To => builder.to(to),
+            Field::Cc => builder.cc(to),
+        };
+        let built = match &self.0.html {
+            Some(html) => {
+                builder.multipart(MultiPart::alternative_plain_html(text, template::render_html(html, &context)?))
+            }
+            None => builder.header(ContentType::TEXT_PLAIN).body(text),
+        };
+        built.map_err(|e| format!("cannot build the message: {e}"))
+    }
+}
+
+/// Adds `job` to the letter for `address` (the first header a recipient appears in wins).
+fn add(letters: &mut Vec<Letter>, address: String, field: Field, job: &Job) {
+    let key = address.to_ascii_lowercase();
+    match letters.iter_mut().find(|l| l.address.to_ascii_lowercase() == key) {
+        Some(letter) if !letter.jobs.iter().any(|j| j.id == job.id) => letter.jobs.push(job.clone()),
+        Some(_) => {}
+        None => letters.push(Letter { address, field, jobs: vec![job.clone()] }),
+    }
+}
+
+/// The planned jobs; those without a username (abbreviated Enterprise lists) re-read first.
+async fn with_owners(cx: &ActionContext<'_>) -> Vec<Job> {
+    let mut jobs = cx.planned.jobs.clone();
+    for job in jobs.iter_mut().filter(|j| j.username.is_none()) {
+        match cx.source.job(&job.id).await {
+            Ok(full) => job.username = full.username,
+            Err(e) => tracing::info!(target_name = cx.target, job = %job.id, error = %e, "cannot read the job's owner"),
+        }
+    }
+    jobs
+}
+
+/// Stable for one firing and recipient: the same message on every retry and after a restart.
+fn message_id(cx: &ActionContext<'_>, letter: &Letter, from: &Mailbox) -> String {
+    let planned = cx.planned;
+    let mut key = format!("{}\0{}\0{}\0{}\0", cx.target, planned.rule, planned.planned_ms, planned.event.kind);
+    key.push_str(&serde_json::to_string(&planned.action).unwrap_or_default());
+    for job in &letter.jobs {
+        key.push('\0');
+        key.push_str(&job.id);
+    }
+    key.push('\0');
+    key.push_str(&letter.address.to_ascii_lowercase());
+    let hash = BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(&key);
+    format!("<nbwarden.{hash:016x}@{}>", from.email.domain())
+}
+
+/// The default body: what fired, then a plain-text table of the jobs and their links.
+fn default_body(cx: &ActionContext<'_>, jobs: &[Job]) -> String {
+    let planned = cx.planned;
+    let when = crate::arcgis::model::rfc3339(planned.planned_ms).unwrap_or_default();
+    let mut text = format!(
+        "nbwarden rule \"{}\" fired on target \"{}\" ({}) at {when}.\n\n",
+        planned.rule, cx.target, planned.event.kind
+    );
+    text.push_str(&template::job_table(jobs, planned.planned_ms));
+    text.push('\n');
+    for job in jobs {
+        text.push_str(&format!("{}: {}\n", job.id, cx.source.job_url(&job.id)));
+    }
+    text
+}
+
+fn preview_recipient(cx: &ActionContext<'_>, recipient: &str) -> String {
+    if recipient != OWNER {
+        return recipient.to_string();
+    }
+    let owners: Vec<&str> = cx.planned.jobs.iter().map(|j| j.username.as_deref().unwrap_or("?")).collect();
+    format!("the owner ({})", owners.join(", "))
+}
+
+fn describe(sent: &[String], notes: &[String]) -> String {
+    let mut detail = if sent.is_empty() { "nothing sent".to_string() } else { format!("to {}", sent.join(", ")) };
+    if !notes.is_empty() {
+        detail.push_str(&format!(" ({})", notes.join("; ")));
+    }
+    detail
+}

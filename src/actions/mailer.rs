@@ -1,0 +1,108 @@
+//! The e-mail transport of `email:` (SMTP, `.eml` files or sendmail) through lettre, each send
+//! bounded in time and its failure sorted into transient (retried) or permanent.
+
+use super::ActionError;
+use crate::config::{EmailConfig, EmailTransport, SmtpSecurity};
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncFileTransport, AsyncSendmailTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::time::Duration;
+
+/// Default bound on one send.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    File(AsyncFileTransport<Tokio1Executor>),
+    Sendmail(AsyncSendmailTransport<Tokio1Executor>),
+}
+
+/// Sends messages as `email:` says.
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    timeout: Duration,
+    describe: String,
+}
+
+impl Mailer {
+    /// The transport of a validated `email:` section.
+    pub fn new(config: &EmailConfig) -> Result<Mailer, String> {
+        let from = config.from.as_deref().ok_or("email.from is required")?;
+        let from: Mailbox = from.parse().map_err(|e| format!("email.from `{from}` is not an address: {e}"))?;
+        let timeout = config.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
+        let (transport, describe) = match config.transport {
+            EmailTransport::Smtp => smtp(config, timeout)?,
+            EmailTransport::File => {
+                let dir = config.dir.as_ref().ok_or("email.dir is required with transport: file")?;
+                std::fs::create_dir_all(dir).map_err(|e| format!("email.dir {}: {e}", dir.display()))?;
+                (Transport::File(AsyncFileTransport::new(dir)), format!("files in {}", dir.display()))
+            }
+            EmailTransport::Sendmail => (Transport::Sendmail(AsyncSendmailTransport::new()), "sendmail".into()),
+        };
+        Ok(Mailer { transport, from, timeout, describe })
+    }
+
+    /// The configured sender.
+    pub fn from(&self) -> &Mailbox {
+        &self.from
+    }
+
+    /// Where messages go, for people (`smtp.example.com:587`, `files in ./outbox`).
+    pub fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    /// One message, one attempt, bounded by the configured timeout.
+    pub async fn send(&self, message: Message) -> Result<(), ActionError> {
+        let sent = tokio::time::timeout(self.timeout, async {
+            match &self.transport {
+                Transport::Smtp(t) => t.send(message).await.map(drop).map_err(smtp_error),
+                Transport::File(t) => {
+                    t.send(message).await.map(drop).map_err(|e| ActionError::Transient(e.to_string()))
+                }
+                Transport::Sendmail(t) => {
+                    t.send(message).await.map(drop).map_err(|e| ActionError::Transient(format!("sendmail: {e}")))
+                }
+            }
+        })
+        .await;
+        sent.unwrap_or_else(|_| {
+            let waited = crate::config::format_duration(self.timeout);
+            Err(ActionError::Transient(format!("{}: no answer within {waited}", self.describe)))
+        })
+    }
+}
+
+fn smtp(config: &EmailConfig, timeout: Duration) -> Result<(Transport, String), String> {
+    let host = config.host.as_deref().ok_or("email.host is required with transport: smtp")?;
+    let builder = match config.security {
+        SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host),
+        SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host),
+        SmtpSecurity::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)),
+    };
+    let mut builder = builder.map_err(|e| format!("email.host `{host}`: {e}"))?.timeout(Some(timeout));
+    if let Some(port) = config.port {
+        builder = builder.port(port);
+    }
+    if let Some(username) = &config.username {
+        let password = config.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default();
+        builder = builder.credentials(Credentials::new(username.clone(), password));
+    }
+    let transport = builder.build();
+    let port = config.port.unwrap_or(match config.security {
+        SmtpSecurity::Tls => 465,
+        SmtpSecurity::Starttls => 587,
+        SmtpSecurity::None => 25,
+    });
+    Ok((Transport::Smtp(transport), format!("{host}:{port}")))
+}
+
+/// SMTP 5xx replies are permanent; 4xx replies, connection and TLS trouble are transient.
+fn smtp_error(e: lettre::transport::smtp::Error) -> ActionError {
+    if e.is_permanent() {
+        ActionError::Permanent(format!("the SMTP server refused: {e}"))
+    } else {
+        ActionError::Transient(format!("SMTP: {e}"))
+    }
+}

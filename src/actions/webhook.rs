@@ -1,0 +1,115 @@
+//! The `webhook` action: one HTTP call per firing. 2xx is success; 429, 5xx and transport errors
+//! are transient; other answers are permanent. The URL is redacted wherever it is reported.
+
+use super::{ActionContext, ActionError, Done, WebhookConfig};
+use crate::template;
+use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use std::time::Duration;
+
+/// Default bound on one call.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Calls the configured URL.
+#[derive(Debug)]
+pub struct Webhook(pub WebhookConfig);
+
+#[async_trait::async_trait]
+impl super::Action for Webhook {
+    async fn execute(&self, cx: &ActionContext<'_>) -> Result<Done, ActionError> {
+        let request = self.request(cx).map_err(ActionError::Permanent)?;
+        let shown = format!("{} {}", self.method(), redact_url(&self.0.url));
+        let response = request.send().await.map_err(|e| {
+            let kind = if e.is_timeout() { "no answer in time" } else { "cannot connect" };
+            ActionError::Transient(format!("{shown}: {kind}: {}", e.without_url()))
+        })?;
+        let status = response.status();
+        let outcome = format!("{shown} answered {}", status.as_u16());
+        if status.is_success() {
+            return Ok(Done::Done(outcome));
+        }
+        let body = response.text().await.unwrap_or_default();
+        let excerpt: String = crate::text::printable(body.trim()).chars().take(200).collect();
+        let detail = if excerpt.is_empty() { outcome } else { format!("{outcome}: {excerpt}") };
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            Err(ActionError::Transient(detail))
+        } else {
+            Err(ActionError::Permanent(detail))
+        }
+    }
+
+    fn preview(&self, cx: &ActionContext<'_>) -> String {
+        let body = self.body(cx).unwrap_or_else(|e| format!("(body fails to render: {e})"));
+        format!("would {} {} with {body}", self.method(), redact_url(&self.0.url))
+    }
+}
+
+impl Webhook {
+    fn method(&self) -> String {
+        self.0.method.to_ascii_uppercase()
+    }
+
+    /// The rendered body: the rule's template, or a JSON document with rule, event and jobs.
+    fn body(&self, cx: &ActionContext<'_>) -> Result<String, String> {
+        let context = cx.template_context(&cx.planned.jobs);
+        match &self.0.body {
+            Some(source) => template::render(source, &context),
+            None => Ok(json!({
+                "rule": context["rule"], "target": context["target"], "event": context["event"],
+                "now": context["now"], "job": context["job"], "jobs": context["jobs"],
+            })
+            .to_string()),
+        }
+    }
+
+    fn request(&self, cx: &ActionContext<'_>) -> Result<reqwest::RequestBuilder, String> {
+        let method =
+            Method::from_bytes(self.method().as_bytes()).map_err(|_| format!("bad method {}", self.0.method))?;
+        let body = self.body(cx)?;
+        let context = cx.template_context(&cx.planned.jobs);
+        let json = serde_json::from_str::<serde_json::Value>(&body).is_ok();
+        let content_type = if json { "application/json" } else { "text/plain; charset=utf-8" };
+        let mut request = cx
+            .services
+            .http
+            .request(method, &self.0.url)
+            .timeout(self.0.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0))
+            .header(CONTENT_TYPE, content_type);
+        for (name, value) in &self.0.headers {
+            let value = template::render_header(value, &context)?;
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("bad header name `{name}`"))?;
+            let mut value = HeaderValue::from_str(&value).map_err(|_| format!("header {name}: not a valid value"))?;
+            value.set_sensitive(true);
+            request = request.header(name, value);
+        }
+        Ok(request.body(body))
+    }
+}
+
+/// A URL fit for logs: user, password and query replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return "(invalid URL)".into();
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        let _ = parsed.set_username("***");
+        let _ = parsed.set_password(None);
+    }
+    if parsed.query().is_some() {
+        parsed.set_query(Some("***"));
+    }
+    parsed.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn credentials_and_queries_are_redacted() {
+        assert_eq!(redact_url("https://u:p@hooks.example.com/x?token=s"), "https://***@hooks.example.com/x?***");
+        assert_eq!(redact_url("https://hooks.example.com/x"), "https://hooks.example.com/x");
+        assert_eq!(redact_url("not a url"), "(invalid URL)");
+    }
+}

@@ -1,0 +1,100 @@
+//! A real SMTP server on loopback (aiosmtpd, through `smtp_server.py`) and the parsed messages it received.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/util/smtp_server.py");
+
+/// A Python that has aiosmtpd: `$NBWARDEN_TEST_PYTHON`, Debian's, or the one on PATH.
+fn python() -> &'static str {
+    static FOUND: OnceLock<String> = OnceLock::new();
+    FOUND.get_or_init(|| {
+        let candidates = [std::env::var("NBWARDEN_TEST_PYTHON").unwrap_or_default(), "/usr/bin/python3".into(), "python3".into()];
+        candidates
+            .into_iter()
+            .filter(|c| !c.is_empty())
+            .find(|c| Command::new(c).args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success()))
+            .expect("the SMTP tests need aiosmtpd: apt-get install -y python3-aiosmtpd (or pip install aiosmtpd==1.4.6); .ci/run installs it")
+    })
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running SMTP server; stopped on drop.
+pub struct SmtpServer {
+    child: Child,
+    pub port: u16,
+    pub out: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    /// Starts on `port` (a free one when `None`), optionally requiring AUTH with `user:password`.
+    pub fn start(port: Option<u16>, auth: Option<&str>) -> SmtpServer {
+        let port = port.unwrap_or_else(free_port);
+        let out = tempfile::tempdir().unwrap();
+        let mut command = Command::new(python());
+        command.args([SCRIPT, "serve", "--port", &port.to_string(), "--out", out.path().to_str().unwrap()]);
+        if let Some(auth) = auth {
+            command.args(["--auth", auth]);
+        }
+        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("python starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "the SMTP server did not start");
+        SmtpServer { child, port, out }
+    }
+
+    /// While set, recipients whose local part starts with "busy" get 451.
+    pub fn set_busy(&self, busy: bool) {
+        let flag = self.out.path().join("busy");
+        if busy {
+            std::fs::write(flag, "").unwrap();
+        } else {
+            let _ = std::fs::remove_file(flag);
+        }
+    }
+
+    /// Every message received so far, parsed, in order.
+    pub fn messages(&self) -> Vec<Value> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.out.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        files.iter().map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap()).collect()
+    }
+
+    /// Waits (up to 5 s) until at least `n` messages have arrived.
+    pub fn wait_for(&self, n: usize) -> Vec<Value> {
+        let started = Instant::now();
+        loop {
+            let messages = self.messages();
+            if messages.len() >= n || started.elapsed() > Duration::from_secs(5) {
+                return messages;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A message file (`.eml`) parsed by the same parser.
+pub fn parse_eml(path: &Path) -> Value {
+    let output = Command::new(python()).args([SCRIPT, "parse", path.to_str().unwrap()]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}

@@ -1,0 +1,106 @@
+"""A real SMTP server for nbwarden's tests, on aiosmtpd.
+
+serve:  smtp_server.py serve --port N --out DIR [--auth USER:PASSWORD]
+    Accepts mail on 127.0.0.1:N. Each message is parsed back with Python's e-mail parser and stored
+    as DIR/NNNN.json (envelope, headers, text and HTML bodies) beside DIR/NNNN.eml (the raw bytes).
+    Recipients whose local part starts with "reject" get 550; with "busy", 451 while DIR/busy exists.
+    Prints "ready" once listening; stops when standard input closes.
+parse:  smtp_server.py parse FILE.eml    prints the same JSON for a message file.
+"""
+import argparse
+import email
+import email.policy
+import json
+import os
+import sys
+
+
+def describe(raw, envelope_from=None, envelope_to=None, authenticated=None):
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    text = msg.get_body(preferencelist=("plain",))
+    html = msg.get_body(preferencelist=("html",))
+    head = raw.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[0]
+    return {
+        "envelope_from": envelope_from,
+        "envelope_to": envelope_to,
+        "authenticated": authenticated,
+        "from": str(msg["from"] or ""),
+        "to": str(msg["to"] or ""),
+        "cc": str(msg["cc"] or ""),
+        "bcc": str(msg["bcc"] or ""),
+        "subject": str(msg["subject"] or ""),
+        "message_id": str(msg["message-id"] or ""),
+        "content_type": msg.get_content_type(),
+        "header_names": [k.lower() for k in msg.keys()],
+        "raw_head": head.decode("utf-8", "replace"),
+        "text": text.get_content() if text is not None else None,
+        "html": html.get_content() if html is not None else None,
+    }
+
+
+class Handler:
+    def __init__(self, out):
+        self.out = out
+        self.count = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@")[0].lower()
+        if local.startswith("reject"):
+            return "550 5.1.1 mailbox unavailable"
+        if local.startswith("busy") and os.path.exists(os.path.join(self.out, "busy")):
+            return "451 4.3.0 mailbox busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        base = os.path.join(self.out, "%04d" % self.count)
+        raw = envelope.original_content or envelope.content
+        record = describe(raw, envelope.mail_from, list(envelope.rcpt_tos), bool(session.authenticated))
+        with open(base + ".json.tmp", "w") as f:
+            json.dump(record, f)
+        with open(base + ".eml", "wb") as f:
+            f.write(raw)
+        os.rename(base + ".json.tmp", base + ".json")
+        return "250 Message accepted"
+
+
+def serve(args):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    options = {}
+    if args.auth:
+        user, password = args.auth.split(":", 1)
+
+        def check(server, session, envelope, mechanism, data):
+            ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
+            return AuthResult(success=True) if ok else AuthResult(success=False, handled=False)
+
+        options = {"authenticator": check, "auth_required": True, "auth_require_tls": False}
+    controller = Controller(Handler(args.out), hostname="127.0.0.1", port=args.port, **options)
+    controller.start()
+    print("ready", flush=True)
+    sys.stdin.read()
+    controller.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve")
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--auth")
+    p = sub.add_parser("parse")
+    p.add_argument("file")
+    args = parser.parse_args()
+    if args.command == "serve":
+        serve(args)
+    else:
+        with open(args.file, "rb") as f:
+            print(json.dumps(describe(f.read())))
+
+
+if __name__ == "__main__":
+    main()
