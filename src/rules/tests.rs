@@ -71,8 +71,10 @@ fn duplicate_names_and_syntax_errors() {
 #[test]
 fn the_shipped_examples_compile() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    let set = RuleSet::load(&[dir], &["prod"]).unwrap_or_else(|e| panic!("{e:?}"));
-    assert!(set.get("cancel-runaway-executions").is_some());
+    let set = RuleSet::load(&[dir.clone(), dir.join("optional")], &["prod"]).unwrap_or_else(|e| panic!("{e:?}"));
+    for name in ["cancel-runaway-executions", "failure-notice", "failure-email-to-owner", "failure-chat-webhook"] {
+        assert!(set.get(name).is_some(), "{name}");
+    }
 }
 
 #[test]
