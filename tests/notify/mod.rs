@@ -257,3 +257,36 @@ async fn a_rule_that_mails_without_an_email_section_is_a_check_error() {
         text(&out.stdout)
     );
 }
+
+#[tokio::test]
+async fn the_shipped_failure_email_reaches_each_owner_with_their_jobs() {
+    let smtp = SmtpServer::start(None, None);
+    let scenario = "users:
+  - { username: admin, password: simulator, email: gis-admins@example.com }
+  - { username: joe, password: joe, email: joe@example.com, admin: false }
+  - { username: jane, password: jane, email: jane@example.com, admin: false }
+jobs:
+  - { id: ja, username: joe, start: -20m, item_id: 9a1e0c55 }
+  - { id: jb, username: joe, start: -10m }
+  - { id: jc, username: jane, start: -5m }
+";
+    let shipped = include_str!("../../rules/failure-email-owner.yaml");
+    let site = site(scenario, shipped).await;
+    site.top(&smtp_config(smtp.port));
+    assert!(outcomes(&site.run(&["once", "--json"]).await).is_empty(), "baseline: no events");
+    for id in ["ja", "jb", "jc"] {
+        site.sim.end_job(id, nbwarden::simulator::Ending::Failed);
+    }
+    let out = site.run(&["once", "--json"]).await;
+    assert_eq!(outcomes(&out)[0].2, "to joe@example.com, jane@example.com", "{}", text(&out.stderr));
+    let messages = smtp.wait_for(2);
+    let joe = for_recipient(&messages, "joe@example.com");
+    assert_eq!(joe["subject"], "Notebook job failed: executeNotebook ja and 1 more");
+    let body = joe["text"].as_str().unwrap();
+    assert!(body.starts_with("Hello joe,") && body.contains("2 notebook jobs of yours failed on sim"), "{body}");
+    // The abbreviated list has no item id; the template says so instead of failing.
+    assert!(body.contains("notebook item: (not listed)") && body.contains("/notebooks/jobs/jb"), "{body}");
+    assert!(!body.contains("jc"), "{body}");
+    let jane = for_recipient(&messages, "jane@example.com");
+    assert_eq!(jane["subject"], "Notebook job failed: executeNotebook jc");
+}
