@@ -176,7 +176,8 @@ pub async fn execute_due(
     results.into_iter().map(|(_, r)| r).collect()
 }
 
-async fn run_one(
+/// Runs one queued action with the policy's attempts and records the outcome.
+pub async fn run_one(
     store: Arc<dyn Store>,
     scope: Scope,
     source: Option<Arc<dyn JobSource>>,

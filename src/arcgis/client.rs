@@ -166,6 +166,7 @@ impl Client {
             Ok(TokenResponse { token: Some(token), expires }) => {
                 let issued = Issued::new(token, expires, self.clock.now_ms(), self.lifetime);
                 tracing::debug!(target_name = %self.name, expires_ms = issued.expires_ms, "signed in");
+                metrics::counter!(crate::status::metrics::TOKEN_REFRESHES, "target" => self.name.clone()).increment(1);
                 cache.current = Some(issued.clone());
                 Ok(issued.token)
             }

@@ -6,6 +6,7 @@ mod demo;
 mod explain;
 mod jobs;
 mod once;
+mod run;
 mod setup;
 mod simulate;
 
@@ -45,6 +46,12 @@ pub enum LogFormat {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The daemon: poll every target on its schedule until SIGTERM/SIGINT; SIGHUP reloads.
+    Run {
+        /// Plan and record actions in the dry-run state; execute none.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Poll every target once, evaluate, dispatch, wait for the actions, and exit.
     Once {
         /// Plan and report; act on nothing and write nothing.
@@ -107,6 +114,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             let config = load_config(cli.config.as_deref())?;
             jobs::run(&config, target.as_deref(), json).await
         }
+        Command::Run { dry_run } => run::run(cli.config.as_deref(), dry_run).await,
         Command::Once { dry_run, json } => once::run(setup::load(cli.config.as_deref())?, dry_run, json).await,
         Command::Check { targets } => check::run(cli.config.as_deref(), targets).await,
         Command::Explain { job_id, target } => {

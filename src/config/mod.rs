@@ -245,6 +245,9 @@ fn validate_target(target: &TargetConfig, problems: &mut Vec<String>) {
     let poll = &target.poll;
     check(!(poll.every.is_some() && poll.cron.is_some()), "poll: give either `every` or `cron`, not both".into());
     check(poll.every.is_none_or(|d| d.0.as_secs() >= 1), "poll.every must be at least 1s".into());
+    if let Some(Err(e)) = poll.cron.as_deref().map(crate::scheduler::timing::parse_cron) {
+        check(false, format!("poll.cron: {e}"));
+    }
     check(!poll.timeout.0.is_zero(), "poll.timeout must be more than 0s".into());
     check(poll.page_size > 0, "poll.page_size must be at least 1".into());
     let fraction = target.limits.max_cancel_fraction;

@@ -1,6 +1,7 @@
 //! The cycle: one `tick` per target polls, diffs, evaluates and commits; dispatch then executes.
 //! The scheduler (or `once`) only decides when to call it.
 
+pub mod digest;
 mod tick;
 
 use crate::actions::Services;

@@ -107,6 +107,8 @@ impl Target {
         }
         for record in &plan.ledger {
             self.state.ledger.record(&record.rule, &record.job_id, &record.trigger, now_ms);
+            let labels = [("target", name.clone()), ("rule", record.rule.clone())];
+            metrics::counter!(crate::status::metrics::FIRINGS, &labels).increment(1);
         }
         self.state.snapshot = Some(next);
         self.state.streaks = evaluation.streaks;

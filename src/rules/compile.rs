@@ -83,6 +83,13 @@ fn compile_rule(r: &Located, targets: &[&str], errors: &mut Vec<RuleError>) -> O
     let repeat = repeat(r, map, is_poll, errors);
     let rule_targets = rule_targets(r, map, targets, errors);
     let actions = actions(r, map, errors);
+    if matches!(trigger, Some(Trigger::Schedule(_))) && actions.iter().any(ActionConfig::is_destructive) {
+        errors.push(r.error_at_value(
+            "type",
+            "cancel",
+            "`on: schedule` rules report; they cannot cancel (use `on: poll`)",
+        ));
+    }
     (errors.len() == before).then(|| Rule {
         name,
         description: map.get("description").and_then(Value::as_str).map(str::to_string),
@@ -128,12 +135,10 @@ fn trigger(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -
 }
 
 fn schedule(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -> Option<Schedule> {
-    let parser = croner::parser::CronParser::builder().seconds(croner::parser::Seconds::Optional).build();
     let cron = match map.get("cron").and_then(Value::as_str) {
-        Some(pattern) => parser
-            .parse(pattern)
-            .map_err(|e| errors.push(r.error(Some("cron"), format!("invalid cron `{pattern}`: {e}"))))
-            .ok(),
+        Some(pattern) => {
+            crate::scheduler::timing::parse_cron(pattern).map_err(|e| errors.push(r.error(Some("cron"), e))).ok()
+        }
         None => {
             errors.push(r.error(None, "`on: schedule` needs `cron` (e.g. \"0 8 * * MON-FRI\")"));
             None

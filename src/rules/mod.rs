@@ -2,6 +2,7 @@
 //! and evaluation of one poll into firings (`evaluate`, pure).
 
 mod compile;
+mod deadline;
 pub mod evaluate;
 mod load;
 pub mod matcher;

@@ -222,7 +222,7 @@ pub trait Store: Send + Sync {
     async fn audit_for_job(&self, scope: Scope, target: &str, job_id: &str) -> Result<Vec<AuditEntry>>;
     /// Cancels of a target done or queued since `since_ms` (local clock).
     async fn cancels_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<u32>;
-    /// Jobs of a target updated since `since_ms` (server clock), for digests.
+    /// Jobs of a target listed now or updated since `since_ms` (server clock), for digests.
     async fn history_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<Vec<Job>>;
     /// Drops history, ledger, audit and finished actions older than `before_ms`; returns rows removed.
     async fn prune(&self, before_ms: i64) -> Result<u64>;

@@ -336,12 +336,13 @@ impl Store for SqlStore {
     }
 
     async fn history_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<Vec<Job>> {
-        let rows = sqlx::query("SELECT job FROM jobs WHERE scope = $1 AND target = $2 AND updated_ms >= $3")
-            .bind(scope.as_str())
-            .bind(target)
-            .bind(since_ms)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT job FROM jobs WHERE scope = $1 AND target = $2 AND (updated_ms >= $3 OR listed = 1)")
+                .bind(scope.as_str())
+                .bind(target)
+                .bind(since_ms)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(decode_job).collect()
     }
 

@@ -1,0 +1,118 @@
+//! The scheduler beside the pipeline: one task per target polling on its own cadence (plus
+//! deadline wake-ups and digest slots), one task running queued actions, until told to stop.
+
+mod digests;
+mod runner;
+pub mod timing;
+mod worker;
+
+use crate::engine::{Line, Mode, Shared, Target};
+use crate::status::Board;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+
+/// A target is unhealthy after this many intervals (plus one poll timeout) without a successful poll.
+const HEALTHY_INTERVALS: u32 = 3;
+
+/// Where reported lines go (the log for `run`, the terminal for `demo`).
+pub type Sink = Arc<dyn Fn(&Line) + Send + Sync>;
+
+/// What the scheduler's tasks share.
+pub struct Context {
+    /// Rules, store, mode, services.
+    pub shared: Arc<Shared>,
+    /// The job source of each target, for actions.
+    pub sources: std::collections::HashMap<String, Arc<dyn crate::arcgis::JobSource>>,
+    /// `/status` and `/healthz`.
+    pub board: Arc<Board>,
+    /// Reported lines.
+    pub sink: Sink,
+    /// Wakes the action runner (after a commit queued something).
+    pub wake: Notify,
+    /// How long running polls and actions may go on after the stop.
+    pub grace: Duration,
+    /// Retention of history and audit.
+    pub retention: Duration,
+}
+
+impl Context {
+    /// Reports one line: metrics, the board, then the sink.
+    pub fn report(&self, line: &Line) {
+        use crate::status::metrics::{ACTIONS, EVENTS};
+        match line {
+            Line::Event { target, event, .. } => {
+                metrics::counter!(EVENTS, "target" => target.clone(), "event" => event.clone()).increment(1)
+            }
+            Line::Action(r) => {
+                let labels = [
+                    ("target", r.target.clone()),
+                    ("rule", r.rule.clone()),
+                    ("action", r.action.clone()),
+                    ("outcome", r.outcome.clone()),
+                ];
+                metrics::counter!(ACTIONS, &labels).increment(1);
+            }
+            Line::Poll { .. } => {}
+        }
+        self.board.record(line);
+        (self.sink)(line);
+    }
+}
+
+/// The running tasks of one configuration.
+pub struct Running {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Starts a task per target and the action runner.
+    pub fn start(targets: Vec<Target>, cx: Arc<Context>) -> Running {
+        let (stop, watching) = watch::channel(false);
+        let intervals: Vec<_> = targets
+            .iter()
+            .map(|t| {
+                let cadence =
+                    timing::Cadence::of(&t.config.poll).unwrap_or(timing::Cadence::Every(Duration::from_secs(30)));
+                let interval = cadence.interval(crate::arcgis::auth::local_now_ms());
+                (t.config.name.clone(), interval * HEALTHY_INTERVALS + t.config.poll.timeout.0)
+            })
+            .collect();
+        cx.board.set_targets(&intervals);
+        let mut tasks = JoinSet::new();
+        for target in targets {
+            tasks.spawn(worker::work(target, cx.clone(), watching.clone()));
+        }
+        tasks.spawn(runner::run(cx.clone(), watching));
+        Running { stop, tasks }
+    }
+
+    /// Stops polling, lets running polls and actions finish within the grace period, and waits.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Sleeps until `at_ms` (local clock); false when the stop came first.
+async fn sleep_until(at_ms: i64, stop: &mut watch::Receiver<bool>) -> bool {
+    let wait = Duration::from_millis((at_ms - crate::arcgis::auth::local_now_ms()).max(0) as u64);
+    let slept = tokio::select! {
+        _ = tokio::time::sleep(wait) => true,
+        _ = stop.wait_for(|s| *s) => false,
+    };
+    slept && !*stop.borrow()
+}
+
+/// Resolves `grace` after the stop: what runs when the stop comes gets that long to finish.
+async fn stopped_and_grace_over(mut stop: watch::Receiver<bool>, grace: Duration) {
+    let _ = stop.wait_for(|s| *s).await;
+    tokio::time::sleep(grace).await;
+}
+
+/// True when actions are executed (not a dry run).
+fn acts(cx: &Context) -> bool {
+    cx.shared.mode == Mode::Act
+}

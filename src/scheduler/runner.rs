@@ -1,0 +1,90 @@
+//! The action runner: executes queued actions as soon as a commit queues them (and retries when
+//! their backoff is over), at most a few at a time, each at most once at a time; prunes old state.
+
+use super::{acts, stopped_and_grace_over, Context};
+use crate::arcgis::auth::local_now_ms;
+use crate::dispatch::{self, RetryPolicy};
+use crate::engine::Line;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+/// Actions running at once.
+const PARALLEL: usize = 8;
+/// How often the queue is looked at without a wake-up (retries coming due).
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+/// How often old history and audit lines are pruned.
+const PRUNE_EVERY_MS: i64 = 3_600_000;
+
+/// Runs until the stop, then gives running actions the grace period.
+pub async fn run(cx: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let limit = Arc::new(Semaphore::new(PARALLEL));
+    let mut tasks = JoinSet::new();
+    let mut next_prune = local_now_ms();
+    loop {
+        tokio::select! {
+            _ = cx.wake.notified() => {}
+            _ = tokio::time::sleep(IDLE_CHECK) => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+        while tasks.try_join_next().is_some() {}
+        if acts(&cx) {
+            start_due(&cx, &in_flight, &limit, &mut tasks).await;
+        }
+        if local_now_ms() >= next_prune {
+            next_prune = local_now_ms() + PRUNE_EVERY_MS;
+            prune(&cx).await;
+        }
+    }
+    let finish = async { while tasks.join_next().await.is_some() {} };
+    tokio::select! {
+        _ = finish => {}
+        _ = stopped_and_grace_over(stop, cx.grace) => {
+            tracing::warn!(left = tasks.len(), "actions still running at the end of the grace period were stopped; they run again at the next start");
+            tasks.abort_all();
+        }
+    }
+}
+
+async fn start_due(
+    cx: &Arc<Context>,
+    in_flight: &Arc<Mutex<HashSet<i64>>>,
+    limit: &Arc<Semaphore>,
+    tasks: &mut JoinSet<()>,
+) {
+    let store = cx.shared.store.clone();
+    let due = match store.due_actions(cx.shared.mode.scope(), local_now_ms()).await {
+        Ok(due) => due,
+        Err(e) => return tracing::error!(error = %e, "cannot read the action queue"),
+    };
+    for queued in due {
+        if !in_flight.lock().expect("in flight").insert(queued.id) {
+            continue;
+        }
+        let (cx, in_flight, limit) = (cx.clone(), in_flight.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let id = queued.id;
+            let source = cx.sources.get(&queued.target).cloned();
+            let scope = cx.shared.mode.scope();
+            let store = cx.shared.store.clone();
+            match dispatch::run_one(store, scope, source, &cx.shared.services, queued, RetryPolicy::RUN).await {
+                Ok(report) => cx.report(&Line::Action(report)),
+                Err(e) => tracing::error!(error = %e, "could not record an action's outcome; it runs again"),
+            }
+            in_flight.lock().expect("in flight").remove(&id);
+        });
+    }
+}
+
+async fn prune(cx: &Context) {
+    let before = local_now_ms() - cx.retention.as_millis() as i64;
+    match cx.shared.store.prune(before).await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "pruned state older than state.retention"),
+        Err(e) => tracing::error!(error = %e, "could not prune the state store"),
+    }
+}

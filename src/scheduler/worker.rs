@@ -1,0 +1,146 @@
+//! One target's task: poll on the cadence, sooner when a `runtime_over` threshold will be crossed
+//! before the next poll (capped), retry failed polls with backoff, fire digest slots.
+
+use super::digests::Digests;
+use super::timing::{jitter, Cadence};
+use super::{sleep_until, stopped_and_grace_over, Context};
+use crate::arcgis::auth::local_now_ms;
+use crate::engine::{Line, Target};
+use crate::status::metrics::{JOBS, LAST_SUCCESS, POLLS, POLL_ERRORS, POLL_SECONDS};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Extra (deadline) polls allowed between two regular polls: many jobs never make a storm.
+const MAX_EXTRA_POLLS: u32 = 10;
+/// The shortest time between two polls of a target.
+const MIN_GAP_MS: i64 = 500;
+/// Polled this long after a crossing, so that a clock estimate off by half a second never polls early.
+const CROSSING_MARGIN_MS: i64 = 500;
+/// First retry of a failed poll; doubles up to the interval.
+const FIRST_RETRY_MS: i64 = 2_000;
+
+/// The schedule state of one target.
+struct Plan {
+    cadence: Cadence,
+    regular_ms: i64,
+    next_ms: i64,
+    extra_left: u32,
+    failures: u32,
+}
+
+/// Runs until the stop; the target's state lives in `target`.
+pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    let name = target.config.name.clone();
+    let cadence = match Cadence::of(&target.config.poll) {
+        Ok(cadence) => cadence,
+        Err(e) => return tracing::error!(target_name = %name, "{e}; this target is not polled"),
+    };
+    // Present from the start, at zero, so that dashboards and alerts see them before the first error.
+    metrics::counter!(POLL_ERRORS, "target" => name.clone()).increment(0);
+    metrics::counter!(POLLS, "target" => name.clone()).increment(0);
+    let now = local_now_ms();
+    let first = now + (jitter() * 1000.0) as i64;
+    let mut plan = Plan { cadence, regular_ms: first, next_ms: first, extra_left: MAX_EXTRA_POLLS, failures: 0 };
+    let mut digests = Digests::new(&cx.shared.rules, &target, now);
+    loop {
+        let wake = digests.next_due().map_or(plan.next_ms, |d| d.min(plan.next_ms));
+        if !sleep_until(wake, &mut stop).await {
+            break;
+        }
+        let now = local_now_ms();
+        if target.snapshot().is_some() {
+            for (index, slot) in digests.take_due(&cx.shared.rules, now) {
+                match target.digest(&cx.shared, index, slot).await {
+                    Ok(lines) => lines.iter().for_each(|l| cx.report(l)),
+                    Err(e) => tracing::error!(target_name = %name, error = %e, "could not record the digest"),
+                }
+                cx.wake.notify_one();
+            }
+        }
+        if now < plan.next_ms {
+            continue;
+        }
+        let started = Instant::now();
+        let lines = tokio::select! {
+            lines = target.tick(&cx.shared) => lines,
+            _ = stopped_and_grace_over(stop.clone(), cx.grace) => {
+                tracing::warn!(target_name = %name, "poll abandoned at shutdown; nothing of it was committed");
+                break;
+            }
+        };
+        cx.wake.notify_one();
+        let ok = observe(&target, &cx, &lines, started.elapsed());
+        plan.after_poll(&target, &cx, ok, now);
+    }
+}
+
+/// Reports a poll's lines and records its metrics; true when the poll succeeded.
+fn observe(target: &Target, cx: &Context, lines: &[Line], took: Duration) -> bool {
+    let name = target.config.name.clone();
+    metrics::counter!(POLLS, "target" => name.clone()).increment(1);
+    metrics::histogram!(POLL_SECONDS, "target" => name.clone()).record(took.as_secs_f64());
+    let ok = matches!(lines.first(), Some(Line::Poll { ok: true, .. }));
+    match (ok, target.snapshot()) {
+        (true, Some(snapshot)) => {
+            cx.board.polled(&name, snapshot, target.source.server_now_ms());
+            metrics::gauge!(LAST_SUCCESS, "target" => name.clone()).set(local_now_ms() as f64 / 1000.0);
+            let mut phases = std::collections::BTreeMap::new();
+            for job in snapshot.values() {
+                *phases.entry(job.phase().as_str()).or_insert(0u32) += 1;
+            }
+            for phase in ["submitted", "running", "completed", "failed", "cancelled", "unknown"] {
+                let count = phases.get(phase).copied().unwrap_or(0);
+                metrics::gauge!(JOBS, "target" => name.clone(), "phase" => phase).set(f64::from(count));
+            }
+        }
+        _ => {
+            metrics::counter!(POLL_ERRORS, "target" => name.clone()).increment(1);
+            if let Some(Line::Poll { error: Some(e), .. }) = lines.first() {
+                cx.board.failed(&name, e);
+            }
+        }
+    }
+    lines.iter().for_each(|l| cx.report(l));
+    ok
+}
+
+impl Plan {
+    /// Decides the next poll after one that started at `started_ms`.
+    fn after_poll(&mut self, target: &Target, cx: &Context, ok: bool, started_ms: i64) {
+        let now = local_now_ms();
+        if started_ms >= self.regular_ms {
+            self.regular_ms = self.cadence.next_poll(started_ms, now, jitter());
+            self.extra_left = MAX_EXTRA_POLLS;
+        }
+        self.next_ms = self.regular_ms;
+        if !ok {
+            self.failures += 1;
+            let retry = FIRST_RETRY_MS.saturating_mul(1 << self.failures.saturating_sub(1).min(16));
+            self.next_ms = self.next_ms.min(now + retry);
+            return;
+        }
+        self.failures = 0;
+        if self.extra_left == 0 {
+            return;
+        }
+        if let Some(at) = self.deadline(target, cx, now) {
+            self.next_ms = at;
+            self.extra_left -= 1;
+            tracing::debug!(target_name = %target.config.name, in_ms = at - now, "polling early for a runtime threshold");
+        }
+    }
+
+    /// An extra poll before the regular one: at a threshold crossing, or soon for a pending streak.
+    fn deadline(&self, target: &Target, cx: &Context, now: i64) -> Option<i64> {
+        let snapshot = target.snapshot()?;
+        let offset = target.source.server_now_ms() - now;
+        let rules = &cx.shared.rules;
+        let crossing = rules
+            .next_crossing(&target.config.name, snapshot, target.ledger(), now + offset, self.regular_ms + offset)
+            .map(|at| at - offset + CROSSING_MARGIN_MS);
+        let streak = rules.streak_pending(target.streaks()).then_some(now + 1_000);
+        let at = crossing.into_iter().chain(streak).min()?.max(now + MIN_GAP_MS);
+        (at < self.regular_ms).then_some(at)
+    }
+}

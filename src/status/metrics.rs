@@ -1,0 +1,51 @@
+//! The Prometheus series nbwarden exports, and the recorder behind `/metrics`.
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+/// Polls per target (counter).
+pub const POLLS: &str = "nbwarden_polls_total";
+/// Failed polls per target (counter).
+pub const POLL_ERRORS: &str = "nbwarden_poll_errors_total";
+/// Seconds per poll, list call to commit, per target (histogram).
+pub const POLL_SECONDS: &str = "nbwarden_poll_duration_seconds";
+/// Jobs listed by the last poll, per target and phase (gauge).
+pub const JOBS: &str = "nbwarden_jobs";
+/// Events per target and kind (counter).
+pub const EVENTS: &str = "nbwarden_events_total";
+/// Firings per target and rule (counter).
+pub const FIRINGS: &str = "nbwarden_firings_total";
+/// Action outcomes per target, rule, action and outcome (counter).
+pub const ACTIONS: &str = "nbwarden_actions_total";
+/// Unix time of the last successful poll, per target (gauge).
+pub const LAST_SUCCESS: &str = "nbwarden_last_successful_poll_timestamp_seconds";
+/// Sign-ins that produced a token, per target (counter).
+pub const TOKEN_REFRESHES: &str = "nbwarden_token_refreshes_total";
+
+/// Installs the process-wide recorder once; later calls return the same handle.
+pub fn recorder() -> Result<PrometheusHandle, String> {
+    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(POLL_SECONDS.into()), &buckets)
+                .map_err(|e| e.to_string())?;
+            let handle = builder.install_recorder().map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+            describe();
+            Ok(handle)
+        })
+        .clone()
+}
+
+fn describe() {
+    metrics::describe_counter!(POLLS, "Polls per target.");
+    metrics::describe_counter!(POLL_ERRORS, "Failed polls per target.");
+    metrics::describe_histogram!(POLL_SECONDS, metrics::Unit::Seconds, "Time per poll, list call to commit.");
+    metrics::describe_gauge!(JOBS, "Jobs listed by the last poll, by phase.");
+    metrics::describe_counter!(EVENTS, "Job events (appeared, status_changed, disappeared).");
+    metrics::describe_counter!(FIRINGS, "Rule firings recorded in the ledger.");
+    metrics::describe_counter!(ACTIONS, "Action outcomes (done, planned, failed, suppressed, skipped).");
+    metrics::describe_gauge!(LAST_SUCCESS, metrics::Unit::Seconds, "Unix time of the last successful poll.");
+    metrics::describe_counter!(TOKEN_REFRESHES, "Sign-ins that produced a token.");
+}

@@ -1,0 +1,225 @@
+//! What the daemon shows about itself: the board behind `/status` and `/healthz` (targets and
+//! their health, current jobs, recent events and actions), the metrics, and the HTTP endpoint.
+
+pub mod metrics;
+mod page;
+pub mod server;
+
+use crate::arcgis::auth::local_now_ms;
+use crate::arcgis::model::rfc3339;
+use crate::arcgis::Phase;
+use crate::diff::Snapshot;
+use crate::engine::Line;
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Jobs shown per target (running and queued first, longest first).
+const JOBS_SHOWN: usize = 500;
+/// Recent events and actions kept.
+const RECENT_KEPT: usize = 200;
+
+/// One target as `/status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetView {
+    /// The target.
+    pub name: String,
+    /// Whether it polled successfully within three intervals.
+    pub healthy: bool,
+    /// How long it may go without a successful poll before it is unhealthy, in seconds.
+    pub unhealthy_after_seconds: u64,
+    /// The last successful poll (RFC 3339, local clock).
+    pub last_success: Option<String>,
+    /// The last error, while the target keeps failing.
+    pub last_error: Option<String>,
+    /// Failed polls in a row.
+    pub failures_in_a_row: u32,
+    /// Jobs listed by the last successful poll.
+    pub jobs_total: usize,
+    /// Jobs by phase.
+    pub phases: BTreeMap<&'static str, usize>,
+    #[serde(skip)]
+    interval: Duration,
+    #[serde(skip)]
+    since_ms: i64,
+    #[serde(skip)]
+    last_success_ms: Option<i64>,
+}
+
+/// One job as `/status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobView {
+    /// The target.
+    pub target: String,
+    /// The job.
+    pub id: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub job_type: String,
+    /// Its raw status.
+    pub status: String,
+    /// Its phase.
+    pub phase: &'static str,
+    /// Its owner.
+    pub username: String,
+    /// When it started (RFC 3339).
+    pub started_at: Option<String>,
+    /// For how long it has run (or ran).
+    pub runtime_seconds: Option<u64>,
+    /// The same, for people.
+    pub runtime: String,
+}
+
+/// An event or action, with when it happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recent {
+    /// RFC 3339, local clock.
+    pub at: String,
+    /// The line.
+    #[serde(flatten)]
+    pub line: Line,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    targets: BTreeMap<String, TargetView>,
+    jobs: BTreeMap<String, Vec<JobView>>,
+    recent: VecDeque<Recent>,
+}
+
+/// The shared board, updated by the scheduler, read by the HTTP endpoint.
+#[derive(Debug, Default)]
+pub struct Board(Mutex<Inner>);
+
+impl Board {
+    /// Declares the targets being watched (after a start or a reload), each with how long it may
+    /// go without a successful poll: three intervals plus one poll timeout.
+    pub fn set_targets(&self, targets: &[(String, Duration)]) {
+        let mut inner = self.0.lock().expect("board");
+        inner.targets.retain(|name, _| targets.iter().any(|(n, _)| n == name));
+        inner.jobs.retain(|name, _| targets.iter().any(|(n, _)| n == name));
+        let now = local_now_ms();
+        for (name, interval) in targets {
+            let view = inner.targets.entry(name.clone()).or_insert_with(|| TargetView {
+                name: name.clone(),
+                healthy: true,
+                unhealthy_after_seconds: 0,
+                last_success: None,
+                last_error: None,
+                failures_in_a_row: 0,
+                jobs_total: 0,
+                phases: BTreeMap::new(),
+                interval: *interval,
+                since_ms: now,
+                last_success_ms: None,
+            });
+            view.interval = *interval;
+            view.unhealthy_after_seconds = interval.as_secs();
+        }
+    }
+
+    /// Records a successful poll and the jobs it listed (`now_ms` on the server's clock).
+    pub fn polled(&self, target: &str, snapshot: &Snapshot, now_ms: i64) {
+        let mut phases = BTreeMap::new();
+        for job in snapshot.values() {
+            *phases.entry(job.phase().as_str()).or_insert(0) += 1;
+        }
+        let jobs = shown_jobs(target, snapshot, now_ms);
+        let mut inner = self.0.lock().expect("board");
+        if let Some(view) = inner.targets.get_mut(target) {
+            let local = local_now_ms();
+            view.last_success_ms = Some(local);
+            view.last_success = rfc3339(local);
+            view.last_error = None;
+            view.failures_in_a_row = 0;
+            view.jobs_total = snapshot.len();
+            view.phases = phases;
+        }
+        inner.jobs.insert(target.to_string(), jobs);
+    }
+
+    /// Records a failed poll.
+    pub fn failed(&self, target: &str, error: &str) {
+        if let Some(view) = self.0.lock().expect("board").targets.get_mut(target) {
+            view.last_error = Some(error.to_string());
+            view.failures_in_a_row += 1;
+        }
+    }
+
+    /// Keeps an event or action line for `/status`.
+    pub fn record(&self, line: &Line) {
+        if matches!(line, Line::Poll { .. }) {
+            return;
+        }
+        let mut inner = self.0.lock().expect("board");
+        if inner.recent.len() == RECENT_KEPT {
+            inner.recent.pop_front();
+        }
+        inner.recent.push_back(Recent { at: rfc3339(local_now_ms()).unwrap_or_default(), line: line.clone() });
+    }
+
+    /// The targets that have not polled successfully within three intervals, with why.
+    pub fn unhealthy(&self, now_ms: i64) -> Vec<(String, String)> {
+        let inner = self.0.lock().expect("board");
+        inner
+            .targets
+            .values()
+            .filter(|v| !is_healthy(v, now_ms))
+            .map(|v| (v.name.clone(), v.last_error.clone().unwrap_or_else(|| "no successful poll yet".into())))
+            .collect()
+    }
+
+    /// Everything `/status` shows, newest events first.
+    pub fn view(&self, now_ms: i64) -> StatusView {
+        let inner = self.0.lock().expect("board");
+        let targets =
+            inner.targets.values().map(|v| TargetView { healthy: is_healthy(v, now_ms), ..v.clone() }).collect();
+        StatusView {
+            version: env!("CARGO_PKG_VERSION"),
+            now: rfc3339(now_ms).unwrap_or_default(),
+            targets,
+            jobs: inner.jobs.values().flatten().cloned().collect(),
+            recent: inner.recent.iter().rev().cloned().collect(),
+        }
+    }
+}
+
+/// The document of `/status`.
+#[derive(Debug, Serialize)]
+pub struct StatusView {
+    /// nbwarden's version.
+    pub version: &'static str,
+    /// When this was produced.
+    pub now: String,
+    /// Targets and their health.
+    pub targets: Vec<TargetView>,
+    /// Current jobs (running and queued first, longest first; at most 500 per target).
+    pub jobs: Vec<JobView>,
+    /// Recent events and actions, newest first.
+    pub recent: Vec<Recent>,
+}
+
+fn is_healthy(view: &TargetView, now_ms: i64) -> bool {
+    now_ms - view.last_success_ms.unwrap_or(view.since_ms) <= view.interval.as_millis() as i64
+}
+
+fn shown_jobs(target: &str, snapshot: &Snapshot, now_ms: i64) -> Vec<JobView> {
+    let finished = |j: &crate::arcgis::Job| !matches!(j.phase(), Phase::Running | Phase::Submitted);
+    let mut jobs: Vec<_> = snapshot.values().map(|j| (finished(j), j.runtime(now_ms), j)).collect();
+    jobs.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    jobs.truncate(JOBS_SHOWN);
+    jobs.into_iter()
+        .map(|(_, runtime, job)| JobView {
+            target: target.to_string(),
+            id: job.id.clone(),
+            job_type: job.job_type.clone().unwrap_or_default(),
+            status: job.status.as_str().to_string(),
+            phase: job.phase().as_str(),
+            username: job.username.clone().unwrap_or_default(),
+            started_at: job.started_at.and_then(rfc3339),
+            runtime_seconds: runtime.map(|r| r.as_secs()),
+            runtime: runtime.map(crate::config::format_duration).unwrap_or_default(),
+        })
+        .collect()
+}
