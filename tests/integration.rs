@@ -2,6 +2,7 @@
 
 mod cli;
 mod client;
+mod daemon;
 mod notify;
 mod pipeline;
 mod util;

@@ -1,80 +1,133 @@
-//! `nbwarden demo`: the simulator, the example rules and the engine together, printing what
-//! happens as it happens; stops by itself. Needs no network, no files and no setup.
+//! `nbwarden demo`: the simulator with its built-in scenario, the example rules of `rules/` and
+//! the daemon together, e-mail written to `./demo-outbox/`; prints what happens as it happens and
+//! stops by itself with a summary. Needs no network and no setup.
 
-use super::once::render;
-use super::setup::{self, Setup};
-use crate::config::{self, Flavor};
-use crate::dispatch::{self, RetryPolicy};
-use crate::engine::{self, Line, Mode};
-use crate::rules::RuleSet;
+use super::run::{daemon, Options};
+use crate::config::Flavor;
+use crate::engine::Line;
 use crate::simulator::{Scenario, Simulator};
+use crate::text::printable;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The example rules, embedded so that the demo runs from anywhere.
-const RULES: [(&str, &str); 2] = [
+const RULES: [(&str, &str); 6] = [
     ("cancel-runaway.yaml", include_str!("../../rules/cancel-runaway.yaml")),
     ("failure-log.yaml", include_str!("../../rules/failure-log.yaml")),
+    ("failure-email-owner.yaml", include_str!("../../rules/failure-email-owner.yaml")),
+    ("warn-then-cancel.yaml", include_str!("../../rules/warn-then-cancel.yaml")),
+    ("stuck-submitted.yaml", include_str!("../../rules/stuck-submitted.yaml")),
+    ("daily-digest.yaml", include_str!("../../rules/daily-digest.yaml")),
 ];
+
+/// Where the demo's e-mails go, relative to the working directory.
+const OUTBOX: &str = "demo-outbox";
 
 /// Runs the demo for `seconds`, polling every `every` seconds.
 pub async fn run(seconds: u64, every: u64) -> anyhow::Result<bool> {
     let sim = Simulator::start(&Scenario::builtin(), Flavor::Enterprise, "127.0.0.1:0".parse()?).await?;
-    let dir = tempfile_dir()?;
+    let dir = std::env::temp_dir().join(format!("nbwarden-demo-{}", std::process::id()));
+    let outbox = std::env::current_dir()?.join(OUTBOX);
     std::fs::create_dir_all(dir.join("rules"))?;
+    std::fs::create_dir_all(&outbox)?;
     for (name, text) in RULES {
         std::fs::write(dir.join("rules").join(name), text)?;
     }
-    let yaml = format!(
-        "targets:\n  - name: demo\n    flavor: enterprise\n    admin_url: {}\n    auth: {{ portal_url: '{}', username: admin, password: simulator }}\n    poll: {{ every: {every}s, timeout: 5s }}\nrules: [rules]\nstate: {{ path: state.db }}\nhttp: {{ listen: '' }}\n",
+    let config = dir.join("nbwarden.yaml");
+    std::fs::write(&config, configuration(&sim.admin_url(), &sim.portal_url(), every, &outbox))?;
+    let before = eml_files(&outbox);
+    println!(
+        "nbwarden demo: a simulated ArcGIS site on {} with {} jobs, the example rules of rules/, a poll every {every} s for {seconds} s.\nE-mails are written to ./{OUTBOX}/. Watch:\n",
         sim.admin_url(),
-        sim.portal_url()
+        Scenario::builtin().jobs.len()
     );
-    std::fs::write(dir.join("nbwarden.yaml"), yaml)?;
-    let config = config::load(&dir.join("nbwarden.yaml"))?;
-    let rules = RuleSet::load(&config.rules, &["demo"]).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    println!("nbwarden demo: a simulated ArcGIS site on {} with {} jobs, {} rules from rules/, a poll every {every} s for {seconds} s\n", sim.admin_url(), Scenario::builtin().jobs.len(), rules.rules.len());
-    let setup = Setup { config, rules };
-    let (store, shared, mut targets) = setup::engine(&setup, Mode::Act).await?;
-    let (started, mut all) = (Instant::now(), Vec::new());
-    while started.elapsed() < Duration::from_secs(seconds) {
-        let (next, mut lines) = engine::tick_all(targets, &shared).await;
-        targets = next;
-        let reports = dispatch::execute_due(
-            store.clone(),
-            Mode::Act.scope(),
-            &engine::sources(&targets),
-            &shared.services,
-            RetryPolicy::RUN,
-        )
-        .await?;
-        lines.extend(reports.into_iter().map(Line::Action));
-        let stamp = format!("[{:>3}s] ", started.elapsed().as_secs());
-        for line in render(&lines, false)?.lines().filter(|l| !l.starts_with("poll ") || all.is_empty()) {
-            println!("{stamp}{line}");
-        }
-        all.extend(lines);
-        tokio::time::sleep(Duration::from_secs(every)).await;
-    }
-    summary(&all, &sim.stats(), &dir);
+    let started = Instant::now();
+    let seen: Arc<Mutex<Vec<Line>>> = Arc::default();
+    let sink = {
+        let seen = seen.clone();
+        Arc::new(move |line: &Line| {
+            if let Some(text) = readable(line) {
+                println!("[{:>3}s] {text}", started.elapsed().as_secs());
+            }
+            seen.lock().expect("demo lines").push(line.clone());
+        })
+    };
+    let options =
+        Options { config: Some(&config), dry_run: false, sink, stop_after: Some(Duration::from_secs(seconds)) };
+    daemon(options).await?;
+    let lines = seen.lock().expect("demo lines").clone();
+    summary(&lines, &sim.stats(), eml_files(&outbox).saturating_sub(before), &dir);
     Ok(true)
 }
 
-fn summary(lines: &[Line], stats: &crate::simulator::site::Stats, dir: &std::path::Path) {
-    let count = |wanted: fn(&crate::dispatch::ActionReport) -> bool| {
+fn configuration(admin_url: &str, portal_url: &str, every: u64, outbox: &Path) -> String {
+    format!(
+        "targets:
+  - name: demo
+    flavor: enterprise
+    admin_url: '{admin_url}'
+    auth: {{ portal_url: '{portal_url}', username: admin, password: simulator }}
+    poll: {{ every: {every}s, timeout: 5s }}
+email: {{ transport: file, dir: '{}', from: 'nbwarden demo <nbwarden@example.com>' }}
+owners: {{ fallback: gis-admins@example.com }}
+rules: [rules]
+state: {{ path: state.db }}
+http: {{ listen: '' }}
+",
+        outbox.display()
+    )
+}
+
+/// A line for people, or nothing for routine polls.
+fn readable(line: &Line) -> Option<String> {
+    Some(match line {
+        Line::Poll { ok: true, baseline: Some(true), jobs, .. } => {
+            format!(
+                "first poll: {} jobs listed (the baseline: no events for what was already there)",
+                jobs.unwrap_or(0)
+            )
+        }
+        Line::Poll { ok: true, .. } => return None,
+        Line::Poll { error, .. } => format!("poll failed: {}", error.as_deref().unwrap_or("?")),
+        Line::Event { job_id, event, from, to, .. } => {
+            let change = match (from, to) {
+                (Some(from), Some(to)) => format!(" {from} -> {to}"),
+                (None, Some(to)) => format!(" ({to})"),
+                _ => String::new(),
+            };
+            format!("event   {} {event}{change}", printable(job_id))
+        }
+        Line::Action(r) => format!(
+            "action  rule {}: {} [{}] {}: {}",
+            r.rule,
+            r.action,
+            r.job_ids.iter().map(|j| printable(j)).collect::<Vec<_>>().join(", "),
+            r.outcome,
+            printable(&r.detail)
+        ),
+    })
+}
+
+fn eml_files(dir: &Path) -> usize {
+    let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    entries.filter(|e| e.path().extension().is_some_and(|x| x == "eml")).count()
+}
+
+fn summary(lines: &[Line], stats: &crate::simulator::site::Stats, emails: usize, dir: &Path) {
+    let count = |wanted: &dyn Fn(&crate::dispatch::ActionReport) -> bool| {
         lines.iter().filter(|l| matches!(l, Line::Action(r) if wanted(r))).count()
     };
-    let cancels = count(|r| r.action == "cancel" && r.outcome == "done");
-    let ignored = count(|r| r.detail.starts_with("cancel_ignored"));
-    let notices = count(|r| r.action == "log" && r.outcome == "done");
+    let cancels = count(&|r| r.action == "cancel" && r.outcome == "done");
+    let ignored = count(&|r| r.detail.starts_with("cancel_ignored"));
     let polls = lines.iter().filter(|l| matches!(l, Line::Poll { ok: true, .. })).count();
     let events = lines.iter().filter(|l| matches!(l, Line::Event { .. })).count();
     let calls: u32 = stats.cancels.values().sum();
-    println!("\nsummary: {polls} polls, {events} events, {cancels} cancels done ({calls} cancel calls reached the site), {ignored} ignored cancels reported, {notices} notices logged");
-    println!("state and configuration: {} (`nbwarden --config {}/nbwarden.yaml explain <job>` works while the folder exists)", dir.display(), dir.display());
-}
-
-fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("nbwarden-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+    println!("\nSummary: {polls} polls, {events} events, {cancels} cancel(s) done ({calls} cancel call(s) reached the site), {ignored} ignored cancel(s) reported.");
+    println!("{emails} e-mail(s) written to ./{OUTBOX}/ (open the .eml files in any mail reader).");
+    println!(
+        "Configuration, rules and state: {} (try `nbwarden --config {}/nbwarden.yaml explain jrunaway0joe` while a simulator runs).",
+        dir.display(),
+        dir.display()
+    );
 }

@@ -51,7 +51,8 @@ impl Target {
                 action: action.clone(),
                 jobs: jobs.clone(),
                 event: event.clone(),
-                planned_ms: slot_server,
+                // The slot as the cron wrote it (08:00:00), for templates and the Message-ID.
+                planned_ms: slot_ms,
                 settled: Vec::new(),
             };
             rule.actions.iter().map(make).collect()

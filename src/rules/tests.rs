@@ -72,7 +72,17 @@ fn duplicate_names_and_syntax_errors() {
 fn the_shipped_examples_compile() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     let set = RuleSet::load(&[dir.clone(), dir.join("optional")], &["prod"]).unwrap_or_else(|e| panic!("{e:?}"));
-    for name in ["cancel-runaway-executions", "failure-notice", "failure-email-to-owner", "failure-chat-webhook"] {
+    let names = [
+        "cancel-runaway-executions",
+        "failure-notice",
+        "failure-email-to-owner",
+        "failure-chat-webhook",
+        "open-session-warning",
+        "open-session-cancel",
+        "stuck-in-submitted",
+        "daily-failure-digest",
+    ];
+    for name in names {
         assert!(set.get(name).is_some(), "{name}");
     }
 }

@@ -31,14 +31,17 @@ impl Digests {
         self.0.iter().filter_map(|(_, slot)| *slot).min()
     }
 
-    /// The (rule, slot) pairs due at `now_ms`, each advanced to its next slot.
+    /// The (rule, slot) pairs due at `now_ms`. Each then waits for its next slot, or, when later
+    /// slots have passed meanwhile (a slow poll), for the latest of them only: never a burst.
     pub fn take_due(&mut self, rules: &RuleSet, now_ms: i64) -> Vec<(usize, i64)> {
         let mut due = Vec::new();
         for (index, slot) in &mut self.0 {
             let Some(at) = slot.filter(|at| *at <= now_ms) else { continue };
             due.push((*index, at));
             if let Trigger::Schedule(schedule) = &rules.rules[*index].trigger {
-                *slot = next_slot(&schedule.cron, schedule.timezone, now_ms.max(at));
+                let (cron, tz) = (&schedule.cron, schedule.timezone);
+                let passed = last_slot(cron, tz, now_ms).filter(|last| *last > at);
+                *slot = passed.or_else(|| next_slot(cron, tz, now_ms));
             }
         }
         due

@@ -53,6 +53,8 @@ pub struct Stats {
     pub lists: u32,
     /// `community/users/<name>` look-ups.
     pub user_lookups: u32,
+    /// When each job was first asked to cancel (the site's clock, epoch ms).
+    pub first_cancel_ms: BTreeMap<String, i64>,
 }
 
 /// A job's state at one instant.
@@ -248,6 +250,7 @@ impl Site {
     /// Cancels a job that has not ended; a job that ignores cancel keeps running.
     pub fn cancel(&mut self, id: &str, now: i64) -> Result<(), Refusal> {
         *self.stats.cancels.entry(id.to_string()).or_default() += 1;
+        self.stats.first_cancel_ms.entry(id.to_string()).or_insert(now);
         let (_, state) = self.find(id, now)?;
         if state.end_ms.is_some() {
             return Err((500, format!("Unable to cancel job :[{id}]")));

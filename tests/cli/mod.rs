@@ -86,16 +86,3 @@ async fn no_password_or_token_reaches_any_output() {
         }
     }
 }
-
-#[tokio::test]
-async fn the_demo_runs_the_main_job_and_stops_by_itself() {
-    let out = nbwarden(&["demo", "--seconds", "5", "--every", "1"], &[]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    assert!(stdout.contains("first poll: baseline"), "{stdout}");
-    assert!(stdout.contains("rule cancel-runaway-executions cancel [jrunaway1jane] done: cancelled"), "{stdout}");
-    assert!(
-        stdout.contains("summary: ") && stdout.contains("1 cancels done (1 cancel calls reached the site)"),
-        "{stdout}"
-    );
-}

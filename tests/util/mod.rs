@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod hook;
 pub mod raw_http;
 pub mod smtp;
@@ -72,6 +73,19 @@ impl Site {
                 line.to_string()
             }
         });
+    }
+
+    /// Serves the HTTP endpoint on a free loopback port; returns its base URL.
+    pub fn serve_http(&self) -> String {
+        let port = smtp::free_port();
+        self.rewrite(|line| {
+            if line.starts_with("http:") {
+                format!("http: {{ listen: '127.0.0.1:{port}' }}")
+            } else {
+                line.to_string()
+            }
+        });
+        format!("http://127.0.0.1:{port}")
     }
 
     /// Appends top-level configuration (`email:`, `owners:`).

@@ -1,0 +1,67 @@
+//! The `/status` page in a real headless browser (Debian's chromium). Without one the page is
+//! parsed as served instead, unless NBWARDEN_REQUIRE_BROWSER is set (as `.ci/run` does).
+
+use super::{get, get_until, site, SECOND};
+use crate::util::daemon::Daemon;
+use std::time::Duration;
+
+const HOSTILE: &str = "<img src=x onerror=alert(1)>";
+
+fn chromium() -> Option<&'static str> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| std::path::Path::new(p).exists())
+}
+
+/// The page as the browser built it (`--dump-dom`).
+async fn browser_dom(binary: &str, url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let mut command = tokio::process::Command::new(binary);
+    command.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        &format!("--user-data-dir={}", profile.path().display()),
+        "--dump-dom",
+        url,
+    ]);
+    command.kill_on_drop(true).stderr(std::process::Stdio::null());
+    let output =
+        tokio::time::timeout(Duration::from_secs(90), command.output()).await.expect("chromium answers").unwrap();
+    assert!(output.status.success(), "chromium failed: {:?}", output.status);
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn the_status_page_shows_the_jobs_table_with_every_value_escaped() {
+    let scenario = format!(
+        "jobs:\n  - {{ id: jlong, username: joe, start: -2h }}\n  - {{ id: jshort, username: jane, start: -5m }}\n  - {{ id: '{HOSTILE}', username: '{HOSTILE}', start: -1m }}\n"
+    );
+    let site = site(&scenario, "{ every: 1s, timeout: 2s }", "rules: []\n").await;
+    let base = site.serve_http();
+    let daemon = Daemon::start(&site.config_path, &[]);
+    let status = format!("{base}/status");
+    let (_, json) = get_until(&status, 10 * SECOND, |_, body| body.contains("\"jobs_total\":3")).await;
+    assert!(json.contains("\"jobs_total\":3"), "{json}\n{}", daemon.log());
+
+    let dom = match chromium() {
+        Some(binary) => browser_dom(binary, &status).await,
+        None => {
+            assert!(std::env::var_os("NBWARDEN_REQUIRE_BROWSER").is_none(), "chromium is required here but missing");
+            eprintln!("no chromium installed: checking the HTML as served instead of in a browser");
+            get(&status, "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8").await.1
+        }
+    };
+    let jobs = dom.split("<table id=\"jobs\">").nth(1).and_then(|t| t.split("</table>").next());
+    let jobs = jobs.unwrap_or_else(|| panic!("no jobs table in\n{dom}"));
+    let rows: Vec<&str> = jobs.split("<tr>").skip(2).collect();
+    assert_eq!(rows.len(), 3, "{jobs}");
+    assert!(rows[0].contains("jlong") && rows[0].contains("2h"), "longest first: {}", rows[0]);
+    assert!(rows[1].contains("jshort") && rows[1].contains("jane"), "{}", rows[1]);
+    assert!(dom.contains("&lt;img src=x onerror=alert(1)&gt;"), "the hostile id is shown as text");
+    assert!(!dom.contains("<img"), "and never becomes an element");
+    assert!(dom.contains("<table id=\"targets\">") && dom.contains("healthy"), "{dom}");
+}

@@ -1,0 +1,80 @@
+//! `nbwarden run` as a child process: signals, its log, its HTTP endpoint.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running daemon; killed on drop.
+pub struct Daemon {
+    child: Child,
+    log: tempfile::NamedTempFile,
+}
+
+impl Daemon {
+    /// Starts `nbwarden --config CONFIG run ARGS`, logging at debug to a file.
+    pub fn start(config: &Path, args: &[&str]) -> Daemon {
+        Daemon::start_in(config, args, None)
+    }
+
+    /// The same, in the working directory `cwd`.
+    pub fn start_in(config: &Path, args: &[&str], cwd: Option<&Path>) -> Daemon {
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_nbwarden"));
+        command.args(["--config", config.to_str().unwrap(), "-v", "run"]).args(args);
+        command.env_remove("NBWARDEN_CONFIG").env_remove("NBWARDEN_LOG").env("NO_COLOR", "1");
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        let child = command.stdout(Stdio::null()).stderr(log.reopen().unwrap()).spawn().expect("nbwarden runs");
+        Daemon { child, log }
+    }
+
+    /// Everything logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// Waits (up to `within`) until the log contains `text`.
+    pub async fn wait_for_log(&self, text: &str, within: Duration) -> bool {
+        poll_until(within, || self.log().contains(text)).await
+    }
+
+    /// Sends a signal (`TERM`, `HUP`, `INT`, `KILL`).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the exit (up to `within`); `None` if it is still running.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let started = Instant::now();
+        while started.elapsed() < within {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Calls `check` every 50 ms until it holds or `within` has passed.
+pub async fn poll_until(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    loop {
+        if check() {
+            return true;
+        }
+        if started.elapsed() > within {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
