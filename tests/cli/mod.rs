@@ -86,3 +86,32 @@ async fn no_password_or_token_reaches_any_output() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_shipped_configuration_examples_pass_check() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for example in ["nbwarden.example.yaml", "examples/simulator.yaml"] {
+        let path = root.join(example);
+        let out = nbwarden(&["--config", path.to_str().unwrap(), "check"], &[]).await;
+        assert!(out.status.success(), "{example}: {}{}", text(&out.stdout), text(&out.stderr));
+        assert!(text(&out.stdout).contains(": OK, "), "{example}: {}", text(&out.stdout));
+    }
+}
+
+#[test]
+fn the_systemd_unit_is_hardened_and_runs_the_daemon() {
+    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/nbwarden.service")).unwrap();
+    let keys: Vec<&str> = unit.lines().filter(|l| !l.starts_with('#')).collect();
+    for wanted in [
+        "User=nbwarden",
+        "ExecStart=/usr/local/bin/nbwarden run",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "StateDirectory=nbwarden",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=",
+    ] {
+        assert!(keys.contains(&wanted), "{wanted} missing from the unit");
+    }
+}

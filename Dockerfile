@@ -1,0 +1,31 @@
+# nbwarden in a container: a static-enough release binary on a slim Debian base.
+#   docker build -t nbwarden .
+#   docker run -d --name nbwarden -v /srv/nbwarden:/etc/nbwarden:ro -v nbwarden-state:/var/lib/nbwarden \
+#     -e NBWARDEN_PROD_PASSWORD=… -p 127.0.0.1:9187:9187 nbwarden
+# In nbwarden.yaml: state.path /var/lib/nbwarden/nbwarden.db and http.listen 0.0.0.0:9187 (inside the
+# container; publish the port on loopback only, as above) — point your orchestrator's health check at
+# /healthz. `docker kill -s HUP nbwarden` reloads; `docker stop` sends SIGTERM (10 s grace).
+
+FROM rust:1-slim-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src src
+COPY benches benches
+COPY tests tests
+COPY rules rules
+RUN cargo build --release --locked --bin nbwarden
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home /var/lib/nbwarden --shell /usr/sbin/nologin nbwarden \
+    && install -d -m 0700 -o nbwarden -g nbwarden /var/lib/nbwarden
+COPY --from=build /src/target/release/nbwarden /usr/local/bin/nbwarden
+COPY rules /usr/share/nbwarden/rules
+COPY nbwarden.example.yaml /usr/share/nbwarden/
+USER nbwarden
+WORKDIR /var/lib/nbwarden
+ENV NBWARDEN_CONFIG=/etc/nbwarden/nbwarden.yaml
+EXPOSE 9187
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/nbwarden"]
+CMD ["run"]
