@@ -27,10 +27,11 @@ pub struct Options<'a> {
     pub stop_after: Option<Duration>,
 }
 
-/// One configuration, running: the scheduler and the endpoint.
-struct Generation {
-    running: Running,
-    http_stop: watch::Sender<bool>,
+/// The HTTP endpoint; it outlives reloads unless `http.listen` changes.
+struct Endpoint {
+    listen: String,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 /// `nbwarden run [--dry-run]`: runs until SIGTERM or SIGINT.
@@ -44,7 +45,8 @@ pub async fn daemon(options: Options<'_>) -> anyhow::Result<()> {
     let board = Arc::new(Board::default());
     let mut signals = Signals::new()?;
     let mut current = setup::load(options.config)?;
-    let mut generation = start(&current, &options, &board).await?;
+    let mut endpoint = Endpoint::start(&current.config.http.listen, &board).await?;
+    let mut running = start(&current, &options, &board).await?;
     let deadline = options.stop_after.map(|d| tokio::time::Instant::now() + d);
     loop {
         let stop_at = async {
@@ -61,8 +63,8 @@ pub async fn daemon(options: Options<'_>) -> anyhow::Result<()> {
             break;
         }
         let Some(next) = reload(options.config) else { continue };
-        generation.stop().await;
-        generation = match start(&next, &options, &board).await {
+        running.stop().await;
+        running = match start(&next, &options, &board).await {
             Ok(started) => {
                 current = next;
                 tracing::info!("configuration reloaded");
@@ -73,9 +75,13 @@ pub async fn daemon(options: Options<'_>) -> anyhow::Result<()> {
                 start(&current, &options, &board).await?
             }
         };
+        endpoint = Endpoint::follow(endpoint, &current.config.http.listen, &board).await;
     }
     tracing::info!("stopping: running polls and actions get up to {}s", GRACE.as_secs());
-    generation.stop().await;
+    running.stop().await;
+    if let Some(endpoint) = endpoint {
+        endpoint.stop().await;
+    }
     tracing::info!("stopped; state committed");
     Ok(())
 }
@@ -95,16 +101,10 @@ fn reload(config: Option<&Path>) -> Option<Setup> {
     }
 }
 
-async fn start(setup: &Setup, options: &Options<'_>, board: &Arc<Board>) -> anyhow::Result<Generation> {
+/// Starts the scheduler for `setup`.
+async fn start(setup: &Setup, options: &Options<'_>, board: &Arc<Board>) -> anyhow::Result<Running> {
     let mode = if options.dry_run || setup.config.dry_run { Mode::DryRun } else { Mode::Act };
     let (_, shared, targets) = setup::engine(setup, mode).await?;
-    let (http_stop, http_watch) = watch::channel(false);
-    let listen = setup.config.http.listen.trim();
-    if !listen.is_empty() {
-        let address =
-            crate::status::server::start(listen, board.clone(), http_watch).await.map_err(anyhow::Error::msg)?;
-        tracing::info!("serving /metrics, /healthz and /status on http://{address}");
-    }
     let cx = Context {
         sources: engine::sources(&targets),
         shared,
@@ -116,13 +116,47 @@ async fn start(setup: &Setup, options: &Options<'_>, board: &Arc<Board>) -> anyh
     };
     let names: Vec<&str> = targets.iter().map(|t| t.config.name.as_str()).collect();
     tracing::info!(targets = %names.join(", "), rules = setup.rules.rules.len(), dry_run = mode == Mode::DryRun, "watching");
-    Ok(Generation { running: Running::start(targets, Arc::new(cx)), http_stop })
+    Ok(Running::start(targets, Arc::new(cx)))
 }
 
-impl Generation {
-    async fn stop(self) {
-        self.running.stop().await;
-        let _ = self.http_stop.send(true);
+impl Endpoint {
+    /// Serves `listen`; `None` when it is empty (the endpoint is off).
+    async fn start(listen: &str, board: &Arc<Board>) -> anyhow::Result<Option<Endpoint>> {
+        let listen = listen.trim();
+        if listen.is_empty() {
+            return Ok(None);
+        }
+        let (stop, watching) = watch::channel(false);
+        let (address, task) =
+            crate::status::server::start(listen, board.clone(), watching).await.map_err(anyhow::Error::msg)?;
+        tracing::info!("serving /metrics, /healthz and /status on http://{address}");
+        Ok(Some(Endpoint { listen: listen.to_string(), stop, task }))
+    }
+
+    /// After a reload: the same endpoint, or one on the new address (the old one if that fails).
+    async fn follow(current: Option<Endpoint>, listen: &str, board: &Arc<Board>) -> Option<Endpoint> {
+        let old = current.as_ref().map_or(String::new(), |e| e.listen.clone());
+        if old == listen.trim() {
+            return current;
+        }
+        if let Some(endpoint) = current {
+            endpoint.stop().await;
+        }
+        match Endpoint::start(listen, board).await {
+            Ok(endpoint) => endpoint,
+            Err(e) => {
+                tracing::error!("{e:#}; serving on the previous address");
+                Endpoint::start(&old, board).await.ok().flatten()
+            }
+        }
+    }
+
+    /// Stops serving; open connections get a few seconds.
+    async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(Duration::from_secs(3), &mut self.task).await.is_err() {
+            self.task.abort();
+        }
     }
 }
 

@@ -15,12 +15,12 @@ struct AppState {
     metrics: PrometheusHandle,
 }
 
-/// Binds `listen` and serves until `stop` turns true; the bound address is returned.
+/// Binds `listen` and serves until `stop` turns true; returns the bound address and the task.
 pub async fn start(
     listen: &str,
     board: Arc<Board>,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) -> Result<std::net::SocketAddr, String> {
+) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), String> {
     let metrics = super::metrics::recorder()?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         format!("http.listen: cannot listen on {listen}: {e}; choose another address, or \"\" to turn the endpoint off")
@@ -32,7 +32,7 @@ pub async fn start(
         .route("/healthz", get(healthz))
         .route("/status", get(status))
         .with_state(AppState { board, metrics });
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
@@ -47,7 +47,7 @@ pub async fn start(
         }
         upkeep.abort();
     });
-    Ok(address)
+    Ok((address, task))
 }
 
 async fn render_metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {

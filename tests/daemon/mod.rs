@@ -142,6 +142,8 @@ async fn sighup_with_a_broken_rule_file_keeps_the_old_rules() {
     site.rules("rules:\n  - { name: quiet, match: { username: nobody }, actions: [{ type: log }] }\n");
     daemon.signal("HUP");
     assert!(daemon.wait_for_log("configuration reloaded", 10 * SECOND).await, "{}", daemon.log());
+    let (code, _) = get(&format!("{base}/healthz"), "*/*").await;
+    assert_eq!(code, 200, "the endpoint serves across reloads\n{}", daemon.log());
 }
 
 #[tokio::test]
