@@ -127,6 +127,7 @@ async fn a_digest_fires_once_per_slot_and_catches_up_a_missed_slot_once() {
 async fn sighup_with_a_broken_rule_file_keeps_the_old_rules() {
     let site =
         site("jobs:\n  - { id: j1, username: joe, start: -5m }\n", "{ every: 1s, timeout: 2s }", CANCEL_AT_90M).await;
+    let base = site.serve_http();
     let daemon = Daemon::start(&site.config_path, &[]);
     assert!(daemon.wait_for_log("watching", 10 * SECOND).await, "{}", daemon.log());
     site.rules("rules:\n  - name: runaway\n    match: { runtime_ovr: 90m }\n    actions: [{ type: cancel }]\n");
