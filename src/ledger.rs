@@ -15,6 +15,8 @@ pub struct Entry {
     pub last_poll_ms: Option<i64>,
     /// How many of `triggers` are `poll` firings (read on every poll without touching the strings).
     pub poll_firings: usize,
+    /// When anything last fired, epoch ms (for pruning).
+    pub last_ms: i64,
 }
 
 /// The ledger of one target (real or dry-run, never both): rule → hash of the job id → entry.
@@ -56,6 +58,7 @@ impl LedgerIndex {
     /// Records a firing.
     pub fn record(&mut self, rule: &str, job: &str, trigger: &str, at_ms: i64) {
         let entry = self.entries.entry(rule.to_string()).or_default().entry(id_hash(job)).or_default();
+        entry.last_ms = entry.last_ms.max(at_ms);
         if entry.triggers.iter().any(|t| t == trigger) {
             return;
         }
@@ -64,6 +67,21 @@ impl LedgerIndex {
             entry.poll_firings += 1;
         }
         entry.triggers.push(trigger.to_string());
+    }
+}
+
+impl LedgerIndex {
+    /// Forgets entries that last fired before `before_ms` for jobs `listed` does not know any more,
+    /// as the store's pruning does; returns how many went.
+    pub fn prune(&mut self, before_ms: i64, listed: impl Fn(u64) -> bool) -> usize {
+        let mut removed = 0;
+        for jobs in self.entries.values_mut() {
+            let before = jobs.len();
+            jobs.retain(|hash, entry| entry.last_ms >= before_ms || listed(*hash));
+            removed += before - jobs.len();
+        }
+        self.entries.retain(|_, jobs| !jobs.is_empty());
+        removed
     }
 }
 
@@ -109,5 +127,17 @@ mod tests {
         assert!(ledger.fired("r", "j", "EXECUTING->FAILED"));
         assert!(!ledger.fired("r", "j", "appeared"));
         assert_eq!(ledger.poll_trigger("r", "j", None, 10).as_deref(), Some("poll"));
+    }
+
+    #[test]
+    fn pruning_keeps_recent_and_listed_entries() {
+        let mut ledger = LedgerIndex::default();
+        ledger.record("r", "old-gone", POLL, 1_000);
+        ledger.record("r", "old-listed", POLL, 1_000);
+        ledger.record("r", "recent", POLL, 9_000);
+        let listed = id_hash("old-listed");
+        assert_eq!(ledger.prune(5_000, |h| h == listed), 1);
+        assert!(!ledger.fired("r", "old-gone", POLL));
+        assert!(ledger.fired("r", "old-listed", POLL) && ledger.fired("r", "recent", POLL));
     }
 }

@@ -83,6 +83,14 @@ impl Target {
         Ok(previews.map(Line::Action).collect())
     }
 
+    /// Forgets ledger entries older than `before_ms` (server clock) of jobs no longer listed, as the
+    /// store's pruning does, so that a daemon running for months holds only what it needs.
+    pub fn prune_memory(&mut self, before_ms: i64) -> usize {
+        let listed: std::collections::HashSet<u64> =
+            self.state.snapshot.as_ref().map(|s| s.id_hashes().iter().copied().collect()).unwrap_or_default();
+        self.state.ledger.prune(before_ms, |hash| listed.contains(&hash))
+    }
+
     /// The last snapshot, once the target has been polled.
     pub fn snapshot(&self) -> Option<&crate::diff::Snapshot> {
         self.state.snapshot.as_ref()

@@ -17,6 +17,8 @@ const MAX_EXTRA_POLLS: u32 = 10;
 const MIN_GAP_MS: i64 = 500;
 /// Polled this long after a crossing, so that a clock estimate off by half a second never polls early.
 const CROSSING_MARGIN_MS: i64 = 500;
+/// How often the in-memory ledger is pruned like the store.
+const PRUNE_EVERY_MS: i64 = 3_600_000;
 /// First retry of a failed poll; doubles up to the interval.
 const FIRST_RETRY_MS: i64 = 2_000;
 
@@ -43,6 +45,7 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
     let first = now + (jitter() * 1000.0) as i64;
     let mut plan = Plan { cadence, regular_ms: first, next_ms: first, extra_left: MAX_EXTRA_POLLS, failures: 0 };
     let mut digests = Digests::new(&cx.shared.rules, &target, now);
+    let mut next_prune = now + PRUNE_EVERY_MS;
     loop {
         let wake = digests.next_due().map_or(plan.next_ms, |d| d.min(plan.next_ms));
         if !sleep_until(wake, &mut stop).await {
@@ -72,6 +75,12 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
         cx.wake.notify_one();
         let ok = observe(&target, &cx, &lines, started.elapsed());
         plan.after_poll(&target, &cx, ok, now);
+        if now >= next_prune {
+            next_prune = now + PRUNE_EVERY_MS;
+            let before = target.source.server_now_ms() - cx.retention.as_millis() as i64;
+            let removed = target.prune_memory(before);
+            tracing::debug!(target_name = %name, removed, "pruned the in-memory ledger");
+        }
     }
 }
 
