@@ -97,14 +97,18 @@ fn is_yaml(path: &Path) -> bool {
 
 /// The rules of one file, each with its lines.
 pub fn read_file(path: &Path, errors: &mut Vec<RuleError>) -> Vec<Located> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    match std::fs::read_to_string(path) {
+        Ok(text) => read_text(path, &text, errors),
         Err(e) => {
             errors.push(RuleError::file(path, format!("cannot read: {e}")));
-            return Vec::new();
+            Vec::new()
         }
-    };
-    let raw: RawFile = match crate::config::parse_yaml(path, &text) {
+    }
+}
+
+/// The rules of one file's text, each with its lines (`path` names it in errors).
+pub fn read_text(path: &Path, text: &str, errors: &mut Vec<RuleError>) -> Vec<Located> {
+    let raw: RawFile = match crate::config::parse_yaml(path, text) {
         Ok(raw) => raw,
         Err(crate::config::Error::Parse { line, message, .. }) => {
             errors.push(RuleError { file: path.into(), line, rule: None, message });

@@ -141,6 +141,19 @@ impl RuleSet {
         }
     }
 
+    /// Compiles the rules of one file's text (`name` labels it in errors): the entry point for
+    /// tests and fuzzing.
+    pub fn parse(name: &Path, text: &str, targets: &[&str]) -> Result<RuleSet, Vec<RuleError>> {
+        let mut errors = Vec::new();
+        let located = load::read_text(name, text, &mut errors);
+        let rules = compile::compile_all(&located, targets, &mut errors);
+        if errors.is_empty() {
+            Ok(RuleSet { rules })
+        } else {
+            Err(errors)
+        }
+    }
+
     /// The rule with this name.
     pub fn get(&self, name: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.name == name)
