@@ -185,11 +185,31 @@ pub async fn run_one(
     queued: Queued,
     policy: RetryPolicy,
 ) -> crate::store::Result<ActionReport> {
-    let attempt = match source {
-        Some(source) => attempt(&*source, services, &queued, policy).await,
+    let attempt = execute(source, services, &queued, policy).await;
+    record(&*store, scope, &queued, &attempt).await
+}
+
+/// Executes one queued action (the policy's attempts); nothing is recorded yet.
+pub async fn execute(
+    source: Option<Arc<dyn JobSource>>,
+    services: &Services,
+    queued: &Queued,
+    policy: RetryPolicy,
+) -> Attempt {
+    match source {
+        Some(source) => attempt(&*source, services, queued, policy).await,
         None => Attempt::Final { outcome: "failed".into(), detail: "the target is no longer configured".into() },
-    };
-    if matches!(&attempt, Attempt::Final { outcome, .. } if outcome == "done") && queued.planned.action.is_destructive()
+    }
+}
+
+/// Records an attempt (and, after a cancel, the checks of the next polls); the report to show.
+pub async fn record(
+    store: &dyn Store,
+    scope: Scope,
+    queued: &Queued,
+    attempt: &Attempt,
+) -> crate::store::Result<ActionReport> {
+    if matches!(attempt, Attempt::Final { outcome, .. } if outcome == "done") && queued.planned.action.is_destructive()
     {
         for job in &queued.planned.jobs {
             let check = CancelCheck {
@@ -200,9 +220,9 @@ pub async fn run_one(
             store.add_cancel_check(scope, &queued.target, &check).await?;
         }
     }
-    store.record_attempt(queued.id, &attempt, local_now_ms()).await?;
+    store.record_attempt(queued.id, attempt, local_now_ms()).await?;
     Ok(match attempt {
-        Attempt::Final { outcome, detail } => report(&queued.target, &queued.planned, &outcome, detail),
+        Attempt::Final { outcome, detail } => report(&queued.target, &queued.planned, outcome, detail.clone()),
         Attempt::Retry { detail, .. } => {
             report(&queued.target, &queued.planned, "failed", format!("{detail}; queued for another try"))
         }

@@ -3,6 +3,7 @@
 mod cli;
 mod client;
 mod daemon;
+mod faults;
 mod notify;
 mod pipeline;
 mod util;

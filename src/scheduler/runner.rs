@@ -15,6 +15,8 @@ use tokio::task::JoinSet;
 const PARALLEL: usize = 8;
 /// How often the queue is looked at without a wake-up (retries coming due).
 const IDLE_CHECK: Duration = Duration::from_secs(1);
+/// Pause between tries to record an outcome the store refused.
+const RECORD_RETRY: Duration = Duration::from_secs(2);
 /// How often old history and audit lines are pruned.
 const PRUNE_EVERY_MS: i64 = 3_600_000;
 
@@ -69,14 +71,28 @@ async fn start_due(
             let _permit = limit.acquire_owned().await;
             let id = queued.id;
             let source = cx.sources.get(&queued.target).cloned();
-            let scope = cx.shared.mode.scope();
-            let store = cx.shared.store.clone();
-            match dispatch::run_one(store, scope, source, &cx.shared.services, queued, RetryPolicy::RUN).await {
-                Ok(report) => cx.report(&Line::Action(report)),
-                Err(e) => tracing::error!(error = %e, "could not record an action's outcome; it runs again"),
-            }
+            let attempt = dispatch::execute(source, &cx.shared.services, &queued, RetryPolicy::RUN).await;
+            record_until_stored(&cx, &queued, &attempt).await;
             in_flight.lock().expect("in flight").remove(&id);
         });
+    }
+}
+
+/// Records an attempt; while the store refuses (a full disk), tries again every few seconds and
+/// keeps the action marked as running, so that it is never executed a second time meanwhile.
+async fn record_until_stored(cx: &Context, queued: &crate::store::Queued, attempt: &crate::store::Attempt) {
+    let scope = cx.shared.mode.scope();
+    let mut logged = false;
+    loop {
+        match dispatch::record(&*cx.shared.store, scope, queued, attempt).await {
+            Ok(report) => return cx.report(&Line::Action(report)),
+            Err(e) if !logged => {
+                tracing::error!(error = %e, rule = %queued.planned.rule, "cannot record an action's outcome; it is kept in memory and recorded when the store accepts it");
+                logged = true;
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(RECORD_RETRY).await;
     }
 }
 

@@ -88,6 +88,11 @@ impl Site {
         format!("http://127.0.0.1:{port}")
     }
 
+    /// Adds a target (a YAML flow map) before the simulator's.
+    pub fn add_target(&self, entry: &str) {
+        self.rewrite(|line| if line == "targets:" { format!("targets:\n  - {entry}") } else { line.to_string() });
+    }
+
     /// Appends top-level configuration (`email:`, `owners:`).
     pub fn top(&self, yaml: &str) {
         let mut text = std::fs::read_to_string(&self.config_path).unwrap();

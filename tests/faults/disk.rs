@@ -1,0 +1,93 @@
+//! The state store on a full disk (a small tmpfs) and a read-only state file (`chattr +i`): a
+//! clear error, the daemon keeps going, no corruption, and nothing is lost once space is back.
+//! Both need root (mount, chattr); elsewhere they say so and pass without running.
+
+use super::{started, SECOND};
+use crate::util::daemon::{poll_until, Daemon};
+use crate::util::hook::HookServer;
+use crate::util::{text, Site};
+use nbwarden::config::Flavor;
+use nbwarden::simulator::Ending;
+use std::process::Command;
+
+fn run(program: &str, args: &[&str]) -> bool {
+    Command::new(program).args(args).output().is_ok_and(|o| o.status.success())
+}
+
+/// A 1 MiB tmpfs, unmounted on drop.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount() -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        run("mount", &["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir.path().to_str().unwrap()]).then_some(SmallDisk(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        run("umount", &["-l", self.0.path().to_str().unwrap()]);
+    }
+}
+
+async fn integrity(path: &std::path::Path) -> String {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    let row: (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    row.0
+}
+
+#[tokio::test]
+async fn a_full_disk_fails_polls_clearly_and_loses_nothing() {
+    let Some(disk) = SmallDisk::mount() else {
+        return eprintln!("cannot mount a tmpfs here (not root?): full-disk test not run");
+    };
+    let hook = HookServer::start(&[200]).await;
+    let site = Site::start(super::SCENARIO, Flavor::Enterprise, None, "{ every: 1s, timeout: 2s }").await;
+    site.rules(&super::rules(&hook.url));
+    let state = disk.0.path().join("state.db");
+    std::fs::write(
+        &site.config_path,
+        std::fs::read_to_string(&site.config_path).unwrap().replace("state.db", state.to_str().unwrap()),
+    )
+    .unwrap();
+    let mut daemon = Daemon::start(&site.config_path, &[]);
+    assert!(poll_until(10 * SECOND, || site.sim.stats().cancels.get("jrunaway") == Some(&1)).await, "{}", daemon.log());
+    // Fill the disk, then let a job fail: the poll that sees it cannot be committed.
+    let filler = disk.0.path().join("filler");
+    let _ = std::fs::write(&filler, vec![0u8; 1 << 20]);
+    site.sim.end_job("jlive", Ending::Failed);
+    assert!(daemon.wait_for_log("could not commit the poll", 10 * SECOND).await, "{}", daemon.log());
+    assert!(daemon.log().contains("full"), "the error says the disk is full\n{}", daemon.log());
+    assert!(hook.received().is_empty(), "nothing is acted on from an uncommitted poll");
+    std::fs::remove_file(&filler).unwrap();
+    assert!(poll_until(10 * SECOND, || hook.received().len() == 1).await, "{}", daemon.log());
+    tokio::time::sleep(2 * SECOND).await;
+    assert_eq!(hook.received().len(), 1, "the notice went out once");
+    assert!(daemon.wait_exit(std::time::Duration::ZERO).await.is_none(), "the daemon stays up");
+    daemon.signal("TERM");
+    daemon.wait_exit(15 * SECOND).await;
+    assert_eq!(integrity(&state).await, "ok");
+}
+
+#[tokio::test]
+async fn a_read_only_state_file_is_a_clear_error_at_start() {
+    let hook = HookServer::start(&[200]).await;
+    let (site, mut first) = started("{ every: 1s, timeout: 2s }", &hook).await;
+    first.signal("TERM");
+    first.wait_exit(15 * SECOND).await.expect("stops");
+    let state = site.dir.path().join("state.db");
+    if !run("chattr", &["+i", state.to_str().unwrap()]) {
+        return eprintln!("chattr +i is not available here: read-only test not run");
+    }
+    let out = site.run(&["once"]).await;
+    let mut daemon = Daemon::start(&site.config_path, &[]);
+    let status = daemon.wait_exit(10 * SECOND).await;
+    run("chattr", &["-i", state.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(said.contains("state") && said.contains(state.to_str().unwrap()), "names the file: {said}");
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "run refuses to start\n{}", daemon.log());
+    assert_eq!(integrity(&state).await, "ok");
+}
