@@ -8,7 +8,7 @@ use crate::arcgis::JobSource;
 use crate::config::LimitsConfig;
 use crate::rules::{Firing, RuleSet};
 pub use crate::store::ActionReport;
-use crate::store::{Attempt, CancelCheck, LedgerRecord, Planned, Queued, Scope, Store};
+use crate::store::{Attempt, CancelCheck, LedgerRecord, Planned, Queued, Scope, Store, FINISHED};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -232,7 +232,12 @@ pub async fn record(
 /// The policy's quick attempts of one queued action, and what the store should record.
 async fn attempt(source: &dyn JobSource, services: &Services, queued: &Queued, policy: RetryPolicy) -> Attempt {
     let plugin = queued.planned.action.build();
-    let progress = Progress::new(&queued.planned.settled);
+    if queued.planned.settled.iter().any(|s| s == FINISHED) {
+        let detail = "finished before nbwarden stopped (from the progress journal); not done again".to_string();
+        return Attempt::Final { outcome: "done".into(), detail };
+    }
+    let journal = services.journal.clone().map(|j| (j, queued.id));
+    let progress = Progress::new(&queued.planned.settled, journal);
     let cx = ActionContext { target: &queued.target, source, planned: &queued.planned, services, progress: &progress };
     let mut attempts = queued.attempts;
     let result = loop {
@@ -245,6 +250,9 @@ async fn attempt(source: &dyn JobSource, services: &Services, queued: &Queued, p
             other => break other,
         }
     };
+    if matches!(result, Ok(Done::Done(_))) {
+        progress.settle(FINISHED);
+    }
     let expired = local_now_ms() - queued.created_ms >= policy.give_up_after.as_millis() as i64;
     match result {
         Ok(Done::Done(detail)) => Attempt::Final { outcome: "done".into(), detail },

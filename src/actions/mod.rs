@@ -17,9 +17,9 @@ pub use webhook::redact_url;
 
 use crate::arcgis::JobSource;
 use crate::config::{EmailConfig, OwnersConfig};
-use crate::store::Planned;
+use crate::store::{Journal, Planned};
 use std::collections::BTreeSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// What plugins share for the life of the process: the mail transport, the owner cache, an HTTP client.
 pub struct Services {
@@ -29,6 +29,8 @@ pub struct Services {
     pub owners: Owners,
     /// For webhooks: no redirects, so that headers never travel to another host.
     pub http: reqwest::Client,
+    /// The progress journal of the state file (none for a throwaway store).
+    pub journal: Option<Arc<Journal>>,
 }
 
 impl Services {
@@ -40,34 +42,41 @@ impl Services {
             .user_agent(concat!("nbwarden/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot set up the webhook HTTP client: {e}"))?;
-        Ok(Services { mailer, owners: Owners::new(owners.clone()), http })
+        Ok(Services { mailer, owners: Owners::new(owners.clone()), http, journal: None })
     }
 }
 
-/// Parts of a batched action already settled (recipients sent to), kept across attempts and
-/// restarts so that a retry sends only what is missing.
+/// Parts of an action already settled (recipients sent to, the action as a whole), kept across
+/// attempts and restarts so that a retry does only what is missing. Each part settled is written
+/// to the progress journal at once, so that even a killed process does not do it again.
 #[derive(Debug, Default)]
-pub struct Progress(Mutex<BTreeSet<String>>);
+pub struct Progress {
+    settled: Mutex<BTreeSet<String>>,
+    journal: Option<(Arc<Journal>, i64)>,
+}
 
 impl Progress {
-    /// Progress as stored with the planned action.
-    pub fn new(settled: &[String]) -> Progress {
-        Progress(Mutex::new(settled.iter().cloned().collect()))
+    /// Progress as stored with queued action `id`, journaled when a journal is given.
+    pub fn new(settled: &[String], journal: Option<(Arc<Journal>, i64)>) -> Progress {
+        Progress { settled: Mutex::new(settled.iter().cloned().collect()), journal }
     }
 
     /// True when `key` is settled.
     pub fn contains(&self, key: &str) -> bool {
-        self.0.lock().expect("progress").contains(key)
+        self.settled.lock().expect("progress").contains(key)
     }
 
-    /// Marks `key` settled.
+    /// Marks `key` settled (and journals it).
     pub fn settle(&self, key: &str) {
-        self.0.lock().expect("progress").insert(key.to_string());
+        if let Some((journal, id)) = &self.journal {
+            journal.append(*id, key);
+        }
+        self.settled.lock().expect("progress").insert(key.to_string());
     }
 
     /// Everything settled, sorted.
     pub fn settled(&self) -> Vec<String> {
-        self.0.lock().expect("progress").iter().cloned().collect()
+        self.settled.lock().expect("progress").iter().cloned().collect()
     }
 }
 

@@ -5,7 +5,7 @@ use crate::arcgis::{Client, JobSource};
 use crate::config::Config;
 use crate::engine::{Mode, Shared, Target};
 use crate::rules::RuleSet;
-use crate::store::{SqlStore, Store};
+use crate::store::{Journal, SqlStore, Store};
 use anyhow::{anyhow, bail};
 use std::sync::Arc;
 
@@ -68,11 +68,27 @@ pub async fn store(config: &Config, mode: Mode) -> anyhow::Result<Arc<dyn Store>
     Ok(Arc::new(SqlStore::open_sqlite(path).await?))
 }
 
+/// The progress journal beside the state file, its entries merged into the store first.
+async fn journal(config: &Config, store: &dyn Store) -> anyhow::Result<Arc<Journal>> {
+    let path = &config.state.path;
+    let (journal, entries) =
+        Journal::open(path).map_err(|e| anyhow!("cannot open the progress journal beside {}: {e}", path.display()))?;
+    if !entries.is_empty() {
+        store.add_settled(&entries).await?;
+        tracing::info!(entries = entries.len(), "merged the progress journal of the previous run");
+    }
+    journal.clear()?;
+    Ok(Arc::new(journal))
+}
+
 /// The store, the shared engine state and the loaded targets.
 pub async fn engine(setup: &Setup, mode: Mode) -> anyhow::Result<(Arc<dyn Store>, Arc<Shared>, Vec<Target>)> {
     let store = store(&setup.config, mode).await?;
-    let services =
+    let mut services =
         Services::new(setup.config.email.as_ref(), &setup.config.owners).map_err(|e| anyhow!("email: {e}"))?;
+    if mode != Mode::Preview {
+        services.journal = Some(journal(&setup.config, &*store).await?);
+    }
     let shared = Shared::new(Arc::new(setup.rules.clone()), store.clone(), mode, Arc::new(services));
     let mut targets = Vec::new();
     for (config, source) in setup.config.targets.iter().zip(sources(&setup.config)?) {

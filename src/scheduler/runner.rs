@@ -71,8 +71,16 @@ async fn start_due(
             let _permit = limit.acquire_owned().await;
             let id = queued.id;
             let source = cx.sources.get(&queued.target).cloned();
+            let started = std::time::Instant::now();
             let attempt = dispatch::execute(source, &cx.shared.services, &queued, RetryPolicy::RUN).await;
+            let executed = started.elapsed();
             record_until_stored(&cx, &queued, &attempt).await;
+            tracing::debug!(
+                id,
+                executed_ms = executed.as_millis() as u64,
+                recorded_ms = (started.elapsed() - executed).as_millis() as u64,
+                "action finished"
+            );
             in_flight.lock().expect("in flight").remove(&id);
         });
     }

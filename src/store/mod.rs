@@ -1,8 +1,10 @@
 //! The state store, beside the pipeline: snapshots, the ledger, streaks, the action queue, the
 //! audit trail and the history of jobs, behind `Store` so that a PostgreSQL backend fits later.
 
+mod journal;
 mod sql;
 
+pub use journal::{Journal, FINISHED};
 pub use sql::SqlStore;
 
 use crate::actions::ActionConfig;
@@ -210,6 +212,8 @@ pub trait Store: Send + Sync {
     async fn commit_poll(&self, commit: &PollCommit<'_>) -> Result<Vec<i64>>;
     /// Queued actions due at `now_ms` (local clock), oldest first.
     async fn due_actions(&self, scope: Scope, now_ms: i64) -> Result<Vec<Queued>>;
+    /// Adds parts settled (from the progress journal) to queued actions.
+    async fn add_settled(&self, entries: &[(i64, String)]) -> Result<()>;
     /// Records one attempt of a queued action (and, when final, its audit line).
     async fn record_attempt(&self, id: i64, attempt: &Attempt, now_ms: i64) -> Result<()>;
     /// Cancelled jobs still to be verified. Read at every poll: dispatch adds to them as it acts.

@@ -204,6 +204,34 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn add_settled(&self, entries: &[(i64, String)]) -> Result<()> {
+        let mut by_action: std::collections::BTreeMap<i64, Vec<&str>> = Default::default();
+        for (id, key) in entries {
+            by_action.entry(*id).or_default().push(key);
+        }
+        let mut tx = self.pool.begin().await?;
+        for (id, keys) in by_action {
+            let row = sqlx::query("SELECT payload FROM actions WHERE id = $1 AND status = 'pending'")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(row) = row else { continue };
+            let mut planned: Planned = serde_json::from_str(&row.try_get::<String, _>(0)?)?;
+            for key in keys {
+                if !planned.settled.iter().any(|s| s == key) {
+                    planned.settled.push(key.to_string());
+                }
+            }
+            sqlx::query("UPDATE actions SET payload = $1 WHERE id = $2")
+                .bind(serde_json::to_string(&planned)?)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn record_attempt(&self, id: i64, attempt: &Attempt, now_ms: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let (status, next_ms, detail) = match attempt {

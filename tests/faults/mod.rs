@@ -2,6 +2,7 @@
 //! and disk. For each fault: the daemon stays up, nothing disappears because of a failure, no
 //! action is lost and none is repeated. Each test is bounded in time.
 
+mod crash;
 mod disk;
 
 use crate::util::daemon::{poll_until, Daemon};

@@ -8,6 +8,7 @@ serve:  smtp_server.py serve --port N --out DIR [--auth USER:PASSWORD]
 parse:  smtp_server.py parse FILE.eml    prints the same JSON for a message file.
 """
 import argparse
+import asyncio
 import email
 import email.policy
 import json
@@ -53,16 +54,20 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        # Store the raw message and answer at once, as a real MTA queues it; parse it afterwards.
         self.count += 1
         base = os.path.join(self.out, "%04d" % self.count)
         raw = envelope.original_content or envelope.content
-        record = describe(raw, envelope.mail_from, list(envelope.rcpt_tos), bool(session.authenticated))
-        with open(base + ".json.tmp", "w") as f:
-            json.dump(record, f)
         with open(base + ".eml", "wb") as f:
             f.write(raw)
-        os.rename(base + ".json.tmp", base + ".json")
+        details = (envelope.mail_from, list(envelope.rcpt_tos), bool(session.authenticated))
+        asyncio.get_running_loop().call_soon(self.describe_later, base, raw, details)
         return "250 Message accepted"
+
+    def describe_later(self, base, raw, details):
+        with open(base + ".json.tmp", "w") as f:
+            json.dump(describe(raw, *details), f)
+        os.rename(base + ".json.tmp", base + ".json")
 
 
 def serve(args):

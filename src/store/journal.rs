@@ -1,0 +1,79 @@
+//! The progress journal beside the state file: one line appended the instant a part of an action
+//! is done (a message accepted by the SMTP server, a webhook answered), before the slower state
+//! commit. A write that returned survives the process being killed (it is in the kernel's page
+//! cache), so a restart knows what already went out and does not send it again. Merged into the
+//! state store and emptied at every start.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The key of an action finished as a whole.
+pub const FINISHED: &str = "*finished*";
+
+/// An append-only file of `(action id, key)` lines.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    file: Mutex<std::fs::File>,
+}
+
+impl Journal {
+    /// Opens (creating, mode 0600) the journal of the state file at `state`; returns it with the
+    /// entries it already holds (a partly written last line is ignored).
+    pub fn open(state: &Path) -> std::io::Result<(Journal, Vec<(i64, String)>)> {
+        let mut name = state.as_os_str().to_owned();
+        name.push(".journal");
+        let path = PathBuf::from(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let complete = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
+        let entries = complete.lines().filter_map(parse).collect();
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&path)?;
+        Ok((Journal { path, file: Mutex::new(file) }, entries))
+    }
+
+    /// Appends one entry (no fsync: surviving a killed process is the point, not a power cut).
+    pub fn append(&self, id: i64, key: &str) {
+        let line = format!("{id}\t{}\n", key.replace(['\t', '\n', '\r'], " "));
+        let written = self.file.lock().expect("journal").write_all(line.as_bytes());
+        if let Err(e) = written {
+            tracing::warn!(path = %self.path.display(), error = %e, "cannot append to the progress journal");
+        }
+    }
+
+    /// Empties the journal once its entries are in the state store.
+    pub fn clear(&self) -> std::io::Result<()> {
+        self.file.lock().expect("journal").set_len(0)
+    }
+}
+
+fn parse(line: &str) -> Option<(i64, String)> {
+    let (id, key) = line.split_once('\t')?;
+    Some((id.parse().ok()?, key.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_survive_reopening_and_a_torn_last_line_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.db");
+        let (journal, entries) = Journal::open(&state).unwrap();
+        assert!(entries.is_empty());
+        journal.append(7, "joe@example.com");
+        journal.append(7, FINISHED);
+        drop(journal);
+        let mut file = std::fs::OpenOptions::new().append(true).open(dir.path().join("state.db.journal")).unwrap();
+        file.write_all(b"8\tha").unwrap();
+        let (journal, entries) = Journal::open(&state).unwrap();
+        assert_eq!(entries, [(7, "joe@example.com".into()), (7, FINISHED.into())]);
+        journal.clear().unwrap();
+        assert!(Journal::open(&state).unwrap().1.is_empty());
+    }
+}
