@@ -2,7 +2,7 @@
 //! ledger records and queued actions within the blast-radius budget; execution runs queued
 //! actions with retries and records every outcome. Dry run is decided here and nowhere else.
 
-use crate::actions::{ActionContext, ActionError, Done, Progress, Services};
+use crate::actions::{ActionConfig, ActionContext, ActionError, Done, Progress, Services};
 use crate::arcgis::auth::local_now_ms;
 use crate::arcgis::JobSource;
 use crate::config::LimitsConfig;
@@ -94,6 +94,7 @@ pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budg
             plan.actions.push(Planned {
                 rule: rule.name.clone(),
                 action: action.clone(),
+                action_index: index,
                 jobs: vec![firing.job.clone()],
                 event: firing.event.clone(),
                 planned_ms: now_ms,
@@ -143,6 +144,21 @@ impl RetryPolicy {
     /// `run`: one attempt per dispatch, backoff between them.
     pub const RUN: RetryPolicy =
         RetryPolicy { quick_attempts: 1, quick_pause: Duration::ZERO, give_up_after: Duration::from_secs(3600) };
+}
+
+/// The action as the current rules give it (the stored copy lacks its secrets); the stored copy
+/// when it holds everything; an error for a webhook or exec whose rule is gone.
+fn current_action(services: &Services, planned: &Planned) -> Result<ActionConfig, String> {
+    let current = services.rules.get(&planned.rule).and_then(|r| r.actions.get(planned.action_index));
+    match current {
+        Some(action) if action.kind() == planned.action.kind() => Ok(action.clone()),
+        _ if planned.action.scrubbed() == planned.action => Ok(planned.action.clone()),
+        _ => Err(format!(
+            "rule {} no longer has this {} action, and its secrets are not kept in the state file",
+            planned.rule,
+            planned.action.kind()
+        )),
+    }
 }
 
 /// Exponential backoff with ±20 % jitter: 1 s, 2 s, 4 s, … up to 5 min.
@@ -231,7 +247,10 @@ pub async fn record(
 
 /// The policy's quick attempts of one queued action, and what the store should record.
 async fn attempt(source: &dyn JobSource, services: &Services, queued: &Queued, policy: RetryPolicy) -> Attempt {
-    let plugin = queued.planned.action.build();
+    let plugin = match current_action(services, &queued.planned) {
+        Ok(action) => action.build(),
+        Err(detail) => return Attempt::Final { outcome: "failed".into(), detail },
+    };
     if queued.planned.settled.iter().any(|s| s == FINISHED) {
         let detail = "finished before nbwarden stopped (from the progress journal); not done again".to_string();
         return Attempt::Final { outcome: "done".into(), detail };

@@ -6,4 +6,5 @@ mod daemon;
 mod faults;
 mod notify;
 mod pipeline;
+mod security;
 mod util;

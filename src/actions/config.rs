@@ -184,6 +184,22 @@ impl ActionConfig {
         out
     }
 
+    /// The configuration as it may be stored: a webhook's URL credentials and query, its header
+    /// values and an exec's environment values are replaced (they may hold secrets). Executing
+    /// takes them from the current rules.
+    pub fn scrubbed(&self) -> ActionConfig {
+        let hide = |map: &BTreeMap<String, String>| map.keys().map(|k| (k.clone(), "***".to_string())).collect();
+        match self {
+            ActionConfig::Webhook(w) => ActionConfig::Webhook(WebhookConfig {
+                url: super::redact_url(&w.url),
+                headers: hide(&w.headers),
+                ..w.clone()
+            }),
+            ActionConfig::Exec(x) => ActionConfig::Exec(ExecConfig { env: hide(&x.env), ..x.clone() }),
+            other => other.clone(),
+        }
+    }
+
     /// Destructive actions count against the target's limits.
     pub fn is_destructive(&self) -> bool {
         matches!(self, ActionConfig::Cancel(_))

@@ -153,7 +153,9 @@ async fn with_owners(cx: &ActionContext<'_>) -> Vec<Job> {
     for job in jobs.iter_mut().filter(|j| j.username.is_none()) {
         match cx.source.job(&job.id).await {
             Ok(full) => job.username = full.username,
-            Err(e) => tracing::info!(target_name = cx.target, job = %job.id, error = %e, "cannot read the job's owner"),
+            Err(e) => {
+                tracing::info!(target_name = cx.target, job = %crate::text::printable(&job.id), error = %e, "cannot read the job's owner")
+            }
         }
     }
     jobs

@@ -20,7 +20,8 @@ impl Log {
 #[async_trait::async_trait]
 impl Action for Log {
     async fn execute(&self, cx: &ActionContext<'_>) -> Result<Done, ActionError> {
-        let message = self.render(cx).map_err(ActionError::Permanent)?;
+        // One log record per line: server-provided text cannot forge lines or move the cursor.
+        let message = crate::text::printable(&self.render(cx).map_err(ActionError::Permanent)?);
         let rule = cx.planned.rule.as_str();
         match self.0.level {
             LogLevel::Debug => tracing::debug!(target_name = cx.target, rule, "{message}"),

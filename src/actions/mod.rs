@@ -31,6 +31,8 @@ pub struct Services {
     pub http: reqwest::Client,
     /// The progress journal of the state file (none for a throwaway store).
     pub journal: Option<Arc<Journal>>,
+    /// The current rules: queued actions take their secrets from them.
+    pub rules: Arc<crate::rules::RuleSet>,
 }
 
 impl Services {
@@ -42,7 +44,8 @@ impl Services {
             .user_agent(concat!("nbwarden/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot set up the webhook HTTP client: {e}"))?;
-        Ok(Services { mailer, owners: Owners::new(owners.clone()), http, journal: None })
+        let rules = Arc::default();
+        Ok(Services { mailer, owners: Owners::new(owners.clone()), http, journal: None, rules })
     }
 }
 

@@ -89,7 +89,9 @@ pub async fn engine(setup: &Setup, mode: Mode) -> anyhow::Result<(Arc<dyn Store>
     if mode != Mode::Preview {
         services.journal = Some(journal(&setup.config, &*store).await?);
     }
-    let shared = Shared::new(Arc::new(setup.rules.clone()), store.clone(), mode, Arc::new(services));
+    let rules = Arc::new(setup.rules.clone());
+    services.rules = rules.clone();
+    let shared = Shared::new(rules, store.clone(), mode, Arc::new(services));
     let mut targets = Vec::new();
     for (config, source) in setup.config.targets.iter().zip(sources(&setup.config)?) {
         targets.push(Target::load(config.clone(), source, &shared).await?);

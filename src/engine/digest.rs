@@ -46,16 +46,17 @@ impl Target {
         let planned: Vec<Planned> = if jobs.is_empty() {
             Vec::new()
         } else {
-            let make = |action: &crate::actions::ActionConfig| Planned {
+            let make = |(action_index, action): (usize, &crate::actions::ActionConfig)| Planned {
                 rule: rule.name.clone(),
                 action: action.clone(),
+                action_index,
                 jobs: jobs.clone(),
                 event: event.clone(),
                 // The slot as the cron wrote it (08:00:00), for templates and the Message-ID.
                 planned_ms: slot_ms,
                 settled: Vec::new(),
             };
-            rule.actions.iter().map(make).collect()
+            rule.actions.iter().enumerate().map(make).collect()
         };
         tracing::info!(target_name = %name, rule = %rule.name, jobs = jobs.len(), "digest slot {}", crate::arcgis::model::rfc3339(slot_ms).unwrap_or_default());
         let record = LedgerRecord { rule: rule.name.clone(), job_id: DIGEST_JOB.into(), trigger: trigger.clone() };

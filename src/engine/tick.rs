@@ -135,7 +135,7 @@ impl Target {
                 (false, _) => dropped.push(check.job_id.clone()),
                 (true, left) if left <= 1 => {
                     dropped.push(check.job_id.clone());
-                    tracing::warn!(target_name = %self.config.name, job_id = %check.job_id, rule = %check.rule, "cancel_ignored: the job is still running after the cancel");
+                    tracing::warn!(target_name = %self.config.name, job_id = %crate::text::printable(&check.job_id), rule = %check.rule, "cancel_ignored: the job is still running after the cancel");
                     ignored.push(ActionReport {
                         target: self.config.name.clone(),
                         rule: check.rule.clone(),

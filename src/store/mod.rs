@@ -101,8 +101,11 @@ pub struct LedgerRecord {
 pub struct Planned {
     /// The rule's name.
     pub rule: String,
-    /// The action's configuration at planning time.
+    /// The action's configuration at planning time (stored scrubbed of secrets).
     pub action: ActionConfig,
+    /// Its position in the rule's `actions`, to take its secrets from the current rules.
+    #[serde(default)]
+    pub action_index: usize,
     /// The jobs concerned (one, or a batch).
     pub jobs: Vec<Job>,
     /// What started it.

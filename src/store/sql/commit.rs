@@ -120,7 +120,7 @@ pub(super) async fn insert_action(
     .bind(&planned.rule)
     .bind(planned.action.kind())
     .bind(serde_json::to_string(&job_ids)?)
-    .bind(serde_json::to_string(planned)?)
+    .bind(serde_json::to_string(&Planned { action: planned.action.scrubbed(), ..planned.clone() })?)
     .bind(now)
     .fetch_one(&mut **tx)
     .await?;

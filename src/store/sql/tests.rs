@@ -30,6 +30,7 @@ fn planned(id: &str) -> Planned {
     Planned {
         rule: "r".into(),
         action: ActionConfig::Cancel(CancelConfig {}),
+        action_index: 0,
         jobs: vec![job(id, Status::Executing)],
         event: EventInfo { kind: "poll".into(), from: None, to: None },
         planned_ms: 1_000,
