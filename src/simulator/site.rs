@@ -43,6 +43,8 @@ struct Grant {
 /// Counters of what the site was asked.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Stats {
+    /// When the site started (its clock, epoch ms): scenario times count from here.
+    pub started_ms: i64,
     /// Successful sign-ins.
     pub logins: u32,
     /// Refused sign-ins.
@@ -97,7 +99,7 @@ impl Site {
             tokens: HashMap::new(),
             issued: 0,
             list_without_username: scenario.list_without_username,
-            stats: Stats::default(),
+            stats: Stats { started_ms, ..Stats::default() },
         }
     }
 
