@@ -6,7 +6,6 @@ use super::run::{daemon, Options};
 use crate::config::Flavor;
 use crate::engine::Line;
 use crate::simulator::{Scenario, Simulator};
-use crate::text::printable;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -81,32 +80,14 @@ http: {{ listen: '' }}
 
 /// A line for people, or nothing for routine polls.
 fn readable(line: &Line) -> Option<String> {
-    Some(match line {
-        Line::Poll { ok: true, baseline: Some(true), jobs, .. } => {
-            format!(
-                "first poll: {} jobs listed (the baseline: no events for what was already there)",
-                jobs.unwrap_or(0)
-            )
-        }
-        Line::Poll { ok: true, .. } => return None,
-        Line::Poll { error, .. } => format!("poll failed: {}", error.as_deref().unwrap_or("?")),
-        Line::Event { job_id, event, from, to, .. } => {
-            let change = match (from, to) {
-                (Some(from), Some(to)) => format!(" {from} -> {to}"),
-                (None, Some(to)) => format!(" ({to})"),
-                _ => String::new(),
-            };
-            format!("event   {} {event}{change}", printable(job_id))
-        }
-        Line::Action(r) => format!(
-            "action  rule {}: {} [{}] {}: {}",
-            r.rule,
-            r.action,
-            r.job_ids.iter().map(|j| printable(j)).collect::<Vec<_>>().join(", "),
-            r.outcome,
-            printable(&r.detail)
-        ),
-    })
+    match line {
+        Line::Poll { ok: true, baseline: Some(true), jobs, .. } => Some(format!(
+            "first poll: {} jobs listed (the baseline: no events for what was already there)",
+            jobs.unwrap_or(0)
+        )),
+        Line::Poll { ok: true, .. } => None,
+        other => Some(super::once::human(other)),
+    }
 }
 
 fn eml_files(dir: &Path) -> usize {

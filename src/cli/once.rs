@@ -42,7 +42,8 @@ pub fn render(lines: &[Line], json: bool) -> anyhow::Result<String> {
     Ok(out)
 }
 
-fn human(line: &Line) -> String {
+/// One line for people.
+pub fn human(line: &Line) -> String {
     match line {
         Line::Poll { target, ok: true, jobs, baseline, .. } => {
             let first = if *baseline == Some(true) { " (first poll: baseline, no events)" } else { "" };

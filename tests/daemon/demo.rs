@@ -17,9 +17,9 @@ async fn the_demo_cancels_mails_and_stops_by_itself() {
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
     assert!(stdout.contains("first poll: ") && stdout.contains("(the baseline: no events"), "{stdout}");
-    assert!(stdout.contains("rule cancel-runaway-executions: cancel [jrunaway1jane] done: cancelled"), "{stdout}");
-    assert!(stdout.contains("rule cancel-runaway-executions: cancel [jrunaway0joe] done"), "{stdout}");
-    assert!(stdout.contains("rule failure-email-to-owner: email [jfail4joe] done: to joe@example.com"), "{stdout}");
+    assert!(stdout.contains("rule cancel-runaway-executions cancel [jrunaway1jane] done: cancelled"), "{stdout}");
+    assert!(stdout.contains("rule cancel-runaway-executions cancel [jrunaway0joe] done"), "{stdout}");
+    assert!(stdout.contains("rule failure-email-to-owner email [jfail4joe] done: to joe@example.com"), "{stdout}");
     assert!(stdout.contains("Summary: ") && stdout.contains("2 cancel(s) done"), "{stdout}");
     let outbox = dir.path().join("demo-outbox");
     let emails: Vec<_> = std::fs::read_dir(&outbox).unwrap().map(|e| e.unwrap().path()).collect();
