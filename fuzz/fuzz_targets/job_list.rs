@@ -14,7 +14,9 @@ fuzz_target!(|data: &[u8]| {
         Some(b) if b % 4 == 1 => (498, "application/json"),
         _ => (200, "application/json"),
     };
-    if let Ok(list) = decode::<JobList>("https://gis.example.com/portal/admin/notebooks/jobs", status, content_type, None, data) {
+    if let Ok(list) =
+        decode::<JobList>("https://gis.example.com/portal/admin/notebooks/jobs", status, content_type, None, data)
+    {
         let _ = list.cut_short();
         let jobs = list.into_jobs();
         let snapshot = nbwarden::diff::snapshot(jobs);
