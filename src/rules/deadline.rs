@@ -57,9 +57,7 @@ mod tests {
     use crate::rules::RuleSet;
 
     fn rules(yaml: &str) -> RuleSet {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("r.yaml"), yaml).unwrap();
-        RuleSet::load(&[dir.path().join("r.yaml")], &["t"]).unwrap()
+        RuleSet::parse(std::path::Path::new("r.yaml"), yaml, &["t"]).unwrap()
     }
 
     fn job(id: &str, user: &str, started_at: i64) -> Job {

@@ -92,15 +92,11 @@ fn observe(target: &Target, cx: &Context, lines: &[Line], took: Duration) -> boo
     let ok = matches!(lines.first(), Some(Line::Poll { ok: true, .. }));
     match (ok, target.snapshot()) {
         (true, Some(snapshot)) => {
-            cx.board.polled(&name, snapshot, target.source.server_now_ms());
+            let phases = cx.board.polled(&name, snapshot, target.source.server_now_ms());
             metrics::gauge!(LAST_SUCCESS, "target" => name.clone()).set(local_now_ms() as f64 / 1000.0);
-            let mut phases = std::collections::BTreeMap::new();
-            for job in snapshot.values() {
-                *phases.entry(job.phase().as_str()).or_insert(0u32) += 1;
-            }
             for phase in ["submitted", "running", "completed", "failed", "cancelled", "unknown"] {
                 let count = phases.get(phase).copied().unwrap_or(0);
-                metrics::gauge!(JOBS, "target" => name.clone(), "phase" => phase).set(f64::from(count));
+                metrics::gauge!(JOBS, "target" => name.clone(), "phase" => phase).set(count as f64);
             }
         }
         _ => {

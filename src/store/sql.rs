@@ -205,28 +205,13 @@ impl Store for SqlStore {
     }
 
     async fn add_settled(&self, entries: &[(i64, String)]) -> Result<()> {
-        let mut by_action: std::collections::BTreeMap<i64, Vec<&str>> = Default::default();
+        let mut by_action: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
         for (id, key) in entries {
-            by_action.entry(*id).or_default().push(key);
+            by_action.entry(*id).or_default().push(key.clone());
         }
         let mut tx = self.pool.begin().await?;
         for (id, keys) in by_action {
-            let row = sqlx::query("SELECT payload FROM actions WHERE id = $1 AND status = 'pending'")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(row) = row else { continue };
-            let mut planned: Planned = serde_json::from_str(&row.try_get::<String, _>(0)?)?;
-            for key in keys {
-                if !planned.settled.iter().any(|s| s == key) {
-                    planned.settled.push(key.to_string());
-                }
-            }
-            sqlx::query("UPDATE actions SET payload = $1 WHERE id = $2")
-                .bind(serde_json::to_string(&planned)?)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            settle_in(&mut tx, id, &keys).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -250,14 +235,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await?;
         if let Attempt::Retry { progress: Some(settled), .. } = attempt {
-            let row = sqlx::query("SELECT payload FROM actions WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
-            let mut planned: Planned = serde_json::from_str(&row.try_get::<String, _>(0)?)?;
-            planned.settled = settled.clone();
-            sqlx::query("UPDATE actions SET payload = $1 WHERE id = $2")
-                .bind(serde_json::to_string(&planned)?)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            settle_in(&mut tx, id, settled).await?;
         }
         if let Attempt::Final { outcome, detail } = attempt {
             sqlx::query(
@@ -391,6 +369,25 @@ impl Store for SqlStore {
 }
 
 mod commit;
+
+/// Adds `keys` to the parts a pending action has settled (its stored `Planned`).
+async fn settle_in(tx: &mut sqlx::Transaction<'_, Any>, id: i64, keys: &[String]) -> Result<()> {
+    let row = sqlx::query("SELECT payload FROM actions WHERE id = $1 AND status = 'pending'")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = row else { return Ok(()) };
+    let mut planned: Planned = serde_json::from_str(&row.try_get::<String, _>(0)?)?;
+    for key in keys.iter().filter(|k| !planned.settled.contains(k)).collect::<Vec<_>>() {
+        planned.settled.push(key.clone());
+    }
+    sqlx::query("UPDATE actions SET payload = $1 WHERE id = $2")
+        .bind(serde_json::to_string(&planned)?)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,5 @@
 //! The `/status` page in a real headless browser (Debian's chromium). Without one the page is
-//! parsed as served instead, unless NBWARDEN_REQUIRE_BROWSER is set (as `.ci/run` does).
+//! parsed as served instead, unless NBWARDEN_REQUIRE_BROWSER is set (as `scripts/test` does when Chromium is installed).
 
 use super::{get, get_until, site, SECOND};
 use crate::util::daemon::Daemon;

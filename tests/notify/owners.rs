@@ -63,32 +63,26 @@ async fn owners_without_an_address_get_the_fallback_or_are_reported() {
     assert!(matches!(without.resolve("sim", &client, Some("svc_etl"), 0).await, Owner::Unreachable(_)));
 }
 
+/// One `once` of a rule mailing failed jobs to their owners; the action lines and the server.
+async fn mail_owners(scenario: &str) -> (Vec<(String, String, String)>, SmtpServer) {
+    let smtp = SmtpServer::start(None, None);
+    let rule = "rules:\n  - { name: f, match: { status: failed }, actions: [{ type: email, to: [owner] }] }\n";
+    let site = site(scenario, rule).await;
+    site.top(&smtp_config(smtp.port));
+    (outcomes(&site.run(&["once", "--json"]).await), smtp)
+}
+
 #[tokio::test]
 async fn an_unreachable_owner_is_reported_by_the_action() {
-    let smtp = SmtpServer::start(None, None);
     let scenario = format!("{USERS}jobs:\n  - {{ id: jetl, username: svc_etl, start: -1h, runs: 1m, ends: failed }}\n");
-    let site = site(
-        &scenario,
-        "rules:\n  - { name: f, match: { status: failed }, actions: [{ type: email, to: [owner] }] }\n",
-    )
-    .await;
-    site.top(&smtp_config(smtp.port));
-    let reports = outcomes(&site.run(&["once", "--json"]).await);
+    let (reports, _) = mail_owners(&scenario).await;
     assert_eq!(reports[0].1, "failed");
     assert!(reports[0].2.contains("jetl: svc_etl has no e-mail address in Portal"), "{reports:?}");
 }
 
 #[tokio::test]
 async fn jobs_listed_without_a_username_are_read_for_their_owner() {
-    let smtp = SmtpServer::start(None, None);
-    let scenario = format!("list_without_username: true\n{FAILED}");
-    let site = site(
-        &scenario,
-        "rules:\n  - { name: f, match: { status: failed }, actions: [{ type: email, to: [owner] }] }\n",
-    )
-    .await;
-    site.top(&smtp_config(smtp.port));
-    let reports = outcomes(&site.run(&["once", "--json"]).await);
+    let (reports, smtp) = mail_owners(&format!("list_without_username: true\n{FAILED}")).await;
     assert_eq!(reports[0].2, "to joe@example.com, jane@example.com", "{reports:?}");
     assert_eq!(smtp.wait_for(2).len(), 2);
 }
