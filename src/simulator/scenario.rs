@@ -28,6 +28,17 @@ pub struct Scenario {
     /// Enterprise: list items without `username`, as an older documentation page shows them.
     #[serde(default)]
     pub list_without_username: bool,
+    /// The admin root's `currentVersion` (default: 12.1 for enterprise, 11.3 for notebook-server).
+    /// Enterprise below 11.5 has no cancel operation.
+    pub version: Option<String>,
+    /// `maxExecuteNotebookTimeMinutes` of `notebooks/configuration` (enterprise) or
+    /// `system/properties` (notebook-server); default 120.
+    #[serde(default = "default_max_execute")]
+    pub max_execute_minutes: u64,
+}
+
+fn default_max_execute() -> u64 {
+    120
 }
 
 fn default_token_lifetime() -> ConfigDuration {
@@ -35,7 +46,15 @@ fn default_token_lifetime() -> ConfigDuration {
 }
 
 fn default_users() -> Vec<User> {
-    vec![User { username: "admin".into(), password: "simulator".into(), email: None, admin: true }]
+    vec![User {
+        username: "admin".into(),
+        password: "simulator".into(),
+        email: None,
+        admin: true,
+        role: None,
+        privileges: Vec::new(),
+        locked: false,
+    }]
 }
 
 /// An account of the simulated Portal.
@@ -49,9 +68,29 @@ pub struct User {
     pub password: String,
     /// Its e-mail, shown by `community/users/<name>`.
     pub email: Option<String>,
-    /// May call the admin API.
+    /// A full administrator (`role: org_admin`) unless `role` says otherwise.
     #[serde(default = "yes")]
     pub admin: bool,
+    /// `portals/self` `user.role`: `org_admin`, `org_publisher`, `org_user` (default from `admin`).
+    pub role: Option<String>,
+    /// `user.privileges` of a custom role; any `portal:admin:` one makes the user an administrator.
+    #[serde(default)]
+    pub privileges: Vec<String>,
+    /// Locked from the start (as after 5 refused sign-ins), for 15 minutes of the site's clock.
+    #[serde(default)]
+    pub locked: bool,
+}
+
+impl User {
+    /// The role `portals/self` reports.
+    pub fn role(&self) -> &str {
+        self.role.as_deref().unwrap_or(if self.admin { "org_admin" } else { "org_user" })
+    }
+
+    /// Sees every job and may use the admin API: `org_admin`, or any `portal:admin:` privilege.
+    pub fn is_admin(&self) -> bool {
+        self.role() == "org_admin" || self.privileges.iter().any(|p| p.starts_with("portal:admin:"))
+    }
 }
 
 fn yes() -> bool {
@@ -104,6 +143,8 @@ pub struct JobPlan {
     pub task_id: Option<String>,
     /// inputs.executionTimeoutInMinutes.
     pub timeout_minutes: Option<u64>,
+    /// `messages` of the job resource (a failed job gets a Python traceback when absent).
+    pub messages: Option<Vec<String>>,
 }
 
 fn default_type() -> String {
@@ -144,6 +185,8 @@ pub enum FaultKind {
     Hang,
     /// A 498 invalid-token envelope, as when a token expires early.
     InvalidToken,
+    /// HTTP 401 with an HTML sign-in page, as a proxy, a Web Adaptor or IWA in front of the site sends.
+    Unauthorized,
 }
 
 /// One injected fault, counted over the requests that match `on`.

@@ -145,6 +145,7 @@ enum Endpoint {
     User(String),
     PortalSelf,
     AdminRoot,
+    Limits,
     List,
     Job(String),
     Cancel(String),
@@ -161,6 +162,18 @@ impl Endpoint {
             Endpoint::Job(_) => Some(Route::Job),
             Endpoint::Cancel(_) => Some(Route::Cancel),
             _ => None,
+        }
+    }
+
+    /// Notebook Server's admin API is for administrators only; Enterprise lets a notebook user list,
+    /// read and cancel their own jobs, but not read the notebook configuration.
+    fn needs_admin(&self, flavor: Flavor) -> bool {
+        match self {
+            Endpoint::User(_) | Endpoint::PortalSelf => false,
+            Endpoint::AdminRoot | Endpoint::List | Endpoint::Job(_) | Endpoint::Cancel(_) => {
+                flavor == Flavor::NotebookServer
+            }
+            _ => true,
         }
     }
 
@@ -185,6 +198,8 @@ fn route(flavor: Flavor, path: &str) -> Endpoint {
         (Flavor::Enterprise, ["portal", "admin"]) | (Flavor::NotebookServer, ["arcgis", "admin"]) => {
             Endpoint::AdminRoot
         }
+        (Flavor::Enterprise, ["portal", "admin", "notebooks", "configuration"])
+        | (Flavor::NotebookServer, ["arcgis", "admin", "system", "properties"]) => Endpoint::Limits,
         (Flavor::NotebookServer, ["arcgis", "admin", "generateToken"]) => Endpoint::AdminToken,
         (Flavor::Enterprise, ["portal", "admin", "notebooks", "jobs"])
         | (Flavor::NotebookServer, ["arcgis", "admin", "system", "jobs"]) => Endpoint::List,
@@ -226,6 +241,7 @@ async fn handle(
             (status.unwrap_or(502), "text/html", html_page("502 Bad Gateway").into_bytes())
         }
         Some((FaultKind::InvalidToken, _)) => json_answer(refusal(&endpoint, (498, "Invalid token.".into()))),
+        Some((FaultKind::Unauthorized, _)) => (401, "text/html", html_page("401 - Unauthorized").into_bytes()),
         _ => answer(&shared, &endpoint, &method, &params, &headers, now),
     };
     if fault.as_ref().is_some_and(|f| f.kind == FaultKind::Truncated) {
@@ -272,7 +288,11 @@ fn respond(
             if *method != Method::POST {
                 return Err((405, "generateToken must be called with POST.".into()));
             }
-            let (token, expires) = site.generate_token(params, now)?;
+            let mut params = params.clone();
+            if *endpoint == Endpoint::PortalToken {
+                params.insert("portal".into(), String::new());
+            }
+            let (token, expires) = site.generate_token(&params, now)?;
             Ok(match endpoint {
                 Endpoint::PortalToken => json!({ "token": token, "expires": expires, "ssl": false }),
                 _ => json!({ "token": token, "expires": expires.to_string() }),
@@ -281,9 +301,8 @@ fn respond(
         _ => {
             let token = bearer(headers).or_else(|| params.get("token").cloned());
             let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
-            let admin = !endpoint.portal_family();
-            let caller = site.authorize(token.as_deref(), referer, now, admin)?.clone();
-            authorized(site, endpoint, method, params, &caller, flavor, now)
+            let caller = site.authorize(token.as_deref(), referer, now, endpoint.needs_admin(flavor))?.clone();
+            authorized(site, endpoint, method, params, &caller, now)
         }
     }
 }
@@ -294,27 +313,21 @@ fn authorized(
     method: &Method,
     params: &HashMap<String, String>,
     caller: &super::scenario::User,
-    flavor: Flavor,
     now: i64,
 ) -> Result<Value, Refusal> {
     match endpoint {
         Endpoint::User(name) => site.user(name, caller),
-        Endpoint::PortalSelf => Ok(json!({
-            "id": "0123456789ABCDEF", "name": "nbwarden simulator", "currentVersion": "2025.1",
-            "portalDeploymentType": if flavor == Flavor::Enterprise { "ArcGISEnterpriseOnKubernetes" } else { "ArcGISEnterprise" },
-            "user": { "username": caller.username, "email": caller.email },
-        })),
-        Endpoint::AdminRoot => Ok(
-            json!({ "currentVersion": if flavor == Flavor::Enterprise { "12.1" } else { "11.3" }, "resources": ["notebooks", "system"] }),
-        ),
+        Endpoint::PortalSelf => Ok(site.portal_self(caller)),
+        Endpoint::AdminRoot => Ok(json!({ "currentVersion": site.version, "resources": ["notebooks", "system"] })),
+        Endpoint::Limits => Ok(site.limits()),
         Endpoint::List => {
             let details = params.get("details").is_some_and(|v| v == "true");
             let num = params.get("num").and_then(|n| n.parse().ok()).unwrap_or(100);
-            Ok(site.list(details, num, now))
+            Ok(site.list(details, num, now, caller))
         }
-        Endpoint::Job(id) => site.job(id, now),
+        Endpoint::Job(id) => site.job(id, now, caller),
         Endpoint::Cancel(_) if *method != Method::POST => Err((405, "cancel must be called with POST.".into())),
-        Endpoint::Cancel(id) => site.cancel(id, now).map(|()| json!({ "status": "success" })),
+        Endpoint::Cancel(id) => site.cancel(id, now, caller).map(|()| json!({ "status": "success" })),
         _ => Err((404, "Not found.".into())),
     }
 }
@@ -328,9 +341,14 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 
 fn refusal(endpoint: &Endpoint, (code, message): Refusal) -> Value {
     if endpoint.portal_family() {
-        let details = if code == 400 { json!(["Invalid username or password."]) } else { json!([]) };
-        let message =
-            if code == 400 && message.contains("password") { "Unable to generate token.".to_string() } else { message };
+        // A refused sign-in: "Unable to generate token." with the reason in `details`.
+        let (message, details) = match message.strip_prefix("Unable to generate token. ") {
+            Some(reason) => ("Unable to generate token.".to_string(), json!([reason])),
+            None if code == 400 && *endpoint == Endpoint::PortalToken => {
+                ("Unable to generate token.".to_string(), json!([message]))
+            }
+            None => (message, json!([])),
+        };
         json!({ "error": { "code": code, "message": message, "details": details } })
     } else {
         json!({ "status": "error", "messages": [message], "code": code })

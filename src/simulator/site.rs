@@ -9,6 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 /// An error answer: code and message, rendered in the envelope of the endpoint's family.
 pub type Refusal = (i64, String);
 
+/// The answer to a caller without the privilege.
+pub const FORBIDDEN: &str = "You do not have permissions to access this resource or perform this operation.";
+
 /// The state of one simulated site.
 #[derive(Debug)]
 pub struct Site {
@@ -21,9 +24,23 @@ pub struct Site {
     tokens: HashMap<String, Grant>,
     issued: u64,
     list_without_username: bool,
+    /// The admin root's `currentVersion`.
+    pub version: String,
+    /// `maxExecuteNotebookTimeMinutes`.
+    pub max_execute_minutes: u64,
+    /// Refused sign-ins per account (site clock), and until when each account is locked.
+    refusals: HashMap<String, Vec<i64>>,
+    locked_until: HashMap<String, i64>,
     /// What happened, for tests and `/__simulator/stats`.
     pub stats: Stats,
 }
+
+/// Refused sign-ins within this window lock an account (Portal and ArcGIS Server policy).
+pub const LOCKOUT_WINDOW_MS: i64 = 15 * 60_000;
+/// Refused sign-ins within the window that lock the account.
+pub const LOCKOUT_AFTER: usize = 5;
+/// What a locked account is told, whatever its password.
+pub const LOCKED_MESSAGE: &str = "Too many invalid attempts. Please try again later.";
 
 #[derive(Debug)]
 struct SimJob {
@@ -47,8 +64,12 @@ pub struct Stats {
     pub started_ms: i64,
     /// Successful sign-ins.
     pub logins: u32,
-    /// Refused sign-ins.
+    /// Refused sign-ins (a locked account's attempts included).
     pub failed_logins: u32,
+    /// Times an account was locked by refused sign-ins.
+    pub lockouts: u32,
+    /// Sign-ins at `<portal>/sharing/rest/generateToken` (the others went to `<admin>/generateToken`).
+    pub portal_logins: u32,
     /// Cancel calls per job id (accepted or not).
     pub cancels: BTreeMap<String, u32>,
     /// List calls.
@@ -99,6 +120,18 @@ impl Site {
             tokens: HashMap::new(),
             issued: 0,
             list_without_username: scenario.list_without_username,
+            version: scenario
+                .version
+                .clone()
+                .unwrap_or_else(|| if flavor == Flavor::Enterprise { "12.1" } else { "11.3" }.to_string()),
+            max_execute_minutes: scenario.max_execute_minutes,
+            refusals: HashMap::new(),
+            locked_until: scenario
+                .users
+                .iter()
+                .filter(|u| u.locked)
+                .map(|u| (u.username.clone(), started_ms + LOCKOUT_WINDOW_MS))
+                .collect(),
             stats: Stats { started_ms, ..Stats::default() },
         }
     }
@@ -161,12 +194,22 @@ impl Site {
         self.jobs.iter().filter_map(|j| self.state(j, now)).collect()
     }
 
-    /// Signs a user in; the token is bound to `referer` when `client=referer`.
+    /// Signs a user in; the token is bound to `referer` when `client=referer`. Five refusals of
+    /// one account within 15 minutes lock it for 15 minutes; a locked account is refused whatever
+    /// its password, and each such attempt counts again (so trying keeps it locked).
     pub fn generate_token(&mut self, params: &HashMap<String, String>, now: i64) -> Result<(String, i64), Refusal> {
         let get = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
-        let user = self.users.iter().find(|u| u.username == get("username") && u.password == get("password"));
-        let Some(user) = user.filter(|_| !get("password").is_empty()) else {
-            self.stats.failed_logins += 1;
+        let username = get("username").to_string();
+        if self.locked_until.get(&username).is_some_and(|&until| now < until) {
+            self.refuse(&username, now);
+            return Err((400, LOCKED_MESSAGE.into()));
+        }
+        let user = self.users.iter().find(|u| u.username == username && u.password == get("password"));
+        if params.contains_key("portal") {
+            self.stats.portal_logins += 1;
+        }
+        let Some(user) = user.filter(|_| !get("password").is_empty()).cloned() else {
+            self.refuse(&username, now);
             return Err((400, "Unable to generate token. Invalid username or password.".into()));
         };
         let referer = match get("client") {
@@ -179,8 +222,24 @@ impl Site {
         self.issued += 1;
         let token = format!("SIMTOK{}{:x}{}", self.issued, now, "Qx7".repeat(8));
         self.tokens.insert(token.clone(), Grant { username: user.username.clone(), referer, expires_ms });
+        self.refusals.remove(&user.username);
         self.stats.logins += 1;
         Ok((token, expires_ms))
+    }
+
+    /// Counts one refused sign-in; the fifth within the window locks the account.
+    fn refuse(&mut self, username: &str, now: i64) {
+        self.stats.failed_logins += 1;
+        let recent = self.refusals.entry(username.to_string()).or_default();
+        recent.retain(|&at| at > now - LOCKOUT_WINDOW_MS);
+        recent.push(now);
+        if recent.len() >= LOCKOUT_AFTER {
+            let until = self.locked_until.entry(username.to_string()).or_insert(0);
+            if *until <= now {
+                self.stats.lockouts += 1;
+            }
+            *until = now + LOCKOUT_WINDOW_MS;
+        }
     }
 
     /// The user behind a token, if the token is valid for this `referer` at `now`.
@@ -200,17 +259,24 @@ impl Site {
         }
         let user =
             self.users.iter().find(|u| u.username == grant.username).ok_or((498, "Invalid token.".to_string()))?;
-        if admin && !user.admin {
-            return Err((403, "You do not have permissions to access this resource or perform this operation.".into()));
+        if admin && !user.is_admin() {
+            return Err((403, FORBIDDEN.into()));
         }
         Ok(user)
     }
 
-    /// The job list in the flavor's shape.
-    pub fn list(&mut self, details: bool, num: usize, now: i64) -> Value {
+    /// The job list in the flavor's shape. A caller who is not an administrator sees only the
+    /// jobs they own, with HTTP 200 and no hint that the list is partial (as Enterprise does).
+    pub fn list(&mut self, details: bool, num: usize, now: i64, caller: &User) -> Value {
         self.stats.lists += 1;
-        let listed: Vec<(&SimJob, JobState)> =
-            self.jobs.iter().filter_map(|j| self.state(j, now).map(|s| (j, s))).filter(|(_, s)| s.listed).collect();
+        let visible = |j: &&SimJob| caller.is_admin() || j.plan.username.as_deref() == Some(caller.username.as_str());
+        let listed: Vec<(&SimJob, JobState)> = self
+            .jobs
+            .iter()
+            .filter(visible)
+            .filter_map(|j| self.state(j, now).map(|s| (j, s)))
+            .filter(|(_, s)| s.listed)
+            .collect();
         match self.flavor {
             Flavor::Enterprise if details => {
                 json!({ "notebookJobs": listed.iter().map(|(j, s)| detailed_item(j, s)).collect::<Vec<_>>() })
@@ -236,24 +302,30 @@ impl Site {
         }
     }
 
-    /// One job's resource (it answers after the job left the list).
-    pub fn job(&self, id: &str, now: i64) -> Result<Value, Refusal> {
-        let (job, state) = self.find(id, now)?;
-        Ok(match self.flavor {
+    /// One job's resource (it answers after the job left the list), with its `messages`.
+    pub fn job(&self, id: &str, now: i64, caller: &User) -> Result<Value, Refusal> {
+        let (job, state) = self.find_for(id, now, caller)?;
+        let mut item = match self.flavor {
             Flavor::Enterprise => {
                 let mut item = detailed_item(job, &state);
                 item["status"] = json!(state.status);
                 item
             }
             Flavor::NotebookServer => classic_item(job, &state),
-        })
+        };
+        item["messages"] = json!(messages(job, &state));
+        Ok(item)
     }
 
-    /// Cancels a job that has not ended; a job that ignores cancel keeps running.
-    pub fn cancel(&mut self, id: &str, now: i64) -> Result<(), Refusal> {
+    /// Cancels a job that has not ended; a job that ignores cancel keeps running. Enterprise
+    /// below 11.5 has no cancel operation: "No resource".
+    pub fn cancel(&mut self, id: &str, now: i64, caller: &User) -> Result<(), Refusal> {
         *self.stats.cancels.entry(id.to_string()).or_default() += 1;
         self.stats.first_cancel_ms.entry(id.to_string()).or_insert(now);
-        let (_, state) = self.find(id, now)?;
+        if self.flavor == Flavor::Enterprise && version_below(&self.version, (11, 5)) {
+            return Err((404, "No resource".into()));
+        }
+        let (_, state) = self.find_for(id, now, caller)?;
         if state.end_ms.is_some() {
             return Err((500, format!("Unable to cancel job :[{id}]")));
         }
@@ -268,11 +340,47 @@ impl Site {
         self.stats.user_lookups += 1;
         let user =
             self.users.iter().find(|u| u.username == name).ok_or((400, format!("User '{name}' does not exist.")))?;
-        let mut doc = json!({ "username": user.username, "fullName": user.username, "role": if user.admin { "org_admin" } else { "org_user" } });
-        if caller.admin || caller.username == user.username {
+        let mut doc = json!({ "username": user.username, "fullName": user.username, "role": user.role() });
+        if caller.is_admin() || caller.username == user.username {
             doc["email"] = json!(user.email);
         }
         Ok(doc)
+    }
+
+    /// A job the caller may see: their own, or any for an administrator.
+    fn find_for(&self, id: &str, now: i64, caller: &User) -> Result<(&SimJob, JobState), Refusal> {
+        let found = self.find(id, now)?;
+        match caller.is_admin() || found.0.plan.username.as_deref() == Some(caller.username.as_str()) {
+            true => Ok(found),
+            false => Err((403, FORBIDDEN.into())),
+        }
+    }
+
+    /// `portals/self` for the caller: the org, and the user with role and privileges.
+    pub fn portal_self(&self, caller: &User) -> Value {
+        json!({
+            "id": "0123456789ABCDEF", "name": "nbwarden simulator", "currentVersion": "2025.1",
+            "portalDeploymentType": if self.flavor == Flavor::Enterprise { "ArcGISEnterpriseOnKubernetes" } else { "ArcGISEnterprise" },
+            "user": {
+                "username": caller.username, "email": caller.email, "role": caller.role(),
+                "roleId": if caller.role.is_some() { "cUsToMrOlE000000" } else { caller.role() },
+                "privileges": caller.privileges,
+            },
+        })
+    }
+
+    /// `notebooks/configuration` (enterprise) or `system/properties` (notebook-server): flat properties.
+    pub fn limits(&self) -> Value {
+        match self.flavor {
+            Flavor::Enterprise => json!({
+                "maxExecuteNotebookTimeMinutes": self.max_execute_minutes, "asyncJobsCleanAgeHours": 6,
+                "idleNotebookThresholdMinutes": 720,
+            }),
+            Flavor::NotebookServer => json!({
+                "containerCreatedThreshold": 60, "asyncJobsCleanAgeHours": 6,
+                "maxExecuteNotebookTimeMinutes": self.max_execute_minutes,
+            }),
+        }
     }
 
     fn find(&self, id: &str, now: i64) -> Result<(&SimJob, JobState), Refusal> {
@@ -309,6 +417,32 @@ fn classic_item(job: &SimJob, state: &JobState) -> Value {
         "startTime": state.start_ms, "endTime": state.end_ms.unwrap_or(0), "status": state.status,
         "inputs": inputs(job), "messages": [], "customAttributes": { "isCancelled": state.cancelled },
     })
+}
+
+/// The job's messages: the scenario's, or for a failed job the tail of a Python traceback.
+fn messages(job: &SimJob, state: &JobState) -> Vec<String> {
+    if let Some(messages) = &job.plan.messages {
+        return messages.clone();
+    }
+    match state.status {
+        "FAILED" if !state.cancelled => vec![
+            "Executing notebook cells".into(),
+            "Cell 4: Traceback (most recent call last):".into(),
+            "  File \"<cell>\", line 12, in <module>".into(),
+            "KeyError: 'PARCEL_ID'".into(),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// True when `version` ("11.4", "12.0.1") is below `(major, minor)`; an unreadable one is not.
+pub fn version_below(version: &str, (major, minor): (u32, u32)) -> bool {
+    let mut parts = version.trim().split('.').map(|p| p.parse::<u32>());
+    match (parts.next(), parts.next()) {
+        (Some(Ok(a)), Some(Ok(b))) => (a, b) < (major, minor),
+        (Some(Ok(a)), None) => a < major,
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,14 @@ fn site(yaml: &str, flavor: Flavor) -> Site {
     Site::new(&scenario(yaml), flavor, T0)
 }
 
+fn admin(site: &Site) -> User {
+    site.users.iter().find(|u| u.username == "admin").cloned().unwrap()
+}
+
+fn user(site: &Site, name: &str) -> User {
+    site.users.iter().find(|u| u.username == name).cloned().unwrap()
+}
+
 fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
@@ -35,13 +43,14 @@ fn cancel_stops_obedient_jobs_only() {
     let mut s =
         site("jobs: [{ id: a, start: -1h }, { id: b, start: -1h, obeys_cancel: false }]", Flavor::NotebookServer);
     let now = T0 + 1000;
-    s.cancel("a", now).unwrap();
-    s.cancel("b", now).unwrap();
+    let admin = admin(&s);
+    s.cancel("a", now, &admin).unwrap();
+    s.cancel("b", now, &admin).unwrap();
     let states = s.states(now + 1);
     assert_eq!((states[0].status, states[0].cancelled), ("FAILED", true), "Notebook Server: FAILED + isCancelled");
     assert_eq!(states[1].status, "PROCESSING");
-    assert_eq!(s.cancel("a", now + 2).unwrap_err().0, 500, "a finished job cannot be cancelled");
-    assert_eq!(s.cancel("nope", now).unwrap_err().0, 404);
+    assert_eq!(s.cancel("a", now + 2, &admin).unwrap_err().0, 500, "a finished job cannot be cancelled");
+    assert_eq!(s.cancel("nope", now, &admin).unwrap_err().0, 404);
     assert_eq!(s.stats.cancels["b"], 1);
 }
 
@@ -72,12 +81,84 @@ fn tokens_are_bound_to_referer_and_expire() {
 fn lists_take_the_flavor_shape() {
     let yaml = "jobs: [{ id: a, start: -2m, username: joe }, { id: b, start: -1m, runs: 10s }]";
     let mut k8s = site(yaml, Flavor::Enterprise);
-    let list = k8s.list(false, 100, T0);
+    let admin = admin(&k8s);
+    let list = k8s.list(false, 100, T0, &admin);
     assert_eq!(list["asyncNotebookJobs"][1]["status"], "COMPLETED");
-    let detailed = k8s.list(true, 100, T0);
+    let detailed = k8s.list(true, 100, T0, &admin);
     assert!(detailed["notebookJobs"][0].get("status").is_none(), "documented detailed items carry no status");
     let mut classic = site(yaml, Flavor::NotebookServer);
-    let list = classic.list(false, 1, T0);
+    let list = classic.list(false, 1, T0, &admin);
     assert_eq!((list["asyncJobs"].as_array().unwrap().len(), list["total"].as_i64()), (1, Some(2)));
     assert_eq!(list["asyncJobs"][0]["jobId"], "b", "newest first");
+}
+
+#[test]
+fn five_refusals_in_fifteen_minutes_lock_the_account() {
+    let mut s = site("", Flavor::Enterprise);
+    let wrong = params(&[("username", "admin"), ("password", "nope")]);
+    let right = params(&[("username", "admin"), ("password", "simulator")]);
+    for minute in 0..4 {
+        assert_eq!(
+            s.generate_token(&wrong, T0 + minute * 60_000).unwrap_err().1,
+            "Unable to generate token. Invalid username or password."
+        );
+    }
+    assert!(s.generate_token(&right, T0 + 5 * 60_000).is_ok(), "four refusals do not lock");
+    for minute in 0..4 {
+        s.generate_token(&wrong, T0 + (6 + minute) * 60_000).unwrap_err();
+    }
+    for minute in 30..34 {
+        s.generate_token(&wrong, T0 + minute * 60_000).unwrap_err();
+    }
+    assert_eq!(s.stats.lockouts, 0, "a success resets the count; refusals older than 15 minutes drop out");
+    s.generate_token(&wrong, T0 + 34 * 60_000).unwrap_err();
+    assert_eq!(s.stats.lockouts, 1, "the fifth refusal within 15 minutes locks");
+    let locked = s.generate_token(&right, T0 + 35 * 60_000).unwrap_err();
+    assert_eq!(locked.1, LOCKED_MESSAGE, "even the right password is refused while locked");
+    let again = s.generate_token(&right, T0 + 49 * 60_000).unwrap_err();
+    assert_eq!(again.1, LOCKED_MESSAGE, "trying while locked keeps it locked");
+    assert!(s.generate_token(&right, T0 + 65 * 60_000).is_ok(), "15 minutes after the last attempt it opens");
+}
+
+#[test]
+fn a_non_administrator_sees_only_their_own_jobs() {
+    let yaml = "users: [{ username: admin, password: simulator }, { username: joe, password: j, admin: false }, \
+        { username: ops, password: o, admin: false, role: org_user, privileges: ['portal:admin:viewUsers'] }]
+jobs: [{ id: a, start: -2m, username: joe }, { id: b, start: -1m, username: jane }]";
+    let mut s = site(yaml, Flavor::Enterprise);
+    let joe = user(&s, "joe");
+    let ids = |list: Value| {
+        list["asyncNotebookJobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["jobId"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(s.list(false, 100, T0, &joe)), ["a"], "HTTP 200, own jobs only");
+    assert_eq!(s.job("b", T0, &joe).unwrap_err().0, 403);
+    let ops = user(&s, "ops");
+    assert!(ops.is_admin(), "any portal:admin: privilege counts");
+    assert_eq!(ids(s.list(false, 100, T0, &ops)), ["a", "b"]);
+    assert_eq!(s.portal_self(&joe)["user"]["role"], "org_user");
+    assert_eq!(s.portal_self(&admin(&s))["user"]["role"], "org_admin");
+}
+
+#[test]
+fn enterprise_below_11_5_has_no_cancel() {
+    let mut s = site("version: '11.4'\njobs: [{ id: a, start: -1h }]", Flavor::Enterprise);
+    let admin = admin(&s);
+    assert_eq!(s.cancel("a", T0, &admin).unwrap_err(), (404, "No resource".to_string()));
+    assert_eq!(s.stats.cancels["a"], 1, "the call is counted all the same");
+    assert!(version_below("11.4", (11, 5)) && !version_below("11.5", (11, 5)) && !version_below("12.0", (11, 5)));
+    assert!(!version_below("garbage", (11, 5)), "an unreadable version is not taken for an old one");
+}
+
+#[test]
+fn failed_jobs_carry_messages_and_the_item() {
+    let s = site("jobs: [{ id: f, start: -10m, runs: 1m, ends: failed, item_id: abc }]", Flavor::Enterprise);
+    let job = s.job("f", T0, &admin(&s)).unwrap();
+    assert_eq!(job["inputs"]["itemId"], "abc");
+    assert!(job["messages"].as_array().unwrap().iter().any(|m| m.as_str().unwrap().contains("KeyError")));
+    assert_eq!(s.limits()["maxExecuteNotebookTimeMinutes"], 120);
 }
