@@ -96,6 +96,8 @@ fn unchanged(prev: &Snapshot, at: usize, next: &Snapshot, index: usize) -> bool 
 }
 
 /// A change between two snapshots of one target.
+// Events are few per poll (proportional to change), so the unboxed variants cost nothing that matters.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobEvent {
     /// A job that was not in the previous snapshot.

@@ -6,6 +6,7 @@
 pub mod actions;
 pub mod arcgis;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod diff;
 pub mod dispatch;

@@ -41,10 +41,20 @@ pub fn render_header(source: &str, context: &impl serde::Serialize) -> Result<St
     render(source, context).map(|text| text.replace(['\r', '\n'], " "))
 }
 
+/// Where a job can be looked at: the admin URL (administrators) and the notebook item's page in
+/// Portal (its owner).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Links {
+    /// `<admin>/…/jobs/<id>`.
+    pub admin: String,
+    /// `<portal>/home/item.html?id=<item>`, when the item and the portal are known.
+    pub item: Option<String>,
+}
+
 /// The context of SPEC §3 (`job`, `jobs`, `rule`, `event`, `target`, `now`) for `jobs`, all or
 /// part of the planned ones.
-pub fn context(planned: &Planned, jobs: &[Job], target: &str, url: impl Fn(&str) -> String) -> Value {
-    let jobs: Vec<Value> = jobs.iter().map(|j| job_context(j, planned.planned_ms, &url(&j.id))).collect();
+pub fn context(planned: &Planned, jobs: &[Job], target: &str, links: impl Fn(&Job) -> Links) -> Value {
+    let jobs: Vec<Value> = jobs.iter().map(|j| job_context(j, planned.planned_ms, &links(j))).collect();
     json!({
         "job": jobs.first().cloned().unwrap_or(Value::Null),
         "jobs": jobs,
@@ -56,7 +66,7 @@ pub fn context(planned: &Planned, jobs: &[Job], target: &str, url: impl Fn(&str)
 }
 
 /// One job's template fields; absent text fields are empty strings.
-pub fn job_context(job: &Job, now_ms: i64, url: &str) -> Value {
+pub fn job_context(job: &Job, now_ms: i64, links: &Links) -> Value {
     let runtime = job.runtime(now_ms);
     json!({
         "id": job.id,
@@ -72,7 +82,10 @@ pub fn job_context(job: &Job, now_ms: i64, url: &str) -> Value {
         "runtime_name": job.runtime_name.clone().unwrap_or_default(),
         "task_id": job.task_id.clone().unwrap_or_default(),
         "timeout_minutes": job.timeout_minutes,
-        "url": url,
+        "url": links.admin,
+        "admin_url": links.admin,
+        "item_url": links.item.clone().unwrap_or_default(),
+        "messages": job.messages,
     })
 }
 
@@ -127,6 +140,71 @@ mod tests {
         assert_eq!(render("{{ job.id }} ran {{ job.runtime }}", &context).unwrap(), "j1 ran 1h32m");
         assert!(check("{{ job.id }").is_err());
         assert!(render("{{ jbo.id }}", &context).unwrap_err().contains("undefined"));
+    }
+
+    /// The planned action of each event kind, as dispatch builds them.
+    fn planned_of_every_kind(action: &crate::actions::ActionConfig) -> Vec<Planned> {
+        let mut failed = Job::new("j1", crate::arcgis::Status::Failed);
+        (failed.username, failed.job_type, failed.started_at, failed.ended_at) =
+            (Some("joe".into()), Some("executeNotebook".into()), Some(1_000), Some(61_000));
+        failed.messages = vec!["Traceback (most recent call last):".into(), "KeyError: 'X'".into()];
+        let bare = Job::new("j2", crate::arcgis::Status::Unknown(String::new()));
+        let event = |kind: &str, from: Option<&str>, to: Option<&str>| crate::rules::EventInfo {
+            kind: kind.into(),
+            from: from.map(String::from),
+            to: to.map(String::from),
+        };
+        let events = [
+            event("poll", None, None),
+            event("appeared", None, None),
+            event("status_changed", Some("EXECUTING"), Some("FAILED")),
+            event("status_changed", Some("none"), Some("FAILED")),
+            event("disappeared", Some("EXECUTING"), Some("unknown")),
+            event("schedule", None, None),
+        ];
+        events
+            .into_iter()
+            .map(|event| Planned {
+                rule: "r".into(),
+                action: action.clone(),
+                action_index: 0,
+                jobs: vec![failed.clone(), bare.clone()],
+                event,
+                planned_ms: 120_000,
+                settled: Vec::new(),
+            })
+            .collect()
+    }
+
+    /// Every template the program ships (the rules in `rules/` and the default e-mail subject),
+    /// rendered strictly against every event kind, with a full job and one that lacks every field.
+    #[test]
+    fn every_shipped_template_renders_for_every_event_kind() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/rules");
+        let paths = [std::path::PathBuf::from(dir)];
+        let set = crate::rules::RuleSet::load(&paths, &["prod"]).expect("the shipped rules compile");
+        let optional = crate::rules::RuleSet::load(&[paths[0].join("optional")], &["prod"]).expect("optional rules");
+        let mut rendered = 0;
+        for rule in set.rules.iter().chain(&optional.rules) {
+            for action in &rule.actions {
+                let mut sources: Vec<(&str, &str)> = action.templates();
+                if matches!(action, crate::actions::ActionConfig::Email(e) if e.subject.is_none()) {
+                    sources.push(("subject", crate::actions::DEFAULT_SUBJECT));
+                }
+                for planned in planned_of_every_kind(action) {
+                    for jobs in [&planned.jobs[..1], &planned.jobs[1..], &planned.jobs[..]] {
+                        let cx = context(&planned, jobs, "prod", |_| Links { admin: "a".into(), item: None });
+                        for (key, source) in &sources {
+                            let result = if *key == "html" { render_html(source, &cx) } else { render(source, &cx) };
+                            result
+                                .unwrap_or_else(|e| panic!("rule {} {key} on {}: {e}", rule.name, planned.event.kind));
+                            rendered += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(rendered > 100, "{rendered} renderings");
     }
 
     #[test]

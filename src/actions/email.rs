@@ -11,7 +11,7 @@ use lettre::Message;
 use std::hash::{BuildHasher, BuildHasherDefault};
 
 /// Default subject, when the rule gives none.
-const DEFAULT_SUBJECT: &str = "[nbwarden] {{ rule }} on {{ target }}: \
+pub const DEFAULT_SUBJECT: &str = "[nbwarden] {{ rule }} on {{ target }}: \
     {% if jobs | length == 1 %}{{ job.type or 'job' }} {{ job.id }} {{ job.status }}\
     {% else %}{{ jobs | length }} jobs{% endif %}";
 
@@ -32,7 +32,12 @@ struct Letter {
     address: String,
     field: Field,
     jobs: Vec<Job>,
+    /// Written to the jobs' owner, who cannot open admin URLs.
+    to_owner: bool,
 }
+
+/// Lines of a failed job's messages quoted in the default body (the end of a traceback).
+const QUOTED_MESSAGES: usize = 6;
 
 #[async_trait::async_trait]
 impl super::Action for Email {
@@ -89,7 +94,8 @@ impl Email {
         for (field, list) in [(Field::To, &self.0.to), (Field::Cc, &self.0.cc)] {
             for recipient in list {
                 for job in jobs {
-                    let address = if recipient == OWNER {
+                    let to_owner = recipient == OWNER;
+                    let address = if to_owner {
                         let owner =
                             cx.services.owners.resolve(cx.target, cx.source, job.username.as_deref(), now).await;
                         if let Owner::Fallback(_, why) | Owner::Unreachable(why) = &owner {
@@ -102,7 +108,7 @@ impl Email {
                     } else {
                         recipient.clone()
                     };
-                    add(&mut letters, address, field, job);
+                    add(&mut letters, address, (field, to_owner), job);
                 }
             }
         }
@@ -116,7 +122,7 @@ impl Email {
         let subject = template::render_header(self.0.subject.as_deref().unwrap_or(DEFAULT_SUBJECT), &context)?;
         let text = match &self.0.body {
             Some(body) => template::render(body, &context)?,
-            None => default_body(cx, &letter.jobs),
+            None => default_body(cx, &letter.jobs, letter.to_owner),
         };
         let builder = Message::builder()
             .from(from.clone())
@@ -138,12 +144,12 @@ impl Email {
 }
 
 /// Adds `job` to the letter for `address` (the first header a recipient appears in wins).
-fn add(letters: &mut Vec<Letter>, address: String, field: Field, job: &Job) {
+fn add(letters: &mut Vec<Letter>, address: String, (field, to_owner): (Field, bool), job: &Job) {
     let key = address.to_ascii_lowercase();
     match letters.iter_mut().find(|l| l.address.to_ascii_lowercase() == key) {
         Some(letter) if !letter.jobs.iter().any(|j| j.id == job.id) => letter.jobs.push(job.clone()),
         Some(_) => {}
-        None => letters.push(Letter { address, field, jobs: vec![job.clone()] }),
+        None => letters.push(Letter { address, field, jobs: vec![job.clone()], to_owner }),
     }
 }
 
@@ -176,8 +182,9 @@ fn message_id(cx: &ActionContext<'_>, letter: &Letter, from: &Mailbox) -> String
     format!("<nbwarden.{hash:016x}@{}>", from.email.domain())
 }
 
-/// The default body: what fired, then a plain-text table of the jobs and their links.
-fn default_body(cx: &ActionContext<'_>, jobs: &[Job]) -> String {
+/// The default body: what fired, a plain-text table of the jobs, then per job its notebook item,
+/// the last lines of its messages, and (for administrators, not for the owner) its admin URL.
+fn default_body(cx: &ActionContext<'_>, jobs: &[Job], to_owner: bool) -> String {
     let planned = cx.planned;
     let when = crate::arcgis::model::rfc3339(planned.planned_ms).unwrap_or_default();
     let mut text = format!(
@@ -185,9 +192,27 @@ fn default_body(cx: &ActionContext<'_>, jobs: &[Job]) -> String {
         planned.rule, cx.target, planned.event.kind
     );
     text.push_str(&template::job_table(jobs, planned.planned_ms));
-    text.push('\n');
     for job in jobs {
-        text.push_str(&format!("{}: {}\n", job.id, cx.source.job_url(&job.id)));
+        let links = cx.links(job);
+        let mut about = String::new();
+        match (&links.item, &job.item_id) {
+            (Some(url), _) => about.push_str(&format!("  notebook: {url}\n")),
+            (None, Some(item)) => about.push_str(&format!("  notebook item: {item}\n")),
+            (None, None) => {}
+        }
+        if !job.messages.is_empty() {
+            about.push_str("  last messages:\n");
+            let skip = job.messages.len().saturating_sub(QUOTED_MESSAGES);
+            for line in job.messages.iter().skip(skip).flat_map(|m| m.lines()) {
+                about.push_str(&format!("    > {}\n", crate::text::printable(line)));
+            }
+        }
+        if !to_owner {
+            about.push_str(&format!("  admin: {}\n", links.admin));
+        }
+        if !about.is_empty() {
+            text.push_str(&format!("\n{}:\n{about}", job.id));
+        }
     }
     text
 }

@@ -11,6 +11,7 @@ mod owners;
 mod webhook;
 
 pub use config::{ActionConfig, CancelConfig, EmailAction, ExecConfig, LogConfig, LogLevel, WebhookConfig, OWNER};
+pub use email::DEFAULT_SUBJECT;
 pub use mailer::Mailer;
 pub use owners::{Owner, Owners};
 pub use webhook::redact_url;
@@ -100,7 +101,13 @@ pub struct ActionContext<'a> {
 impl ActionContext<'_> {
     /// The template context of SPEC §3 for `jobs` (a subset of the planned jobs).
     pub fn template_context(&self, jobs: &[crate::arcgis::Job]) -> serde_json::Value {
-        crate::template::context(self.planned, jobs, self.target, |id| self.source.job_url(id))
+        crate::template::context(self.planned, jobs, self.target, |job| self.links(job))
+    }
+
+    /// The admin URL of a job and its notebook item's page.
+    pub fn links(&self, job: &crate::arcgis::Job) -> crate::template::Links {
+        let item = job.item_id.as_deref().and_then(|id| self.source.item_url(id));
+        crate::template::Links { admin: self.source.job_url(&job.id), item }
     }
 }
 
@@ -125,8 +132,9 @@ pub enum ActionError {
 }
 
 impl From<crate::arcgis::Error> for ActionError {
+    /// A refused or paused sign-in is transient for an action: it is tried again after the pause.
     fn from(e: crate::arcgis::Error) -> Self {
-        if e.is_transient() {
+        if e.is_transient() || e.sign_in_wait_ms().is_some() {
             ActionError::Transient(e.to_string())
         } else {
             ActionError::Permanent(e.to_string())

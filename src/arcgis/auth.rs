@@ -1,8 +1,9 @@
 //! Tokens: when a cached token is still fresh, and the server clock estimated from `Date` headers.
 
+pub use crate::clock::local_now_ms;
 use crate::secret::Secret;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 /// Refresh this long before expiry (or at half the lifetime, if that is shorter).
 const REFRESH_AHEAD_MS: i64 = 5 * 60 * 1000;
@@ -40,8 +41,6 @@ impl Issued {
 pub struct TokenCache {
     /// The token in use.
     pub current: Option<Issued>,
-    /// Set when generateToken refused the credentials; cleared at the next poll.
-    pub refused: Option<String>,
 }
 
 /// The server's clock, as estimated from the `Date` header of each response.
@@ -69,11 +68,6 @@ impl ServerClock {
     pub fn now_ms(&self) -> i64 {
         local_now_ms() + self.offset_ms()
     }
-}
-
-/// Now on this machine's clock, epoch ms.
-pub fn local_now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]

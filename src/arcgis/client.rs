@@ -4,11 +4,21 @@
 use super::auth::{local_now_ms, Issued, ServerClock, TokenCache};
 use super::endpoints::Endpoints;
 use super::error::{html_title, looks_like_html, Error, Result};
-use super::wire::{AdminRoot, Envelope, JobList, OperationResponse, Payload, TokenResponse, UserResponse, WireJob};
-use super::{Job, JobSource};
-use crate::config::{AuthMethod, TargetConfig};
+use super::signin::{self, RefusalKind, SignIns};
+use super::wire::{
+    AdminRoot, Envelope, JobList, OperationResponse, Payload, PortalSelf, Properties, TokenResponse, UserResponse,
+    WireJob,
+};
+use super::{Job, JobSource, Listing, Scope, SiteInfo};
+use crate::arcgis::model::rfc3339;
+use crate::config::{AuthMethod, Flavor, TargetConfig};
+
+/// Enterprise has `notebooks/jobs/<id>/cancel` from this version on.
+pub const CANCEL_SINCE: (u32, u32) = (11, 5);
 use crate::secret::Secret;
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
@@ -26,7 +36,10 @@ pub struct Client {
     page_size: u32,
     tokens: Mutex<TokenCache>,
     clock: ServerClock,
-    complete: std::sync::atomic::AtomicBool,
+    sign_ins: Arc<SignIns>,
+    password_file: Option<PathBuf>,
+    /// What the site said about itself since the last sign-in (`None`: read it at the next poll).
+    site: std::sync::Mutex<Option<SiteInfo>>,
 }
 
 /// One request, before the token is added.
@@ -47,13 +60,12 @@ impl Call {
 }
 
 impl Client {
-    /// Builds the client of one configured target (TLS roots, timeouts, `Referer`).
-    pub fn new(target: &TargetConfig) -> Result<Client, String> {
-        let method = target.auth.method()?;
-        let portal = match &method {
-            AuthMethod::Portal { portal_url, .. } => Some(portal_url.as_str()),
-            _ => target.auth.portal_url.as_deref(),
-        };
+    /// Builds the client of one configured target (TLS roots, timeouts, `Referer`); its sign-ins
+    /// go through `sign_ins`, shared by every target of the process.
+    pub fn new(target: &TargetConfig, sign_ins: &Arc<SignIns>) -> Result<Client, String> {
+        let method = target.auth_method()?;
+        let portal = target.portal_url();
+        let portal = portal.as_deref();
         let timeout = target.poll.timeout.0;
         Ok(Client {
             name: target.name.clone(),
@@ -67,7 +79,9 @@ impl Client {
             page_size: target.poll.page_size,
             tokens: Mutex::default(),
             clock: ServerClock::default(),
-            complete: std::sync::atomic::AtomicBool::new(true),
+            sign_ins: sign_ins.clone(),
+            password_file: target.auth.password_file.clone(),
+            site: std::sync::Mutex::default(),
         })
     }
 
@@ -106,7 +120,8 @@ impl Client {
         decode(&call.url, status, &content_type, location.as_deref(), &body)
     }
 
-    /// A call with the token; on a token error, one fresh sign-in and one retry.
+    /// A call with the token; on a token error or an HTTP 401, one fresh sign-in and one retry.
+    /// A second 401 comes from something in front of the site, not from the token.
     async fn authed<T: Payload>(&self, call: Call) -> Result<T> {
         let token = self.token().await?;
         match self.send(&call, Some(&token)).await {
@@ -116,7 +131,7 @@ impl Client {
                 }
                 tracing::info!(target_name = %self.name, "token rejected; signing in again");
                 let fresh = self.token_after_rejection(&token).await?;
-                self.send(&call, Some(&fresh)).await
+                self.send(&call, Some(&fresh)).await.map_err(Error::behind_a_proxy)
             }
             other => other,
         }
@@ -142,17 +157,22 @@ impl Client {
         }
     }
 
+    /// One sign-in, if the account's history allows it now (SPEC §4.8).
     async fn sign_in(&self, cache: &mut TokenCache) -> Result<Secret> {
-        if let Some(message) = &cache.refused {
-            return Err(Error::LoginPaused { message: message.clone() });
-        }
-        let (username, password) = match &self.method {
+        let (username, configured) = match &self.method {
             AuthMethod::Portal { username, password, .. } | AuthMethod::Admin { username, password } => {
                 (username, password)
             }
             AuthMethod::Static(token) => return Ok(token.clone()),
         };
+        let password = self.current_password(configured);
         let url = self.endpoints.generate_token();
+        let account = signin::account(&url, username);
+        let credentials = signin::fingerprint(&account, password.expose());
+        if let Some(wait) = self.sign_ins.wait(&account, credentials) {
+            let until = rfc3339(wait.until_ms).unwrap_or_default();
+            return Err(Error::SignInPaused { account, reason: wait.reason, until, until_ms: wait.until_ms });
+        }
         let params = vec![
             ("username", username.clone()),
             ("password", password.expose().to_string()),
@@ -167,17 +187,32 @@ impl Client {
                 let issued = Issued::new(token, expires, self.clock.now_ms(), self.lifetime);
                 tracing::debug!(target_name = %self.name, expires_ms = issued.expires_ms, "signed in");
                 metrics::counter!(crate::status::metrics::TOKEN_REFRESHES, "target" => self.name.clone()).increment(1);
+                self.sign_ins.succeeded(&account).await;
+                *self.site.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 cache.current = Some(issued.clone());
                 Ok(issued.token)
             }
             Ok(_) => Err(Error::UnexpectedShape { url, expected: "a token" }),
+            Err(e @ Error::Unauthorized { .. }) => Err(Error::behind_a_proxy(e)),
             Err(e) if is_refusal(&e) => {
                 let message = refusal_message(&e);
+                let kind = RefusalKind::of_message(&message);
+                let wait = self.sign_ins.refused(&account, kind, credentials, &message).await;
                 cache.current = None;
-                cache.refused = Some(message.clone());
-                Err(Error::LoginRefused { url, message })
+                let next_try = rfc3339(wait.until_ms).unwrap_or_default();
+                Err(Error::LoginRefused { url, message, next_try, next_try_ms: wait.until_ms })
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// The password: `auth.password_file` read again (a rotated secret is used at once), else
+    /// the configured one.
+    fn current_password(&self, configured: &Secret) -> Secret {
+        let Some(path) = &self.password_file else { return configured.clone() };
+        match std::fs::read_to_string(path) {
+            Ok(text) if !text.trim().is_empty() => Secret::new(text.trim()),
+            _ => configured.clone(),
         }
     }
 
@@ -192,6 +227,44 @@ impl Client {
         })
     }
 
+    /// Version, scope and limits, as read since the last sign-in (read now when not yet).
+    pub async fn site_info(&self) -> SiteInfo {
+        if let Some(info) = self.site.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return info;
+        }
+        let info = self.read_site().await;
+        *self.site.lock().unwrap_or_else(|p| p.into_inner()) = Some(info.clone());
+        info
+    }
+
+    /// Three reads after each sign-in: the admin root's version, `portals/self` for the account's
+    /// role (an account without admin rights sees only its own jobs), and the server's limits.
+    /// A read that fails leaves its part unknown; it never fails the poll.
+    async fn read_site(&self) -> SiteInfo {
+        let mut info = SiteInfo { version: self.version().await.ok(), ..SiteInfo::default() };
+        match self.endpoints.portal_self() {
+            Some(url) => match self.authed::<PortalSelf>(Call::get(url, vec![("f", "json".into())])).await {
+                Ok(PortalSelf { user: Some(user), .. }) => {
+                    info.scope = Some(if user.is_admin() { Scope::All } else { Scope::Own });
+                    info.role = user.role.clone().or(user.role_id.clone());
+                    info.user = user.username;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::info!(target_name = %self.name, error = %e, "cannot read portals/self; the account's scope is unknown")
+                }
+            },
+            // Admin generateToken: the primary site administrator, who sees everything.
+            None => info.scope = Some(Scope::All),
+        }
+        let limits = Call::get(self.endpoints.limits(), vec![("f", "json".into())]);
+        match self.authed::<Properties>(limits).await {
+            Ok(properties) => info.max_execute_minutes = properties.max_execute_minutes(),
+            Err(e) => tracing::debug!(target_name = %self.name, error = %e, "cannot read the server's notebook limits"),
+        }
+        info
+    }
+
     async fn list(&self, detailed: bool) -> Result<JobList> {
         let query = self.endpoints.list_query(detailed, self.page_size);
         self.authed(Call::get(self.endpoints.jobs(), query)).await
@@ -204,19 +277,17 @@ impl JobSource for Client {
         &self.name
     }
 
-    async fn list_jobs(&self) -> Result<Vec<Job>> {
-        self.tokens.lock().await.refused = None;
+    async fn poll(&self) -> Result<Listing> {
         let list = self.list(self.details).await?;
         let cut = list.cut_short();
         if let Some((total, returned)) = cut {
             tracing::warn!(target_name = %self.name, total, returned, "the server holds more jobs than it listed; raise poll.page_size (jobs beyond the page are kept as last seen)");
         }
-        self.complete.store(cut.is_none(), std::sync::atomic::Ordering::Relaxed);
         let mut jobs = list.into_jobs();
-        if self.details && self.endpoints.flavor() == crate::config::Flavor::Enterprise {
+        if self.details && self.endpoints.flavor() == Flavor::Enterprise {
             merge_abbreviated(&mut jobs, self.list(false).await?.into_jobs());
         }
-        Ok(jobs)
+        Ok(Listing { jobs, complete: cut.is_none(), site: self.site_info().await })
     }
 
     async fn job(&self, id: &str) -> Result<Job> {
@@ -226,6 +297,11 @@ impl JobSource for Client {
     }
 
     async fn cancel(&self, id: &str) -> Result<()> {
+        let site = self.site_info().await;
+        if self.endpoints.flavor() == Flavor::Enterprise && site.below(CANCEL_SINCE) {
+            let version = site.version.unwrap_or_default();
+            return Err(Error::Unsupported { what: "cancel", needs: "ArcGIS Enterprise 11.5", version });
+        }
         let call = Call::post(self.endpoints.cancel(id), vec![("f", "json".into())]);
         self.authed::<OperationResponse>(call).await.map(drop)
     }
@@ -236,16 +312,16 @@ impl JobSource for Client {
         Ok(user.email.filter(|e| !e.trim().is_empty()))
     }
 
-    fn last_list_complete(&self) -> bool {
-        self.complete.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
     fn server_now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
 
     fn job_url(&self, id: &str) -> String {
         self.endpoints.job(id)
+    }
+
+    fn item_url(&self, item_id: &str) -> Option<String> {
+        self.endpoints.item(item_id)
     }
 }
 
@@ -258,6 +334,13 @@ pub fn decode<T: Payload>(
     body: &[u8],
 ) -> Result<T> {
     let url = url.to_string();
+    if status == 401 {
+        return Err(match Envelope::parse(body) {
+            Some(envelope) => Error::from_envelope(&url, envelope),
+            None if looks_like_html(body, content_type) => Error::Unauthorized { url, detail: html_title(body) },
+            None => Error::Unauthorized { url, detail: excerpt(body) },
+        });
+    }
     if looks_like_html(body, content_type) {
         return Err(Error::Html { url, status, title: html_title(body) });
     }
@@ -326,6 +409,7 @@ fn refusal_message(e: &Error) -> String {
 
 fn static_rejected(e: Error) -> Error {
     match e {
+        e @ Error::Unauthorized { .. } => Error::behind_a_proxy(e),
         Error::TokenRejected { url, code, message, .. } => Error::TokenRejected {
             url,
             code,

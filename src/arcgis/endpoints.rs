@@ -66,6 +66,25 @@ impl Endpoints {
         }
     }
 
+    /// `<portal>/sharing/rest/portals/self`, when a portal is configured.
+    pub fn portal_self(&self) -> Option<String> {
+        self.portal.as_ref().map(|p| format!("{p}/sharing/rest/portals/self"))
+    }
+
+    /// The server's notebook limits: `<admin>/notebooks/configuration` or `<admin>/system/properties`.
+    pub fn limits(&self) -> String {
+        match self.flavor {
+            Flavor::Enterprise => format!("{}/notebooks/configuration", self.admin),
+            Flavor::NotebookServer => format!("{}/system/properties", self.admin),
+        }
+    }
+
+    /// `<portal>/home/item.html?id=<item>`: the item page an owner can open.
+    pub fn item(&self, item_id: &str) -> Option<String> {
+        let query: String = form_urlencoded::Serializer::new(String::new()).append_pair("id", item_id).finish();
+        self.portal.as_ref().map(|p| format!("{p}/home/item.html?{query}"))
+    }
+
     /// `<portal>/sharing/rest/community/users/<name>`, when a portal is configured.
     pub fn user(&self, username: &str) -> Option<String> {
         self.portal.as_ref().map(|p| format!("{p}/sharing/rest/community/users/{}", segment(username)))
@@ -97,11 +116,15 @@ mod tests {
         assert_eq!(k8s.generate_token(), "https://gis/portal/sharing/rest/generateToken");
         assert_eq!(k8s.user("joe").unwrap(), "https://gis/portal/sharing/rest/community/users/joe");
         assert_eq!(k8s.list_query(true, 9), vec![("f", "json".into()), ("details", "true".into())]);
+        assert_eq!(k8s.portal_self().unwrap(), "https://gis/portal/sharing/rest/portals/self");
+        assert_eq!(k8s.limits(), "https://gis/portal/admin/notebooks/configuration");
+        assert_eq!(k8s.item("ab c&d").unwrap(), "https://gis/portal/home/item.html?id=ab+c%26d");
 
         let nbs = Endpoints::new(Flavor::NotebookServer, "https://nb:11443/arcgis/admin", None);
         assert_eq!(nbs.jobs(), "https://nb:11443/arcgis/admin/system/jobs");
         assert_eq!(nbs.generate_token(), "https://nb:11443/arcgis/admin/generateToken");
         assert_eq!(nbs.user("joe"), None);
+        assert_eq!((nbs.item("x"), nbs.limits()), (None, "https://nb:11443/arcgis/admin/system/properties".into()));
         let query = nbs.list_query(false, 500);
         assert!(query.contains(&("num", "500".into())) && query.contains(&("detail", "true".into())));
     }

@@ -99,18 +99,52 @@ pub enum Error {
         hint: &'static str,
     },
     /// generateToken refused the credentials.
-    #[error("sign-in at {url} was refused ({message}); check auth.username and auth.password — nbwarden tries again at the next poll, never in a loop")]
+    #[error("sign-in at {url} was refused ({message}); check auth.username and auth.password; to protect the account from lockout the next try waits until {next_try}, and a reload (SIGHUP) with changed credentials tries at once")]
     LoginRefused {
         /// The token URL.
         url: String,
         /// The envelope's message.
         message: String,
+        /// When the next try is safe, for people.
+        next_try: String,
+        /// The same, epoch ms on this machine's clock.
+        next_try_ms: i64,
     },
-    /// A previous sign-in was refused during this poll; no new attempt until the next poll.
-    #[error("sign-in was refused earlier ({message}); not trying again before the next poll")]
-    LoginPaused {
-        /// The refusal's message.
-        message: String,
+    /// A sign-in now could lock the account: refused recently, or locked.
+    #[error("not signing in as {account} before {until} ({reason}), to protect the account from lockout; fix auth and reload (SIGHUP) to try at once")]
+    SignInPaused {
+        /// Username and token URL.
+        account: String,
+        /// Why.
+        reason: String,
+        /// The next safe try, for people.
+        until: String,
+        /// The same, epoch ms on this machine's clock.
+        until_ms: i64,
+    },
+    /// HTTP 401: the token, or something in front of the site, refused the call.
+    #[error("{url} answered HTTP 401{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
+    Unauthorized {
+        /// The URL called.
+        url: String,
+        /// The page's title or a short excerpt.
+        detail: String,
+    },
+    /// HTTP 401 again with a fresh token: not ArcGIS, but what stands in front of it.
+    #[error("{url} answered HTTP 401 even with a fresh token: a proxy, a Web Adaptor or IWA (Windows authentication) in front of the admin API wants its own sign-in; point admin_url at the site's own port (https://nbhost:11443/arcgis/admin for Notebook Server, the ingress URL for Enterprise on Kubernetes) or let the proxy pass ArcGIS tokens")]
+    BehindProxy {
+        /// The URL called.
+        url: String,
+    },
+    /// The site's version has no such operation; nothing was sent.
+    #[error("{what} needs {needs} or later, and the site runs {version}; nothing was sent (upgrade the site, or remove the {what} action for this target)")]
+    Unsupported {
+        /// The operation.
+        what: &'static str,
+        /// The first version that has it.
+        needs: &'static str,
+        /// The site's `currentVersion`.
+        version: String,
     },
     /// A call that needs `auth.portal_url` on a target without one.
     #[error("no auth.portal_url is configured for this target, so {what} is not possible")]
@@ -137,9 +171,26 @@ impl Error {
         }
     }
 
-    /// A token problem that a fresh sign-in may cure.
+    /// When a sign-in may be tried again, for errors that wait for one (this machine's clock).
+    pub fn sign_in_wait_ms(&self) -> Option<i64> {
+        match self {
+            Error::LoginRefused { next_try_ms, .. } => Some(*next_try_ms),
+            Error::SignInPaused { until_ms, .. } => Some(*until_ms),
+            _ => None,
+        }
+    }
+
+    /// A token problem that a fresh sign-in may cure (498/499, or an HTTP 401).
     pub fn is_auth(&self) -> bool {
-        matches!(self, Error::TokenRejected { .. })
+        matches!(self, Error::TokenRejected { .. } | Error::Unauthorized { .. })
+    }
+
+    /// What a 401 means after a fresh sign-in: something in front of the site (other errors pass).
+    pub fn behind_a_proxy(self) -> Error {
+        match self {
+            Error::Unauthorized { url, .. } => Error::BehindProxy { url },
+            other => other,
+        }
     }
 
     /// Worth retrying later: transport trouble, 429, 5xx, broken bodies.

@@ -5,32 +5,37 @@ pub mod client;
 pub mod endpoints;
 pub mod error;
 pub mod model;
+pub mod signin;
 pub mod wire;
 
 pub use client::Client;
 pub use error::{Error, Result};
-pub use model::{Job, Phase, Status};
+pub use model::{Job, Listing, Phase, Scope, SiteInfo, Status};
 
 /// Where jobs come from: the ArcGIS client in production, scripted sources in tests.
 #[async_trait::async_trait]
 pub trait JobSource: Send + Sync {
     /// The target's configured name.
     fn name(&self) -> &str;
-    /// One poll: every job the target lists now. An error is never an empty list.
-    async fn list_jobs(&self) -> Result<Vec<Job>>;
+    /// One poll: every job the target lists now, and what the site says about itself. An error
+    /// is never an empty list.
+    async fn poll(&self) -> Result<Listing>;
+    /// The jobs of one poll.
+    async fn list_jobs(&self) -> Result<Vec<Job>> {
+        self.poll().await.map(|listing| listing.jobs)
+    }
     /// One job's resource (for a disappeared job's final status, and before a cancel).
     async fn job(&self, id: &str) -> Result<Job>;
     /// Asks the server to cancel a job.
     async fn cancel(&self, id: &str) -> Result<()>;
     /// The Portal e-mail address of a user; `None` when the user has none visible.
     async fn user_email(&self, username: &str) -> Result<Option<String>>;
-    /// False when the last list was cut short (Notebook Server holds more jobs than `page_size`):
-    /// jobs missing from it may still exist and must not be taken for gone.
-    fn last_list_complete(&self) -> bool {
-        true
-    }
     /// Now, on the server's clock (epoch ms).
     fn server_now_ms(&self) -> i64;
     /// The admin URL of one job, for messages.
     fn job_url(&self, id: &str) -> String;
+    /// The Portal page of a notebook item, which its owner can open.
+    fn item_url(&self, _item_id: &str) -> Option<String> {
+        None
+    }
 }

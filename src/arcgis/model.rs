@@ -158,6 +158,9 @@ pub struct Job {
     pub timeout_minutes: Option<u64>,
     /// Notebook Server `customAttributes.isCancelled`.
     pub cancelled_flag: bool,
+    /// The job resource's `messages` (read once when a job fails), each cut to 2 kB.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<String>,
 }
 
 impl Job {
@@ -175,7 +178,19 @@ impl Job {
             task_id: None,
             timeout_minutes: None,
             cancelled_flag: false,
+            messages: Vec::new(),
         }
+    }
+
+    /// Takes from `detail` (the job's own resource) what the list did not say: messages, item,
+    /// runtime, task and timeout. The status stays as listed.
+    pub fn enrich(&mut self, detail: Job) {
+        self.messages = detail.messages;
+        self.item_id = self.item_id.take().or(detail.item_id);
+        self.runtime_name = self.runtime_name.take().or(detail.runtime_name);
+        self.task_id = self.task_id.take().or(detail.task_id);
+        self.timeout_minutes = self.timeout_minutes.or(detail.timeout_minutes);
+        self.username = self.username.take().or(detail.username);
     }
 
     /// The normalised phase: `isCancelled` wins, and a job with an `endTime` is never running.
@@ -199,6 +214,70 @@ impl Job {
     /// True when a scheduled task started the job.
     pub fn scheduled(&self) -> bool {
         self.task_id.as_deref().is_some_and(|t| !t.is_empty())
+    }
+}
+
+/// Which jobs the signed-in account sees (SPEC §4.9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// An administrator: every job of the site.
+    All,
+    /// Not an administrator: only the account's own jobs, with no error to say so.
+    Own,
+}
+
+impl Scope {
+    /// `all` or `own`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::All => "all",
+            Scope::Own => "own",
+        }
+    }
+}
+
+/// What a site says about itself and the signed-in account; read again at each sign-in.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SiteInfo {
+    /// The admin root's `currentVersion`.
+    pub version: Option<String>,
+    /// Which jobs the account sees; `None` when it could not be told.
+    pub scope: Option<Scope>,
+    /// The signed-in user (`portals/self`).
+    pub user: Option<String>,
+    /// The user's role (`org_admin`, `org_user`, or a custom role's id).
+    pub role: Option<String>,
+    /// `maxExecuteNotebookTimeMinutes`: the server ends executeNotebook runs at this age.
+    pub max_execute_minutes: Option<u64>,
+}
+
+impl SiteInfo {
+    /// True when the version is known and below `(major, minor)`.
+    pub fn below(&self, needed: (u32, u32)) -> bool {
+        self.version.as_deref().is_some_and(|v| version_below(v, needed))
+    }
+}
+
+/// One poll's answer: the jobs, whether the list was whole, and what the site said about itself.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Listing {
+    /// Every job listed.
+    pub jobs: Vec<Job>,
+    /// False when the list was cut short (Notebook Server holds more jobs than `page_size`):
+    /// jobs missing from it may still exist and must not be taken for gone.
+    pub complete: bool,
+    /// Version, scope and limits of the site.
+    pub site: SiteInfo,
+}
+
+/// True when `version` ("11.4", "12.0.1") is below `(major, minor)`; an unreadable one is not.
+pub fn version_below(version: &str, (major, minor): (u32, u32)) -> bool {
+    let mut parts = version.trim().split('.').map(|p| p.parse::<u32>());
+    match (parts.next(), parts.next()) {
+        (Some(Ok(a)), Some(Ok(b))) => (a, b) < (major, minor),
+        (Some(Ok(a)), None) => a < major,
+        _ => false,
     }
 }
 

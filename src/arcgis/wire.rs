@@ -65,6 +65,34 @@ pub struct WireJob {
     inputs: Option<WireInputs>,
     notebook_runtime_name: Option<String>,
     custom_attributes: Option<WireCustom>,
+    #[serde(default)]
+    messages: Vec<serde_json::Value>,
+}
+
+/// Longest message kept, in bytes.
+const MESSAGE_BYTES: usize = 2048;
+/// Messages kept (the last ones: a traceback ends with its error).
+const MESSAGES_KEPT: usize = 50;
+
+/// The messages as text, the last `MESSAGES_KEPT`, each cut to `MESSAGE_BYTES` at a character boundary.
+fn message_texts(values: Vec<serde_json::Value>) -> Vec<String> {
+    let skip = values.len().saturating_sub(MESSAGES_KEPT);
+    let text = |v: serde_json::Value| match v {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    };
+    values
+        .into_iter()
+        .skip(skip)
+        .map(text)
+        .map(|mut m| {
+            if m.len() > MESSAGE_BYTES {
+                let cut = (0..=MESSAGE_BYTES).rev().find(|&i| m.is_char_boundary(i)).unwrap_or(0);
+                m.truncate(cut);
+            }
+            m
+        })
+        .collect()
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,6 +130,7 @@ impl WireJob {
             task_id: inputs_present.then(|| inputs.task_id.unwrap_or_default()),
             timeout_minutes: positive(inputs.execution_timeout_in_minutes).map(|m| m as u64),
             cancelled_flag: self.custom_attributes.and_then(|c| c.is_cancelled).unwrap_or(false),
+            messages: message_texts(self.messages),
         })
     }
 
@@ -161,6 +190,66 @@ impl Payload for AdminRoot {
     const EXPECTED: &'static str = "currentVersion";
     fn is_payload(&self) -> bool {
         self.current_version.is_some()
+    }
+}
+
+/// `portals/self`: the org and the caller's own user.
+#[derive(Debug, Deserialize)]
+pub struct PortalSelf {
+    /// The org's id.
+    pub id: Option<String>,
+    /// The caller.
+    pub user: Option<PortalUser>,
+}
+
+/// The caller as `portals/self` describes them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortalUser {
+    /// The account name.
+    pub username: Option<String>,
+    /// `org_admin`, `org_publisher`, `org_user`.
+    pub role: Option<String>,
+    /// A custom role's id.
+    pub role_id: Option<String>,
+    /// A custom role's privileges (`portal:admin:…` ones make an administrator).
+    #[serde(default)]
+    pub privileges: Vec<String>,
+}
+
+impl PortalUser {
+    /// Role `org_admin`, or any `portal:admin:` privilege (arcgis-api.md §10).
+    pub fn is_admin(&self) -> bool {
+        self.role.as_deref() == Some("org_admin") || self.privileges.iter().any(|p| p.starts_with("portal:admin:"))
+    }
+}
+
+impl Payload for PortalSelf {
+    const EXPECTED: &'static str = "a portal description";
+    fn is_payload(&self) -> bool {
+        self.user.is_some() || self.id.is_some()
+    }
+}
+
+/// Flat server properties: `notebooks/configuration` or `system/properties`.
+#[derive(Debug, Deserialize)]
+pub struct Properties(pub serde_json::Map<String, serde_json::Value>);
+
+impl Properties {
+    /// `maxExecuteNotebookTimeMinutes`, a number or a numeric string.
+    pub fn max_execute_minutes(&self) -> Option<u64> {
+        match self.0.get("maxExecuteNotebookTimeMinutes")? {
+            serde_json::Value::Number(n) => n.as_u64(),
+            serde_json::Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+impl Payload for Properties {
+    const EXPECTED: &'static str = "server properties";
+    fn is_payload(&self) -> bool {
+        !self.0.contains_key("error") && self.0.get("status").and_then(|s| s.as_str()) != Some("error")
     }
 }
 

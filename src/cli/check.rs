@@ -1,11 +1,15 @@
 //! `nbwarden check [--targets]`: validate the configuration and rules (every error, located);
 //! with `--targets`, sign in to each target and report what its job list provides.
 
+use crate::arcgis::client::CANCEL_SINCE;
+use crate::arcgis::signin::SignIns;
 use crate::arcgis::{Client, Job, JobSource};
+use crate::arcgis::{Scope, SiteInfo};
 use crate::config::{Flavor, TargetConfig};
-use crate::rules::{RuleSet, Test};
+use crate::rules::{Rule, RuleSet, Test};
 use std::fmt::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 /// `Ok(false)` when something is wrong (exit 1).
 pub async fn run(explicit: Option<&Path>, probe_targets: bool) -> anyhow::Result<bool> {
@@ -37,16 +41,17 @@ pub async fn run(explicit: Option<&Path>, probe_targets: bool) -> anyhow::Result
     }
     let mut ok = true;
     if probe_targets {
+        let sign_ins = super::setup::sign_ins_of(&config).await?;
         for target in &config.targets {
-            ok &= probe(target, &rules, &mut out).await;
+            ok &= probe(target, &rules, &sign_ins, &mut out).await;
         }
     }
     super::write_stdout(&out)?;
     Ok(ok)
 }
 
-async fn probe(target: &TargetConfig, rules: &RuleSet, out: &mut String) -> bool {
-    let client = match Client::new(target) {
+async fn probe(target: &TargetConfig, rules: &RuleSet, sign_ins: &Arc<SignIns>, out: &mut String) -> bool {
+    let client = match Client::new(target, sign_ins) {
         Ok(client) => client,
         Err(e) => {
             let _ = writeln!(out, "target {}: {e}", target.name);
@@ -60,13 +65,21 @@ async fn probe(target: &TargetConfig, rules: &RuleSet, out: &mut String) -> bool
             return false;
         }
     };
-    let version = client.version().await.unwrap_or_else(|e| format!("unknown ({e})"));
+    let site = client.site_info().await;
+    let version = site.version.as_deref().unwrap_or("unknown");
     let _ = writeln!(out, "target {}: signed in; version {version}; {} job(s) listed", target.name, jobs.len());
+    let _ = writeln!(out, "  signs in at {}", client.endpoints().generate_token());
+    if let Some(portal) = target.portal_url() {
+        let how = if target.auth.portal_url.is_some() { "auth.portal_url" } else { "admin_url without /admin" };
+        let _ = writeln!(out, "  portal: {portal} ({how})");
+    }
+    scope_lines(&site, out);
     let fields = provided_fields(target, &jobs);
     let listing: Vec<String> =
         fields.iter().map(|(name, has)| format!("{name} {}", if *has { "yes" } else { "no" })).collect();
     let _ = writeln!(out, "  the job list provides: {}", listing.join(", "));
-    for rule in rules.rules.iter().filter(|r| r.applies_to(&target.name)) {
+    let applicable: Vec<&Rule> = rules.rules.iter().filter(|r| r.applies_to(&target.name)).collect();
+    for rule in &applicable {
         for condition in &rule.conditions {
             let needed = field_of(&condition.test);
             if fields.iter().any(|(name, has)| Some(*name) == needed && !has) {
@@ -85,7 +98,67 @@ async fn probe(target: &TargetConfig, rules: &RuleSet, out: &mut String) -> bool
             }
         }
     }
-    true
+    cap_lines(&site, &applicable, out);
+    version_errors(target, &site, &applicable, out)
+}
+
+/// Who signed in, and whether the account sees every job.
+fn scope_lines(site: &SiteInfo, out: &mut String) {
+    let (user, role) = (site.user.as_deref().unwrap_or("?"), site.role.as_deref().unwrap_or("?"));
+    let _ = match site.scope {
+        Some(Scope::All) => writeln!(out, "  account {user} (role {role}) sees all jobs"),
+        Some(Scope::Own) => writeln!(
+            out,
+            "  warning: the account {user} (role {role}) is no administrator and sees only its own jobs; rules see a partial list (use an account with the org_admin role or admin privileges)"
+        ),
+        None => writeln!(out, "  warning: could not tell whether the account sees all jobs (portals/self unreadable)"),
+    };
+}
+
+/// Warnings for `runtime_over` rules of executeNotebook jobs at or near the server's own cap.
+fn cap_lines(site: &SiteInfo, rules: &[&Rule], out: &mut String) {
+    let Some(cap) = site.max_execute_minutes else { return };
+    let _ = writeln!(out, "  server limits: maxExecuteNotebookTimeMinutes {cap}");
+    let cap_ms = cap * 60_000;
+    for rule in rules.iter().filter(|r| r.may_match_type("executeNotebook")) {
+        let Some(limit) = rule.conditions.iter().find_map(|c| match (&c.test, c.negated) {
+            (Test::RuntimeOver(d), false) => Some(d.as_millis() as u64),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let shown = crate::config::format_duration(std::time::Duration::from_millis(limit));
+        if limit >= cap_ms {
+            let _ = writeln!(out, "  warning: rule \"{}\": runtime_over {shown} is at or above the server's {cap}-minute cap for executeNotebook runs (maxExecuteNotebookTimeMinutes): it can never fire", rule.name);
+        } else if cap_ms - limit < 5 * 60_000 {
+            let _ = writeln!(out, "  warning: rule \"{}\": runtime_over {shown} is within 5 minutes of the server's {cap}-minute cap for executeNotebook runs (maxExecuteNotebookTimeMinutes): it races the server, which may end the run first", rule.name);
+        }
+    }
+}
+
+/// What the site's version cannot do: cancel below Enterprise 11.5, `details` below 12.1.
+/// False when something is wrong (exit 1).
+fn version_errors(target: &TargetConfig, site: &SiteInfo, rules: &[&Rule], out: &mut String) -> bool {
+    let version = site.version.as_deref().unwrap_or("?");
+    let mut ok = true;
+    if target.flavor != Flavor::Enterprise {
+        return ok;
+    }
+    if site.below(CANCEL_SINCE) {
+        for rule in rules.iter().filter(|r| r.cancels()) {
+            ok = false;
+            let _ = writeln!(out, "  error: rule \"{}\" cancels on target {}, but cancel needs ArcGIS Enterprise 11.5 and the site runs {version}; limit the rule's targets or upgrade", rule.name, target.name);
+        }
+    }
+    if target.poll.details && site.below((12, 1)) {
+        ok = false;
+        let _ = writeln!(
+            out,
+            "  error: target {}: poll.details needs ArcGIS Enterprise 12.1 and the site runs {version}; remove it",
+            target.name
+        );
+    }
+    ok
 }
 
 /// Which optional job fields this target's list carries, judged from the jobs (or the flavor).

@@ -1,6 +1,7 @@
 //! `nbwarden jobs`: sign in to each target and print its current jobs, as a table or JSON lines.
 
 use crate::arcgis::model::rfc3339;
+use crate::arcgis::signin::SignIns;
 use crate::arcgis::{Client, Job, JobSource};
 use crate::config::{format_duration, Config, TargetConfig};
 use crate::text::{aligned, cell};
@@ -37,10 +38,11 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> anyhow::Res
         let names: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
         bail!("no target named \"{}\" (configured: {})", only.unwrap_or_default(), names.join(", "));
     }
+    let sign_ins = super::setup::sign_ins_of(config).await?;
     let mut tasks = tokio::task::JoinSet::new();
     for (index, target) in targets.iter().enumerate() {
-        let target = (*target).clone();
-        tasks.spawn(async move { (index, fetch(&target).await) });
+        let (target, sign_ins) = ((*target).clone(), sign_ins.clone());
+        tasks.spawn(async move { (index, fetch(&target, &sign_ins).await) });
     }
     let mut results: Vec<(usize, Fetched)> = tasks.join_all().await;
     results.sort_by_key(|(index, _)| *index);
@@ -68,8 +70,8 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> anyhow::Res
     Ok(ok)
 }
 
-async fn fetch(target: &TargetConfig) -> Fetched {
-    let client = Client::new(target)?;
+async fn fetch(target: &TargetConfig, sign_ins: &std::sync::Arc<SignIns>) -> Fetched {
+    let client = Client::new(target, sign_ins)?;
     let jobs = client.list_jobs().await.map_err(|e| e.to_string())?;
     Ok((jobs, client.server_now_ms()))
 }

@@ -1,11 +1,12 @@
 //! What the engine commands share: configuration, rules, clients and the store, set up once.
 
 use crate::actions::{ActionConfig, Services};
+use crate::arcgis::signin::SignIns;
 use crate::arcgis::{Client, JobSource};
 use crate::config::Config;
 use crate::engine::{Mode, Shared, Target};
 use crate::rules::RuleSet;
-use crate::store::{Journal, SqlStore, Store};
+use crate::store::{Journal, SignInRecords, SqlStore, Store};
 use anyhow::{anyhow, bail};
 use std::sync::Arc;
 
@@ -48,15 +49,30 @@ pub fn unmet_needs(config: &Config, rules: &RuleSet) -> Option<String> {
     })
 }
 
-/// A client per target.
-pub fn sources(config: &Config) -> anyhow::Result<Vec<Arc<dyn JobSource>>> {
-    config
-        .targets
-        .iter()
-        .map(|t| {
-            Client::new(t).map(|c| Arc::new(c) as Arc<dyn JobSource>).map_err(|e| anyhow!("target \"{}\": {e}", t.name))
-        })
-        .collect()
+/// A client per target, all signing in through `sign_ins`.
+pub fn sources(config: &Config, sign_ins: &Arc<SignIns>) -> anyhow::Result<Vec<Arc<dyn JobSource>>> {
+    config.targets.iter().map(|t| client(t, sign_ins).map(|c| Arc::new(c) as Arc<dyn JobSource>)).collect()
+}
+
+/// The client of one target.
+pub fn client(target: &crate::config::TargetConfig, sign_ins: &Arc<SignIns>) -> anyhow::Result<Client> {
+    Client::new(target, sign_ins).map_err(|e| anyhow!("target \"{}\": {e}", target.name))
+}
+
+/// The sign-in histories of `store`, recorded there as they grow: every command that signs in
+/// waits as long as the last one said.
+pub async fn sign_ins(store: Arc<dyn Store>) -> anyhow::Result<Arc<SignIns>> {
+    let histories = store.sign_in_refusals().await?;
+    Ok(SignIns::persisted(histories, Some(Arc::new(SignInRecords(store))), crate::clock::system()))
+}
+
+/// The sign-in histories for a command without an engine (`check --targets`, `jobs`): those of
+/// the state file when there is one (none is created).
+pub async fn sign_ins_of(config: &Config) -> anyhow::Result<Arc<SignIns>> {
+    if !config.state.path.exists() {
+        return Ok(SignIns::new(crate::clock::system()));
+    }
+    sign_ins(Arc::new(SqlStore::open_sqlite(&config.state.path).await?)).await
 }
 
 /// Opens the state store; a preview without a state file uses a throwaway one and writes nothing.
@@ -92,8 +108,9 @@ pub async fn engine(setup: &Setup, mode: Mode) -> anyhow::Result<(Arc<dyn Store>
     let rules = Arc::new(setup.rules.clone());
     services.rules = rules.clone();
     let shared = Shared::new(rules, store.clone(), mode, Arc::new(services));
+    let sign_ins = sign_ins(store.clone()).await?;
     let mut targets = Vec::new();
-    for (config, source) in setup.config.targets.iter().zip(sources(&setup.config)?) {
+    for (config, source) in setup.config.targets.iter().zip(sources(&setup.config, &sign_ins)?) {
         targets.push(Target::load(config.clone(), source, &shared).await?);
     }
     if targets.is_empty() {

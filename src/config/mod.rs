@@ -132,9 +132,13 @@ fn resolve(config: &mut Config, base: &Path, problems: &mut Vec<String>) {
         if let Some(ca) = target.tls.ca_file.as_mut() {
             rebase(ca);
         }
+        // The path stays: the client reads it again before a sign-in, so a rotated secret is used.
+        if let Some(file) = target.auth.password_file.as_mut() {
+            rebase(file);
+        }
         read_secret_file(
             &mut target.auth.password,
-            target.auth.password_file.take(),
+            target.auth.password_file.clone(),
             base,
             &format!("{what}: auth.password"),
             problems,
@@ -238,7 +242,7 @@ fn validate_target(target: &TargetConfig, problems: &mut Vec<String>) {
     if let Some(portal) = &target.auth.portal_url {
         check(is_http_url(portal), format!("auth.portal_url `{portal}` is not an http(s) URL"));
     }
-    if let Err(e) = target.auth.method() {
+    if let Err(e) = target.auth_method() {
         check(false, format!("auth: {e}"));
     }
     check(!target.auth.referer.trim().is_empty(), "auth.referer must not be empty".into());

@@ -83,6 +83,36 @@ pub struct TargetConfig {
     pub limits: LimitsConfig,
 }
 
+impl TargetConfig {
+    /// The sign-in method. On `enterprise`, tokens always come from the Portal: `auth.portal_url`,
+    /// or by default `admin_url` without its trailing `/admin` (the Kubernetes admin API has no
+    /// `generateToken` of its own).
+    pub fn auth_method(&self) -> Result<AuthMethod, String> {
+        match (self.flavor, self.auth.method()?) {
+            (Flavor::Enterprise, AuthMethod::Admin { username, password }) => {
+                let portal_url = self.default_portal_url().ok_or_else(|| {
+                    format!("admin_url `{}` does not end with /admin, so the Portal URL that issues tokens cannot be derived; set auth.portal_url", self.admin_url)
+                })?;
+                Ok(AuthMethod::Portal { portal_url, username, password })
+            }
+            (_, method) => Ok(method),
+        }
+    }
+
+    /// The Portal of this target: `auth.portal_url`, else on `enterprise` `admin_url` without `/admin`.
+    pub fn portal_url(&self) -> Option<String> {
+        match &self.auth.portal_url {
+            Some(url) => Some(url.trim_end_matches('/').to_string()),
+            None if self.flavor == Flavor::Enterprise => self.default_portal_url(),
+            None => None,
+        }
+    }
+
+    fn default_portal_url(&self) -> Option<String> {
+        self.admin_url.trim_end_matches('/').strip_suffix("/admin").map(str::to_string).filter(|p| !p.is_empty())
+    }
+}
+
 /// `auth:` as written; `load` reads the `*_file` secrets and checks that one method is given.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -51,9 +51,15 @@ pub enum Line {
         /// First poll of this target: no events.
         #[serde(skip_serializing_if = "Option::is_none")]
         baseline: Option<bool>,
+        /// `all`, or `own` when the account is no administrator and sees only its own jobs.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        scope: Option<crate::arcgis::Scope>,
         /// Why the poll failed.
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// A failed sign-in: no sign-in is safe before this instant (this machine's clock, epoch ms).
+        #[serde(skip)]
+        sign_in_wait_ms: Option<i64>,
     },
     /// A change between two polls.
     Event {
@@ -81,6 +87,21 @@ impl Line {
             Line::Poll { ok, .. } => !ok,
             Line::Action(report) => report.outcome == "failed",
             Line::Event { .. } => false,
+        }
+    }
+}
+
+impl Line {
+    /// A failed poll of `target`.
+    pub fn poll_failed(target: &str, error: String, sign_in_wait_ms: Option<i64>) -> Line {
+        Line::Poll {
+            target: target.into(),
+            ok: false,
+            jobs: None,
+            baseline: None,
+            scope: None,
+            error: Some(error),
+            sign_in_wait_ms,
         }
     }
 }
@@ -113,6 +134,8 @@ pub struct Target {
     /// Where its jobs come from.
     pub source: Arc<dyn JobSource>,
     state: TargetState,
+    /// What the site said about itself at the last poll (its warnings are logged when it changes).
+    site: Option<crate::arcgis::SiteInfo>,
 }
 
 impl Target {
@@ -123,12 +146,17 @@ impl Target {
         shared: &Shared,
     ) -> crate::store::Result<Target> {
         let state = shared.store.load_target(shared.mode.scope(), &config.name).await?;
-        Ok(Target { config, source, state })
+        Ok(Target { config, source, state, site: None })
     }
 
     /// The ledger of this target.
     pub fn ledger(&self) -> &crate::ledger::LedgerIndex {
         &self.state.ledger
+    }
+
+    /// What the site said about itself at the last successful poll.
+    pub fn site(&self) -> Option<&crate::arcgis::SiteInfo> {
+        self.site.as_ref()
     }
 
     /// The `for_polls` streaks of this target.

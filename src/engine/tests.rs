@@ -23,8 +23,9 @@ impl JobSource for FakeSource {
     fn name(&self) -> &str {
         "fake"
     }
-    async fn list_jobs(&self) -> crate::arcgis::Result<Vec<Job>> {
-        self.polls.lock().unwrap().pop_front().expect("scripted poll")
+    async fn poll(&self) -> crate::arcgis::Result<crate::arcgis::Listing> {
+        let jobs = self.polls.lock().unwrap().pop_front().expect("scripted poll")?;
+        Ok(crate::arcgis::Listing { jobs, complete: true, ..Default::default() })
     }
     async fn job(&self, id: &str) -> crate::arcgis::Result<Job> {
         match self.running.contains(&id) {

@@ -3,7 +3,9 @@
 
 use super::{Line, Mode, Shared, Target};
 use crate::actions::Services;
-use crate::arcgis::{Job, JobSource, Phase, Status};
+use crate::arcgis::client::CANCEL_SINCE;
+use crate::arcgis::{Job, JobSource, Phase, Scope, SiteInfo, Status};
+use crate::config::Flavor;
 use crate::diff::{diff, snapshot, Delta, JobEvent, Snapshot};
 use crate::dispatch::{self, ActionReport, Budget, Plan};
 use crate::rules::evaluate::Input;
@@ -18,33 +20,36 @@ impl Target {
     /// Polls once and commits what it found; returns the lines to report.
     pub async fn tick(&mut self, shared: &Shared) -> Vec<Line> {
         let name = self.config.name.clone();
-        let jobs = match self.source.list_jobs().await {
-            Ok(jobs) => jobs,
+        let listing = match self.source.poll().await {
+            Ok(listing) => listing,
             Err(e) => {
-                tracing::warn!(target_name = %name, error = %e, "poll failed; keeping the previous snapshot");
-                return vec![Line::Poll {
-                    target: name,
-                    ok: false,
-                    jobs: None,
-                    baseline: None,
-                    error: Some(e.to_string()),
-                }];
+                if matches!(e, crate::arcgis::Error::SignInPaused { .. }) {
+                    tracing::debug!(target_name = %name, error = %e, "poll skipped: sign-in waits");
+                } else {
+                    tracing::warn!(target_name = %name, error = %e, "poll failed; keeping the previous snapshot");
+                }
+                return vec![Line::poll_failed(&name, e.to_string(), e.sign_in_wait_ms())];
             }
         };
         let now_ms = self.source.server_now_ms();
-        let mut next = snapshot(jobs);
+        self.announce(shared, &listing.site);
+        let scope = listing.site.scope;
+        let mut next = snapshot(listing.jobs);
         let baseline = self.state.snapshot.is_none();
         let mut delta = diff(self.state.snapshot.as_ref(), &next);
-        if !self.source.last_list_complete() {
+        if !listing.complete {
             next = keep_unlisted(next, &mut delta);
         }
         read_final_statuses(&self.source, &mut delta.events).await;
+        read_failure_details(&self.source, &mut delta.events).await;
         let mut lines = vec![Line::Poll {
             target: name.clone(),
             ok: true,
             jobs: Some(next.len()),
             baseline: Some(baseline),
+            scope,
             error: None,
+            sign_in_wait_ms: None,
         }];
         lines.extend(delta.events.iter().map(|e| event_line(&name, e)));
         match self.evaluate_and_commit(shared, next, delta, now_ms).await {
@@ -52,11 +57,30 @@ impl Target {
             Err(e) => {
                 tracing::error!(target_name = %name, error = %e, "could not commit the poll; nothing was done");
                 lines.truncate(1);
-                lines[0] =
-                    Line::Poll { target: name, ok: false, jobs: None, baseline: None, error: Some(e.to_string()) };
+                lines[0] = Line::poll_failed(&name, e.to_string(), None);
             }
         }
         lines
+    }
+
+    /// Logs what the site's facts mean for the rules, whenever they change (so at every start):
+    /// an account that sees only its own jobs, and cancel rules on a version without cancel.
+    fn announce(&mut self, shared: &Shared, site: &SiteInfo) {
+        if self.site.as_ref() == Some(site) {
+            return;
+        }
+        let name = &self.config.name;
+        if site.scope == Some(Scope::Own) {
+            let (user, role) = (site.user.as_deref().unwrap_or("?"), site.role.as_deref().unwrap_or("?"));
+            tracing::warn!(target_name = %name, user, role, "the account {user} (role {role}) is no administrator and sees only its own jobs: rules see a partial list; sign in with an administrator");
+        }
+        if self.config.flavor == Flavor::Enterprise && site.below(CANCEL_SINCE) {
+            let version = site.version.as_deref().unwrap_or("?");
+            for rule in shared.rules.rules.iter().filter(|r| r.applies_to(name) && r.cancels()) {
+                tracing::error!(target_name = %name, rule = %rule.name, "rule {} cancels, but cancel needs ArcGIS Enterprise 11.5 and the site runs {version}: its cancels are reported failed, never sent", rule.name);
+            }
+        }
+        self.site = Some(site.clone());
     }
 
     async fn evaluate_and_commit(
@@ -220,6 +244,41 @@ async fn read_final_statuses(source: &Arc<dyn JobSource>, events: &mut [JobEvent
         if let JobEvent::Disappeared { final_status, .. } = &mut events[index] {
             *final_status = status;
         }
+    }
+}
+
+/// Reads, once, the resource of each job that entered `failed` in this poll (status change or
+/// first seen failed), for its messages and notebook item: proportional to change.
+async fn read_failure_details(source: &Arc<dyn JobSource>, events: &mut [JobEvent]) {
+    let mut tasks = tokio::task::JoinSet::new();
+    let limit = Arc::new(tokio::sync::Semaphore::new(8));
+    for (index, event) in events.iter().enumerate() {
+        let failing = match event {
+            JobEvent::Appeared(job) => job.phase() == Phase::Failed,
+            JobEvent::StatusChanged { before, after } => {
+                after.phase() == Phase::Failed && before.phase() != Phase::Failed
+            }
+            JobEvent::Disappeared { .. } => false,
+        };
+        if failing {
+            let (source, id, limit) = (source.clone(), event.job().id.clone(), limit.clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                (index, source.job(&id).await)
+            });
+        }
+    }
+    for (index, detail) in tasks.join_all().await {
+        let (job, detail) = match (&mut events[index], detail) {
+            (JobEvent::Appeared(job) | JobEvent::StatusChanged { after: job, .. }, Ok(detail)) => (job, detail),
+            (event, Err(e)) => {
+                let id = crate::text::printable(&event.job().id);
+                tracing::info!(job = %id, error = %e, "cannot read the failed job's messages");
+                continue;
+            }
+            _ => continue,
+        };
+        job.enrich(detail);
     }
 }
 

@@ -185,11 +185,21 @@ fn test(r: &Located, key: &'static str, value: &Value, errors: &mut Vec<RuleErro
     let text = |errors: &mut Vec<RuleError>| strings(r, key, value, errors);
     let statuses =
         |errors: &mut Vec<RuleError>| text(errors).map(|v| v.iter().map(|s| StatusValue::parse(s)).collect());
+    let never_none = |values: Vec<StatusValue>, errors: &mut Vec<RuleError>| {
+        let none = values.contains(&StatusValue::None);
+        if none {
+            errors.push(r.error(
+                Some(key),
+                format!("`{key}: none` never matches; `none` is for `from:` (a job first seen after the baseline)"),
+            ));
+        }
+        (!none).then_some(values)
+    };
     Some(match key {
         "type" => Test::Type(text(errors)?),
-        "status" => Test::Status(statuses(errors)?),
+        "status" => Test::Status(never_none(statuses(errors)?, errors)?),
         "from" => Test::From(statuses(errors)?),
-        "to" => Test::To(statuses(errors)?),
+        "to" => Test::To(never_none(statuses(errors)?, errors)?),
         "username" => Test::Username(text(errors)?),
         "item_id" => Test::ItemId(text(errors)?),
         "runtime_name" => Test::RuntimeName(text(errors)?),

@@ -94,7 +94,7 @@ fn phase_mask(rule: &Rule) -> u8 {
     let named = rule.conditions.iter().find_map(|c| match (&c.test, c.negated) {
         (Test::Status(values), false) => values.iter().try_fold(0u8, |mask, v| match v {
             StatusValue::Phase(p) => Some(mask | 1 << *p as u8),
-            StatusValue::Raw(_) => None,
+            StatusValue::Raw(_) | StatusValue::None => None,
         }),
         _ => None,
     });
@@ -180,8 +180,11 @@ fn poll_firing(
 
 fn event_rule(index: usize, rule: &Rule, input: &Input, out: &mut Evaluation) -> Vec<Firing> {
     let wanted = rule.trigger.as_str();
+    // A job first seen (after the baseline) already in a status changed from `none` (SPEC §4.10).
+    let first_seen_counts = matches!(rule.trigger, Trigger::StatusChanged);
     let mut firings = Vec::new();
-    for event in input.events.iter().filter(|e| e.kind() == wanted) {
+    let relevant = |e: &&JobEvent| e.kind() == wanted || first_seen_counts && matches!(e, JobEvent::Appeared(_));
+    for event in input.events.iter().filter(relevant) {
         let final_job;
         let (job, before) = match event {
             JobEvent::Appeared(job) => (job, None),
@@ -196,12 +199,22 @@ fn event_rule(index: usize, rule: &Rule, input: &Input, out: &mut Evaluation) ->
         if !matches(index, rule, &subject, out) {
             continue;
         }
-        let (info, trigger) = describe(event);
+        let (info, trigger) = match event {
+            JobEvent::Appeared(job) if first_seen_counts => first_seen(job),
+            _ => describe(event),
+        };
         if !input.ledger.fired(&rule.name, &job.id, &trigger) {
             firings.push(Firing { rule: index, job: job.clone(), event: info, trigger });
         }
     }
     firings
+}
+
+/// A job first seen in its status: a change from `none`, trigger `none->FAILED`.
+fn first_seen(job: &Job) -> (EventInfo, String) {
+    let to = job.status.as_str();
+    let info = EventInfo { kind: "status_changed".into(), from: Some("none".into()), to: Some(to.into()) };
+    (info, format!("none->{to}"))
 }
 
 /// The event info and the trigger part of the firing key of one event.

@@ -13,12 +13,17 @@ pub enum StatusValue {
     Phase(Phase),
     /// `PROCESSING`, … (compared case-insensitively).
     Raw(String),
+    /// `from: none`: the job was first seen (after the baseline) already in its status.
+    None,
 }
 
 impl StatusValue {
     /// Reads a rule value: the exact lowercase phase names are phases (`failed`); anything else,
     /// `FAILED` included, is a raw status.
     pub fn parse(text: &str) -> StatusValue {
+        if text == "none" {
+            return StatusValue::None;
+        }
         match Phase::ALL.into_iter().find(|p| p.as_str() == text) {
             Some(phase) => StatusValue::Phase(phase),
             None => StatusValue::Raw(text.to_string()),
@@ -29,6 +34,24 @@ impl StatusValue {
         match self {
             StatusValue::Phase(phase) => job.phase() == *phase,
             StatusValue::Raw(raw) => job.status.as_str().eq_ignore_ascii_case(raw),
+            StatusValue::None => false,
+        }
+    }
+
+    /// For `from`: the status before, `None` for a job first seen in its status.
+    fn matches_before(&self, before: Option<&Job>) -> bool {
+        match before {
+            Some(job) => self.matches(job),
+            None => *self == StatusValue::None,
+        }
+    }
+
+    /// The value as written.
+    pub fn as_str(&self) -> &str {
+        match self {
+            StatusValue::Phase(p) => p.as_str(),
+            StatusValue::Raw(r) => r,
+            StatusValue::None => "none",
         }
     }
 }
@@ -116,7 +139,7 @@ impl Condition {
             Test::RuntimeUnder(limit) => job.runtime(s.now_ms).map(|r| r < *limit),
             Test::ItemId(values) => any_eq(values, &job.item_id),
             Test::RuntimeName(values) => any_eq(values, &job.runtime_name),
-            Test::From(values) => s.before.map(|b| values.iter().any(|v| v.matches(b))),
+            Test::From(values) => Some(values.iter().any(|v| v.matches_before(s.before))),
             Test::To(values) => Some(values.iter().any(|v| v.matches(job))),
             Test::Scheduled(wanted) => job.task_id.as_ref().map(|_| job.scheduled() == *wanted),
             Test::ExceedsOwnTimeout(wanted) => {
@@ -134,7 +157,7 @@ impl Condition {
             Test::Status(_) | Test::To(_) => format!("status is {} ({})", job.status, job.phase()),
             Test::From(_) => match subject.before {
                 Some(before) => format!("status was {} ({})", before.status, before.phase()),
-                None => "there is no previous status".into(),
+                None => "the job was first seen in this status (from none)".into(),
             },
             Test::Username(_) => format!("username is {}", job.username.as_deref().unwrap_or("not given")),
             Test::RuntimeOver(_) | Test::RuntimeUnder(_) | Test::ExceedsOwnTimeout(_) => {
@@ -157,16 +180,7 @@ impl Condition {
 impl fmt::Display for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let list = |values: &[String]| values.join(" | ");
-        let statuses = |values: &[StatusValue]| {
-            values
-                .iter()
-                .map(|v| match v {
-                    StatusValue::Phase(p) => p.as_str().to_string(),
-                    StatusValue::Raw(r) => r.clone(),
-                })
-                .collect::<Vec<_>>()
-                .join(" | ")
-        };
+        let statuses = |values: &[StatusValue]| values.iter().map(StatusValue::as_str).collect::<Vec<_>>().join(" | ");
         let value = match &self.test {
             Test::Type(v) | Test::Username(v) | Test::ItemId(v) | Test::RuntimeName(v) => list(v),
             Test::Status(v) | Test::From(v) | Test::To(v) => statuses(v),

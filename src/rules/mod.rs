@@ -80,6 +80,19 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Whether the rule has a `cancel` action.
+    pub fn cancels(&self) -> bool {
+        self.actions.iter().any(ActionConfig::is_destructive)
+    }
+
+    /// Whether the rule can match jobs of type `job_type` (no `type` condition, or one that allows it).
+    pub fn may_match_type(&self, job_type: &str) -> bool {
+        self.conditions.iter().all(|c| match &c.test {
+            Test::Type(types) => types.iter().any(|t| t.eq_ignore_ascii_case(job_type)) != c.negated,
+            _ => true,
+        })
+    }
+
     /// Whether the rule applies to `target`.
     pub fn applies_to(&self, target: &str) -> bool {
         self.targets.as_ref().is_none_or(|t| t.iter().any(|n| n == target))

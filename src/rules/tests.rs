@@ -193,6 +193,37 @@ fn event_rules_fire_on_their_events_only() {
 }
 
 #[test]
+fn a_job_first_seen_failed_is_a_change_from_none() {
+    let set = rules(
+        "rules:
+  - { name: failures, on: status_changed, match: { to: failed }, actions: [{ type: log }] }
+  - { name: from-running, on: status_changed, match: { from: running, to: failed }, actions: [{ type: log }] }
+  - { name: fast, on: status_changed, match: { from: none }, actions: [{ type: log }] }
+",
+    );
+    let before = snapshot(vec![running("old", "joe", 5)]);
+    let mut quick = running("quick", "jane", 1);
+    quick.status = Status::Failed;
+    let after = snapshot(vec![running("old", "joe", 5), quick, running("new", "joe", 1)]);
+    let events = diff(Some(&before), &after).events;
+    let jobs: Vec<Job> = after.values().cloned().collect();
+    let result = evaluate(&set, &jobs, &events, &LedgerIndex::default(), &Streaks::new());
+    assert_eq!(fired(&result), ["quick none->FAILED", "new none->EXECUTING", "quick none->FAILED"]);
+    let rules_fired: Vec<&str> = result.firings.iter().map(|f| set.rules[f.rule].name.as_str()).collect();
+    assert_eq!(rules_fired, ["failures", "fast", "fast"], "`from: running` does not match a job first seen");
+    assert_eq!(result.firings[0].event.from.as_deref(), Some("none"));
+    assert_eq!(result.firings[0].event.kind, "status_changed");
+    let mut ledger = LedgerIndex::default();
+    ledger.record("failures", "quick", "none->FAILED", NOW);
+    let again = evaluate(&set, &jobs, &events, &ledger, &Streaks::new());
+    assert!(!fired(&again).iter().any(|f| f == "quick none->FAILED" && again.firings[0].rule == 0), "once");
+    assert!(diff(None, &after).events.is_empty(), "the baseline stays silent");
+    let errors =
+        load_text("rules:\n  - { name: x, on: status_changed, match: { to: none }, actions: [{ type: log }] }\n");
+    assert!(errors.unwrap_err()[0].message.contains("`none` is for `from:`"));
+}
+
+#[test]
 fn targets_limit_where_a_rule_applies_and_unanswerable_keys_are_noted() {
     let set = rules("rules:\n  - { name: dev-only, targets: dev, actions: [{ type: log }] }\n  - { name: items, match: { item_id: abc }, actions: [{ type: log }] }\n");
     let result = evaluate(&set, &[running("a", "joe", 5)], &[], &LedgerIndex::default(), &Streaks::new());

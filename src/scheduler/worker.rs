@@ -6,7 +6,7 @@ use super::timing::{jitter, Cadence};
 use super::{sleep_until, stopped_and_grace_over, Context};
 use crate::arcgis::auth::local_now_ms;
 use crate::engine::{Line, Target};
-use crate::status::metrics::{JOBS, LAST_SUCCESS, POLLS, POLL_ERRORS, POLL_SECONDS};
+use crate::status::metrics::{JOBS, LAST_SUCCESS, POLLS, POLL_ERRORS, POLL_SECONDS, SIGN_IN_PAUSED_UNTIL};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -29,6 +29,7 @@ struct Plan {
     next_ms: i64,
     extra_left: u32,
     failures: u32,
+    sign_in_wait: Option<i64>,
 }
 
 /// Runs until the stop; the target's state lives in `target`.
@@ -43,7 +44,14 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
     metrics::counter!(POLLS, "target" => name.clone()).increment(0);
     let now = local_now_ms();
     let first = now + (jitter() * 1000.0) as i64;
-    let mut plan = Plan { cadence, regular_ms: first, next_ms: first, extra_left: MAX_EXTRA_POLLS, failures: 0 };
+    let mut plan = Plan {
+        cadence,
+        regular_ms: first,
+        next_ms: first,
+        extra_left: MAX_EXTRA_POLLS,
+        failures: 0,
+        sign_in_wait: None,
+    };
     let mut digests = Digests::new(&cx.shared.rules, &target, now);
     let mut next_prune = now + PRUNE_EVERY_MS;
     loop {
@@ -75,6 +83,17 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
         cx.wake.notify_one();
         let ok = observe(&target, &cx, &lines, started.elapsed());
         plan.after_poll(&target, &cx, ok, now);
+        // Polls go on while sign-in waits: they cost no request, and a rotated password file
+        // is tried at once. Each new pause is logged once.
+        let waiting = match lines.first() {
+            Some(Line::Poll { sign_in_wait_ms: Some(until), .. }) => Some(*until),
+            _ => None,
+        };
+        if waiting.is_some() && waiting != plan.sign_in_wait {
+            let until = waiting.and_then(crate::arcgis::model::rfc3339).unwrap_or_default();
+            tracing::warn!(target_name = %name, until = %until, "sign-in waits until {until} to protect the account from lockout; fix auth and reload (SIGHUP) to try at once");
+        }
+        plan.sign_in_wait = waiting;
         if now >= next_prune {
             next_prune = now + PRUNE_EVERY_MS;
             let before = target.source.server_now_ms() - cx.retention.as_millis() as i64;
@@ -90,9 +109,15 @@ fn observe(target: &Target, cx: &Context, lines: &[Line], took: Duration) -> boo
     metrics::counter!(POLLS, "target" => name.clone()).increment(1);
     metrics::histogram!(POLL_SECONDS, "target" => name.clone()).record(took.as_secs_f64());
     let ok = matches!(lines.first(), Some(Line::Poll { ok: true, .. }));
+    let waiting = match lines.first() {
+        Some(Line::Poll { sign_in_wait_ms: Some(until), .. }) => *until,
+        _ => 0,
+    };
+    cx.board.sign_in_wait(&name, waiting);
+    metrics::gauge!(SIGN_IN_PAUSED_UNTIL, "target" => name.clone()).set(waiting as f64 / 1000.0);
     match (ok, target.snapshot()) {
         (true, Some(snapshot)) => {
-            let phases = cx.board.polled(&name, snapshot, target.source.server_now_ms());
+            let phases = cx.board.polled(&name, snapshot, target.site(), target.source.server_now_ms());
             metrics::gauge!(LAST_SUCCESS, "target" => name.clone()).set(local_now_ms() as f64 / 1000.0);
             for phase in ["submitted", "running", "completed", "failed", "cancelled", "unknown"] {
                 let count = phases.get(phase).copied().unwrap_or(0);

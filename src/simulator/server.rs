@@ -125,6 +125,11 @@ impl SimulatorHandle {
         self.shared.site().end_job(id, ending, now)
     }
 
+    /// Moves the site's clock forward by `ms` (tests that run a client on a manual clock).
+    pub fn advance_clock(&self, ms: i64) {
+        self.shared.clock_offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
     /// Adds a fault; its counters start now.
     pub fn add_fault(&self, fault: Fault) {
         self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).push((fault, 0));

@@ -2,6 +2,7 @@
 //! Pure: every method takes `now` (epoch ms on the simulated server's clock).
 
 use super::scenario::{Ending, JobPlan, Scenario, User};
+use crate::arcgis::model::version_below;
 use crate::config::Flavor;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -432,16 +433,6 @@ fn messages(job: &SimJob, state: &JobState) -> Vec<String> {
             "KeyError: 'PARCEL_ID'".into(),
         ],
         _ => Vec::new(),
-    }
-}
-
-/// True when `version` ("11.4", "12.0.1") is below `(major, minor)`; an unreadable one is not.
-pub fn version_below(version: &str, (major, minor): (u32, u32)) -> bool {
-    let mut parts = version.trim().split('.').map(|p| p.parse::<u32>());
-    match (parts.next(), parts.next()) {
-        (Some(Ok(a)), Some(Ok(b))) => (a, b) < (major, minor),
-        (Some(Ok(a)), None) => a < major,
-        _ => false,
     }
 }
 

@@ -21,6 +21,8 @@ pub const ACTIONS: &str = "nbwarden_actions_total";
 pub const LAST_SUCCESS: &str = "nbwarden_last_successful_poll_timestamp_seconds";
 /// Sign-ins that produced a token, per target (counter).
 pub const TOKEN_REFRESHES: &str = "nbwarden_token_refreshes_total";
+/// While sign-in waits to protect the account: Unix time of the next safe try; 0 otherwise (gauge).
+pub const SIGN_IN_PAUSED_UNTIL: &str = "nbwarden_sign_in_paused_until_timestamp_seconds";
 
 /// Installs the process-wide recorder once; later calls return the same handle.
 pub fn recorder() -> Result<PrometheusHandle, String> {
@@ -48,4 +50,9 @@ fn describe() {
     metrics::describe_counter!(ACTIONS, "Action outcomes (done, planned, failed, suppressed, skipped).");
     metrics::describe_gauge!(LAST_SUCCESS, metrics::Unit::Seconds, "Unix time of the last successful poll.");
     metrics::describe_counter!(TOKEN_REFRESHES, "Sign-ins that produced a token.");
+    metrics::describe_gauge!(
+        SIGN_IN_PAUSED_UNTIL,
+        metrics::Unit::Seconds,
+        "While sign-in waits to protect the account from lockout: Unix time of the next safe try (0: not waiting)."
+    );
 }

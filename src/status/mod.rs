@@ -39,6 +39,14 @@ pub struct TargetView {
     pub jobs_total: usize,
     /// Jobs by phase.
     pub phases: BTreeMap<&'static str, usize>,
+    /// Version, account, scope (`all`/`own`) and the server's cap, from the last poll.
+    #[serde(flatten)]
+    pub site: crate::arcgis::SiteInfo,
+    /// While sign-in waits to protect the account from lockout: the next safe try (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign_in_paused_until: Option<String>,
+    #[serde(skip)]
+    sign_in_wait_ms: i64,
     #[serde(skip)]
     interval: Duration,
     #[serde(skip)]
@@ -110,6 +118,9 @@ impl Board {
                 failures_in_a_row: 0,
                 jobs_total: 0,
                 phases: BTreeMap::new(),
+                site: Default::default(),
+                sign_in_paused_until: None,
+                sign_in_wait_ms: 0,
                 interval: *interval,
                 since_ms: now,
                 last_success_ms: None,
@@ -121,7 +132,13 @@ impl Board {
 
     /// Records a successful poll and the jobs it listed (`now_ms` on the server's clock); returns
     /// the jobs by phase, for the metrics.
-    pub fn polled(&self, target: &str, snapshot: &Snapshot, now_ms: i64) -> BTreeMap<&'static str, usize> {
+    pub fn polled(
+        &self,
+        target: &str,
+        snapshot: &Snapshot,
+        site: Option<&crate::arcgis::SiteInfo>,
+        now_ms: i64,
+    ) -> BTreeMap<&'static str, usize> {
         let mut phases = BTreeMap::new();
         for job in snapshot.values() {
             *phases.entry(job.phase().as_str()).or_insert(0) += 1;
@@ -136,9 +153,18 @@ impl Board {
             view.failures_in_a_row = 0;
             view.jobs_total = snapshot.len();
             view.phases = phases.clone();
+            view.site = site.cloned().unwrap_or_default();
         }
         inner.jobs.insert(target.to_string(), jobs);
         phases
+    }
+
+    /// Records whether sign-in waits for `until_ms` (0: it does not); a waiting target is unhealthy.
+    pub fn sign_in_wait(&self, target: &str, until_ms: i64) {
+        if let Some(view) = self.0.lock().expect("board").targets.get_mut(target) {
+            view.sign_in_wait_ms = until_ms;
+            view.sign_in_paused_until = (until_ms > 0).then(|| rfc3339(until_ms).unwrap_or_default());
+        }
     }
 
     /// Records a failed poll.
@@ -203,7 +229,8 @@ pub struct StatusView {
 }
 
 fn is_healthy(view: &TargetView, now_ms: i64) -> bool {
-    now_ms - view.last_success_ms.unwrap_or(view.since_ms) <= view.interval.as_millis() as i64
+    let waiting = view.sign_in_wait_ms > now_ms;
+    !waiting && now_ms - view.last_success_ms.unwrap_or(view.since_ms) <= view.interval.as_millis() as i64
 }
 
 fn shown_jobs(target: &str, snapshot: &Snapshot, now_ms: i64) -> Vec<JobView> {

@@ -9,3 +9,63 @@ const PAGE: &str = include_str!("page.html");
 pub fn render(view: &StatusView) -> Result<String, String> {
     crate::template::render_html(PAGE, view)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arcgis::{Scope, SiteInfo};
+    use crate::diff::snapshot;
+    use crate::dispatch::ActionReport;
+    use crate::engine::Line;
+    use crate::status::Board;
+
+    fn event(kind: &str, from: Option<&str>, to: Option<&str>) -> Line {
+        let (from, to) = (from.map(String::from), to.map(String::from));
+        Line::Event { target: "prod".into(), job_id: format!("j-{kind}"), event: kind.into(), from, to }
+    }
+
+    /// Every kind of line the board keeps, every kind of target state: the strict template renders.
+    #[test]
+    fn the_page_renders_every_kind_of_event_action_and_target() {
+        let board = Board::default();
+        board.set_targets(&[("prod".into(), std::time::Duration::from_secs(90)), ("dev".into(), Default::default())]);
+        let site = SiteInfo {
+            version: Some("11.4".into()),
+            scope: Some(Scope::Own),
+            user: Some("joe".into()),
+            role: Some("org_user".into()),
+            max_execute_minutes: Some(120),
+        };
+        let mut job = crate::arcgis::Job::new("j1", crate::arcgis::Status::Executing);
+        job.started_at = Some(0);
+        board.polled("prod", &snapshot(vec![job]), Some(&site), 60_000);
+        board.failed("dev", "sign-in was refused");
+        board.sign_in_wait("dev", i64::MAX / 2);
+        board.record(&event("appeared", None, Some("FAILED")));
+        board.record(&event("status_changed", Some("EXECUTING"), Some("FAILED")));
+        board.record(&event("disappeared", Some("EXECUTING"), Some("unknown")));
+        for outcome in ["done", "planned", "failed", "suppressed", "skipped"] {
+            board.record(&Line::Action(ActionReport {
+                target: "prod".into(),
+                rule: "r".into(),
+                action: "cancel".into(),
+                job_ids: vec!["j1".into()],
+                outcome: outcome.into(),
+                detail: format!("{outcome} <b>detail</b>"),
+            }));
+        }
+        let page = render(&board.view(60_000)).unwrap_or_else(|e| panic!("{e}"));
+        for text in [
+            "j-appeared",
+            "→ FAILED",
+            "EXECUTING → FAILED",
+            "suppressed",
+            "only its own jobs (joe, org_user)",
+            "ends at 120 min",
+            "sign-in paused until",
+            "&lt;b&gt;detail",
+        ] {
+            assert!(page.contains(text), "{text} missing in the page");
+        }
+    }
+}

@@ -8,6 +8,7 @@ pub use journal::{Journal, FINISHED};
 pub use sql::SqlStore;
 
 use crate::actions::ActionConfig;
+use crate::arcgis::signin::{History, Refusal, SignInLog};
 use crate::arcgis::Job;
 use crate::diff::Snapshot;
 use crate::ledger::LedgerIndex;
@@ -233,4 +234,26 @@ pub trait Store: Send + Sync {
     async fn history_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<Vec<Job>>;
     /// Drops history, ledger, audit and finished actions older than `before_ms`; returns rows removed.
     async fn prune(&self, before_ms: i64) -> Result<u64>;
+    /// The refused sign-ins of every account since its last successful one.
+    async fn sign_in_refusals(&self) -> Result<std::collections::HashMap<String, History>>;
+    /// Records a refused sign-in of `account`, or (`None`) forgets its refusals after a success.
+    async fn record_sign_in(&self, account: &str, refusal: Option<&Refusal>) -> Result<()>;
+}
+
+/// The store as the place where refused sign-ins outlive the process.
+pub struct SignInRecords(pub std::sync::Arc<dyn Store>);
+
+#[async_trait::async_trait]
+impl SignInLog for SignInRecords {
+    async fn refused(&self, account: &str, refusal: &Refusal) {
+        if let Err(e) = self.0.record_sign_in(account, Some(refusal)).await {
+            tracing::warn!(error = %e, "could not record a refused sign-in; a restart would not know to wait");
+        }
+    }
+
+    async fn succeeded(&self, account: &str) {
+        if let Err(e) = self.0.record_sign_in(account, None).await {
+            tracing::warn!(error = %e, "could not clear the refused sign-ins of {account}");
+        }
+    }
 }

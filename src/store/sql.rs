@@ -5,11 +5,13 @@ use super::{
     ActionReport, Attempt, AuditEntry, CancelCheck, Error, Planned, PollCommit, Queued, Result, Scope, Store,
     TargetState,
 };
+use crate::arcgis::signin::{History, Refusal, RefusalKind};
 use crate::arcgis::Job;
 use crate::diff::Snapshot;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AssertSqlSafe, Executor, Pool, QueryBuilder, Row, SqlSafeStr};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// The SQL store.
@@ -77,8 +79,19 @@ impl SqlStore {
 
 /// The schema migrations, embedded.
 fn migrator() -> Migrator {
-    let init = AssertSqlSafe(include_str!("migrations/0001_init.sql")).into_sql_str();
-    Migrator::with_migrations(vec![Migration::new(1, "init".into(), MigrationType::Simple, init, false)])
+    let migration = |version, name: &str, sql: &'static str| {
+        Migration::new(
+            version,
+            name.to_string().into(),
+            MigrationType::Simple,
+            AssertSqlSafe(sql).into_sql_str(),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![
+        migration(1, "init", include_str!("migrations/0001_init.sql")),
+        migration(2, "sign_ins", include_str!("migrations/0002_sign_ins.sql")),
+    ])
 }
 
 /// Creates the file with mode 0600 when missing, and tightens an existing one.
@@ -350,6 +363,40 @@ impl Store for SqlStore {
                 .fetch_all(&self.pool)
                 .await?;
         rows.iter().map(decode_job).collect()
+    }
+
+    async fn sign_in_refusals(&self) -> Result<HashMap<String, History>> {
+        let rows = sqlx::query("SELECT account, at_ms, kind, credentials, message FROM sign_in_refusals")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut by_account: HashMap<String, Vec<Refusal>> = HashMap::new();
+        for row in &rows {
+            by_account.entry(row.try_get(0)?).or_default().push(Refusal {
+                at_ms: row.try_get(1)?,
+                kind: RefusalKind::parse(&row.try_get::<String, _>(2)?),
+                credentials: row.try_get::<i64, _>(3)? as u16,
+                message: row.try_get(4)?,
+            });
+        }
+        Ok(by_account.into_iter().map(|(account, refusals)| (account, History::from_refusals(refusals))).collect())
+    }
+
+    async fn record_sign_in(&self, account: &str, refusal: Option<&Refusal>) -> Result<()> {
+        let Some(r) = refusal else {
+            sqlx::query("DELETE FROM sign_in_refusals WHERE account = $1").bind(account).execute(&self.pool).await?;
+            return Ok(());
+        };
+        sqlx::query(
+            "INSERT INTO sign_in_refusals (account, at_ms, kind, credentials, message) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(account)
+        .bind(r.at_ms)
+        .bind(r.kind.as_str())
+        .bind(i64::from(r.credentials))
+        .bind(&r.message)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn prune(&self, before_ms: i64) -> Result<u64> {

@@ -115,3 +115,29 @@ fn the_systemd_unit_is_hardened_and_runs_the_daemon() {
         assert!(keys.contains(&wanted), "{wanted} missing from the unit");
     }
 }
+
+#[tokio::test]
+async fn once_from_cron_with_a_wrong_password_tries_once_then_waits_across_runs() {
+    let site = Site::simple(SCENARIO, Flavor::Enterprise).await;
+    site.set_auth("{ portal_url: '{portal}', username: admin, password: not-the-password }");
+    let first = site.run(&["once", "--json"]).await;
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first.stderr));
+    let line = &crate::util::json_lines(&first)[0];
+    let error = line["error"].as_str().unwrap();
+    assert!(error.contains("refused") && error.contains("the next try waits until 20"), "{error}");
+    assert_eq!(site.sim.stats().failed_logins, 1);
+    // The next run (cron a minute later, or at once) knows from the state file to wait.
+    for _ in 0..3 {
+        let again = site.run(&["once", "--json"]).await;
+        assert_eq!(again.status.code(), Some(1));
+        let error = crate::util::json_lines(&again)[0]["error"].as_str().unwrap().to_string();
+        assert!(error.contains("not signing in as admin at") && error.contains("refused once"), "{error}");
+    }
+    let check = site.run(&["check", "--targets"]).await;
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check.stdout));
+    assert_eq!(site.sim.stats().failed_logins, 1, "`once` and `check --targets` wait like the daemon");
+    assert!(!text(&first.stdout).contains("not-the-password") && !text(&first.stderr).contains("not-the-password"));
+    site.set_auth("{ portal_url: '{portal}', username: admin, password: simulator }");
+    let fixed = site.run(&["once", "--json"]).await;
+    assert!(fixed.status.success(), "changed credentials try at once: {}", text(&fixed.stdout));
+}

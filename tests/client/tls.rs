@@ -39,6 +39,10 @@ async fn insecure_skip_verify_accepts_any_certificate() {
 #[tokio::test]
 async fn a_ca_file_that_is_not_pem_is_a_setup_error() {
     let site = behind_tls("{ ca_file: nbwarden.yaml }").await;
-    let error = nbwarden::arcgis::Client::new(&site.config().targets[0]).unwrap_err();
+    let error = nbwarden::arcgis::Client::new(
+        &site.config().targets[0],
+        &nbwarden::arcgis::signin::SignIns::new(nbwarden::clock::system()),
+    )
+    .unwrap_err();
     assert!(error.contains("tls.ca_file") && error.contains("PEM"), "{error}");
 }

@@ -1,7 +1,9 @@
 //! Tokens: refresh ahead of expiry, one re-sign-in after 498, referer binding, refused passwords.
 
 use crate::util::Site;
+use nbwarden::arcgis::signin::SignIns;
 use nbwarden::arcgis::{Error, JobSource};
+use nbwarden::clock::ManualClock;
 use nbwarden::config::Flavor;
 use std::time::Duration;
 
@@ -66,20 +68,86 @@ async fn a_token_bound_to_another_referer_is_rejected() {
     assert!(!error.to_string().contains(&foreign), "the token never shows in an error");
 }
 
+const MINUTE: i64 = 60_000;
+
+fn manual() -> (ManualClock, std::sync::Arc<SignIns>) {
+    let clock = ManualClock::at(1_800_000_000_000);
+    let sign_ins = SignIns::new(std::sync::Arc::new(clock.clone()));
+    (clock, sign_ins)
+}
+
+/// Tries a call every 10 s of the manual clock (the site's moves along) for `minutes`; returns
+/// the site's refused sign-ins.
+async fn keep_polling(site: &Site, client: &nbwarden::arcgis::Client, clock: &ManualClock, minutes: i64) -> u32 {
+    for _ in 0..minutes * 6 {
+        clock.advance(10_000);
+        site.sim.advance_clock(10_000);
+        let _ = client.list_jobs().await;
+    }
+    site.sim.stats().failed_logins
+}
+
 #[tokio::test]
-async fn a_refused_password_is_not_retried_before_the_next_poll() {
+async fn a_refused_password_waits_a_minute_then_longer_and_never_locks_the_account() {
     let auth = "{ portal_url: '{portal}', username: admin, password: wrong-password }";
     let site = Site::start(ONE_JOB, Flavor::Enterprise, Some(auth), "{ timeout: 5s }").await;
-    let client = site.client();
+    let (clock, sign_ins) = manual();
+    let client = site.client_with(&sign_ins);
     let first = client.list_jobs().await.unwrap_err();
     assert!(matches!(first, Error::LoginRefused { .. }), "{first:?}");
     assert!(first.to_string().contains("Invalid username or password"), "{first}");
     assert!(!first.to_string().contains("wrong-password"));
+    assert_eq!(first.sign_in_wait_ms(), Some(sign_ins.now_ms() + MINUTE), "the next try waits a minute");
     for _ in 0..3 {
         let later = client.job("j1").await.unwrap_err();
-        assert!(matches!(later, Error::LoginPaused { .. }), "{later:?}");
+        assert!(matches!(later, Error::SignInPaused { .. }), "{later:?}");
+        assert!(later.to_string().contains("to protect the account from lockout"), "{later}");
     }
-    assert_eq!(site.sim.stats().failed_logins, 1, "no loop of sign-ins within a poll");
-    assert!(client.list_jobs().await.is_err());
-    assert_eq!(site.sim.stats().failed_logins, 2, "the next poll tries once more");
+    assert_eq!(keep_polling(&site, &client, &clock, 0).await, 1, "no second try within the poll");
+    assert_eq!(keep_polling(&site, &client, &clock, 1).await, 2, "one more try after a minute");
+    assert_eq!(keep_polling(&site, &client, &clock, 2).await, 3, "then after two minutes more");
+    assert_eq!(keep_polling(&site, &client, &clock, 60).await, 6, "3 in any 15 minutes at most, 1 h apart at most");
+    assert_eq!(site.sim.stats().lockouts, 0, "the simulator never locked the account");
+    assert_eq!(site.sim.stats().lists, 0);
+}
+
+#[tokio::test]
+async fn a_locked_account_is_tried_once_then_left_alone_for_fifteen_minutes() {
+    let scenario = format!("users: [{{ username: admin, password: simulator, locked: true }}]\n{ONE_JOB}");
+    let site = Site::simple(&scenario, Flavor::Enterprise).await;
+    let (clock, sign_ins) = manual();
+    let client = site.client_with(&sign_ins);
+    let first = client.list_jobs().await.unwrap_err();
+    assert!(first.to_string().contains("Too many invalid attempts"), "{first}");
+    assert_eq!(keep_polling(&site, &client, &clock, 14).await, 1, "left alone while locked");
+    let paused = client.list_jobs().await.unwrap_err();
+    assert!(paused.to_string().contains("the account is locked"), "{paused}");
+    keep_polling(&site, &client, &clock, 1).await;
+    let stats = site.sim.stats();
+    assert_eq!((stats.failed_logins, stats.logins), (1, 1), "tried again after 15 minutes, and the lock is over");
+}
+
+#[tokio::test]
+async fn targets_sharing_an_account_share_its_pauses() {
+    let auth = "{ portal_url: '{portal}', username: admin, password: wrong-password }";
+    let site = Site::start(ONE_JOB, Flavor::Enterprise, Some(auth), "{ timeout: 5s }").await;
+    let (_clock, sign_ins) = manual();
+    let (one, two) = (site.client_with(&sign_ins), site.client_with(&sign_ins));
+    assert!(matches!(one.list_jobs().await.unwrap_err(), Error::LoginRefused { .. }));
+    assert!(matches!(two.list_jobs().await.unwrap_err(), Error::SignInPaused { .. }));
+    assert_eq!(site.sim.stats().failed_logins, 1);
+}
+
+#[tokio::test]
+async fn a_rotated_password_file_is_tried_at_once() {
+    let auth = "{ portal_url: '{portal}', username: admin, password_file: pw.txt }";
+    let site = Site::start(ONE_JOB, Flavor::Enterprise, Some(auth), "{ timeout: 5s }").await;
+    std::fs::write(site.dir.path().join("pw.txt"), "stale-password\n").unwrap();
+    let (_clock, sign_ins) = manual();
+    let client = site.client_with(&sign_ins);
+    assert!(matches!(client.list_jobs().await.unwrap_err(), Error::LoginRefused { .. }));
+    assert!(matches!(client.list_jobs().await.unwrap_err(), Error::SignInPaused { .. }), "same file: wait");
+    std::fs::write(site.dir.path().join("pw.txt"), "simulator\n").unwrap();
+    assert_eq!(client.list_jobs().await.unwrap().len(), 1, "the new password is used at once");
+    assert_eq!((site.sim.stats().failed_logins, site.sim.stats().logins), (1, 1));
 }

@@ -217,3 +217,41 @@ async fn healthz_turns_unhealthy_when_a_target_keeps_failing() {
     let response = reqwest::Client::new().post(format!("{base}/status")).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 405, "read-only");
 }
+
+#[tokio::test]
+async fn a_wrong_password_never_locks_the_account_and_a_reload_with_the_fixed_file_polls_at_once() {
+    let site =
+        site("jobs:\n  - { id: j1, username: joe, start: -5m }\n", "{ every: 1s, timeout: 2s }", "rules: []\n").await;
+    std::fs::write(site.dir.path().join("pw.txt"), "Wr0ng-Passw0rd\n").unwrap();
+    site.set_auth("{ portal_url: '{portal}', username: admin, password_file: pw.txt }");
+    let base = site.serve_http();
+    let started = std::time::Instant::now();
+    let mut daemon = Daemon::start(&site.config_path, &[]);
+    let healthz = format!("{base}/healthz");
+    let (code, body) = get_until(&healthz, 10 * SECOND, |code, _| code == 503).await;
+    assert_eq!(code, 503, "a waiting sign-in is unhealthy at once\n{}", daemon.log());
+    assert!(body.contains("target sim: ") && body.contains("to protect the account from lockout"), "{body}");
+    let (_, metrics) = get(&format!("{base}/metrics"), "*/*").await;
+    let paused =
+        metrics.lines().find(|l| l.starts_with("nbwarden_sign_in_paused_until_timestamp_seconds{target=\"sim\"}"));
+    let until: f64 = paused.and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    assert!(until > 1e9, "the metric says until when: {paused:?}");
+    tokio::time::sleep((30 * SECOND).saturating_sub(started.elapsed())).await;
+    let stats = site.sim.stats();
+    assert!(
+        (1..=2).contains(&stats.failed_logins),
+        "{} sign-ins in 30 s of 1 s polls\n{}",
+        stats.failed_logins,
+        daemon.log()
+    );
+    assert_eq!((stats.lockouts, stats.lists), (0, 0), "never locked, never listed");
+    daemon.assert_running();
+    assert!(daemon.log().contains("sign-in waits until"), "{}", daemon.log());
+    assert!(!daemon.log().contains("Wr0ng-Passw0rd"));
+
+    std::fs::write(site.dir.path().join("pw.txt"), "simulator\n").unwrap();
+    daemon.signal("HUP");
+    assert!(poll_until(5 * SECOND, || site.sim.stats().lists >= 1).await, "{}", daemon.log());
+    let (code, _) = get_until(&healthz, 5 * SECOND, |code, _| code == 200).await;
+    assert_eq!(code, 200, "{}", daemon.log());
+}

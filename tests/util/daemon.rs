@@ -45,16 +45,24 @@ impl Daemon {
         assert!(status.success());
     }
 
-    /// Waits for the exit (up to `within`); `None` if it is still running.
+    /// Waits for the exit (up to `within`, looking at least once); `None` if it is still running.
     pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
         let started = Instant::now();
-        while started.elapsed() < within {
+        loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return Some(status);
             }
+            if started.elapsed() >= within {
+                return None;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        None
+    }
+
+    /// Fails the test, with the log, unless the process is still running.
+    pub fn assert_running(&mut self) {
+        let exited = self.child.try_wait().unwrap();
+        assert!(exited.is_none(), "the daemon exited ({exited:?})\n{}", self.log());
     }
 }
 

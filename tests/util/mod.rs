@@ -7,6 +7,7 @@ pub mod hook;
 pub mod raw_http;
 pub mod smtp;
 
+use nbwarden::arcgis::signin::SignIns;
 use nbwarden::arcgis::Client;
 use nbwarden::config::{self, Config, Flavor};
 use nbwarden::simulator::{Scenario, Simulator, SimulatorHandle};
@@ -140,7 +141,12 @@ impl Site {
     }
 
     pub fn client(&self) -> Client {
-        Client::new(&self.config().targets[0]).expect("client builds")
+        self.client_with(&SignIns::new(nbwarden::clock::system()))
+    }
+
+    /// A client of the first target signing in through `sign_ins`.
+    pub fn client_with(&self, sign_ins: &std::sync::Arc<SignIns>) -> Client {
+        Client::new(&self.config().targets[0], sign_ins).expect("client builds")
     }
 }
 

@@ -50,7 +50,9 @@ fn each_key_against_a_full_and_a_bare_job() {
         (cond("scheduled", Test::Scheduled(false)), Fails, Unanswerable),
         (cond("exceeds_own_timeout", Test::ExceedsOwnTimeout(true)), Holds, Unanswerable),
         (cond("to", Test::To(s(&["running"]))), Holds, Holds),
-        (cond("from", Test::From(s(&["submitted"]))), Holds, Unanswerable),
+        // Without a status before, the job was first seen: only `from: none` holds.
+        (cond("from", Test::From(s(&["submitted"]))), Holds, Fails),
+        (cond("from", Test::From(s(&["none"]))), Fails, Holds),
     ];
     let full = job();
     let mut before = job();

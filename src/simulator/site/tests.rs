@@ -1,6 +1,7 @@
 //! The simulated site's timelines, cancels and token rules, at chosen instants.
 
 use super::*;
+use crate::arcgis::model::version_below;
 
 const T0: i64 = 1_800_000_000_000;
 

@@ -1,0 +1,303 @@
+//! Sign-in that never locks an account (SPEC §4.8). Portal and ArcGIS Server lock an account for
+//! 15 minutes after 5 refused sign-ins within 15 minutes, so every refusal is counted per account
+//! (token URL + username, shared by every target using it): after one, the next try waits 1 min,
+//! then 2, 4, … up to 1 h; never more than 3 refusals in any 15 minutes; 15 minutes after the
+//! lockout answer. Changed credentials try at once (within the 3-in-15 cap). The decisions are
+//! pure; `SignIns` keeps them per account and hands each refusal to a `SignInLog` (the store), so
+//! that `once` from cron and a restarted daemon wait too.
+
+use crate::clock::Clock;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault};
+use std::sync::{Arc, Mutex};
+
+/// The window of the servers' lockout policy.
+pub const WINDOW_MS: i64 = 15 * 60_000;
+/// Refusals allowed within the window (the servers lock at 5).
+pub const MAX_REFUSALS_IN_WINDOW: usize = 3;
+/// The pause after a first refusal; it doubles with each further one.
+pub const FIRST_PAUSE_MS: i64 = 60_000;
+/// The longest pause after refusals.
+pub const LONGEST_PAUSE_MS: i64 = 3_600_000;
+/// The pause after the lockout answer.
+pub const LOCKOUT_PAUSE_MS: i64 = 15 * 60_000;
+/// Refusals remembered per account (enough for the doubling to reach its cap).
+const REMEMBERED: usize = 16;
+
+/// What a refused sign-in said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// The credentials were refused.
+    Refused,
+    /// "Too many invalid attempts": the account is locked.
+    Locked,
+}
+
+impl RefusalKind {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalKind::Refused => "refused",
+            RefusalKind::Locked => "locked",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn parse(text: &str) -> RefusalKind {
+        if text == "locked" {
+            RefusalKind::Locked
+        } else {
+            RefusalKind::Refused
+        }
+    }
+
+    /// The kind a refusal message describes.
+    pub fn of_message(message: &str) -> RefusalKind {
+        if message.to_ascii_lowercase().contains("too many invalid attempts") {
+            RefusalKind::Locked
+        } else {
+            RefusalKind::Refused
+        }
+    }
+}
+
+/// One refused sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// When (this machine's clock), epoch ms.
+    pub at_ms: i64,
+    /// Refused or locked.
+    pub kind: RefusalKind,
+    /// A 16-bit fingerprint of the credentials tried: enough to notice a change, too little to
+    /// help anyone guess a password.
+    pub credentials: u16,
+    /// The server's words.
+    pub message: String,
+}
+
+/// Why a sign-in must wait, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wait {
+    /// The next safe try (this machine's clock), epoch ms.
+    pub until_ms: i64,
+    /// For people.
+    pub reason: String,
+}
+
+/// The refusals of one account since its last successful sign-in, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    refusals: Vec<Refusal>,
+}
+
+impl History {
+    /// A history from stored refusals (any order).
+    pub fn from_refusals(mut refusals: Vec<Refusal>) -> History {
+        refusals.sort_by_key(|r| r.at_ms);
+        let skip = refusals.len().saturating_sub(REMEMBERED);
+        History { refusals: refusals.split_off(skip) }
+    }
+
+    /// `None` when a sign-in with `credentials` may be tried at `now_ms`; otherwise until when not.
+    pub fn wait(&self, credentials: u16, now_ms: i64) -> Option<Wait> {
+        let last = self.refusals.last()?;
+        let mut waits = Vec::new();
+        let recent: Vec<&Refusal> = self.refusals.iter().filter(|r| r.at_ms > now_ms - WINDOW_MS).collect();
+        if recent.len() >= MAX_REFUSALS_IN_WINDOW {
+            let oldest_that_counts = recent[recent.len() - MAX_REFUSALS_IN_WINDOW];
+            let reason = format!(
+                "{} refused sign-ins within 15 minutes, the most nbwarden allows (the server locks at 5)",
+                recent.len()
+            );
+            waits.push(Wait { until_ms: oldest_that_counts.at_ms + WINDOW_MS, reason });
+        }
+        if last.credentials == credentials {
+            waits.push(match last.kind {
+                RefusalKind::Locked => Wait {
+                    until_ms: last.at_ms + LOCKOUT_PAUSE_MS,
+                    reason: format!("the account is locked: \"{}\"", last.message),
+                },
+                RefusalKind::Refused => {
+                    let streak = self.refusals.iter().rev().take_while(|r| r.credentials == credentials).count();
+                    let pause = (FIRST_PAUSE_MS << (streak - 1).min(10)).min(LONGEST_PAUSE_MS);
+                    let times = if streak == 1 { "once".to_string() } else { format!("{streak} times") };
+                    Wait { until_ms: last.at_ms + pause, reason: format!("refused {times}: {}", last.message) }
+                }
+            });
+        }
+        waits.into_iter().filter(|w| w.until_ms > now_ms).max_by_key(|w| w.until_ms)
+    }
+
+    /// Counts a refusal.
+    pub fn refused(&mut self, refusal: Refusal) {
+        self.refusals.push(refusal);
+        if self.refusals.len() > REMEMBERED {
+            self.refusals.remove(0);
+        }
+    }
+}
+
+/// Where refusals are kept across processes (the state store).
+#[async_trait::async_trait]
+pub trait SignInLog: Send + Sync {
+    /// Records a refusal of `account`.
+    async fn refused(&self, account: &str, refusal: &Refusal);
+    /// Forgets the refusals of `account` after a successful sign-in.
+    async fn succeeded(&self, account: &str);
+}
+
+/// Every account's history, shared by all the targets of one process.
+pub struct SignIns {
+    accounts: Mutex<HashMap<String, History>>,
+    log: Option<Arc<dyn SignInLog>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for SignIns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIns").field("accounts", &self.accounts).finish_non_exhaustive()
+    }
+}
+
+impl SignIns {
+    /// Histories kept in memory only, on `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Arc<SignIns> {
+        SignIns::persisted(HashMap::new(), None, clock)
+    }
+
+    /// Histories loaded from `log`'s store, and recorded there.
+    pub fn persisted(
+        accounts: HashMap<String, History>,
+        log: Option<Arc<dyn SignInLog>>,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<SignIns> {
+        Arc::new(SignIns { accounts: Mutex::new(accounts), log, clock })
+    }
+
+    /// Now, on this gate's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Whether `account` may try `credentials` now.
+    pub fn wait(&self, account: &str, credentials: u16) -> Option<Wait> {
+        let accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        accounts.get(account).and_then(|h| h.wait(credentials, self.clock.now_ms()))
+    }
+
+    /// Records a refusal; returns when the next try is safe.
+    pub async fn refused(&self, account: &str, kind: RefusalKind, credentials: u16, message: &str) -> Wait {
+        let refusal = Refusal { at_ms: self.clock.now_ms(), kind, credentials, message: message.to_string() };
+        let wait = {
+            let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+            let history = accounts.entry(account.to_string()).or_default();
+            history.refused(refusal.clone());
+            history.wait(credentials, refusal.at_ms)
+        };
+        if let Some(log) = &self.log {
+            log.refused(account, &refusal).await;
+        }
+        wait.unwrap_or(Wait { until_ms: refusal.at_ms, reason: message.to_string() })
+    }
+
+    /// Records a successful sign-in.
+    pub async fn succeeded(&self, account: &str) {
+        let had = self.accounts.lock().unwrap_or_else(|p| p.into_inner()).remove(account).is_some();
+        if let (true, Some(log)) = (had, &self.log) {
+            log.succeeded(account).await;
+        }
+    }
+}
+
+/// The account of a sign-in: the token URL and the username.
+pub fn account(token_url: &str, username: &str) -> String {
+    format!("{username} at {token_url}")
+}
+
+/// The 16-bit fingerprint of a password tried for `account`.
+pub fn fingerprint(account: &str, password: &str) -> u16 {
+    let hash = BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one((account, password));
+    (hash ^ (hash >> 16) ^ (hash >> 32) ^ (hash >> 48)) as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    fn refusal(at_ms: i64, kind: RefusalKind, credentials: u16) -> Refusal {
+        Refusal { at_ms, kind, credentials, message: "Invalid username or password.".into() }
+    }
+
+    fn until(history: &History, credentials: u16, now: i64) -> Option<i64> {
+        history.wait(credentials, now).map(|w| w.until_ms)
+    }
+
+    #[test]
+    fn refusals_double_the_pause_from_one_minute_to_one_hour() {
+        let mut history = History::default();
+        assert_eq!(until(&history, 1, 0), None, "nothing refused: try");
+        let mut at = 0;
+        for expected_pause in [1, 2, 4, 8, 16, 32, 60, 60] {
+            history.refused(refusal(at, RefusalKind::Refused, 1));
+            let next = until(&history, 1, at).unwrap();
+            let pause = (next - at) / MIN;
+            // The 3-in-15-minutes cap may hold the next try back further than the doubling.
+            assert!(pause >= expected_pause && pause <= 15.max(expected_pause), "{pause} after {at}");
+            at = next;
+        }
+        assert_eq!(until(&history, 1, at - 1).map(|u| u - (at - 1)), Some(1));
+    }
+
+    #[test]
+    fn never_more_than_three_refusals_in_fifteen_minutes() {
+        let history = History::from_refusals(vec![
+            refusal(0, RefusalKind::Refused, 1),
+            refusal(MIN, RefusalKind::Refused, 2),
+            refusal(2 * MIN, RefusalKind::Refused, 3),
+        ]);
+        assert_eq!(until(&history, 4, 2 * MIN), Some(15 * MIN), "new credentials too wait for the window");
+        assert_eq!(until(&history, 4, 15 * MIN), None);
+        // Simulate 3 hours of a process that tries whenever allowed, with changing credentials:
+        // no 15-minute window ever holds more than 3 refusals.
+        let mut history = History::default();
+        let mut times = Vec::new();
+        for minute in 0..180 {
+            let now = minute * MIN;
+            let credentials = (minute % 7) as u16;
+            if history.wait(credentials, now).is_none() {
+                history.refused(refusal(now, RefusalKind::Refused, credentials));
+                times.push(now);
+            }
+        }
+        for (i, &t) in times.iter().enumerate() {
+            assert!(times[i..].iter().take_while(|&&u| u < t + WINDOW_MS).count() <= 3, "{times:?}");
+        }
+    }
+
+    #[test]
+    fn the_lockout_answer_waits_fifteen_minutes() {
+        let history = History::from_refusals(vec![refusal(0, RefusalKind::Locked, 1)]);
+        let wait = history.wait(1, 0).unwrap();
+        assert_eq!(wait.until_ms, 15 * MIN);
+        assert!(wait.reason.contains("locked"), "{}", wait.reason);
+        assert_eq!(until(&history, 1, 15 * MIN), None);
+    }
+
+    #[test]
+    fn changed_credentials_try_at_once() {
+        let history = History::from_refusals(vec![refusal(0, RefusalKind::Refused, 1)]);
+        assert_eq!(until(&history, 1, 10), Some(MIN));
+        assert_eq!(until(&history, 2, 10), None);
+        assert_ne!(fingerprint("a", "pw1"), fingerprint("a", "pw2"));
+        assert_ne!(fingerprint("a", "pw"), fingerprint("b", "pw"), "the account salts the fingerprint");
+    }
+
+    #[test]
+    fn the_message_names_its_kind() {
+        assert_eq!(RefusalKind::of_message("Too many invalid attempts. Please try again later."), RefusalKind::Locked);
+        assert_eq!(RefusalKind::of_message("Invalid username or password."), RefusalKind::Refused);
+        assert_eq!(RefusalKind::parse(RefusalKind::Locked.as_str()), RefusalKind::Locked);
+    }
+}
