@@ -2,6 +2,7 @@
 //! across processes, crash resumption, limits, ignored cancels, failed polls, disappearances.
 
 mod check;
+mod fidelity;
 
 use crate::util::{actions, json_lines, text, Site};
 use nbwarden::config::Flavor;

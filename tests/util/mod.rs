@@ -130,7 +130,7 @@ impl Site {
         self.rewrite(|line| line.replace(&current, admin_url));
     }
 
-    fn rewrite(&self, edit: impl Fn(&str) -> String) {
+    pub fn rewrite(&self, edit: impl Fn(&str) -> String) {
         let text = std::fs::read_to_string(&self.config_path).unwrap();
         let lines: Vec<String> = text.lines().map(edit).collect();
         std::fs::write(&self.config_path, lines.join("\n")).unwrap();
