@@ -92,15 +92,31 @@ pub fn load(path: &Path) -> Result<Config> {
 pub fn parse_yaml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let options = serde_saphyr::Options::default().with_properties(env);
-    serde_saphyr::from_str_with_options(text, options).map_err(|e| parse_error(path, &e))
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| parse_error(path, text, &e))
 }
 
-fn parse_error(path: &Path, err: &serde_saphyr::Error) -> Error {
+fn parse_error(path: &Path, text: &str, err: &serde_saphyr::Error) -> Error {
     let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
     let options = serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off };
     let rendered = err.without_snippet().render_with_options(options);
-    let message = explain_property(strip_location_suffix(&rendered));
+    let mut message = explain_property(strip_location_suffix(&rendered));
+    // With `${VAR}` interpolation on, saphyr names an unknown key "an interpolated field";
+    // its location is right, so the key is read from the text there.
+    if let Some(key) = key_at(text, line, column).filter(|_| message.contains(INTERPOLATED)) {
+        message = message.replace(INTERPOLATED, &key);
+    }
     Error::Parse { path: path.into(), line, column, message }
+}
+
+/// What serde-saphyr calls a key it read with interpolation on.
+const INTERPOLATED: &str = "an interpolated field";
+
+/// The mapping key written at 1-based `line`:`column` of `text`.
+fn key_at(text: &str, line: u64, column: u64) -> Option<String> {
+    let row = text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let rest: String = row.chars().skip(usize::try_from(column).ok()?.saturating_sub(1)).collect();
+    let key = rest.split(':').next()?.trim().trim_matches(|c| c == '"' || c == '\'');
+    (!key.is_empty() && !key.contains(char::is_whitespace)).then(|| key.to_string())
 }
 
 /// saphyr appends " at line L column C"; the location is already in front of our message.

@@ -100,6 +100,27 @@ fn every_semantic_problem_is_reported_at_once() {
 }
 
 #[test]
+fn an_unknown_key_after_an_interpolated_value_is_named_as_written() {
+    let text = "targets:
+  - name: prod
+    flavor: enterprise
+    admin_url: https://gis.example.com/portal/admin
+    auth:
+      username: admin
+      password: ${HOME}
+    poll:
+      every: 30s
+    tasks: { every: 1s }
+";
+    let (_dir, result) = load_text(text);
+    let message = result.unwrap_err().to_string();
+    assert!(message.contains("nbwarden.yaml:10:5: unknown field `tasks`"), "{message}");
+    assert!(!message.contains("interpolated"), "{message}");
+    assert_eq!(key_at("  a:\n    'quoted-key': 1\n", 2, 5).as_deref(), Some("quoted-key"));
+    assert_eq!(key_at("x", 9, 1), None);
+}
+
+#[test]
 fn later_issue_keys_are_accepted() {
     let extra = "email: { transport: file, dir: ./outbox, from: nb@example.com }\nowners: { lookup: none, fallback: a@example.com, map: { svc: b@example.com } }\nhttp: { listen: '' }\ndry_run: true\n";
     let (_dir, config) = load_text(&format!("{MINIMAL}{extra}"));
