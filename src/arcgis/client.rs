@@ -1,17 +1,16 @@
 //! The HTTP client of one target: sends calls with the token and `Referer`, decodes answers into
 //! typed values or typed errors, signs in again once on 498/499, and never loops on a bad password.
 
-use super::auth::{local_now_ms, Issued, ServerClock, TokenCache};
+use super::auth::{local_now_ms, ServerClock, TokenCache};
 use super::endpoints::Endpoints;
 use super::error::{html_title, looks_like_html, Error, Result};
-use super::signin::{self, RefusalKind, SignIns};
-use super::wire::{
-    AdminRoot, Envelope, JobList, OperationResponse, Payload, PortalSelf, Properties, TokenResponse, UserResponse,
-    WireJob,
-};
-use super::{Job, JobSource, Listing, Scope, SiteInfo};
-use crate::arcgis::model::rfc3339;
+use super::signin::SignIns;
+use super::wire::{AdminRoot, Envelope, JobList, OperationResponse, Payload, UserResponse, WireJob};
+use super::{Job, JobSource, Listing, SiteInfo};
 use crate::config::{AuthMethod, Flavor, TargetConfig};
+
+mod sign_in;
+mod site;
 
 /// Enterprise has `notebooks/jobs/<id>/cancel` from this version on.
 pub const CANCEL_SINCE: (u32, u32) = (11, 5);
@@ -157,65 +156,6 @@ impl Client {
         }
     }
 
-    /// One sign-in, if the account's history allows it now (SPEC §4.8).
-    async fn sign_in(&self, cache: &mut TokenCache) -> Result<Secret> {
-        let (username, configured) = match &self.method {
-            AuthMethod::Portal { username, password, .. } | AuthMethod::Admin { username, password } => {
-                (username, password)
-            }
-            AuthMethod::Static(token) => return Ok(token.clone()),
-        };
-        let password = self.current_password(configured);
-        let url = self.endpoints.generate_token();
-        let account = signin::account(&url, username);
-        let credentials = signin::fingerprint(&account, password.expose());
-        if let Some(wait) = self.sign_ins.wait(&account, credentials) {
-            let until = rfc3339(wait.until_ms).unwrap_or_default();
-            return Err(Error::SignInPaused { account, reason: wait.reason, until, until_ms: wait.until_ms });
-        }
-        let params = vec![
-            ("username", username.clone()),
-            ("password", password.expose().to_string()),
-            ("client", "referer".into()),
-            ("referer", self.referer.clone()),
-            ("expiration", self.lifetime.as_secs().div_ceil(60).max(1).to_string()),
-            ("f", "json".into()),
-        ];
-        let answer = self.send::<TokenResponse>(&Call::post(url.clone(), params), None).await;
-        match answer {
-            Ok(TokenResponse { token: Some(token), expires }) => {
-                let issued = Issued::new(token, expires, self.clock.now_ms(), self.lifetime);
-                tracing::debug!(target_name = %self.name, expires_ms = issued.expires_ms, "signed in");
-                metrics::counter!(crate::status::metrics::TOKEN_REFRESHES, "target" => self.name.clone()).increment(1);
-                self.sign_ins.succeeded(&account).await;
-                *self.site.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                cache.current = Some(issued.clone());
-                Ok(issued.token)
-            }
-            Ok(_) => Err(Error::UnexpectedShape { url, expected: "a token" }),
-            Err(e @ Error::Unauthorized { .. }) => Err(Error::behind_a_proxy(e)),
-            Err(e) if is_refusal(&e) => {
-                let message = refusal_message(&e);
-                let kind = RefusalKind::of_message(&message);
-                let wait = self.sign_ins.refused(&account, kind, credentials, &message).await;
-                cache.current = None;
-                let next_try = rfc3339(wait.until_ms).unwrap_or_default();
-                Err(Error::LoginRefused { url, message, next_try, next_try_ms: wait.until_ms })
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The password: `auth.password_file` read again (a rotated secret is used at once), else
-    /// the configured one.
-    fn current_password(&self, configured: &Secret) -> Secret {
-        let Some(path) = &self.password_file else { return configured.clone() };
-        match std::fs::read_to_string(path) {
-            Ok(text) if !text.trim().is_empty() => Secret::new(text.trim()),
-            _ => configured.clone(),
-        }
-    }
-
     /// The admin API's `currentVersion`.
     pub async fn version(&self) -> Result<String> {
         let root: AdminRoot =
@@ -225,44 +165,6 @@ impl Client {
             Some(other) => other.to_string(),
             None => "unknown".into(),
         })
-    }
-
-    /// Version, scope and limits, as read since the last sign-in (read now when not yet).
-    pub async fn site_info(&self) -> SiteInfo {
-        if let Some(info) = self.site.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            return info;
-        }
-        let info = self.read_site().await;
-        *self.site.lock().unwrap_or_else(|p| p.into_inner()) = Some(info.clone());
-        info
-    }
-
-    /// Three reads after each sign-in: the admin root's version, `portals/self` for the account's
-    /// role (an account without admin rights sees only its own jobs), and the server's limits.
-    /// A read that fails leaves its part unknown; it never fails the poll.
-    async fn read_site(&self) -> SiteInfo {
-        let mut info = SiteInfo { version: self.version().await.ok(), ..SiteInfo::default() };
-        match self.endpoints.portal_self() {
-            Some(url) => match self.authed::<PortalSelf>(Call::get(url, vec![("f", "json".into())])).await {
-                Ok(PortalSelf { user: Some(user), .. }) => {
-                    info.scope = Some(if user.is_admin() { Scope::All } else { Scope::Own });
-                    info.role = user.role.clone().or(user.role_id.clone());
-                    info.user = user.username;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::info!(target_name = %self.name, error = %e, "cannot read portals/self; the account's scope is unknown")
-                }
-            },
-            // Admin generateToken: the primary site administrator, who sees everything.
-            None => info.scope = Some(Scope::All),
-        }
-        let limits = Call::get(self.endpoints.limits(), vec![("f", "json".into())]);
-        match self.authed::<Properties>(limits).await {
-            Ok(properties) => info.max_execute_minutes = properties.max_execute_minutes(),
-            Err(e) => tracing::debug!(target_name = %self.name, error = %e, "cannot read the server's notebook limits"),
-        }
-        info
     }
 
     async fn list(&self, detailed: bool) -> Result<JobList> {

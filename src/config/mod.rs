@@ -1,9 +1,11 @@
 //! `nbwarden.yaml`: finding it, reading it strictly, interpolating `${VAR}`, reading `*_file`
 //! secrets, resolving relative paths and checking what serde cannot. Every YAML call lives here.
 
+mod auth;
 pub mod duration;
 mod model;
 
+pub use auth::{AuthConfig, AuthMethod};
 pub use duration::{format_duration, ConfigDuration};
 pub use model::*;
 

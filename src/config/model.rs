@@ -1,5 +1,6 @@
 //! The serde types of `nbwarden.yaml` (SPEC §2): strict, with the defaults an administrator expects.
 
+use super::auth::AuthConfig;
 use super::duration::ConfigDuration;
 use crate::secret::Secret;
 use serde::Deserialize;
@@ -81,116 +82,6 @@ pub struct TargetConfig {
     /// Blast-radius limits for destructive actions.
     #[serde(default)]
     pub limits: LimitsConfig,
-}
-
-impl TargetConfig {
-    /// The sign-in method. On `enterprise`, tokens always come from the Portal: `auth.portal_url`,
-    /// or by default `admin_url` without its trailing `/admin` (the Kubernetes admin API has no
-    /// `generateToken` of its own).
-    pub fn auth_method(&self) -> Result<AuthMethod, String> {
-        match (self.flavor, self.auth.method()?) {
-            (Flavor::Enterprise, AuthMethod::Admin { username, password }) => {
-                let portal_url = self.default_portal_url().ok_or_else(|| {
-                    format!("admin_url `{}` does not end with /admin, so the Portal URL that issues tokens cannot be derived; set auth.portal_url", self.admin_url)
-                })?;
-                Ok(AuthMethod::Portal { portal_url, username, password })
-            }
-            (_, method) => Ok(method),
-        }
-    }
-
-    /// The Portal of this target: `auth.portal_url`, else on `enterprise` `admin_url` without `/admin`.
-    pub fn portal_url(&self) -> Option<String> {
-        match &self.auth.portal_url {
-            Some(url) => Some(url.trim_end_matches('/').to_string()),
-            None if self.flavor == Flavor::Enterprise => self.default_portal_url(),
-            None => None,
-        }
-    }
-
-    fn default_portal_url(&self) -> Option<String> {
-        self.admin_url.trim_end_matches('/').strip_suffix("/admin").map(str::to_string).filter(|p| !p.is_empty())
-    }
-}
-
-/// `auth:` as written; `load` reads the `*_file` secrets and checks that one method is given.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthConfig {
-    /// Portal whose `sharing/rest/generateToken` issues the token.
-    pub portal_url: Option<String>,
-    /// The account nbwarden signs in with.
-    pub username: Option<String>,
-    /// Its password.
-    pub password: Option<Secret>,
-    /// A file holding the password.
-    pub password_file: Option<PathBuf>,
-    /// A static token instead of a sign-in.
-    pub token: Option<Secret>,
-    /// A file holding the static token.
-    pub token_file: Option<PathBuf>,
-    /// Sent at generateToken (`client=referer`) and as `Referer` on every call.
-    #[serde(default = "default_referer")]
-    pub referer: String,
-    /// Requested token lifetime.
-    #[serde(default = "default_token_lifetime")]
-    pub token_lifetime: ConfigDuration,
-}
-
-fn default_referer() -> String {
-    "nbwarden".into()
-}
-
-fn default_token_lifetime() -> ConfigDuration {
-    ConfigDuration(Duration::from_secs(3600))
-}
-
-/// The checked sign-in method of a target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// `<portal_url>/sharing/rest/generateToken`.
-    Portal {
-        /// Portal root, without a trailing slash.
-        portal_url: String,
-        /// Account name.
-        username: String,
-        /// Account password.
-        password: Secret,
-    },
-    /// `<admin_url>/generateToken` (Notebook Server primary site administrator).
-    Admin {
-        /// Account name.
-        username: String,
-        /// Account password.
-        password: Secret,
-    },
-    /// A token given in the configuration; it cannot be refreshed.
-    Static(Secret),
-}
-
-impl AuthConfig {
-    /// The one sign-in method this block describes, or what is wrong with it.
-    pub fn method(&self) -> Result<AuthMethod, String> {
-        let hint = "give exactly one of: portal_url + username + password | username + password | token";
-        match (&self.token, &self.username, &self.password) {
-            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-                Err(format!("both a token and a username/password are set; {hint}"))
-            }
-            (Some(token), None, None) if self.portal_url.is_none() => Ok(AuthMethod::Static(token.clone())),
-            (Some(_), None, None) => Err(format!("portal_url is set with a static token; {hint}")),
-            (None, Some(username), Some(password)) => Ok(match &self.portal_url {
-                Some(url) => AuthMethod::Portal {
-                    portal_url: url.trim_end_matches('/').to_string(),
-                    username: username.clone(),
-                    password: password.clone(),
-                },
-                None => AuthMethod::Admin { username: username.clone(), password: password.clone() },
-            }),
-            (None, Some(_), None) => Err(format!("username without password (or password_file); {hint}")),
-            (None, None, Some(_)) => Err(format!("password without username; {hint}")),
-            (None, None, None) => Err(format!("no credentials; {hint}")),
-        }
-    }
 }
 
 /// `tls:`.

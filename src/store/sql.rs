@@ -5,9 +5,10 @@ use super::{
     ActionReport, Attempt, AuditEntry, CancelCheck, Error, Planned, PollCommit, Queued, Result, Scope, Store,
     TargetState,
 };
-use crate::arcgis::signin::{History, Refusal, RefusalKind};
+use crate::arcgis::signin::{History, Refusal};
 use crate::arcgis::Job;
 use crate::diff::Snapshot;
+use file::{create_private_file, restrict, url_path};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AssertSqlSafe, Executor, Pool, QueryBuilder, Row, SqlSafeStr};
@@ -92,39 +93,6 @@ fn migrator() -> Migrator {
         migration(1, "init", include_str!("migrations/0001_init.sql")),
         migration(2, "sign_ins", include_str!("migrations/0002_sign_ins.sql")),
     ])
-}
-
-/// Creates the file with mode 0600 when missing, and tightens an existing one.
-fn create_private_file(path: &Path) -> std::io::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?;
-    restrict(path)
-}
-
-fn restrict(path: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    if path.exists() {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(())
-}
-
-fn url_path(path: &Path) -> String {
-    let mut out = String::new();
-    for c in path.display().to_string().chars() {
-        match c {
-            '%' | '?' | '#' | ' ' => out.push_str(&format!("%{:02X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn decode_job(row: &AnyRow) -> Result<Job> {
@@ -366,37 +334,11 @@ impl Store for SqlStore {
     }
 
     async fn sign_in_refusals(&self) -> Result<HashMap<String, History>> {
-        let rows = sqlx::query("SELECT account, at_ms, kind, credentials, message FROM sign_in_refusals")
-            .fetch_all(&self.pool)
-            .await?;
-        let mut by_account: HashMap<String, Vec<Refusal>> = HashMap::new();
-        for row in &rows {
-            by_account.entry(row.try_get(0)?).or_default().push(Refusal {
-                at_ms: row.try_get(1)?,
-                kind: RefusalKind::parse(&row.try_get::<String, _>(2)?),
-                credentials: row.try_get::<i64, _>(3)? as u16,
-                message: row.try_get(4)?,
-            });
-        }
-        Ok(by_account.into_iter().map(|(account, refusals)| (account, History::from_refusals(refusals))).collect())
+        sign_ins::load(&self.pool).await
     }
 
     async fn record_sign_in(&self, account: &str, refusal: Option<&Refusal>) -> Result<()> {
-        let Some(r) = refusal else {
-            sqlx::query("DELETE FROM sign_in_refusals WHERE account = $1").bind(account).execute(&self.pool).await?;
-            return Ok(());
-        };
-        sqlx::query(
-            "INSERT INTO sign_in_refusals (account, at_ms, kind, credentials, message) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(account)
-        .bind(r.at_ms)
-        .bind(r.kind.as_str())
-        .bind(i64::from(r.credentials))
-        .bind(&r.message)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        sign_ins::record(&self.pool, account, refusal).await
     }
 
     async fn prune(&self, before_ms: i64) -> Result<u64> {
@@ -416,6 +358,8 @@ impl Store for SqlStore {
 }
 
 mod commit;
+mod file;
+mod sign_ins;
 
 /// Adds `keys` to the parts a pending action has settled (its stored `Planned`).
 async fn settle_in(tx: &mut sqlx::Transaction<'_, Any>, id: i64, keys: &[String]) -> Result<()> {
