@@ -85,8 +85,7 @@ pub async fn store(config: &Config, mode: Mode) -> anyhow::Result<Arc<dyn Store>
 }
 
 /// The progress journal beside the state file, its entries merged into the store first.
-async fn journal(config: &Config, store: &dyn Store) -> anyhow::Result<Arc<Journal>> {
-    let path = &config.state.path;
+async fn journal(path: &std::path::Path, store: &dyn Store) -> anyhow::Result<Arc<Journal>> {
     let (journal, entries) =
         Journal::open(path).map_err(|e| anyhow!("cannot open the progress journal beside {}: {e}", path.display()))?;
     if !entries.is_empty() {
@@ -103,7 +102,7 @@ pub async fn engine(setup: &Setup, mode: Mode) -> anyhow::Result<(Arc<dyn Store>
     let mut services =
         Services::new(setup.config.email.as_ref(), &setup.config.owners).map_err(|e| anyhow!("email: {e}"))?;
     if mode != Mode::Preview {
-        services.journal = Some(journal(&setup.config, &*store).await?);
+        services.journal = Some(journal(&setup.config.state.path, &*store).await?);
     }
     let rules = Arc::new(setup.rules.clone());
     services.rules = rules.clone();
@@ -117,4 +116,118 @@ pub async fn engine(setup: &Setup, mode: Mode) -> anyhow::Result<(Arc<dyn Store>
         bail!("no targets configured");
     }
     Ok((store, shared, targets))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arcgis::{Job, Status};
+    use crate::dispatch::{self, RetryPolicy};
+    use crate::store::{PollCommit, Scope, FINISHED};
+    use std::collections::HashMap;
+
+    /// A site that only counts cancels.
+    #[derive(Default)]
+    struct Counting(std::sync::atomic::AtomicU32);
+
+    #[async_trait::async_trait]
+    impl JobSource for Counting {
+        fn name(&self) -> &str {
+            "t"
+        }
+        async fn poll(&self) -> crate::arcgis::Result<crate::arcgis::Listing> {
+            Ok(Default::default())
+        }
+        async fn job(&self, id: &str) -> crate::arcgis::Result<Job> {
+            Ok(Job::new(id, Status::Executing))
+        }
+        async fn cancel(&self, _: &str) -> crate::arcgis::Result<()> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+        async fn user_email(&self, _: &str) -> crate::arcgis::Result<Option<String>> {
+            Ok(None)
+        }
+        fn server_now_ms(&self) -> i64 {
+            1_000
+        }
+        fn job_url(&self, id: &str) -> String {
+            format!("t/{id}")
+        }
+    }
+
+    fn planned(rules: &RuleSet, rule: &str) -> crate::store::Planned {
+        let rule = rules.get(rule).unwrap();
+        crate::store::Planned {
+            rule: rule.name.clone(),
+            action: rule.actions[0].scrubbed(),
+            action_index: 0,
+            jobs: vec![Job::new("j1", Status::Executing)],
+            event: crate::rules::EventInfo { kind: "poll".into(), from: None, to: None },
+            planned_ms: 1_000,
+            settled: Vec::new(),
+        }
+    }
+
+    /// Parts of actions journaled by a killed process are merged at the next start and not done
+    /// again: a recipient already served gets no second message, a finished cancel is not sent.
+    #[tokio::test]
+    async fn journaled_work_is_not_redone_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.db");
+        let outbox = dir.path().join("outbox");
+        let text = "rules:
+  - { name: mail, actions: [{ type: email, to: [joe@example.com, jane@example.com], subject: s, body: b }] }
+  - { name: stop, actions: [{ type: cancel }] }
+";
+        let rules = RuleSet::parse(std::path::Path::new("r.yaml"), text, &["t"]).unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqlStore::open_sqlite(&state).await.unwrap());
+        let commit = PollCommit {
+            scope: Scope::Real,
+            target: "t",
+            now_ms: 1_000,
+            upserts: &[],
+            gone: Vec::new(),
+            ledger: Vec::new(),
+            streaks_set: Vec::new(),
+            streaks_dropped: Vec::new(),
+            checks_set: Vec::new(),
+            checks_dropped: Vec::new(),
+            actions: vec![planned(&rules, "mail"), planned(&rules, "stop")],
+        };
+        let ids = store.commit_poll(&commit).await.unwrap();
+        // The killed process had sent joe's message and finished the cancel, and journaled both.
+        let (killed, _) = Journal::open(&state).unwrap();
+        killed.append(ids[0], "joe@example.com");
+        killed.append(ids[1], FINISHED);
+        drop(killed);
+        // The restart: the journal is merged, then the queue runs.
+        let email = crate::config::EmailConfig {
+            transport: crate::config::EmailTransport::File,
+            dir: Some(outbox.clone()),
+            from: Some("n@example.org".into()),
+            ..Default::default()
+        };
+        let mut services = Services::new(Some(&email), &Default::default()).unwrap();
+        services.journal = Some(journal(&state, &*store).await.unwrap());
+        services.rules = Arc::new(rules);
+        let site = Arc::new(Counting::default());
+        let sources: HashMap<String, Arc<dyn JobSource>> =
+            [("t".to_string(), site.clone() as Arc<dyn JobSource>)].into();
+        let reports =
+            dispatch::execute_due(store, Scope::Real, &sources, &Arc::new(services), RetryPolicy::ONCE).await.unwrap();
+        let outcomes: Vec<(&str, &str)> = reports.iter().map(|r| (r.outcome.as_str(), r.detail.as_str())).collect();
+        assert_eq!(outcomes[0].0, "done");
+        assert!(
+            outcomes[0].1.contains("joe@example.com (earlier)") && outcomes[0].1.contains("jane@example.com"),
+            "{outcomes:?}"
+        );
+        assert_eq!(outcomes[1].0, "done");
+        assert!(outcomes[1].1.contains("from the progress journal"), "{outcomes:?}");
+        assert_eq!(site.0.load(std::sync::atomic::Ordering::SeqCst), 0, "the finished cancel is not sent again");
+        let written: Vec<String> =
+            std::fs::read_dir(&outbox).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
+        assert_eq!(written.len(), 1, "only jane's message is written");
+        assert!(written[0].contains("To: jane@example.com"), "{}", written[0]);
+    }
 }

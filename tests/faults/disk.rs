@@ -67,7 +67,7 @@ async fn a_full_disk_fails_polls_clearly_and_loses_nothing() {
     assert_eq!(hook.received().len(), 1, "the notice went out once");
     daemon.assert_running();
     daemon.signal("TERM");
-    daemon.wait_exit(15 * SECOND).await;
+    daemon.wait_exit(15 * SECOND).await.expect("stops after SIGTERM");
     assert_eq!(integrity(&state).await, "ok");
 }
 

@@ -76,8 +76,15 @@ async fn secrets_never_reach_the_state_files() {
 
 #[test]
 fn the_http_endpoint_listens_on_loopback_by_default() {
-    let config = nbwarden::config::HttpConfig::default();
-    assert_eq!(config.listen, "127.0.0.1:9187");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nbwarden.yaml");
+    let minimal =
+        "targets:\n  - { name: p, flavor: enterprise, admin_url: 'https://gis/portal/admin', auth: { token: t } }\n";
+    std::fs::write(&path, minimal).unwrap();
+    let loaded = nbwarden::config::load(&path).unwrap();
+    assert_eq!(loaded.http.listen, "127.0.0.1:9187", "a file without `http:` serves on loopback only");
+    std::fs::write(&path, format!("{minimal}http: {{}}\n")).unwrap();
+    assert_eq!(nbwarden::config::load(&path).unwrap().http.listen, "127.0.0.1:9187", "nor with an empty `http:`");
 }
 
 #[tokio::test]
