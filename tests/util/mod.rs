@@ -150,6 +150,21 @@ impl Site {
     }
 }
 
+/// Says loudly that a test could not run here: on standard output, and in
+/// `target/test-skips.txt`, which `scripts/test` prints at the end. Under `CI=true` a skip is a
+/// failure: CI must run every test.
+pub fn skipped(test: &str, reason: &str) {
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{test} cannot run here ({reason}); CI must run every test");
+    println!("SKIPPED {test}: {reason}");
+    let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-skips.txt");
+    let line = format!("{test}: {reason}\n");
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+}
+
 /// Runs the real binary.
 pub async fn nbwarden(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_nbwarden"));

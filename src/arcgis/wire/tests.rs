@@ -158,7 +158,17 @@ fn every_fixture_is_covered_and_matches_shared() {
     ours.sort();
     assert_eq!(ours, covered);
     let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
-    if shared.is_dir() {
+    if !shared.is_dir() {
+        // CI always has ../shared beside the clone: there the comparison must run.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{} is missing: the fixture copies cannot be checked",
+            shared.display()
+        );
+        println!("SKIPPED: {} is missing, so the fixture copies were not compared with it", shared.display());
+        return;
+    }
+    {
         for name in covered {
             assert_eq!(std::fs::read(shared.join(name)).unwrap(), fixture(name), "{name} differs from shared/");
         }
