@@ -99,6 +99,7 @@ pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budg
                 event: firing.event.clone(),
                 planned_ms: now_ms,
                 settled: Vec::new(),
+                secrets_scrubbed: false,
             });
         }
     }
@@ -147,12 +148,13 @@ impl RetryPolicy {
 }
 
 /// The action as the current rules give it (the stored copy lacks its secrets); the stored copy
-/// when it holds everything; an error for a webhook or exec whose rule is gone.
+/// when nothing was scrubbed from it; an error for a webhook or exec whose secrets are gone with
+/// its rule.
 fn current_action(services: &Services, planned: &Planned) -> Result<ActionConfig, String> {
     let current = services.rules.get(&planned.rule).and_then(|r| r.actions.get(planned.action_index));
     match current {
         Some(action) if action.kind() == planned.action.kind() => Ok(action.clone()),
-        _ if planned.action.scrubbed() == planned.action => Ok(planned.action.clone()),
+        _ if !planned.secrets_scrubbed => Ok(planned.action.clone()),
         _ => Err(format!(
             "rule {} no longer has this {} action, and its secrets are not kept in the state file",
             planned.rule,
@@ -307,6 +309,121 @@ mod tests {
         assert_eq!(hourly.left, 2);
         assert!(hourly.reason.contains("max_cancels_per_hour"));
         assert_eq!(Budget::new(&limits(10, 5, 1.0), 100, 9).left, 0);
+    }
+
+    /// A site whose cancels fail with `error`, counting the calls.
+    struct Failing {
+        error: crate::arcgis::Error,
+        calls: std::sync::atomic::AtomicU32,
+    }
+
+    #[async_trait::async_trait]
+    impl JobSource for Failing {
+        fn name(&self) -> &str {
+            "t"
+        }
+        async fn poll(&self) -> crate::arcgis::Result<crate::arcgis::Listing> {
+            Ok(Default::default())
+        }
+        async fn job(&self, id: &str) -> crate::arcgis::Result<crate::arcgis::Job> {
+            Ok(crate::arcgis::Job::new(id, crate::arcgis::Status::Executing))
+        }
+        async fn cancel(&self, _: &str) -> crate::arcgis::Result<()> {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(self.error.clone())
+        }
+        async fn user_email(&self, _: &str) -> crate::arcgis::Result<Option<String>> {
+            Ok(None)
+        }
+        fn server_now_ms(&self) -> i64 {
+            0
+        }
+        fn job_url(&self, id: &str) -> String {
+            format!("t/{id}")
+        }
+    }
+
+    fn queued(rules: &RuleSet, rule: &str, age_ms: i64) -> Queued {
+        let rule = rules.get(rule).expect("rule");
+        Queued {
+            id: 1,
+            target: "t".into(),
+            planned: Planned {
+                rule: rule.name.clone(),
+                secrets_scrubbed: rule.actions[0].scrubbed() != rule.actions[0],
+                action: rule.actions[0].scrubbed(),
+                action_index: 0,
+                jobs: vec![crate::arcgis::Job::new("j1", crate::arcgis::Status::Executing)],
+                event: crate::rules::EventInfo { kind: "poll".into(), from: None, to: None },
+                planned_ms: 0,
+                settled: Vec::new(),
+            },
+            attempts: 0,
+            created_ms: local_now_ms() - age_ms,
+        }
+    }
+
+    fn services(rules: RuleSet) -> Services {
+        let mut services = Services::new(None, &Default::default()).unwrap();
+        services.rules = Arc::new(rules);
+        services
+    }
+
+    fn rules(text: &str) -> RuleSet {
+        RuleSet::parse(std::path::Path::new("r.yaml"), text, &["t"]).unwrap()
+    }
+
+    const ONE_TRY: RetryPolicy =
+        RetryPolicy { quick_attempts: 1, quick_pause: Duration::ZERO, give_up_after: Duration::from_secs(3600) };
+
+    fn failing(error: crate::arcgis::Error) -> Arc<dyn JobSource> {
+        Arc::new(Failing { error, calls: Default::default() })
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_until_an_hour_has_passed() {
+        let set = rules("rules:\n  - { name: stop, actions: [{ type: cancel }] }\n");
+        let down = || crate::arcgis::Error::Connect { url: "t".into(), detail: "refused".into() };
+        let young = execute(Some(failing(down())), &services(set.clone()), &queued(&set, "stop", 1_000), ONE_TRY).await;
+        assert!(matches!(young, Attempt::Retry { .. }), "{young:?}");
+        let old =
+            execute(Some(failing(down())), &services(set.clone()), &queued(&set, "stop", 3_601_000), ONE_TRY).await;
+        let Attempt::Final { outcome, detail } = old else { panic!("{old:?}") };
+        assert_eq!(outcome, "failed");
+        assert!(detail.contains("gave up after 1h"), "{detail}");
+    }
+
+    #[tokio::test]
+    async fn a_paused_sign_in_during_a_cancel_is_retried_after_the_pause() {
+        let set = rules("rules:\n  - { name: stop, actions: [{ type: cancel }] }\n");
+        let paused = crate::arcgis::Error::SignInPaused {
+            account: "a".into(),
+            reason: "refused once".into(),
+            until: "later".into(),
+            until_ms: 0,
+        };
+        let attempt = execute(Some(failing(paused)), &services(set.clone()), &queued(&set, "stop", 0), ONE_TRY).await;
+        assert!(matches!(attempt, Attempt::Retry { .. }), "transient, not permanent: {attempt:?}");
+    }
+
+    #[tokio::test]
+    async fn a_target_or_rule_gone_while_its_action_waits() {
+        let set = rules("rules:\n  - { name: stop, actions: [{ type: cancel }] }\n  - { name: hook, actions: [{ type: webhook, url: 'https://u:pw@h/x' }] }\n");
+        let gone = execute(None, &services(set.clone()), &queued(&set, "stop", 0), ONE_TRY).await;
+        assert_eq!(
+            gone,
+            Attempt::Final { outcome: "failed".into(), detail: "the target is no longer configured".into() }
+        );
+        // The rule was removed: a cancel holds no secret and runs from its stored copy; a webhook
+        // whose URL was scrubbed of credentials cannot, and says why.
+        let site = Arc::new(Failing { error: crate::arcgis::Error::NoPortal { what: "x" }, calls: Default::default() });
+        let cancel =
+            execute(Some(site.clone()), &services(RuleSet::default()), &queued(&set, "stop", 0), ONE_TRY).await;
+        assert_eq!(site.calls.load(std::sync::atomic::Ordering::SeqCst), 1, "{cancel:?}");
+        let hook = execute(Some(site), &services(RuleSet::default()), &queued(&set, "hook", 0), ONE_TRY).await;
+        let Attempt::Final { outcome, detail } = hook else { panic!("{hook:?}") };
+        assert_eq!(outcome, "failed");
+        assert!(detail.contains("rule hook no longer has this webhook action"), "{detail}");
     }
 
     #[test]

@@ -172,6 +172,7 @@ mod tests {
                 event,
                 planned_ms: 120_000,
                 settled: Vec::new(),
+                secrets_scrubbed: false,
             })
             .collect()
     }

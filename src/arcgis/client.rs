@@ -193,7 +193,7 @@ impl JobSource for Client {
     }
 
     async fn job(&self, id: &str) -> Result<Job> {
-        let url = self.endpoints.job(id);
+        let url = addressable(id, self.endpoints.job(id))?;
         let wire: WireJob = self.authed(Call::get(url.clone(), vec![("f", "json".into())])).await?;
         wire.into_job().ok_or(Error::UnexpectedShape { url, expected: "a jobId" })
     }
@@ -204,7 +204,7 @@ impl JobSource for Client {
             let version = site.version.unwrap_or_default();
             return Err(Error::Unsupported { what: "cancel", needs: "ArcGIS Enterprise 11.5", version });
         }
-        let call = Call::post(self.endpoints.cancel(id), vec![("f", "json".into())]);
+        let call = Call::post(addressable(id, self.endpoints.cancel(id))?, vec![("f", "json".into())]);
         self.authed::<OperationResponse>(call).await.map(drop)
     }
 
@@ -275,6 +275,17 @@ pub fn decode<T: Payload>(
                 truncated: e.classify() == serde_json::error::Category::Eof,
             },
         }),
+    }
+}
+
+/// The URL of a job's resource, unless the id cannot be one path segment: a server decodes the
+/// path before it splits it, so a `/` (however encoded), `.` or `..` would address another
+/// resource. Such an id is refused and nothing is sent.
+fn addressable(id: &str, url: String) -> Result<String> {
+    let unsafe_id = id.is_empty() || id == "." || id == ".." || id.contains(['/', '\\']);
+    match unsafe_id {
+        true => Err(Error::UnsafeId { id: crate::text::printable(id) }),
+        false => Ok(url),
     }
 }
 

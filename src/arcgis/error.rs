@@ -146,6 +146,12 @@ pub enum Error {
         /// The site's `currentVersion`.
         version: String,
     },
+    /// A job id that cannot be one segment of a URL path; nothing was sent.
+    #[error("job id \"{id}\" cannot be used in a URL (it contains a path separator or is a dot segment); nothing was sent for it")]
+    UnsafeId {
+        /// The id, made printable.
+        id: String,
+    },
     /// A call that needs `auth.portal_url` on a target without one.
     #[error("no auth.portal_url is configured for this target, so {what} is not possible")]
     NoPortal {

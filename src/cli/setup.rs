@@ -166,6 +166,7 @@ mod tests {
             event: crate::rules::EventInfo { kind: "poll".into(), from: None, to: None },
             planned_ms: 1_000,
             settled: Vec::new(),
+            secrets_scrubbed: false,
         }
     }
 

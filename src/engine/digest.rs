@@ -55,6 +55,7 @@ impl Target {
                 // The slot as the cron wrote it (08:00:00), for templates and the Message-ID.
                 planned_ms: slot_ms,
                 settled: Vec::new(),
+                secrets_scrubbed: false,
             };
             rule.actions.iter().enumerate().map(make).collect()
         };

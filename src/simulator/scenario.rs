@@ -31,6 +31,10 @@ pub struct Scenario {
     /// The admin root's `currentVersion` (default: 12.1 for enterprise, 11.3 for notebook-server).
     /// Enterprise below 11.5 has no cancel operation.
     pub version: Option<String>,
+    /// Error envelopes come with their code as the HTTP status (403, 404, 498, 499, 500), as some
+    /// gateways send them, instead of ArcGIS' HTTP 200.
+    #[serde(default)]
+    pub http_errors: bool,
     /// `maxExecuteNotebookTimeMinutes` of `notebooks/configuration` (enterprise) or
     /// `system/properties` (notebook-server); default 120.
     #[serde(default = "default_max_execute")]

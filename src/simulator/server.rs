@@ -1,7 +1,7 @@
 //! The simulator's HTTP side: routes of both flavors, envelopes, `f=json`, faults, `Date` header.
 
 use super::scenario::{Fault, FaultKind, JobPlan, Route, Scenario};
-use super::site::{JobState, Refusal, Site, Stats};
+use super::site::{JobState, ListQuery, Refusal, Site, Stats};
 use crate::arcgis::auth::local_now_ms;
 use crate::config::Flavor;
 use axum::body::Bytes;
@@ -188,13 +188,20 @@ impl Endpoint {
     }
 }
 
+/// Routes a path the way a web server does: percent-decoded first, then split, with `.` and `..`
+/// resolved. An id the client failed to keep in one segment lands elsewhere (and is refused).
 fn route(flavor: Flavor, path: &str) -> Endpoint {
-    let segments: Vec<String> = path
-        .trim_matches('/')
-        .split('/')
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
-        .collect();
-    let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let mut s: Vec<&str> = Vec::new();
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                s.pop();
+            }
+            segment => s.push(segment),
+        }
+    }
     match (flavor, s.as_slice()) {
         (_, ["__simulator", "stats"]) => Endpoint::Stats,
         (_, ["portal", "sharing", "rest", "generateToken"]) => Endpoint::PortalToken,
@@ -230,8 +237,15 @@ async fn handle(
 ) -> Response {
     let endpoint = route(shared.site().flavor, uri.path());
     let mut params: HashMap<String, String> = parse_form(uri.query().unwrap_or("").as_bytes());
+    // A token is taken only where the docs put it: the header, or the body of a POST. One in a
+    // GET query (where proxies log it) is ignored, as if none had been sent.
+    let body_token = (method == Method::POST).then(|| parse_form(&body).remove("token")).flatten();
+    params.remove("token");
     if method == Method::POST {
         params.extend(parse_form(&body));
+    }
+    if let Some(token) = body_token {
+        params.insert("token".into(), token);
     }
     let fault = shared.fault_for(endpoint.route());
     match fault.as_ref().map(|f| f.kind) {
@@ -275,8 +289,15 @@ fn answer(
         return (200, "text/html", html_page("ArcGIS Administrator Directory").into_bytes());
     }
     let mut site = shared.site();
-    let result = respond(&mut site, endpoint, method, params, headers, now);
-    json_answer(result.unwrap_or_else(|r| refusal(endpoint, r)))
+    match respond(&mut site, endpoint, method, params, headers, now) {
+        Ok(value) => json_answer(value),
+        // ArcGIS sends errors with HTTP 200; a site behind some gateways sends the code itself.
+        Err(refused) if site.http_errors && (400..600).contains(&refused.0) => {
+            let status = refused.0 as u16;
+            (status, "application/json", serde_json::to_vec(&refusal(endpoint, refused)).unwrap_or_default())
+        }
+        Err(refused) => json_answer(refusal(endpoint, refused)),
+    }
 }
 
 fn respond(
@@ -297,6 +318,9 @@ fn respond(
             if *endpoint == Endpoint::PortalToken {
                 params.insert("portal".into(), String::new());
             }
+            if let Some(referer) = headers.get(header::REFERER).and_then(|v| v.to_str().ok()) {
+                params.insert(super::site::REQUEST_REFERER.into(), referer.to_string());
+            }
             let (token, expires) = site.generate_token(&params, now)?;
             Ok(match endpoint {
                 Endpoint::PortalToken => json!({ "token": token, "expires": expires, "ssl": false }),
@@ -304,7 +328,7 @@ fn respond(
             })
         }
         _ => {
-            let token = bearer(headers).or_else(|| params.get("token").cloned());
+            let token = esri_header(headers).or_else(|| params.get("token").cloned());
             let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
             let caller = site.authorize(token.as_deref(), referer, now, endpoint.needs_admin(flavor))?.clone();
             authorized(site, endpoint, method, params, &caller, now)
@@ -326,9 +350,13 @@ fn authorized(
         Endpoint::AdminRoot => Ok(json!({ "currentVersion": site.version, "resources": ["notebooks", "system"] })),
         Endpoint::Limits => Ok(site.limits()),
         Endpoint::List => {
-            let details = params.get("details").is_some_and(|v| v == "true");
-            let num = params.get("num").and_then(|n| n.parse().ok()).unwrap_or(100);
-            Ok(site.list(details, num, now, caller))
+            let flag = |name: &str| params.get(name).is_some_and(|v| v == "true");
+            let query = ListQuery {
+                details: flag(if site.flavor == Flavor::Enterprise { "details" } else { "detail" }),
+                num: params.get("num").and_then(|n| n.parse().ok()).unwrap_or(100),
+                newest_first: flag("sortByDate"),
+            };
+            Ok(site.list(&query, now, caller))
         }
         Endpoint::Job(id) => site.job(id, now, caller),
         Endpoint::Cancel(_) if *method != Method::POST => Err((405, "cancel must be called with POST.".into())),
@@ -337,11 +365,10 @@ fn authorized(
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    ["x-esri-authorization", "authorization"].iter().find_map(|name| {
-        let value = headers.get(*name)?.to_str().ok()?;
-        value.strip_prefix("Bearer ").map(|t| t.trim().to_string())
-    })
+/// `X-Esri-Authorization: Bearer <token>`.
+fn esri_header(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("x-esri-authorization")?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(|t| t.trim().to_string())
 }
 
 fn refusal(endpoint: &Endpoint, (code, message): Refusal) -> Value {
@@ -385,6 +412,8 @@ mod tests {
             (Flavor::Enterprise, "/portal/admin/notebooks/jobs/j1/cancel", Cancel("j1".into())),
             (Flavor::Enterprise, "/arcgis/admin/system/jobs", Unknown),
             (Flavor::NotebookServer, "/arcgis/admin/system/jobs/j%2E1", Job("j.1".into())),
+            (Flavor::Enterprise, "/portal/admin/notebooks/jobs/a%2Fb", Unknown),
+            (Flavor::Enterprise, "/portal/admin/notebooks/jobs/x/..%2F..%2Fjobs", List),
             (Flavor::NotebookServer, "/arcgis/admin/generateToken", AdminToken),
             (Flavor::NotebookServer, "/portal/sharing/rest/generateToken", PortalToken),
             (Flavor::NotebookServer, "/portal/sharing/rest/community/users/joe", User("joe".into())),

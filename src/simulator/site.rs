@@ -10,6 +10,17 @@ use std::collections::{BTreeMap, HashMap};
 /// An error answer: code and message, rendered in the envelope of the endpoint's family.
 pub type Refusal = (i64, String);
 
+/// What a list call asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct ListQuery {
+    /// Enterprise `details=true` (12.1+), Notebook Server `detail=true`.
+    pub details: bool,
+    /// Notebook Server `num` (default 100).
+    pub num: usize,
+    /// Notebook Server `sortByDate=true`: newest first.
+    pub newest_first: bool,
+}
+
 /// The answer to a caller without the privilege.
 pub const FORBIDDEN: &str = "You do not have permissions to access this resource or perform this operation.";
 
@@ -29,6 +40,8 @@ pub struct Site {
     pub version: String,
     /// `maxExecuteNotebookTimeMinutes`.
     pub max_execute_minutes: u64,
+    /// Errors with their code as the HTTP status.
+    pub http_errors: bool,
     /// Refused sign-ins per account (site clock), and until when each account is locked.
     refusals: HashMap<String, Vec<i64>>,
     locked_until: HashMap<String, i64>,
@@ -126,6 +139,7 @@ impl Site {
                 .clone()
                 .unwrap_or_else(|| if flavor == Flavor::Enterprise { "12.1" } else { "11.3" }.to_string()),
             max_execute_minutes: scenario.max_execute_minutes,
+            http_errors: scenario.http_errors,
             refusals: HashMap::new(),
             locked_until: scenario
                 .users
@@ -197,7 +211,8 @@ impl Site {
 
     /// The job list in the flavor's shape. A caller who is not an administrator sees only the
     /// jobs they own, with HTTP 200 and no hint that the list is partial (as Enterprise does).
-    pub fn list(&mut self, details: bool, num: usize, now: i64, caller: &User) -> Value {
+    pub fn list(&mut self, query: &ListQuery, now: i64, caller: &User) -> Value {
+        let ListQuery { details, num, newest_first } = *query;
         self.stats.lists += 1;
         let visible = |j: &&SimJob| caller.is_admin() || j.plan.username.as_deref() == Some(caller.username.as_str());
         let listed: Vec<(&SimJob, JobState)> = self
@@ -224,9 +239,19 @@ impl Site {
                 }).collect::<Vec<_>>()
             }),
             Flavor::NotebookServer => {
+                // Oldest first unless `sortByDate=true`; without `detail=true` items carry no status.
                 let mut items: Vec<&(&SimJob, JobState)> = listed.iter().collect();
-                items.sort_by_key(|(_, s)| std::cmp::Reverse(s.start_ms));
-                let page: Vec<Value> = items.iter().take(num).map(|(j, s)| classic_item(j, s)).collect();
+                items.sort_by_key(|(_, s)| s.start_ms);
+                if newest_first {
+                    items.reverse();
+                }
+                let item = |(j, s): &&(&SimJob, JobState)| match details {
+                    true => classic_item(j, s),
+                    false => {
+                        json!({ "jobId": s.id, "startTime": s.start_ms, "type": j.plan.job_type, "username": j.plan.username })
+                    }
+                };
+                let page: Vec<Value> = items.iter().take(num).map(item).collect();
                 json!({ "asyncJobs": page, "total": listed.len() })
             }
         }
@@ -353,6 +378,7 @@ fn messages(job: &SimJob, state: &JobState) -> Vec<String> {
 }
 
 mod accounts;
+pub use accounts::REQUEST_REFERER;
 
 #[cfg(test)]
 mod tests;

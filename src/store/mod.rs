@@ -116,6 +116,14 @@ pub struct Planned {
     /// Parts already settled by earlier attempts (e-mail recipients), skipped on retries.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub settled: Vec<String>,
+    /// The stored copy had secrets scrubbed from `action`: it cannot run without its rule. Rows
+    /// from before this field was kept count as scrubbed (the safe side).
+    #[serde(default = "scrubbed_unless_known")]
+    pub secrets_scrubbed: bool,
+}
+
+fn scrubbed_unless_known() -> bool {
+    true
 }
 
 /// Everything one poll commits, in one transaction, before any action runs.

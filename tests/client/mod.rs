@@ -77,7 +77,18 @@ async fn reads_one_job_and_cancels_it() {
 #[tokio::test]
 async fn hostile_job_ids_stay_inside_the_jobs_resource() {
     let site = Site::simple(JOBS, Flavor::Enterprise).await;
-    let error = site.client().job("../../sharing/rest/portals/self").await.unwrap_err();
+    let client = site.client();
+    client.list_jobs().await.unwrap();
+    let before = site.sim.stats();
+    for id in ["../../sharing/rest/portals/self", "a/b", "..", "x\\y"] {
+        let error = client.job(id).await.unwrap_err();
+        assert!(matches!(error, Error::UnsafeId { .. }), "{id}: {error}");
+        assert!(matches!(client.cancel(id).await.unwrap_err(), Error::UnsafeId { .. }), "{id}");
+    }
+    let after = site.sim.stats();
+    assert!(after.cancels.is_empty() && after.logins == before.logins, "nothing was sent");
+    // Other odd characters are percent-encoded into one segment and reach the job resource.
+    let error = client.job("j?x#y z").await.unwrap_err();
     assert!(matches!(error, Error::Api { code: Some(404), .. }), "{error}");
 }
 
@@ -146,4 +157,70 @@ async fn the_server_clock_offset_is_applied() {
     let run = jobs.iter().find(|j| j.id == "jrun").unwrap();
     let runtime = run.runtime(client.server_now_ms()).unwrap().as_secs();
     assert!((7195..7210).contains(&runtime), "runtime from the server's clock: {runtime}");
+}
+
+#[tokio::test]
+async fn errors_with_real_http_statuses_take_the_same_paths() {
+    let scenario = format!("http_errors: true\n{JOBS}");
+    for flavor in [Flavor::Enterprise, Flavor::NotebookServer] {
+        let site = Site::simple(&scenario, flavor).await;
+        let client = site.client();
+        client.list_jobs().await.unwrap();
+        let missing = client.job("nope").await.unwrap_err();
+        assert!(matches!(missing, Error::Api { code: Some(404), .. }), "{flavor:?}: HTTP 404 + envelope: {missing}");
+        site.sim.revoke_tokens();
+        assert_eq!(client.list_jobs().await.unwrap().len(), 3, "{flavor:?}: HTTP 498 signs in again");
+        assert_eq!(site.sim.stats().logins, 2);
+        let refused = client.cancel("jdone").await.unwrap_err();
+        assert!(matches!(refused, Error::Api { code: Some(500), .. }) && refused.is_transient(), "{refused}");
+    }
+    let site =
+        Site::start(&scenario, Flavor::NotebookServer, Some("{ username: joe, password: x }"), "{ timeout: 5s }").await;
+    let forbidden = site.client().list_jobs().await.unwrap_err();
+    assert!(matches!(forbidden, Error::Forbidden { .. }), "HTTP 403: {forbidden}");
+}
+
+#[tokio::test]
+async fn the_site_takes_tokens_only_from_the_header_or_a_post_body() {
+    let site = Site::simple(JOBS, Flavor::Enterprise).await;
+    let http = reqwest::Client::new();
+    let form = [("username", "admin"), ("password", "simulator"), ("f", "json")];
+    let token_url = format!("{}/sharing/rest/generateToken", site.sim.portal_url());
+    // Without `client`, the token is bound to the Referer the sign-in was sent with.
+    let answer: serde_json::Value =
+        http.post(&token_url).header("referer", "mine").form(&form).send().await.unwrap().json().await.unwrap();
+    let token = answer["token"].as_str().unwrap().to_string();
+    let jobs = format!("{}/notebooks/jobs", site.sim.admin_url());
+    let get = |query: Vec<(&'static str, String)>, referer: &'static str| {
+        let request = http.get(&jobs).query(&query).header("referer", referer);
+        async move { request.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    let in_query = get(vec![("f", "json".into()), ("token", token.clone())], "mine").await;
+    assert_eq!(in_query["code"], 499, "a token in a GET query is not taken: {in_query}");
+    let in_header = http
+        .get(&jobs)
+        .query(&[("f", "json")])
+        .header("referer", "mine")
+        .header("x-esri-authorization", format!("Bearer {token}"));
+    let listed: serde_json::Value = in_header.send().await.unwrap().json().await.unwrap();
+    assert!(listed["asyncNotebookJobs"].is_array(), "{listed}");
+    let other = http
+        .get(&jobs)
+        .query(&[("f", "json")])
+        .header("referer", "theirs")
+        .header("x-esri-authorization", format!("Bearer {token}"));
+    let rebound: serde_json::Value = other.send().await.unwrap().json().await.unwrap();
+    assert_eq!(rebound["code"], 498, "bound to the sign-in's Referer: {rebound}");
+    let cancel = format!("{jobs}/jrun/cancel");
+    let posted: serde_json::Value = http
+        .post(&cancel)
+        .header("referer", "mine")
+        .form(&[("f", "json"), ("token", &token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(posted["status"], "success", "a token in a POST body is taken: {posted}");
 }

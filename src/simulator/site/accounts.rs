@@ -2,6 +2,9 @@
 //! ArcGIS Server, tokens, and what `portals/self` says of the caller.
 
 use super::{Grant, Refusal, Site, FORBIDDEN, LOCKED_MESSAGE, LOCKOUT_AFTER, LOCKOUT_WINDOW_MS};
+
+/// The parameter under which the server hands over the sign-in request's own `Referer` header.
+pub const REQUEST_REFERER: &str = "\u{0}referer-header";
 use crate::config::Flavor;
 use crate::simulator::scenario::User;
 use serde_json::{json, Value};
@@ -26,9 +29,12 @@ impl Site {
             self.refuse(&username, now);
             return Err((400, "Unable to generate token. Invalid username or password.".into()));
         };
+        // Bound to the referer by default: `client=referer` with its `referer`, or, without
+        // `client`, the Referer the sign-in itself was sent with. `ip`/`requestip` bind to none.
         let referer = match get("client") {
             "referer" if get("referer").is_empty() => return Err((400, "Referer is required.".into())),
             "referer" => Some(get("referer").to_string()),
+            "" => params.get(REQUEST_REFERER).cloned(),
             _ => None,
         };
         let asked_ms = get("expiration").parse::<i64>().unwrap_or(60).max(1) * 60_000;

@@ -83,14 +83,22 @@ fn lists_take_the_flavor_shape() {
     let yaml = "jobs: [{ id: a, start: -2m, username: joe }, { id: b, start: -1m, runs: 10s }]";
     let mut k8s = site(yaml, Flavor::Enterprise);
     let admin = admin(&k8s);
-    let list = k8s.list(false, 100, T0, &admin);
+    let query = |details, num, newest_first| ListQuery { details, num, newest_first };
+    let list = k8s.list(&query(false, 100, false), T0, &admin);
     assert_eq!(list["asyncNotebookJobs"][1]["status"], "COMPLETED");
-    let detailed = k8s.list(true, 100, T0, &admin);
+    let detailed = k8s.list(&query(true, 100, false), T0, &admin);
     assert!(detailed["notebookJobs"][0].get("status").is_none(), "documented detailed items carry no status");
     let mut classic = site(yaml, Flavor::NotebookServer);
-    let list = classic.list(false, 1, T0, &admin);
+    let list = classic.list(&query(true, 1, true), T0, &admin);
     assert_eq!((list["asyncJobs"].as_array().unwrap().len(), list["total"].as_i64()), (1, Some(2)));
     assert_eq!(list["asyncJobs"][0]["jobId"], "b", "newest first");
+    assert_eq!(
+        classic.list(&query(true, 1, false), T0, &admin)["asyncJobs"][0]["jobId"],
+        "a",
+        "oldest first without sortByDate"
+    );
+    let abbreviated = classic.list(&query(false, 5, true), T0, &admin);
+    assert!(abbreviated["asyncJobs"][0].get("status").is_none(), "without detail=true there is no status");
 }
 
 #[test]
@@ -136,11 +144,12 @@ jobs: [{ id: a, start: -2m, username: joe }, { id: b, start: -1m, username: jane
             .map(|j| j["jobId"].as_str().unwrap().to_string())
             .collect::<Vec<_>>()
     };
-    assert_eq!(ids(s.list(false, 100, T0, &joe)), ["a"], "HTTP 200, own jobs only");
+    let all = ListQuery { details: false, num: 100, newest_first: false };
+    assert_eq!(ids(s.list(&all, T0, &joe)), ["a"], "HTTP 200, own jobs only");
     assert_eq!(s.job("b", T0, &joe).unwrap_err().0, 403);
     let ops = user(&s, "ops");
     assert!(ops.is_admin(), "any portal:admin: privilege counts");
-    assert_eq!(ids(s.list(false, 100, T0, &ops)), ["a", "b"]);
+    assert_eq!(ids(s.list(&all, T0, &ops)), ["a", "b"]);
     assert_eq!(s.portal_self(&joe)["user"]["role"], "org_user");
     assert_eq!(s.portal_self(&admin(&s))["user"]["role"], "org_admin");
 }

@@ -120,9 +120,16 @@ pub(super) async fn insert_action(
     .bind(&planned.rule)
     .bind(planned.action.kind())
     .bind(serde_json::to_string(&job_ids)?)
-    .bind(serde_json::to_string(&Planned { action: planned.action.scrubbed(), ..planned.clone() })?)
+    .bind(serde_json::to_string(&stored(planned))?)
     .bind(now)
     .fetch_one(&mut **tx)
     .await?;
     Ok(row.try_get(0)?)
+}
+
+/// The copy of a planned action that is stored: its secrets scrubbed, and marked when there were any.
+fn stored(planned: &Planned) -> Planned {
+    let action = planned.action.scrubbed();
+    let secrets_scrubbed = action != planned.action || planned.secrets_scrubbed;
+    Planned { action, secrets_scrubbed, ..planned.clone() }
 }

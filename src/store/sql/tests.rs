@@ -35,6 +35,7 @@ fn planned(id: &str) -> Planned {
         event: EventInfo { kind: "poll".into(), from: None, to: None },
         planned_ms: 1_000,
         settled: Vec::new(),
+        secrets_scrubbed: false,
     }
 }
 
