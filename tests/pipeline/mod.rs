@@ -3,6 +3,7 @@
 
 mod check;
 mod fidelity;
+mod paths;
 
 use crate::util::{actions, json_lines, text, Site};
 use nbwarden::config::Flavor;

@@ -1,0 +1,122 @@
+//! Paths no other test reached (issue: "the untested paths"): `once --dry-run` on an existing
+//! state, `run --dry-run`, SIGINT, `poll.cron`, `owners.lookup: none`, webhook and SMTP timeouts.
+
+use crate::util::daemon::{poll_until, Daemon};
+use crate::util::{json_lines, raw_http, text, Site};
+use nbwarden::config::Flavor;
+use nbwarden::simulator::Ending;
+use std::time::Duration;
+
+const SECOND: Duration = Duration::from_secs(1);
+
+const JOBS: &str = "users:
+  - { username: admin, password: simulator, email: gis-admins@example.com }
+  - { username: joe, password: j, email: joe@example.com, admin: false }
+jobs:
+  - { id: jrun, username: joe, start: -2h }
+  - { id: jlive, username: joe, start: -5m }
+  - { id: jother, username: ann, start: -5m }
+";
+
+const RULES: &str = "rules:
+  - { name: runaway, match: { status: running, runtime_over: 90m }, actions: [{ type: cancel }] }
+  - { name: failures, on: status_changed, match: { to: failed }, actions: [{ type: log, message: 'failed {{ job.id }}' }] }
+";
+
+fn lines_of(out: &std::process::Output, kind: &str) -> Vec<serde_json::Value> {
+    json_lines(out).into_iter().filter(|l| l["kind"] == kind).collect()
+}
+
+#[tokio::test]
+async fn once_dry_run_on_an_existing_state_previews_and_the_next_real_once_still_sees_the_change() {
+    let site = Site::simple(JOBS, Flavor::Enterprise).await;
+    site.rules(RULES);
+    let real = site.run(&["once", "--json"]).await;
+    assert!(real.status.success(), "{}", text(&real.stderr));
+    site.sim.end_job("jlive", Ending::Failed);
+    for _ in 0..2 {
+        let preview = site.run(&["once", "--dry-run", "--json"]).await;
+        let events = lines_of(&preview, "event");
+        assert!(events.iter().any(|e| e["job_id"] == "jlive" && e["to"] == "FAILED"), "{events:?}");
+        let actions = lines_of(&preview, "action");
+        assert_eq!(actions.len(), 1, "{actions:?}");
+        assert_eq!((actions[0]["rule"].as_str(), actions[0]["outcome"].as_str()), (Some("failures"), Some("planned")));
+    }
+    let next = site.run(&["once", "--json"]).await;
+    let actions = lines_of(&next, "action");
+    assert_eq!(actions.len(), 1, "the preview wrote nothing: the change is still new: {actions:?}");
+    assert_eq!(actions[0]["outcome"], "done");
+}
+
+#[tokio::test]
+async fn run_dry_run_plans_once_and_cancels_nothing() {
+    let site = Site::start(JOBS, Flavor::Enterprise, None, "{ every: 1s, timeout: 2s }").await;
+    site.rules(RULES);
+    let mut daemon = Daemon::start(&site.config_path, &["--dry-run"]);
+    assert!(daemon.wait_for_log("cancel planned", 10 * SECOND).await, "{}", daemon.log());
+    assert!(poll_until(5 * SECOND, || site.sim.stats().lists >= 4).await);
+    assert!(site.sim.stats().cancels.is_empty(), "a dry run never cancels");
+    assert_eq!(daemon.log().matches("cancel planned").count(), 1, "its own ledger: planned once\n{}", daemon.log());
+    daemon.signal("INT");
+    let status = daemon.wait_exit(15 * SECOND).await.expect("SIGINT stops the daemon");
+    assert!(status.success(), "{status:?}\n{}", daemon.log());
+    // The real state never saw it: a real `once` cancels.
+    let out = site.run(&["once", "--json"]).await;
+    assert_eq!(lines_of(&out, "action")[0]["outcome"], "done", "{}", text(&out.stdout));
+}
+
+#[tokio::test]
+async fn poll_cron_polls_on_its_seconds() {
+    let site = Site::start(JOBS, Flavor::Enterprise, None, "{ cron: '* * * * * *', timeout: 2s }").await;
+    site.rules("rules: []\n");
+    let daemon = Daemon::start(&site.config_path, &[]);
+    assert!(poll_until(8 * SECOND, || site.sim.stats().lists >= 3).await, "{}", daemon.log());
+}
+
+#[tokio::test]
+async fn owners_lookup_none_uses_the_map_and_the_fallback_only() {
+    let site = Site::simple(JOBS, Flavor::Enterprise).await;
+    site.rules("rules:\n  - { name: f, on: status_changed, match: { to: failed }, actions: [{ type: email, to: [owner], subject: s, body: b }] }\n");
+    site.top("email: { transport: file, dir: outbox, from: n@example.org }\nowners: { lookup: none, fallback: gis@example.org, map: { joe: joe-team@example.org } }");
+    assert!(site.run(&["once"]).await.status.success());
+    site.sim.end_job("jlive", Ending::Failed);
+    site.sim.end_job("jother", Ending::Failed);
+    let out = site.run(&["once", "--json"]).await;
+    let detail = lines_of(&out, "action")[0]["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("joe-team@example.org") && detail.contains("gis@example.org"), "{detail}");
+    assert_eq!(site.sim.stats().user_lookups, 0, "no Portal look-up");
+}
+
+#[tokio::test]
+async fn a_webhook_that_never_answers_times_out_and_is_queued() {
+    let silent = raw_http::serve(None).await;
+    let site = Site::simple(JOBS, Flavor::Enterprise).await;
+    site.rules(&format!("rules:\n  - {{ name: f, on: status_changed, match: {{ to: failed }}, actions: [{{ type: webhook, url: 'http://{silent}/hook', timeout: 1s }}] }}\n"));
+    assert!(site.run(&["once"]).await.status.success());
+    site.sim.end_job("jlive", Ending::Failed);
+    let started = std::time::Instant::now();
+    let out = site.run(&["once", "--json"]).await;
+    let action = &lines_of(&out, "action")[0];
+    assert_eq!(action["outcome"], "failed");
+    assert!(action["detail"].as_str().unwrap().contains("queued for another try"), "{action}");
+    assert!(started.elapsed() < 20 * SECOND, "bounded by the timeout: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn an_smtp_server_that_never_greets_times_out_and_is_queued() {
+    let silent = raw_http::serve(None).await;
+    let site = Site::simple(JOBS, Flavor::Enterprise).await;
+    site.rules("rules:\n  - { name: f, on: status_changed, match: { to: failed }, actions: [{ type: email, to: [ops@example.org] }] }\n");
+    site.top(&format!(
+        "email: {{ host: 127.0.0.1, port: {}, security: none, from: n@example.org, timeout: 1s }}",
+        silent.port()
+    ));
+    assert!(site.run(&["once"]).await.status.success());
+    site.sim.end_job("jlive", Ending::Failed);
+    let started = std::time::Instant::now();
+    let out = site.run(&["once", "--json"]).await;
+    let action = &lines_of(&out, "action")[0];
+    assert_eq!(action["outcome"], "failed");
+    assert!(action["detail"].as_str().unwrap().contains("queued for another try"), "{action}");
+    assert!(started.elapsed() < 20 * SECOND, "bounded by the timeout: {:?}", started.elapsed());
+}
