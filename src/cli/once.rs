@@ -21,8 +21,7 @@ pub async fn run(setup: Setup, preview: bool, json: bool) -> anyhow::Result<bool
             dispatch::execute_due(store.clone(), mode.scope(), &sources, &shared.services, RetryPolicy::ONCE).await?;
         lines.extend(reports.into_iter().map(Line::Action));
         let retention: Duration = setup.config.state.retention.0;
-        let before = crate::arcgis::auth::local_now_ms() - retention.as_millis() as i64;
-        store.prune(before).await?;
+        store.prune(&engine::prune_cutoff(retention, &sources)).await?;
     }
     super::write_stdout(&render(&lines, json)?)?;
     Ok(!lines.iter().any(Line::is_failure))

@@ -170,6 +170,16 @@ pub fn sources(targets: &[Target]) -> HashMap<String, Arc<dyn JobSource>> {
     targets.iter().map(|t| (t.config.name.clone(), t.source.clone())).collect()
 }
 
+/// `retention` ago on this machine's clock and on each target's server clock.
+pub fn prune_cutoff(
+    retention: std::time::Duration,
+    sources: &std::collections::HashMap<String, std::sync::Arc<dyn crate::arcgis::JobSource>>,
+) -> crate::store::Cutoff {
+    let now = crate::arcgis::auth::local_now_ms();
+    let offsets: Vec<(String, i64)> = sources.iter().map(|(name, s)| (name.clone(), s.server_now_ms() - now)).collect();
+    crate::store::Cutoff::ago(retention, now, &offsets)
+}
+
 /// Ticks every target concurrently (a dead site never delays a live one); lines in target order.
 pub async fn tick_all(targets: Vec<Target>, shared: &Arc<Shared>) -> (Vec<Target>, Vec<Line>) {
     let mut tasks = tokio::task::JoinSet::new();

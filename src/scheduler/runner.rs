@@ -105,8 +105,7 @@ async fn record_until_stored(cx: &Context, queued: &crate::store::Queued, attemp
 }
 
 async fn prune(cx: &Context) {
-    let before = local_now_ms() - cx.retention.as_millis() as i64;
-    match cx.shared.store.prune(before).await {
+    match cx.shared.store.prune(&crate::engine::prune_cutoff(cx.retention, &cx.sources)).await {
         Ok(0) => {}
         Ok(removed) => tracing::info!(removed, "pruned state older than state.retention"),
         Err(e) => tracing::error!(error = %e, "could not prune the state store"),

@@ -240,12 +240,32 @@ pub trait Store: Send + Sync {
     async fn cancels_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<u32>;
     /// Jobs of a target listed now or updated since `since_ms` (server clock), for digests.
     async fn history_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<Vec<Job>>;
-    /// Drops history, ledger, audit and finished actions older than `before_ms`; returns rows removed.
-    async fn prune(&self, before_ms: i64) -> Result<u64>;
+    /// Drops what is older than the retention; returns the rows removed (see [`Cutoff`]).
+    async fn prune(&self, cutoff: &Cutoff) -> Result<u64>;
     /// The refused sign-ins of every account since its last successful one.
     async fn sign_in_refusals(&self) -> Result<std::collections::HashMap<String, History>>;
     /// Records a refused sign-in of `account`, or (`None`) forgets its refusals after a success.
     async fn record_sign_in(&self, account: &str, refusal: Option<&Refusal>) -> Result<()>;
+}
+
+/// Where pruning cuts, on the clock of each column: the audit trail and the action queue are on
+/// this machine's clock; each target's history and ledger on its server's (they are compared
+/// with job times). A target without an entry (no longer configured) is cut on `local_ms`.
+#[derive(Debug, Clone, Default)]
+pub struct Cutoff {
+    /// This machine's clock, epoch ms.
+    pub local_ms: i64,
+    /// Per target: its server's clock, epoch ms.
+    pub servers: Vec<(String, i64)>,
+}
+
+impl Cutoff {
+    /// `retention` ago, on this machine's clock and on each target's server clock
+    /// (`(target, server minus local)` offsets).
+    pub fn ago(retention: std::time::Duration, now_local_ms: i64, offsets: &[(String, i64)]) -> Cutoff {
+        let local_ms = now_local_ms - retention.as_millis() as i64;
+        Cutoff { local_ms, servers: offsets.iter().map(|(t, offset)| (t.clone(), local_ms + offset)).collect() }
+    }
 }
 
 /// The store as the place where refused sign-ins outlive the process.

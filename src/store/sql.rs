@@ -2,7 +2,7 @@
 //! PostgreSQL later. One transaction per poll; writes proportional to what changed.
 
 use super::{
-    ActionReport, Attempt, AuditEntry, CancelCheck, Error, Planned, PollCommit, Queued, Result, Scope, Store,
+    ActionReport, Attempt, AuditEntry, CancelCheck, Cutoff, Error, Planned, PollCommit, Queued, Result, Scope, Store,
     TargetState,
 };
 use crate::arcgis::signin::{History, Refusal};
@@ -341,24 +341,14 @@ impl Store for SqlStore {
         sign_ins::record(&self.pool, account, refusal).await
     }
 
-    async fn prune(&self, before_ms: i64) -> Result<u64> {
-        const LISTED: &str = "SELECT 1 FROM jobs j WHERE j.scope = t.scope AND j.target = t.target AND j.job_id = t.job_id AND j.listed = 1";
-        let statements = [
-            "DELETE FROM jobs WHERE listed = 0 AND updated_ms < $1".to_string(),
-            format!("DELETE FROM ledger AS t WHERE fired_ms < $1 AND NOT EXISTS ({LISTED})"),
-            "DELETE FROM audit WHERE at_ms < $1".to_string(),
-            "DELETE FROM actions WHERE status <> 'pending' AND updated_ms < $1".to_string(),
-        ];
-        let mut removed = 0;
-        for sql in statements {
-            removed += sqlx::query(AssertSqlSafe(sql)).bind(before_ms).execute(&self.pool).await?.rows_affected();
-        }
-        Ok(removed)
+    async fn prune(&self, cutoff: &Cutoff) -> Result<u64> {
+        prune::run(&self.pool, cutoff).await
     }
 }
 
 mod commit;
 mod file;
+mod prune;
 mod sign_ins;
 
 /// Adds `keys` to the parts a pending action has settled (its stored `Planned`).

@@ -126,7 +126,7 @@ async fn pruning_keeps_what_is_still_listed() {
     store.commit_poll(&poll).await.unwrap();
     store.commit_poll(&commit("prod", &[], &["gone"])).await.unwrap();
     assert_eq!(store.history_since(Scope::Real, "prod", 0).await.unwrap().len(), 2, "the gone job is history");
-    let removed = store.prune(2_000).await.unwrap();
+    let removed = store.prune(&Cutoff { local_ms: 2_000, servers: Vec::new() }).await.unwrap();
     assert_eq!(removed, 2, "history and ledger of the gone job");
     let state = store.load_target(Scope::Real, "prod").await.unwrap();
     assert!(state.ledger.fired("r", "listed", "poll") && !state.ledger.fired("r", "gone", "poll"));
