@@ -132,3 +132,83 @@ async fn pruning_keeps_what_is_still_listed() {
     assert!(state.ledger.fired("r", "listed", "poll") && !state.ledger.fired("r", "gone", "poll"));
     assert_eq!(store.history_since(Scope::Real, "prod", 0).await.unwrap().len(), 1);
 }
+
+async fn count(store: &SqlStore, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    sqlx::query(AssertSqlSafe(sql)).fetch_one(&store.pool).await.unwrap().try_get(0).unwrap()
+}
+
+#[tokio::test]
+async fn pruning_clears_old_audit_lines_and_finished_actions_but_never_pending_ones() {
+    let (_dir, store) = open().await;
+    let mut poll = commit("prod", &[], &[]);
+    poll.actions = vec![planned("a"), planned("b")];
+    let ids = store.commit_poll(&poll).await.unwrap();
+    let done = Attempt::Final { outcome: "done".into(), detail: "ok".into() };
+    store.record_attempt(ids[0], &done, 1_000).await.unwrap();
+    let report = ActionReport {
+        target: "prod".into(),
+        rule: "r".into(),
+        action: "cancel".into(),
+        job_ids: vec!["c".into()],
+        outcome: "suppressed".into(),
+        detail: String::new(),
+    };
+    store.audit(Scope::Real, &AuditEntry { at_ms: 500, report }).await.unwrap();
+    let (actions, audit) = (count(&store, "actions").await, count(&store, "audit").await);
+    assert_eq!((actions, audit), (2, 2), "one finished and one pending action; two audit lines");
+    let far_future = Cutoff { local_ms: i64::MAX / 2, servers: Vec::new() };
+    store.prune(&far_future).await.unwrap();
+    assert_eq!(count(&store, "audit").await, 0);
+    assert_eq!(count(&store, "actions").await, 1, "the pending action stays, however old");
+    assert_eq!(store.due_actions(Scope::Real, i64::MAX / 2).await.unwrap()[0].id, ids[1]);
+}
+
+#[tokio::test]
+async fn a_job_ledger_goes_as_a_whole_and_each_target_is_cut_on_its_server_clock() {
+    let (_dir, store) = open().await;
+    for (target, now) in [("ahead", 1_000), ("behind", 1_000)] {
+        let mut poll = commit(target, &[], &["gone"]);
+        poll.now_ms = now;
+        poll.ledger = vec![LedgerRecord { rule: "r".into(), job_id: "gone".into(), trigger: "poll".into() }];
+        store.commit_poll(&poll).await.unwrap();
+    }
+    // A newer firing of another trigger for the same job keeps its older one too.
+    let mut later = commit("ahead", &[], &[]);
+    later.now_ms = 5_000;
+    later.ledger = vec![LedgerRecord { rule: "r".into(), job_id: "gone".into(), trigger: "disappeared".into() }];
+    store.commit_poll(&later).await.unwrap();
+    // Local cut at 2 000; "ahead"'s server runs 10 s ahead of this machine, "behind" 10 s behind.
+    let cutoff = Cutoff::ago(
+        std::time::Duration::from_millis(1_000),
+        3_000,
+        &[("ahead".into(), 10_000), ("behind".into(), -10_000)],
+    );
+    assert_eq!(cutoff.servers, [("ahead".to_string(), 12_000), ("behind".to_string(), -8_000)]);
+    store.prune(&cutoff).await.unwrap();
+    let ahead = store.load_target(Scope::Real, "ahead").await.unwrap();
+    assert!(
+        !ahead.ledger.fired("r", "gone", "poll") && !ahead.ledger.fired("r", "gone", "disappeared"),
+        "cut at 12 000 on its clock: both go"
+    );
+    let behind = store.load_target(Scope::Real, "behind").await.unwrap();
+    assert!(behind.ledger.fired("r", "gone", "poll"), "cut at -8 000 on its clock: kept");
+    // The in-memory ledger follows the same rule: the whole job, by its newest firing.
+    let mut memory = crate::ledger::LedgerIndex::default();
+    memory.record("r", "gone", "poll", 1_000);
+    memory.record("r", "gone", "disappeared", 5_000);
+    assert_eq!(memory.prune(3_000, |_| false), 0, "the newest firing is after the cut: the job stays whole");
+    let mut sql = commit("solo", &[], &["gone"]);
+    sql.ledger = vec![LedgerRecord { rule: "r".into(), job_id: "gone".into(), trigger: "poll".into() }];
+    store.commit_poll(&sql).await.unwrap();
+    let mut newer = commit("solo", &[], &[]);
+    newer.now_ms = 5_000;
+    newer.ledger = vec![LedgerRecord { rule: "r".into(), job_id: "gone".into(), trigger: "disappeared".into() }];
+    store.commit_poll(&newer).await.unwrap();
+    store.prune(&Cutoff { local_ms: 0, servers: vec![("solo".into(), 3_000)] }).await.unwrap();
+    let solo = store.load_target(Scope::Real, "solo").await.unwrap();
+    assert!(
+        solo.ledger.fired("r", "gone", "poll") && solo.ledger.fired("r", "gone", "disappeared"),
+        "SQL keeps the job whole too"
+    );
+}
