@@ -3,6 +3,7 @@
 
 mod browser;
 mod demo;
+mod reload;
 
 use crate::util::daemon::{poll_until, Daemon};
 use crate::util::hook::HookServer;
