@@ -310,9 +310,13 @@ impl Store for SqlStore {
     }
 
     async fn cancels_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<u32> {
+        // A dry run queues nothing: its cancels are the `planned` lines of its audit trail, so
+        // that it meets the hourly limit as the real run would.
         let row = sqlx::query(
-            "SELECT COUNT(*) FROM actions WHERE scope = $1 AND target = $2 AND kind = 'cancel'
-             AND created_ms >= $3 AND status IN ('pending', 'done')",
+            "SELECT (SELECT COUNT(*) FROM actions WHERE scope = $1 AND target = $2 AND kind = 'cancel'
+                     AND created_ms >= $3 AND status IN ('pending', 'done'))
+                  + (SELECT COUNT(*) FROM audit WHERE scope = $1 AND target = $2 AND action = 'cancel'
+                     AND outcome = 'planned' AND at_ms >= $3)",
         )
         .bind(scope.as_str())
         .bind(target)
