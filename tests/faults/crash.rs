@@ -1,8 +1,9 @@
 //! Crash safety: `nbwarden run` is killed with SIGKILL at random points of 20 cycles that cancel
 //! and e-mail, and restarted each time. Every planned action is executed and none twice: cancels
 //! are counted at the simulator (each exactly one call), messages at the SMTP server by Message-ID
-//! (each notice exactly one message), and the audit trail must say every cancel was done (a cancel
-//! run again finds the job cancelled and says `skipped`). A kill that lands while the SMTP server is
+//! (each notice exactly one message), and the audit trail must say every cancel was done, unless
+//! the kill came before the journal said so (a cancel run again finds the job cancelled and says
+//! `skipped`). A kill that lands while the SMTP server is
 //! still accepting a message (after the client's final ".", before its "250") cannot be told from
 //! one that landed before: that message is sent again after the restart with the same Message-ID.
 //! Raw deliveries are counted, and after each kill the test reads the killed process's progress
@@ -14,6 +15,7 @@ use crate::util::daemon::{poll_until, Daemon};
 use crate::util::smtp::SmtpServer;
 use crate::util::Site;
 use nbwarden::config::Flavor;
+use nbwarden::store::FINISHED;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -143,16 +145,22 @@ async fn sigkill_at_random_points_loses_and_repeats_nothing() {
         assert_eq!(mails[&format!("failed bad{i:02}")], 1, "seed {seed}: one failure notice for bad{i:02}");
     }
     assert_eq!(mails.len(), 2 * JOBS, "seed {seed}: nothing else was sent: {mails:?}");
-    // A cancel run again after a kill re-reads the job, finds it cancelled and reports `skipped`:
-    // the audit trail shows every cancel as done exactly once, never as skipped.
-    let cancels = cancel_outcomes(&site).await;
+    // A cancel run again after a kill re-reads the job, finds it cancelled and reports `skipped`.
+    // That is right only when the kill came before the journal said the cancel was finished; once
+    // journaled, the audit trail must say `done`.
+    let (cancels, actions) = (cancel_outcomes(&site).await, action_ids(&site).await);
     for i in 0..JOBS {
         let job = format!("run{i:02}");
-        assert_eq!(
-            cancels.get(&job).map(Vec::as_slice),
-            Some(&["done".to_string()][..]),
-            "seed {seed}: {job}: {cancels:?}"
-        );
+        let outcome = cancels.get(&job).map(Vec::as_slice);
+        let finished = (actions[&("runaway".to_string(), "cancel".to_string(), job.clone())], FINISHED.to_string());
+        let journaled = kills.iter().any(|(journal, _)| journal.contains(&finished));
+        match outcome {
+            Some([one]) if one == "done" => {}
+            Some([one]) if one == "skipped" && !journaled => {
+                println!("seed {seed}: {job} skipped: killed inside the cancel's window")
+            }
+            other => panic!("seed {seed}: {job}: {other:?} (finished journaled: {journaled})"),
+        }
     }
 }
 
@@ -181,7 +189,7 @@ async fn repeats_of_journaled_messages(site: &Site, smtp: &SmtpServer, kills: &[
         let rule = if message["subject"] == "cancelled" { "runaway" } else { "failures" };
         let text = message["text"].as_str().unwrap_or_default();
         let Some(job) = text.split('[').nth(1).and_then(|s| s.split(']').next()) else { continue };
-        let Some(&action) = actions.get(&(rule.to_string(), job.to_string())) else { continue };
+        let Some(&action) = actions.get(&(rule.to_string(), "email".to_string(), job.to_string())) else { continue };
         let recipient = message["envelope_to"][0].as_str().unwrap_or_default().to_string();
         // Journals of the processes killed before this delivery arrived.
         let before = kills.iter().filter(|(_, arrived)| *arrived <= index);
@@ -192,18 +200,18 @@ async fn repeats_of_journaled_messages(site: &Site, smtp: &SmtpServer, kills: &[
     lost
 }
 
-/// The queued actions' ids by (rule, job).
-async fn action_ids(site: &Site) -> BTreeMap<(String, String), i64> {
+/// The queued actions' ids by (rule, action kind, job).
+async fn action_ids(site: &Site) -> BTreeMap<(String, String, String), i64> {
     sqlx::any::install_default_drivers();
     let url = format!("sqlite://{}", site.dir.path().join("state.db").display());
     let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-    let rows: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT id, rule, job_ids FROM actions").fetch_all(&pool).await.unwrap();
+    let rows: Vec<(i64, String, String, String)> =
+        sqlx::query_as("SELECT id, rule, kind, job_ids FROM actions").fetch_all(&pool).await.unwrap();
     pool.close().await;
     let mut out = BTreeMap::new();
-    for (id, rule, jobs) in rows {
+    for (id, rule, kind, jobs) in rows {
         for job in serde_json::from_str::<Vec<String>>(&jobs).unwrap_or_default() {
-            out.insert((rule.clone(), job), id);
+            out.insert((rule.clone(), kind.clone(), job), id);
         }
     }
     out
