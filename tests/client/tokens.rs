@@ -25,15 +25,16 @@ async fn a_token_revoked_mid_run_is_renewed_once_and_the_call_retried() {
 
 #[tokio::test]
 async fn a_short_lived_token_is_refreshed_before_it_expires() {
-    let site = Site::simple(&format!("token_lifetime: 2s\n{ONE_JOB}"), Flavor::Enterprise).await;
+    let site = Site::simple(&format!("token_lifetime: 6s\n{ONE_JOB}"), Flavor::Enterprise).await;
     let client = site.client();
     client.list_jobs().await.unwrap();
     client.list_jobs().await.unwrap();
     assert_eq!(site.sim.stats().logins, 1);
-    // Refresh is due 1 s after issue, give or take the 0.5 s resolution of the `Date` estimate.
-    tokio::time::sleep(Duration::from_millis(1_400)).await;
+    // Refresh is due 3 s after issue, give or take the 0.5 s resolution of the `Date` estimate:
+    // at 4.5 s it is due, and the token (valid until 6 s) still works.
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
     client.list_jobs().await.unwrap();
-    assert_eq!(site.sim.stats().logins, 2, "refreshed at half of a 2 s lifetime");
+    assert_eq!(site.sim.stats().logins, 2, "refreshed at half of a 6 s lifetime");
 }
 
 #[tokio::test]

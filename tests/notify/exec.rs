@@ -39,12 +39,11 @@ async fn a_program_over_its_timeout_is_killed() {
     assert_eq!(reports[0].1, "failed");
     assert!(reports[0].2.contains("killed after 1s"), "{reports:?}");
     let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
-    let gone = (0..50).any(|_| {
+    let dead = || {
         let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let dead = state.is_empty() || state.contains(") Z");
-        std::thread::sleep(Duration::from_millis(if dead { 0 } else { 100 }));
-        dead
-    });
+        state.is_empty() || state.contains(") Z")
+    };
+    let gone = crate::util::daemon::poll_until(Duration::from_secs(5), dead).await;
     assert!(gone, "the program (pid {pid}) was killed");
 }
 

@@ -78,7 +78,7 @@ async fn one_message_per_recipient_listing_only_their_jobs() {
     assert_eq!(reports[0].1, "done");
     assert_eq!(reports[0].2, "to joe@example.com, jane@example.com, audit@example.com");
 
-    let messages = smtp.wait_for(3);
+    let messages = smtp.wait_for(3).await;
     assert_eq!(messages.len(), 3, "{messages:#?}");
     let joe = for_recipient(&messages, "joe@example.com");
     assert_eq!(joe["subject"], "2 failed job(s) of joe");
@@ -126,7 +126,7 @@ async fn an_smtp_outage_delays_the_message_and_it_arrives_exactly_once() {
     assert_eq!(outcomes(&out)[0].1, "done", "{}", text(&out.stdout));
     site.make_retries_due().await;
     assert!(outcomes(&site.run(&["once", "--json"]).await).is_empty());
-    let messages = smtp.wait_for(2);
+    let messages = smtp.wait_for(2).await;
     let mut recipients: Vec<&str> = messages.iter().flat_map(to).collect();
     recipients.sort();
     assert_eq!(recipients, ["jane@example.com", "joe@example.com"], "each owner exactly once");
@@ -152,13 +152,13 @@ async fn a_busy_recipient_is_retried_without_resending_to_the_others() {
     let first = outcomes(&site.run(&["once", "--json"]).await);
     assert_eq!(first[0].1, "failed");
     assert!(first[0].2.contains("451"), "{first:?}");
-    assert_eq!(smtp.wait_for(1).len(), 1);
+    assert_eq!(smtp.wait_for(1).await.len(), 1);
     smtp.set_busy(false);
     site.make_retries_due().await;
     let second = outcomes(&site.run(&["once", "--json"]).await);
     assert_eq!(second[0].1, "done");
     assert_eq!(second[0].2, "to busy@example.com, ok@example.com (earlier)");
-    let messages = smtp.wait_for(2);
+    let messages = smtp.wait_for(2).await;
     assert_eq!(messages.iter().map(to).collect::<Vec<_>>(), [["ok@example.com"], ["busy@example.com"]]);
 }
 
@@ -194,7 +194,7 @@ async fn smtp_authentication_uses_the_configured_credentials() {
     ));
     let out = site.run(&["once", "--json", "-vv"]).await;
     assert_eq!(outcomes(&out)[0].1, "done", "{}", text(&out.stderr));
-    assert_eq!(smtp.wait_for(1)[0]["authenticated"], true);
+    assert_eq!(smtp.wait_for(1).await[0]["authenticated"], true);
     assert!(!text(&out.stderr).contains("s3cret-pw") && !text(&out.stdout).contains("s3cret-pw"));
 }
 
@@ -211,7 +211,7 @@ async fn a_username_with_cr_lf_cannot_add_headers() {
     site.top(&smtp_config(smtp.port));
     let out = site.run(&["once"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let message = &smtp.wait_for(1)[0];
+    let message = &smtp.wait_for(1).await[0];
     assert_eq!(message["subject"], "Job of eve  Bcc: victim@example.com");
     assert_eq!(to(message), ["sec@example.com"]);
     let names: Vec<&str> = message["header_names"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
@@ -282,7 +282,7 @@ jobs:
     }
     let out = site.run(&["once", "--json"]).await;
     assert_eq!(outcomes(&out)[0].2, "to joe@example.com, jane@example.com", "{}", text(&out.stderr));
-    let messages = smtp.wait_for(2);
+    let messages = smtp.wait_for(2).await;
     let joe = for_recipient(&messages, "joe@example.com");
     assert_eq!(joe["subject"], "Notebook job failed: executeNotebook ja and 1 more");
     let body = joe["text"].as_str().unwrap();

@@ -84,5 +84,5 @@ async fn an_unreachable_owner_is_reported_by_the_action() {
 async fn jobs_listed_without_a_username_are_read_for_their_owner() {
     let (reports, smtp) = mail_owners(&format!("list_without_username: true\n{FAILED}")).await;
     assert_eq!(reports[0].2, "to joe@example.com, jane@example.com", "{reports:?}");
-    assert_eq!(smtp.wait_for(2).len(), 2);
+    assert_eq!(smtp.wait_for(2).await.len(), 2);
 }

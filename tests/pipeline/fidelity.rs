@@ -74,7 +74,7 @@ async fn a_job_first_seen_failed_gets_exactly_one_email_and_the_baseline_none() 
         lines.iter().any(|l| l["event"] == "appeared" && l["job_id"] == "jquick" && l["to"] == "FAILED"),
         "{lines:?}"
     );
-    let messages = smtp.wait_for(1);
+    let messages = smtp.wait_for(1).await;
     assert_eq!(messages.len(), 1, "{messages:#?}");
     assert_eq!(messages[0]["envelope_to"][0], "joe@example.com");
     let body = messages[0]["text"].as_str().unwrap();
@@ -82,7 +82,7 @@ async fn a_job_first_seen_failed_gets_exactly_one_email_and_the_baseline_none() 
     for _ in 0..2 {
         site.run(&["once", "--json"]).await;
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(smtp.messages().len(), 1, "exactly one, and nothing for the baseline's old failure");
 }
 

@@ -23,8 +23,20 @@ fn python() -> &'static str {
 }
 
 /// A free loopback port (bound, then released).
+/// Ports are handed out below the kernel's ephemeral range (where it picks ports for outgoing
+/// connections and port 0), each once per test process, and only if they can be bound now: a
+/// port released here is not taken by another test or a connection before its user binds it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ = NEXT.compare_exchange(0, 20_000 + (std::process::id() % 8_000) as u16, Ordering::SeqCst, Ordering::SeqCst);
+    loop {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = if port >= 32_000 { 20_000 + port % 12_000 } else { port };
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A running SMTP server; stopped on drop.
@@ -72,15 +84,16 @@ impl SmtpServer {
         files.iter().map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap()).collect()
     }
 
-    /// Waits (up to 5 s) until at least `n` messages have arrived.
-    pub fn wait_for(&self, n: usize) -> Vec<Value> {
+    /// Waits (up to 10 s) until at least `n` messages have arrived, without blocking the runtime
+    /// (the simulator answers on it).
+    pub async fn wait_for(&self, n: usize) -> Vec<Value> {
         let started = Instant::now();
         loop {
             let messages = self.messages();
-            if messages.len() >= n || started.elapsed() > Duration::from_secs(5) {
+            if messages.len() >= n || started.elapsed() > Duration::from_secs(10) {
                 return messages;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }
