@@ -9,6 +9,8 @@ use crate::util::{text, Site};
 use nbwarden::config::Flavor;
 use nbwarden::simulator::Ending;
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 fn run(program: &str, args: &[&str]) -> bool {
     Command::new(program).args(args).output().is_ok_and(|o| o.status.success())
@@ -95,5 +97,65 @@ async fn a_read_only_state_file_is_a_clear_error_at_start() {
     let said = text(&out.stderr);
     assert!(said.contains("state") && said.contains(state.to_str().unwrap()), "names the file: {said}");
     assert_eq!(status.and_then(|s| s.code()), Some(1), "run refuses to start\n{}", daemon.log());
+    assert_eq!(integrity(&state).await, "ok");
+}
+
+/// A webhook receiver that answers 200 only when told to; counts the requests.
+async fn held_hook() -> (String, Arc<AtomicU32>, Arc<tokio::sync::Notify>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (count, release) = (Arc::new(AtomicU32::new(0)), Arc::new(tokio::sync::Notify::new()));
+    let (counted, released) = (count.clone(), release.clone());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (counted, released) = (counted.clone(), released.clone());
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 16 * 1024];
+                let _ = tokio::io::AsyncReadExt::read(&mut socket, &mut buffer).await;
+                counted.fetch_add(1, Ordering::SeqCst);
+                released.notified().await;
+                let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                let _ = tokio::io::AsyncWriteExt::write_all(&mut socket, ok).await;
+            });
+        }
+    });
+    (url, count, release)
+}
+
+#[tokio::test]
+async fn an_outcome_the_store_refuses_is_kept_and_recorded_later_never_run_twice() {
+    let Some(disk) = SmallDisk::mount() else {
+        return crate::util::skipped(
+            "an_outcome_the_store_refuses_is_kept_and_recorded_later_never_run_twice",
+            "cannot mount a tmpfs here (needs root)",
+        );
+    };
+    let (url, requests, release) = held_hook().await;
+    let site = Site::start(super::SCENARIO, Flavor::Enterprise, None, "{ every: 1s, timeout: 2s }").await;
+    site.rules(&format!("rules:\n  - {{ name: failures, on: status_changed, match: {{ to: failed }}, actions: [{{ type: webhook, url: '{url}', timeout: 60s }}] }}\n"));
+    let state = disk.0.path().join("state.db");
+    let text = std::fs::read_to_string(&site.config_path).unwrap().replace("state.db", state.to_str().unwrap());
+    std::fs::write(&site.config_path, text).unwrap();
+    let mut daemon = Daemon::start(&site.config_path, &[]);
+    assert!(poll_until(10 * SECOND, || site.sim.stats().lists >= 2).await, "{}", daemon.log());
+    site.sim.end_job("jlive", Ending::Failed);
+    assert!(poll_until(10 * SECOND, || requests.load(Ordering::SeqCst) == 1).await, "{}", daemon.log());
+    // The webhook is being delivered; now the disk fills, then the receiver answers.
+    let filler = disk.0.path().join("filler");
+    let _ = std::fs::write(&filler, vec![0u8; 2 * 1024 * 1024]);
+    release.notify_waiters();
+    assert!(daemon.wait_for_log("cannot record an action's outcome", 10 * SECOND).await, "{}", daemon.log());
+    tokio::time::sleep(3 * SECOND).await;
+    assert_eq!(requests.load(Ordering::SeqCst), 1, "kept in memory, not executed again");
+    std::fs::remove_file(&filler).unwrap();
+    assert!(
+        daemon.wait_for_log("webhook done", 15 * SECOND).await,
+        "recorded once the disk has room\n{}",
+        daemon.log()
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 1, "delivered exactly once");
+    daemon.assert_running();
+    daemon.signal("TERM");
+    daemon.wait_exit(15 * SECOND).await.expect("stops");
     assert_eq!(integrity(&state).await, "ok");
 }
