@@ -427,6 +427,19 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_changed_while_its_action_waits_gives_its_current_settings() {
+        let before = rules("rules:\n  - { name: hook, actions: [{ type: webhook, url: 'https://u:pw@old/x' }] }\n");
+        let after = rules("rules:\n  - { name: hook, actions: [{ type: webhook, url: 'https://u:pw@new/x' }] }\n");
+        let waiting = queued(&before, "hook", 0);
+        let current = current_action(&services(after), &waiting.planned).unwrap();
+        let ActionConfig::Webhook(hook) = current else { panic!("{current:?}") };
+        assert_eq!(hook.url, "https://u:pw@new/x", "the current rule's action, secrets included");
+        let changed_kind = rules("rules:\n  - { name: hook, actions: [{ type: log }] }\n");
+        let error = current_action(&services(changed_kind), &waiting.planned).unwrap_err();
+        assert!(error.contains("no longer has this webhook action"), "{error}");
+    }
+
+    #[test]
     fn backoff_grows_to_five_minutes_with_jitter() {
         for (attempts, secs) in [(1, 1.0), (2, 2.0), (3, 4.0), (20, 300.0)] {
             let d = backoff(attempts).as_secs_f64();
