@@ -28,6 +28,11 @@ impl JobSource for FakeSource {
         Ok(crate::arcgis::Listing { jobs, complete: true, ..Default::default() })
     }
     async fn job(&self, id: &str) -> crate::arcgis::Result<Job> {
+        if id.starts_with("fail") {
+            let mut job = Job::new(id, Status::Failed);
+            (job.messages, job.item_id) = (vec!["Traceback".into(), "KeyError: 'X'".into()], Some("item1".into()));
+            return Ok(job);
+        }
         match self.running.contains(&id) {
             true => Ok(Job::new(id, Status::Executing)),
             false => Err(Error::Connect { url: "fake".into(), detail: "down".into() }),
@@ -127,4 +132,28 @@ async fn a_cancel_made_while_running_is_verified_in_the_same_process() {
         reports.extend(summary(&target.tick(&shared).await).into_iter().filter(|l| l.starts_with("action")));
     }
     assert_eq!(reports, ["action cancel failed"], "cancel_ignored after three polls, in one process");
+}
+
+#[tokio::test]
+async fn a_job_read_once_for_its_end_carries_its_messages_to_the_rules() {
+    let text = "rules:
+  - { name: gone, on: disappeared, match: { status: failed }, actions: [{ type: log, message: 'gone {{ job.item_id }} {{ job.messages | last }}' }] }
+  - { name: fast, on: status_changed, match: { from: none, to: failed }, actions: [{ type: log, message: 'fast {{ job.item_id }} {{ job.messages | join(\"|\") }}' }] }
+";
+    let rules = RuleSet::parse(std::path::Path::new("r.yaml"), text, &["fake"]).unwrap();
+    let mut quick = Job::new("failquick", Status::Failed);
+    quick.ended_at = Some(900);
+    let script = vec![jobs(&["failgone", "x"]), Ok(vec![Job::new("x", Status::Executing), quick])];
+    let (shared, mut target) = fake_target(script, &[], rules).await;
+    target.tick(&shared).await;
+    target.tick(&shared).await;
+    let sources = sources(std::slice::from_ref(&target));
+    let policy = crate::dispatch::RetryPolicy::RUN;
+    let done =
+        crate::dispatch::execute_due(shared.store.clone(), Mode::Act.scope(), &sources, &shared.services, policy)
+            .await
+            .unwrap();
+    let mut details: Vec<&str> = done.iter().map(|r| r.detail.as_str()).collect();
+    details.sort();
+    assert_eq!(details, ["fast item1 Traceback|KeyError: 'X'", "gone item1 KeyError: 'X'"]);
 }

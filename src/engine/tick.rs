@@ -40,8 +40,7 @@ impl Target {
         if !listing.complete {
             next = keep_unlisted(next, &mut delta);
         }
-        read_final_statuses(&self.source, &mut delta.events).await;
-        read_failure_details(&self.source, &mut delta.events).await;
+        read_job_resources(&self.source, &mut delta.events).await;
         let mut lines = vec![Line::Poll {
             target: name.clone(),
             ok: true,
@@ -227,58 +226,43 @@ fn keep_unlisted(next: Snapshot, delta: &mut Delta) -> Snapshot {
     }
 }
 
-/// Reads each disappeared job once for its final status (`None` when that fails).
-async fn read_final_statuses(source: &Arc<dyn JobSource>, events: &mut [JobEvent]) {
+/// Reads, once each, the resources of the jobs whose events need them: a disappeared job for its
+/// final status, a job that entered `failed` (status change or first seen failed) for its messages
+/// and notebook item. Proportional to change; at most 8 reads at once.
+async fn read_job_resources(source: &Arc<dyn JobSource>, events: &mut [JobEvent]) {
     let mut tasks = tokio::task::JoinSet::new();
     let limit = Arc::new(tokio::sync::Semaphore::new(8));
-    for (index, event) in events.iter().enumerate() {
-        if let JobEvent::Disappeared { last_seen, .. } = event {
-            let (source, id, limit) = (source.clone(), last_seen.id.clone(), limit.clone());
-            tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                (index, source.job(&id).await.ok().map(|job| final_status(&job)))
-            });
-        }
+    for (index, event) in events.iter().enumerate().filter(|(_, e)| needs_resource(e)) {
+        let (source, id, limit) = (source.clone(), event.job().id.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            (index, source.job(&id).await)
+        });
     }
-    for (index, status) in tasks.join_all().await {
-        if let JobEvent::Disappeared { final_status, .. } = &mut events[index] {
-            *final_status = status;
+    for (index, read) in tasks.join_all().await {
+        match (&mut events[index], read) {
+            (JobEvent::Disappeared { last_seen, final_status }, Ok(detail)) => {
+                *final_status = Some(self::final_status(&detail));
+                if detail.phase() == Phase::Failed {
+                    last_seen.enrich(detail);
+                }
+            }
+            (JobEvent::Appeared(job) | JobEvent::StatusChanged { after: job, .. }, Ok(detail)) => job.enrich(detail),
+            // A disappeared job whose resource cannot be read ends `unknown`.
+            (event, Err(e)) => {
+                let id = crate::text::printable(&event.job().id);
+                tracing::info!(job = %id, error = %e, "cannot read the job's resource");
+            }
         }
     }
 }
 
-/// Reads, once, the resource of each job that entered `failed` in this poll (status change or
-/// first seen failed), for its messages and notebook item: proportional to change.
-async fn read_failure_details(source: &Arc<dyn JobSource>, events: &mut [JobEvent]) {
-    let mut tasks = tokio::task::JoinSet::new();
-    let limit = Arc::new(tokio::sync::Semaphore::new(8));
-    for (index, event) in events.iter().enumerate() {
-        let failing = match event {
-            JobEvent::Appeared(job) => job.phase() == Phase::Failed,
-            JobEvent::StatusChanged { before, after } => {
-                after.phase() == Phase::Failed && before.phase() != Phase::Failed
-            }
-            JobEvent::Disappeared { .. } => false,
-        };
-        if failing {
-            let (source, id, limit) = (source.clone(), event.job().id.clone(), limit.clone());
-            tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                (index, source.job(&id).await)
-            });
-        }
-    }
-    for (index, detail) in tasks.join_all().await {
-        let (job, detail) = match (&mut events[index], detail) {
-            (JobEvent::Appeared(job) | JobEvent::StatusChanged { after: job, .. }, Ok(detail)) => (job, detail),
-            (event, Err(e)) => {
-                let id = crate::text::printable(&event.job().id);
-                tracing::info!(job = %id, error = %e, "cannot read the failed job's messages");
-                continue;
-            }
-            _ => continue,
-        };
-        job.enrich(detail);
+/// Whether an event needs the job's own resource.
+fn needs_resource(event: &JobEvent) -> bool {
+    match event {
+        JobEvent::Disappeared { .. } => true,
+        JobEvent::Appeared(job) => job.phase() == Phase::Failed,
+        JobEvent::StatusChanged { before, after } => after.phase() == Phase::Failed && before.phase() != Phase::Failed,
     }
 }
 
