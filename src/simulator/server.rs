@@ -236,16 +236,12 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let endpoint = route(shared.site().flavor, uri.path());
-    let mut params: HashMap<String, String> = parse_form(uri.query().unwrap_or("").as_bytes());
     // A token is taken only where the docs put it: the header, or the body of a POST. One in a
-    // GET query (where proxies log it) is ignored, as if none had been sent.
-    let body_token = (method == Method::POST).then(|| parse_form(&body).remove("token")).flatten();
+    // query string (where proxies log it) is ignored, as if none had been sent.
+    let mut params: HashMap<String, String> = parse_form(uri.query().unwrap_or("").as_bytes());
     params.remove("token");
     if method == Method::POST {
         params.extend(parse_form(&body));
-    }
-    if let Some(token) = body_token {
-        params.insert("token".into(), token);
     }
     let fault = shared.fault_for(endpoint.route());
     match fault.as_ref().map(|f| f.kind) {
