@@ -83,17 +83,7 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
         cx.wake.notify_one();
         let ok = observe(&target, &cx, &lines, started.elapsed());
         plan.after_poll(&target, &cx, ok, now);
-        // Polls go on while sign-in waits: they cost no request, and a rotated password file
-        // is tried at once. Each new pause is logged once.
-        let waiting = match lines.first() {
-            Some(Line::Poll { sign_in_wait_ms: Some(until), .. }) => Some(*until),
-            _ => None,
-        };
-        if waiting.is_some() && waiting != plan.sign_in_wait {
-            let until = waiting.and_then(crate::arcgis::model::rfc3339).unwrap_or_default();
-            tracing::warn!(target_name = %name, until = %until, "sign-in waits until {until} to protect the account from lockout; fix auth and reload (SIGHUP) to try at once");
-        }
-        plan.sign_in_wait = waiting;
+        plan.note_sign_in_wait(&name, &lines);
         if now >= next_prune {
             next_prune = now + PRUNE_EVERY_MS;
             let before = target.source.server_now_ms() - cx.retention.as_millis() as i64;
@@ -136,6 +126,20 @@ fn observe(target: &Target, cx: &Context, lines: &[Line], took: Duration) -> boo
 }
 
 impl Plan {
+    /// Polls go on while sign-in waits: they cost no request, and a rotated password file is
+    /// tried at once. Each new pause is logged once.
+    fn note_sign_in_wait(&mut self, name: &str, lines: &[Line]) {
+        let waiting = match lines.first() {
+            Some(Line::Poll { sign_in_wait_ms: Some(until), .. }) => Some(*until),
+            _ => None,
+        };
+        if waiting.is_some() && waiting != self.sign_in_wait {
+            let until = waiting.and_then(crate::arcgis::model::rfc3339).unwrap_or_default();
+            tracing::warn!(target_name = %name, until = %until, "sign-in waits until {until} to protect the account from lockout; fix auth and reload (SIGHUP) to try at once");
+        }
+        self.sign_in_wait = waiting;
+    }
+
     /// Decides the next poll after one that started at `started_ms`.
     fn after_poll(&mut self, target: &Target, cx: &Context, ok: bool, started_ms: i64) {
         let now = local_now_ms();
