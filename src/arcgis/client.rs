@@ -302,11 +302,13 @@ fn excerpt(body: &[u8]) -> String {
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_string()
 }
 
+/// A `generateToken` answer that refused the credentials (a 401 never gets here: it is the proxy
+/// case, see `sign_in`).
 fn is_refusal(e: &Error) -> bool {
     match e {
         Error::Api { code, .. } => !code.is_some_and(|c| c >= 500),
         Error::Forbidden { .. } | Error::TokenRejected { .. } => true,
-        Error::Http { status, .. } => matches!(status, 400 | 401 | 403),
+        Error::Http { status, .. } => matches!(status, 400 | 403),
         _ => false,
     }
 }
