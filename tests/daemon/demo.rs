@@ -20,8 +20,15 @@ async fn the_demo_cancels_mails_and_stops_by_itself() {
     assert!(stdout.contains("rule cancel-runaway-executions cancel [jrunaway1jane] done: cancelled"), "{stdout}");
     assert!(stdout.contains("rule cancel-runaway-executions cancel [jrunaway0joe] done"), "{stdout}");
     assert!(stdout.contains("rule failure-email-to-owner email [jfail4joe] done: to joe@example.com"), "{stdout}");
-    // The job that started and failed between two polls gets its notice all the same.
-    assert!(stdout.contains("rule failure-email-to-owner email [jquick12jane] done: to jane@example.com"), "{stdout}");
+    // The job that started and failed between two polls gets its notice all the same (alone, or
+    // batched with another failure of the same poll).
+    let quick = stdout.lines().any(|l| {
+        l.contains("rule failure-email-to-owner email [")
+            && l.contains("jquick12jane")
+            && l.contains("done: to ")
+            && l.contains("jane@example.com")
+    });
+    assert!(quick, "{stdout}");
     assert!(stdout.contains("Summary: ") && stdout.contains("2 cancel(s) done"), "{stdout}");
     let outbox = dir.path().join("demo-outbox");
     let emails: Vec<_> = std::fs::read_dir(&outbox).unwrap().map(|e| e.unwrap().path()).collect();
