@@ -7,7 +7,8 @@ use nbwarden::config::LimitsConfig;
 use nbwarden::diff::{diff, snapshot, Snapshot};
 use nbwarden::dispatch::{plan, Budget};
 use nbwarden::ledger::LedgerIndex;
-use nbwarden::rules::{evaluate::Input, RuleSet, Streaks};
+use nbwarden::ledger::Streaks;
+use nbwarden::rules::{evaluate::Input, RuleSet};
 use nbwarden::store::{PollCommit, Scope, SqlStore, Store};
 use std::time::{Duration, Instant};
 
@@ -138,21 +139,9 @@ async fn measure(n: usize, every: usize, rules: &RuleSet, store: &SqlStore, runs
 fn commit<'a>(
     target: &'a str,
     upserts: &'a [nbwarden::arcgis::Job],
-    ledger: Vec<nbwarden::store::LedgerRecord>,
+    ledger: Vec<nbwarden::plan::LedgerRecord>,
 ) -> PollCommit<'a> {
-    PollCommit {
-        scope: Scope::Real,
-        target,
-        now_ms: NOW,
-        upserts,
-        gone: Vec::new(),
-        ledger,
-        streaks_set: Vec::new(),
-        streaks_dropped: Vec::new(),
-        checks_set: Vec::new(),
-        checks_dropped: Vec::new(),
-        actions: Vec::new(),
-    }
+    PollCommit { upserts, ledger, ..PollCommit::new(Scope::Real, target, NOW) }
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -2,6 +2,7 @@
 //! `disappeared` events (SPEC §4). A baseline has no previous snapshot and yields no events.
 
 use crate::arcgis::{Job, Status};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The jobs of one target at one poll, in the order the server listed them.
@@ -93,6 +94,17 @@ fn fingerprint(job: &Job) -> u64 {
 /// Equal fingerprints and equal state words: the same job, unchanged. Reads no job at all.
 fn unchanged(prev: &Snapshot, at: usize, next: &Snapshot, index: usize) -> bool {
     prev.prints[at] == next.prints[index] && prev.states[at] == next.states[index]
+}
+
+/// What started a firing, for templates and output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventInfo {
+    /// `poll`, `appeared`, `status_changed`, `disappeared`, `schedule`.
+    pub kind: String,
+    /// The status before (status changes).
+    pub from: Option<String>,
+    /// The status after (status changes, final status of a disappearance).
+    pub to: Option<String>,
 }
 
 /// A change between two snapshots of one target.

@@ -3,6 +3,9 @@
 
 use std::collections::HashMap;
 
+/// Consecutive matching polls per (rule, job), for rules with `for_polls` > 1.
+pub type Streaks = HashMap<(String, String), u32>;
+
 /// The trigger name of a `poll` firing, and the prefix of its repeat slots.
 pub const POLL: &str = "poll";
 

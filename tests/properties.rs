@@ -194,7 +194,7 @@ proptest! {
     #[test]
     fn a_rendered_subject_stays_one_header(username in "[a-z ]{0,8}(\r|\n|\r\n|\u{85}|\u{2028}|\u{b}|\u{c})?(Bcc: [a-z]{1,5}@x.org)?[a-z]{0,4}") {
         let context = serde_json::json!({ "job": { "username": username } });
-        let subject = nbwarden::template::render_header("Job of {{ job.username }}", &context).unwrap();
+        let subject = nbwarden::actions::template::render_header("Job of {{ job.username }}", &context).unwrap();
         // Independently of the code: as bytes, no CR or LF; as a message built by lettre, one
         // Subject header and no other header than those written.
         prop_assert!(!subject.bytes().any(|b| b == 0x0d || b == 0x0a), "{:?}", subject);

@@ -2,6 +2,42 @@
 
 use super::{Action, ActionContext, ActionError, Done};
 use crate::arcgis::{Error, Phase};
+use serde::{Deserialize, Serialize};
+
+/// `type: cancel` takes no options.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelConfig {}
+
+impl super::Plugin for CancelConfig {
+    fn kind(&self) -> &'static str {
+        "cancel"
+    }
+
+    fn templates(&self) -> Vec<(&'static str, &str)> {
+        Vec::new()
+    }
+
+    fn problems(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
+    fn scrubbed(&self) -> super::ActionConfig {
+        super::ActionConfig::Cancel(self.clone())
+    }
+
+    fn is_destructive(&self) -> bool {
+        true
+    }
+
+    fn is_batched(&self) -> bool {
+        false
+    }
+
+    fn build(&self) -> Box<dyn Action> {
+        Box::new(Cancel)
+    }
+}
 
 /// Cancels the planned job.
 #[derive(Debug)]
@@ -10,8 +46,8 @@ pub struct Cancel;
 #[async_trait::async_trait]
 impl Action for Cancel {
     async fn execute(&self, cx: &ActionContext<'_>) -> Result<Done, ActionError> {
-        let Some(planned) = cx.planned.jobs.first() else {
-            return Err(ActionError::Permanent("no job to cancel".into()));
+        let Some(planned) = cx.occasion.jobs.first() else {
+            return Err(ActionError::permanent("no job to cancel"));
         };
         let current = match cx.source.job(&planned.id).await {
             Ok(job) => job,
@@ -26,7 +62,7 @@ impl Action for Cancel {
     }
 
     fn preview(&self, cx: &ActionContext<'_>) -> String {
-        let id = cx.planned.jobs.first().map(|j| j.id.as_str()).unwrap_or("?");
+        let id = cx.occasion.jobs.first().map(|j| j.id.as_str()).unwrap_or("?");
         format!("would cancel {}/cancel", cx.source.job_url(id))
     }
 }

@@ -1,8 +1,9 @@
-//! The closed set of action configurations a rule may list (SPEC §3 "Actions").
+//! The closed set of action configurations a rule may list (SPEC §3 "Actions"). Each plugin's
+//! configuration answers for itself through [`Plugin`]; `ActionConfig` only delegates, and the
+//! action types and their keys are read from the serde types themselves.
 
-use crate::config::ConfigDuration;
+use super::{Action, CancelConfig, EmailAction, ExecConfig, LogConfig, WebhookConfig};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// One action of a rule, as written (`type:` selects the variant).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -18,195 +19,135 @@ pub enum ActionConfig {
     Exec(ExecConfig),
     /// Write a log line.
     Log(LogConfig),
+    /// A plugin that exists in unit tests only: it records what it is asked to do.
+    #[cfg(test)]
+    Record(super::recording::RecordConfig),
 }
 
-/// `type: cancel` takes no options.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CancelConfig {}
-
-/// `type: email`.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmailAction {
-    /// Addresses, or `owner` for the job's owner.
-    #[serde(default)]
-    pub to: Vec<String>,
-    /// Addresses, or `owner`.
-    #[serde(default)]
-    pub cc: Vec<String>,
-    /// A template; default: rule, job count and target.
-    pub subject: Option<String>,
-    /// A template; default: a plain-text table of the jobs with their links.
-    pub body: Option<String>,
-    /// A template for an HTML alternative (values are HTML-escaped).
-    pub html: Option<String>,
-}
-
-/// The recipient word that stands for each job's owner.
-pub const OWNER: &str = "owner";
-
-/// `type: webhook`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
-    /// Where to send it.
-    pub url: String,
-    /// HTTP method (default POST).
-    #[serde(default = "default_method")]
-    pub method: String,
-    /// Extra headers; values are templates.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// A template; default: a JSON document with the rule, the event and the jobs.
-    pub body: Option<String>,
-    /// Bound on the whole call (default 10s).
-    pub timeout: Option<ConfigDuration>,
-}
-
-fn default_method() -> String {
-    "POST".into()
-}
-
-/// `type: exec`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExecConfig {
-    /// The program and its arguments; each element is a template; never run through a shell.
-    pub command: Vec<String>,
-    /// The process is killed after this long (default 60s).
-    pub timeout: Option<ConfigDuration>,
-    /// Extra environment variables; values are templates.
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-}
-
-/// Severity of a `log` action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LogLevel {
-    /// debug.
-    Debug,
-    /// info (default).
-    #[default]
-    Info,
-    /// warn.
-    Warn,
-    /// error.
-    Error,
-}
-
-/// `type: log`.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogConfig {
-    /// Severity (default info).
-    #[serde(default)]
-    pub level: LogLevel,
-    /// A template; default: a one-line summary of the firing.
-    pub message: Option<String>,
+/// What each plugin's configuration knows about itself. Every method is required, so a new
+/// plugin decides each point, its secrets above all.
+pub trait Plugin {
+    /// The `type:` name (what serde reads).
+    fn kind(&self) -> &'static str;
+    /// The templates it renders, by key, checked when the rules compile.
+    fn templates(&self) -> Vec<(&'static str, &str)>;
+    /// What is wrong with its values beyond their types, by key.
+    fn problems(&self) -> Vec<(&'static str, String)>;
+    /// The copy that may be stored: every value that may hold a secret replaced. Executing takes
+    /// them from the current rules.
+    fn scrubbed(&self) -> ActionConfig;
+    /// Counts against the target's cancel limits.
+    fn is_destructive(&self) -> bool;
+    /// Firings of one poll go out together, one batch per rule and action.
+    fn is_batched(&self) -> bool;
+    /// The plugin that executes it.
+    fn build(&self) -> Box<dyn Action>;
 }
 
 impl ActionConfig {
-    /// The action types and the keys each one takes.
-    pub const KEYS: &'static [(&'static str, &'static [&'static str])] = &[
-        ("cancel", &["type"]),
-        ("email", &["type", "to", "cc", "subject", "body", "html"]),
-        ("webhook", &["type", "url", "method", "headers", "body", "timeout"]),
-        ("exec", &["type", "command", "timeout", "env"]),
-        ("log", &["type", "level", "message"]),
-    ];
+    /// The configuration as a plugin: the one place that names every variant.
+    fn plugin(&self) -> &dyn Plugin {
+        match self {
+            ActionConfig::Cancel(config) => config,
+            ActionConfig::Email(config) => config,
+            ActionConfig::Webhook(config) => config,
+            ActionConfig::Exec(config) => config,
+            ActionConfig::Log(config) => config,
+            #[cfg(test)]
+            ActionConfig::Record(config) => config,
+        }
+    }
 
     /// `cancel`, `email`, …
     pub fn kind(&self) -> &'static str {
-        match self {
-            ActionConfig::Cancel(_) => "cancel",
-            ActionConfig::Email(_) => "email",
-            ActionConfig::Webhook(_) => "webhook",
-            ActionConfig::Exec(_) => "exec",
-            ActionConfig::Log(_) => "log",
-        }
+        self.plugin().kind()
     }
 
     /// The templates this action renders, by key, for compile-time checking.
     pub fn templates(&self) -> Vec<(&'static str, &str)> {
-        fn some<'a>(key: &'static str, source: &'a Option<String>) -> Option<(&'static str, &'a str)> {
-            source.as_deref().map(|s| (key, s))
-        }
-        match self {
-            ActionConfig::Cancel(_) => Vec::new(),
-            ActionConfig::Email(e) => [some("subject", &e.subject), some("body", &e.body), some("html", &e.html)]
-                .into_iter()
-                .flatten()
-                .collect(),
-            ActionConfig::Webhook(w) => {
-                some("body", &w.body).into_iter().chain(w.headers.values().map(|v| ("headers", v.as_str()))).collect()
-            }
-            ActionConfig::Exec(x) => {
-                let command = x.command.iter().map(|c| ("command", c.as_str()));
-                command.chain(x.env.values().map(|v| ("env", v.as_str()))).collect()
-            }
-            ActionConfig::Log(l) => some("message", &l.message).into_iter().collect(),
-        }
+        self.plugin().templates()
     }
 
     /// What is wrong with the values (beyond their types), by key.
     pub fn problems(&self) -> Vec<(&'static str, String)> {
-        let mut out = Vec::new();
-        match self {
-            ActionConfig::Email(e) => {
-                if e.to.is_empty() && e.cc.is_empty() {
-                    out.push(("to", "an email action needs `to` (addresses or `owner`)".to_string()));
-                }
-                for address in e.to.iter().chain(&e.cc).filter(|a| *a != OWNER) {
-                    if let Err(err) = address.parse::<lettre::message::Mailbox>() {
-                        out.push(("to", format!("`{address}` is not an e-mail address ({err}); or write `owner`")));
-                    }
-                }
-            }
-            ActionConfig::Webhook(w) => {
-                let url = reqwest::Url::parse(&w.url);
-                if !url.is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
-                    out.push(("url", "`url` must be an http(s) URL".to_string()));
-                }
-                if reqwest::Method::from_bytes(w.method.to_ascii_uppercase().as_bytes()).is_err() {
-                    out.push(("method", format!("`{}` is not an HTTP method", w.method)));
-                }
-            }
-            ActionConfig::Exec(x) if x.command.is_empty() => {
-                out.push((
-                    "command",
-                    "`command` needs at least the program, e.g. [/usr/local/bin/notify, \"{{ job.id }}\"]".into(),
-                ));
-            }
-            _ => {}
-        }
-        out
+        self.plugin().problems()
     }
 
-    /// The configuration as it may be stored: a webhook's URL credentials and query, its header
-    /// values and an exec's environment values are replaced (they may hold secrets). Executing
-    /// takes them from the current rules.
+    /// The configuration as it may be stored, without anything that may be a secret.
     pub fn scrubbed(&self) -> ActionConfig {
-        let hide = |map: &BTreeMap<String, String>| map.keys().map(|k| (k.clone(), "***".to_string())).collect();
-        match self {
-            ActionConfig::Webhook(w) => ActionConfig::Webhook(WebhookConfig {
-                url: super::redact_url(&w.url),
-                headers: hide(&w.headers),
-                ..w.clone()
-            }),
-            ActionConfig::Exec(x) => ActionConfig::Exec(ExecConfig { env: hide(&x.env), ..x.clone() }),
-            other => other.clone(),
-        }
+        self.plugin().scrubbed()
     }
 
     /// Destructive actions count against the target's limits.
     pub fn is_destructive(&self) -> bool {
-        matches!(self, ActionConfig::Cancel(_))
+        self.plugin().is_destructive()
     }
 
-    /// Actions whose firings of one poll go out together, one batch per rule and action.
+    /// Actions whose firings of one poll go out together.
     pub fn is_batched(&self) -> bool {
-        matches!(self, ActionConfig::Email(_))
+        self.plugin().is_batched()
     }
+
+    /// The plugin for this configuration.
+    pub fn build(&self) -> Box<dyn Action> {
+        self.plugin().build()
+    }
+
+    /// Every action type, as serde knows them.
+    pub fn kinds() -> &'static [&'static str] {
+        match probe("\u{0}") {
+            Probe::Variants(kinds) => kinds,
+            _ => &[],
+        }
+    }
+
+    /// The keys an action of type `kind` takes (`type` first); `None` for an unknown type.
+    pub fn keys(kind: &str) -> Option<Vec<&'static str>> {
+        match probe(kind) {
+            Probe::Fields(fields) => Some(std::iter::once("type").chain(fields.iter().copied()).collect()),
+            _ => None,
+        }
+    }
+}
+
+/// What serde says when it reads `{type: kind, "\0": ""}`: the fields of the variant (the key
+/// is unknown to every one of them), or the variants (the type is unknown).
+#[derive(Debug)]
+enum Probe {
+    Variants(&'static [&'static str]),
+    Fields(&'static [&'static str]),
+    Other,
+}
+
+impl std::fmt::Display for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl std::error::Error for Probe {}
+
+impl serde::de::Error for Probe {
+    fn custom<T: std::fmt::Display>(_: T) -> Probe {
+        Probe::Other
+    }
+
+    fn unknown_variant(_: &str, expected: &'static [&'static str]) -> Probe {
+        Probe::Variants(expected)
+    }
+
+    fn unknown_field(_: &str, expected: &'static [&'static str]) -> Probe {
+        Probe::Fields(expected)
+    }
+}
+
+fn probe(kind: &str) -> Probe {
+    let entries = [("type", kind), ("\u{0}", "")];
+    let reader = serde::de::value::MapDeserializer::<_, Probe>::new(entries.into_iter());
+    ActionConfig::deserialize(reader).err().unwrap_or(Probe::Other)
+}
+
+/// A map with every value replaced (header and environment values may be secrets).
+pub(super) fn hidden(map: &std::collections::BTreeMap<String, String>) -> std::collections::BTreeMap<String, String> {
+    map.keys().map(|k| (k.clone(), "***".to_string())).collect()
 }

@@ -2,13 +2,76 @@
 //! `owner` resolves through `owners`; the Message-ID is derived from the firing, so a retried send
 //! is recognisable as the same message.
 
-use super::{ActionContext, ActionError, Done, EmailAction, Owner, OWNER};
+use super::template;
+use super::{ActionContext, ActionError, Done, Owner};
 use crate::arcgis::Job;
-use crate::template;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
+use serde::{Deserialize, Serialize};
 use std::hash::{BuildHasher, BuildHasherDefault};
+
+/// `type: email`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailAction {
+    /// Addresses, or `owner` for the job's owner.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Addresses, or `owner`.
+    #[serde(default)]
+    pub cc: Vec<String>,
+    /// A template; default: rule, job count and target.
+    pub subject: Option<String>,
+    /// A template; default: a plain-text table of the jobs with their links.
+    pub body: Option<String>,
+    /// A template for an HTML alternative (values are HTML-escaped).
+    pub html: Option<String>,
+}
+
+/// The recipient word that stands for each job's owner.
+pub const OWNER: &str = "owner";
+
+impl super::Plugin for EmailAction {
+    fn kind(&self) -> &'static str {
+        "email"
+    }
+
+    fn templates(&self) -> Vec<(&'static str, &str)> {
+        let sources = [("subject", &self.subject), ("body", &self.body), ("html", &self.html)];
+        sources.into_iter().filter_map(|(key, source)| Some((key, source.as_deref()?))).collect()
+    }
+
+    fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.to.is_empty() && self.cc.is_empty() {
+            out.push(("to", "an email action needs `to` (addresses or `owner`)".to_string()));
+        }
+        for address in self.to.iter().chain(&self.cc).filter(|a| *a != OWNER) {
+            if let Err(err) = address.parse::<Mailbox>() {
+                out.push(("to", format!("`{address}` is not an e-mail address ({err}); or write `owner`")));
+            }
+        }
+        out
+    }
+
+    /// Addresses and templates hold no secret.
+    fn scrubbed(&self) -> super::ActionConfig {
+        super::ActionConfig::Email(self.clone())
+    }
+
+    fn is_destructive(&self) -> bool {
+        false
+    }
+
+    fn is_batched(&self) -> bool {
+        true
+    }
+
+    fn build(&self) -> Box<dyn super::Action> {
+        Box::new(Email(self.clone()))
+    }
+}
 
 /// Default subject, when the rule gives none.
 pub const DEFAULT_SUBJECT: &str = "[nbwarden] {{ rule }} on {{ target }}: \
@@ -42,13 +105,15 @@ const QUOTED_MESSAGES: usize = 6;
 #[async_trait::async_trait]
 impl super::Action for Email {
     async fn execute(&self, cx: &ActionContext<'_>) -> Result<Done, ActionError> {
-        let mailer = cx.services.mailer.as_ref().ok_or_else(|| {
-            ActionError::Permanent("an email action needs an `email:` section in nbwarden.yaml".into())
-        })?;
+        let mailer = cx
+            .services
+            .mailer
+            .as_ref()
+            .ok_or_else(|| ActionError::permanent("an email action needs an `email:` section in nbwarden.yaml"))?;
         let jobs = with_owners(cx).await;
         let (letters, mut notes) = self.letters(cx, &jobs).await;
         if letters.is_empty() {
-            return Err(ActionError::Permanent(format!("no recipient to write to: {}", notes.join("; "))));
+            return Err(ActionError::permanent(format!("no recipient to write to: {}", notes.join("; "))));
         }
         let (mut sent, mut transient) = (Vec::new(), None);
         for letter in &letters {
@@ -71,15 +136,15 @@ impl super::Action for Email {
         }
         let detail = describe(&sent, &notes);
         match transient {
-            Some(e) => Err(ActionError::Transient(format!("{e}; {detail}"))),
-            None if sent.is_empty() => Err(ActionError::Permanent(detail)),
+            Some(e) => Err(ActionError::transient(format!("{e}; {detail}"))),
+            None if sent.is_empty() => Err(ActionError::permanent(detail)),
             None => Ok(Done::Done(detail)),
         }
     }
 
     fn preview(&self, cx: &ActionContext<'_>) -> String {
         let recipients: Vec<String> = self.0.to.iter().chain(&self.0.cc).map(|r| preview_recipient(cx, r)).collect();
-        let context = cx.template_context(&cx.planned.jobs);
+        let context = cx.template_context(cx.occasion.jobs);
         let subject = template::render_header(self.0.subject.as_deref().unwrap_or(DEFAULT_SUBJECT), &context)
             .unwrap_or_else(|e| format!("(subject fails to render: {e})"));
         format!("would e-mail {}; subject: {subject}", recipients.join(", "))
@@ -116,8 +181,8 @@ impl Email {
         (letters, notes)
     }
 
-    fn message(&self, cx: &ActionContext<'_>, from: &Mailbox, letter: &Letter) -> Result<Message, String> {
-        let to: Mailbox = letter.address.parse().map_err(|e| format!("not an e-mail address ({e})"))?;
+    fn message(&self, cx: &ActionContext<'_>, from: &Mailbox, letter: &Letter) -> Result<Message, MessageError> {
+        let to: Mailbox = letter.address.parse().map_err(MessageError::Address)?;
         let context = cx.template_context(&letter.jobs);
         let subject = template::render_header(self.0.subject.as_deref().unwrap_or(DEFAULT_SUBJECT), &context)?;
         let text = match &self.0.body {
@@ -127,7 +192,7 @@ impl Email {
         let builder = Message::builder()
             .from(from.clone())
             .subject(subject)
-            .message_id(Some(message_id(cx, letter, from)))
+            .message_id(Some(message_id(&self.0, cx, letter, from)))
             .date_now();
         let builder = match letter.field {
             Field::To => builder.to(to),
@@ -139,8 +204,22 @@ impl Email {
             }
             None => builder.header(ContentType::TEXT_PLAIN).body(text),
         };
-        built.map_err(|e| format!("cannot build the message: {e}"))
+        built.map_err(MessageError::Build)
     }
+}
+
+/// Why one recipient's message could not be written.
+#[derive(Debug, thiserror::Error)]
+enum MessageError {
+    /// The owner's address from Portal or the map does not parse.
+    #[error("not an e-mail address ({0})")]
+    Address(lettre::address::AddressError),
+    /// A template failed.
+    #[error(transparent)]
+    Template(#[from] template::TemplateError),
+    /// lettre refused the message.
+    #[error("cannot build the message: {0}")]
+    Build(lettre::error::Error),
 }
 
 /// Adds `job` to the letter for `address` (the first header a recipient appears in wins).
@@ -155,7 +234,7 @@ fn add(letters: &mut Vec<Letter>, address: String, (field, to_owner): (Field, bo
 
 /// The planned jobs; those without a username (abbreviated Enterprise lists) re-read first.
 async fn with_owners(cx: &ActionContext<'_>) -> Vec<Job> {
-    let mut jobs = cx.planned.jobs.clone();
+    let mut jobs = cx.occasion.jobs.to_vec();
     for job in jobs.iter_mut().filter(|j| j.username.is_none()) {
         match cx.source.job(&job.id).await {
             Ok(full) => job.username = full.username,
@@ -168,10 +247,10 @@ async fn with_owners(cx: &ActionContext<'_>) -> Vec<Job> {
 }
 
 /// Stable for one firing and recipient: the same message on every retry and after a restart.
-fn message_id(cx: &ActionContext<'_>, letter: &Letter, from: &Mailbox) -> String {
-    let planned = cx.planned;
+fn message_id(config: &EmailAction, cx: &ActionContext<'_>, letter: &Letter, from: &Mailbox) -> String {
+    let planned = cx.occasion;
     let mut key = format!("{}\0{}\0{}\0{}\0", cx.target, planned.rule, planned.planned_ms, planned.event.kind);
-    key.push_str(&serde_json::to_string(&planned.action).unwrap_or_default());
+    key.push_str(&serde_json::to_string(&super::ActionConfig::Email(config.clone())).unwrap_or_default());
     for job in &letter.jobs {
         key.push('\0');
         key.push_str(&job.id);
@@ -185,7 +264,7 @@ fn message_id(cx: &ActionContext<'_>, letter: &Letter, from: &Mailbox) -> String
 /// The default body: what fired, a plain-text table of the jobs, then per job its notebook item,
 /// the last lines of its messages, and (for administrators, not for the owner) its admin URL.
 fn default_body(cx: &ActionContext<'_>, jobs: &[Job], to_owner: bool) -> String {
-    let planned = cx.planned;
+    let planned = cx.occasion;
     let when = crate::arcgis::model::rfc3339(planned.planned_ms).unwrap_or_default();
     let mut text = format!(
         "nbwarden rule \"{}\" fired on target \"{}\" ({}) at {when}.\n\n",
@@ -221,7 +300,7 @@ fn preview_recipient(cx: &ActionContext<'_>, recipient: &str) -> String {
     if recipient != OWNER {
         return recipient.to_string();
     }
-    let owners: Vec<&str> = cx.planned.jobs.iter().map(|j| j.username.as_deref().unwrap_or("?")).collect();
+    let owners: Vec<&str> = cx.occasion.jobs.iter().map(|j| j.username.as_deref().unwrap_or("?")).collect();
     format!("the owner ({})", owners.join(", "))
 }
 

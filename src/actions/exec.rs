@@ -2,12 +2,64 @@
 //! variables and as JSON on standard input; killed at the timeout; exit 0 is success, exit 75
 //! (EX_TEMPFAIL) asks for a retry.
 
-use super::{ActionContext, ActionError, Done, ExecConfig};
-use crate::template;
+use super::template;
+use super::{ActionContext, ActionError, Done};
+use crate::config::ConfigDuration;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
+
+/// `type: exec`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecConfig {
+    /// The program and its arguments; each element is a template; never run through a shell.
+    pub command: Vec<String>,
+    /// The process is killed after this long (default 60s).
+    pub timeout: Option<ConfigDuration>,
+    /// Extra environment variables; values are templates.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl super::Plugin for ExecConfig {
+    fn kind(&self) -> &'static str {
+        "exec"
+    }
+
+    fn templates(&self) -> Vec<(&'static str, &str)> {
+        let command = self.command.iter().map(|c| ("command", c.as_str()));
+        command.chain(self.env.values().map(|v| ("env", v.as_str()))).collect()
+    }
+
+    fn problems(&self) -> Vec<(&'static str, String)> {
+        if !self.command.is_empty() {
+            return Vec::new();
+        }
+        let hint = "`command` needs at least the program, e.g. [/usr/local/bin/notify, \"{{ job.id }}\"]";
+        vec![("command", hint.into())]
+    }
+
+    /// The environment values may hold secrets.
+    fn scrubbed(&self) -> super::ActionConfig {
+        super::ActionConfig::Exec(ExecConfig { env: super::hidden(&self.env), ..self.clone() })
+    }
+
+    fn is_destructive(&self) -> bool {
+        false
+    }
+
+    fn is_batched(&self) -> bool {
+        false
+    }
+
+    fn build(&self) -> Box<dyn super::Action> {
+        Box::new(Exec(self.clone()))
+    }
+}
 
 /// Default bound on one run.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -21,16 +73,16 @@ pub struct Exec(pub ExecConfig);
 #[async_trait::async_trait]
 impl super::Action for Exec {
     async fn execute(&self, cx: &ActionContext<'_>) -> Result<Done, ActionError> {
-        let context = cx.template_context(&cx.planned.jobs);
-        let argv = self.argv(&context).map_err(ActionError::Permanent)?;
+        let context = cx.template_context(cx.occasion.jobs);
+        let argv = self.argv(&context).map_err(ActionError::permanent)?;
         let mut command = tokio::process::Command::new(&argv[0]);
         command.args(&argv[1..]).envs(variables(&context)).kill_on_drop(true);
         for (name, value) in &self.0.env {
-            command.env(name, template::render(value, &context).map_err(ActionError::Permanent)?);
+            command.env(name, template::render(value, &context).map_err(ActionError::permanent)?);
         }
         command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child =
-            command.spawn().map_err(|e| ActionError::Permanent(format!("cannot start {}: {e}", argv[0])))?;
+            command.spawn().map_err(|e| ActionError::permanent(format!("cannot start {}: {e}", argv[0])))?;
         if let Some(mut stdin) = child.stdin.take() {
             let input = context.to_string();
             tokio::spawn(async move {
@@ -40,10 +92,10 @@ impl super::Action for Exec {
         }
         let timeout = self.0.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
         let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
-            Ok(output) => output.map_err(|e| ActionError::Permanent(format!("{}: {e}", argv[0])))?,
+            Ok(output) => output.map_err(|e| ActionError::permanent(format!("{}: {e}", argv[0])))?,
             Err(_) => {
                 let waited = crate::config::format_duration(timeout);
-                return Err(ActionError::Permanent(format!("{} killed after {waited} (timeout)", argv[0])));
+                return Err(ActionError::permanent(format!("{} killed after {waited} (timeout)", argv[0])));
             }
         };
         let said = |bytes: &[u8]| -> String {
@@ -53,15 +105,15 @@ impl super::Action for Exec {
         match output.status.code() {
             Some(0) => Ok(Done::Done(format!("{} exited 0 {}", argv[0], said(&output.stdout)).trim_end().into())),
             Some(EX_TEMPFAIL) => {
-                Err(ActionError::Transient(format!("{} exited 75 (try again): {}", argv[0], said(&output.stderr))))
+                Err(ActionError::transient(format!("{} exited 75 (try again): {}", argv[0], said(&output.stderr))))
             }
-            Some(code) => Err(ActionError::Permanent(format!("{} exited {code}: {}", argv[0], said(&output.stderr)))),
-            None => Err(ActionError::Permanent(format!("{} was killed by a signal", argv[0]))),
+            Some(code) => Err(ActionError::permanent(format!("{} exited {code}: {}", argv[0], said(&output.stderr)))),
+            None => Err(ActionError::permanent(format!("{} was killed by a signal", argv[0]))),
         }
     }
 
     fn preview(&self, cx: &ActionContext<'_>) -> String {
-        let context = cx.template_context(&cx.planned.jobs);
+        let context = cx.template_context(cx.occasion.jobs);
         match self.argv(&context) {
             Ok(argv) => format!("would run {argv:?}"),
             Err(e) => format!("would fail to render the command: {e}"),
@@ -69,13 +121,24 @@ impl super::Action for Exec {
     }
 }
 
+/// Why the command line could not be rendered.
+#[derive(Debug, thiserror::Error)]
+enum ArgvError {
+    /// A template failed.
+    #[error(transparent)]
+    Template(#[from] template::TemplateError),
+    /// The first element renders empty.
+    #[error("the command renders to no program")]
+    NoProgram,
+}
+
 impl Exec {
-    fn argv(&self, context: &Value) -> Result<Vec<String>, String> {
+    fn argv(&self, context: &Value) -> Result<Vec<String>, ArgvError> {
         let argv: Vec<String> =
             self.0.command.iter().map(|a| template::render(a, context)).collect::<Result<_, _>>()?;
         match argv.first() {
             Some(program) if !program.is_empty() => Ok(argv),
-            _ => Err("the command renders to no program".into()),
+            _ => Err(ArgvError::NoProgram),
         }
     }
 }

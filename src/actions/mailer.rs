@@ -59,17 +59,17 @@ impl Mailer {
             match &self.transport {
                 Transport::Smtp(t) => t.send(message).await.map(drop).map_err(smtp_error),
                 Transport::File(t) => {
-                    t.send(message).await.map(drop).map_err(|e| ActionError::Transient(e.to_string()))
+                    t.send(message).await.map(drop).map_err(|e| ActionError::transient(e.to_string()))
                 }
                 Transport::Sendmail(t) => {
-                    t.send(message).await.map(drop).map_err(|e| ActionError::Transient(format!("sendmail: {e}")))
+                    t.send(message).await.map(drop).map_err(|e| ActionError::transient(format!("sendmail: {e}")))
                 }
             }
         })
         .await;
         sent.unwrap_or_else(|_| {
             let waited = crate::config::format_duration(self.timeout);
-            Err(ActionError::Transient(format!("{}: no answer within {waited}", self.describe)))
+            Err(ActionError::transient(format!("{}: no answer within {waited}", self.describe)))
         })
     }
 }
@@ -101,8 +101,8 @@ fn smtp(config: &EmailConfig, timeout: Duration) -> Result<(Transport, String), 
 /// SMTP 5xx replies are permanent; 4xx replies, connection and TLS trouble are transient.
 fn smtp_error(e: lettre::transport::smtp::Error) -> ActionError {
     if e.is_permanent() {
-        ActionError::Permanent(format!("the SMTP server refused: {e}"))
+        ActionError::permanent(format!("the SMTP server refused: {e}"))
     } else {
-        ActionError::Transient(format!("SMTP: {e}"))
+        ActionError::transient(format!("SMTP: {e}"))
     }
 }

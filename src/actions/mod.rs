@@ -8,17 +8,25 @@ mod exec;
 mod log;
 mod mailer;
 mod owners;
+#[cfg(test)]
+pub(crate) mod recording;
+pub mod template;
 mod webhook;
 
-pub use config::{ActionConfig, CancelConfig, EmailAction, ExecConfig, LogConfig, LogLevel, WebhookConfig, OWNER};
-pub use email::DEFAULT_SUBJECT;
+pub use cancel::CancelConfig;
+use config::hidden;
+pub use config::{ActionConfig, Plugin};
+pub use email::{EmailAction, DEFAULT_SUBJECT, OWNER};
+pub use exec::ExecConfig;
+pub use log::{LogConfig, LogLevel};
 pub use mailer::Mailer;
 pub use owners::{Owner, Owners};
-pub use webhook::redact_url;
+pub use template::Occasion;
+pub use webhook::{redact_url, WebhookConfig};
 
 use crate::arcgis::JobSource;
 use crate::config::{EmailConfig, OwnersConfig};
-use crate::store::{Journal, Planned};
+use crate::journal::Journal;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
@@ -32,8 +40,6 @@ pub struct Services {
     pub http: reqwest::Client,
     /// The progress journal of the state file (none for a throwaway store).
     pub journal: Option<Arc<Journal>>,
-    /// The current rules: queued actions take their secrets from them.
-    pub rules: Arc<crate::rules::RuleSet>,
 }
 
 impl Services {
@@ -45,8 +51,7 @@ impl Services {
             .user_agent(concat!("nbwarden/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot set up the webhook HTTP client: {e}"))?;
-        let rules = Arc::default();
-        Ok(Services { mailer, owners: Owners::new(owners.clone()), http, journal: None, rules })
+        Ok(Services { mailer, owners: Owners::new(owners.clone()), http, journal: None })
     }
 }
 
@@ -90,8 +95,8 @@ pub struct ActionContext<'a> {
     pub target: &'a str,
     /// The target's job source (cancel, re-read, user look-up).
     pub source: &'a dyn JobSource,
-    /// What was planned.
-    pub planned: &'a Planned,
+    /// What to act on.
+    pub occasion: Occasion<'a>,
     /// Mail, owners, HTTP.
     pub services: &'a Services,
     /// What earlier attempts settled.
@@ -101,13 +106,13 @@ pub struct ActionContext<'a> {
 impl ActionContext<'_> {
     /// The template context of SPEC §3 for `jobs` (a subset of the planned jobs).
     pub fn template_context(&self, jobs: &[crate::arcgis::Job]) -> serde_json::Value {
-        crate::template::context(self.planned, jobs, self.target, |job| self.links(job))
+        template::context(&self.occasion, jobs, self.target, |job| self.links(job))
     }
 
     /// The admin URL of a job and its notebook item's page.
-    pub fn links(&self, job: &crate::arcgis::Job) -> crate::template::Links {
+    pub fn links(&self, job: &crate::arcgis::Job) -> template::Links {
         let item = job.item_id.as_deref().and_then(|id| self.source.item_url(id));
-        crate::template::Links { admin: self.source.job_url(&job.id), item }
+        template::Links { admin: self.source.job_url(&job.id), item }
     }
 }
 
@@ -120,24 +125,39 @@ pub enum Done {
     Skipped(String),
 }
 
+/// Any error a plugin reports, with its causes.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// A failed attempt.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ActionError {
-    /// Timeouts, connection errors, HTTP 429/5xx: dispatch retries with backoff.
+    /// Timeouts, connection errors, HTTP 429/5xx, SMTP 4xx: dispatch retries with backoff.
     #[error("{0}")]
-    Transient(String),
-    /// Everything else: recorded, not retried.
+    Transient(BoxError),
+    /// Everything else (HTTP 4xx, a rejected recipient, a non-zero exit): recorded, not retried.
     #[error("{0}")]
-    Permanent(String),
+    Permanent(BoxError),
+}
+
+impl ActionError {
+    /// A failure worth another try.
+    pub fn transient(e: impl Into<BoxError>) -> ActionError {
+        ActionError::Transient(e.into())
+    }
+
+    /// A failure that another try would repeat.
+    pub fn permanent(e: impl Into<BoxError>) -> ActionError {
+        ActionError::Permanent(e.into())
+    }
 }
 
 impl From<crate::arcgis::Error> for ActionError {
     /// A refused or paused sign-in is transient for an action: it is tried again after the pause.
     fn from(e: crate::arcgis::Error) -> Self {
         if e.is_transient() || e.sign_in_wait_ms().is_some() {
-            ActionError::Transient(e.to_string())
+            ActionError::transient(e)
         } else {
-            ActionError::Permanent(e.to_string())
+            ActionError::permanent(e)
         }
     }
 }
@@ -149,17 +169,4 @@ pub trait Action: Send + Sync {
     async fn execute(&self, cx: &ActionContext<'_>) -> Result<Done, ActionError>;
     /// What the action would do, in full, for dry runs (rendered text, URLs, recipients).
     fn preview(&self, cx: &ActionContext<'_>) -> String;
-}
-
-impl ActionConfig {
-    /// The plugin for this configuration.
-    pub fn build(&self) -> Box<dyn Action> {
-        match self {
-            ActionConfig::Cancel(_) => Box::new(cancel::Cancel),
-            ActionConfig::Email(config) => Box::new(email::Email(config.clone())),
-            ActionConfig::Webhook(config) => Box::new(webhook::Webhook(config.clone())),
-            ActionConfig::Exec(config) => Box::new(exec::Exec(config.clone())),
-            ActionConfig::Log(config) => Box::new(log::Log(config.clone())),
-        }
-    }
 }

@@ -1,12 +1,78 @@
 //! The `webhook` action: one HTTP call per firing. 2xx is success; 429, 5xx and transport errors
 //! are transient; other answers are permanent. The URL is redacted wherever it is reported.
 
-use super::{ActionContext, ActionError, Done, WebhookConfig};
-use crate::template;
+use super::template::{self, TemplateError};
+use super::{ActionContext, ActionError, Done};
+use crate::config::ConfigDuration;
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// `type: webhook`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where to send it.
+    pub url: String,
+    /// HTTP method (default POST).
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Extra headers; values are templates.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A template; default: a JSON document with the rule, the event and the jobs.
+    pub body: Option<String>,
+    /// Bound on the whole call (default 10s).
+    pub timeout: Option<ConfigDuration>,
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+
+impl super::Plugin for WebhookConfig {
+    fn kind(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn templates(&self) -> Vec<(&'static str, &str)> {
+        let headers = self.headers.values().map(|v| ("headers", v.as_str()));
+        self.body.as_deref().map(|b| ("body", b)).into_iter().chain(headers).collect()
+    }
+
+    fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let url = reqwest::Url::parse(&self.url);
+        if !url.is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+            out.push(("url", "`url` must be an http(s) URL".to_string()));
+        }
+        if Method::from_bytes(self.method.to_ascii_uppercase().as_bytes()).is_err() {
+            out.push(("method", format!("`{}` is not an HTTP method", self.method)));
+        }
+        out
+    }
+
+    /// The URL's credentials and query, and the header values, may hold secrets.
+    fn scrubbed(&self) -> super::ActionConfig {
+        let headers = super::hidden(&self.headers);
+        super::ActionConfig::Webhook(WebhookConfig { url: redact_url(&self.url), headers, ..self.clone() })
+    }
+
+    fn is_destructive(&self) -> bool {
+        false
+    }
+
+    fn is_batched(&self) -> bool {
+        false
+    }
+
+    fn build(&self) -> Box<dyn super::Action> {
+        Box::new(Webhook(self.clone()))
+    }
+}
 
 /// Default bound on one call.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -18,11 +84,11 @@ pub struct Webhook(pub WebhookConfig);
 #[async_trait::async_trait]
 impl super::Action for Webhook {
     async fn execute(&self, cx: &ActionContext<'_>) -> Result<Done, ActionError> {
-        let request = self.request(cx).map_err(ActionError::Permanent)?;
+        let request = self.request(cx).map_err(ActionError::permanent)?;
         let shown = format!("{} {}", self.method(), redact_url(&self.0.url));
         let response = request.send().await.map_err(|e| {
             let kind = if e.is_timeout() { "no answer in time" } else { "cannot connect" };
-            ActionError::Transient(format!("{shown}: {kind}: {}", e.without_url()))
+            ActionError::transient(format!("{shown}: {kind}: {}", e.without_url()))
         })?;
         let status = response.status();
         let outcome = format!("{shown} answered {}", status.as_u16());
@@ -33,9 +99,9 @@ impl super::Action for Webhook {
         let excerpt: String = crate::text::printable(body.trim()).chars().take(200).collect();
         let detail = if excerpt.is_empty() { outcome } else { format!("{outcome}: {excerpt}") };
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            Err(ActionError::Transient(detail))
+            Err(ActionError::transient(detail))
         } else {
-            Err(ActionError::Permanent(detail))
+            Err(ActionError::permanent(detail))
         }
     }
 
@@ -51,8 +117,8 @@ impl Webhook {
     }
 
     /// The rendered body: the rule's template, or a JSON document with rule, event and jobs.
-    fn body(&self, cx: &ActionContext<'_>) -> Result<String, String> {
-        let context = cx.template_context(&cx.planned.jobs);
+    fn body(&self, cx: &ActionContext<'_>) -> Result<String, TemplateError> {
+        let context = cx.template_context(cx.occasion.jobs);
         match &self.0.body {
             Some(source) => template::render(source, &context),
             None => Ok(json!({
@@ -63,11 +129,10 @@ impl Webhook {
         }
     }
 
-    fn request(&self, cx: &ActionContext<'_>) -> Result<reqwest::RequestBuilder, String> {
-        let method =
-            Method::from_bytes(self.method().as_bytes()).map_err(|_| format!("bad method {}", self.0.method))?;
+    fn request(&self, cx: &ActionContext<'_>) -> Result<reqwest::RequestBuilder, RequestError> {
+        let method = Method::from_bytes(self.method().as_bytes()).map_err(|_| RequestError::Method(self.method()))?;
         let body = self.body(cx)?;
-        let context = cx.template_context(&cx.planned.jobs);
+        let context = cx.template_context(cx.occasion.jobs);
         let json = serde_json::from_str::<serde_json::Value>(&body).is_ok();
         let content_type = if json { "application/json" } else { "text/plain; charset=utf-8" };
         let mut request = cx
@@ -78,13 +143,30 @@ impl Webhook {
             .header(CONTENT_TYPE, content_type);
         for (name, value) in &self.0.headers {
             let value = template::render_header(value, &context)?;
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("bad header name `{name}`"))?;
-            let mut value = HeaderValue::from_str(&value).map_err(|_| format!("header {name}: not a valid value"))?;
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| RequestError::HeaderName(name.clone()))?;
+            let mut value = HeaderValue::from_str(&value).map_err(|_| RequestError::HeaderValue(name.clone()))?;
             value.set_sensitive(true);
             request = request.header(name, value);
         }
         Ok(request.body(body))
     }
+}
+
+/// Why the request could not be built.
+#[derive(Debug, thiserror::Error)]
+enum RequestError {
+    /// Not an HTTP method.
+    #[error("bad method {0}")]
+    Method(String),
+    /// A header name that HTTP does not allow.
+    #[error("bad header name `{0}`")]
+    HeaderName(String),
+    /// A rendered header value that HTTP does not allow.
+    #[error("header {0}: not a valid value")]
+    HeaderValue(HeaderName),
+    /// A template failed.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
 }
 
 /// A URL fit for logs: user, password and query replaced by `***`.

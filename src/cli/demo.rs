@@ -96,10 +96,10 @@ fn eml_files(dir: &Path) -> usize {
 }
 
 fn summary(lines: &[Line], stats: &crate::simulator::site::Stats, emails: usize, dir: &Path) {
-    let count = |wanted: &dyn Fn(&crate::dispatch::ActionReport) -> bool| {
+    let count = |wanted: &dyn Fn(&crate::plan::ActionReport) -> bool| {
         lines.iter().filter(|l| matches!(l, Line::Action(r) if wanted(r))).count()
     };
-    let cancels = count(&|r| r.action == "cancel" && r.outcome == "done");
+    let cancels = count(&|r| r.action == "cancel" && r.outcome == crate::plan::Outcome::Done);
     let ignored = count(&|r| r.detail.starts_with("cancel_ignored"));
     let polls = lines.iter().filter(|l| matches!(l, Line::Poll { ok: true, .. })).count();
     let events = lines.iter().filter(|l| matches!(l, Line::Event { .. })).count();

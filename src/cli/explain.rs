@@ -4,7 +4,8 @@
 use super::setup::{self, Setup};
 use crate::arcgis::Job;
 use crate::config::format_duration;
-use crate::engine::{Mode, Target};
+use crate::dispatch::Mode;
+use crate::engine::Target;
 use crate::rules::{Rule, Subject, Trigger, Verdict};
 use crate::store::Scope;
 use anyhow::bail;

@@ -1,8 +1,8 @@
 //! `nbwarden once`: poll every target once, evaluate, dispatch, wait for the actions, report.
 
 use super::setup::{self, Setup};
-use crate::dispatch::{self, RetryPolicy};
-use crate::engine::{self, Line, Mode};
+use crate::dispatch::{Mode, RetryPolicy};
+use crate::engine::{self, Line};
 use crate::text::printable;
 use std::time::Duration;
 
@@ -15,13 +15,12 @@ pub async fn run(setup: Setup, preview: bool, json: bool) -> anyhow::Result<bool
     };
     let (store, shared, targets) = setup::engine(&setup, mode).await?;
     let (targets, mut lines) = engine::tick_all(targets, &shared).await;
-    if mode == Mode::Act {
-        let sources = engine::sources(&targets);
-        let reports =
-            dispatch::execute_due(store.clone(), mode.scope(), &sources, &shared.services, RetryPolicy::ONCE).await?;
-        lines.extend(reports.into_iter().map(Line::Action));
+    let sources = engine::sources(&targets);
+    let reports = shared.dispatch.execute_due(&sources, RetryPolicy::ONCE).await?;
+    lines.extend(reports.into_iter().map(Line::Action));
+    if mode.writes() {
         let retention: Duration = setup.config.state.retention.0;
-        store.prune(&engine::prune_cutoff(retention, &sources)).await?;
+        store.prune(&engine::prune_cutoff(retention, shared.dispatch.now_ms(), &sources)).await?;
     }
     super::write_stdout(&render(&lines, json)?)?;
     Ok(!lines.iter().any(Line::is_failure))

@@ -3,7 +3,8 @@
 //! stops on SIGTERM/SIGINT after running polls and actions finish (10 s at most).
 
 use super::setup::{self, Setup};
-use crate::engine::{self, Line, Mode};
+use crate::dispatch::Mode;
+use crate::engine::{self, Line};
 use crate::scheduler::{Context, Running, Sink};
 use crate::status::Board;
 use anyhow::Context as _;
@@ -175,7 +176,7 @@ pub fn log_line(line: &Line) {
         Line::Action(r) => {
             let jobs = r.job_ids.iter().map(|j| printable(j)).collect::<Vec<_>>().join(", ");
             let detail = printable(&r.detail);
-            if r.outcome == "failed" {
+            if r.outcome == crate::plan::Outcome::Failed {
                 tracing::warn!(target_name = %r.target, rule = %r.rule, jobs, "{} {}: {detail}", r.action, r.outcome);
             } else {
                 tracing::info!(target_name = %r.target, rule = %r.rule, jobs, "{} {}: {detail}", r.action, r.outcome);

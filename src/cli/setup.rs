@@ -4,9 +4,11 @@ use crate::actions::{ActionConfig, Services};
 use crate::arcgis::signin::SignIns;
 use crate::arcgis::{Client, JobSource};
 use crate::config::Config;
-use crate::engine::{Mode, Shared, Target};
+use crate::dispatch::{Dispatcher, Mode};
+use crate::engine::{Shared, Target};
+use crate::journal::Journal;
 use crate::rules::RuleSet;
-use crate::store::{Journal, SignInRecords, SqlStore, Store};
+use crate::store::{SignInRecords, SqlStore, Store};
 use anyhow::{anyhow, bail};
 use std::sync::Arc;
 
@@ -101,12 +103,12 @@ pub async fn engine(setup: &Setup, mode: Mode) -> anyhow::Result<(Arc<dyn Store>
     let store = store(&setup.config, mode).await?;
     let mut services =
         Services::new(setup.config.email.as_ref(), &setup.config.owners).map_err(|e| anyhow!("email: {e}"))?;
-    if mode != Mode::Preview {
+    if mode.writes() {
         services.journal = Some(journal(&setup.config.state.path, &*store).await?);
     }
     let rules = Arc::new(setup.rules.clone());
-    services.rules = rules.clone();
-    let shared = Shared::new(rules, store.clone(), mode, Arc::new(services));
+    let (services, clock) = (Arc::new(services), crate::clock::system());
+    let shared = Shared::new(Dispatcher { rules, store: store.clone(), mode, services, clock });
     let sign_ins = sign_ins(store.clone()).await?;
     let mut targets = Vec::new();
     for (config, source) in setup.config.targets.iter().zip(sources(&setup.config, &sign_ins)?) {
@@ -122,8 +124,9 @@ pub async fn engine(setup: &Setup, mode: Mode) -> anyhow::Result<(Arc<dyn Store>
 mod tests {
     use super::*;
     use crate::arcgis::{Job, Status};
-    use crate::dispatch::{self, RetryPolicy};
-    use crate::store::{PollCommit, Scope, FINISHED};
+    use crate::dispatch::RetryPolicy;
+    use crate::journal::FINISHED;
+    use crate::store::{PollCommit, Scope};
     use std::collections::HashMap;
 
     /// A site that only counts cancels.
@@ -156,14 +159,14 @@ mod tests {
         }
     }
 
-    fn planned(rules: &RuleSet, rule: &str) -> crate::store::Planned {
+    fn planned(rules: &RuleSet, rule: &str) -> crate::plan::Planned {
         let rule = rules.get(rule).unwrap();
-        crate::store::Planned {
+        crate::plan::Planned {
             rule: rule.name.clone(),
             action: rule.actions[0].scrubbed(),
             action_index: 0,
             jobs: vec![Job::new("j1", Status::Executing)],
-            event: crate::rules::EventInfo { kind: "poll".into(), from: None, to: None },
+            event: crate::diff::EventInfo { kind: "poll".into(), from: None, to: None },
             planned_ms: 1_000,
             settled: Vec::new(),
             secrets_scrubbed: false,
@@ -183,19 +186,8 @@ mod tests {
 ";
         let rules = RuleSet::parse(std::path::Path::new("r.yaml"), text, &["t"]).unwrap();
         let store: Arc<dyn Store> = Arc::new(SqlStore::open_sqlite(&state).await.unwrap());
-        let commit = PollCommit {
-            scope: Scope::Real,
-            target: "t",
-            now_ms: 1_000,
-            upserts: &[],
-            gone: Vec::new(),
-            ledger: Vec::new(),
-            streaks_set: Vec::new(),
-            streaks_dropped: Vec::new(),
-            checks_set: Vec::new(),
-            checks_dropped: Vec::new(),
-            actions: vec![planned(&rules, "mail"), planned(&rules, "stop")],
-        };
+        let actions = vec![planned(&rules, "mail"), planned(&rules, "stop")];
+        let commit = PollCommit { actions, ..PollCommit::new(Scope::Real, "t", 1_000) };
         let ids = store.commit_poll(&commit).await.unwrap();
         // The killed process had sent joe's message and finished the cancel, and journaled both.
         let (killed, _) = Journal::open(&state).unwrap();
@@ -211,12 +203,12 @@ mod tests {
         };
         let mut services = Services::new(Some(&email), &Default::default()).unwrap();
         services.journal = Some(journal(&state, &*store).await.unwrap());
-        services.rules = Arc::new(rules);
         let site = Arc::new(Counting::default());
         let sources: HashMap<String, Arc<dyn JobSource>> =
             [("t".to_string(), site.clone() as Arc<dyn JobSource>)].into();
-        let reports =
-            dispatch::execute_due(store, Scope::Real, &sources, &Arc::new(services), RetryPolicy::ONCE).await.unwrap();
+        let (rules, services, clock) = (Arc::new(rules), Arc::new(services), crate::clock::system());
+        let dispatch = Arc::new(Dispatcher { rules, store, mode: Mode::Act, services, clock });
+        let reports = dispatch.execute_due(&sources, RetryPolicy::ONCE).await.unwrap();
         let outcomes: Vec<(&str, &str)> = reports.iter().map(|r| (r.outcome.as_str(), r.detail.as_str())).collect();
         assert_eq!(outcomes[0].0, "done");
         assert!(

@@ -2,10 +2,12 @@
 //! secrets, resolving relative paths and checking what serde cannot. Every YAML call lives here.
 
 mod auth;
+mod cron;
 pub mod duration;
 mod model;
 
 pub use auth::{AuthConfig, AuthMethod};
+pub use cron::parse_cron;
 pub use duration::{format_duration, ConfigDuration};
 pub use model::*;
 
@@ -267,7 +269,7 @@ fn validate_target(target: &TargetConfig, problems: &mut Vec<String>) {
     let poll = &target.poll;
     check(!(poll.every.is_some() && poll.cron.is_some()), "poll: give either `every` or `cron`, not both".into());
     check(poll.every.is_none_or(|d| d.0.as_secs() >= 1), "poll.every must be at least 1s".into());
-    if let Some(Err(e)) = poll.cron.as_deref().map(crate::scheduler::timing::parse_cron) {
+    if let Some(Err(e)) = poll.cron.as_deref().map(parse_cron) {
         check(false, format!("poll.cron: {e}"));
     }
     check(!poll.timeout.0.is_zero(), "poll.timeout must be more than 0s".into());

@@ -2,9 +2,10 @@
 //! that match, in one batch per action; the slot is recorded in the ledger so that it fires once,
 //! restarts included.
 
-use super::{Line, Mode, Shared, Target};
-use crate::rules::{EventInfo, Subject, Trigger, Verdict};
-use crate::store::{LedgerRecord, Planned, PollCommit};
+use super::{Line, Shared, Target};
+use crate::plan::LedgerRecord;
+use crate::rules::{Subject, Trigger, Verdict};
+use crate::store::PollCommit;
 
 /// The job id under which digest slots are recorded in the ledger.
 pub const DIGEST_JOB: &str = "*";
@@ -23,17 +24,17 @@ pub fn last_fired_slot(target: &Target, rule: &str) -> Option<i64> {
 impl Target {
     /// Fires schedule rule `index` for the slot at `slot_ms` (local clock), unless it already did.
     pub async fn digest(&mut self, shared: &Shared, index: usize, slot_ms: i64) -> crate::store::Result<Vec<Line>> {
-        let rule = &shared.rules.rules[index];
+        let dispatch = &shared.dispatch;
+        let rule = &dispatch.rules.rules[index];
         let Trigger::Schedule(schedule) = &rule.trigger else { return Ok(Vec::new()) };
         let trigger = slot_trigger(slot_ms);
         if self.state.ledger.fired(&rule.name, DIGEST_JOB, &trigger) {
             return Ok(Vec::new());
         }
         let name = self.config.name.clone();
-        let offset = self.source.server_now_ms() - crate::arcgis::auth::local_now_ms();
-        let slot_server = slot_ms + offset;
+        let slot_server = slot_ms + self.source.server_now_ms() - dispatch.now_ms();
         let since = slot_server - schedule.window.as_millis() as i64;
-        let seen = shared.store.history_since(shared.mode.scope(), &name, since).await?;
+        let seen = dispatch.store.history_since(dispatch.scope(), &name, since).await?;
         let mut jobs: Vec<_> = seen
             .into_iter()
             .filter(|job| {
@@ -42,47 +43,15 @@ impl Target {
             })
             .collect();
         jobs.sort_by(|a, b| a.started_at.cmp(&b.started_at).then_with(|| a.id.cmp(&b.id)));
-        let event = EventInfo { kind: "schedule".into(), from: None, to: None };
-        let planned: Vec<Planned> = if jobs.is_empty() {
-            Vec::new()
-        } else {
-            let make = |(action_index, action): (usize, &crate::actions::ActionConfig)| Planned {
-                rule: rule.name.clone(),
-                action: action.clone(),
-                action_index,
-                jobs: jobs.clone(),
-                event: event.clone(),
-                // The slot as the cron wrote it (08:00:00), for templates and the Message-ID.
-                planned_ms: slot_ms,
-                settled: Vec::new(),
-                secrets_scrubbed: false,
-            };
-            rule.actions.iter().enumerate().map(make).collect()
-        };
         tracing::info!(target_name = %name, rule = %rule.name, jobs = jobs.len(), "digest slot {}", crate::arcgis::model::rfc3339(slot_ms).unwrap_or_default());
-        let record = LedgerRecord { rule: rule.name.clone(), job_id: DIGEST_JOB.into(), trigger: trigger.clone() };
-        let commit = PollCommit {
-            scope: shared.mode.scope(),
-            target: &name,
-            now_ms: slot_server,
-            upserts: &[],
-            gone: Vec::new(),
-            ledger: vec![record],
-            streaks_set: Vec::new(),
-            streaks_dropped: Vec::new(),
-            checks_set: Vec::new(),
-            checks_dropped: Vec::new(),
-            actions: if shared.mode == Mode::Act { planned.clone() } else { Vec::new() },
-        };
-        shared.store.commit_poll(&commit).await?;
+        let slot = LedgerRecord { rule: rule.name.clone(), job_id: DIGEST_JOB.into(), trigger: trigger.clone() };
+        let plan = crate::dispatch::plan_digest(rule, slot, jobs, slot_ms);
+        let commit = PollCommit::new(dispatch.scope(), &name, slot_server);
+        let reports = dispatch.commit(commit, plan, &*self.source, Vec::new()).await?;
         self.state.ledger.record(&rule.name, DIGEST_JOB, &trigger, slot_server);
-        metrics::counter!(crate::status::metrics::FIRINGS, "target" => name.clone(), "rule" => rule.name.clone())
+        metrics::counter!(crate::telemetry::FIRINGS, "target" => name.clone(), "rule" => rule.name.clone())
             .increment(1);
-        if shared.mode == Mode::Act {
-            return Ok(Vec::new());
-        }
-        let previews = planned.iter().map(|p| crate::dispatch::preview(&name, &*self.source, &shared.services, p));
-        Ok(previews.map(Line::Action).collect())
+        Ok(reports.into_iter().map(Line::Action).collect())
     }
 
     /// Forgets ledger entries older than `before_ms` (server clock) of jobs no longer listed, as the

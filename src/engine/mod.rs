@@ -4,36 +4,14 @@
 pub mod digest;
 mod tick;
 
-use crate::actions::Services;
 use crate::arcgis::JobSource;
 use crate::config::TargetConfig;
-use crate::dispatch::ActionReport;
-use crate::rules::RuleSet;
-use crate::store::{Scope, Store, TargetState};
+use crate::dispatch::Dispatcher;
+use crate::plan::ActionReport;
+use crate::store::TargetState;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-
-/// How actions are treated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Plan, commit, execute.
-    Act,
-    /// `run --dry-run`: plan and commit in the dry-run scope; never execute.
-    DryRun,
-    /// `once --dry-run`: plan and report; write nothing, execute nothing.
-    Preview,
-}
-
-impl Mode {
-    /// The store scope of this mode.
-    pub fn scope(self) -> Scope {
-        match self {
-            Mode::Act | Mode::Preview => Scope::Real,
-            Mode::DryRun => Scope::Dry,
-        }
-    }
-}
 
 /// One output line of SPEC §5.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -85,7 +63,7 @@ impl Line {
     pub fn is_failure(&self) -> bool {
         match self {
             Line::Poll { ok, .. } => !ok,
-            Line::Action(report) => report.outcome == "failed",
+            Line::Action(report) => report.outcome == crate::plan::Outcome::Failed,
             Line::Event { .. } => false,
         }
     }
@@ -108,22 +86,16 @@ impl Line {
 
 /// What every tick shares.
 pub struct Shared {
-    /// The rules.
-    pub rules: Arc<RuleSet>,
-    /// The state store.
-    pub store: Arc<dyn Store>,
-    /// How actions are treated.
-    pub mode: Mode,
-    /// What action plugins share (mail transport, owner cache, HTTP client).
-    pub services: Arc<Services>,
+    /// Rules, store, run mode, services and clock.
+    pub dispatch: Arc<Dispatcher>,
     /// (rule, key) pairs already logged as unanswerable.
     reported: Mutex<HashSet<(String, &'static str)>>,
 }
 
 impl Shared {
     /// Shared state of one engine.
-    pub fn new(rules: Arc<RuleSet>, store: Arc<dyn Store>, mode: Mode, services: Arc<Services>) -> Arc<Shared> {
-        Arc::new(Shared { rules, store, mode, services, reported: Mutex::new(HashSet::new()) })
+    pub fn new(dispatch: Dispatcher) -> Arc<Shared> {
+        Arc::new(Shared { dispatch: Arc::new(dispatch), reported: Mutex::new(HashSet::new()) })
     }
 }
 
@@ -145,7 +117,7 @@ impl Target {
         source: Arc<dyn JobSource>,
         shared: &Shared,
     ) -> crate::store::Result<Target> {
-        let state = shared.store.load_target(shared.mode.scope(), &config.name).await?;
+        let state = shared.dispatch.store.load_target(shared.dispatch.scope(), &config.name).await?;
         Ok(Target { config, source, state, site: None })
     }
 
@@ -160,7 +132,7 @@ impl Target {
     }
 
     /// The `for_polls` streaks of this target.
-    pub fn streaks(&self) -> &crate::rules::Streaks {
+    pub fn streaks(&self) -> &crate::ledger::Streaks {
         &self.state.streaks
     }
 }
@@ -170,12 +142,12 @@ pub fn sources(targets: &[Target]) -> HashMap<String, Arc<dyn JobSource>> {
     targets.iter().map(|t| (t.config.name.clone(), t.source.clone())).collect()
 }
 
-/// `retention` ago on this machine's clock and on each target's server clock.
+/// `retention` before `now` (this machine's clock) and on each target's server clock.
 pub fn prune_cutoff(
     retention: std::time::Duration,
-    sources: &std::collections::HashMap<String, std::sync::Arc<dyn crate::arcgis::JobSource>>,
+    now: i64,
+    sources: &HashMap<String, Arc<dyn JobSource>>,
 ) -> crate::store::Cutoff {
-    let now = crate::arcgis::auth::local_now_ms();
     let offsets: Vec<(String, i64)> = sources.iter().map(|(name, s)| (name.clone(), s.server_now_ms() - now)).collect();
     crate::store::Cutoff::ago(retention, now, &offsets)
 }

@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::arcgis::{Error, Job, Status};
-use crate::store::SqlStore;
+use crate::dispatch::{Dispatcher, Mode};
+use crate::rules::RuleSet;
+use crate::store::{SqlStore, Store};
 use std::collections::VecDeque;
 
 /// Answers each poll from a script; one-job reads answer "running" for `running` ids and fail
@@ -96,7 +98,8 @@ async fn fake_target(
 ) -> (Arc<Shared>, Target) {
     let store: Arc<dyn Store> = Arc::new(SqlStore::open_memory().await.unwrap());
     let services = crate::actions::Services::new(None, &Default::default()).unwrap();
-    let shared = Shared::new(Arc::new(rules), store, Mode::Act, Arc::new(services));
+    let (rules, services, clock) = (Arc::new(rules), Arc::new(services), crate::clock::system());
+    let shared = Shared::new(Dispatcher { rules, store, mode: Mode::Act, services, clock });
     let config: crate::config::TargetConfig = serde_saphyr::from_str(
         "{ name: fake, flavor: enterprise, admin_url: 'http://fake/admin', auth: { token: t } }",
     )
@@ -117,16 +120,8 @@ async fn a_cancel_made_while_running_is_verified_in_the_same_process() {
     let (shared, mut target) = fake_target((0..5).map(|_| jobs(&["stuck"])).collect(), &["stuck"], rules).await;
     target.tick(&shared).await;
     let sources = sources(std::slice::from_ref(&target));
-    let done = crate::dispatch::execute_due(
-        shared.store.clone(),
-        Mode::Act.scope(),
-        &sources,
-        &shared.services,
-        crate::dispatch::RetryPolicy::RUN,
-    )
-    .await
-    .unwrap();
-    assert_eq!(done[0].outcome, "done");
+    let done = shared.dispatch.execute_due(&sources, crate::dispatch::RetryPolicy::RUN).await.unwrap();
+    assert_eq!(done[0].outcome, crate::plan::Outcome::Done);
     let mut reports = Vec::new();
     for _ in 0..3 {
         reports.extend(summary(&target.tick(&shared).await).into_iter().filter(|l| l.starts_with("action")));
@@ -149,10 +144,7 @@ async fn a_job_read_once_for_its_end_carries_its_messages_to_the_rules() {
     target.tick(&shared).await;
     let sources = sources(std::slice::from_ref(&target));
     let policy = crate::dispatch::RetryPolicy::RUN;
-    let done =
-        crate::dispatch::execute_due(shared.store.clone(), Mode::Act.scope(), &sources, &shared.services, policy)
-            .await
-            .unwrap();
+    let done = shared.dispatch.execute_due(&sources, policy).await.unwrap();
     let mut details: Vec<&str> = done.iter().map(|r| r.detail.as_str()).collect();
     details.sort();
     assert_eq!(details, ["fast item1 Traceback|KeyError: 'X'", "gone item1 KeyError: 'X'"]);

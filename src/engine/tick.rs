@@ -1,20 +1,18 @@
 //! One tick of one target: poll → diff → evaluate → plan → commit, and the lines it reports.
 //! A failed poll keeps the previous snapshot; nothing is executed here.
 
-use super::{Line, Mode, Shared, Target};
-use crate::actions::Services;
+use super::{Line, Shared, Target};
 use crate::arcgis::client::CANCEL_SINCE;
 use crate::arcgis::{Job, JobSource, Phase, Scope, SiteInfo, Status};
 use crate::config::Flavor;
 use crate::diff::{diff, snapshot, Delta, JobEvent, Snapshot};
-use crate::dispatch::{self, ActionReport, Budget, Plan};
+use crate::dispatch::{self, Budget};
+use crate::ledger::Streaks;
+use crate::plan::{ActionReport, CancelCheck, Outcome};
 use crate::rules::evaluate::Input;
-use crate::rules::{Evaluation, Streaks};
-use crate::store::{AuditEntry, CancelCheck, PollCommit};
+use crate::rules::Evaluation;
+use crate::store::PollCommit;
 use std::sync::Arc;
-
-/// Set to make the process exit right after a commit, before dispatch (crash tests).
-const CRASH_AFTER_COMMIT: &str = "NBWARDEN_TEST_CRASH_AFTER_COMMIT";
 
 impl Target {
     /// Polls once and commits what it found; returns the lines to report.
@@ -75,7 +73,7 @@ impl Target {
         }
         if self.config.flavor == Flavor::Enterprise && site.below(CANCEL_SINCE) {
             let version = site.version.as_deref().unwrap_or("?");
-            for rule in shared.rules.rules.iter().filter(|r| r.applies_to(name) && r.cancels()) {
+            for rule in shared.dispatch.rules.rules.iter().filter(|r| r.applies_to(name) && r.cancels()) {
                 tracing::error!(target_name = %name, rule = %rule.name, "rule {} cancels, but cancel needs ArcGIS Enterprise 11.5 and the site runs {version}: its cancels are reported failed, never sent", rule.name);
             }
         }
@@ -90,7 +88,8 @@ impl Target {
         now_ms: i64,
     ) -> crate::store::Result<Vec<Line>> {
         let name = self.config.name.clone();
-        let checks = shared.store.cancel_checks(shared.mode.scope(), &name).await?;
+        let dispatch = &shared.dispatch;
+        let checks = dispatch.store.cancel_checks(dispatch.scope(), &name).await?;
         let (checks_set, checks_dropped, ignored) = self.verify_cancels(&checks, &next);
         let input = Input {
             target: &name,
@@ -100,47 +99,31 @@ impl Target {
             ledger: &self.state.ledger,
             streaks: &self.state.streaks,
         };
-        let evaluation = shared.rules.evaluate(&input);
+        let evaluation = dispatch.rules.evaluate(&input);
         log_unanswerable(shared, &evaluation);
         let running = next.values().filter(|j| j.phase() == Phase::Running).count();
-        let hour_ago = crate::arcgis::auth::local_now_ms() - 3_600_000;
-        let recent = shared.store.cancels_since(shared.mode.scope(), &name, hour_ago).await?;
+        let recent = dispatch.store.cancels_since(dispatch.scope(), &name, dispatch.now_ms() - 3_600_000).await?;
         let mut budget = Budget::new(&self.config.limits, running, recent);
-        let plan = dispatch::plan(&shared.rules, &name, &evaluation.firings, &mut budget, now_ms);
+        let plan = dispatch::plan(&dispatch.rules, &name, &evaluation.firings, &mut budget, now_ms);
+        let fired = plan.ledger.clone();
         let (streaks_set, streaks_dropped) = streak_changes(&self.state.streaks, &evaluation.streaks);
         let commit = PollCommit {
-            scope: shared.mode.scope(),
-            target: &name,
-            now_ms,
             upserts: &delta.upserts,
             gone: gone(&delta),
-            ledger: plan.ledger.clone(),
             streaks_set,
             streaks_dropped,
             checks_set,
             checks_dropped,
-            actions: if shared.mode == Mode::Act { plan.actions.clone() } else { Vec::new() },
+            ..PollCommit::new(dispatch.scope(), &name, now_ms)
         };
-        if shared.mode != Mode::Preview {
-            shared.store.commit_poll(&commit).await?;
-            if std::env::var_os(CRASH_AFTER_COMMIT).is_some() {
-                eprintln!("{CRASH_AFTER_COMMIT} is set: exiting after the commit, before dispatch");
-                std::process::exit(86);
-            }
-        }
-        for record in &plan.ledger {
+        let reports = dispatch.commit(commit, plan, &*self.source, ignored).await?;
+        for record in &fired {
             self.state.ledger.record(&record.rule, &record.job_id, &record.trigger, now_ms);
             let labels = [("target", name.clone()), ("rule", record.rule.clone())];
-            metrics::counter!(crate::status::metrics::FIRINGS, &labels).increment(1);
+            metrics::counter!(crate::telemetry::FIRINGS, &labels).increment(1);
         }
         self.state.snapshot = Some(next);
         self.state.streaks = evaluation.streaks;
-        let mut reports = ignored;
-        reports.extend(plan.suppressed.iter().cloned());
-        if shared.mode != Mode::Act {
-            reports.extend(previews(&name, &*self.source, &shared.services, &plan));
-        }
-        self.audit(shared, &reports).await?;
         Ok(reports.into_iter().map(Line::Action).collect())
     }
 
@@ -164,7 +147,7 @@ impl Target {
                         rule: check.rule.clone(),
                         action: "cancel".into(),
                         job_ids: vec![check.job_id.clone()],
-                        outcome: "failed".into(),
+                        outcome: Outcome::Failed,
                         detail: format!(
                             "cancel_ignored: still running {} polls after the cancel",
                             dispatch::CANCEL_CHECK_POLLS
@@ -175,21 +158,6 @@ impl Target {
             }
         }
         (set, dropped, ignored)
-    }
-
-    async fn audit(&self, shared: &Shared, reports: &[ActionReport]) -> crate::store::Result<()> {
-        if shared.mode == Mode::Preview {
-            return Ok(());
-        }
-        for report in reports {
-            let mut report = report.clone();
-            if report.detail.starts_with("cancel_ignored") {
-                report.outcome = "cancel_ignored".into();
-            }
-            let entry = AuditEntry { at_ms: crate::arcgis::auth::local_now_ms(), report };
-            shared.store.audit(shared.mode.scope(), &entry).await?;
-        }
-        Ok(())
     }
 }
 
@@ -203,10 +171,6 @@ fn still_running<'a>(next: &'a Snapshot, checks: &[CancelCheck]) -> std::collect
         .filter(|j| watched.contains(j.id.as_str()) && matches!(j.phase(), Phase::Running | Phase::Submitted))
         .map(|j| j.id.as_str())
         .collect()
-}
-
-fn previews(target: &str, source: &dyn JobSource, services: &Services, plan: &Plan) -> Vec<ActionReport> {
-    plan.actions.iter().map(|planned| dispatch::preview(target, source, services, planned)).collect()
 }
 
 /// A cut-short list proves nothing about the jobs it left out: they stay as last seen, not gone.
@@ -309,7 +273,7 @@ fn streak_changes(old: &Streaks, new: &Streaks) -> StreakChanges {
 fn log_unanswerable(shared: &Shared, evaluation: &Evaluation) {
     let mut reported = shared.reported.lock().unwrap_or_else(|p| p.into_inner());
     for (index, key) in &evaluation.unanswerable {
-        let rule = &shared.rules.rules[*index].name;
+        let rule = &shared.dispatch.rules.rules[*index].name;
         if reported.insert((rule.clone(), key)) {
             tracing::warn!(rule = %rule, key = %key, "this job list cannot answer `{key}`, so the rule does not match those jobs; see `nbwarden check --targets`");
         }

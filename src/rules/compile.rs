@@ -136,9 +136,7 @@ fn trigger(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -
 
 fn schedule(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -> Option<Schedule> {
     let cron = match map.get("cron").and_then(Value::as_str) {
-        Some(pattern) => {
-            crate::scheduler::timing::parse_cron(pattern).map_err(|e| errors.push(r.error(Some("cron"), e))).ok()
-        }
+        Some(pattern) => crate::config::parse_cron(pattern).map_err(|e| errors.push(r.error(Some("cron"), e))).ok(),
         None => {
             errors.push(r.error(None, "`on: schedule` needs `cron` (e.g. \"0 8 * * MON-FRI\")"));
             None
@@ -295,20 +293,20 @@ fn actions(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -
 }
 
 fn action(r: &Located, item: &Value, errors: &mut Vec<RuleError>) -> Option<ActionConfig> {
-    let kinds: Vec<&str> = ActionConfig::KEYS.iter().map(|(kind, _)| *kind).collect();
+    let kinds = ActionConfig::kinds();
     let Some(map) = item.as_object() else {
         errors.push(r.error(Some("actions"), "each action is a mapping with a `type`"));
         return None;
     };
     let kind = map.get("type").and_then(Value::as_str).unwrap_or("");
-    let Some((_, keys)) = ActionConfig::KEYS.iter().find(|(k, _)| *k == kind) else {
-        let hint = nearest(kind, &kinds).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+    let Some(keys) = ActionConfig::keys(kind) else {
+        let hint = nearest(kind, kinds).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
         let message = format!("unknown action type `{kind}`{hint}; valid: {}", kinds.join(", "));
         errors.push(r.error_at_value("type", kind, message));
         return None;
     };
     let before = errors.len();
-    check_keys(r, map, keys, &format!("the {kind} action"), errors);
+    check_keys(r, map, &keys, &format!("the {kind} action"), errors);
     if errors.len() > before {
         return None;
     }
@@ -320,7 +318,7 @@ fn action(r: &Located, item: &Value, errors: &mut Vec<RuleError>) -> Option<Acti
         }
     };
     for (key, source) in config.templates() {
-        if let Err(e) = crate::template::check(source) {
+        if let Err(e) = crate::actions::template::check(source) {
             errors.push(r.error(Some(key), format!("action {kind}: template error in {key}: {e}")));
         }
     }

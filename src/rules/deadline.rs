@@ -1,8 +1,9 @@
 //! Deadlines (pure): the next instant at which a poll rule's `runtime_over` starts to hold for a
 //! listed job, so that the scheduler can poll right then instead of at the next regular poll.
 
-use super::{RuleSet, Streaks, Subject, Test, Trigger, Verdict};
+use super::{RuleSet, Subject, Test, Trigger, Verdict};
 use crate::diff::Snapshot;
+use crate::ledger::Streaks;
 use crate::ledger::{poll_trigger, LedgerIndex};
 
 impl RuleSet {

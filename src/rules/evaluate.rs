@@ -4,24 +4,9 @@
 use super::matcher::{StatusValue, Subject, Test, Verdict};
 use super::{Rule, RuleSet, Trigger};
 use crate::arcgis::{Job, Status};
-use crate::diff::{JobEvent, Snapshot};
-use crate::ledger::{Entry, LedgerIndex};
-use serde::{Deserialize, Serialize};
+use crate::diff::{EventInfo, JobEvent, Snapshot};
+use crate::ledger::{Entry, LedgerIndex, Streaks};
 use std::collections::{BTreeSet, HashMap};
-
-/// Consecutive matching polls per (rule, job), for rules with `for_polls` > 1.
-pub type Streaks = HashMap<(String, String), u32>;
-
-/// What started a firing, for templates and output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventInfo {
-    /// `poll`, `appeared`, `status_changed`, `disappeared`, `schedule`.
-    pub kind: String,
-    /// The status before (status changes).
-    pub from: Option<String>,
-    /// The status after (status changes, final status of a disappearance).
-    pub to: Option<String>,
-}
 
 /// One rule matching one job once.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,7 +7,7 @@ pub mod evaluate;
 mod load;
 pub mod matcher;
 
-pub use evaluate::{Evaluation, EventInfo, Firing, Streaks};
+pub use evaluate::{Evaluation, Firing};
 pub use matcher::{Condition, Subject, Test, Verdict};
 
 use crate::actions::ActionConfig;

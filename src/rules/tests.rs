@@ -4,7 +4,7 @@
 use super::*;
 use crate::arcgis::{Job, Status};
 use crate::diff::{diff, snapshot, JobEvent};
-use crate::ledger::LedgerIndex;
+use crate::ledger::{LedgerIndex, Streaks};
 
 fn load_text(yaml: &str) -> Result<RuleSet, Vec<RuleError>> {
     let dir = tempfile::tempdir().unwrap();

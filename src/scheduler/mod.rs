@@ -6,7 +6,7 @@ mod runner;
 pub mod timing;
 mod worker;
 
-use crate::engine::{Line, Mode, Shared, Target};
+use crate::engine::{Line, Shared, Target};
 use crate::status::Board;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,9 +38,14 @@ pub struct Context {
 }
 
 impl Context {
+    /// Now on this machine's clock (the dispatcher's), epoch ms.
+    pub fn now_ms(&self) -> i64 {
+        self.shared.dispatch.now_ms()
+    }
+
     /// Reports one line: metrics, the board, then the sink.
     pub fn report(&self, line: &Line) {
-        use crate::status::metrics::{ACTIONS, EVENTS};
+        use crate::telemetry::{ACTIONS, EVENTS};
         match line {
             Line::Event { target, event, .. } => {
                 metrics::counter!(EVENTS, "target" => target.clone(), "event" => event.clone()).increment(1)
@@ -50,7 +55,7 @@ impl Context {
                     ("target", r.target.clone()),
                     ("rule", r.rule.clone()),
                     ("action", r.action.clone()),
-                    ("outcome", r.outcome.clone()),
+                    ("outcome", r.outcome.to_string()),
                 ];
                 metrics::counter!(ACTIONS, &labels).increment(1);
             }
@@ -76,7 +81,7 @@ impl Running {
             .map(|t| {
                 let cadence =
                     timing::Cadence::of(&t.config.poll).unwrap_or(timing::Cadence::Every(Duration::from_secs(30)));
-                let interval = cadence.interval(crate::arcgis::auth::local_now_ms());
+                let interval = cadence.interval(cx.now_ms());
                 (t.config.name.clone(), interval * HEALTHY_INTERVALS + t.config.poll.timeout.0)
             })
             .collect();
@@ -97,8 +102,8 @@ impl Running {
 }
 
 /// Sleeps until `at_ms` (local clock); false when the stop came first.
-async fn sleep_until(at_ms: i64, stop: &mut watch::Receiver<bool>) -> bool {
-    let wait = Duration::from_millis((at_ms - crate::arcgis::auth::local_now_ms()).max(0) as u64);
+async fn sleep_until(cx: &Context, at_ms: i64, stop: &mut watch::Receiver<bool>) -> bool {
+    let wait = Duration::from_millis((at_ms - cx.now_ms()).max(0) as u64);
     let slept = tokio::select! {
         _ = tokio::time::sleep(wait) => true,
         _ = stop.wait_for(|s| *s) => false,
@@ -110,9 +115,4 @@ async fn sleep_until(at_ms: i64, stop: &mut watch::Receiver<bool>) -> bool {
 async fn stopped_and_grace_over(mut stop: watch::Receiver<bool>, grace: Duration) {
     let _ = stop.wait_for(|s| *s).await;
     tokio::time::sleep(grace).await;
-}
-
-/// True when actions are executed (not a dry run).
-fn acts(cx: &Context) -> bool {
-    cx.shared.mode == Mode::Act
 }

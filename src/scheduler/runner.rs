@@ -1,9 +1,8 @@
 //! The action runner: executes queued actions as soon as a commit queues them (and retries when
 //! their backoff is over), at most a few at a time, each at most once at a time; prunes old state.
 
-use super::{acts, stopped_and_grace_over, Context};
-use crate::arcgis::auth::local_now_ms;
-use crate::dispatch::{self, RetryPolicy};
+use super::{stopped_and_grace_over, Context};
+use crate::dispatch::RetryPolicy;
 use crate::engine::Line;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -25,7 +24,7 @@ pub async fn run(cx: Arc<Context>, mut stop: watch::Receiver<bool>) {
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let limit = Arc::new(Semaphore::new(PARALLEL));
     let mut tasks = JoinSet::new();
-    let mut next_prune = local_now_ms();
+    let mut next_prune = cx.now_ms();
     loop {
         tokio::select! {
             _ = cx.wake.notified() => {}
@@ -33,11 +32,9 @@ pub async fn run(cx: Arc<Context>, mut stop: watch::Receiver<bool>) {
             _ = stop.wait_for(|s| *s) => break,
         }
         while tasks.try_join_next().is_some() {}
-        if acts(&cx) {
-            start_due(&cx, &in_flight, &limit, &mut tasks).await;
-        }
-        if local_now_ms() >= next_prune {
-            next_prune = local_now_ms() + PRUNE_EVERY_MS;
+        start_due(&cx, &in_flight, &limit, &mut tasks).await;
+        if cx.now_ms() >= next_prune {
+            next_prune = cx.now_ms() + PRUNE_EVERY_MS;
             prune(&cx).await;
         }
     }
@@ -57,8 +54,8 @@ async fn start_due(
     limit: &Arc<Semaphore>,
     tasks: &mut JoinSet<()>,
 ) {
-    let store = cx.shared.store.clone();
-    let due = match store.due_actions(cx.shared.mode.scope(), local_now_ms()).await {
+    let dispatch = cx.shared.dispatch.clone();
+    let due = match dispatch.due().await {
         Ok(due) => due,
         Err(e) => return tracing::error!(error = %e, "cannot read the action queue"),
     };
@@ -72,7 +69,7 @@ async fn start_due(
             let id = queued.id;
             let source = cx.sources.get(&queued.target).cloned();
             let started = std::time::Instant::now();
-            let attempt = dispatch::execute(source, &cx.shared.services, &queued, RetryPolicy::RUN).await;
+            let attempt = cx.shared.dispatch.execute(source, &queued, RetryPolicy::RUN).await;
             let executed = started.elapsed();
             record_until_stored(&cx, &queued, &attempt).await;
             tracing::debug!(
@@ -88,11 +85,10 @@ async fn start_due(
 
 /// Records an attempt; while the store refuses (a full disk), tries again every few seconds and
 /// keeps the action marked as running, so that it is never executed a second time meanwhile.
-async fn record_until_stored(cx: &Context, queued: &crate::store::Queued, attempt: &crate::store::Attempt) {
-    let scope = cx.shared.mode.scope();
+async fn record_until_stored(cx: &Context, queued: &crate::plan::Queued, attempt: &crate::plan::Attempt) {
     let mut logged = false;
     loop {
-        match dispatch::record(&*cx.shared.store, scope, queued, attempt).await {
+        match cx.shared.dispatch.record(queued, attempt).await {
             Ok(report) => return cx.report(&Line::Action(report)),
             Err(e) if !logged => {
                 tracing::error!(error = %e, rule = %queued.planned.rule, "cannot record an action's outcome; it is kept in memory and recorded when the store accepts it");
@@ -105,7 +101,13 @@ async fn record_until_stored(cx: &Context, queued: &crate::store::Queued, attemp
 }
 
 async fn prune(cx: &Context) {
-    match cx.shared.store.prune(&crate::engine::prune_cutoff(cx.retention, &cx.sources)).await {
+    match cx
+        .shared
+        .dispatch
+        .store
+        .prune(&crate::engine::prune_cutoff(cx.retention, cx.shared.dispatch.now_ms(), &cx.sources))
+        .await
+    {
         Ok(0) => {}
         Ok(removed) => tracing::info!(removed, "pruned state older than state.retention"),
         Err(e) => tracing::error!(error = %e, "could not prune the state store"),

@@ -1,16 +1,10 @@
 //! When things happen (pure): poll cadences with jitter, cron slots in a time zone, and how long
 //! a target may go without a successful poll before it is unhealthy.
 
-use crate::config::PollConfig;
+use crate::config::{parse_cron, PollConfig};
 use chrono::{DateTime, TimeZone};
 use croner::Cron;
 use std::time::Duration;
-
-/// Parses a crontab line: 5 fields, or 6 with seconds first.
-pub fn parse_cron(pattern: &str) -> Result<Cron, String> {
-    let parser = croner::parser::CronParser::builder().seconds(croner::parser::Seconds::Optional).build();
-    parser.parse(pattern).map_err(|e| format!("invalid cron `{pattern}`: {e}"))
-}
 
 /// How often a target is polled.
 #[derive(Debug, Clone)]

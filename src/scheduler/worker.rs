@@ -4,9 +4,8 @@
 use super::digests::Digests;
 use super::timing::{jitter, Cadence};
 use super::{sleep_until, stopped_and_grace_over, Context};
-use crate::arcgis::auth::local_now_ms;
 use crate::engine::{Line, Target};
-use crate::status::metrics::{JOBS, LAST_SUCCESS, POLLS, POLL_ERRORS, POLL_SECONDS, SIGN_IN_PAUSED_UNTIL};
+use crate::telemetry::{JOBS, LAST_SUCCESS, POLLS, POLL_ERRORS, POLL_SECONDS, SIGN_IN_PAUSED_UNTIL};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -42,7 +41,7 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
     // Present from the start, at zero, so that dashboards and alerts see them before the first error.
     metrics::counter!(POLL_ERRORS, "target" => name.clone()).increment(0);
     metrics::counter!(POLLS, "target" => name.clone()).increment(0);
-    let now = local_now_ms();
+    let now = cx.now_ms();
     let first = now + (jitter() * 1000.0) as i64;
     let mut plan = Plan {
         cadence,
@@ -52,16 +51,16 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
         failures: 0,
         sign_in_wait: None,
     };
-    let mut digests = Digests::new(&cx.shared.rules, &target, now);
+    let mut digests = Digests::new(&cx.shared.dispatch.rules, &target, now);
     let mut next_prune = now + PRUNE_EVERY_MS;
     loop {
         let wake = digests.next_due().map_or(plan.next_ms, |d| d.min(plan.next_ms));
-        if !sleep_until(wake, &mut stop).await {
+        if !sleep_until(&cx, wake, &mut stop).await {
             break;
         }
-        let now = local_now_ms();
+        let now = cx.now_ms();
         if target.snapshot().is_some() {
-            for (index, slot) in digests.take_due(&cx.shared.rules, now) {
+            for (index, slot) in digests.take_due(&cx.shared.dispatch.rules, now) {
                 match target.digest(&cx.shared, index, slot).await {
                     Ok(lines) => lines.iter().for_each(|l| cx.report(l)),
                     Err(e) => tracing::error!(target_name = %name, error = %e, "could not record the digest"),
@@ -108,7 +107,7 @@ fn observe(target: &Target, cx: &Context, lines: &[Line], took: Duration) -> boo
     match (ok, target.snapshot()) {
         (true, Some(snapshot)) => {
             let phases = cx.board.polled(&name, snapshot, target.site(), target.source.server_now_ms());
-            metrics::gauge!(LAST_SUCCESS, "target" => name.clone()).set(local_now_ms() as f64 / 1000.0);
+            metrics::gauge!(LAST_SUCCESS, "target" => name.clone()).set(cx.now_ms() as f64 / 1000.0);
             for phase in ["submitted", "running", "completed", "failed", "cancelled", "unknown"] {
                 let count = phases.get(phase).copied().unwrap_or(0);
                 metrics::gauge!(JOBS, "target" => name.clone(), "phase" => phase).set(count as f64);
@@ -142,7 +141,7 @@ impl Plan {
 
     /// Decides the next poll after one that started at `started_ms`.
     fn after_poll(&mut self, target: &Target, cx: &Context, ok: bool, started_ms: i64) {
-        let now = local_now_ms();
+        let now = cx.now_ms();
         if started_ms >= self.regular_ms {
             self.regular_ms = self.cadence.next_poll(started_ms, now, jitter());
             self.extra_left = MAX_EXTRA_POLLS;
@@ -169,7 +168,7 @@ impl Plan {
     fn deadline(&self, target: &Target, cx: &Context, now: i64) -> Option<i64> {
         let snapshot = target.snapshot()?;
         let offset = target.source.server_now_ms() - now;
-        let rules = &cx.shared.rules;
+        let rules = &cx.shared.dispatch.rules;
         let crossing = rules
             .next_crossing(&target.config.name, snapshot, target.ledger(), now + offset, self.regular_ms + offset)
             .map(|at| at - offset + CROSSING_MARGIN_MS);

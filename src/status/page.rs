@@ -6,8 +6,8 @@ use super::StatusView;
 const PAGE: &str = include_str!("page.html");
 
 /// The page for `view`.
-pub fn render(view: &StatusView) -> Result<String, String> {
-    crate::template::render_html(PAGE, view)
+pub fn render(view: &StatusView) -> Result<String, crate::actions::template::TemplateError> {
+    crate::actions::template::render_html(PAGE, view)
 }
 
 #[cfg(test)]
@@ -15,8 +15,8 @@ mod tests {
     use super::*;
     use crate::arcgis::{Scope, SiteInfo};
     use crate::diff::snapshot;
-    use crate::dispatch::ActionReport;
     use crate::engine::Line;
+    use crate::plan::ActionReport;
     use crate::status::Board;
 
     fn event(kind: &str, from: Option<&str>, to: Option<&str>) -> Line {
@@ -44,13 +44,13 @@ mod tests {
         board.record(&event("appeared", None, Some("FAILED")));
         board.record(&event("status_changed", Some("EXECUTING"), Some("FAILED")));
         board.record(&event("disappeared", Some("EXECUTING"), Some("unknown")));
-        for outcome in ["done", "planned", "failed", "suppressed", "skipped"] {
+        for outcome in crate::plan::Outcome::ALL {
             board.record(&Line::Action(ActionReport {
                 target: "prod".into(),
                 rule: "r".into(),
                 action: "cancel".into(),
                 job_ids: vec!["j1".into()],
-                outcome: outcome.into(),
+                outcome,
                 detail: format!("{outcome} <b>detail</b>"),
             }));
         }

@@ -1,19 +1,15 @@
 //! The state store, beside the pipeline: snapshots, the ledger, streaks, the action queue, the
 //! audit trail and the history of jobs, behind `Store` so that a PostgreSQL backend fits later.
 
-mod journal;
 mod sql;
 
-pub use journal::{Journal, FINISHED};
 pub use sql::SqlStore;
 
-use crate::actions::ActionConfig;
 use crate::arcgis::signin::{History, Refusal, SignInLog};
 use crate::arcgis::Job;
 use crate::diff::Snapshot;
-use crate::ledger::LedgerIndex;
-use crate::rules::{EventInfo, Streaks};
-use serde::{Deserialize, Serialize};
+use crate::ledger::{LedgerIndex, Streaks};
+use crate::plan::{Attempt, AuditEntry, CancelCheck, LedgerRecord, Planned, Queued};
 
 /// Real state, or the separate state of `run --dry-run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,57 +71,6 @@ pub struct TargetState {
     pub streaks: Streaks,
 }
 
-/// A cancelled job that must leave the running phase within a few polls.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CancelCheck {
-    /// The job.
-    pub job_id: String,
-    /// The rule that cancelled it.
-    pub rule: String,
-    /// Polls left before `cancel_ignored` is reported.
-    pub polls_left: u32,
-}
-
-/// One firing recorded in the ledger.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LedgerRecord {
-    /// The rule.
-    pub rule: String,
-    /// The job.
-    pub job_id: String,
-    /// The trigger part of the firing key.
-    pub trigger: String,
-}
-
-/// What an action will do, as planned; stored so that a crash-resumed action does the same.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Planned {
-    /// The rule's name.
-    pub rule: String,
-    /// The action's configuration at planning time (stored scrubbed of secrets).
-    pub action: ActionConfig,
-    /// Its position in the rule's `actions`, to take its secrets from the current rules.
-    #[serde(default)]
-    pub action_index: usize,
-    /// The jobs concerned (one, or a batch).
-    pub jobs: Vec<Job>,
-    /// What started it.
-    pub event: EventInfo,
-    /// When it was planned, on the server's clock.
-    pub planned_ms: i64,
-    /// Parts already settled by earlier attempts (e-mail recipients), skipped on retries.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub settled: Vec<String>,
-    /// The stored copy had secrets scrubbed from `action`: it cannot run without its rule. Rows
-    /// from before this field was kept count as scrubbed (the safe side).
-    #[serde(default = "scrubbed_unless_known")]
-    pub secrets_scrubbed: bool,
-}
-
-fn scrubbed_unless_known() -> bool {
-    true
-}
-
 /// Everything one poll commits, in one transaction, before any action runs.
 #[derive(Debug)]
 pub struct PollCommit<'a> {
@@ -135,6 +80,8 @@ pub struct PollCommit<'a> {
     pub target: &'a str,
     /// Now (server clock), epoch ms.
     pub now_ms: i64,
+    /// Now on this machine's clock, epoch ms (when queued actions were queued).
+    pub local_ms: i64,
     /// Listed jobs that are new or changed.
     pub upserts: &'a [Job],
     /// Jobs no longer listed, with their final status: they stay as history.
@@ -153,66 +100,24 @@ pub struct PollCommit<'a> {
     pub actions: Vec<Planned>,
 }
 
-/// A queued action, as read back for execution.
-#[derive(Debug, Clone)]
-pub struct Queued {
-    /// Its row id.
-    pub id: i64,
-    /// The target.
-    pub target: String,
-    /// What to do.
-    pub planned: Planned,
-    /// Attempts made so far.
-    pub attempts: u32,
-    /// When it was queued (local clock), epoch ms.
-    pub created_ms: i64,
-}
-
-/// How an attempt ended, as the store records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Attempt {
-    /// Finished with this outcome (`done`, `failed`, `skipped`); written to the audit trail.
-    Final {
-        /// The outcome.
-        outcome: String,
-        /// Details for people.
-        detail: String,
-    },
-    /// A transient failure: try again at `next_ms`.
-    Retry {
-        /// When to try again (local clock), epoch ms.
-        next_ms: i64,
-        /// The failure.
-        detail: String,
-        /// What the attempt settled, when that changed: stored so that the next try skips it.
-        progress: Option<Vec<String>>,
-    },
-}
-
-/// What became of one action: an `action` line of SPEC §5, and the body of an audit entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ActionReport {
-    /// The target.
-    pub target: String,
-    /// The rule.
-    pub rule: String,
-    /// cancel, log, …
-    pub action: String,
-    /// The jobs concerned.
-    pub job_ids: Vec<String>,
-    /// done, planned, failed, suppressed, skipped (the audit trail also knows cancel_ignored).
-    pub outcome: String,
-    /// Details for people.
-    pub detail: String,
-}
-
-/// One line of the audit trail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEntry {
-    /// When (local clock), epoch ms.
-    pub at_ms: i64,
-    /// What happened.
-    pub report: ActionReport,
+impl<'a> PollCommit<'a> {
+    /// A commit of `target` at `now_ms` (server clock) that changes nothing yet.
+    pub fn new(scope: Scope, target: &'a str, now_ms: i64) -> PollCommit<'a> {
+        PollCommit {
+            scope,
+            target,
+            now_ms,
+            local_ms: now_ms,
+            upserts: &[],
+            gone: Vec::new(),
+            ledger: Vec::new(),
+            streaks_set: Vec::new(),
+            streaks_dropped: Vec::new(),
+            checks_set: Vec::new(),
+            checks_dropped: Vec::new(),
+            actions: Vec::new(),
+        }
+    }
 }
 
 /// The persisted state nbwarden needs.

@@ -1,13 +1,11 @@
 //! The store on sqlx's `Any` driver: SQLite now (file mode 0600, WAL), the same SQL for
 //! PostgreSQL later. One transaction per poll; writes proportional to what changed.
 
-use super::{
-    ActionReport, Attempt, AuditEntry, CancelCheck, Cutoff, Error, Planned, PollCommit, Queued, Result, Scope, Store,
-    TargetState,
-};
+use super::{Cutoff, Error, PollCommit, Result, Scope, Store, TargetState};
 use crate::arcgis::signin::{History, Refusal};
 use crate::arcgis::Job;
 use crate::diff::Snapshot;
+use crate::plan::{ActionReport, Attempt, AuditEntry, CancelCheck, Outcome, Planned, Queued};
 use file::{create_private_file, restrict, url_path};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -157,7 +155,7 @@ impl Store for SqlStore {
         commit::write_checks(&mut tx, c).await?;
         let mut ids = Vec::with_capacity(c.actions.len());
         for planned in &c.actions {
-            ids.push(commit::insert_action(&mut tx, scope, target, planned).await?);
+            ids.push(commit::insert_action(&mut tx, c, planned).await?);
         }
         tx.commit().await?;
         Ok(ids)
@@ -275,7 +273,7 @@ impl Store for SqlStore {
         .bind(&e.rule)
         .bind(&e.action)
         .bind(serde_json::to_string(&e.job_ids)?)
-        .bind(&e.outcome)
+        .bind(e.outcome.as_str())
         .bind(&e.detail)
         .execute(&self.pool)
         .await?;
@@ -300,7 +298,7 @@ impl Store for SqlStore {
                     rule: row.try_get(2)?,
                     action: row.try_get(3)?,
                     job_ids,
-                    outcome: row.try_get(5)?,
+                    outcome: outcome(&row.try_get::<String, _>(5)?)?,
                     detail: row.try_get(6)?,
                 };
                 out.push(AuditEntry { at_ms: row.try_get(0)?, report });
@@ -354,6 +352,11 @@ mod commit;
 mod file;
 mod prune;
 mod sign_ins;
+
+/// A stored outcome, read back.
+fn outcome(text: &str) -> Result<Outcome> {
+    Ok(serde_json::from_value(serde_json::Value::String(text.into()))?)
+}
 
 /// Adds `keys` to the parts a pending action has settled (its stored `Planned`).
 async fn settle_in(tx: &mut sqlx::Transaction<'_, Any>, id: i64, keys: &[String]) -> Result<()> {

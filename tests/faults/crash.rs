@@ -15,7 +15,7 @@ use crate::util::daemon::{poll_until, Daemon};
 use crate::util::smtp::SmtpServer;
 use crate::util::Site;
 use nbwarden::config::Flavor;
-use nbwarden::store::FINISHED;
+use nbwarden::journal::FINISHED;
 use std::collections::BTreeMap;
 use std::time::Duration;
 

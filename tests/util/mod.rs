@@ -175,6 +175,35 @@ pub async fn nbwarden(args: &[&str], env: &[(&str, &str)]) -> std::process::Outp
     command.output().await.expect("the binary runs")
 }
 
+/// Runs the binary until it reaches failpoint `point` (a `failpoints` build), then kills it with
+/// SIGKILL, as a crash would; its standard error so far. `None` (a loud skip) without the feature.
+pub async fn killed_at(args: &[&str], point: &str) -> Option<String> {
+    use tokio::io::AsyncBufReadExt;
+    if !cfg!(feature = "failpoints") {
+        skipped("killed_at", "build without the `failpoints` feature (scripts/test enables it)");
+        return None;
+    }
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_nbwarden"));
+    command.args(args).env_remove("NBWARDEN_CONFIG").env("NBWARDEN_FAILPOINT", point);
+    let mut child = command.stderr(std::process::Stdio::piped()).kill_on_drop(true).spawn().expect("runs");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = String::new();
+    let reached = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            said.push_str(&line);
+            said.push('\n');
+            if line.starts_with(&format!("failpoint {point}")) {
+                return true;
+            }
+        }
+        false
+    };
+    let reached = tokio::time::timeout(std::time::Duration::from_secs(60), reached).await.unwrap_or(false);
+    child.kill().await.expect("SIGKILL");
+    assert!(reached, "the process never reached failpoint {point}: {said}");
+    Some(said)
+}
+
 /// Standard output or error as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

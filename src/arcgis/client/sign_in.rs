@@ -40,7 +40,7 @@ impl Client {
             Ok(TokenResponse { token: Some(token), expires }) => {
                 let issued = Issued::new(token, expires, self.clock.now_ms(), self.lifetime);
                 tracing::debug!(target_name = %self.name, expires_ms = issued.expires_ms, "signed in");
-                metrics::counter!(crate::status::metrics::TOKEN_REFRESHES, "target" => self.name.clone()).increment(1);
+                metrics::counter!(crate::telemetry::TOKEN_REFRESHES, "target" => self.name.clone()).increment(1);
                 self.sign_ins.succeeded(&account).await;
                 *self.site.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 cache.current = Some(issued.clone());

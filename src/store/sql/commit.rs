@@ -1,7 +1,8 @@
 //! The writes of one poll's transaction: jobs, streaks, cancel checks and queued actions.
 
-use super::super::{Planned, PollCommit, Result};
+use super::super::{PollCommit, Result};
 use crate::arcgis::Job;
+use crate::plan::Planned;
 use sqlx::{Any, QueryBuilder, Row, Transaction};
 
 /// Rows per multi-row INSERT.
@@ -102,14 +103,9 @@ pub(super) async fn write_checks(tx: &mut Transaction<'_, Any>, c: &PollCommit<'
     Ok(())
 }
 
-pub(super) async fn insert_action(
-    tx: &mut Transaction<'_, Any>,
-    scope: &str,
-    target: &str,
-    planned: &Planned,
-) -> Result<i64> {
+pub(super) async fn insert_action(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>, planned: &Planned) -> Result<i64> {
     let job_ids: Vec<&str> = planned.jobs.iter().map(|j| j.id.as_str()).collect();
-    let now = crate::arcgis::auth::local_now_ms();
+    let (scope, target, now) = (c.scope.as_str(), c.target, c.local_ms);
     let row = sqlx::query(
         "INSERT INTO actions (scope, target, rule, kind, job_ids, payload, status, attempts, next_attempt_ms,
                               created_ms, updated_ms, detail)
@@ -120,16 +116,9 @@ pub(super) async fn insert_action(
     .bind(&planned.rule)
     .bind(planned.action.kind())
     .bind(serde_json::to_string(&job_ids)?)
-    .bind(serde_json::to_string(&stored(planned))?)
+    .bind(serde_json::to_string(&planned.stored())?)
     .bind(now)
     .fetch_one(&mut **tx)
     .await?;
     Ok(row.try_get(0)?)
-}
-
-/// The copy of a planned action that is stored: its secrets scrubbed, and marked when there were any.
-fn stored(planned: &Planned) -> Planned {
-    let action = planned.action.scrubbed();
-    let secrets_scrubbed = action != planned.action || planned.secrets_scrubbed;
-    Planned { action, secrets_scrubbed, ..planned.clone() }
 }

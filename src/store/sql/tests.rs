@@ -3,27 +3,17 @@
 use super::*;
 use crate::actions::{ActionConfig, CancelConfig};
 use crate::arcgis::Status;
-use crate::rules::EventInfo;
-use crate::store::LedgerRecord;
+use crate::diff::EventInfo;
+use crate::plan::LedgerRecord;
 
 fn job(id: &str, status: Status) -> Job {
     Job::new(id, status)
 }
 
 fn commit<'a>(target: &'a str, upserts: &'a [Job], gone: &[&str]) -> PollCommit<'a> {
-    PollCommit {
-        scope: Scope::Real,
-        target,
-        now_ms: 1_000,
-        upserts,
-        gone: gone.iter().map(|id| job(id, Status::Completed)).collect(),
-        ledger: Vec::new(),
-        streaks_set: Vec::new(),
-        streaks_dropped: Vec::new(),
-        checks_set: Vec::new(),
-        checks_dropped: Vec::new(),
-        actions: Vec::new(),
-    }
+    let gone = gone.iter().map(|id| job(id, Status::Completed)).collect();
+    let local_ms = crate::clock::local_now_ms();
+    PollCommit { upserts, gone, local_ms, ..PollCommit::new(Scope::Real, target, 1_000) }
 }
 
 fn planned(id: &str) -> Planned {
@@ -104,7 +94,7 @@ async fn queued_actions_retry_then_finish_in_the_audit_trail() {
         .await
         .unwrap();
     store
-        .record_attempt(ids[1], &Attempt::Final { outcome: "done".into(), detail: "cancelled".into() }, now)
+        .record_attempt(ids[1], &Attempt::Final { outcome: Outcome::Done, detail: "cancelled".into() }, now)
         .await
         .unwrap();
     let due = store.due_actions(Scope::Real, now).await.unwrap();
@@ -144,14 +134,14 @@ async fn pruning_clears_old_audit_lines_and_finished_actions_but_never_pending_o
     let mut poll = commit("prod", &[], &[]);
     poll.actions = vec![planned("a"), planned("b")];
     let ids = store.commit_poll(&poll).await.unwrap();
-    let done = Attempt::Final { outcome: "done".into(), detail: "ok".into() };
+    let done = Attempt::Final { outcome: Outcome::Done, detail: "ok".into() };
     store.record_attempt(ids[0], &done, 1_000).await.unwrap();
     let report = ActionReport {
         target: "prod".into(),
         rule: "r".into(),
         action: "cancel".into(),
         job_ids: vec!["c".into()],
-        outcome: "suppressed".into(),
+        outcome: Outcome::Suppressed,
         detail: String::new(),
     };
     store.audit(Scope::Real, &AuditEntry { at_ms: 500, report }).await.unwrap();

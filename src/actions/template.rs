@@ -4,7 +4,7 @@
 use crate::arcgis::model::rfc3339;
 use crate::arcgis::Job;
 use crate::config::format_duration;
-use crate::store::Planned;
+use crate::diff::EventInfo;
 use crate::text::{aligned, cell};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{json, Value};
@@ -20,24 +20,24 @@ fn environment() -> &'static Environment<'static> {
 }
 
 /// Renders an HTML template: every value is HTML-escaped.
-pub fn render_html(source: &str, context: &impl serde::Serialize) -> Result<String, String> {
+pub fn render_html(source: &str, context: &impl serde::Serialize) -> Result<String, TemplateError> {
     let template = environment().template_from_named_str("body.html", source).map_err(|e| describe(&e))?;
     template.render(minijinja::value::Serde(context)).map_err(|e| describe(&e))
 }
 
 /// Checks a template's syntax.
-pub fn check(source: &str) -> Result<(), String> {
+pub fn check(source: &str) -> Result<(), TemplateError> {
     environment().template_from_str(source).map(drop).map_err(|e| describe(&e))
 }
 
 /// Renders a template with `context` (any serializable value).
-pub fn render(source: &str, context: &impl serde::Serialize) -> Result<String, String> {
+pub fn render(source: &str, context: &impl serde::Serialize) -> Result<String, TemplateError> {
     let template = environment().template_from_str(source).map_err(|e| describe(&e))?;
     template.render(minijinja::value::Serde(context)).map_err(|e| describe(&e))
 }
 
 /// A value meant for a header: rendered, with CR and LF replaced by spaces.
-pub fn render_header(source: &str, context: &impl serde::Serialize) -> Result<String, String> {
+pub fn render_header(source: &str, context: &impl serde::Serialize) -> Result<String, TemplateError> {
     render(source, context).map(|text| text.replace(['\r', '\n'], " "))
 }
 
@@ -51,9 +51,22 @@ pub struct Links {
     pub item: Option<String>,
 }
 
+/// What an action acts on: the rule that fired, the event, the jobs and when it was planned.
+#[derive(Debug, Clone, Copy)]
+pub struct Occasion<'a> {
+    /// The rule's name.
+    pub rule: &'a str,
+    /// What started it.
+    pub event: &'a EventInfo,
+    /// The jobs concerned (one, or a batch).
+    pub jobs: &'a [Job],
+    /// When it was planned, on the server's clock: the templates' `now`.
+    pub planned_ms: i64,
+}
+
 /// The context of SPEC §3 (`job`, `jobs`, `rule`, `event`, `target`, `now`) for `jobs`, all or
 /// part of the planned ones.
-pub fn context(planned: &Planned, jobs: &[Job], target: &str, links: impl Fn(&Job) -> Links) -> Value {
+pub fn context(planned: &Occasion<'_>, jobs: &[Job], target: &str, links: impl Fn(&Job) -> Links) -> Value {
     let jobs: Vec<Value> = jobs.iter().map(|j| job_context(j, planned.planned_ms, &links(j))).collect();
     json!({
         "job": jobs.first().cloned().unwrap_or(Value::Null),
@@ -105,7 +118,7 @@ pub fn job_table(jobs: &[Job], now_ms: i64) -> String {
 }
 
 /// A one-line default message: rule, event and jobs.
-pub fn summary(planned: &Planned) -> String {
+pub fn summary(planned: &Occasion<'_>) -> String {
     let jobs: Vec<String> = planned
         .jobs
         .iter()
@@ -122,12 +135,17 @@ pub fn summary(planned: &Planned) -> String {
     format!("rule {} on {}: {}", planned.rule, planned.event.kind, jobs.join(", "))
 }
 
-fn describe(error: &minijinja::Error) -> String {
+/// A template that does not parse or does not render: MiniJinja's reason, with its line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TemplateError(String);
+
+fn describe(error: &minijinja::Error) -> TemplateError {
     let mut text = error.detail().map(|d| d.to_string()).unwrap_or_else(|| error.kind().to_string());
     if let Some(line) = error.line() {
         text.push_str(&format!(" (template line {line})"));
     }
-    text
+    TemplateError(text)
 }
 
 #[cfg(test)]
@@ -139,17 +157,17 @@ mod tests {
         let context = json!({ "job": { "id": "j1", "runtime": "1h32m" } });
         assert_eq!(render("{{ job.id }} ran {{ job.runtime }}", &context).unwrap(), "j1 ran 1h32m");
         assert!(check("{{ job.id }").is_err());
-        assert!(render("{{ jbo.id }}", &context).unwrap_err().contains("undefined"));
+        assert!(render("{{ jbo.id }}", &context).unwrap_err().to_string().contains("undefined"));
     }
 
-    /// The planned action of each event kind, as dispatch builds them.
-    fn planned_of_every_kind(action: &crate::actions::ActionConfig) -> Vec<Planned> {
+    /// Two jobs (a full one, one that lacks every field) and an event of each kind.
+    fn jobs_and_every_event() -> (Vec<Job>, Vec<EventInfo>) {
         let mut failed = Job::new("j1", crate::arcgis::Status::Failed);
         (failed.username, failed.job_type, failed.started_at, failed.ended_at) =
             (Some("joe".into()), Some("executeNotebook".into()), Some(1_000), Some(61_000));
         failed.messages = vec!["Traceback (most recent call last):".into(), "KeyError: 'X'".into()];
         let bare = Job::new("j2", crate::arcgis::Status::Unknown(String::new()));
-        let event = |kind: &str, from: Option<&str>, to: Option<&str>| crate::rules::EventInfo {
+        let event = |kind: &str, from: Option<&str>, to: Option<&str>| crate::diff::EventInfo {
             kind: kind.into(),
             from: from.map(String::from),
             to: to.map(String::from),
@@ -162,19 +180,7 @@ mod tests {
             event("disappeared", Some("EXECUTING"), Some("unknown")),
             event("schedule", None, None),
         ];
-        events
-            .into_iter()
-            .map(|event| Planned {
-                rule: "r".into(),
-                action: action.clone(),
-                action_index: 0,
-                jobs: vec![failed.clone(), bare.clone()],
-                event,
-                planned_ms: 120_000,
-                settled: Vec::new(),
-                secrets_scrubbed: false,
-            })
-            .collect()
+        (vec![failed, bare], events.into())
     }
 
     /// Every template the program ships (the rules in `rules/` and the default e-mail subject),
@@ -192,8 +198,10 @@ mod tests {
                 if matches!(action, crate::actions::ActionConfig::Email(e) if e.subject.is_none()) {
                     sources.push(("subject", crate::actions::DEFAULT_SUBJECT));
                 }
-                for planned in planned_of_every_kind(action) {
-                    for jobs in [&planned.jobs[..1], &planned.jobs[1..], &planned.jobs[..]] {
+                let (all, events) = jobs_and_every_event();
+                for event in &events {
+                    let planned = Occasion { rule: "r", event, jobs: &all, planned_ms: 120_000 };
+                    for jobs in [&all[..1], &all[1..], &all[..]] {
                         let cx = context(&planned, jobs, "prod", |_| Links { admin: "a".into(), item: None });
                         for (key, source) in &sources {
                             let result = if *key == "html" { render_html(source, &cx) } else { render(source, &cx) };

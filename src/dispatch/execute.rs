@@ -1,0 +1,185 @@
+//! Execution: queued actions run with retries, and every outcome is recorded. A plugin makes one
+//! attempt; how often to try, when to give up and what to record are decided here.
+
+use super::planning::planned_report;
+use super::{Dispatcher, Mode, CANCEL_CHECK_POLLS};
+use crate::actions::{ActionConfig, ActionContext, ActionError, Done, Progress};
+use crate::arcgis::JobSource;
+use crate::journal::FINISHED;
+use crate::plan::{ActionReport, Attempt, CancelCheck, Outcome, Planned, Queued};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How hard to try.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts within one dispatch (`once`: a few quick ones; `run`: one, then backoff).
+    pub quick_attempts: u32,
+    /// Pause between quick attempts.
+    pub quick_pause: Duration,
+    /// After this long since queuing, a transient failure becomes final.
+    pub give_up_after: Duration,
+}
+
+impl RetryPolicy {
+    /// `once`: three quick attempts, the rest stays queued.
+    pub const ONCE: RetryPolicy = RetryPolicy {
+        quick_attempts: 3,
+        quick_pause: Duration::from_millis(300),
+        give_up_after: Duration::from_secs(3600),
+    };
+    /// `run`: one attempt per dispatch, backoff between them.
+    pub const RUN: RetryPolicy =
+        RetryPolicy { quick_attempts: 1, quick_pause: Duration::ZERO, give_up_after: Duration::from_secs(3600) };
+}
+
+/// A queued webhook or exec whose rule is gone: its stored copy lacks its secrets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rule {rule} no longer has this {kind} action, and its secrets are not kept in the state file")]
+pub struct SecretsGone {
+    rule: String,
+    kind: &'static str,
+}
+
+/// Exponential backoff with ±20 % jitter (taken from `now_ms`): 1 s, 2 s, 4 s, … up to 5 min.
+pub fn backoff(attempts: u32, now_ms: i64) -> Duration {
+    let base = Duration::from_secs(1u64 << attempts.saturating_sub(1).min(9)).min(Duration::from_secs(300));
+    let jitter = 0.8 + 0.4 * (now_ms.rem_euclid(1000) as f64 / 1000.0);
+    base.mul_f64(jitter)
+}
+
+impl Dispatcher {
+    /// Runs every queued action that is due (none unless acting), each with the policy's
+    /// attempts, at most 8 at once; records every outcome.
+    pub async fn execute_due(
+        self: &Arc<Self>,
+        sources: &HashMap<String, Arc<dyn JobSource>>,
+        policy: RetryPolicy,
+    ) -> crate::store::Result<Vec<ActionReport>> {
+        if self.mode != Mode::Act {
+            return Ok(Vec::new());
+        }
+        let due = self.store.due_actions(self.scope(), self.now_ms()).await?;
+        let mut tasks = tokio::task::JoinSet::new();
+        let limit = Arc::new(tokio::sync::Semaphore::new(8));
+        for (index, queued) in due.into_iter().enumerate() {
+            let (this, source, limit) = (self.clone(), sources.get(&queued.target).cloned(), limit.clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                let attempt = this.execute(source, &queued, policy).await;
+                (index, this.record(&queued, &attempt).await)
+            });
+        }
+        let mut results = tasks.join_all().await;
+        results.sort_by_key(|(index, _)| *index);
+        results.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// The queued actions that are due now.
+    pub async fn due(&self) -> crate::store::Result<Vec<Queued>> {
+        if self.mode != Mode::Act {
+            return Ok(Vec::new());
+        }
+        self.store.due_actions(self.scope(), self.now_ms()).await
+    }
+
+    /// Executes one queued action (the policy's attempts); nothing is recorded yet.
+    pub async fn execute(&self, source: Option<Arc<dyn JobSource>>, queued: &Queued, policy: RetryPolicy) -> Attempt {
+        match source {
+            Some(source) => self.attempt(&*source, queued, policy).await,
+            None => Attempt::Final { outcome: Outcome::Failed, detail: "the target is no longer configured".into() },
+        }
+    }
+
+    /// Records an attempt (and, after a cancel, the checks of the next polls); the report to show.
+    pub async fn record(&self, queued: &Queued, attempt: &Attempt) -> crate::store::Result<ActionReport> {
+        let planned = &queued.planned;
+        if matches!(attempt, Attempt::Final { outcome: Outcome::Done, .. }) && planned.action.is_destructive() {
+            for job in &planned.jobs {
+                let check =
+                    CancelCheck { job_id: job.id.clone(), rule: planned.rule.clone(), polls_left: CANCEL_CHECK_POLLS };
+                self.store.add_cancel_check(self.scope(), &queued.target, &check).await?;
+            }
+        }
+        self.store.record_attempt(queued.id, attempt, self.now_ms()).await?;
+        Ok(match attempt {
+            Attempt::Final { outcome, detail } => planned_report(&queued.target, planned, *outcome, detail.clone()),
+            Attempt::Retry { detail, .. } => {
+                let detail = format!("{detail}; queued for another try");
+                planned_report(&queued.target, planned, Outcome::Failed, detail)
+            }
+        })
+    }
+
+    /// The action as the current rules give it (the stored copy lacks its secrets); the stored
+    /// copy when nothing was scrubbed from it; an error for a webhook or exec whose secrets are
+    /// gone with its rule.
+    pub(super) fn current_action(&self, planned: &Planned) -> Result<ActionConfig, SecretsGone> {
+        let current = self.rules.get(&planned.rule).and_then(|r| r.actions.get(planned.action_index));
+        match current {
+            Some(action) if action.kind() == planned.action.kind() => Ok(action.clone()),
+            _ if !planned.secrets_scrubbed => Ok(planned.action.clone()),
+            _ => Err(SecretsGone { rule: planned.rule.clone(), kind: planned.action.kind() }),
+        }
+    }
+
+    /// The policy's quick attempts of one queued action, and what the store should record.
+    async fn attempt(&self, source: &dyn JobSource, queued: &Queued, policy: RetryPolicy) -> Attempt {
+        let plugin = match self.current_action(&queued.planned) {
+            Ok(action) => action.build(),
+            Err(gone) => return Attempt::Final { outcome: Outcome::Failed, detail: gone.to_string() },
+        };
+        if queued.planned.settled.iter().any(|s| s == FINISHED) {
+            let detail = "finished before nbwarden stopped (from the progress journal); not done again".to_string();
+            return Attempt::Final { outcome: Outcome::Done, detail };
+        }
+        let journal = self.services.journal.clone().map(|j| (j, queued.id));
+        let progress = Progress::new(&queued.planned.settled, journal);
+        let (target, services, occasion) = (&queued.target, &*self.services, queued.planned.occasion());
+        let cx = ActionContext { target, source, occasion, services, progress: &progress };
+        let mut attempts = queued.attempts;
+        let result = loop {
+            attempts += 1;
+            match plugin.execute(&cx).await {
+                Err(ActionError::Transient(e)) if attempts < queued.attempts + policy.quick_attempts => {
+                    tracing::info!(target_name = %queued.target, rule = %queued.planned.rule, error = %e, "transient failure, trying again");
+                    tokio::time::sleep(policy.quick_pause * (attempts - queued.attempts)).await;
+                }
+                other => break other,
+            }
+        };
+        if matches!(result, Ok(Done::Done(_))) {
+            progress.settle(FINISHED);
+        }
+        self.settle(queued, policy, attempts, result, &progress)
+    }
+
+    /// What the store records after the last quick attempt.
+    fn settle(
+        &self,
+        queued: &Queued,
+        policy: RetryPolicy,
+        attempts: u32,
+        result: Result<Done, ActionError>,
+        progress: &Progress,
+    ) -> Attempt {
+        let now = self.now_ms();
+        let expired = now - queued.created_ms >= policy.give_up_after.as_millis() as i64;
+        match result {
+            Ok(Done::Done(detail)) => Attempt::Final { outcome: Outcome::Done, detail },
+            Ok(Done::Skipped(detail)) => Attempt::Final { outcome: Outcome::Skipped, detail },
+            Err(ActionError::Permanent(e)) => Attempt::Final { outcome: Outcome::Failed, detail: e.to_string() },
+            Err(ActionError::Transient(e)) if expired => Attempt::Final {
+                outcome: Outcome::Failed,
+                detail: format!("{e}; gave up after {}", crate::config::format_duration(policy.give_up_after)),
+            },
+            Err(ActionError::Transient(e)) => {
+                let next_ms = now + backoff(attempts, now).as_millis() as i64;
+                let settled = progress.settled();
+                let progress = (settled != queued.planned.settled).then_some(settled);
+                Attempt::Retry { next_ms, detail: e.to_string(), progress }
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Planning (pure): firings become ledger records and planned actions within the blast-radius
+//! budget. Then the one plan-and-commit path of polls and digest slots, where the run mode
+//! decides what is queued, what is previewed and what is written.
+
+use super::{failpoint, Dispatcher, Mode};
+use crate::actions::{ActionConfig, ActionContext, Progress};
+use crate::arcgis::{Job, JobSource};
+use crate::config::LimitsConfig;
+use crate::diff::EventInfo;
+use crate::plan::{ActionReport, AuditEntry, LedgerRecord, Outcome, Planned};
+use crate::rules::{Firing, Rule, RuleSet};
+use crate::store::PollCommit;
+use std::collections::HashMap;
+
+/// How many destructive firings one poll of one target may still plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budget {
+    pub(super) left: u32,
+    pub(super) reason: String,
+}
+
+impl Budget {
+    /// The tightest of the per-poll, per-hour and share-of-running limits (one job always allowed).
+    pub fn new(limits: &LimitsConfig, running: usize, cancels_last_hour: u32) -> Budget {
+        let share = ((limits.max_cancel_fraction * running as f64).floor() as u32).max(1);
+        let hour = limits.max_cancels_per_hour.saturating_sub(cancels_last_hour);
+        let candidates = [
+            (limits.max_cancels_per_poll, format!("max_cancels_per_poll ({})", limits.max_cancels_per_poll)),
+            (
+                hour,
+                format!("max_cancels_per_hour ({}, {cancels_last_hour} in the last hour)", limits.max_cancels_per_hour),
+            ),
+            (share, format!("max_cancel_fraction ({} of {running} running)", limits.max_cancel_fraction)),
+        ];
+        let (left, reason) = candidates.into_iter().min_by_key(|(n, _)| *n).unwrap_or((0, String::new()));
+        Budget { left, reason }
+    }
+
+    fn take(&mut self) -> bool {
+        let ok = self.left > 0;
+        self.left = self.left.saturating_sub(1);
+        ok
+    }
+}
+
+/// What one poll's firings (or one digest slot) become.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Ledger entries to commit.
+    pub ledger: Vec<LedgerRecord>,
+    /// Actions to queue (or, in a dry run, to report as planned).
+    pub actions: Vec<Planned>,
+    /// Firings over a limit: reported, not recorded, so they fire again when the budget allows.
+    pub suppressed: Vec<ActionReport>,
+}
+
+/// Plans the firings of one poll of `target` (pure). Batched actions (e-mail) of one rule go out
+/// as one planned action listing every job of the poll.
+pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budget, now_ms: i64) -> Plan {
+    let mut plan = Plan::default();
+    let mut batches: HashMap<(usize, usize), usize> = HashMap::new();
+    for firing in firings {
+        let rule = &rules.rules[firing.rule];
+        if rule.cancels() && !budget.take() {
+            let detail = format!("limit reached: {}; fires again when the budget allows", budget.reason);
+            let ids = [firing.job.id.clone()];
+            let suppressed = rule.actions.iter().map(|a| report(target, rule, a, &ids, Outcome::Suppressed, &detail));
+            plan.suppressed.extend(suppressed);
+            continue;
+        }
+        plan.ledger.push(LedgerRecord {
+            rule: rule.name.clone(),
+            job_id: firing.job.id.clone(),
+            trigger: firing.trigger.clone(),
+        });
+        for (index, action) in rule.actions.iter().enumerate() {
+            if let Some(&at) = batches.get(&(firing.rule, index)) {
+                plan.actions[at].jobs.push(firing.job.clone());
+                continue;
+            }
+            if action.is_batched() {
+                batches.insert((firing.rule, index), plan.actions.len());
+            }
+            plan.actions.push(planned(rule, index, vec![firing.job.clone()], &firing.event, now_ms));
+        }
+    }
+    plan
+}
+
+/// Plans one slot of a digest rule (pure): the slot goes to the ledger under `job_id`, and each
+/// action lists every job (none: only the slot is recorded). `slot_ms` is the slot as the cron
+/// wrote it (08:00:00), for templates and the Message-ID.
+pub fn plan_digest(rule: &Rule, slot: LedgerRecord, jobs: Vec<Job>, slot_ms: i64) -> Plan {
+    let event = EventInfo { kind: "schedule".into(), from: None, to: None };
+    let actions = if jobs.is_empty() {
+        Vec::new()
+    } else {
+        (0..rule.actions.len()).map(|index| planned(rule, index, jobs.clone(), &event, slot_ms)).collect()
+    };
+    Plan { ledger: vec![slot], actions, suppressed: Vec::new() }
+}
+
+fn planned(rule: &Rule, index: usize, jobs: Vec<Job>, event: &EventInfo, now_ms: i64) -> Planned {
+    Planned {
+        rule: rule.name.clone(),
+        action: rule.actions[index].clone(),
+        action_index: index,
+        jobs,
+        event: event.clone(),
+        planned_ms: now_ms,
+        settled: Vec::new(),
+        secrets_scrubbed: false,
+    }
+}
+
+fn report(
+    target: &str,
+    rule: &Rule,
+    action: &ActionConfig,
+    job_ids: &[String],
+    outcome: Outcome,
+    detail: &str,
+) -> ActionReport {
+    ActionReport {
+        target: target.into(),
+        rule: rule.name.clone(),
+        action: action.kind().into(),
+        job_ids: job_ids.to_vec(),
+        outcome,
+        detail: detail.into(),
+    }
+}
+
+/// The report of a planned action.
+pub(super) fn planned_report(target: &str, planned: &Planned, outcome: Outcome, detail: String) -> ActionReport {
+    ActionReport {
+        target: target.into(),
+        rule: planned.rule.clone(),
+        action: planned.action.kind().into(),
+        job_ids: planned.job_ids(),
+        outcome,
+        detail,
+    }
+}
+
+impl Dispatcher {
+    /// The one plan-and-commit path of a poll or a digest slot. The plan's ledger, and its
+    /// actions when acting, commit with the rest of `commit` in one transaction; a preview
+    /// writes nothing. Returns what to report now: `reports` (cancel checks), the suppressed
+    /// firings and, unless acting, what each planned action would do; they are audited too.
+    pub async fn commit(
+        &self,
+        mut commit: PollCommit<'_>,
+        plan: Plan,
+        source: &dyn JobSource,
+        mut reports: Vec<ActionReport>,
+    ) -> crate::store::Result<Vec<ActionReport>> {
+        commit.local_ms = self.now_ms();
+        commit.ledger = plan.ledger;
+        let acting = self.mode == Mode::Act;
+        reports.extend(plan.suppressed);
+        if !acting {
+            reports.extend(plan.actions.iter().map(|p| self.preview(commit.target, source, p)));
+        }
+        commit.actions = if acting { plan.actions } else { Vec::new() };
+        if self.mode.writes() {
+            self.store.commit_poll(&commit).await?;
+            failpoint("after_commit").await;
+        }
+        self.audit(&reports).await?;
+        Ok(reports)
+    }
+
+    /// The report of a planned action in a dry run: plugins are never called, only previewed.
+    fn preview(&self, target: &str, source: &dyn JobSource, planned: &Planned) -> ActionReport {
+        let progress = Progress::default();
+        let services = &self.services;
+        let cx = ActionContext { target, source, occasion: planned.occasion(), services, progress: &progress };
+        planned_report(target, planned, Outcome::Planned, planned.action.build().preview(&cx))
+    }
+
+    /// Writes reports that belong to no queued action to the audit trail (not in a preview).
+    async fn audit(&self, reports: &[ActionReport]) -> crate::store::Result<()> {
+        if !self.mode.writes() {
+            return Ok(());
+        }
+        for report in reports {
+            let mut report = report.clone();
+            if report.detail.starts_with("cancel_ignored") {
+                report.outcome = Outcome::CancelIgnored;
+            }
+            let entry = AuditEntry { at_ms: self.now_ms(), report };
+            self.store.audit(self.scope(), &entry).await?;
+        }
+        Ok(())
+    }
+}

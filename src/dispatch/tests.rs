@@ -1,0 +1,312 @@
+//! Planning, budgets, the plan-and-commit path, retries and the secrets of queued actions, with
+//! `type: record` (a plugin of the real trait) and a failing site, on a real SQLite file.
+
+use super::execute::backoff;
+use super::*;
+use crate::actions::recording::calls;
+use crate::actions::ActionConfig;
+use crate::arcgis::{Job, JobSource, Status};
+use crate::clock::ManualClock;
+use crate::config::LimitsConfig;
+use crate::diff::EventInfo;
+use crate::journal::Journal;
+use crate::plan::{Attempt, Outcome, Planned, Queued};
+use crate::rules::Firing;
+use crate::store::{PollCommit, SqlStore};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const NOW: i64 = 1_700_000_000_000;
+
+fn limits(per_poll: u32, per_hour: u32, fraction: f64) -> LimitsConfig {
+    LimitsConfig { max_cancels_per_poll: per_poll, max_cancels_per_hour: per_hour, max_cancel_fraction: fraction }
+}
+
+fn rules(text: &str) -> RuleSet {
+    RuleSet::parse(std::path::Path::new("r.yaml"), text, &["t"]).unwrap()
+}
+
+fn firing(set: &RuleSet, rule: &str, job: &str) -> Firing {
+    let index = set.rules.iter().position(|r| r.name == rule).expect("rule");
+    let event = EventInfo { kind: "poll".into(), from: None, to: None };
+    Firing { rule: index, job: Job::new(job, Status::Executing), event, trigger: "poll".into() }
+}
+
+/// A site whose cancels fail with `error` (none: succeed), counting the calls.
+struct Site {
+    error: Option<crate::arcgis::Error>,
+    calls: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl JobSource for Site {
+    fn name(&self) -> &str {
+        "t"
+    }
+    async fn poll(&self) -> crate::arcgis::Result<crate::arcgis::Listing> {
+        Ok(Default::default())
+    }
+    async fn job(&self, id: &str) -> crate::arcgis::Result<Job> {
+        Ok(Job::new(id, Status::Executing))
+    }
+    async fn cancel(&self, _: &str) -> crate::arcgis::Result<()> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.error.clone().map_or(Ok(()), Err)
+    }
+    async fn user_email(&self, _: &str) -> crate::arcgis::Result<Option<String>> {
+        Ok(None)
+    }
+    fn server_now_ms(&self) -> i64 {
+        NOW
+    }
+    fn job_url(&self, id: &str) -> String {
+        format!("t/{id}")
+    }
+}
+
+fn site(error: Option<crate::arcgis::Error>) -> Arc<Site> {
+    Arc::new(Site { error, calls: Default::default() })
+}
+
+/// A dispatcher on a SQLite file in `dir`, with its progress journal, at a manual clock.
+async fn dispatcher(dir: &std::path::Path, set: RuleSet, mode: Mode) -> (Arc<Dispatcher>, ManualClock) {
+    let path = dir.join("state.db");
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open_sqlite(&path).await.unwrap());
+    let mut services = Services::new(None, &Default::default()).unwrap();
+    services.journal = Some(Arc::new(Journal::open(&path).unwrap().0));
+    let clock = ManualClock::at(NOW);
+    let services = Arc::new(services);
+    let dispatch = Dispatcher { rules: Arc::new(set), store, mode, services, clock: Arc::new(clock.clone()) };
+    (Arc::new(dispatch), clock)
+}
+
+/// Plans and commits the firings of `rule` for `jobs` as a poll of target `t` would.
+async fn commit(dispatch: &Dispatcher, rule: &str, jobs: &[&str]) -> Vec<crate::plan::ActionReport> {
+    let firings: Vec<Firing> = jobs.iter().map(|j| firing(&dispatch.rules, rule, j)).collect();
+    let mut budget = Budget::new(&limits(10, 60, 1.0), jobs.len(), 0);
+    let plan = plan(&dispatch.rules, "t", &firings, &mut budget, NOW);
+    let commit = PollCommit::new(dispatch.scope(), "t", NOW);
+    dispatch.commit(commit, plan, &*site(None), Vec::new()).await.unwrap()
+}
+
+fn sources(site: Arc<Site>) -> HashMap<String, Arc<dyn JobSource>> {
+    HashMap::from([("t".to_string(), site as Arc<dyn JobSource>)])
+}
+
+#[test]
+fn the_tightest_limit_wins_and_one_job_is_always_allowed() {
+    assert_eq!(Budget::new(&limits(10, 60, 0.5), 100, 0).left, 10);
+    assert_eq!(Budget::new(&limits(10, 60, 0.5), 6, 0).left, 3);
+    assert_eq!(Budget::new(&limits(10, 60, 0.5), 1, 0).left, 1, "a single job is always allowed");
+    let hourly = Budget::new(&limits(10, 60, 1.0), 100, 58);
+    assert_eq!(hourly.left, 2);
+    assert!(hourly.reason.contains("max_cancels_per_hour"));
+    assert_eq!(Budget::new(&limits(10, 5, 1.0), 100, 9).left, 0);
+}
+
+#[test]
+fn planning_batches_records_and_suppresses_over_the_budget() {
+    let set = rules(
+        "rules:\n  - { name: note, actions: [{ type: record, tag: p }, { type: log }] }\n  - { name: stop, actions: [{ type: cancel }] }\n",
+    );
+    let firings: Vec<Firing> =
+        ["a", "b"].iter().flat_map(|j| [firing(&set, "note", j), firing(&set, "stop", j)]).collect();
+    let mut budget = Budget::new(&limits(1, 60, 1.0), 10, 0);
+    let plan = plan(&set, "t", &firings, &mut budget, NOW);
+    let planned: Vec<(&str, &str, Vec<&str>)> = plan
+        .actions
+        .iter()
+        .map(|p| (p.rule.as_str(), p.action.kind(), p.jobs.iter().map(|j| j.id.as_str()).collect()))
+        .collect();
+    assert_eq!(
+        planned,
+        [
+            ("note", "record", vec!["a", "b"]),
+            ("note", "log", vec!["a"]),
+            ("stop", "cancel", vec!["a"]),
+            ("note", "log", vec!["b"])
+        ],
+        "a batched action lists every job of the poll; the others go one by one"
+    );
+    let ledger: Vec<(&str, &str)> = plan.ledger.iter().map(|l| (l.rule.as_str(), l.job_id.as_str())).collect();
+    assert_eq!(ledger, [("note", "a"), ("stop", "a"), ("note", "b")], "a suppressed firing is not recorded");
+    assert_eq!(plan.suppressed.len(), 1);
+    assert_eq!(
+        (plan.suppressed[0].outcome, plan.suppressed[0].job_ids.clone()),
+        (Outcome::Suppressed, vec!["b".into()])
+    );
+    assert!(plan.actions.iter().all(|p| p.planned_ms == NOW && !p.secrets_scrubbed));
+}
+
+#[tokio::test]
+async fn a_new_plugin_is_planned_executed_journaled_and_scrubbed_like_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "rules:\n  - { name: r, actions: [{ type: record, tag: life, token: s3cret }] }\n";
+    let (dispatch, _) = dispatcher(dir.path(), rules(text), Mode::Act).await;
+    assert!(commit(&dispatch, "r", &["j1", "j2"]).await.is_empty(), "acting: nothing to report yet");
+
+    let stored = std::fs::read(dir.path().join("state.db")).unwrap();
+    assert!(!String::from_utf8_lossy(&stored).contains("s3cret"), "the token is not in the state file");
+    let queued = dispatch.due().await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert!(queued[0].planned.secrets_scrubbed);
+
+    let reports = dispatch.execute_due(&sources(site(None)), RetryPolicy::ONCE).await.unwrap();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!((reports[0].outcome, reports[0].detail.as_str()), (Outcome::Done, "recorded j1,j2"));
+    let made = calls("life");
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].token, "s3cret", "the secret comes from the current rules");
+    let (_, journaled) = Journal::open(&dir.path().join("state.db")).unwrap();
+    let keys: Vec<&str> = journaled.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(keys, ["j1", "j1", "j2", crate::journal::FINISHED], "each part journaled as it was done");
+    assert!(dispatch.execute_due(&sources(site(None)), RetryPolicy::ONCE).await.unwrap().is_empty(), "never twice");
+}
+
+#[tokio::test]
+async fn transient_failures_retry_with_backoff_and_skip_what_was_settled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, clock) = dispatcher(
+        dir.path(),
+        rules("rules:\n  - { name: r, actions: [{ type: record, tag: retry, fail: 1 }] }\n"),
+        Mode::Act,
+    )
+    .await;
+    commit(&dispatch, "r", &["j1", "j2"]).await;
+    let first = dispatch.execute_due(&sources(site(None)), RetryPolicy::RUN).await.unwrap();
+    assert_eq!(first[0].outcome, Outcome::Failed);
+    assert!(first[0].detail.ends_with("queued for another try"), "{}", first[0].detail);
+    assert!(dispatch.due().await.unwrap().is_empty(), "not due before its backoff");
+    clock.advance(1_200);
+    let second = dispatch.execute_due(&sources(site(None)), RetryPolicy::RUN).await.unwrap();
+    assert_eq!((second[0].outcome, second[0].detail.as_str()), (Outcome::Done, "recorded j2"));
+    let made: Vec<Vec<String>> = calls("retry").into_iter().map(|c| c.jobs).collect();
+    assert_eq!(made, [vec!["j1", "j2"], vec!["j2"]], "the retry skips the part the failed attempt settled");
+}
+
+#[tokio::test]
+async fn quick_attempts_pause_between_tries_within_one_dispatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = rules("rules:\n  - { name: r, actions: [{ type: record, tag: quick, fail: 2 }] }\n");
+    let (dispatch, _) = dispatcher(dir.path(), set.clone(), Mode::Act).await;
+    // Paused time once the store is open (its pool's timers would race a paused clock).
+    tokio::time::pause();
+    let started = tokio::time::Instant::now();
+    let attempt = dispatch.execute(Some(site(None)), &queued(&set, "r", NOW), RetryPolicy::ONCE).await;
+    assert!(matches!(attempt, Attempt::Final { outcome: Outcome::Done, .. }), "{attempt:?}");
+    assert_eq!(calls("quick").len(), 3);
+    let paused = started.elapsed().as_millis();
+    assert!((900..905).contains(&paused), "300 ms, then 600 ms (timers round up to the millisecond): {paused}");
+}
+
+#[tokio::test]
+async fn a_permanent_failure_is_final_and_a_dry_run_executes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "rules:\n  - { name: r, actions: [{ type: record, tag: never, permanent: true }] }\n";
+    let (dispatch, _) = dispatcher(dir.path(), rules(text), Mode::Act).await;
+    commit(&dispatch, "r", &["j1"]).await;
+    let reports = dispatch.execute_due(&sources(site(None)), RetryPolicy::ONCE).await.unwrap();
+    assert_eq!((reports[0].outcome, reports[0].detail.as_str()), (Outcome::Failed, "told to fail"));
+    assert_eq!(calls("never").len(), 1, "not retried");
+
+    let dry = tempfile::tempdir().unwrap();
+    let text = "rules:\n  - { name: r, actions: [{ type: record, tag: dry }] }\n";
+    let (dispatch, _) = dispatcher(dry.path(), rules(text), Mode::DryRun).await;
+    let reports = commit(&dispatch, "r", &["j1"]).await;
+    assert_eq!((reports[0].outcome, reports[0].detail.as_str()), (Outcome::Planned, "would record 1 jobs"));
+    assert!(dispatch.execute_due(&sources(site(None)), RetryPolicy::ONCE).await.unwrap().is_empty());
+    assert!(calls("dry").is_empty(), "a dry run never calls a plugin");
+}
+
+fn queued(set: &RuleSet, rule: &str, created_ms: i64) -> Queued {
+    let rule = set.get(rule).expect("rule");
+    let planned = Planned {
+        rule: rule.name.clone(),
+        action: rule.actions[0].clone(),
+        action_index: 0,
+        jobs: vec![Job::new("j1", Status::Executing)],
+        event: EventInfo { kind: "poll".into(), from: None, to: None },
+        planned_ms: 0,
+        settled: Vec::new(),
+        secrets_scrubbed: false,
+    };
+    Queued { id: 1, target: "t".into(), planned: planned.stored(), attempts: 0, created_ms }
+}
+
+const ONE_TRY: RetryPolicy =
+    RetryPolicy { quick_attempts: 1, quick_pause: Duration::ZERO, give_up_after: Duration::from_secs(3600) };
+
+#[tokio::test]
+async fn transient_failures_are_retried_until_an_hour_has_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = rules("rules:\n  - { name: stop, actions: [{ type: cancel }] }\n");
+    let (dispatch, clock) = dispatcher(dir.path(), set.clone(), Mode::Act).await;
+    let down = || Some(crate::arcgis::Error::Connect { url: "t".into(), detail: "refused".into() });
+    let young = dispatch.execute(Some(site(down())), &queued(&set, "stop", NOW), ONE_TRY).await;
+    assert!(matches!(young, Attempt::Retry { .. }), "{young:?}");
+    clock.advance(3_600_000);
+    let old = dispatch.execute(Some(site(down())), &queued(&set, "stop", NOW), ONE_TRY).await;
+    let Attempt::Final { outcome, detail } = old else { panic!("{old:?}") };
+    assert_eq!(outcome, Outcome::Failed);
+    assert!(detail.contains("gave up after 1h"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_paused_sign_in_during_a_cancel_is_retried_after_the_pause() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = rules("rules:\n  - { name: stop, actions: [{ type: cancel }] }\n");
+    let (dispatch, _) = dispatcher(dir.path(), set.clone(), Mode::Act).await;
+    let paused = crate::arcgis::Error::SignInPaused {
+        account: "a".into(),
+        reason: "refused once".into(),
+        until: "later".into(),
+        until_ms: 0,
+    };
+    let attempt = dispatch.execute(Some(site(Some(paused))), &queued(&set, "stop", NOW), ONE_TRY).await;
+    assert!(matches!(attempt, Attempt::Retry { .. }), "transient, not permanent: {attempt:?}");
+}
+
+#[tokio::test]
+async fn a_target_or_rule_gone_while_its_action_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = rules("rules:\n  - { name: stop, actions: [{ type: cancel }] }\n  - { name: hook, actions: [{ type: webhook, url: 'https://u:pw@h/x' }] }\n");
+    let (dispatch, _) = dispatcher(dir.path(), set.clone(), Mode::Act).await;
+    let gone = dispatch.execute(None, &queued(&set, "stop", NOW), ONE_TRY).await;
+    assert_eq!(gone, Attempt::Final { outcome: Outcome::Failed, detail: "the target is no longer configured".into() });
+    // The rule was removed: a cancel holds no secret and runs from its stored copy; a webhook
+    // whose URL was scrubbed of credentials cannot, and says why.
+    let (without, _) = dispatcher(dir.path(), RuleSet::default(), Mode::Act).await;
+    let cancelling = site(Some(crate::arcgis::Error::NoPortal { what: "x" }));
+    let cancel = without.execute(Some(cancelling.clone()), &queued(&set, "stop", NOW), ONE_TRY).await;
+    assert_eq!(cancelling.calls.load(std::sync::atomic::Ordering::SeqCst), 1, "{cancel:?}");
+    let hook = without.execute(Some(cancelling), &queued(&set, "hook", NOW), ONE_TRY).await;
+    let Attempt::Final { outcome, detail } = hook else { panic!("{hook:?}") };
+    assert_eq!(outcome, Outcome::Failed);
+    assert!(detail.contains("rule hook no longer has this webhook action"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_rule_changed_while_its_action_waits_gives_its_current_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = rules("rules:\n  - { name: hook, actions: [{ type: webhook, url: 'https://u:pw@old/x' }] }\n");
+    let after = rules("rules:\n  - { name: hook, actions: [{ type: webhook, url: 'https://u:pw@new/x' }] }\n");
+    let waiting = queued(&before, "hook", NOW);
+    let (dispatch, _) = dispatcher(dir.path(), after, Mode::Act).await;
+    let current = dispatch.current_action(&waiting.planned).unwrap();
+    let ActionConfig::Webhook(hook) = current else { panic!("{current:?}") };
+    assert_eq!(hook.url, "https://u:pw@new/x", "the current rule's action, secrets included");
+    let (changed, _) =
+        dispatcher(dir.path(), rules("rules:\n  - { name: hook, actions: [{ type: log }] }\n"), Mode::Act).await;
+    let error = changed.current_action(&waiting.planned).unwrap_err();
+    assert!(error.to_string().contains("no longer has this webhook action"), "{error}");
+}
+
+#[test]
+fn backoff_grows_to_five_minutes_with_jitter() {
+    for (attempts, secs) in [(1, 1.0), (2, 2.0), (3, 4.0), (20, 300.0)] {
+        for now in [0, 499, 999] {
+            let d = backoff(attempts, now).as_secs_f64();
+            assert!(d >= secs * 0.8 && d <= secs * 1.2, "{attempts}: {d}");
+        }
+    }
+}

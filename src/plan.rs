@@ -1,0 +1,193 @@
+//! What dispatch plans and records, as plain records: the planned action, the queued one, how an
+//! attempt ended, and the report of SPEC §5. Below the store and dispatch, which both use them;
+//! it knows the action configurations as data, never how they run.
+
+use crate::actions::{ActionConfig, Occasion};
+use crate::arcgis::Job;
+use crate::diff::EventInfo;
+use serde::{Deserialize, Serialize};
+
+/// How an action ended, or why it did not run: the `outcome` of SPEC §5 and of the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// It happened.
+    Done,
+    /// A dry run planned it; nothing was done.
+    Planned,
+    /// It failed (for good, or for now: the report says when it is queued for another try).
+    Failed,
+    /// Over a limit: reported, not recorded, so it fires again when the budget allows.
+    Suppressed,
+    /// Nothing to do any more (the job left the matching state).
+    Skipped,
+    /// A cancelled job was still running some polls later (the audit trail only).
+    CancelIgnored,
+}
+
+impl Outcome {
+    /// Every outcome, in the order the status page lists them.
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Done,
+        Outcome::Planned,
+        Outcome::Failed,
+        Outcome::Suppressed,
+        Outcome::Skipped,
+        Outcome::CancelIgnored,
+    ];
+
+    /// The stored and printed spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Planned => "planned",
+            Outcome::Failed => "failed",
+            Outcome::Suppressed => "suppressed",
+            Outcome::Skipped => "skipped",
+            Outcome::CancelIgnored => "cancel_ignored",
+        }
+    }
+
+    /// The outcome spelled `text`.
+    pub fn parse(text: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A cancelled job that must leave the running phase within a few polls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelCheck {
+    /// The job.
+    pub job_id: String,
+    /// The rule that cancelled it.
+    pub rule: String,
+    /// Polls left before `cancel_ignored` is reported.
+    pub polls_left: u32,
+}
+
+/// One firing recorded in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRecord {
+    /// The rule.
+    pub rule: String,
+    /// The job.
+    pub job_id: String,
+    /// The trigger part of the firing key.
+    pub trigger: String,
+}
+
+/// What an action will do, as planned; stored so that a crash-resumed action does the same.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Planned {
+    /// The rule's name.
+    pub rule: String,
+    /// The action's configuration at planning time (stored scrubbed of secrets).
+    pub action: ActionConfig,
+    /// Its position in the rule's `actions`, to take its secrets from the current rules.
+    #[serde(default)]
+    pub action_index: usize,
+    /// The jobs concerned (one, or a batch).
+    pub jobs: Vec<Job>,
+    /// What started it.
+    pub event: EventInfo,
+    /// When it was planned, on the server's clock.
+    pub planned_ms: i64,
+    /// Parts already settled by earlier attempts (e-mail recipients), skipped on retries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settled: Vec<String>,
+    /// The stored copy had secrets scrubbed from `action`: it cannot run without its rule. Rows
+    /// from before this field was kept count as scrubbed (the safe side).
+    #[serde(default = "scrubbed_unless_known")]
+    pub secrets_scrubbed: bool,
+}
+
+fn scrubbed_unless_known() -> bool {
+    true
+}
+
+impl Planned {
+    /// What the plugin acts on: the rule, the event, the jobs and when it was planned.
+    pub fn occasion(&self) -> Occasion<'_> {
+        Occasion { rule: &self.rule, event: &self.event, jobs: &self.jobs, planned_ms: self.planned_ms }
+    }
+
+    /// The copy that may be stored: its secrets scrubbed, and marked when there were any.
+    pub fn stored(&self) -> Planned {
+        let action = self.action.scrubbed();
+        let secrets_scrubbed = action != self.action || self.secrets_scrubbed;
+        Planned { action, secrets_scrubbed, ..self.clone() }
+    }
+
+    /// The ids of its jobs.
+    pub fn job_ids(&self) -> Vec<String> {
+        self.jobs.iter().map(|j| j.id.clone()).collect()
+    }
+}
+
+/// A queued action, as read back for execution.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    /// Its row id.
+    pub id: i64,
+    /// The target.
+    pub target: String,
+    /// What to do.
+    pub planned: Planned,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When it was queued (local clock), epoch ms.
+    pub created_ms: i64,
+}
+
+/// How an attempt ended, as the store records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// Finished with this outcome (done, failed, skipped); written to the audit trail.
+    Final {
+        /// The outcome.
+        outcome: Outcome,
+        /// Details for people.
+        detail: String,
+    },
+    /// A transient failure: try again at `next_ms`.
+    Retry {
+        /// When to try again (local clock), epoch ms.
+        next_ms: i64,
+        /// The failure.
+        detail: String,
+        /// What the attempt settled, when that changed: stored so that the next try skips it.
+        progress: Option<Vec<String>>,
+    },
+}
+
+/// What became of one action: an `action` line of SPEC §5, and the body of an audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionReport {
+    /// The target.
+    pub target: String,
+    /// The rule.
+    pub rule: String,
+    /// cancel, log, …
+    pub action: String,
+    /// The jobs concerned.
+    pub job_ids: Vec<String>,
+    /// What became of it.
+    pub outcome: Outcome,
+    /// Details for people.
+    pub detail: String,
+}
+
+/// One line of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// When (local clock), epoch ms.
+    pub at_ms: i64,
+    /// What happened.
+    pub report: ActionReport,
+}

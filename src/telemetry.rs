@@ -1,0 +1,23 @@
+//! The names of the Prometheus series nbwarden exports: a leaf, so that every layer can count
+//! without knowing the `/metrics` endpoint.
+
+/// Polls per target (counter).
+pub const POLLS: &str = "nbwarden_polls_total";
+/// Failed polls per target (counter).
+pub const POLL_ERRORS: &str = "nbwarden_poll_errors_total";
+/// Seconds per poll, list call to commit, per target (histogram).
+pub const POLL_SECONDS: &str = "nbwarden_poll_duration_seconds";
+/// Jobs listed by the last poll, per target and phase (gauge).
+pub const JOBS: &str = "nbwarden_jobs";
+/// Events per target and kind (counter).
+pub const EVENTS: &str = "nbwarden_events_total";
+/// Firings per target and rule (counter).
+pub const FIRINGS: &str = "nbwarden_firings_total";
+/// Action outcomes per target, rule, action and outcome (counter).
+pub const ACTIONS: &str = "nbwarden_actions_total";
+/// Unix time of the last successful poll, per target (gauge).
+pub const LAST_SUCCESS: &str = "nbwarden_last_successful_poll_timestamp_seconds";
+/// Sign-ins that produced a token, per target (counter).
+pub const TOKEN_REFRESHES: &str = "nbwarden_token_refreshes_total";
+/// While sign-in waits to protect the account: Unix time of the next safe try; 0 otherwise (gauge).
+pub const SIGN_IN_PAUSED_UNTIL: &str = "nbwarden_sign_in_paused_until_timestamp_seconds";
