@@ -87,8 +87,7 @@ fn state_word(job: &Job) -> u64 {
 }
 
 fn fingerprint(job: &Job) -> u64 {
-    use std::hash::{BuildHasher, BuildHasherDefault};
-    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(job)
+    crate::text::fx_hash(job)
 }
 
 /// Equal fingerprints and equal state words: the same job, unchanged. Reads no job at all.

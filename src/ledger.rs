@@ -33,8 +33,7 @@ pub struct LedgerIndex {
 /// The hash of a job id used by the ledger and the snapshot (FxHash: fast; job ids are chosen
 /// by the server, not by users, so no one can aim for a collision).
 pub fn id_hash(id: &str) -> u64 {
-    use std::hash::{BuildHasher, BuildHasherDefault};
-    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(id)
+    crate::text::fx_hash(id)
 }
 
 impl LedgerIndex {

@@ -1,4 +1,5 @@
-//! Plain text for people: control characters made harmless, and aligned tables.
+//! Leaf helpers: plain text for people (control characters made harmless, aligned tables), and
+//! the one stable hash of the crate.
 
 /// Server-provided text with control characters replaced, so that a hostile job id or
 /// username cannot move the cursor or forge lines on an administrator's terminal.
@@ -21,4 +22,10 @@ pub fn aligned<const N: usize>(lines: &[[String; N]]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A fast, stable (same build, same process and across restarts) 64-bit hash: FxHash.
+pub fn fx_hash(value: impl std::hash::Hash) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(value)
 }

@@ -9,7 +9,6 @@ use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
 use serde::{Deserialize, Serialize};
-use std::hash::{BuildHasher, BuildHasherDefault};
 
 /// `type: email`.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
@@ -257,7 +256,7 @@ fn message_id(config: &EmailAction, cx: &ActionContext<'_>, letter: &Letter, fro
     }
     key.push('\0');
     key.push_str(&letter.address.to_ascii_lowercase());
-    let hash = BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(&key);
+    let hash = crate::text::fx_hash(&key);
     format!("<nbwarden.{hash:016x}@{}>", from.email.domain())
 }
 

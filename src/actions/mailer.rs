@@ -27,15 +27,18 @@ pub struct Mailer {
 
 impl Mailer {
     /// The transport of a validated `email:` section.
-    pub fn new(config: &EmailConfig) -> Result<Mailer, String> {
-        let from = config.from.as_deref().ok_or("email.from is required")?;
-        let from: Mailbox = from.parse().map_err(|e| format!("email.from `{from}` is not an address: {e}"))?;
+    pub fn new(config: &EmailConfig) -> Result<Mailer, MailerError> {
+        let from = config.from.as_deref().ok_or(MailerError::Missing("email.from is required"))?;
+        let from: Mailbox =
+            from.parse().map_err(|e| MailerError::Invalid(format!("email.from `{from}` is not an address: {e}")))?;
         let timeout = config.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
         let (transport, describe) = match config.transport {
             EmailTransport::Smtp => smtp(config, timeout)?,
             EmailTransport::File => {
-                let dir = config.dir.as_ref().ok_or("email.dir is required with transport: file")?;
-                std::fs::create_dir_all(dir).map_err(|e| format!("email.dir {}: {e}", dir.display()))?;
+                let dir =
+                    config.dir.as_ref().ok_or(MailerError::Missing("email.dir is required with transport: file"))?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| MailerError::Invalid(format!("email.dir {}: {e}", dir.display())))?;
                 (Transport::File(AsyncFileTransport::new(dir)), format!("files in {}", dir.display()))
             }
             EmailTransport::Sendmail => (Transport::Sendmail(AsyncSendmailTransport::new()), "sendmail".into()),
@@ -74,14 +77,26 @@ impl Mailer {
     }
 }
 
-fn smtp(config: &EmailConfig, timeout: Duration) -> Result<(Transport, String), String> {
-    let host = config.host.as_deref().ok_or("email.host is required with transport: smtp")?;
+/// What is wrong with the `email:` section.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailerError {
+    /// A key the transport needs is missing.
+    #[error("{0}")]
+    Missing(&'static str),
+    /// A value that does not work: which, and why.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn smtp(config: &EmailConfig, timeout: Duration) -> Result<(Transport, String), MailerError> {
+    let host = config.host.as_deref().ok_or(MailerError::Missing("email.host is required with transport: smtp"))?;
     let builder = match config.security {
         SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host),
         SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host),
         SmtpSecurity::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)),
     };
-    let mut builder = builder.map_err(|e| format!("email.host `{host}`: {e}"))?.timeout(Some(timeout));
+    let builder = builder.map_err(|e| MailerError::Invalid(format!("email.host `{host}`: {e}")))?;
+    let mut builder = builder.timeout(Some(timeout));
     if let Some(port) = config.port {
         builder = builder.port(port);
     }

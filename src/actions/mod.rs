@@ -19,7 +19,7 @@ pub use config::{ActionConfig, Plugin};
 pub use email::{EmailAction, DEFAULT_SUBJECT, OWNER};
 pub use exec::ExecConfig;
 pub use log::{LogConfig, LogLevel};
-pub use mailer::Mailer;
+pub use mailer::{Mailer, MailerError};
 pub use owners::{Owner, Owners};
 pub use template::Occasion;
 pub use webhook::{redact_url, WebhookConfig};
@@ -44,15 +44,26 @@ pub struct Services {
 
 impl Services {
     /// The services of `email:` and `owners:`.
-    pub fn new(email: Option<&EmailConfig>, owners: &OwnersConfig) -> Result<Services, String> {
+    pub fn new(email: Option<&EmailConfig>, owners: &OwnersConfig) -> Result<Services, ServicesError> {
         let mailer = email.map(Mailer::new).transpose()?;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("nbwarden/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot set up the webhook HTTP client: {e}"))?;
+            .map_err(|e| ServicesError::Http(e.to_string()))?;
         Ok(Services { mailer, owners: Owners::new(owners.clone()), http, journal: None })
     }
+}
+
+/// Why the plugins' services cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServicesError {
+    /// The `email:` section.
+    #[error("email: {0}")]
+    Mailer(#[from] MailerError),
+    /// The TLS stack of the webhook client.
+    #[error("cannot set up the webhook HTTP client: {0}")]
+    Http(String),
 }
 
 /// Parts of an action already settled (recipients sent to, the action as a whole), kept across

@@ -61,7 +61,7 @@ impl Call {
 impl Client {
     /// Builds the client of one configured target (TLS roots, timeouts, `Referer`); its sign-ins
     /// go through `sign_ins`, shared by every target of the process.
-    pub fn new(target: &TargetConfig, sign_ins: &Arc<SignIns>) -> Result<Client, String> {
+    pub fn new(target: &TargetConfig, sign_ins: &Arc<SignIns>) -> Result<Client, SetupError> {
         let method = target.auth_method()?;
         let portal = target.portal_url();
         let portal = portal.as_deref();
@@ -348,10 +348,31 @@ fn merge_abbreviated(detailed: &mut [Job], abbreviated: Vec<Job>) {
     }
 }
 
-fn http_client(target: &TargetConfig, timeout: Duration) -> Result<reqwest::Client, String> {
+/// Why the client of a target cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// `auth:` does not give one sign-in method.
+    #[error(transparent)]
+    Auth(#[from] crate::config::AuthError),
+    /// `auth.referer` cannot be sent.
+    #[error("auth.referer is not a valid header value")]
+    Referer,
+    /// `tls.ca_file` cannot be read.
+    #[error("tls.ca_file {path}: {detail}")]
+    CaFile {
+        /// The file.
+        path: String,
+        /// Why.
+        detail: String,
+    },
+    /// The TLS stack refused the settings.
+    #[error("cannot set up HTTPS: {0}")]
+    Https(String),
+}
+
+fn http_client(target: &TargetConfig, timeout: Duration) -> Result<reqwest::Client, SetupError> {
     let mut headers = reqwest::header::HeaderMap::new();
-    let referer = reqwest::header::HeaderValue::from_str(&target.auth.referer)
-        .map_err(|_| format!("target \"{}\": auth.referer is not a valid header value", target.name))?;
+    let referer = reqwest::header::HeaderValue::from_str(&target.auth.referer).map_err(|_| SetupError::Referer)?;
     headers.insert(reqwest::header::REFERER, referer);
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("nbwarden/", env!("CARGO_PKG_VERSION")))
@@ -360,16 +381,17 @@ fn http_client(target: &TargetConfig, timeout: Duration) -> Result<reqwest::Clie
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)));
     if let Some(ca) = &target.tls.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| format!("tls.ca_file {}: {e}", ca.display()))?;
+        let ca_error = |detail: String| SetupError::CaFile { path: ca.display().to_string(), detail };
+        let pem = std::fs::read(ca).map_err(|e| ca_error(e.to_string()))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .ok()
             .filter(|certs| !certs.is_empty())
-            .ok_or_else(|| format!("tls.ca_file {}: no PEM certificate found in it", ca.display()))?;
+            .ok_or_else(|| ca_error("no PEM certificate found in it".into()))?;
         builder = builder.tls_certs_merge(certs);
     }
     if target.tls.insecure_skip_verify {
         tracing::warn!(target_name = %target.name, "tls.insecure_skip_verify is on: certificates are NOT verified; anyone on the network path can read the token");
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
-    builder.build().map_err(|e| format!("target \"{}\": cannot set up HTTPS: {e}", target.name))
+    builder.build().map_err(|e| SetupError::Https(e.to_string()))
 }

@@ -93,15 +93,8 @@ impl Endpoints {
 
 /// Percent-encodes everything but `[A-Za-z0-9_-]`, so an id like `../x` stays one harmless segment.
 pub fn segment(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for byte in raw.bytes() {
-        if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    const KEPT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_');
+    percent_encoding::utf8_percent_encode(raw, KEPT).to_string()
 }
 
 #[cfg(test)]

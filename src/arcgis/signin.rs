@@ -8,7 +8,6 @@
 
 use crate::clock::Clock;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault};
 use std::sync::{Arc, Mutex};
 
 /// The window of the servers' lockout policy.
@@ -216,7 +215,7 @@ pub fn account(token_url: &str, username: &str) -> String {
 
 /// The 16-bit fingerprint of a password tried for `account`.
 pub fn fingerprint(account: &str, password: &str) -> u16 {
-    let hash = BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one((account, password));
+    let hash = crate::text::fx_hash((account, password));
     (hash ^ (hash >> 16) ^ (hash >> 32) ^ (hash >> 48)) as u16
 }
 

@@ -29,7 +29,7 @@ struct Row<'a> {
 }
 
 /// One target's jobs and the server's "now", or why they could not be read.
-type Fetched = Result<(Vec<Job>, i64), String>;
+type Fetched = anyhow::Result<(Vec<Job>, i64)>;
 
 /// Prints the jobs; `Ok(false)` when some target could not be read.
 pub async fn run(config: &Config, only: Option<&str>, json: bool) -> anyhow::Result<bool> {
@@ -72,7 +72,7 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> anyhow::Res
 
 async fn fetch(target: &TargetConfig, sign_ins: &std::sync::Arc<SignIns>) -> Fetched {
     let client = Client::new(target, sign_ins)?;
-    let jobs = client.list_jobs().await.map_err(|e| e.to_string())?;
+    let jobs = client.list_jobs().await?;
     Ok((jobs, client.server_now_ms()))
 }
 

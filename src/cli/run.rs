@@ -128,8 +128,7 @@ impl Endpoint {
             return Ok(None);
         }
         let (stop, watching) = watch::channel(false);
-        let (address, task) =
-            crate::status::server::start(listen, board.clone(), watching).await.map_err(anyhow::Error::msg)?;
+        let (address, task) = crate::status::server::start(listen, board.clone(), watching).await?;
         tracing::info!("serving /metrics, /healthz and /status on http://{address}");
         Ok(Some(Endpoint { listen: listen.to_string(), stop, task }))
     }

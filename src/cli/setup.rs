@@ -101,8 +101,7 @@ async fn journal(path: &std::path::Path, store: &dyn Store) -> anyhow::Result<Ar
 /// The store, the shared engine state and the loaded targets.
 pub async fn engine(setup: &Setup, mode: Mode) -> anyhow::Result<(Arc<dyn Store>, Arc<Shared>, Vec<Target>)> {
     let store = store(&setup.config, mode).await?;
-    let mut services =
-        Services::new(setup.config.email.as_ref(), &setup.config.owners).map_err(|e| anyhow!("email: {e}"))?;
+    let mut services = Services::new(setup.config.email.as_ref(), &setup.config.owners)?;
     if mode.writes() {
         services.journal = Some(journal(&setup.config.state.path, &*store).await?);
     }

@@ -11,12 +11,12 @@ impl TargetConfig {
     /// The sign-in method. On `enterprise`, tokens always come from the Portal: `auth.portal_url`,
     /// or by default `admin_url` without its trailing `/admin` (the Kubernetes admin API has no
     /// `generateToken` of its own).
-    pub fn auth_method(&self) -> Result<AuthMethod, String> {
+    pub fn auth_method(&self) -> Result<AuthMethod, AuthError> {
         match (self.flavor, self.auth.method()?) {
             (Flavor::Enterprise, AuthMethod::Admin { username, password }) => {
-                let portal_url = self.default_portal_url().ok_or_else(|| {
-                    format!("admin_url `{}` does not end with /admin, so the Portal URL that issues tokens cannot be derived; set auth.portal_url", self.admin_url)
-                })?;
+                let portal_url = self
+                    .default_portal_url()
+                    .ok_or_else(|| AuthError::NoPortal { admin_url: self.admin_url.clone() })?;
                 Ok(AuthMethod::Portal { portal_url, username, password })
             }
             (_, method) => Ok(method),
@@ -94,14 +94,11 @@ pub enum AuthMethod {
 
 impl AuthConfig {
     /// The one sign-in method this block describes, or what is wrong with it.
-    pub fn method(&self) -> Result<AuthMethod, String> {
-        let hint = "give exactly one of: portal_url + username + password | username + password | token";
+    pub fn method(&self) -> Result<AuthMethod, AuthError> {
         match (&self.token, &self.username, &self.password) {
-            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-                Err(format!("both a token and a username/password are set; {hint}"))
-            }
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(AuthError::TokenAndPassword),
             (Some(token), None, None) if self.portal_url.is_none() => Ok(AuthMethod::Static(token.clone())),
-            (Some(_), None, None) => Err(format!("portal_url is set with a static token; {hint}")),
+            (Some(_), None, None) => Err(AuthError::PortalWithToken),
             (None, Some(username), Some(password)) => Ok(match &self.portal_url {
                 Some(url) => AuthMethod::Portal {
                     portal_url: url.trim_end_matches('/').to_string(),
@@ -110,9 +107,37 @@ impl AuthConfig {
                 },
                 None => AuthMethod::Admin { username: username.clone(), password: password.clone() },
             }),
-            (None, Some(_), None) => Err(format!("username without password (or password_file); {hint}")),
-            (None, None, Some(_)) => Err(format!("password without username; {hint}")),
-            (None, None, None) => Err(format!("no credentials; {hint}")),
+            (None, Some(_), None) => Err(AuthError::NoPassword),
+            (None, None, Some(_)) => Err(AuthError::NoUsername),
+            (None, None, None) => Err(AuthError::NoCredentials),
         }
     }
 }
+
+/// What is wrong with an `auth:` block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// Both kinds of credentials.
+    #[error("both a token and a username/password are set; {HINT}")]
+    TokenAndPassword,
+    /// A Portal cannot take a static token.
+    #[error("portal_url is set with a static token; {HINT}")]
+    PortalWithToken,
+    /// Half a password sign-in.
+    #[error("username without password (or password_file); {HINT}")]
+    NoPassword,
+    /// The other half.
+    #[error("password without username; {HINT}")]
+    NoUsername,
+    /// Nothing at all.
+    #[error("no credentials; {HINT}")]
+    NoCredentials,
+    /// On `enterprise`, no Portal URL to sign in at.
+    #[error("admin_url `{admin_url}` does not end with /admin, so the Portal URL that issues tokens cannot be derived; set auth.portal_url")]
+    NoPortal {
+        /// The configured admin URL.
+        admin_url: String,
+    },
+}
+
+const HINT: &str = "give exactly one of: portal_url + username + password | username + password | token";

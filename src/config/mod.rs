@@ -6,8 +6,8 @@ mod cron;
 pub mod duration;
 mod model;
 
-pub use auth::{AuthConfig, AuthMethod};
-pub use cron::parse_cron;
+pub use auth::{AuthConfig, AuthError, AuthMethod};
+pub use cron::{parse_cron, CronError};
 pub use duration::{format_duration, ConfigDuration};
 pub use model::*;
 
@@ -25,12 +25,12 @@ pub enum Error {
         looked: String,
     },
     /// The file exists but cannot be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {cause}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (in the message, so not also a `source`).
+        cause: std::io::Error,
     },
     /// The YAML is malformed, has an unknown key, a wrong type or an unset `${VAR}`.
     #[error("{}:{line}:{column}: {message}", path.display())]
@@ -77,7 +77,7 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
 
 /// Reads, interpolates, resolves and checks the configuration at `path`.
 pub fn load(path: &Path) -> Result<Config> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.into(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|cause| Error::Read { path: path.into(), cause })?;
     let mut config: Config = parse_yaml(path, &text)?;
     config.source = path.to_path_buf();
     let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));

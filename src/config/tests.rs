@@ -144,7 +144,7 @@ fn auth_methods_are_exclusive() {
     for (auth, expected) in cases {
         match (auth.method(), expected) {
             (Ok(AuthMethod::Static(_)), Ok("static")) | (Ok(AuthMethod::Admin { .. }), Ok("admin")) => {}
-            (Err(e), Err(needle)) => assert!(e.contains(needle), "{e}"),
+            (Err(e), Err(needle)) => assert!(e.to_string().contains(needle), "{e}"),
             (got, want) => panic!("got {got:?}, wanted {want:?}"),
         }
     }

@@ -136,7 +136,9 @@ fn trigger(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -
 
 fn schedule(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -> Option<Schedule> {
     let cron = match map.get("cron").and_then(Value::as_str) {
-        Some(pattern) => crate::config::parse_cron(pattern).map_err(|e| errors.push(r.error(Some("cron"), e))).ok(),
+        Some(pattern) => {
+            crate::config::parse_cron(pattern).map_err(|e| errors.push(r.error(Some("cron"), e.to_string()))).ok()
+        }
         None => {
             errors.push(r.error(None, "`on: schedule` needs `cron` (e.g. \"0 8 * * MON-FRI\")"));
             None

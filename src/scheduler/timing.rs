@@ -17,7 +17,7 @@ pub enum Cadence {
 
 impl Cadence {
     /// The cadence `poll:` asks for.
-    pub fn of(poll: &PollConfig) -> Result<Cadence, String> {
+    pub fn of(poll: &PollConfig) -> Result<Cadence, crate::config::CronError> {
         match &poll.cron {
             Some(pattern) => parse_cron(pattern).map(|c| Cadence::Cron(Box::new(c))),
             None => Ok(Cadence::Every(poll.interval())),

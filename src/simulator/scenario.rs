@@ -242,7 +242,7 @@ impl Scenario {
     /// reader's node budget (a benchmark's 100,000 jobs).
     pub fn load(path: &std::path::Path) -> Result<Scenario, crate::config::Error> {
         let text = std::fs::read_to_string(path)
-            .map_err(|source| crate::config::Error::Read { path: path.to_path_buf(), source })?;
+            .map_err(|cause| crate::config::Error::Read { path: path.to_path_buf(), cause })?;
         if path.extension().is_some_and(|e| e == "json") {
             return serde_json::from_str(&text).map_err(|e| crate::config::Error::Parse {
                 path: path.to_path_buf(),

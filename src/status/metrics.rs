@@ -6,20 +6,25 @@ use std::sync::OnceLock;
 pub use crate::telemetry::*;
 
 /// Installs the process-wide recorder once; later calls return the same handle.
-pub fn recorder() -> Result<PrometheusHandle, String> {
-    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+pub fn recorder() -> Result<PrometheusHandle, RecorderError> {
+    static HANDLE: OnceLock<Result<PrometheusHandle, RecorderError>> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
             let buckets = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(POLL_SECONDS.into()), &buckets)
-                .map_err(|e| e.to_string())?;
-            let handle = builder.install_recorder().map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+                .map_err(|e| RecorderError(e.to_string()))?;
+            let handle = builder.install_recorder().map_err(|e| RecorderError(e.to_string()))?;
             describe();
             Ok(handle)
         })
         .clone()
 }
+
+/// The process-wide metrics recorder could not be installed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot install the metrics recorder: {0}")]
+pub struct RecorderError(String);
 
 fn describe() {
     metrics::describe_counter!(POLLS, "Polls per target.");

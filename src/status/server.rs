@@ -15,17 +15,34 @@ struct AppState {
     metrics: PrometheusHandle,
 }
 
+/// Why the HTTP endpoint cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The metrics recorder.
+    #[error(transparent)]
+    Recorder(#[from] super::metrics::RecorderError),
+    /// The address cannot be bound.
+    #[error(
+        "http.listen: cannot listen on {listen}: {detail}; choose another address, or \"\" to turn the endpoint off"
+    )]
+    Listen {
+        /// The configured address.
+        listen: String,
+        /// Why.
+        detail: String,
+    },
+}
+
 /// Binds `listen` and serves until `stop` turns true; returns the bound address and the task.
 pub async fn start(
     listen: &str,
     board: Arc<Board>,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), String> {
+) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), ServerError> {
     let metrics = super::metrics::recorder()?;
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-        format!("http.listen: cannot listen on {listen}: {e}; choose another address, or \"\" to turn the endpoint off")
-    })?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let cannot = |e: std::io::Error| ServerError::Listen { listen: listen.into(), detail: e.to_string() };
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(cannot)?;
+    let address = listener.local_addr().map_err(cannot)?;
     let upkeep = metrics.clone();
     let app = Router::new()
         .route("/metrics", get(render_metrics))

@@ -33,28 +33,40 @@ impl Scope {
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The database file could not be created or opened.
-    #[error("cannot open the state file {path}: {detail}; check state.path and its folder's permissions")]
+    /// The store could not be created or opened.
+    #[error("cannot open the state store {path}: {detail}; check state.path and its folder's permissions")]
     OpenFailed {
-        /// The file.
+        /// Where it is (a file, or a database URL without its credentials).
         path: String,
         /// Why.
         detail: String,
     },
     /// Applying the schema migrations failed.
-    #[error("cannot migrate the state file {path}: {detail}")]
+    #[error("cannot migrate the state store {path}: {detail}")]
     MigrateFailed {
-        /// The file.
+        /// Where it is.
         path: String,
         /// Why.
         detail: String,
     },
-    /// A query failed (disk full, read-only file, corruption, …).
+    /// A query failed (disk full, read-only file, lost connection, corruption, …).
     #[error("state store: {0}")]
-    QueryFailed(#[from] sqlx::Error),
-    /// A stored JSON document could not be read back.
+    QueryFailed(String),
+    /// A stored record could not be read back.
     #[error("state store: a stored record is unreadable: {0}")]
-    DecodeFailed(#[from] serde_json::Error),
+    DecodeFailed(String),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Error {
+        Error::QueryFailed(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Error {
+        Error::DecodeFailed(e.to_string())
+    }
 }
 
 /// Result of this module.

@@ -247,37 +247,11 @@ impl Store for SqlStore {
     }
 
     async fn add_cancel_check(&self, scope: Scope, target: &str, check: &CancelCheck) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO cancel_checks (scope, target, job_id, rule, polls_left) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (scope, target, job_id) DO UPDATE SET rule = excluded.rule, polls_left = excluded.polls_left",
-        )
-        .bind(scope.as_str())
-        .bind(target)
-        .bind(&check.job_id)
-        .bind(&check.rule)
-        .bind(check.polls_left as i64)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        commit::put_check(&self.pool, scope.as_str(), target, check).await
     }
 
     async fn audit(&self, scope: Scope, entry: &AuditEntry) -> Result<()> {
-        let e = &entry.report;
-        sqlx::query(
-            "INSERT INTO audit (at_ms, scope, target, rule, action, job_ids, outcome, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(entry.at_ms)
-        .bind(scope.as_str())
-        .bind(&e.target)
-        .bind(&e.rule)
-        .bind(&e.action)
-        .bind(serde_json::to_string(&e.job_ids)?)
-        .bind(e.outcome.as_str())
-        .bind(&e.detail)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        commit::put_audit(&self.pool, scope.as_str(), entry).await
     }
 
     async fn audit_for_job(&self, scope: Scope, target: &str, job_id: &str) -> Result<Vec<AuditEntry>> {

@@ -43,6 +43,7 @@ async fn a_ca_file_that_is_not_pem_is_a_setup_error() {
         &site.config().targets[0],
         &nbwarden::arcgis::signin::SignIns::new(nbwarden::clock::system()),
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(error.contains("tls.ca_file") && error.contains("PEM"), "{error}");
 }

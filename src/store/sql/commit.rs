@@ -2,7 +2,7 @@
 
 use super::super::{PollCommit, Result};
 use crate::arcgis::Job;
-use crate::plan::Planned;
+use crate::plan::{AuditEntry, CancelCheck, Planned};
 use sqlx::{Any, QueryBuilder, Row, Transaction};
 
 /// Rows per multi-row INSERT.
@@ -78,17 +78,7 @@ pub(super) async fn write_streaks(tx: &mut Transaction<'_, Any>, c: &PollCommit<
 pub(super) async fn write_checks(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>) -> Result<()> {
     let scope = c.scope.as_str();
     for check in &c.checks_set {
-        sqlx::query(
-            "INSERT INTO cancel_checks (scope, target, job_id, rule, polls_left) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (scope, target, job_id) DO UPDATE SET rule = excluded.rule, polls_left = excluded.polls_left",
-        )
-        .bind(scope)
-        .bind(c.target)
-        .bind(&check.job_id)
-        .bind(&check.rule)
-        .bind(check.polls_left as i64)
-        .execute(&mut **tx)
-        .await?;
+        put_check(&mut **tx, scope, c.target, check).await?;
     }
     for job in &c.checks_dropped {
         delete_row(
@@ -100,6 +90,51 @@ pub(super) async fn write_checks(tx: &mut Transaction<'_, Any>, c: &PollCommit<'
         )
         .await?;
     }
+    Ok(())
+}
+
+/// Sets the cancel check of a job (replacing any).
+pub(super) async fn put_check<'e>(
+    executor: impl sqlx::Executor<'e, Database = Any>,
+    scope: &str,
+    target: &str,
+    check: &CancelCheck,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO cancel_checks (scope, target, job_id, rule, polls_left) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (scope, target, job_id) DO UPDATE SET rule = excluded.rule, polls_left = excluded.polls_left",
+    )
+    .bind(scope)
+    .bind(target)
+    .bind(&check.job_id)
+    .bind(&check.rule)
+    .bind(check.polls_left as i64)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Writes one audit line.
+pub(super) async fn put_audit<'e>(
+    executor: impl sqlx::Executor<'e, Database = Any>,
+    scope: &str,
+    entry: &AuditEntry,
+) -> Result<()> {
+    let e = &entry.report;
+    sqlx::query(
+        "INSERT INTO audit (at_ms, scope, target, rule, action, job_ids, outcome, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(entry.at_ms)
+    .bind(scope)
+    .bind(&e.target)
+    .bind(&e.rule)
+    .bind(&e.action)
+    .bind(serde_json::to_string(&e.job_ids)?)
+    .bind(e.outcome.as_str())
+    .bind(&e.detail)
+    .execute(executor)
+    .await?;
     Ok(())
 }
 

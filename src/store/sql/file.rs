@@ -25,12 +25,6 @@ pub(super) fn restrict(path: &Path) -> std::io::Result<()> {
 }
 
 pub(super) fn url_path(path: &Path) -> String {
-    let mut out = String::new();
-    for c in path.display().to_string().chars() {
-        match c {
-            '%' | '?' | '#' | ' ' => out.push_str(&format!("%{:02X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
+    const SPECIAL: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%').add(b'?').add(b'#').add(b' ');
+    percent_encoding::utf8_percent_encode(&path.display().to_string(), SPECIAL).to_string()
 }
