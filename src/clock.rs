@@ -1,4 +1,5 @@
-//! The clock seam (leaf module): one real clock at the edge, a manual one for tests.
+//! The clock seam (leaf module): one real clock at the edge; a manual one and one that follows
+//! tokio's (pausable) time for tests.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -44,6 +45,28 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// This machine's clock as tokio's timers see it: a start instant plus tokio's elapsed time.
+/// With paused time (`tokio::time::pause`), every timer and every "now" move together, so that
+/// schedules, backoff and pauses are tested in an instant.
+#[derive(Debug, Clone, Copy)]
+pub struct TokioClock {
+    start_ms: i64,
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// A clock that reads `now_ms` at tokio's now.
+    pub fn starting_at(now_ms: i64) -> TokioClock {
+        TokioClock { start_ms: now_ms, start: tokio::time::Instant::now() }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now_ms(&self) -> i64 {
+        self.start_ms + self.start.elapsed().as_millis() as i64
     }
 }
 

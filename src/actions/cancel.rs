@@ -14,24 +14,12 @@ impl super::Plugin for CancelConfig {
         "cancel"
     }
 
-    fn templates(&self) -> Vec<(&'static str, &str)> {
-        Vec::new()
-    }
-
-    fn problems(&self) -> Vec<(&'static str, String)> {
-        Vec::new()
-    }
-
     fn scrubbed(&self) -> super::ActionConfig {
         super::ActionConfig::Cancel(self.clone())
     }
 
     fn is_destructive(&self) -> bool {
         true
-    }
-
-    fn is_batched(&self) -> bool {
-        false
     }
 
     fn build(&self) -> Box<dyn Action> {

@@ -24,24 +24,32 @@ pub enum ActionConfig {
     Record(super::recording::RecordConfig),
 }
 
-/// What each plugin's configuration knows about itself. Every method is required, so a new
-/// plugin decides each point, its secrets above all.
+/// What each plugin's configuration knows about itself. `scrubbed` has no default, so a new
+/// plugin always answers for its secrets; the others default to "nothing" and "no".
 pub trait Plugin {
     /// The `type:` name (what serde reads).
     fn kind(&self) -> &'static str;
-    /// The templates it renders, by key, checked when the rules compile.
-    fn templates(&self) -> Vec<(&'static str, &str)>;
-    /// What is wrong with its values beyond their types, by key.
-    fn problems(&self) -> Vec<(&'static str, String)>;
     /// The copy that may be stored: every value that may hold a secret replaced. Executing takes
     /// them from the current rules.
     fn scrubbed(&self) -> ActionConfig;
-    /// Counts against the target's cancel limits.
-    fn is_destructive(&self) -> bool;
-    /// Firings of one poll go out together, one batch per rule and action.
-    fn is_batched(&self) -> bool;
     /// The plugin that executes it.
     fn build(&self) -> Box<dyn Action>;
+    /// The templates it renders, by key, checked when the rules compile.
+    fn templates(&self) -> Vec<(&'static str, &str)> {
+        Vec::new()
+    }
+    /// What is wrong with its values beyond their types, by key.
+    fn problems(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+    /// Counts against the target's cancel limits.
+    fn is_destructive(&self) -> bool {
+        false
+    }
+    /// Firings of one poll go out together, one batch per rule and action.
+    fn is_batched(&self) -> bool {
+        false
+    }
 }
 
 impl ActionConfig {
@@ -150,4 +158,45 @@ fn probe(kind: &str) -> Probe {
 /// A map with every value replaced (header and environment values may be secrets).
 pub(super) fn hidden(map: &std::collections::BTreeMap<String, String>) -> std::collections::BTreeMap<String, String> {
     map.keys().map(|k| (k.clone(), "***".to_string())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One example of every action type, the test plugin included.
+    const EXAMPLES: &[&str] = &[
+        r#"{"type": "cancel"}"#,
+        r#"{"type": "email", "to": ["owner"]}"#,
+        r#"{"type": "webhook", "url": "https://h/x"}"#,
+        r#"{"type": "exec", "command": ["/bin/true"]}"#,
+        r#"{"type": "log"}"#,
+        r#"{"type": "record", "tag": "t"}"#,
+    ];
+
+    #[test]
+    fn the_types_and_keys_are_read_from_the_serde_types() {
+        assert_eq!(ActionConfig::kinds(), ["cancel", "email", "webhook", "exec", "log", "record"]);
+        assert_eq!(ActionConfig::keys("webhook").unwrap(), ["type", "url", "method", "headers", "body", "timeout"]);
+        assert_eq!(ActionConfig::keys("cancel").unwrap(), ["type"]);
+        assert_eq!(ActionConfig::keys("nope"), None);
+        for example in EXAMPLES {
+            let config: ActionConfig = serde_json::from_str(example).unwrap();
+            let written = serde_json::to_value(&config).unwrap();
+            let keys = ActionConfig::keys(config.kind()).unwrap();
+            assert_eq!(written["type"], config.kind(), "kind() is the serde tag");
+            let fields: Vec<&str> = written.as_object().unwrap().keys().map(String::as_str).collect();
+            assert!(fields.iter().all(|f| keys.contains(f)), "{fields:?} within {keys:?}");
+            assert_eq!(fields.len(), keys.len(), "every key of {} is a field: {fields:?} {keys:?}", config.kind());
+        }
+    }
+
+    #[test]
+    fn every_plugin_scrubs_to_its_own_kind() {
+        for example in EXAMPLES {
+            let config: ActionConfig = serde_json::from_str(example).unwrap();
+            assert_eq!(config.scrubbed().kind(), config.kind());
+            assert_eq!(config.scrubbed().scrubbed(), config.scrubbed(), "scrubbing is idempotent");
+        }
+    }
 }

@@ -59,10 +59,6 @@ impl super::Plugin for EmailAction {
         super::ActionConfig::Email(self.clone())
     }
 
-    fn is_destructive(&self) -> bool {
-        false
-    }
-
     fn is_batched(&self) -> bool {
         true
     }
@@ -154,7 +150,7 @@ impl Email {
     /// The recipients and their jobs: fixed addresses see every job, an owner only their own.
     async fn letters(&self, cx: &ActionContext<'_>, jobs: &[Job]) -> (Vec<Letter>, Vec<String>) {
         let (mut letters, mut notes) = (Vec::<Letter>::new(), Vec::new());
-        let now = crate::arcgis::auth::local_now_ms();
+        let now = cx.now_ms;
         for (field, list) in [(Field::To, &self.0.to), (Field::Cc, &self.0.cc)] {
             for recipient in list {
                 for job in jobs {

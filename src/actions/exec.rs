@@ -48,14 +48,6 @@ impl super::Plugin for ExecConfig {
         super::ActionConfig::Exec(ExecConfig { env: super::hidden(&self.env), ..self.clone() })
     }
 
-    fn is_destructive(&self) -> bool {
-        false
-    }
-
-    fn is_batched(&self) -> bool {
-        false
-    }
-
     fn build(&self) -> Box<dyn super::Action> {
         Box::new(Exec(self.clone()))
     }

@@ -39,20 +39,8 @@ impl super::Plugin for LogConfig {
         self.message.as_deref().map(|m| ("message", m)).into_iter().collect()
     }
 
-    fn problems(&self) -> Vec<(&'static str, String)> {
-        Vec::new()
-    }
-
     fn scrubbed(&self) -> super::ActionConfig {
         super::ActionConfig::Log(self.clone())
-    }
-
-    fn is_destructive(&self) -> bool {
-        false
-    }
-
-    fn is_batched(&self) -> bool {
-        false
     }
 
     fn build(&self) -> Box<dyn Action> {

@@ -58,12 +58,18 @@ impl Services {
 /// Why the plugins' services cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServicesError {
-    /// The `email:` section.
+    /// The `email:` section (in the message, so not also a `source`).
     #[error("email: {0}")]
-    Mailer(#[from] MailerError),
+    Mailer(MailerError),
     /// The TLS stack of the webhook client.
     #[error("cannot set up the webhook HTTP client: {0}")]
     Http(String),
+}
+
+impl From<MailerError> for ServicesError {
+    fn from(e: MailerError) -> ServicesError {
+        ServicesError::Mailer(e)
+    }
 }
 
 /// Parts of an action already settled (recipients sent to, the action as a whole), kept across
@@ -112,6 +118,8 @@ pub struct ActionContext<'a> {
     pub services: &'a Services,
     /// What earlier attempts settled.
     pub progress: &'a Progress,
+    /// Now on this machine's clock, epoch ms (the owner cache's age).
+    pub now_ms: i64,
 }
 
 impl ActionContext<'_> {

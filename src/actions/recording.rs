@@ -45,20 +45,8 @@ impl super::Plugin for RecordConfig {
         "record"
     }
 
-    fn templates(&self) -> Vec<(&'static str, &str)> {
-        Vec::new()
-    }
-
-    fn problems(&self) -> Vec<(&'static str, String)> {
-        Vec::new()
-    }
-
     fn scrubbed(&self) -> ActionConfig {
         ActionConfig::Record(RecordConfig { token: "***".into(), ..self.clone() })
-    }
-
-    fn is_destructive(&self) -> bool {
-        false
     }
 
     fn is_batched(&self) -> bool {

@@ -61,14 +61,6 @@ impl super::Plugin for WebhookConfig {
         super::ActionConfig::Webhook(WebhookConfig { url: redact_url(&self.url), headers, ..self.clone() })
     }
 
-    fn is_destructive(&self) -> bool {
-        false
-    }
-
-    fn is_batched(&self) -> bool {
-        false
-    }
-
     fn build(&self) -> Box<dyn super::Action> {
         Box::new(Webhook(self.clone()))
     }

@@ -1,8 +1,10 @@
 //! Tokens: when a cached token is still fresh, and the server clock estimated from `Date` headers.
 
 pub use crate::clock::local_now_ms;
+use crate::clock::Clock;
 use crate::secret::Secret;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 /// Refresh this long before expiry (or at half the lifetime, if that is shorter).
@@ -43,13 +45,25 @@ pub struct TokenCache {
     pub current: Option<Issued>,
 }
 
-/// The server's clock, as estimated from the `Date` header of each response.
-#[derive(Debug, Default)]
+/// The server's clock, as estimated from the `Date` header of each response against this
+/// machine's clock.
+#[derive(Debug)]
 pub struct ServerClock {
     offset_ms: AtomicI64,
+    local: Arc<dyn Clock>,
 }
 
 impl ServerClock {
+    /// A server clock estimated against `local`; the same as `local` until a `Date` is seen.
+    pub fn new(local: Arc<dyn Clock>) -> ServerClock {
+        ServerClock { offset_ms: AtomicI64::new(0), local }
+    }
+
+    /// Now on this machine's clock, epoch ms.
+    pub fn local_ms(&self) -> i64 {
+        self.local.now_ms()
+    }
+
     /// Records one response: `date` as sent by the server, between `sent_ms` and `received_ms`.
     pub fn observe(&self, date: Option<&str>, sent_ms: i64, received_ms: i64) {
         let Some(server) = date.and_then(|d| httpdate::parse_http_date(d).ok()) else { return };
@@ -66,7 +80,7 @@ impl ServerClock {
 
     /// Now, on the server's clock.
     pub fn now_ms(&self) -> i64 {
-        local_now_ms() + self.offset_ms()
+        self.local_ms() + self.offset_ms()
     }
 }
 
@@ -93,7 +107,7 @@ mod tests {
 
     #[test]
     fn clock_offset_from_the_date_header() {
-        let clock = ServerClock::default();
+        let clock = ServerClock::new(crate::clock::system());
         let local = 1_700_000_000_000_i64;
         let ten_minutes_ahead = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis((local + 600_000) as u64));
         clock.observe(Some(&ten_minutes_ahead), local - 100, local + 100);

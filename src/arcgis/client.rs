@@ -1,7 +1,7 @@
 //! The HTTP client of one target: sends calls with the token and `Referer`, decodes answers into
 //! typed values or typed errors, signs in again once on 498/499, and never loops on a bad password.
 
-use super::auth::{local_now_ms, ServerClock, TokenCache};
+use super::auth::{ServerClock, TokenCache};
 use super::endpoints::Endpoints;
 use super::error::{html_title, looks_like_html, Error, Result};
 use super::signin::SignIns;
@@ -77,7 +77,7 @@ impl Client {
             details: target.poll.details,
             page_size: target.poll.page_size,
             tokens: Mutex::default(),
-            clock: ServerClock::default(),
+            clock: ServerClock::new(sign_ins.clock()),
             sign_ins: sign_ins.clone(),
             password_file: target.auth.password_file.clone(),
             site: std::sync::Mutex::default(),
@@ -108,10 +108,10 @@ impl Client {
             Some(value) => request.header("X-Esri-Authorization", value),
             None => request,
         };
-        let sent = local_now_ms();
+        let sent = self.clock.local_ms();
         let response = request.send().await.map_err(|e| Error::from_transport(&call.url, &e, self.timeout))?;
         let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        self.clock.observe(header(reqwest::header::DATE).as_deref(), sent, local_now_ms());
+        self.clock.observe(header(reqwest::header::DATE).as_deref(), sent, self.clock.local_ms());
         let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
         let location = header(reqwest::header::LOCATION);
         let status = response.status().as_u16();

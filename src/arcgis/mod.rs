@@ -4,6 +4,8 @@ pub mod auth;
 pub mod client;
 pub mod endpoints;
 pub mod error;
+#[cfg(test)]
+pub mod fake;
 pub mod model;
 pub mod signin;
 pub mod wire;

@@ -178,6 +178,11 @@ impl SignIns {
         self.clock.now_ms()
     }
 
+    /// This gate's clock: the clock of this machine for every client that signs in through it.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
     /// Whether `account` may try `credentials` now.
     pub fn wait(&self, account: &str, credentials: u16) -> Option<Wait> {
         let accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
@@ -291,6 +296,22 @@ mod tests {
         assert_eq!(until(&history, 2, 10), None);
         assert_ne!(fingerprint("a", "pw1"), fingerprint("a", "pw2"));
         assert_ne!(fingerprint("a", "pw"), fingerprint("b", "pw"), "the account salts the fingerprint");
+    }
+
+    /// The pauses in real use: a gate on tokio's clock, with paused time.
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_sign_in_waits_one_minute_then_two_on_tokio_time() {
+        let gate = SignIns::new(std::sync::Arc::new(crate::clock::TokioClock::starting_at(1_000_000)));
+        let first = gate.refused("a", RefusalKind::Refused, 1, "Invalid username or password.").await;
+        assert_eq!(first.until_ms, 1_000_000 + MIN);
+        tokio::time::sleep(std::time::Duration::from_millis(59_999)).await;
+        assert!(gate.wait("a", 1).is_some(), "still paused a millisecond before the minute is over");
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        assert!(gate.wait("a", 1).is_none(), "a try is safe after one minute");
+        let second = gate.refused("a", RefusalKind::Refused, 1, "Invalid username or password.").await;
+        assert_eq!(second.until_ms - gate.now_ms(), 2 * MIN, "the second pause is two minutes");
+        tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+        assert!(gate.wait("a", 1).is_none());
     }
 
     #[test]

@@ -128,36 +128,6 @@ mod tests {
     use crate::store::{PollCommit, Scope};
     use std::collections::HashMap;
 
-    /// A site that only counts cancels.
-    #[derive(Default)]
-    struct Counting(std::sync::atomic::AtomicU32);
-
-    #[async_trait::async_trait]
-    impl JobSource for Counting {
-        fn name(&self) -> &str {
-            "t"
-        }
-        async fn poll(&self) -> crate::arcgis::Result<crate::arcgis::Listing> {
-            Ok(Default::default())
-        }
-        async fn job(&self, id: &str) -> crate::arcgis::Result<Job> {
-            Ok(Job::new(id, Status::Executing))
-        }
-        async fn cancel(&self, _: &str) -> crate::arcgis::Result<()> {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok(())
-        }
-        async fn user_email(&self, _: &str) -> crate::arcgis::Result<Option<String>> {
-            Ok(None)
-        }
-        fn server_now_ms(&self) -> i64 {
-            1_000
-        }
-        fn job_url(&self, id: &str) -> String {
-            format!("t/{id}")
-        }
-    }
-
     fn planned(rules: &RuleSet, rule: &str) -> crate::plan::Planned {
         let rule = rules.get(rule).unwrap();
         crate::plan::Planned {
@@ -202,7 +172,7 @@ mod tests {
         };
         let mut services = Services::new(Some(&email), &Default::default()).unwrap();
         services.journal = Some(journal(&state, &*store).await.unwrap());
-        let site = Arc::new(Counting::default());
+        let site = crate::arcgis::fake::FakeSource::default().shared();
         let sources: HashMap<String, Arc<dyn JobSource>> =
             [("t".to_string(), site.clone() as Arc<dyn JobSource>)].into();
         let (rules, services, clock) = (Arc::new(rules), Arc::new(services), crate::clock::system());
@@ -216,7 +186,7 @@ mod tests {
         );
         assert_eq!(outcomes[1].0, "done");
         assert!(outcomes[1].1.contains("from the progress journal"), "{outcomes:?}");
-        assert_eq!(site.0.load(std::sync::atomic::Ordering::SeqCst), 0, "the finished cancel is not sent again");
+        assert_eq!(site.cancelled(), 0, "the finished cancel is not sent again");
         let written: Vec<String> =
             std::fs::read_dir(&outbox).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
         assert_eq!(written.len(), 1, "only jane's message is written");

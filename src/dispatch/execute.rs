@@ -137,7 +137,7 @@ impl Dispatcher {
         let journal = self.services.journal.clone().map(|j| (j, queued.id));
         let progress = Progress::new(&queued.planned.settled, journal);
         let (target, services, occasion) = (&queued.target, &*self.services, queued.planned.occasion());
-        let cx = ActionContext { target, source, occasion, services, progress: &progress };
+        let cx = ActionContext { target, source, occasion, services, progress: &progress, now_ms: self.now_ms() };
         let mut attempts = queued.attempts;
         let result = loop {
             attempts += 1;

@@ -175,7 +175,8 @@ impl Dispatcher {
     fn preview(&self, target: &str, source: &dyn JobSource, planned: &Planned) -> ActionReport {
         let progress = Progress::default();
         let services = &self.services;
-        let cx = ActionContext { target, source, occasion: planned.occasion(), services, progress: &progress };
+        let occasion = planned.occasion();
+        let cx = ActionContext { target, source, occasion, services, progress: &progress, now_ms: self.now_ms() };
         planned_report(target, planned, Outcome::Planned, planned.action.build().preview(&cx))
     }
 

@@ -5,6 +5,7 @@ use super::execute::backoff;
 use super::*;
 use crate::actions::recording::calls;
 use crate::actions::ActionConfig;
+use crate::arcgis::fake::FakeSource;
 use crate::arcgis::{Job, JobSource, Status};
 use crate::clock::ManualClock;
 use crate::config::LimitsConfig;
@@ -32,40 +33,9 @@ fn firing(set: &RuleSet, rule: &str, job: &str) -> Firing {
     Firing { rule: index, job: Job::new(job, Status::Executing), event, trigger: "poll".into() }
 }
 
-/// A site whose cancels fail with `error` (none: succeed), counting the calls.
-struct Site {
-    error: Option<crate::arcgis::Error>,
-    calls: std::sync::atomic::AtomicU32,
-}
-
-#[async_trait::async_trait]
-impl JobSource for Site {
-    fn name(&self) -> &str {
-        "t"
-    }
-    async fn poll(&self) -> crate::arcgis::Result<crate::arcgis::Listing> {
-        Ok(Default::default())
-    }
-    async fn job(&self, id: &str) -> crate::arcgis::Result<Job> {
-        Ok(Job::new(id, Status::Executing))
-    }
-    async fn cancel(&self, _: &str) -> crate::arcgis::Result<()> {
-        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.error.clone().map_or(Ok(()), Err)
-    }
-    async fn user_email(&self, _: &str) -> crate::arcgis::Result<Option<String>> {
-        Ok(None)
-    }
-    fn server_now_ms(&self) -> i64 {
-        NOW
-    }
-    fn job_url(&self, id: &str) -> String {
-        format!("t/{id}")
-    }
-}
-
-fn site(error: Option<crate::arcgis::Error>) -> Arc<Site> {
-    Arc::new(Site { error, calls: Default::default() })
+/// A site whose cancels fail with `error` (none: succeed), counting them.
+fn site(error: Option<crate::arcgis::Error>) -> Arc<FakeSource> {
+    FakeSource { cancel_error: error, now_ms: NOW, ..FakeSource::default() }.shared()
 }
 
 /// A dispatcher on a SQLite file in `dir`, with its progress journal, at a manual clock.
@@ -89,7 +59,7 @@ async fn commit(dispatch: &Dispatcher, rule: &str, jobs: &[&str]) -> Vec<crate::
     dispatch.commit(commit, plan, &*site(None), Vec::new()).await.unwrap()
 }
 
-fn sources(site: Arc<Site>) -> HashMap<String, Arc<dyn JobSource>> {
+fn sources(site: Arc<FakeSource>) -> HashMap<String, Arc<dyn JobSource>> {
     HashMap::from([("t".to_string(), site as Arc<dyn JobSource>)])
 }
 
@@ -145,8 +115,10 @@ async fn a_new_plugin_is_planned_executed_journaled_and_scrubbed_like_the_others
     let (dispatch, _) = dispatcher(dir.path(), rules(text), Mode::Act).await;
     assert!(commit(&dispatch, "r", &["j1", "j2"]).await.is_empty(), "acting: nothing to report yet");
 
-    let stored = std::fs::read(dir.path().join("state.db")).unwrap();
-    assert!(!String::from_utf8_lossy(&stored).contains("s3cret"), "the token is not in the state file");
+    for file in std::fs::read_dir(dir.path()).unwrap() {
+        let (path, bytes) = (file.as_ref().unwrap().path(), std::fs::read(file.unwrap().path()).unwrap());
+        assert!(!String::from_utf8_lossy(&bytes).contains("s3cret"), "the token is in {}", path.display());
+    }
     let queued = dispatch.due().await.unwrap();
     assert_eq!(queued.len(), 1);
     assert!(queued[0].planned.secrets_scrubbed);
@@ -278,7 +250,7 @@ async fn a_target_or_rule_gone_while_its_action_waits() {
     let (without, _) = dispatcher(dir.path(), RuleSet::default(), Mode::Act).await;
     let cancelling = site(Some(crate::arcgis::Error::NoPortal { what: "x" }));
     let cancel = without.execute(Some(cancelling.clone()), &queued(&set, "stop", NOW), ONE_TRY).await;
-    assert_eq!(cancelling.calls.load(std::sync::atomic::Ordering::SeqCst), 1, "{cancel:?}");
+    assert_eq!(cancelling.cancelled(), 1, "{cancel:?}");
     let hook = without.execute(Some(cancelling), &queued(&set, "hook", NOW), ONE_TRY).await;
     let Attempt::Final { outcome, detail } = hook else { panic!("{hook:?}") };
     assert_eq!(outcome, Outcome::Failed);

@@ -5,57 +5,9 @@ use crate::arcgis::{Error, Job, Status};
 use crate::dispatch::{Dispatcher, Mode};
 use crate::rules::RuleSet;
 use crate::store::{SqlStore, Store};
-use std::collections::VecDeque;
-
-/// Answers each poll from a script; one-job reads answer "running" for `running` ids and fail
-/// for the others (so their final statuses are `unknown`).
-struct FakeSource {
-    polls: std::sync::Mutex<VecDeque<crate::arcgis::Result<Vec<Job>>>>,
-    running: Vec<&'static str>,
-}
-
-impl FakeSource {
-    fn shared(polls: Vec<crate::arcgis::Result<Vec<Job>>>, running: &[&'static str]) -> Arc<dyn JobSource> {
-        Arc::new(FakeSource { polls: std::sync::Mutex::new(polls.into()), running: running.to_vec() })
-    }
-}
-
-#[async_trait::async_trait]
-impl JobSource for FakeSource {
-    fn name(&self) -> &str {
-        "fake"
-    }
-    async fn poll(&self) -> crate::arcgis::Result<crate::arcgis::Listing> {
-        let jobs = self.polls.lock().unwrap().pop_front().expect("scripted poll")?;
-        Ok(crate::arcgis::Listing { jobs, complete: true, ..Default::default() })
-    }
-    async fn job(&self, id: &str) -> crate::arcgis::Result<Job> {
-        if id.starts_with("fail") {
-            let mut job = Job::new(id, Status::Failed);
-            (job.messages, job.item_id) = (vec!["Traceback".into(), "KeyError: 'X'".into()], Some("item1".into()));
-            return Ok(job);
-        }
-        match self.running.contains(&id) {
-            true => Ok(Job::new(id, Status::Executing)),
-            false => Err(Error::Connect { url: "fake".into(), detail: "down".into() }),
-        }
-    }
-    async fn cancel(&self, _: &str) -> crate::arcgis::Result<()> {
-        Ok(())
-    }
-    async fn user_email(&self, _: &str) -> crate::arcgis::Result<Option<String>> {
-        Ok(None)
-    }
-    fn server_now_ms(&self) -> i64 {
-        1_000
-    }
-    fn job_url(&self, id: &str) -> String {
-        format!("fake/{id}")
-    }
-}
 
 fn jobs(ids: &[&str]) -> crate::arcgis::Result<Vec<Job>> {
-    Ok(ids.iter().map(|id| Job::new(*id, Status::Executing)).collect())
+    crate::arcgis::fake::executing(ids)
 }
 
 fn summary(lines: &[Line]) -> Vec<String> {
@@ -104,7 +56,9 @@ async fn fake_target(
         "{ name: fake, flavor: enterprise, admin_url: 'http://fake/admin', auth: { token: t } }",
     )
     .unwrap();
-    let target = Target::load(config, FakeSource::shared(polls, running), &shared).await.unwrap();
+    let running = Some(running.iter().map(|r| r.to_string()).collect());
+    let source = crate::arcgis::fake::FakeSource { running, ..crate::arcgis::fake::FakeSource::scripted(polls) };
+    let target = Target::load(config, source.shared(), &shared).await.unwrap();
     (shared, target)
 }
 

@@ -116,3 +116,6 @@ async fn stopped_and_grace_over(mut stop: watch::Receiver<bool>, grace: Duration
     let _ = stop.wait_for(|s| *s).await;
     tokio::time::sleep(grace).await;
 }
+
+#[cfg(test)]
+mod tests;
