@@ -43,15 +43,20 @@ pub struct Services {
 }
 
 impl Services {
-    /// The services of `email:` and `owners:`.
-    pub fn new(email: Option<&EmailConfig>, owners: &OwnersConfig) -> Result<Services, ServicesError> {
+    /// The services of `email:` and `owners:`, journaling progress in `journal` (none for a
+    /// throwaway store).
+    pub fn new(
+        email: Option<&EmailConfig>,
+        owners: &OwnersConfig,
+        journal: Option<Arc<Journal>>,
+    ) -> Result<Services, ServicesError> {
         let mailer = email.map(Mailer::new).transpose()?;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("nbwarden/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ServicesError::Http(e.to_string()))?;
-        Ok(Services { mailer, owners: Owners::new(owners.clone()), http, journal: None })
+        Ok(Services { mailer, owners: Owners::new(owners.clone()), http, journal })
     }
 }
 

@@ -101,14 +101,16 @@ async fn journal(path: &std::path::Path, store: &dyn Store) -> anyhow::Result<Ar
 /// The store, the shared engine state and the loaded targets.
 pub async fn engine(setup: &Setup, mode: Mode) -> anyhow::Result<(Arc<dyn Store>, Arc<Shared>, Vec<Target>)> {
     let store = store(&setup.config, mode).await?;
-    let mut services = Services::new(setup.config.email.as_ref(), &setup.config.owners)?;
-    if mode.writes() {
-        services.journal = Some(journal(&setup.config.state.path, &*store).await?);
-    }
+    let journal = match mode.writes() {
+        true => Some(journal(&setup.config.state.path, &*store).await?),
+        false => None,
+    };
+    let services = Arc::new(Services::new(setup.config.email.as_ref(), &setup.config.owners, journal)?);
     let rules = Arc::new(setup.rules.clone());
-    let (services, clock) = (Arc::new(services), crate::clock::system());
-    let shared = Shared::new(Dispatcher { rules, store: store.clone(), mode, services, clock });
     let sign_ins = sign_ins(store.clone()).await?;
+    // The one clock of this machine: sign-ins, tokens, dispatch and the scheduler read it.
+    let clock = sign_ins.clock();
+    let shared = Shared::new(Dispatcher { rules, store: store.clone(), mode, services, clock });
     let mut targets = Vec::new();
     for (config, source) in setup.config.targets.iter().zip(sources(&setup.config, &sign_ins)?) {
         targets.push(Target::load(config.clone(), source, &shared).await?);
@@ -170,8 +172,8 @@ mod tests {
             from: Some("n@example.org".into()),
             ..Default::default()
         };
-        let mut services = Services::new(Some(&email), &Default::default()).unwrap();
-        services.journal = Some(journal(&state, &*store).await.unwrap());
+        let journal = Some(journal(&state, &*store).await.unwrap());
+        let services = Services::new(Some(&email), &Default::default(), journal).unwrap();
         let site = crate::arcgis::fake::FakeSource::default().shared();
         let sources: HashMap<String, Arc<dyn JobSource>> =
             [("t".to_string(), site.clone() as Arc<dyn JobSource>)].into();

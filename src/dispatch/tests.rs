@@ -42,8 +42,8 @@ fn site(error: Option<crate::arcgis::Error>) -> Arc<FakeSource> {
 async fn dispatcher(dir: &std::path::Path, set: RuleSet, mode: Mode) -> (Arc<Dispatcher>, ManualClock) {
     let path = dir.join("state.db");
     let store: Arc<dyn Store> = Arc::new(SqlStore::open_sqlite(&path).await.unwrap());
-    let mut services = Services::new(None, &Default::default()).unwrap();
-    services.journal = Some(Arc::new(Journal::open(&path).unwrap().0));
+    let journal = Some(Arc::new(Journal::open(&path).unwrap().0));
+    let services = Services::new(None, &Default::default(), journal).unwrap();
     let clock = ManualClock::at(NOW);
     let services = Arc::new(services);
     let dispatch = Dispatcher { rules: Arc::new(set), store, mode, services, clock: Arc::new(clock.clone()) };

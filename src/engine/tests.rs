@@ -49,7 +49,7 @@ async fn fake_target(
     rules: RuleSet,
 ) -> (Arc<Shared>, Target) {
     let store: Arc<dyn Store> = Arc::new(SqlStore::open_memory().await.unwrap());
-    let services = crate::actions::Services::new(None, &Default::default()).unwrap();
+    let services = crate::actions::Services::new(None, &Default::default(), None).unwrap();
     let (rules, services, clock) = (Arc::new(rules), Arc::new(services), crate::clock::system());
     let shared = Shared::new(Dispatcher { rules, store, mode: Mode::Act, services, clock });
     let config: crate::config::TargetConfig = serde_saphyr::from_str(

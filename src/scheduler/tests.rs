@@ -63,7 +63,7 @@ impl Store for NullStore {
 
 /// Runs one target polled `every` for `run` of paused time; the gaps between its polls.
 async fn gaps(source: Arc<FakeSource>, every: &str, run: Duration) -> Vec<Duration> {
-    let services = Arc::new(crate::actions::Services::new(None, &Default::default()).unwrap());
+    let services = Arc::new(crate::actions::Services::new(None, &Default::default(), None).unwrap());
     let clock = Arc::new(TokioClock::starting_at(1_700_000_000_000));
     let (rules, store) = (Arc::new(RuleSet::default()), Arc::new(NullStore));
     let shared = Shared::new(Dispatcher { rules, store, mode: Mode::Act, services, clock });

@@ -77,7 +77,11 @@ async fn a_job_crossing_90_minutes_is_cancelled_within_2_seconds_with_polls_a_mi
     let at = site.sim.stats().first_cancel_ms["jslow"];
     let late = at - crossing;
     assert!((0..=2000).contains(&late), "cancelled {late} ms after the crossing\n{}", daemon.log());
-    assert_eq!(site.sim.stats().lists, 2, "one regular poll and one at the crossing");
+    // One regular poll and one at the crossing. The server's clock is known from `Date` headers to
+    // about half a second, so under load the deadline poll may come a little early, see the job
+    // just short of 90 minutes, and poll once more half a second later: never more.
+    let lists = site.sim.stats().lists;
+    assert!((2..=3).contains(&lists), "{lists} list calls: one regular poll and one at the crossing\n{}", daemon.log());
     assert!(!site.sim.stats().cancels.contains_key("jfine"));
 }
 
