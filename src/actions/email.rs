@@ -5,6 +5,7 @@
 use super::template;
 use super::{ActionContext, ActionError, Done, Owner};
 use crate::arcgis::Job;
+use futures_util::StreamExt;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
@@ -110,24 +111,24 @@ impl super::Action for Email {
         if letters.is_empty() {
             return Err(ActionError::permanent(format!("no recipient to write to: {}", notes.join("; "))));
         }
+        // Up to SENDING messages at once over the transport's pool; each recipient is settled (and
+        // journaled) the moment its message is accepted. Reported in the letters' order.
+        let sends: Vec<_> =
+            letters.iter().enumerate().map(|(index, letter)| self.send(cx, mailer, letter, index)).collect();
+        let mut outcomes: Vec<(usize, Sent)> =
+            futures_util::stream::iter(sends).buffer_unordered(SENDING).collect().await;
+        outcomes.sort_by_key(|(index, _)| *index);
         let (mut sent, mut transient) = (Vec::new(), None);
-        for letter in &letters {
-            if cx.progress.contains(&letter.address) {
-                sent.push(format!("{} (earlier)", letter.address));
-                continue;
+        for (index, outcome) in outcomes {
+            let address = &letters[index].address;
+            match outcome {
+                Sent::Earlier => sent.push(format!("{address} (earlier)")),
+                Sent::Now => sent.push(address.clone()),
+                Sent::Refused(why) => notes.push(format!("{address}: {why}")),
+                Sent::NotNow(e) => {
+                    transient.get_or_insert(e);
+                }
             }
-            match self.message(cx, mailer.from(), letter) {
-                Ok(message) => match mailer.send(message).await {
-                    Ok(()) => sent.push(letter.address.clone()),
-                    Err(ActionError::Transient(e)) => {
-                        transient.get_or_insert(e);
-                        continue;
-                    }
-                    Err(ActionError::Permanent(e)) => notes.push(format!("{}: {e}", letter.address)),
-                },
-                Err(e) => notes.push(format!("{}: {e}", letter.address)),
-            }
-            cx.progress.settle(&letter.address);
         }
         let detail = describe(&sent, &notes);
         match transient {
@@ -146,7 +147,51 @@ impl super::Action for Email {
     }
 }
 
+/// Messages sent at once (lettre's SMTP pool holds up to 10 connections).
+const SENDING: usize = 8;
+
+/// What became of one recipient's message.
+enum Sent {
+    /// Sent by an earlier attempt (the progress journal says so).
+    Earlier,
+    /// Accepted by the server.
+    Now,
+    /// Refused for good, or not writable: why.
+    Refused(String),
+    /// Not now: worth another try.
+    NotNow(super::BoxError),
+}
+
 impl Email {
+    /// `send_one`, with the letter's index (the messages go out in any order).
+    async fn send(
+        &self,
+        cx: &ActionContext<'_>,
+        mailer: &super::Mailer,
+        letter: &Letter,
+        index: usize,
+    ) -> (usize, Sent) {
+        (index, self.send_one(cx, mailer, letter).await)
+    }
+
+    /// Writes and sends one recipient's message unless an earlier attempt did; settles it unless
+    /// the failure is worth another try.
+    async fn send_one(&self, cx: &ActionContext<'_>, mailer: &super::Mailer, letter: &Letter) -> Sent {
+        if cx.progress.contains(&letter.address) {
+            return Sent::Earlier;
+        }
+        let sent = match self.message(cx, mailer.from(), letter) {
+            Ok(message) => match mailer.send(message).await {
+                Ok(()) => Sent::Now,
+                Err(ActionError::Transient(e)) => return Sent::NotNow(e),
+                Err(ActionError::Permanent(e)) => Sent::Refused(e.to_string()),
+            },
+            Err(e) => Sent::Refused(e.to_string()),
+        };
+        cx.progress.settle(&letter.address);
+        sent
+    }
+
     /// The recipients and their jobs: fixed addresses see every job, an owner only their own.
     async fn letters(&self, cx: &ActionContext<'_>, jobs: &[Job]) -> (Vec<Letter>, Vec<String>) {
         let (mut letters, mut notes) = (Vec::<Letter>::new(), Vec::new());

@@ -66,12 +66,16 @@ impl SqlStore {
         if polled.is_none() {
             return Ok(None);
         }
-        let rows = sqlx::query("SELECT job FROM jobs WHERE scope = $1 AND target = $2 AND listed = 1")
+        // One row, not one per job: the database joins the stored jobs, space-separated, and they
+        // are parsed in one pass over that text (`string_agg`: SQLite 3.44+ and PostgreSQL alike).
+        let row = sqlx::query("SELECT string_agg(job, ' ') FROM jobs WHERE scope = $1 AND target = $2 AND listed = 1")
             .bind(scope.as_str())
             .bind(target)
-            .fetch_all(&self.pool)
+            .fetch_one(&self.pool)
             .await?;
-        let jobs = rows.iter().map(decode_job).collect::<Result<Vec<Job>>>()?;
+        let joined = row.try_get::<Option<String>, _>(0)?.unwrap_or_default();
+        drop(row);
+        let jobs = serde_json::Deserializer::from_str(&joined).into_iter::<Job>().collect::<Result<Vec<Job>, _>>()?;
         Ok(Some(crate::diff::snapshot(jobs)))
     }
 }
