@@ -53,7 +53,7 @@ def main():
         runtime_min = (now - job.get("startTime", now)) / 60000
         if job["status"] == "EXECUTING" and runtime_min > a.runaway_minutes and (job["jobId"], "cancel") not in fired:
             decisions.append((job["jobId"], "cancel"))
-        if not baseline and job["status"] == "FAILED" and old not in (None, "FAILED"):
+        if not baseline and job["status"] == "FAILED" and old != "FAILED":
             decisions.append((job["jobId"], "notify"))
     with db:
         db.executemany("INSERT OR REPLACE INTO jobs (id, status, job) VALUES (?, ?, ?)", changed)

@@ -112,15 +112,12 @@ impl super::Action for Email {
             return Err(ActionError::permanent(format!("no recipient to write to: {}", notes.join("; "))));
         }
         // Up to SENDING messages at once over the transport's pool; each recipient is settled (and
-        // journaled) the moment its message is accepted. Reported in the letters' order.
-        let sends: Vec<_> =
-            letters.iter().enumerate().map(|(index, letter)| self.send(cx, mailer, letter, index)).collect();
-        let mut outcomes: Vec<(usize, Sent)> =
-            futures_util::stream::iter(sends).buffer_unordered(SENDING).collect().await;
-        outcomes.sort_by_key(|(index, _)| *index);
+        // journaled) the moment its message is accepted; the outcomes come in the letters' order.
+        let sends: Vec<_> = letters.iter().map(|letter| self.send(cx, mailer, letter)).collect();
+        let outcomes: Vec<Sent> = futures_util::stream::iter(sends).buffered(SENDING).collect().await;
         let (mut sent, mut transient) = (Vec::new(), None);
-        for (index, outcome) in outcomes {
-            let address = &letters[index].address;
+        for (letter, outcome) in letters.iter().zip(outcomes) {
+            let address = &letter.address;
             match outcome {
                 Sent::Earlier => sent.push(format!("{address} (earlier)")),
                 Sent::Now => sent.push(address.clone()),
@@ -163,20 +160,9 @@ enum Sent {
 }
 
 impl Email {
-    /// `send_one`, with the letter's index (the messages go out in any order).
-    async fn send(
-        &self,
-        cx: &ActionContext<'_>,
-        mailer: &super::Mailer,
-        letter: &Letter,
-        index: usize,
-    ) -> (usize, Sent) {
-        (index, self.send_one(cx, mailer, letter).await)
-    }
-
     /// Writes and sends one recipient's message unless an earlier attempt did; settles it unless
     /// the failure is worth another try.
-    async fn send_one(&self, cx: &ActionContext<'_>, mailer: &super::Mailer, letter: &Letter) -> Sent {
+    async fn send(&self, cx: &ActionContext<'_>, mailer: &super::Mailer, letter: &Letter) -> Sent {
         if cx.progress.contains(&letter.address) {
             return Sent::Earlier;
         }

@@ -97,12 +97,12 @@ impl Progress {
         self.settled.lock().expect("progress").contains(key)
     }
 
-    /// Marks `key` settled (and journals it).
+    /// Marks `key` settled, and journals it the first time.
     pub fn settle(&self, key: &str) {
-        if let Some((journal, id)) = &self.journal {
+        let new = self.settled.lock().expect("progress").insert(key.to_string());
+        if let (true, Some((journal, id))) = (new, &self.journal) {
             journal.append(*id, key);
         }
-        self.settled.lock().expect("progress").insert(key.to_string());
     }
 
     /// Everything settled, sorted.

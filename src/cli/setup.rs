@@ -101,10 +101,7 @@ async fn journal(path: &std::path::Path, store: &dyn Store) -> anyhow::Result<Ar
 /// The store, the shared engine state and the loaded targets.
 pub async fn engine(setup: &Setup, mode: Mode) -> anyhow::Result<(Arc<dyn Store>, Arc<Shared>, Vec<Target>)> {
     let store = store(&setup.config, mode).await?;
-    let journal = match mode.writes() {
-        true => Some(journal(&setup.config.state.path, &*store).await?),
-        false => None,
-    };
+    let journal = if mode.writes() { Some(journal(&setup.config.state.path, &*store).await?) } else { None };
     let services = Arc::new(Services::new(setup.config.email.as_ref(), &setup.config.owners, journal)?);
     let rules = Arc::new(setup.rules.clone());
     let sign_ins = sign_ins(store.clone()).await?;

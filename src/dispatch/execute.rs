@@ -57,10 +57,7 @@ impl Dispatcher {
         sources: &HashMap<String, Arc<dyn JobSource>>,
         policy: RetryPolicy,
     ) -> crate::store::Result<Vec<ActionReport>> {
-        if self.mode != Mode::Act {
-            return Ok(Vec::new());
-        }
-        let due = self.store.due_actions(self.scope(), self.now_ms()).await?;
+        let due = self.due().await?;
         let mut tasks = tokio::task::JoinSet::new();
         let limit = Arc::new(tokio::sync::Semaphore::new(8));
         for (index, queued) in due.into_iter().enumerate() {
@@ -76,7 +73,7 @@ impl Dispatcher {
         results.into_iter().map(|(_, r)| r).collect()
     }
 
-    /// The queued actions that are due now.
+    /// The queued actions that are due now (none unless acting).
     pub async fn due(&self) -> crate::store::Result<Vec<Queued>> {
         if self.mode != Mode::Act {
             return Ok(Vec::new());

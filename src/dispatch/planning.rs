@@ -144,10 +144,10 @@ pub(super) fn planned_report(target: &str, planned: &Planned, outcome: Outcome, 
 }
 
 impl Dispatcher {
-    /// The one plan-and-commit path of a poll or a digest slot. The plan's ledger, and its
-    /// actions when acting, commit with the rest of `commit` in one transaction; a preview
-    /// writes nothing. Returns what to report now: `reports` (cancel checks), the suppressed
-    /// firings and, unless acting, what each planned action would do; they are audited too.
+    /// The one plan-and-commit path of a poll or a digest slot. The plan's ledger, its actions
+    /// when acting, and the audit lines of what it reports commit with the rest of `commit` in
+    /// one transaction; a preview writes nothing. Returns what to report now: `reports` (cancel
+    /// checks), the suppressed firings and, unless acting, what each planned action would do.
     pub async fn commit(
         &self,
         mut commit: PollCommit<'_>,
@@ -164,10 +164,10 @@ impl Dispatcher {
         }
         commit.actions = if acting { plan.actions } else { Vec::new() };
         if self.mode.writes() {
+            commit.audit = reports.iter().map(|r| self.audit_entry(r)).collect();
             self.store.commit_poll(&commit).await?;
             failpoint("after_commit").await;
         }
-        self.audit(&reports).await?;
         Ok(reports)
     }
 
@@ -180,19 +180,13 @@ impl Dispatcher {
         planned_report(target, planned, Outcome::Planned, planned.action.build().preview(&cx))
     }
 
-    /// Writes reports that belong to no queued action to the audit trail (not in a preview).
-    async fn audit(&self, reports: &[ActionReport]) -> crate::store::Result<()> {
-        if !self.mode.writes() {
-            return Ok(());
+    /// The audit line of a report that belongs to no queued action; the trail tells a cancel
+    /// that was ignored from other failures.
+    fn audit_entry(&self, report: &ActionReport) -> AuditEntry {
+        let mut report = report.clone();
+        if report.detail.starts_with("cancel_ignored") {
+            report.outcome = Outcome::CancelIgnored;
         }
-        for report in reports {
-            let mut report = report.clone();
-            if report.detail.starts_with("cancel_ignored") {
-                report.outcome = Outcome::CancelIgnored;
-            }
-            let entry = AuditEntry { at_ms: self.now_ms(), report };
-            self.store.audit(self.scope(), &entry).await?;
-        }
-        Ok(())
+        AuditEntry { at_ms: self.now_ms(), report }
     }
 }

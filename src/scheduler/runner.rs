@@ -54,8 +54,7 @@ async fn start_due(
     limit: &Arc<Semaphore>,
     tasks: &mut JoinSet<()>,
 ) {
-    let dispatch = cx.shared.dispatch.clone();
-    let due = match dispatch.due().await {
+    let due = match cx.shared.dispatch.due().await {
         Ok(due) => due,
         Err(e) => return tracing::error!(error = %e, "cannot read the action queue"),
     };

@@ -38,9 +38,6 @@ impl Store for NullStore {
     async fn add_cancel_check(&self, _: Scope, _: &str, _: &CancelCheck) -> crate::store::Result<()> {
         Ok(())
     }
-    async fn audit(&self, _: Scope, _: &AuditEntry) -> crate::store::Result<()> {
-        Ok(())
-    }
     async fn audit_for_job(&self, _: Scope, _: &str, _: &str) -> crate::store::Result<Vec<AuditEntry>> {
         Ok(Vec::new())
     }

@@ -110,6 +110,8 @@ pub struct PollCommit<'a> {
     pub checks_dropped: Vec<String>,
     /// Actions to queue.
     pub actions: Vec<Planned>,
+    /// Audit lines that belong to no queued action (suppressed, cancel_ignored, a dry run's planned).
+    pub audit: Vec<AuditEntry>,
 }
 
 impl<'a> PollCommit<'a> {
@@ -128,6 +130,7 @@ impl<'a> PollCommit<'a> {
             checks_set: Vec::new(),
             checks_dropped: Vec::new(),
             actions: Vec::new(),
+            audit: Vec::new(),
         }
     }
 }
@@ -149,8 +152,6 @@ pub trait Store: Send + Sync {
     async fn cancel_checks(&self, scope: Scope, target: &str) -> Result<Vec<CancelCheck>>;
     /// Starts verifying a cancelled job on the next polls.
     async fn add_cancel_check(&self, scope: Scope, target: &str, check: &CancelCheck) -> Result<()>;
-    /// Writes an audit line that belongs to no queued action (suppressed, cancel_ignored).
-    async fn audit(&self, scope: Scope, entry: &AuditEntry) -> Result<()>;
     /// Audit lines of a job, newest first.
     async fn audit_for_job(&self, scope: Scope, target: &str, job_id: &str) -> Result<Vec<AuditEntry>>;
     /// Cancels of a target done or queued since `since_ms` (local clock).

@@ -161,6 +161,9 @@ impl Store for SqlStore {
         for planned in &c.actions {
             ids.push(commit::insert_action(&mut tx, c, planned).await?);
         }
+        for entry in &c.audit {
+            commit::put_audit(&mut *tx, scope, entry).await?;
+        }
         tx.commit().await?;
         Ok(ids)
     }
@@ -254,10 +257,6 @@ impl Store for SqlStore {
         commit::put_check(&self.pool, scope.as_str(), target, check).await
     }
 
-    async fn audit(&self, scope: Scope, entry: &AuditEntry) -> Result<()> {
-        commit::put_audit(&self.pool, scope.as_str(), entry).await
-    }
-
     async fn audit_for_job(&self, scope: Scope, target: &str, job_id: &str) -> Result<Vec<AuditEntry>> {
         let rows = sqlx::query(
             "SELECT at_ms, target, rule, action, job_ids, outcome, detail FROM audit
@@ -333,7 +332,7 @@ mod sign_ins;
 
 /// A stored outcome, read back.
 fn outcome(text: &str) -> Result<Outcome> {
-    Ok(serde_json::from_value(serde_json::Value::String(text.into()))?)
+    Outcome::parse(text).ok_or_else(|| Error::DecodeFailed(format!("unknown outcome `{text}` in the audit trail")))
 }
 
 /// Adds `keys` to the parts a pending action has settled (its stored `Planned`).

@@ -144,7 +144,8 @@ async fn pruning_clears_old_audit_lines_and_finished_actions_but_never_pending_o
         outcome: Outcome::Suppressed,
         detail: String::new(),
     };
-    store.audit(Scope::Real, &AuditEntry { at_ms: 500, report }).await.unwrap();
+    let audited = PollCommit { audit: vec![AuditEntry { at_ms: 500, report }], ..commit("prod", &[], &[]) };
+    store.commit_poll(&audited).await.unwrap();
     let (actions, audit) = (count(&store, "actions").await, count(&store, "audit").await);
     assert_eq!((actions, audit), (2, 2), "one finished and one pending action; two audit lines");
     let far_future = Cutoff { local_ms: i64::MAX / 2, servers: Vec::new() };
