@@ -79,7 +79,7 @@ async fn measure(n: usize, every: usize, rules: &RuleSet, store: &SqlStore, runs
     let target = format!("t{n}-{every}");
     let mut previous: Snapshot = snapshot(parse(&bodies[1]));
     let baseline = diff(None, &previous);
-    store.commit_poll(&commit(&target, &baseline.upserts, Vec::new())).await.unwrap();
+    store.commit_poll(&commit(&target, &previous, &baseline.upserts, Vec::new())).await.unwrap();
     let (mut ledger, streaks) = (LedgerIndex::default(), Streaks::new());
     let (mut cycles, mut rows, mut stages) = (Vec::new(), 0, [Vec::new(), Vec::new(), Vec::new()]);
     let mut parse_times = Vec::new();
@@ -113,7 +113,7 @@ async fn measure(n: usize, every: usize, rules: &RuleSet, store: &SqlStore, runs
         }
         let evaluated = Instant::now();
         let gone = delta.events.iter().filter(|e| e.kind() == "disappeared").map(|e| e.job().clone()).collect();
-        let c = PollCommit { gone, ..commit(&target, &delta.upserts, planned.ledger) };
+        let c = PollCommit { gone, ..commit(&target, &next, &delta.upserts, planned.ledger) };
         rows = c.upserts.len() + c.gone.len() + c.ledger.len();
         store.commit_poll(&c).await.unwrap();
         let committed = Instant::now();
@@ -129,19 +129,22 @@ async fn measure(n: usize, every: usize, rules: &RuleSet, store: &SqlStore, runs
     let mut quiet = Vec::new();
     for _ in 0..runs {
         let started = Instant::now();
-        store.commit_poll(&commit(&target, &[], Vec::new())).await.unwrap();
+        store.commit_poll(&commit(&target, &previous, &[], Vec::new())).await.unwrap();
         quiet.push(started.elapsed());
     }
     let stages = stages.map(median);
     Figures { parse: median(parse_times), cycle: median(cycles), unchanged: median(quiet), rows, stages }
 }
 
+/// A poll's commit as the engine makes it: the whole snapshot, and the rows that changed.
 fn commit<'a>(
     target: &'a str,
-    upserts: &'a [nbwarden::arcgis::Job],
+    snapshot: &'a Snapshot,
+    upserts: &[usize],
     ledger: Vec<nbwarden::plan::LedgerRecord>,
 ) -> PollCommit<'a> {
-    PollCommit { upserts, ledger, ..PollCommit::new(Scope::Real, target, NOW) }
+    let upserts = upserts.iter().map(|&index| &snapshot.jobs()[index]).collect();
+    PollCommit { snapshot: Some(snapshot), upserts, ledger, ..PollCommit::new(Scope::Real, target, NOW) }
 }
 
 #[tokio::main(flavor = "current_thread")]

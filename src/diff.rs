@@ -29,6 +29,11 @@ impl Snapshot {
         &self.jobs
     }
 
+    /// The jobs, given up.
+    pub fn into_jobs(self) -> Vec<Job> {
+        self.jobs
+    }
+
     /// Iterates over the jobs.
     pub fn values(&self) -> std::slice::Iter<'_, Job> {
         self.jobs.iter()
@@ -154,8 +159,8 @@ impl JobEvent {
 pub struct Delta {
     /// Events in a stable order (appeared and changed by id, then disappeared by id).
     pub events: Vec<JobEvent>,
-    /// Listed jobs new or different in any field: the rows to write.
-    pub upserts: Vec<Job>,
+    /// Listed jobs new or different in any field, by index into the new snapshot: the rows to write.
+    pub upserts: Vec<usize>,
 }
 
 /// How far ahead in the previous list a job is looked for before it counts as new.
@@ -164,7 +169,7 @@ const LOOKAHEAD: usize = 8;
 /// Compares `next` with `prev`; `None` is the baseline: every job is upserted, no event emitted.
 pub fn diff(prev: Option<&Snapshot>, next: &Snapshot) -> Delta {
     let Some(prev) = prev else {
-        return Delta { events: Vec::new(), upserts: next.jobs.clone() };
+        return Delta { events: Vec::new(), upserts: (0..next.len()).collect() };
     };
     let mut delta = Delta::default();
     let (old, new) = (&prev.jobs, &next.jobs);
@@ -178,22 +183,22 @@ pub fn diff(prev: Option<&Snapshot>, next: &Snapshot) -> Delta {
                 let at = cursor + offset;
                 paired[at] = true;
                 if !unchanged(prev, at, next, index) {
-                    compare(&old[at], job, &mut delta);
+                    compare(&old[at], (index, job), &mut delta);
                 }
                 cursor = at + 1;
             }
-            None => unpaired_new.push(job),
+            None => unpaired_new.push((index, job)),
         }
     }
     // Jobs that moved further than the lookahead: pair them through a map of the few leftovers.
     let mut leftovers: HashMap<&str, &Job> =
         old.iter().zip(&paired).filter(|(_, p)| !**p).map(|(j, _)| (j.id.as_str(), j)).collect();
-    for job in unpaired_new {
+    for (index, job) in unpaired_new {
         match leftovers.remove(job.id.as_str()) {
-            Some(before) => compare(before, job, &mut delta),
+            Some(before) => compare(before, (index, job), &mut delta),
             None => {
                 delta.events.push(JobEvent::Appeared(job.clone()));
-                delta.upserts.push(job.clone());
+                delta.upserts.push(index);
             }
         }
     }
@@ -206,15 +211,16 @@ pub fn diff(prev: Option<&Snapshot>, next: &Snapshot) -> Delta {
     delta
 }
 
-/// One job seen in both polls: a row to write when anything differs, an event when its status did.
-fn compare(before: &Job, after: &Job, delta: &mut Delta) {
+/// One job seen in both polls (`after` at its index in the new snapshot): a row to write when
+/// anything differs, an event when its status did.
+fn compare(before: &Job, (index, after): (usize, &Job), delta: &mut Delta) {
     if before == after {
         return;
     }
     if before.status != after.status || before.phase() != after.phase() {
         delta.events.push(JobEvent::StatusChanged { before: before.clone(), after: after.clone() });
     }
-    delta.upserts.push(after.clone());
+    delta.upserts.push(index);
 }
 
 #[cfg(test)]

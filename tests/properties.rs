@@ -154,7 +154,7 @@ proptest! {
     fn the_diff_agrees_with_a_naive_reference_diff((old, new) in two_polls()) {
         let delta = diff(Some(&snapshot(old.clone())), &snapshot(new.clone()));
         let events: Vec<String> = delta.events.iter().map(described).collect();
-        let mut upserts: Vec<String> = delta.upserts.iter().map(|j| j.id.clone()).collect();
+        let mut upserts: Vec<String> = delta.upserts.iter().map(|&i| new[i].id.clone()).collect();
         upserts.sort();
         let (expected_events, expected_upserts) = reference_diff(&old, &new);
         prop_assert_eq!(events, expected_events);

@@ -36,8 +36,8 @@ pub struct Services {
     pub mailer: Option<Mailer>,
     /// `owner` recipients.
     pub owners: Owners,
-    /// For webhooks: no redirects, so that headers never travel to another host.
-    pub http: reqwest::Client,
+    /// For webhooks, made at the first one (reading the CA store costs every process otherwise).
+    http: std::sync::OnceLock<reqwest::Client>,
     /// The progress journal of the state file (none for a throwaway store).
     pub journal: Option<Arc<Journal>>,
 }
@@ -51,12 +51,20 @@ impl Services {
         journal: Option<Arc<Journal>>,
     ) -> Result<Services, ServicesError> {
         let mailer = email.map(Mailer::new).transpose()?;
-        let http = reqwest::Client::builder()
+        Ok(Services { mailer, owners: Owners::new(owners.clone()), http: Default::default(), journal })
+    }
+
+    /// The webhooks' HTTP client: no redirects, so that headers never travel to another host.
+    pub fn http(&self) -> Result<&reqwest::Client, ServicesError> {
+        if let Some(client) = self.http.get() {
+            return Ok(client);
+        }
+        let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("nbwarden/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ServicesError::Http(e.to_string()))?;
-        Ok(Services { mailer, owners: Owners::new(owners.clone()), http, journal })
+        Ok(self.http.get_or_init(|| client))
     }
 }
 

@@ -127,9 +127,8 @@ impl Webhook {
         let context = cx.template_context(cx.occasion.jobs);
         let json = serde_json::from_str::<serde_json::Value>(&body).is_ok();
         let content_type = if json { "application/json" } else { "text/plain; charset=utf-8" };
-        let mut request = cx
-            .services
-            .http
+        let http = cx.services.http().map_err(|e| RequestError::Client(e.to_string()))?;
+        let mut request = http
             .request(method, &self.0.url)
             .timeout(self.0.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0))
             .header(CONTENT_TYPE, content_type);
@@ -159,6 +158,9 @@ enum RequestError {
     /// A template failed.
     #[error(transparent)]
     Template(#[from] TemplateError),
+    /// No HTTP client could be made.
+    #[error("{0}")]
+    Client(String),
 }
 
 /// A URL fit for logs: user, password and query replaced by `***`.

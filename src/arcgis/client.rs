@@ -115,8 +115,19 @@ impl Client {
         let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
         let location = header(reqwest::header::LOCATION);
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| Error::from_transport(&call.url, &e, self.timeout))?;
+        let body = self.body(response, &call.url).await?;
         decode(&call.url, status, &content_type, location.as_deref(), &body)
+    }
+
+    /// The whole body, in one buffer sized from `Content-Length`: chunks are copied in as they
+    /// arrive and dropped, so a large list is held once, not twice.
+    async fn body(&self, mut response: reqwest::Response, url: &str) -> Result<Vec<u8>> {
+        let announced = response.content_length().unwrap_or(0).min(PREALLOCATED_BODY) as usize;
+        let mut body = Vec::with_capacity(announced);
+        while let Some(chunk) = response.chunk().await.map_err(|e| Error::from_transport(url, &e, self.timeout))? {
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     /// A call with the token; on a token error or an HTTP 401, one fresh sign-in and one retry.
@@ -261,7 +272,7 @@ pub fn decode<T: Payload>(
             _ => Error::Http { url, status, detail: excerpt(body) },
         });
     }
-    match serde_json::from_slice::<T>(body) {
+    match T::from_json(body) {
         Ok(value) if value.is_payload() => Ok(value),
         Ok(_) => Err(match Envelope::parse(body) {
             Some(envelope) => Error::from_envelope(&url, envelope),
@@ -370,6 +381,9 @@ pub enum SetupError {
     Https(String),
 }
 
+/// The most a `Content-Length` reserves before the body arrives.
+const PREALLOCATED_BODY: u64 = 256 << 20;
+
 fn http_client(target: &TargetConfig, timeout: Duration) -> Result<reqwest::Client, SetupError> {
     let mut headers = reqwest::header::HeaderMap::new();
     let referer = reqwest::header::HeaderValue::from_str(&target.auth.referer).map_err(|_| SetupError::Referer)?;
@@ -388,6 +402,10 @@ fn http_client(target: &TargetConfig, timeout: Duration) -> Result<reqwest::Clie
             .filter(|certs| !certs.is_empty())
             .ok_or_else(|| ca_error("no PEM certificate found in it".into()))?;
         builder = builder.tls_certs_merge(certs);
+    }
+    if !target.uses_https() && target.tls.ca_file.is_none() {
+        // Plain HTTP only (redirects are never followed): no TLS, so the CA store is not read.
+        builder = builder.tls_certs_only(Vec::new());
     }
     if target.tls.insecure_skip_verify {
         tracing::warn!(target_name = %target.name, "tls.insecure_skip_verify is on: certificates are NOT verified; anyone on the network path can read the token");

@@ -75,16 +75,21 @@ pub enum Status {
 impl Status {
     /// Reads a server spelling, case-insensitively.
     pub fn parse(raw: &str) -> Status {
-        let upper = raw.trim().to_ascii_uppercase();
-        match upper.as_str() {
-            "SUBMITTED" => Status::Submitted,
-            "EXECUTING" => Status::Executing,
-            "PROCESSING" => Status::Processing,
-            "PARTIAL" => Status::Partial,
-            "COMPLETED" => Status::Completed,
-            "FAILED" => Status::Failed,
-            _ if upper.contains("CANCEL") => Status::Cancelled(raw.to_string()),
-            _ => Status::Unknown(raw.to_string()),
+        const KNOWN: [(&str, Status); 6] = [
+            ("SUBMITTED", Status::Submitted),
+            ("EXECUTING", Status::Executing),
+            ("PROCESSING", Status::Processing),
+            ("PARTIAL", Status::Partial),
+            ("COMPLETED", Status::Completed),
+            ("FAILED", Status::Failed),
+        ];
+        let trimmed = raw.trim();
+        if let Some((_, status)) = KNOWN.iter().find(|(name, _)| name.eq_ignore_ascii_case(trimmed)) {
+            return status.clone();
+        }
+        match trimmed.to_ascii_uppercase().contains("CANCEL") {
+            true => Status::Cancelled(raw.to_string()),
+            false => Status::Unknown(raw.to_string()),
         }
     }
 

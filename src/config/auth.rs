@@ -32,6 +32,12 @@ impl TargetConfig {
         }
     }
 
+    /// True when any URL nbwarden calls for this target is `https:`.
+    pub fn uses_https(&self) -> bool {
+        let https = |url: &str| url.get(..6).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https:"));
+        https(&self.admin_url) || self.portal_url().is_some_and(|p| https(&p))
+    }
+
     fn default_portal_url(&self) -> Option<String> {
         self.admin_url.trim_end_matches('/').strip_suffix("/admin").map(str::to_string).filter(|p| !p.is_empty())
     }

@@ -34,6 +34,9 @@ impl RetryPolicy {
         RetryPolicy { quick_attempts: 1, quick_pause: Duration::ZERO, give_up_after: Duration::from_secs(3600) };
 }
 
+/// Queued actions read from the store at a time.
+pub const DUE_PAGE: u32 = 64;
+
 /// A queued webhook or exec whose rule is gone: its stored copy lacks its secrets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("rule {rule} no longer has this {kind} action, and its secrets are not kept in the state file")]
@@ -51,16 +54,32 @@ pub fn backoff(attempts: u32, now_ms: i64) -> Duration {
 
 impl Dispatcher {
     /// Runs every queued action that is due (none unless acting), each with the policy's
-    /// attempts, at most 8 at once; records every outcome.
+    /// attempts, at most 8 at once and one page of the queue in memory; records every outcome.
     pub async fn execute_due(
         self: &Arc<Self>,
         sources: &HashMap<String, Arc<dyn JobSource>>,
         policy: RetryPolicy,
     ) -> crate::store::Result<Vec<ActionReport>> {
-        let due = self.due().await?;
+        let mut reports = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.due_after(after, DUE_PAGE).await?;
+            let Some(last) = page.last().map(|q| q.id) else { return Ok(reports) };
+            reports.extend(self.execute_page(sources, page, policy).await?);
+            after = last;
+        }
+    }
+
+    /// Executes and records one page of the queue, at most 8 at once; the reports in its order.
+    async fn execute_page(
+        self: &Arc<Self>,
+        sources: &HashMap<String, Arc<dyn JobSource>>,
+        page: Vec<Queued>,
+        policy: RetryPolicy,
+    ) -> crate::store::Result<Vec<ActionReport>> {
         let mut tasks = tokio::task::JoinSet::new();
         let limit = Arc::new(tokio::sync::Semaphore::new(8));
-        for (index, queued) in due.into_iter().enumerate() {
+        for (index, queued) in page.into_iter().enumerate() {
             let (this, source, limit) = (self.clone(), sources.get(&queued.target).cloned(), limit.clone());
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
@@ -73,12 +92,17 @@ impl Dispatcher {
         results.into_iter().map(|(_, r)| r).collect()
     }
 
-    /// The queued actions that are due now (none unless acting).
+    /// The first page of queued actions that are due now (none unless acting).
     pub async fn due(&self) -> crate::store::Result<Vec<Queued>> {
+        self.due_after(0, DUE_PAGE).await
+    }
+
+    /// Up to `limit` queued actions due now with ids above `after` (none unless acting).
+    pub async fn due_after(&self, after: i64, limit: u32) -> crate::store::Result<Vec<Queued>> {
         if self.mode != Mode::Act {
             return Ok(Vec::new());
         }
-        self.store.due_actions(self.scope(), self.now_ms()).await
+        self.store.due_actions(self.scope(), self.now_ms(), after, limit).await
     }
 
     /// Executes one queued action (the policy's attempts); nothing is recorded yet.

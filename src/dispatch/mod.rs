@@ -6,7 +6,7 @@
 mod execute;
 mod planning;
 
-pub use execute::RetryPolicy;
+pub use execute::{RetryPolicy, DUE_PAGE};
 pub use planning::{plan, plan_digest, Budget, Plan};
 
 use crate::actions::Services;

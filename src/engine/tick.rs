@@ -108,7 +108,8 @@ impl Target {
         let fired = plan.ledger.clone();
         let (streaks_set, streaks_dropped) = streak_changes(&self.state.streaks, &evaluation.streaks);
         let commit = PollCommit {
-            upserts: &delta.upserts,
+            snapshot: Some(&next),
+            upserts: delta.upserts.iter().map(|&index| &next.jobs()[index]).collect(),
             gone: gone(&delta),
             streaks_set,
             streaks_dropped,

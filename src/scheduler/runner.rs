@@ -2,7 +2,7 @@
 //! their backoff is over), at most a few at a time, each at most once at a time; prunes old state.
 
 use super::{stopped_and_grace_over, Context};
-use crate::dispatch::RetryPolicy;
+use crate::dispatch::{RetryPolicy, DUE_PAGE};
 use crate::engine::Line;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -25,6 +25,7 @@ pub async fn run(cx: Arc<Context>, mut stop: watch::Receiver<bool>) {
     let limit = Arc::new(Semaphore::new(PARALLEL));
     let mut tasks = JoinSet::new();
     let mut next_prune = cx.now_ms();
+    let mut cursor = 0;
     loop {
         tokio::select! {
             _ = cx.wake.notified() => {}
@@ -32,7 +33,7 @@ pub async fn run(cx: Arc<Context>, mut stop: watch::Receiver<bool>) {
             _ = stop.wait_for(|s| *s) => break,
         }
         while tasks.try_join_next().is_some() {}
-        start_due(&cx, &in_flight, &limit, &mut tasks).await;
+        start_due(&cx, &in_flight, &limit, &mut tasks, &mut cursor).await;
         if cx.now_ms() >= next_prune {
             next_prune = cx.now_ms() + PRUNE_EVERY_MS;
             prune(&cx).await;
@@ -48,15 +49,27 @@ pub async fn run(cx: Arc<Context>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Starts the due actions not already running, one page of the queue at a time: `cursor` is the
+/// last id read, and goes back to the start once a page comes back short. Each finished action
+/// wakes the loop, so that a long queue drains without ever being held whole.
 async fn start_due(
     cx: &Arc<Context>,
     in_flight: &Arc<Mutex<HashSet<i64>>>,
     limit: &Arc<Semaphore>,
     tasks: &mut JoinSet<()>,
+    cursor: &mut i64,
 ) {
-    let due = match cx.shared.dispatch.due().await {
+    let room = DUE_PAGE.saturating_sub(tasks.len() as u32);
+    if room == 0 {
+        return;
+    }
+    let due = match cx.shared.dispatch.due_after(*cursor, room).await {
         Ok(due) => due,
         Err(e) => return tracing::error!(error = %e, "cannot read the action queue"),
+    };
+    *cursor = match due.last() {
+        Some(last) if due.len() as u32 == room => last.id,
+        _ => 0,
     };
     for queued in due {
         if !in_flight.lock().expect("in flight").insert(queued.id) {
@@ -78,6 +91,7 @@ async fn start_due(
                 "action finished"
             );
             in_flight.lock().expect("in flight").remove(&id);
+            cx.wake.notify_one();
         });
     }
 }

@@ -23,7 +23,7 @@ impl Store for NullStore {
     async fn commit_poll(&self, c: &PollCommit<'_>) -> crate::store::Result<Vec<i64>> {
         Ok((0..c.actions.len() as i64).collect())
     }
-    async fn due_actions(&self, _: Scope, _: i64) -> crate::store::Result<Vec<Queued>> {
+    async fn due_actions(&self, _: Scope, _: i64, _: i64, _: u32) -> crate::store::Result<Vec<Queued>> {
         Ok(Vec::new())
     }
     async fn add_settled(&self, _: &[(i64, String)]) -> crate::store::Result<()> {

@@ -1,6 +1,7 @@
 //! The state store, beside the pipeline: snapshots, the ledger, streaks, the action queue, the
-//! audit trail and the history of jobs, behind `Store` so that a PostgreSQL backend fits later.
+//! audit trail and the history of job changes, behind `Store` so that a PostgreSQL backend fits later.
 
+mod packed;
 mod sql;
 
 pub use sql::SqlStore;
@@ -76,6 +77,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Default)]
 pub struct TargetState {
     /// The last snapshot; `None` before the first successful poll (the next poll is a baseline).
+    /// Only a commit that carries a snapshot counts as a poll.
     pub snapshot: Option<Snapshot>,
     /// What has fired.
     pub ledger: LedgerIndex,
@@ -94,8 +96,10 @@ pub struct PollCommit<'a> {
     pub now_ms: i64,
     /// Now on this machine's clock, epoch ms (when queued actions were queued).
     pub local_ms: i64,
+    /// The whole new snapshot, when the commit is a poll's (`None`: a digest's).
+    pub snapshot: Option<&'a Snapshot>,
     /// Listed jobs that are new or changed.
-    pub upserts: &'a [Job],
+    pub upserts: Vec<&'a Job>,
     /// Jobs no longer listed, with their final status: they stay as history.
     pub gone: Vec<Job>,
     /// New ledger entries.
@@ -122,7 +126,8 @@ impl<'a> PollCommit<'a> {
             target,
             now_ms,
             local_ms: now_ms,
-            upserts: &[],
+            snapshot: None,
+            upserts: Vec::new(),
             gone: Vec::new(),
             ledger: Vec::new(),
             streaks_set: Vec::new(),
@@ -142,8 +147,9 @@ pub trait Store: Send + Sync {
     async fn load_target(&self, scope: Scope, target: &str) -> Result<TargetState>;
     /// Commits one poll; returns the ids of the queued actions, in order.
     async fn commit_poll(&self, commit: &PollCommit<'_>) -> Result<Vec<i64>>;
-    /// Queued actions due at `now_ms` (local clock), oldest first.
-    async fn due_actions(&self, scope: Scope, now_ms: i64) -> Result<Vec<Queued>>;
+    /// Up to `limit` queued actions due at `now_ms` (local clock) with ids above `after_id`,
+    /// oldest first: a queue of any length is read a page at a time.
+    async fn due_actions(&self, scope: Scope, now_ms: i64, after_id: i64, limit: u32) -> Result<Vec<Queued>>;
     /// Adds parts settled (from the progress journal) to queued actions.
     async fn add_settled(&self, entries: &[(i64, String)]) -> Result<()>;
     /// Records one attempt of a queued action (and, when final, its audit line).
@@ -183,6 +189,11 @@ impl Cutoff {
     pub fn ago(retention: std::time::Duration, now_local_ms: i64, offsets: &[(String, i64)]) -> Cutoff {
         let local_ms = now_local_ms - retention.as_millis() as i64;
         Cutoff { local_ms, servers: offsets.iter().map(|(t, offset)| (t.clone(), local_ms + offset)).collect() }
+    }
+
+    /// The cut of `target`: on its server's clock, or this machine's when it is not configured.
+    pub fn of(&self, target: &str) -> i64 {
+        self.servers.iter().find(|(t, _)| t == target).map_or(self.local_ms, |(_, cut)| *cut)
     }
 }
 

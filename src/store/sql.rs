@@ -1,7 +1,7 @@
 //! The store on sqlx's `Any` driver: SQLite now (file mode 0600, WAL), the same SQL for
 //! PostgreSQL later. One transaction per poll; writes proportional to what changed.
 
-use super::{Cutoff, Error, PollCommit, Result, Scope, Store, TargetState};
+use super::{packed, Cutoff, Error, PollCommit, Result, Scope, Store, TargetState};
 use crate::arcgis::signin::{History, Refusal};
 use crate::arcgis::Job;
 use crate::diff::Snapshot;
@@ -10,14 +10,19 @@ use file::{create_private_file, restrict, url_path};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AssertSqlSafe, Executor, Pool, QueryBuilder, Row, SqlSafeStr};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// The SQL store.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: Pool<Any>,
+    /// History rows after the packed snapshot before it is packed again (and a quarter of it).
+    fold_min: i64,
 }
+
+/// Rows of change a snapshot takes before it is packed again, at least.
+const FOLD_MIN: i64 = 1_000;
 
 impl SqlStore {
     /// Opens (creating when missing) the SQLite state file at `path` and migrates it.
@@ -45,7 +50,7 @@ impl SqlStore {
             let side = format!("{}{suffix}", path.display());
             let _ = restrict(Path::new(&side));
         }
-        Ok(SqlStore { pool })
+        Ok(SqlStore { pool, fold_min: FOLD_MIN })
     }
 
     /// A throwaway in-memory store (a preview with no state file yet writes nothing to disk).
@@ -54,34 +59,75 @@ impl SqlStore {
         let failed = |e: &dyn std::fmt::Display| Error::OpenFailed { path: ":memory:".into(), detail: e.to_string() };
         let pool = AnyPoolOptions::new().max_connections(1).connect("sqlite::memory:").await.map_err(|e| failed(&e))?;
         migrator().run(&pool).await.map_err(|e| failed(&e))?;
-        Ok(SqlStore { pool })
+        Ok(SqlStore { pool, fold_min: FOLD_MIN })
     }
 
+    /// The last snapshot: the packed row, completed by the history rows after it.
     async fn load_snapshot(&self, scope: Scope, target: &str) -> Result<Option<Snapshot>> {
-        let polled = sqlx::query("SELECT 1 FROM targets WHERE scope = $1 AND target = $2")
+        let row = sqlx::query("SELECT jobs, packed_through FROM snapshots WHERE scope = $1 AND target = $2")
             .bind(scope.as_str())
             .bind(target)
             .fetch_optional(&self.pool)
             .await?;
-        if polled.is_none() {
-            return Ok(None);
-        }
-        // One row, not one per job: the database joins the stored jobs, space-separated, and they
-        // are parsed in one pass over that text (`string_agg`: SQLite 3.44+ and PostgreSQL alike).
-        let row = sqlx::query("SELECT string_agg(job, ' ') FROM jobs WHERE scope = $1 AND target = $2 AND listed = 1")
-            .bind(scope.as_str())
-            .bind(target)
-            .fetch_one(&self.pool)
-            .await?;
-        let joined = row.try_get::<Option<String>, _>(0)?.unwrap_or_default();
+        let Some(row) = row else { return Ok(None) };
+        let base = packed::unpack(&row.try_get::<Vec<u8>, _>(0)?)?;
+        let through: i64 = row.try_get(1)?;
         drop(row);
-        let jobs = serde_json::Deserializer::from_str(&joined).into_iter::<Job>().collect::<Result<Vec<Job>, _>>()?;
-        Ok(Some(crate::diff::snapshot(jobs)))
+        let rows =
+            sqlx::query("SELECT job, listed FROM job_history WHERE id > $1 AND scope = $2 AND target = $3 ORDER BY id")
+                .bind(through)
+                .bind(scope.as_str())
+                .bind(target)
+                .fetch_all(&self.pool)
+                .await?;
+        let changes = rows.iter().map(|r| Ok((decode_job(r)?, r.try_get::<i64, _>(1)? == 1))).collect::<Result<_>>()?;
+        Ok(Some(crate::diff::snapshot(packed::replay(base, changes))))
+    }
+
+    /// Forgets ledger entries whose job is no longer listed and fired last before the cut.
+    async fn prune_ledger(&self, scope: &str, target: &str, before_ms: i64) -> Result<u64> {
+        let stale = sqlx::query(
+            "SELECT job_id FROM ledger WHERE scope = $1 AND target = $2 GROUP BY job_id HAVING MAX(fired_ms) < $3",
+        )
+        .bind(scope)
+        .bind(target)
+        .bind(before_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        if stale.is_empty() {
+            return Ok(0);
+        }
+        let scope_of = if scope == Scope::Dry.as_str() { Scope::Dry } else { Scope::Real };
+        let listed: HashSet<String> = match self.load_snapshot(scope_of, target).await? {
+            Some(snapshot) => snapshot.into_jobs().into_iter().map(|j| j.id).collect(),
+            None => HashSet::new(),
+        };
+        let mut removed = 0;
+        let mut tx = self.pool.begin().await?;
+        for row in &stale {
+            let job: String = row.try_get(0)?;
+            if !listed.contains(&job) {
+                removed += sqlx::query("DELETE FROM ledger WHERE scope = $1 AND target = $2 AND job_id = $3")
+                    .bind(scope)
+                    .bind(target)
+                    .bind(job)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+        }
+        tx.commit().await?;
+        Ok(removed)
     }
 }
 
 /// The schema migrations, embedded.
 fn migrator() -> Migrator {
+    migrator_until(i64::MAX)
+}
+
+/// The schema migrations up to version `last`.
+fn migrator_until(last: i64) -> Migrator {
     let migration = |version, name: &str, sql: &'static str| {
         Migration::new(
             version,
@@ -91,10 +137,16 @@ fn migrator() -> Migrator {
             false,
         )
     };
-    Migrator::with_migrations(vec![
-        migration(1, "init", include_str!("migrations/0001_init.sql")),
-        migration(2, "sign_ins", include_str!("migrations/0002_sign_ins.sql")),
-    ])
+    Migrator::with_migrations(
+        vec![
+            migration(1, "init", include_str!("migrations/0001_init.sql")),
+            migration(2, "sign_ins", include_str!("migrations/0002_sign_ins.sql")),
+            migration(3, "packed_snapshots", include_str!("migrations/0003_packed_snapshots.sql")),
+        ]
+        .into_iter()
+        .filter(|m| m.version <= last)
+        .collect(),
+    )
 }
 
 fn decode_job(row: &AnyRow) -> Result<Job> {
@@ -139,8 +191,8 @@ impl Store for SqlStore {
         .bind(c.now_ms)
         .execute(&mut *tx)
         .await?;
-        commit::upsert_jobs(&mut tx, c, c.upserts, true).await?;
-        commit::upsert_jobs(&mut tx, c, &c.gone, false).await?;
+        let appended = commit::append_history(&mut tx, c).await?;
+        commit::write_snapshot(&mut tx, c, appended, self.fold_min).await?;
         for chunk in c.ledger.chunks(commit::CHUNK) {
             let mut query: QueryBuilder<Any> =
                 QueryBuilder::new("INSERT INTO ledger (scope, target, rule, job_id, trig, fired_ms) ");
@@ -168,13 +220,15 @@ impl Store for SqlStore {
         Ok(ids)
     }
 
-    async fn due_actions(&self, scope: Scope, now_ms: i64) -> Result<Vec<Queued>> {
+    async fn due_actions(&self, scope: Scope, now_ms: i64, after_id: i64, limit: u32) -> Result<Vec<Queued>> {
         let rows = sqlx::query(
             "SELECT id, target, payload, attempts, created_ms FROM actions
-             WHERE scope = $1 AND status = 'pending' AND next_attempt_ms <= $2 ORDER BY id",
+             WHERE id > $3 AND scope = $1 AND status = 'pending' AND next_attempt_ms <= $2 ORDER BY id LIMIT $4",
         )
         .bind(scope.as_str())
         .bind(now_ms)
+        .bind(after_id)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -302,14 +356,27 @@ impl Store for SqlStore {
     }
 
     async fn history_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<Vec<Job>> {
-        let rows =
-            sqlx::query("SELECT job FROM jobs WHERE scope = $1 AND target = $2 AND (updated_ms >= $3 OR listed = 1)")
-                .bind(scope.as_str())
-                .bind(target)
-                .bind(since_ms)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(decode_job).collect()
+        let mut jobs = self.load_snapshot(scope, target).await?.map(Snapshot::into_jobs).unwrap_or_default();
+        let rows = sqlx::query(
+            "SELECT job FROM job_history WHERE scope = $1 AND target = $2 AND at_ms >= $3 AND listed = 0 ORDER BY id",
+        )
+        .bind(scope.as_str())
+        .bind(target)
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut gone: HashMap<String, Job> = HashMap::new();
+        for row in &rows {
+            let job = decode_job(row)?;
+            gone.insert(job.id.clone(), job);
+        }
+        for job in &jobs {
+            gone.remove(&job.id);
+        }
+        let mut gone: Vec<Job> = gone.into_values().collect();
+        gone.sort_by(|a, b| a.id.cmp(&b.id));
+        jobs.extend(gone);
+        Ok(jobs)
     }
 
     async fn sign_in_refusals(&self) -> Result<HashMap<String, History>> {
@@ -321,7 +388,7 @@ impl Store for SqlStore {
     }
 
     async fn prune(&self, cutoff: &Cutoff) -> Result<u64> {
-        prune::run(&self.pool, cutoff).await
+        prune::run(self, cutoff).await
     }
 }
 

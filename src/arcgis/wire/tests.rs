@@ -187,3 +187,13 @@ fn lenient_fields_and_missing_ids() {
     assert_eq!(jobs[1].started_at, None);
     assert_eq!(jobs[1].timeout_minutes, Some(30));
 }
+
+#[test]
+fn a_null_or_missing_list_is_no_list_and_other_keys_are_ignored() {
+    let parse = |body: &str| JobList::from_json(body.as_bytes()).unwrap();
+    assert!(!parse(r#"{"asyncNotebookJobs": null, "total": 3}"#).is_payload(), "null is no list, not an empty one");
+    assert!(!parse(r#"{"error": {"code": 498}}"#).is_payload());
+    let list = parse(r#"{"extra": {"a": [1]}, "asyncJobs": [{"jobId": "a"}, {"status": "FAILED"}], "total": "5"}"#);
+    assert_eq!((list.cut_short(), list.into_jobs().len()), (Some((5, 2)), 1), "two items listed, one with an id");
+    assert!(JobList::from_json(br#"{"asyncJobs": [] } trailing"#).is_err());
+}

@@ -1,6 +1,6 @@
-//! The writes of one poll's transaction: jobs, streaks, cancel checks and queued actions.
+//! The writes of one poll's transaction: job history, the snapshot, streaks, cancel checks and queued actions.
 
-use super::super::{PollCommit, Result};
+use super::super::{packed, PollCommit, Result};
 use crate::arcgis::Job;
 use crate::plan::{AuditEntry, CancelCheck, Planned};
 use sqlx::{Any, QueryBuilder, Row, Transaction};
@@ -8,32 +8,69 @@ use sqlx::{Any, QueryBuilder, Row, Transaction};
 /// Rows per multi-row INSERT.
 pub(super) const CHUNK: usize = 200;
 
-/// Writes jobs as listed (the snapshot) or not (gone, kept as history); one row per job.
-pub(super) async fn upsert_jobs(
-    tx: &mut Transaction<'_, Any>,
-    c: &PollCommit<'_>,
-    jobs: &[Job],
-    listed: bool,
-) -> Result<()> {
-    let encoded: Vec<(String, String)> =
-        jobs.iter().map(|j| Ok((j.id.clone(), serde_json::to_string(j)?))).collect::<Result<_>>()?;
-    for chunk in encoded.chunks(CHUNK) {
+/// Appends one history row per job new, changed or gone; returns how many.
+pub(super) async fn append_history(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>) -> Result<i64> {
+    let rows: Vec<(&Job, bool)> =
+        c.upserts.iter().map(|&j| (j, true)).chain(c.gone.iter().map(|j| (j, false))).collect();
+    for chunk in rows.chunks(CHUNK) {
+        let encoded: Vec<String> = chunk.iter().map(|(j, _)| serde_json::to_string(j)).collect::<Result<_, _>>()?;
         let mut query: QueryBuilder<Any> =
-            QueryBuilder::new("INSERT INTO jobs (scope, target, job_id, job, listed, first_seen_ms, updated_ms) ");
-        query.push_values(chunk, |mut row, (id, json)| {
+            QueryBuilder::new("INSERT INTO job_history (scope, target, at_ms, job_id, job, listed) ");
+        query.push_values(chunk.iter().zip(&encoded), |mut row, ((job, listed), json)| {
             row.push_bind(c.scope.as_str())
-                .push_bind(c.target.to_string())
-                .push_bind(id.clone())
-                .push_bind(json.clone())
-                .push_bind(i64::from(listed))
+                .push_bind(c.target)
                 .push_bind(c.now_ms)
-                .push_bind(c.now_ms);
+                .push_bind(job.id.as_str())
+                .push_bind(json.as_str())
+                .push_bind(i64::from(*listed));
         });
-        query.push(
-            " ON CONFLICT (scope, target, job_id) DO UPDATE SET job = excluded.job, listed = excluded.listed, updated_ms = excluded.updated_ms",
-        );
         query.build().execute(&mut **tx).await?;
     }
+    Ok(rows.len() as i64)
+}
+
+/// Keeps the target's snapshot row true after `appended` history rows: the first poll packs it,
+/// and a poll repacks it once the rows after the packed form outgrow `fold_min` and a quarter of it.
+pub(super) async fn write_snapshot(
+    tx: &mut Transaction<'_, Any>,
+    c: &PollCommit<'_>,
+    appended: i64,
+    fold_min: i64,
+) -> Result<()> {
+    let (scope, target) = (c.scope.as_str(), c.target);
+    let pending: Option<i64> = sqlx::query("SELECT pending FROM snapshots WHERE scope = $1 AND target = $2")
+        .bind(scope)
+        .bind(target)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?
+        .map(|p: i64| p + appended);
+    let total = match (c.snapshot, pending) {
+        (Some(snapshot), pending) if pending.is_none_or(|p| p > fold_min.max(snapshot.len() as i64 / 4)) => {
+            let packed = packed::pack(snapshot.jobs())?;
+            sqlx::query(
+                "INSERT INTO snapshots (scope, target, jobs, packed_through, pending)
+                 VALUES ($1, $2, $3, (SELECT COALESCE(MAX(id), 0) FROM job_history), 0)
+                 ON CONFLICT (scope, target) DO UPDATE SET jobs = excluded.jobs,
+                     packed_through = excluded.packed_through, pending = 0",
+            )
+            .bind(scope)
+            .bind(target)
+            .bind(packed)
+            .execute(&mut **tx)
+            .await?;
+            return Ok(());
+        }
+        (_, Some(pending)) if appended > 0 => pending,
+        _ => return Ok(()),
+    };
+    sqlx::query("UPDATE snapshots SET pending = $1 WHERE scope = $2 AND target = $3")
+        .bind(total)
+        .bind(scope)
+        .bind(target)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use super::*;
 use crate::actions::{ActionConfig, CancelConfig};
 use crate::arcgis::Status;
-use crate::diff::EventInfo;
+use crate::diff::{snapshot, EventInfo};
 use crate::plan::LedgerRecord;
 
 fn job(id: &str, status: Status) -> Job {
@@ -13,7 +13,7 @@ fn job(id: &str, status: Status) -> Job {
 fn commit<'a>(target: &'a str, upserts: &'a [Job], gone: &[&str]) -> PollCommit<'a> {
     let gone = gone.iter().map(|id| job(id, Status::Completed)).collect();
     let local_ms = crate::clock::local_now_ms();
-    PollCommit { upserts, gone, local_ms, ..PollCommit::new(Scope::Real, target, 1_000) }
+    PollCommit { upserts: upserts.iter().collect(), gone, local_ms, ..PollCommit::new(Scope::Real, target, 1_000) }
 }
 
 fn planned(id: &str) -> Planned {
@@ -57,24 +57,64 @@ async fn a_poll_round_trips_and_an_unchanged_poll_writes_one_row() {
     let (_dir, store) = open().await;
     assert!(store.load_target(Scope::Real, "prod").await.unwrap().snapshot.is_none(), "never polled");
     let jobs = [job("a", Status::Executing), job("b", Status::Failed)];
-    let mut first = commit("prod", &jobs, &[]);
+    let listed = snapshot(jobs.to_vec());
+    let mut first = PollCommit { snapshot: Some(&listed), ..commit("prod", &jobs, &[]) };
     first.ledger.push(LedgerRecord { rule: "r".into(), job_id: "a".into(), trigger: "poll".into() });
     first.streaks_set.push(("s".into(), "a".into(), 2));
     store.commit_poll(&first).await.unwrap();
 
     let state = store.load_target(Scope::Real, "prod").await.unwrap();
-    assert_eq!(state.snapshot.as_ref().unwrap().len(), 2);
+    assert_eq!(state.snapshot.as_ref().unwrap().jobs(), jobs);
     assert!(state.ledger.fired("r", "a", "poll"));
     assert_eq!(state.streaks[&("s".to_string(), "a".to_string())], 2);
     assert!(store.load_target(Scope::Dry, "prod").await.unwrap().snapshot.is_none(), "dry state is apart");
 
     let before = changes(&store).await;
-    store.commit_poll(&commit("prod", &[], &[])).await.unwrap();
+    store.commit_poll(&PollCommit { snapshot: Some(&listed), ..commit("prod", &[], &[]) }).await.unwrap();
     assert_eq!(changes(&store).await - before, 1, "only the target's last-poll time");
 
-    store.commit_poll(&commit("prod", &[], &["b"])).await.unwrap();
+    let after = snapshot(vec![job("a", Status::Executing)]);
+    store.commit_poll(&PollCommit { snapshot: Some(&after), ..commit("prod", &[], &["b"]) }).await.unwrap();
     let state = store.load_target(Scope::Real, "prod").await.unwrap();
     assert_eq!(state.snapshot.unwrap().values().map(|j| j.id.as_str()).collect::<Vec<_>>(), ["a"]);
+    assert_eq!(packed_row(&store).await, (1, 2), "not packed again yet: one history row after the packed form");
+}
+
+/// `(pending, packed_through)` of the `prod` snapshot row.
+async fn packed_row(store: &SqlStore) -> (i64, i64) {
+    let row = sqlx::query("SELECT pending, packed_through FROM snapshots WHERE target = 'prod'")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    (row.try_get(0).unwrap(), row.try_get(1).unwrap())
+}
+
+#[tokio::test]
+async fn a_snapshot_is_packed_again_once_its_changes_outgrow_it_and_reads_the_same() {
+    let (_dir, mut store) = open().await;
+    store.fold_min = 2;
+    let mut jobs: Vec<Job> = (0..8).map(|i| job(&format!("j{i}"), Status::Executing)).collect();
+    let first = snapshot(jobs.clone());
+    store.commit_poll(&PollCommit { snapshot: Some(&first), ..commit("prod", &jobs, &[]) }).await.unwrap();
+    assert_eq!(packed_row(&store).await, (0, 8), "the first poll packs every job");
+    for round in 0..3 {
+        jobs[round] = job(&format!("j{round}"), Status::Failed);
+        let next = snapshot(jobs.clone());
+        store
+            .commit_poll(&PollCommit { snapshot: Some(&next), ..commit("prod", &jobs[round..=round], &[]) })
+            .await
+            .unwrap();
+        let loaded = store.load_target(Scope::Real, "prod").await.unwrap().snapshot.unwrap();
+        assert_eq!(loaded.jobs(), jobs, "round {round}: packed form and history rows make the snapshot");
+    }
+    assert_eq!(packed_row(&store).await, (0, 11), "the third change outgrew max(2, 8 / 4): packed again");
+}
+
+#[tokio::test]
+async fn a_digest_before_the_first_poll_leaves_that_poll_a_baseline() {
+    let (_dir, store) = open().await;
+    store.commit_poll(&commit("prod", &[], &[])).await.unwrap();
+    assert!(store.load_target(Scope::Real, "prod").await.unwrap().snapshot.is_none());
 }
 
 #[tokio::test]
@@ -85,8 +125,17 @@ async fn queued_actions_retry_then_finish_in_the_audit_trail() {
     let ids = store.commit_poll(&poll).await.unwrap();
     assert_eq!(ids.len(), 2);
     let now = crate::arcgis::auth::local_now_ms();
-    let due = store.due_actions(Scope::Real, now).await.unwrap();
+    let due = store.due_actions(Scope::Real, now, 0, 64).await.unwrap();
     assert_eq!(due.iter().map(|q| q.planned.jobs[0].id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    let pages = [
+        store.due_actions(Scope::Real, now, 0, 1).await.unwrap(),
+        store.due_actions(Scope::Real, now, ids[0], 1).await.unwrap(),
+    ];
+    assert_eq!(
+        pages.map(|p| p.iter().map(|q| q.id).collect::<Vec<_>>()),
+        [vec![ids[0]], vec![ids[1]]],
+        "a page at a time"
+    );
     assert_eq!(store.cancels_since(Scope::Real, "prod", now - 60_000).await.unwrap(), 2);
 
     store
@@ -97,9 +146,9 @@ async fn queued_actions_retry_then_finish_in_the_audit_trail() {
         .record_attempt(ids[1], &Attempt::Final { outcome: Outcome::Done, detail: "cancelled".into() }, now)
         .await
         .unwrap();
-    let due = store.due_actions(Scope::Real, now).await.unwrap();
+    let due = store.due_actions(Scope::Real, now, 0, 64).await.unwrap();
     assert!(due.is_empty(), "the retry is not due yet, the other is finished");
-    let later = store.due_actions(Scope::Real, now + 60_000).await.unwrap();
+    let later = store.due_actions(Scope::Real, now + 60_000, 0, 64).await.unwrap();
     assert_eq!((later.len(), later[0].attempts), (1, 1));
     let audit = store.audit_for_job(Scope::Real, "prod", "b").await.unwrap();
     assert_eq!((audit[0].report.outcome.as_str(), audit[0].report.action.as_str()), ("done", "cancel"));
@@ -107,17 +156,20 @@ async fn queued_actions_retry_then_finish_in_the_audit_trail() {
 
 #[tokio::test]
 async fn pruning_keeps_what_is_still_listed() {
-    let (_dir, store) = open().await;
+    let (_dir, mut store) = open().await;
+    store.fold_min = 0;
     let jobs = [job("listed", Status::Executing), job("gone", Status::Failed)];
-    let mut poll = commit("prod", &jobs, &[]);
+    let (both, one) = (snapshot(jobs.to_vec()), snapshot(jobs[..1].to_vec()));
+    let mut poll = PollCommit { snapshot: Some(&both), ..commit("prod", &jobs, &[]) };
     poll.ledger = ["listed", "gone"]
         .map(|j| LedgerRecord { rule: "r".into(), job_id: j.into(), trigger: "poll".into() })
         .to_vec();
     store.commit_poll(&poll).await.unwrap();
-    store.commit_poll(&commit("prod", &[], &["gone"])).await.unwrap();
+    store.commit_poll(&PollCommit { snapshot: Some(&one), ..commit("prod", &[], &["gone"]) }).await.unwrap();
     assert_eq!(store.history_since(Scope::Real, "prod", 0).await.unwrap().len(), 2, "the gone job is history");
+    assert_eq!(store.history_since(Scope::Real, "prod", 1_001).await.unwrap().len(), 1, "gone before the window");
     let removed = store.prune(&Cutoff { local_ms: 2_000, servers: Vec::new() }).await.unwrap();
-    assert_eq!(removed, 2, "history and ledger of the gone job");
+    assert_eq!(removed, 4, "the ledger of the gone job, and the three history rows (both listed, one gone)");
     let state = store.load_target(Scope::Real, "prod").await.unwrap();
     assert!(state.ledger.fired("r", "listed", "poll") && !state.ledger.fired("r", "gone", "poll"));
     assert_eq!(store.history_since(Scope::Real, "prod", 0).await.unwrap().len(), 1);
@@ -152,7 +204,7 @@ async fn pruning_clears_old_audit_lines_and_finished_actions_but_never_pending_o
     store.prune(&far_future).await.unwrap();
     assert_eq!(count(&store, "audit").await, 0);
     assert_eq!(count(&store, "actions").await, 1, "the pending action stays, however old");
-    assert_eq!(store.due_actions(Scope::Real, i64::MAX / 2).await.unwrap()[0].id, ids[1]);
+    assert_eq!(store.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap()[0].id, ids[1]);
 }
 
 #[tokio::test]
@@ -202,4 +254,32 @@ async fn a_job_ledger_goes_as_a_whole_and_each_target_is_cut_on_its_server_clock
         solo.ledger.fired("r", "gone", "poll") && solo.ledger.fired("r", "gone", "disappeared"),
         "SQL keeps the job whole too"
     );
+}
+
+#[tokio::test]
+async fn a_version_2_state_file_migrates_with_its_snapshot_and_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    create_private_file(&path).unwrap();
+    let pool = AnyPoolOptions::new().connect(&format!("sqlite://{}?mode=rwc", url_path(&path))).await.unwrap();
+    migrator_until(2).run(&pool).await.unwrap();
+    sqlx::query("INSERT INTO targets VALUES ('real', 'prod', 1, 2)").execute(&pool).await.unwrap();
+    for (id, status, listed) in [("a", "EXECUTING", 1), ("gone", "FAILED", 0), ("b", "COMPLETED", 1)] {
+        let json = serde_json::to_string(&job(id, Status::parse(status))).unwrap();
+        sqlx::query("INSERT INTO jobs VALUES ('real', 'prod', $1, $2, $3, 1, 2)")
+            .bind(id)
+            .bind(json)
+            .bind(listed)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+    let store = SqlStore::open_sqlite(&path).await.unwrap();
+    let loaded = store.load_target(Scope::Real, "prod").await.unwrap().snapshot.expect("still polled");
+    let mut ids: Vec<&str> = loaded.values().map(|j| j.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["a", "b"]);
+    let history = store.history_since(Scope::Real, "prod", 0).await.unwrap();
+    assert_eq!(history.len(), 3, "the gone job stays history");
 }

@@ -1,0 +1,192 @@
+//! The stored form of a snapshot: every listed job of a target in one compact binary value
+//! (a format byte, then postcard), so that loading a target reads one row, not one per job.
+
+use super::{Error, Result};
+use crate::arcgis::{Job, Status};
+use serde::{de, Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// The first byte of every packed snapshot; a later layout gets a new one.
+const FORMAT: u8 = 1;
+
+/// One job as packed: `Job` field for field, without `Job`'s JSON-only attributes (postcard
+/// needs every field in every record).
+#[derive(Serialize, Deserialize)]
+struct Packed<'a> {
+    id: Cow<'a, str>,
+    job_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    status: Cow<'a, str>,
+    username: Option<Cow<'a, str>>,
+    started_at: Option<i64>,
+    ended_at: Option<i64>,
+    item_id: Option<Cow<'a, str>>,
+    runtime_name: Option<Cow<'a, str>>,
+    task_id: Option<Cow<'a, str>>,
+    timeout_minutes: Option<u64>,
+    cancelled_flag: bool,
+    messages: Cow<'a, [String]>,
+}
+
+fn borrowed(text: &Option<String>) -> Option<Cow<'_, str>> {
+    text.as_deref().map(Cow::Borrowed)
+}
+
+fn owned(text: Option<Cow<'_, str>>) -> Option<String> {
+    text.map(Cow::into_owned)
+}
+
+impl<'a> From<&'a Job> for Packed<'a> {
+    fn from(job: &'a Job) -> Packed<'a> {
+        Packed {
+            id: Cow::Borrowed(&job.id),
+            job_type: borrowed(&job.job_type),
+            status: Cow::Borrowed(job.status.as_str()),
+            username: borrowed(&job.username),
+            started_at: job.started_at,
+            ended_at: job.ended_at,
+            item_id: borrowed(&job.item_id),
+            runtime_name: borrowed(&job.runtime_name),
+            task_id: borrowed(&job.task_id),
+            timeout_minutes: job.timeout_minutes,
+            cancelled_flag: job.cancelled_flag,
+            messages: Cow::Borrowed(&job.messages),
+        }
+    }
+}
+
+impl From<Packed<'_>> for Job {
+    fn from(p: Packed<'_>) -> Job {
+        Job {
+            id: p.id.into_owned(),
+            job_type: owned(p.job_type),
+            status: Status::parse(&p.status),
+            username: owned(p.username),
+            started_at: p.started_at,
+            ended_at: p.ended_at,
+            item_id: owned(p.item_id),
+            runtime_name: owned(p.runtime_name),
+            task_id: owned(p.task_id),
+            timeout_minutes: p.timeout_minutes,
+            cancelled_flag: p.cancelled_flag,
+            messages: p.messages.into_owned(),
+        }
+    }
+}
+
+/// The packed form of `jobs`, in their order.
+pub fn pack(jobs: &[Job]) -> Result<Vec<u8>> {
+    struct All<'a>(&'a [Job]);
+    impl Serialize for All<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.iter().map(Packed::from))
+        }
+    }
+    postcard::to_extend(&All(jobs), vec![FORMAT]).map_err(|e| Error::DecodeFailed(format!("packing a snapshot: {e}")))
+}
+
+/// The jobs of a packed snapshot; an empty value holds none.
+pub fn unpack(bytes: &[u8]) -> Result<Vec<Job>> {
+    let unreadable = |detail: String| Error::DecodeFailed(format!("a stored snapshot: {detail}"));
+    match bytes.split_first() {
+        None => Ok(Vec::new()),
+        Some((&FORMAT, body)) => {
+            let mut input = postcard::Deserializer::from_bytes(body);
+            let seed = Unpacked { most: body.len() / MIN_PACKED };
+            de::DeserializeSeed::deserialize(seed, &mut input).map_err(|e| unreadable(e.to_string()))
+        }
+        Some((other, _)) => Err(unreadable(format!("format {other} is not one this version reads"))),
+    }
+}
+
+/// The fewest bytes one packed job takes (one per field), which bounds what a count may reserve.
+const MIN_PACKED: usize = 12;
+
+/// Reads the packed jobs straight into a `Vec<Job>` sized once from the stored count.
+struct Unpacked {
+    most: usize,
+}
+
+impl<'de> de::DeserializeSeed<'de> for Unpacked {
+    type Value = Vec<Job>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> std::result::Result<Vec<Job>, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for Unpacked {
+    type Value = Vec<Job>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("packed jobs")
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Vec<Job>, A::Error> {
+        let mut jobs = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.most));
+        while let Some(packed) = seq.next_element::<Packed>()? {
+            jobs.push(Job::from(packed));
+        }
+        Ok(jobs)
+    }
+}
+
+/// `base` with the history rows recorded after it applied in order (`(job, listed)`): a changed
+/// job replaces its old self in place, a new one is added at the end, a gone one leaves.
+pub fn replay(base: Vec<Job>, changes: Vec<(Job, bool)>) -> Vec<Job> {
+    if changes.is_empty() {
+        return base;
+    }
+    let mut order = Vec::new();
+    let mut latest: HashMap<String, Option<Job>> = HashMap::with_capacity(changes.len());
+    for (job, listed) in changes {
+        if !latest.contains_key(&job.id) {
+            order.push(job.id.clone());
+        }
+        latest.insert(job.id.clone(), listed.then_some(job));
+    }
+    let mut jobs: Vec<Job> = base.into_iter().filter_map(|job| latest.remove(&job.id).unwrap_or(Some(job))).collect();
+    jobs.extend(order.iter().filter_map(|id| latest.remove(id).flatten()));
+    jobs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_round_trips_and_bad_bytes_are_an_error() {
+        let mut full = Job::new("j1", Status::Cancelled("CANCELED".into()));
+        full.job_type = Some("executeNotebook".into());
+        full.username = Some("ann".into());
+        full.started_at = Some(1);
+        full.ended_at = Some(2);
+        full.item_id = Some("item".into());
+        full.runtime_name = Some("Standard".into());
+        full.task_id = Some(String::new());
+        full.timeout_minutes = Some(30);
+        full.cancelled_flag = true;
+        full.messages = vec!["Traceback".into()];
+        let jobs = vec![full, Job::new("j2", Status::Unknown("odd".into())), Job::new("j3", Status::Executing)];
+        assert_eq!(unpack(&pack(&jobs).unwrap()).unwrap(), jobs);
+        assert_eq!(unpack(&[]).unwrap(), Vec::<Job>::new());
+        let packed = pack(&jobs).unwrap();
+        assert!(matches!(unpack(&packed[..packed.len() / 2]), Err(Error::DecodeFailed(_))), "cut short");
+        assert!(unpack(&[9, 0]).unwrap_err().to_string().contains("format 9"));
+    }
+
+    #[test]
+    fn history_rows_complete_the_packed_jobs_in_order() {
+        let job = |id: &str, status| Job::new(id, status);
+        let base = vec![job("a", Status::Executing), job("b", Status::Executing), job("c", Status::Executing)];
+        let changes = vec![
+            (job("b", Status::Failed), true),
+            (job("new", Status::Submitted), true),
+            (job("c", Status::Completed), false),
+            (job("new", Status::Executing), true),
+            (job("never-packed", Status::Failed), false),
+        ];
+        let got: Vec<(String, String)> =
+            replay(base, changes).into_iter().map(|j| (j.id, j.status.as_str().to_string())).collect();
+        let want = [("a", "EXECUTING"), ("b", "FAILED"), ("new", "EXECUTING")];
+        assert_eq!(got, want.map(|(i, s)| (i.to_string(), s.to_string())));
+    }
+}
