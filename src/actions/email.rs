@@ -10,6 +10,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// `type: email`.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
@@ -181,15 +182,15 @@ impl Email {
     /// The recipients and their jobs: fixed addresses see every job, an owner only their own.
     async fn letters(&self, cx: &ActionContext<'_>, jobs: &[Job]) -> (Vec<Letter>, Vec<String>) {
         let (mut letters, mut notes) = (Vec::<Letter>::new(), Vec::new());
-        let now = cx.now_ms;
+        let writes_owners = self.0.to.iter().chain(&self.0.cc).any(|r| r == OWNER);
+        let owners = if writes_owners { owners(cx, jobs).await } else { HashMap::new() };
         for (field, list) in [(Field::To, &self.0.to), (Field::Cc, &self.0.cc)] {
             for recipient in list {
                 for job in jobs {
                     let to_owner = recipient == OWNER;
                     let address = if to_owner {
-                        let owner =
-                            cx.services.owners.resolve(cx.target, cx.source, job.username.as_deref(), now).await;
-                        if let Owner::Fallback(_, why) | Owner::Unreachable(why) = &owner {
+                        let Some(owner) = owners.get(&job.username) else { continue };
+                        if let Owner::Fallback(_, why) | Owner::Unreachable(why) = owner {
                             notes.push(format!("{}: {why}", job.id));
                         }
                         match owner.address() {
@@ -248,10 +249,24 @@ enum MessageError {
     Build(lettre::error::Error),
 }
 
+/// The owner of each distinct username among `jobs`, looked up at most `SENDING` at once.
+async fn owners(cx: &ActionContext<'_>, jobs: &[Job]) -> HashMap<Option<String>, Owner> {
+    let mut names: Vec<Option<String>> = jobs.iter().map(|j| j.username.clone()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut lookups = Vec::with_capacity(names.len());
+    for name in names {
+        lookups.push(async move {
+            let owner = cx.services.owners.resolve(cx.target, cx.source, name.as_deref(), cx.now_ms).await;
+            (name, owner)
+        });
+    }
+    futures_util::stream::iter(lookups).buffer_unordered(SENDING).collect().await
+}
+
 /// Adds `job` to the letter for `address` (the first header a recipient appears in wins).
 fn add(letters: &mut Vec<Letter>, address: String, (field, to_owner): (Field, bool), job: &Job) {
-    let key = address.to_ascii_lowercase();
-    match letters.iter_mut().find(|l| l.address.to_ascii_lowercase() == key) {
+    match letters.iter_mut().find(|l| l.address.eq_ignore_ascii_case(&address)) {
         Some(letter) if !letter.jobs.iter().any(|j| j.id == job.id) => letter.jobs.push(job.clone()),
         Some(_) => {}
         None => letters.push(Letter { address, field, jobs: vec![job.clone()], to_owner }),
