@@ -145,8 +145,8 @@ impl super::Action for Email {
     }
 }
 
-/// Messages sent at once (lettre's SMTP pool holds up to 10 connections).
-const SENDING: usize = 8;
+/// Messages sent at once, one per connection of the SMTP pool.
+const SENDING: usize = super::mailer::SMTP_CONNECTIONS as usize;
 
 /// What became of one recipient's message.
 enum Sent {

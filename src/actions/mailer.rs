@@ -88,6 +88,11 @@ pub enum MailerError {
     Invalid(String),
 }
 
+/// Connections kept open to the relay, so many messages go out at once: lettre 0.11.23 leaves
+/// Nagle's algorithm on, and each message waits about 40 ms for the relay's delayed ACK (fixed
+/// upstream in lettre PR #1159, not released yet), which concurrency hides.
+pub const SMTP_CONNECTIONS: u32 = 16;
+
 fn smtp(config: &EmailConfig, timeout: Duration) -> Result<(Transport, String), MailerError> {
     let host = config.host.as_deref().ok_or(MailerError::Missing("email.host is required with transport: smtp"))?;
     let builder = match config.security {
@@ -96,7 +101,8 @@ fn smtp(config: &EmailConfig, timeout: Duration) -> Result<(Transport, String), 
         SmtpSecurity::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)),
     };
     let builder = builder.map_err(|e| MailerError::Invalid(format!("email.host `{host}`: {e}")))?;
-    let mut builder = builder.timeout(Some(timeout));
+    let pool = lettre::transport::smtp::PoolConfig::new().max_size(SMTP_CONNECTIONS);
+    let mut builder = builder.timeout(Some(timeout)).pool_config(pool);
     if let Some(port) = config.port {
         builder = builder.port(port);
     }

@@ -69,6 +69,16 @@ impl<'de> de::Visitor<'de> for Lists {
     }
 }
 
+/// A list body with nothing after it.
+fn read_whole<'de, R: serde_json::de::Read<'de>>(
+    input: &mut serde_json::Deserializer<R>,
+    lists: Lists,
+) -> serde_json::Result<JobList> {
+    let list = input.deserialize_map(lists)?;
+    input.end()?;
+    Ok(list)
+}
+
 /// A number read leniently (see `lenient_i64`).
 struct Lenient(Option<i64>);
 
@@ -142,10 +152,13 @@ impl Payload for JobList {
         self.enterprise.is_some() || self.enterprise_detailed.is_some() || self.notebook_server.is_some()
     }
     fn from_json(body: &[u8]) -> serde_json::Result<JobList> {
-        let mut input = serde_json::Deserializer::from_slice(body);
-        let list = input.deserialize_map(Lists { capacity: body.len() / LISTED_BYTES_PER_JOB })?;
-        input.end()?;
-        Ok(list)
+        let lists = Lists { capacity: body.len() / LISTED_BYTES_PER_JOB };
+        // The body checked for UTF-8 once, not string by string; a body that fails the check is
+        // read as bytes, for serde_json's own account of where and why.
+        match std::str::from_utf8(body) {
+            Ok(text) => read_whole(&mut serde_json::Deserializer::from_str(text), lists),
+            Err(_) => read_whole(&mut serde_json::Deserializer::from_slice(body), lists),
+        }
     }
 }
 

@@ -286,7 +286,8 @@ fn backoff_grows_to_five_minutes_with_jitter() {
 #[tokio::test]
 async fn a_queue_longer_than_a_page_is_run_whole_a_page_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
-    let (dispatch, _) = dispatcher(dir.path(), rules("rules:\n  - { name: r, actions: [{ type: log }] }\n"), Mode::Act).await;
+    let (dispatch, _) =
+        dispatcher(dir.path(), rules("rules:\n  - { name: r, actions: [{ type: log }] }\n"), Mode::Act).await;
     let jobs: Vec<String> = (0..DUE_PAGE as usize * 2 + 5).map(|i| format!("j{i:03}")).collect();
     commit(&dispatch, "r", &jobs.iter().map(String::as_str).collect::<Vec<_>>()).await;
     assert_eq!(dispatch.due().await.unwrap().len(), DUE_PAGE as usize, "one page read at a time");

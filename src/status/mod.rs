@@ -139,10 +139,12 @@ impl Board {
         site: Option<&crate::arcgis::SiteInfo>,
         now_ms: i64,
     ) -> BTreeMap<&'static str, usize> {
-        let mut phases = BTreeMap::new();
-        for job in snapshot.values() {
-            *phases.entry(job.phase().as_str()).or_insert(0) += 1;
+        let mut counts = [0usize; Phase::ALL.len()];
+        for bits in snapshot.phase_bits() {
+            counts[bits.trailing_zeros() as usize] += 1;
         }
+        let phases: BTreeMap<&'static str, usize> =
+            Phase::ALL.iter().zip(counts).filter(|(_, n)| *n > 0).map(|(p, n)| (p.as_str(), n)).collect();
         let jobs = shown_jobs(target, snapshot, now_ms);
         let mut inner = self.0.lock().expect("board");
         if let Some(view) = inner.targets.get_mut(target) {

@@ -1,8 +1,9 @@
 """A real SMTP server for nbwarden's tests, on aiosmtpd.
 
-serve:  smtp_server.py serve --port N --out DIR [--auth USER:PASSWORD]
+serve:  smtp_server.py serve --port N --out DIR [--auth USER:PASSWORD] [--raw]
     Accepts mail on 127.0.0.1:N. Each message is parsed back with Python's e-mail parser and stored
-    as DIR/NNNN.json (envelope, headers, text and HTML bodies) beside DIR/NNNN.eml (the raw bytes).
+    as DIR/NNNN.json (envelope, headers, text and HTML bodies) beside DIR/NNNN.eml (the raw bytes);
+    with --raw (the benchmarks' relay) only the .eml is written, as a plain MTA would queue it.
     Recipients whose local part starts with "reject" get 550; with "busy", 451 while DIR/busy exists.
     Prints "ready" once listening; stops when standard input closes.
 parse:  smtp_server.py parse FILE.eml    prints the same JSON for a message file.
@@ -40,8 +41,9 @@ def describe(raw, envelope_from=None, envelope_to=None, authenticated=None):
 
 
 class Handler:
-    def __init__(self, out):
+    def __init__(self, out, raw=False):
         self.out = out
+        self.raw = raw
         self.count = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -60,8 +62,9 @@ class Handler:
         raw = envelope.original_content or envelope.content
         with open(base + ".eml", "wb") as f:
             f.write(raw)
-        details = (envelope.mail_from, list(envelope.rcpt_tos), bool(session.authenticated))
-        asyncio.get_running_loop().call_soon(self.describe_later, base, raw, details)
+        if not self.raw:
+            details = (envelope.mail_from, list(envelope.rcpt_tos), bool(session.authenticated))
+            asyncio.get_running_loop().call_soon(self.describe_later, base, raw, details)
         return "250 Message accepted"
 
     def describe_later(self, base, raw, details):
@@ -83,7 +86,7 @@ def serve(args):
             return AuthResult(success=True) if ok else AuthResult(success=False, handled=False)
 
         options = {"authenticator": check, "auth_required": True, "auth_require_tls": False}
-    controller = Controller(Handler(args.out), hostname="127.0.0.1", port=args.port, **options)
+    controller = Controller(Handler(args.out, args.raw), hostname="127.0.0.1", port=args.port, **options)
     controller.start()
     print("ready", flush=True)
     sys.stdin.read()
@@ -97,6 +100,7 @@ def main():
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--out", required=True)
     s.add_argument("--auth")
+    s.add_argument("--raw", action="store_true")
     p = sub.add_parser("parse")
     p.add_argument("file")
     args = parser.parse_args()
