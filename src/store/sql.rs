@@ -64,11 +64,14 @@ impl SqlStore {
 
     /// The last snapshot: the packed row, completed by the history rows after it.
     async fn load_snapshot(&self, scope: Scope, target: &str) -> Result<Option<Snapshot>> {
-        let row = sqlx::query("SELECT jobs, packed_through FROM snapshots WHERE scope = $1 AND target = $2")
-            .bind(scope.as_str())
-            .bind(target)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT p.jobs, s.packed_through FROM snapshots s
+             JOIN packed_jobs p ON p.scope = s.scope AND p.target = s.target WHERE s.scope = $1 AND s.target = $2",
+        )
+        .bind(scope.as_str())
+        .bind(target)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let base = packed::unpack(&row.try_get::<Vec<u8>, _>(0)?)?;
         let through: i64 = row.try_get(1)?;

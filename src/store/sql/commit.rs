@@ -48,16 +48,22 @@ pub(super) async fn write_snapshot(
         .map(|p: i64| p + appended);
     let total = match (c.snapshot, pending) {
         (Some(snapshot), pending) if pending.is_none_or(|p| p > fold_min.max(snapshot.len() as i64 / 4)) => {
-            let packed = packed::pack(snapshot.jobs())?;
             sqlx::query(
-                "INSERT INTO snapshots (scope, target, jobs, packed_through, pending)
-                 VALUES ($1, $2, $3, (SELECT COALESCE(MAX(id), 0) FROM job_history), 0)
-                 ON CONFLICT (scope, target) DO UPDATE SET jobs = excluded.jobs,
-                     packed_through = excluded.packed_through, pending = 0",
+                "INSERT INTO packed_jobs (scope, target, jobs) VALUES ($1, $2, $3)
+                 ON CONFLICT (scope, target) DO UPDATE SET jobs = excluded.jobs",
             )
             .bind(scope)
             .bind(target)
-            .bind(packed)
+            .bind(packed::pack(snapshot.jobs())?)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO snapshots (scope, target, packed_through, pending)
+                 VALUES ($1, $2, (SELECT COALESCE(MAX(id), 0) FROM job_history), 0)
+                 ON CONFLICT (scope, target) DO UPDATE SET packed_through = excluded.packed_through, pending = 0",
+            )
+            .bind(scope)
+            .bind(target)
             .execute(&mut **tx)
             .await?;
             return Ok(());
