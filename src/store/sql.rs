@@ -10,7 +10,7 @@ use file::{create_private_file, restrict, url_path};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AssertSqlSafe, Executor, Pool, QueryBuilder, Row, SqlSafeStr};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// The SQL store.
@@ -60,67 +60,6 @@ impl SqlStore {
         let pool = AnyPoolOptions::new().max_connections(1).connect("sqlite::memory:").await.map_err(|e| failed(&e))?;
         migrator().run(&pool).await.map_err(|e| failed(&e))?;
         Ok(SqlStore { pool, fold_min: FOLD_MIN })
-    }
-
-    /// The last snapshot: the packed row, completed by the history rows after it.
-    async fn load_snapshot(&self, scope: Scope, target: &str) -> Result<Option<Snapshot>> {
-        let row = sqlx::query(
-            "SELECT p.jobs, s.packed_through FROM snapshots s
-             JOIN packed_jobs p ON p.scope = s.scope AND p.target = s.target WHERE s.scope = $1 AND s.target = $2",
-        )
-        .bind(scope.as_str())
-        .bind(target)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let base = packed::unpack(&row.try_get::<Vec<u8>, _>(0)?)?;
-        let through: i64 = row.try_get(1)?;
-        drop(row);
-        let rows =
-            sqlx::query("SELECT job, listed FROM job_history WHERE id > $1 AND scope = $2 AND target = $3 ORDER BY id")
-                .bind(through)
-                .bind(scope.as_str())
-                .bind(target)
-                .fetch_all(&self.pool)
-                .await?;
-        let changes = rows.iter().map(|r| Ok((decode_job(r)?, r.try_get::<i64, _>(1)? == 1))).collect::<Result<_>>()?;
-        Ok(Some(crate::diff::snapshot(packed::replay(base, changes))))
-    }
-
-    /// Forgets ledger entries whose job is no longer listed and fired last before the cut.
-    async fn prune_ledger(&self, scope: &str, target: &str, before_ms: i64) -> Result<u64> {
-        let stale = sqlx::query(
-            "SELECT job_id FROM ledger WHERE scope = $1 AND target = $2 GROUP BY job_id HAVING MAX(fired_ms) < $3",
-        )
-        .bind(scope)
-        .bind(target)
-        .bind(before_ms)
-        .fetch_all(&self.pool)
-        .await?;
-        if stale.is_empty() {
-            return Ok(0);
-        }
-        let scope_of = if scope == Scope::Dry.as_str() { Scope::Dry } else { Scope::Real };
-        let listed: HashSet<String> = match self.load_snapshot(scope_of, target).await? {
-            Some(snapshot) => snapshot.into_jobs().into_iter().map(|j| j.id).collect(),
-            None => HashSet::new(),
-        };
-        let mut removed = 0;
-        let mut tx = self.pool.begin().await?;
-        for row in &stale {
-            let job: String = row.try_get(0)?;
-            if !listed.contains(&job) {
-                removed += sqlx::query("DELETE FROM ledger WHERE scope = $1 AND target = $2 AND job_id = $3")
-                    .bind(scope)
-                    .bind(target)
-                    .bind(job)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            }
-        }
-        tx.commit().await?;
-        Ok(removed)
     }
 }
 
@@ -399,6 +338,7 @@ mod commit;
 mod file;
 mod prune;
 mod sign_ins;
+mod snapshot;
 
 /// A stored outcome, read back.
 fn outcome(text: &str) -> Result<Outcome> {

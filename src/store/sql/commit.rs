@@ -2,6 +2,7 @@
 
 use super::super::{packed, PollCommit, Result};
 use crate::arcgis::Job;
+use crate::diff::Snapshot;
 use crate::plan::{AuditEntry, CancelCheck, Planned};
 use sqlx::{Any, QueryBuilder, Row, Transaction};
 
@@ -46,37 +47,43 @@ pub(super) async fn write_snapshot(
         .map(|row| row.try_get(0))
         .transpose()?
         .map(|p: i64| p + appended);
-    let total = match (c.snapshot, pending) {
+    match (c.snapshot, pending) {
         (Some(snapshot), pending) if pending.is_none_or(|p| p > fold_min.max(snapshot.len() as i64 / 4)) => {
-            sqlx::query(
-                "INSERT INTO packed_jobs (scope, target, jobs) VALUES ($1, $2, $3)
-                 ON CONFLICT (scope, target) DO UPDATE SET jobs = excluded.jobs",
-            )
-            .bind(scope)
-            .bind(target)
-            .bind(packed::pack(snapshot.jobs())?)
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO snapshots (scope, target, packed_through, pending)
-                 VALUES ($1, $2, (SELECT COALESCE(MAX(id), 0) FROM job_history), 0)
-                 ON CONFLICT (scope, target) DO UPDATE SET packed_through = excluded.packed_through, pending = 0",
-            )
-            .bind(scope)
-            .bind(target)
-            .execute(&mut **tx)
-            .await?;
-            return Ok(());
+            pack(tx, scope, target, snapshot).await
         }
-        (_, Some(pending)) if appended > 0 => pending,
-        _ => return Ok(()),
-    };
-    sqlx::query("UPDATE snapshots SET pending = $1 WHERE scope = $2 AND target = $3")
-        .bind(total)
-        .bind(scope)
-        .bind(target)
-        .execute(&mut **tx)
-        .await?;
+        (_, Some(pending)) if appended > 0 => {
+            sqlx::query("UPDATE snapshots SET pending = $1 WHERE scope = $2 AND target = $3")
+                .bind(pending)
+                .bind(scope)
+                .bind(target)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Stores `snapshot` packed, as of the last history row: no row after it is pending.
+async fn pack(tx: &mut Transaction<'_, Any>, scope: &str, target: &str, snapshot: &Snapshot) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO packed_jobs (scope, target, jobs) VALUES ($1, $2, $3)
+         ON CONFLICT (scope, target) DO UPDATE SET jobs = excluded.jobs",
+    )
+    .bind(scope)
+    .bind(target)
+    .bind(packed::pack(snapshot.jobs())?)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO snapshots (scope, target, packed_through, pending)
+         VALUES ($1, $2, (SELECT COALESCE(MAX(id), 0) FROM job_history), 0)
+         ON CONFLICT (scope, target) DO UPDATE SET packed_through = excluded.packed_through, pending = 0",
+    )
+    .bind(scope)
+    .bind(target)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

@@ -1,0 +1,70 @@
+//! A target's snapshot as stored: read back from its packed row and the history rows after it, and
+//! the ledger pruning that needs to know which jobs it still lists.
+
+use super::{decode_job, packed, Result, Scope, SqlStore};
+use crate::diff::Snapshot;
+use sqlx::Row;
+use std::collections::HashSet;
+
+impl SqlStore {
+    /// The last snapshot: the packed row, completed by the history rows after it.
+    pub(super) async fn load_snapshot(&self, scope: Scope, target: &str) -> Result<Option<Snapshot>> {
+        let row = sqlx::query(
+            "SELECT p.jobs, s.packed_through FROM snapshots s
+             JOIN packed_jobs p ON p.scope = s.scope AND p.target = s.target WHERE s.scope = $1 AND s.target = $2",
+        )
+        .bind(scope.as_str())
+        .bind(target)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let base = packed::unpack(&row.try_get::<Vec<u8>, _>(0)?)?;
+        let through: i64 = row.try_get(1)?;
+        drop(row);
+        let rows =
+            sqlx::query("SELECT job, listed FROM job_history WHERE id > $1 AND scope = $2 AND target = $3 ORDER BY id")
+                .bind(through)
+                .bind(scope.as_str())
+                .bind(target)
+                .fetch_all(&self.pool)
+                .await?;
+        let changes = rows.iter().map(|r| Ok((decode_job(r)?, r.try_get::<i64, _>(1)? == 1))).collect::<Result<_>>()?;
+        Ok(Some(crate::diff::snapshot(packed::replay(base, changes))))
+    }
+
+    /// Forgets ledger entries whose job is no longer listed and fired last before the cut.
+    pub(super) async fn prune_ledger(&self, scope: &str, target: &str, before_ms: i64) -> Result<u64> {
+        let stale = sqlx::query(
+            "SELECT job_id FROM ledger WHERE scope = $1 AND target = $2 GROUP BY job_id HAVING MAX(fired_ms) < $3",
+        )
+        .bind(scope)
+        .bind(target)
+        .bind(before_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        if stale.is_empty() {
+            return Ok(0);
+        }
+        let scope_of = if scope == Scope::Dry.as_str() { Scope::Dry } else { Scope::Real };
+        let listed: HashSet<String> = match self.load_snapshot(scope_of, target).await? {
+            Some(snapshot) => snapshot.into_jobs().into_iter().map(|j| j.id).collect(),
+            None => HashSet::new(),
+        };
+        let mut removed = 0;
+        let mut tx = self.pool.begin().await?;
+        for row in &stale {
+            let job: String = row.try_get(0)?;
+            if !listed.contains(&job) {
+                removed += sqlx::query("DELETE FROM ledger WHERE scope = $1 AND target = $2 AND job_id = $3")
+                    .bind(scope)
+                    .bind(target)
+                    .bind(job)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+}
