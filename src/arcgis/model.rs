@@ -75,16 +75,16 @@ pub enum Status {
 impl Status {
     /// Reads a server spelling, case-insensitively.
     pub fn parse(raw: &str) -> Status {
-        const KNOWN: [(&str, Status); 6] = [
-            ("SUBMITTED", Status::Submitted),
-            ("EXECUTING", Status::Executing),
-            ("PROCESSING", Status::Processing),
-            ("PARTIAL", Status::Partial),
-            ("COMPLETED", Status::Completed),
-            ("FAILED", Status::Failed),
+        const KNOWN: [Status; 6] = [
+            Status::Submitted,
+            Status::Executing,
+            Status::Processing,
+            Status::Partial,
+            Status::Completed,
+            Status::Failed,
         ];
         let trimmed = raw.trim();
-        if let Some((_, status)) = KNOWN.iter().find(|(name, _)| name.eq_ignore_ascii_case(trimmed)) {
+        if let Some(status) = KNOWN.iter().find(|known| known.as_str().eq_ignore_ascii_case(trimmed)) {
             return status.clone();
         }
         match trimmed.to_ascii_uppercase().contains("CANCEL") {

@@ -92,11 +92,6 @@ impl Dispatcher {
         results.into_iter().map(|(_, r)| r).collect()
     }
 
-    /// The first page of queued actions that are due now (none unless acting).
-    pub async fn due(&self) -> crate::store::Result<Vec<Queued>> {
-        self.due_after(0, DUE_PAGE).await
-    }
-
     /// Up to `limit` queued actions due now with ids above `after` (none unless acting).
     pub async fn due_after(&self, after: i64, limit: u32) -> crate::store::Result<Vec<Queued>> {
         if self.mode != Mode::Act {

@@ -119,7 +119,7 @@ async fn a_new_plugin_is_planned_executed_journaled_and_scrubbed_like_the_others
         let (path, bytes) = (file.as_ref().unwrap().path(), std::fs::read(file.unwrap().path()).unwrap());
         assert!(!String::from_utf8_lossy(&bytes).contains("s3cret"), "the token is in {}", path.display());
     }
-    let queued = dispatch.due().await.unwrap();
+    let queued = dispatch.due_after(0, DUE_PAGE).await.unwrap();
     assert_eq!(queued.len(), 1);
     assert!(queued[0].planned.secrets_scrubbed);
 
@@ -148,7 +148,7 @@ async fn transient_failures_retry_with_backoff_and_skip_what_was_settled() {
     let first = dispatch.execute_due(&sources(site(None)), RetryPolicy::RUN).await.unwrap();
     assert_eq!(first[0].outcome, Outcome::Failed);
     assert!(first[0].detail.ends_with("queued for another try"), "{}", first[0].detail);
-    assert!(dispatch.due().await.unwrap().is_empty(), "not due before its backoff");
+    assert!(dispatch.due_after(0, DUE_PAGE).await.unwrap().is_empty(), "not due before its backoff");
     clock.advance(1_200);
     let second = dispatch.execute_due(&sources(site(None)), RetryPolicy::RUN).await.unwrap();
     assert_eq!((second[0].outcome, second[0].detail.as_str()), (Outcome::Done, "recorded j2"));
@@ -290,9 +290,9 @@ async fn a_queue_longer_than_a_page_is_run_whole_a_page_at_a_time() {
         dispatcher(dir.path(), rules("rules:\n  - { name: r, actions: [{ type: log }] }\n"), Mode::Act).await;
     let jobs: Vec<String> = (0..DUE_PAGE as usize * 2 + 5).map(|i| format!("j{i:03}")).collect();
     commit(&dispatch, "r", &jobs.iter().map(String::as_str).collect::<Vec<_>>()).await;
-    assert_eq!(dispatch.due().await.unwrap().len(), DUE_PAGE as usize, "one page read at a time");
+    assert_eq!(dispatch.due_after(0, DUE_PAGE).await.unwrap().len(), DUE_PAGE as usize, "one page read at a time");
     let reports = dispatch.execute_due(&sources(site(None)), RetryPolicy::ONCE).await.unwrap();
     let done: Vec<&str> = reports.iter().map(|r| r.job_ids[0].as_str()).collect();
     assert_eq!(done, jobs, "every queued action, once each, in queue order");
-    assert!(dispatch.due().await.unwrap().is_empty());
+    assert!(dispatch.due_after(0, DUE_PAGE).await.unwrap().is_empty());
 }

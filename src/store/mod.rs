@@ -29,6 +29,11 @@ impl Scope {
             Scope::Dry => "dry",
         }
     }
+
+    /// The scope of a stored spelling.
+    pub fn parse(stored: &str) -> Option<Scope> {
+        [Scope::Real, Scope::Dry].into_iter().find(|s| s.as_str() == stored)
+    }
 }
 
 /// Errors of the store.

@@ -4,7 +4,7 @@
 //! folded into their target's packed snapshot (the rows after it are part of the snapshot).
 
 use super::SqlStore;
-use crate::store::{Cutoff, Result};
+use crate::store::{Cutoff, Error, Result, Scope};
 use sqlx::{Any, Pool, Row};
 
 const HISTORY: &str = "DELETE FROM job_history WHERE scope = $1 AND target = $2 AND at_ms < $3
@@ -16,9 +16,9 @@ pub(super) async fn run(store: &SqlStore, cutoff: &Cutoff) -> Result<u64> {
     let mut removed = 0;
     for (scope, target) in targets(pool).await? {
         let before = cutoff.of(&target);
-        removed += store.prune_ledger(&scope, &target, before).await?;
+        removed += store.prune_ledger(scope, &target, before).await?;
         removed += sqlx::query(HISTORY)
-            .bind(&scope)
+            .bind(scope.as_str())
             .bind(&target)
             .bind(before)
             .bind(i64::MAX)
@@ -35,8 +35,14 @@ pub(super) async fn run(store: &SqlStore, cutoff: &Cutoff) -> Result<u64> {
 }
 
 /// Every `(scope, target)` with a ledger or a history (every commit writes its `targets` row).
-async fn targets(pool: &Pool<Any>) -> Result<Vec<(String, String)>> {
+async fn targets(pool: &Pool<Any>) -> Result<Vec<(Scope, String)>> {
     let rows =
         sqlx::query("SELECT scope, target FROM targets UNION SELECT scope, target FROM ledger").fetch_all(pool).await?;
-    rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+    let mut targets = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let scope: String = row.try_get(0)?;
+        let scope = Scope::parse(&scope).ok_or_else(|| Error::DecodeFailed(format!("unknown scope `{scope}`")))?;
+        targets.push((scope, row.try_get(1)?));
+    }
+    Ok(targets)
 }

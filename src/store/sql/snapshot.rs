@@ -33,11 +33,11 @@ impl SqlStore {
     }
 
     /// Forgets ledger entries whose job is no longer listed and fired last before the cut.
-    pub(super) async fn prune_ledger(&self, scope: &str, target: &str, before_ms: i64) -> Result<u64> {
+    pub(super) async fn prune_ledger(&self, scope: Scope, target: &str, before_ms: i64) -> Result<u64> {
         let stale = sqlx::query(
             "SELECT job_id FROM ledger WHERE scope = $1 AND target = $2 GROUP BY job_id HAVING MAX(fired_ms) < $3",
         )
-        .bind(scope)
+        .bind(scope.as_str())
         .bind(target)
         .bind(before_ms)
         .fetch_all(&self.pool)
@@ -45,8 +45,7 @@ impl SqlStore {
         if stale.is_empty() {
             return Ok(0);
         }
-        let scope_of = if scope == Scope::Dry.as_str() { Scope::Dry } else { Scope::Real };
-        let listed: HashSet<String> = match self.load_snapshot(scope_of, target).await? {
+        let listed: HashSet<String> = match self.load_snapshot(scope, target).await? {
             Some(snapshot) => snapshot.into_jobs().into_iter().map(|j| j.id).collect(),
             None => HashSet::new(),
         };
@@ -56,7 +55,7 @@ impl SqlStore {
             let job: String = row.try_get(0)?;
             if !listed.contains(&job) {
                 removed += sqlx::query("DELETE FROM ledger WHERE scope = $1 AND target = $2 AND job_id = $3")
-                    .bind(scope)
+                    .bind(scope.as_str())
                     .bind(target)
                     .bind(job)
                     .execute(&mut *tx)

@@ -283,3 +283,11 @@ async fn a_version_2_state_file_migrates_with_its_snapshot_and_history() {
     let history = store.history_since(Scope::Real, "prod", 0).await.unwrap();
     assert_eq!(history.len(), 3, "the gone job stays history");
 }
+
+#[test]
+fn scopes_read_back_from_their_stored_spelling() {
+    for scope in [Scope::Real, Scope::Dry] {
+        assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+    }
+    assert_eq!(Scope::parse("shadow"), None);
+}
