@@ -1,8 +1,9 @@
-//! The progress journal beside the state file: one line appended the instant a part of an action
-//! is done (a message accepted by the SMTP server, a webhook answered), before the slower state
-//! commit. A write that returned survives the process being killed (it is in the kernel's page
-//! cache), so a restart knows what already went out and does not send it again. Merged into the
-//! state store and emptied at every start.
+//! The progress journal: a record of each part of an action the instant it is done (a message
+//! accepted by the SMTP server, a webhook answered), so that neither a restart nor another
+//! replica does it again. Beside an SQLite file it is this append-only file: a write that
+//! returned survives the process being killed (it is in the kernel's page cache); it is merged
+//! into the state store and emptied at every start. On PostgreSQL each part is committed to the
+//! database instead (`store::progress`), behind the same [`ProgressLog`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,24 @@ use std::sync::Mutex;
 
 /// The key of an action finished as a whole.
 pub const FINISHED: &str = "*finished*";
+
+/// Where the parts of actions are recorded as they are done.
+#[async_trait::async_trait]
+pub trait ProgressLog: Send + Sync + std::fmt::Debug {
+    /// Records part `key` of queued action `id` of `target` as done.
+    async fn append(&self, target: &str, id: i64, key: &str);
+    /// Whether this process may still act on `target` (a replica that lost its lease may not).
+    fn may_act(&self, _target: &str) -> bool {
+        true
+    }
+}
+
+#[async_trait::async_trait]
+impl ProgressLog for Journal {
+    async fn append(&self, _target: &str, id: i64, key: &str) {
+        Journal::append(self, id, key);
+    }
+}
 
 /// An append-only file of `(action id, key)` lines.
 #[derive(Debug)]

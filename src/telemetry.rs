@@ -21,3 +21,7 @@ pub const LAST_SUCCESS: &str = "nbwarden_last_successful_poll_timestamp_seconds"
 pub const TOKEN_REFRESHES: &str = "nbwarden_token_refreshes_total";
 /// While sign-in waits to protect the account: Unix time of the next safe try; 0 otherwise (gauge).
 pub const SIGN_IN_PAUSED_UNTIL: &str = "nbwarden_sign_in_paused_until_timestamp_seconds";
+/// Gauge per target: 1 while this replica holds the target's lease (replicas only).
+pub const LEASE_HELD: &str = "nbwarden_lease_held";
+/// Counter: leases this replica took from another holder (or from an earlier run of itself).
+pub const LEASE_TAKEOVERS: &str = "nbwarden_lease_takeovers_total";

@@ -167,6 +167,9 @@ impl Email {
         if cx.progress.contains(&letter.address) {
             return Sent::Earlier;
         }
+        if !cx.progress.may_act() {
+            return Sent::NotNow("this replica lost the target's lease; its new holder sends the rest".into());
+        }
         let sent = match self.message(cx, mailer.from(), letter) {
             Ok(message) => match mailer.send(message).await {
                 Ok(()) => Sent::Now,
@@ -175,7 +178,7 @@ impl Email {
             },
             Err(e) => Sent::Refused(e.to_string()),
         };
-        cx.progress.settle(&letter.address);
+        cx.progress.settle(&letter.address).await;
         sent
     }
 

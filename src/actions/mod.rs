@@ -26,7 +26,7 @@ pub use webhook::{redact_url, WebhookConfig};
 
 use crate::arcgis::JobSource;
 use crate::config::{EmailConfig, OwnersConfig};
-use crate::journal::Journal;
+use crate::journal::ProgressLog;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
@@ -38,8 +38,8 @@ pub struct Services {
     pub owners: Owners,
     /// For webhooks, made at the first one (reading the CA store costs every process otherwise).
     http: std::sync::OnceLock<reqwest::Client>,
-    /// The progress journal of the state file (none for a throwaway store).
-    pub journal: Option<Arc<Journal>>,
+    /// Where progress is recorded (none for a throwaway store).
+    pub journal: Option<Arc<dyn ProgressLog>>,
 }
 
 impl Services {
@@ -48,7 +48,7 @@ impl Services {
     pub fn new(
         email: Option<&EmailConfig>,
         owners: &OwnersConfig,
-        journal: Option<Arc<Journal>>,
+        journal: Option<Arc<dyn ProgressLog>>,
     ) -> Result<Services, ServicesError> {
         let mailer = email.map(Mailer::new).transpose()?;
         Ok(Services { mailer, owners: Owners::new(owners.clone()), http: Default::default(), journal })
@@ -91,13 +91,30 @@ impl From<MailerError> for ServicesError {
 #[derive(Debug, Default)]
 pub struct Progress {
     settled: Mutex<BTreeSet<String>>,
-    journal: Option<(Arc<Journal>, i64)>,
+    journal: Option<Journaled>,
+}
+
+/// Where one queued action's progress is recorded.
+#[derive(Debug)]
+pub struct Journaled {
+    /// The journal.
+    pub log: Arc<dyn ProgressLog>,
+    /// The action's target.
+    pub target: String,
+    /// The queued action.
+    pub id: i64,
 }
 
 impl Progress {
-    /// Progress as stored with queued action `id`, journaled when a journal is given.
-    pub fn new(settled: &[String], journal: Option<(Arc<Journal>, i64)>) -> Progress {
+    /// Progress as stored with a queued action, journaled when a journal is given.
+    pub fn new(settled: &[String], journal: Option<Journaled>) -> Progress {
         Progress { settled: Mutex::new(settled.iter().cloned().collect()), journal }
+    }
+
+    /// Whether this process may still act for the action's target: false once a replica lost
+    /// the target's lease, so that it sends nothing more for it.
+    pub fn may_act(&self) -> bool {
+        self.journal.as_ref().is_none_or(|j| j.log.may_act(&j.target))
     }
 
     /// True when `key` is settled.
@@ -106,10 +123,10 @@ impl Progress {
     }
 
     /// Marks `key` settled, and journals it the first time.
-    pub fn settle(&self, key: &str) {
+    pub async fn settle(&self, key: &str) {
         let new = self.settled.lock().expect("progress").insert(key.to_string());
-        if let (true, Some((journal, id))) = (new, &self.journal) {
-            journal.append(*id, key);
+        if let (true, Some(j)) = (new, &self.journal) {
+            j.log.append(&j.target, j.id, key).await;
         }
     }
 

@@ -75,12 +75,14 @@ impl Action for Record {
             return Err(ActionError::permanent("told to fail"));
         }
         if let Some(first) = jobs.first() {
-            cx.progress.settle(first);
+            cx.progress.settle(first).await;
         }
         if attempt <= self.0.fail {
             return Err(ActionError::transient(format!("failure {attempt} of {}", self.0.fail)));
         }
-        jobs.iter().for_each(|id| cx.progress.settle(id));
+        for id in &jobs {
+            cx.progress.settle(id).await;
+        }
         Ok(Done::Done(format!("recorded {}", jobs.join(","))))
     }
 

@@ -39,8 +39,12 @@ pub async fn run(explicit: Option<&Path>, probe_targets: bool) -> anyhow::Result
     if rules.rules.is_empty() {
         out.push_str("warning: no rules found under `rules:`; nbwarden will only watch\n");
     }
+    if let Some(ha) = &config.ha {
+        let _ = writeln!(out, "replicas: this one is \"{}\", leases last {}", ha.replica_name(), ha.lease_ttl);
+    }
     let mut ok = true;
     if probe_targets {
+        ok &= probe_store(&config, &mut out).await;
         let sign_ins = super::setup::sign_ins_of(&config).await?;
         for target in &config.targets {
             ok &= probe(target, &rules, &sign_ins, &mut out).await;
@@ -48,6 +52,28 @@ pub async fn run(explicit: Option<&Path>, probe_targets: bool) -> anyhow::Result
     }
     super::write_stdout(&out)?;
     Ok(ok)
+}
+
+/// Connects to a PostgreSQL store and reports its version (an SQLite file is not created here).
+async fn probe_store(config: &crate::config::Config, out: &mut String) -> bool {
+    if config.state.postgres().is_none() {
+        return true;
+    }
+    let shown = config.state.shown();
+    let version = match super::setup::open(config).await {
+        Ok((store, _)) => store.server_version().await.map_err(anyhow::Error::from),
+        Err(e) => Err(e),
+    };
+    match version {
+        Ok(version) => {
+            let _ = writeln!(out, "state store {shown}: connected; {version}");
+            true
+        }
+        Err(e) => {
+            let _ = writeln!(out, "state store {shown}: {e:#}");
+            false
+        }
+    }
 }
 
 async fn probe(target: &TargetConfig, rules: &RuleSet, sign_ins: &Arc<SignIns>, out: &mut String) -> bool {

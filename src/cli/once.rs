@@ -13,7 +13,19 @@ pub async fn run(setup: Setup, preview: bool, json: bool) -> anyhow::Result<bool
         (false, true) => Mode::DryRun,
         (false, false) => Mode::Act,
     };
-    let (store, shared, targets) = setup::engine(&setup, mode).await?;
+    let (store, shared, mut targets) = setup::engine(&setup, mode).await?;
+    if let Some(leases) = &shared.leases {
+        let names: Vec<String> = targets.iter().map(|t| t.config.name.clone()).collect();
+        let free = leases.take_free(&names).await?;
+        for name in names.iter().filter(|n| !free.contains(n)) {
+            tracing::info!(target_name = %name, "skipped: a running replica holds this target's lease and polls it");
+        }
+        targets.retain(|t| free.contains(&t.config.name));
+        // As the last holder left them: it may have committed after they were first loaded.
+        for target in &mut targets {
+            *target = engine::Target::load(target.config.clone(), target.source.clone(), &shared).await?;
+        }
+    }
     let (targets, mut lines) = engine::tick_all(targets, &shared).await;
     let sources = engine::sources(&targets);
     let reports = shared.dispatch.execute_due(&sources, RetryPolicy::ONCE).await?;
@@ -21,6 +33,9 @@ pub async fn run(setup: Setup, preview: bool, json: bool) -> anyhow::Result<bool
     if mode.writes() {
         let retention: Duration = setup.config.state.retention.0;
         store.prune(&engine::prune_cutoff(retention, shared.dispatch.now_ms(), &sources)).await?;
+    }
+    if let Some(leases) = &shared.leases {
+        leases.release_all().await;
     }
     super::write_stdout(&render(&lines, json)?)?;
     Ok(!lines.iter().any(Line::is_failure))

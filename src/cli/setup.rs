@@ -6,8 +6,10 @@ use crate::arcgis::{Client, JobSource};
 use crate::config::Config;
 use crate::dispatch::{Dispatcher, Mode};
 use crate::engine::{Shared, Target};
-use crate::journal::Journal;
+use crate::journal::{Journal, ProgressLog};
 use crate::rules::RuleSet;
+use crate::store::lease::Leases;
+use crate::store::progress::StoreJournal;
 use crate::store::{SignInRecords, SqlStore, Store};
 use anyhow::{anyhow, bail};
 use std::sync::Arc;
@@ -69,25 +71,50 @@ pub async fn sign_ins(store: Arc<dyn Store>) -> anyhow::Result<Arc<SignIns>> {
 }
 
 /// The sign-in histories for a command without an engine (`check --targets`, `jobs`): those of
-/// the state file when there is one (none is created).
+/// the state store when there is one (no SQLite file is created).
 pub async fn sign_ins_of(config: &Config) -> anyhow::Result<Arc<SignIns>> {
-    if !config.state.path.exists() {
+    if config.state.postgres().is_none() && !config.state.path.exists() {
         return Ok(SignIns::new(crate::clock::system()));
     }
-    sign_ins(Arc::new(SqlStore::open_sqlite(&config.state.path).await?)).await
+    sign_ins(Arc::new(open(config).await?.0)).await
+}
+
+/// Opens the configured store: the SQLite file, or the PostgreSQL server; with `ha`, its writes
+/// fenced by this replica's leases, which come with it.
+pub async fn open(config: &Config) -> anyhow::Result<(SqlStore, Option<Arc<Leases>>)> {
+    let Some(url) = config.state.connect_url() else {
+        return Ok((SqlStore::open_sqlite(&config.state.path).await?, None));
+    };
+    let store = SqlStore::open_postgres(&url, &config.state.shown()).await?;
+    Ok(match &config.ha {
+        Some(ha) => {
+            let leases = Arc::new(Leases::new(store.pool().clone(), ha.replica_name(), ha.lease_ttl.0));
+            (store.fenced(leases.clone()), Some(leases))
+        }
+        None => (store, None),
+    })
 }
 
 /// Opens the state store; a preview without a state file uses a throwaway one and writes nothing.
-pub async fn store(config: &Config, mode: Mode) -> anyhow::Result<Arc<dyn Store>> {
-    let path = &config.state.path;
-    if mode == Mode::Preview && !path.exists() {
-        return Ok(Arc::new(SqlStore::open_memory().await?));
+pub async fn store(config: &Config, mode: Mode) -> anyhow::Result<(Arc<dyn Store>, Option<Arc<Leases>>)> {
+    if mode == Mode::Preview && config.state.postgres().is_none() && !config.state.path.exists() {
+        return Ok((Arc::new(SqlStore::open_memory().await?), None));
     }
-    Ok(Arc::new(SqlStore::open_sqlite(path).await?))
+    let (store, leases) = open(config).await?;
+    Ok((Arc::new(store), leases))
 }
 
-/// The progress journal beside the state file, its entries merged into the store first.
-async fn journal(path: &std::path::Path, store: &dyn Store) -> anyhow::Result<Arc<Journal>> {
+/// Where progress is recorded: the journal file beside an SQLite file (its entries merged into
+/// the store first), or the PostgreSQL store itself.
+async fn progress_log(
+    state: &crate::config::StateConfig,
+    store: &Arc<dyn Store>,
+    leases: &Option<Arc<Leases>>,
+) -> anyhow::Result<Arc<dyn ProgressLog>> {
+    if state.postgres().is_some() {
+        return Ok(Arc::new(StoreJournal::new(store.clone(), leases.clone())));
+    }
+    let path = &state.path;
     let (journal, entries) =
         Journal::open(path).map_err(|e| anyhow!("cannot open the progress journal beside {}: {e}", path.display()))?;
     if !entries.is_empty() {
@@ -100,14 +127,15 @@ async fn journal(path: &std::path::Path, store: &dyn Store) -> anyhow::Result<Ar
 
 /// The store, the shared engine state and the loaded targets.
 pub async fn engine(setup: &Setup, mode: Mode) -> anyhow::Result<(Arc<dyn Store>, Arc<Shared>, Vec<Target>)> {
-    let store = store(&setup.config, mode).await?;
-    let journal = if mode.writes() { Some(journal(&setup.config.state.path, &*store).await?) } else { None };
+    let (store, leases) = store(&setup.config, mode).await?;
+    let journal = if mode.writes() { Some(progress_log(&setup.config.state, &store, &leases).await?) } else { None };
     let services = Arc::new(Services::new(setup.config.email.as_ref(), &setup.config.owners, journal)?);
     let rules = Arc::new(setup.rules.clone());
     let sign_ins = sign_ins(store.clone()).await?;
     // The one clock of this machine: sign-ins, tokens, dispatch and the scheduler read it.
     let clock = sign_ins.clock();
-    let shared = Shared::new(Dispatcher { rules, store: store.clone(), mode, services, clock });
+    let mut shared = Shared::new(Dispatcher { rules, store: store.clone(), mode, services, clock });
+    Arc::get_mut(&mut shared).expect("not shared yet").leases = leases;
     let mut targets = Vec::new();
     for (config, source) in setup.config.targets.iter().zip(sources(&setup.config, &sign_ins)?) {
         targets.push(Target::load(config.clone(), source, &shared).await?);
@@ -169,7 +197,8 @@ mod tests {
             from: Some("n@example.org".into()),
             ..Default::default()
         };
-        let journal = Some(journal(&state, &*store).await.unwrap());
+        let config = crate::config::StateConfig { path: state.clone(), ..Default::default() };
+        let journal = Some(progress_log(&config, &store, &None).await.unwrap());
         let services = Services::new(Some(&email), &Default::default(), journal).unwrap();
         let site = crate::arcgis::fake::FakeSource::default().shared();
         let sources: HashMap<String, Arc<dyn JobSource>> =

@@ -5,11 +5,13 @@ mod auth;
 mod cron;
 pub mod duration;
 mod model;
+mod state;
 
 pub use auth::{AuthConfig, AuthError, AuthMethod};
 pub use cron::{parse_cron, CronError};
 pub use duration::{format_duration, ConfigDuration};
 pub use model::*;
+pub use state::{HaConfig, StateConfig};
 
 use crate::secret::Secret;
 use std::collections::{HashMap, HashSet};
@@ -146,7 +148,7 @@ fn resolve(config: &mut Config, base: &Path, problems: &mut Vec<String>) {
         }
     };
     config.rules.iter_mut().for_each(rebase);
-    rebase(&mut config.state.path);
+    config.state.resolve(base, problems);
     for target in &mut config.targets {
         let what = format!("target \"{}\"", target.name);
         if let Some(ca) = target.tls.ca_file.as_mut() {
@@ -180,7 +182,7 @@ fn resolve(config: &mut Config, base: &Path, problems: &mut Vec<String>) {
 }
 
 /// Moves the content of `<key>_file` into `<key>`; both given is an error.
-fn read_secret_file(
+pub(super) fn read_secret_file(
     slot: &mut Option<Secret>,
     file: Option<PathBuf>,
     base: &Path,
@@ -213,6 +215,7 @@ fn validate(config: &Config, problems: &mut Vec<String>) {
     if let Some(email) = &config.email {
         validate_email(email, problems);
     }
+    state::validate(&config.state, config.ha.as_ref(), problems);
     for (key, address) in config
         .owners
         .fallback

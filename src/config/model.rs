@@ -2,6 +2,7 @@
 
 use super::auth::AuthConfig;
 use super::duration::ConfigDuration;
+use super::state::{HaConfig, StateConfig};
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -20,9 +21,12 @@ pub struct Config {
     /// How `owner` recipients become addresses.
     #[serde(default)]
     pub owners: OwnersConfig,
-    /// The embedded state store.
+    /// The state store: an embedded SQLite file, or a PostgreSQL server.
     #[serde(default)]
     pub state: StateConfig,
+    /// Several replicas sharing a PostgreSQL store, one holder per target.
+    #[serde(default)]
+    pub ha: Option<HaConfig>,
     /// The metrics/status endpoint.
     #[serde(default)]
     pub http: HttpConfig,
@@ -265,32 +269,6 @@ fn default_cache_for() -> ConfigDuration {
 impl Default for OwnersConfig {
     fn default() -> Self {
         Self { lookup: OwnerLookup::Portal, cache_for: default_cache_for(), fallback: None, map: BTreeMap::new() }
-    }
-}
-
-/// `state:`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StateConfig {
-    /// SQLite file, created when missing.
-    #[serde(default = "default_state_path")]
-    pub path: PathBuf,
-    /// History and ledger of jobs gone longer than this are pruned.
-    #[serde(default = "default_retention")]
-    pub retention: ConfigDuration,
-}
-
-fn default_state_path() -> PathBuf {
-    PathBuf::from("nbwarden.db")
-}
-
-fn default_retention() -> ConfigDuration {
-    ConfigDuration(Duration::from_secs(30 * 86_400))
-}
-
-impl Default for StateConfig {
-    fn default() -> Self {
-        Self { path: default_state_path(), retention: default_retention() }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::planning::planned_report;
 use super::{Dispatcher, Mode, CANCEL_CHECK_POLLS};
-use crate::actions::{ActionConfig, ActionContext, ActionError, Done, Progress};
+use crate::actions::{ActionConfig, ActionContext, ActionError, Done, Journaled, Progress};
 use crate::arcgis::JobSource;
 use crate::journal::FINISHED;
 use crate::plan::{ActionReport, Attempt, CancelCheck, Outcome, Planned, Queued};
@@ -150,8 +150,14 @@ impl Dispatcher {
             let detail = "finished before nbwarden stopped (from the progress journal); not done again".to_string();
             return Attempt::Final { outcome: Outcome::Done, detail };
         }
-        let journal = self.services.journal.clone().map(|j| (j, queued.id));
+        let journal =
+            self.services.journal.clone().map(|log| Journaled { log, target: queued.target.clone(), id: queued.id });
         let progress = Progress::new(&queued.planned.settled, journal);
+        if !progress.may_act() {
+            // Recording this is fenced too: the target's new holder runs the action.
+            let detail = "this replica lost the target's lease".to_string();
+            return Attempt::Retry { next_ms: self.now_ms(), detail, progress: None };
+        }
         let (target, services, occasion) = (&queued.target, &*self.services, queued.planned.occasion());
         let cx = ActionContext { target, source, occasion, services, progress: &progress, now_ms: self.now_ms() };
         let mut attempts = queued.attempts;
@@ -166,7 +172,7 @@ impl Dispatcher {
             }
         };
         if matches!(result, Ok(Done::Done(_))) {
-            progress.settle(FINISHED);
+            progress.settle(FINISHED).await;
         }
         self.settle(queued, policy, attempts, result, &progress)
     }

@@ -42,7 +42,7 @@ fn site(error: Option<crate::arcgis::Error>) -> Arc<FakeSource> {
 async fn dispatcher(dir: &std::path::Path, set: RuleSet, mode: Mode) -> (Arc<Dispatcher>, ManualClock) {
     let path = dir.join("state.db");
     let store: Arc<dyn Store> = Arc::new(SqlStore::open_sqlite(&path).await.unwrap());
-    let journal = Some(Arc::new(Journal::open(&path).unwrap().0));
+    let journal = Some(Arc::new(Journal::open(&path).unwrap().0) as Arc<dyn crate::journal::ProgressLog>);
     let services = Services::new(None, &Default::default(), journal).unwrap();
     let clock = ManualClock::at(NOW);
     let services = Arc::new(services);

@@ -88,6 +88,8 @@ impl Line {
 pub struct Shared {
     /// Rules, store, run mode, services and clock.
     pub dispatch: Arc<Dispatcher>,
+    /// This replica's leases, when replicas share the store (`ha`).
+    pub leases: Option<Arc<crate::store::lease::Leases>>,
     /// (rule, key) pairs already logged as unanswerable.
     reported: Mutex<HashSet<(String, &'static str)>>,
 }
@@ -95,7 +97,7 @@ pub struct Shared {
 impl Shared {
     /// Shared state of one engine.
     pub fn new(dispatch: Dispatcher) -> Arc<Shared> {
-        Arc::new(Shared { dispatch: Arc::new(dispatch), reported: Mutex::new(HashSet::new()) })
+        Arc::new(Shared { dispatch: Arc::new(dispatch), leases: None, reported: Mutex::new(HashSet::new()) })
     }
 }
 

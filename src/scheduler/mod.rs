@@ -2,6 +2,7 @@
 //! deadline wake-ups and digest slots), one task running queued actions, until told to stop.
 
 mod digests;
+mod leases;
 mod runner;
 pub mod timing;
 mod worker;
@@ -70,6 +71,8 @@ impl Context {
 pub struct Running {
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// The lease keeper: stopped last, so that leases stay renewed while actions finish.
+    keeper: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Running {
@@ -86,18 +89,28 @@ impl Running {
             })
             .collect();
         cx.board.set_targets(&intervals);
+        let keeper = cx.shared.leases.clone().map(|leases| {
+            let names = targets.iter().map(|t| t.config.name.clone()).collect();
+            let (stop, watching) = watch::channel(false);
+            (stop, tokio::spawn(leases::keep(cx.clone(), leases, names, watching)))
+        });
         let mut tasks = JoinSet::new();
         for target in targets {
             tasks.spawn(worker::work(target, cx.clone(), watching.clone()));
         }
         tasks.spawn(runner::run(cx.clone(), watching));
-        Running { stop, tasks }
+        Running { stop, tasks, keeper }
     }
 
-    /// Stops polling, lets running polls and actions finish within the grace period, and waits.
+    /// Stops polling, lets running polls and actions finish within the grace period, waits, and
+    /// gives the leases back.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
+        if let Some((stop, keeper)) = self.keeper.take() {
+            let _ = stop.send(true);
+            let _ = keeper.await;
+        }
     }
 }
 

@@ -103,6 +103,9 @@ async fn record_until_stored(cx: &Context, queued: &crate::plan::Queued, attempt
     loop {
         match cx.shared.dispatch.record(queued, attempt).await {
             Ok(report) => return cx.report(&Line::Action(report)),
+            Err(e @ crate::store::Error::Fenced(_)) => {
+                return tracing::warn!(error = %e, rule = %queued.planned.rule, "abandoned an action: the target's new holder runs it");
+            }
             Err(e) if !logged => {
                 tracing::error!(error = %e, rule = %queued.planned.rule, "cannot record an action's outcome; it is kept in memory and recorded when the store accepts it");
                 logged = true;

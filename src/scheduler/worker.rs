@@ -53,10 +53,19 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
     };
     let mut digests = Digests::new(&cx.shared.dispatch.rules, &target, now);
     let mut next_prune = now + PRUNE_EVERY_MS;
+    let mut held_epoch = None;
     loop {
-        let wake = digests.next_due().map_or(plan.next_ms, |d| d.min(plan.next_ms));
+        let mut wake = digests.next_due().map_or(plan.next_ms, |d| d.min(plan.next_ms));
+        if cx.shared.leases.as_ref().is_some_and(|l| l.holds(&name).is_none()) {
+            wake = cx.now_ms() + STANDBY_CHECK_MS;
+        }
         if !sleep_until(&cx, wake, &mut stop).await {
             break;
+        }
+        match lease_gate(&cx, &mut target, &mut held_epoch).await {
+            Gate::Standby => continue,
+            Gate::Gained => plan.poll_now(cx.now_ms()),
+            Gate::Held => {}
         }
         let now = cx.now_ms();
         if target.snapshot().is_some() {
@@ -89,6 +98,44 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
             let removed = target.prune_memory(before);
             tracing::debug!(target_name = %name, removed, "pruned the in-memory ledger");
         }
+    }
+}
+
+/// How often a replica standing by for a target looks whether it holds its lease now.
+const STANDBY_CHECK_MS: i64 = 250;
+
+/// Whether this replica polls the target now.
+enum Gate {
+    /// Another replica holds it (or nobody does yet).
+    Standby,
+    /// Just taken: its state was loaded afresh from the store, and it is polled at once.
+    Gained,
+    /// Held, or there are no replicas.
+    Held,
+}
+
+/// Looks at the target's lease: a lease taken (at a new epoch) reloads the target's state, as
+/// the previous holder left it.
+async fn lease_gate(cx: &Context, target: &mut Target, held_epoch: &mut Option<i64>) -> Gate {
+    let Some(leases) = &cx.shared.leases else { return Gate::Held };
+    match leases.holds(&target.config.name) {
+        None => {
+            *held_epoch = None;
+            Gate::Standby
+        }
+        Some(epoch) if *held_epoch == Some(epoch) => Gate::Held,
+        Some(epoch) => match Target::load(target.config.clone(), target.source.clone(), &cx.shared).await {
+            Ok(fresh) => {
+                *target = fresh;
+                *held_epoch = Some(epoch);
+                tracing::info!(target_name = %target.config.name, epoch, "polling the target: this replica holds its lease");
+                Gate::Gained
+            }
+            Err(e) => {
+                tracing::error!(target_name = %target.config.name, error = %e, "cannot load the target's state; trying again");
+                Gate::Standby
+            }
+        },
     }
 }
 
@@ -125,6 +172,12 @@ fn observe(target: &Target, cx: &Context, lines: &[Line], took: Duration) -> boo
 }
 
 impl Plan {
+    /// The next poll is now (a lease just taken).
+    fn poll_now(&mut self, now: i64) {
+        self.regular_ms = now;
+        self.next_ms = now;
+    }
+
     /// Polls go on while sign-in waits: they cost no request, and a rotated password file is
     /// tried at once. Each new pause is logged once.
     fn note_sign_in_wait(&mut self, name: &str, lines: &[Line]) {

@@ -45,6 +45,9 @@ pub struct TargetView {
     /// While sign-in waits to protect the account from lockout: the next safe try (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sign_in_paused_until: Option<String>,
+    /// Who holds the target's lease, when replicas share the store.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeaseInfo>,
     #[serde(skip)]
     sign_in_wait_ms: i64,
     #[serde(skip)]
@@ -56,6 +59,18 @@ pub struct TargetView {
 }
 
 /// One job as `/status` shows it.
+/// A target's lease as `/status` shows it (SPEC §4.12).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeaseInfo {
+    /// The replica polling the target, if any.
+    pub holder: Option<String>,
+    /// Whether it is this replica.
+    pub held_here: bool,
+    /// Raised at every takeover.
+    pub epoch: i64,
+}
+
+/// One job as shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobView {
     /// The target.
@@ -120,6 +135,7 @@ impl Board {
                 phases: BTreeMap::new(),
                 site: Default::default(),
                 sign_in_paused_until: None,
+                lease: None,
                 sign_in_wait_ms: 0,
                 interval: *interval,
                 since_ms: now,
@@ -189,6 +205,38 @@ impl Board {
         inner.recent.push_back(Recent { at: rfc3339(local_now_ms()).unwrap_or_default(), line: line.clone() });
     }
 
+    /// Records who holds each target's lease (replicas); a target held elsewhere is healthy
+    /// here and shows no jobs, and one taken here is given three intervals from now.
+    pub fn leases(&self, leases: &[crate::store::lease::LeaseView], now_ms: i64) {
+        let mut inner = self.0.lock().expect("board");
+        for lease in leases {
+            let Some(view) = inner.targets.get_mut(&lease.target) else { continue };
+            let was_here = view.lease.as_ref().is_some_and(|l| l.held_here);
+            if lease.held_here && !was_here {
+                // Health counts from when this replica took the target.
+                view.since_ms = now_ms;
+                view.last_success_ms = None;
+            }
+            view.lease =
+                Some(LeaseInfo { holder: lease.holder.clone(), held_here: lease.held_here, epoch: lease.epoch });
+        }
+        let standby: Vec<String> = inner
+            .targets
+            .values()
+            .filter(|v| v.lease.as_ref().is_some_and(|l| !l.held_here))
+            .map(|v| v.name.clone())
+            .collect();
+        for name in standby {
+            inner.jobs.remove(&name);
+        }
+    }
+
+    /// True when replicas share the store and this one holds no target.
+    pub fn standby(&self) -> bool {
+        let inner = self.0.lock().expect("board");
+        !inner.targets.is_empty() && inner.targets.values().all(|v| v.lease.as_ref().is_some_and(|l| !l.held_here))
+    }
+
     /// The targets that have not polled successfully within three intervals, with why.
     pub fn unhealthy(&self, now_ms: i64) -> Vec<(String, String)> {
         let inner = self.0.lock().expect("board");
@@ -231,6 +279,9 @@ pub struct StatusView {
 }
 
 fn is_healthy(view: &TargetView, now_ms: i64) -> bool {
+    if view.lease.as_ref().is_some_and(|l| !l.held_here) {
+        return true;
+    }
     let waiting = view.sign_in_wait_ms > now_ms;
     !waiting && now_ms - view.last_success_ms.unwrap_or(view.since_ms) <= view.interval.as_millis() as i64
 }

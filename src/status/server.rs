@@ -75,7 +75,8 @@ async fn render_metrics(axum::extract::State(state): axum::extract::State<AppSta
 async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     let failing = state.board.unhealthy(local_now_ms());
     if failing.is_empty() {
-        return (StatusCode::OK, "ok\n").into_response();
+        let body = if state.board.standby() { "ok: standby, holding no target's lease\n" } else { "ok\n" };
+        return (StatusCode::OK, body).into_response();
     }
     let lines: String = failing.iter().map(|(target, why)| format!("target {target}: {why}\n")).collect();
     (StatusCode::SERVICE_UNAVAILABLE, lines).into_response()

@@ -1,10 +1,12 @@
 //! The state store, beside the pipeline: snapshots, the ledger, streaks, the action queue, the
 //! audit trail and the history of job changes, behind `Store` so that a PostgreSQL backend fits later.
 
+pub mod lease;
 mod packed;
+pub mod progress;
 mod sql;
 
-pub use sql::SqlStore;
+pub use sql::{Backend, SqlStore};
 
 use crate::arcgis::signin::{History, Refusal, SignInLog};
 use crate::arcgis::Job;
@@ -40,11 +42,11 @@ impl Scope {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The store could not be created or opened.
-    #[error("cannot open the state store {path}: {detail}; check state.path and its folder's permissions")]
+    #[error("cannot open the state store {path}: {detail}")]
     OpenFailed {
         /// Where it is (a file, or a database URL without its credentials).
         path: String,
-        /// Why.
+        /// Why, and what to check.
         detail: String,
     },
     /// Applying the schema migrations failed.
@@ -58,9 +60,19 @@ pub enum Error {
     /// A query failed (disk full, read-only file, lost connection, corruption, …).
     #[error("state store: {0}")]
     QueryFailed(String),
+    /// This replica no longer holds the target's lease: another replica polls and acts on it now.
+    #[error("this replica no longer holds the lease of target \"{0}\"; another replica took it over, so nothing more is done for it here")]
+    Fenced(String),
     /// A stored record could not be read back.
     #[error("state store: a stored record is unreadable: {0}")]
     DecodeFailed(String),
+}
+
+impl Error {
+    /// The store at `path` could not be opened: `detail`, and what to check.
+    pub fn open_failed(path: &str, detail: String, hint: &str) -> Error {
+        Error::OpenFailed { path: path.into(), detail: format!("{detail}; {hint}") }
+    }
 }
 
 impl From<sqlx::Error> for Error {

@@ -1,17 +1,17 @@
-//! The store on sqlx's `Any` driver: SQLite now (file mode 0600, WAL), the same SQL for
-//! PostgreSQL later. One transaction per poll; writes proportional to what changed.
+//! The store on sqlx's `Any` driver: one code path for an SQLite file (mode 0600, WAL) and a
+//! PostgreSQL server, each with its own migrations. One transaction per poll; writes proportional
+//! to what changed; with replicas, every write about a target is fenced by its lease.
 
+use super::lease::Leases;
 use super::{packed, Cutoff, Error, PollCommit, Result, Scope, Store, TargetState};
 use crate::arcgis::signin::{History, Refusal};
 use crate::arcgis::Job;
 use crate::diff::Snapshot;
 use crate::plan::{ActionReport, Attempt, AuditEntry, CancelCheck, Outcome, Planned, Queued};
-use file::{create_private_file, restrict, url_path};
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Any, AssertSqlSafe, Executor, Pool, QueryBuilder, Row, SqlSafeStr};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Pool, Row};
 use std::collections::HashMap;
-use std::path::Path;
+use std::sync::Arc;
 
 /// The SQL store.
 #[derive(Debug, Clone)]
@@ -19,76 +19,20 @@ pub struct SqlStore {
     pool: Pool<Any>,
     /// History rows after the packed snapshot before it is packed again (and a quarter of it).
     fold_min: i64,
+    /// Which server it is.
+    backend: Backend,
+    /// The leases of this replica, when several share the store: every write about a target
+    /// checks in its transaction that this replica still holds the target's lease.
+    fence: Option<Arc<Leases>>,
 }
 
-/// Rows of change a snapshot takes before it is packed again, at least.
-const FOLD_MIN: i64 = 1_000;
-
-impl SqlStore {
-    /// Opens (creating when missing) the SQLite state file at `path` and migrates it.
-    pub async fn open_sqlite(path: &Path) -> Result<SqlStore> {
-        let shown = path.display().to_string();
-        let open_failed = |detail: String| Error::OpenFailed { path: shown.clone(), detail };
-        create_private_file(path).map_err(|e| open_failed(e.to_string()))?;
-        sqlx::any::install_default_drivers();
-        let url = format!("sqlite://{}?mode=rwc", url_path(path));
-        let pool = AnyPoolOptions::new()
-            .max_connections(1)
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=10000"] {
-                        conn.execute(pragma).await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await
-            .map_err(|e| open_failed(e.to_string()))?;
-        migrator().run(&pool).await.map_err(|e| Error::MigrateFailed { path: shown.clone(), detail: e.to_string() })?;
-        for suffix in ["-wal", "-shm"] {
-            let side = format!("{}{suffix}", path.display());
-            let _ = restrict(Path::new(&side));
-        }
-        Ok(SqlStore { pool, fold_min: FOLD_MIN })
-    }
-
-    /// A throwaway in-memory store (a preview with no state file yet writes nothing to disk).
-    pub async fn open_memory() -> Result<SqlStore> {
-        sqlx::any::install_default_drivers();
-        let failed = |e: &dyn std::fmt::Display| Error::OpenFailed { path: ":memory:".into(), detail: e.to_string() };
-        let pool = AnyPoolOptions::new().max_connections(1).connect("sqlite::memory:").await.map_err(|e| failed(&e))?;
-        migrator().run(&pool).await.map_err(|e| failed(&e))?;
-        Ok(SqlStore { pool, fold_min: FOLD_MIN })
-    }
-}
-
-/// The schema migrations, embedded.
-fn migrator() -> Migrator {
-    migrator_until(i64::MAX)
-}
-
-/// The schema migrations up to version `last`.
-fn migrator_until(last: i64) -> Migrator {
-    let migration = |version, name: &str, sql: &'static str| {
-        Migration::new(
-            version,
-            name.to_string().into(),
-            MigrationType::Simple,
-            AssertSqlSafe(sql).into_sql_str(),
-            false,
-        )
-    };
-    Migrator::with_migrations(
-        vec![
-            migration(1, "init", include_str!("migrations/0001_init.sql")),
-            migration(2, "sign_ins", include_str!("migrations/0002_sign_ins.sql")),
-            migration(3, "packed_snapshots", include_str!("migrations/0003_packed_snapshots.sql")),
-        ]
-        .into_iter()
-        .filter(|m| m.version <= last)
-        .collect(),
-    )
+/// The database behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file (or memory).
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
 }
 
 fn decode_job(row: &AnyRow) -> Result<Job> {
@@ -123,6 +67,7 @@ impl Store for SqlStore {
 
     async fn commit_poll(&self, c: &PollCommit<'_>) -> Result<Vec<i64>> {
         let mut tx = self.pool.begin().await?;
+        self.fence(&mut tx, c.target).await?;
         let (scope, target) = (c.scope.as_str(), c.target);
         sqlx::query(
             "INSERT INTO targets (scope, target, baseline_ms, last_poll_ms) VALUES ($1, $2, $3, $3)
@@ -136,18 +81,22 @@ impl Store for SqlStore {
         let appended = commit::append_history(&mut tx, c).await?;
         commit::write_snapshot(&mut tx, c, appended, self.fold_min).await?;
         for chunk in c.ledger.chunks(commit::CHUNK) {
-            let mut query: QueryBuilder<Any> =
-                QueryBuilder::new("INSERT INTO ledger (scope, target, rule, job_id, trig, fired_ms) ");
-            query.push_values(chunk, |mut row, record| {
-                row.push_bind(scope)
-                    .push_bind(target.to_string())
-                    .push_bind(record.rule.clone())
-                    .push_bind(record.job_id.clone())
-                    .push_bind(record.trigger.clone())
-                    .push_bind(c.now_ms);
-            });
-            query.push(" ON CONFLICT (scope, target, rule, job_id, trig) DO NOTHING");
-            query.build().execute(&mut *tx).await?;
+            let sql = format!(
+                "INSERT INTO ledger (scope, target, rule, job_id, trig, fired_ms) VALUES {}
+                 ON CONFLICT (scope, target, rule, job_id, trig) DO NOTHING",
+                commit::placeholders(chunk.len(), 6)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for record in chunk {
+                query = query
+                    .bind(scope)
+                    .bind(target)
+                    .bind(record.rule.as_str())
+                    .bind(record.job_id.as_str())
+                    .bind(record.trigger.as_str())
+                    .bind(c.now_ms);
+            }
+            query.execute(&mut *tx).await?;
         }
         commit::write_streaks(&mut tx, c).await?;
         commit::write_checks(&mut tx, c).await?;
@@ -163,6 +112,9 @@ impl Store for SqlStore {
     }
 
     async fn due_actions(&self, scope: Scope, now_ms: i64, after_id: i64, limit: u32) -> Result<Vec<Queued>> {
+        if let Some(leases) = &self.fence {
+            return claim::due(&self.pool, leases, scope, now_ms, after_id, limit).await;
+        }
         let rows = sqlx::query(
             "SELECT id, target, payload, attempts, created_ms FROM actions
              WHERE id > $3 AND scope = $1 AND status = 'pending' AND next_attempt_ms <= $2 ORDER BY id LIMIT $4",
@@ -173,17 +125,7 @@ impl Store for SqlStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Queued {
-                    id: row.try_get(0)?,
-                    target: row.try_get(1)?,
-                    planned: serde_json::from_str::<Planned>(&row.try_get::<String, _>(2)?)?,
-                    attempts: row.try_get::<i64, _>(3)? as u32,
-                    created_ms: row.try_get(4)?,
-                })
-            })
-            .collect()
+        rows.iter().map(queued).collect()
     }
 
     async fn add_settled(&self, entries: &[(i64, String)]) -> Result<()> {
@@ -193,6 +135,7 @@ impl Store for SqlStore {
         }
         let mut tx = self.pool.begin().await?;
         for (id, keys) in by_action {
+            self.fence_action(&mut tx, id).await?;
             settle_in(&mut tx, id, &keys).await?;
         }
         tx.commit().await?;
@@ -201,6 +144,7 @@ impl Store for SqlStore {
 
     async fn record_attempt(&self, id: i64, attempt: &Attempt, now_ms: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        self.fence_action(&mut tx, id).await?;
         let (status, next_ms, detail) = match attempt {
             Attempt::Final { outcome, detail } => (outcome.as_str(), now_ms, detail.as_str()),
             Attempt::Retry { next_ms, detail, .. } => ("pending", *next_ms, detail.as_str()),
@@ -250,7 +194,11 @@ impl Store for SqlStore {
     }
 
     async fn add_cancel_check(&self, scope: Scope, target: &str, check: &CancelCheck) -> Result<()> {
-        commit::put_check(&self.pool, scope.as_str(), target, check).await
+        let mut tx = self.pool.begin().await?;
+        self.fence(&mut tx, target).await?;
+        commit::put_check(&mut *tx, scope.as_str(), target, check).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn audit_for_job(&self, scope: Scope, target: &str, job_id: &str) -> Result<Vec<AuditEntry>> {
@@ -334,8 +282,43 @@ impl Store for SqlStore {
     }
 }
 
+impl SqlStore {
+    /// Fails unless this replica may write about `target` (always, without replicas).
+    async fn fence(&self, tx: &mut sqlx::Transaction<'_, Any>, target: &str) -> Result<()> {
+        match &self.fence {
+            Some(leases) => leases.fence(tx, target).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The fence of the target of queued action `id`.
+    async fn fence_action(&self, tx: &mut sqlx::Transaction<'_, Any>, id: i64) -> Result<()> {
+        if self.fence.is_none() {
+            return Ok(());
+        }
+        let row = sqlx::query("SELECT target FROM actions WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
+        match row {
+            Some(row) => self.fence(tx, &row.try_get::<String, _>(0)?).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// A queued action read back (`id, target, payload, attempts, created_ms`).
+fn queued(row: &AnyRow) -> Result<Queued> {
+    Ok(Queued {
+        id: row.try_get(0)?,
+        target: row.try_get(1)?,
+        planned: serde_json::from_str::<Planned>(&row.try_get::<String, _>(2)?)?,
+        attempts: row.try_get::<i64, _>(3)? as u32,
+        created_ms: row.try_get(4)?,
+    })
+}
+
+mod claim;
 mod commit;
 mod file;
+mod open;
 mod prune;
 mod sign_ins;
 mod snapshot;
@@ -364,5 +347,7 @@ async fn settle_in(tx: &mut sqlx::Transaction<'_, Any>, id: i64, keys: &[String]
     Ok(())
 }
 
+#[cfg(test)]
+mod replica_tests;
 #[cfg(test)]
 mod tests;

@@ -4,10 +4,20 @@ use super::super::{packed, PollCommit, Result};
 use crate::arcgis::Job;
 use crate::diff::Snapshot;
 use crate::plan::{AuditEntry, CancelCheck, Planned};
-use sqlx::{Any, QueryBuilder, Row, Transaction};
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 /// Rows per multi-row INSERT.
 pub(super) const CHUNK: usize = 200;
+
+/// `($1, …, $columns), (…)`: `rows` rows of numbered placeholders, as both backends read them
+/// (sqlx's query builder writes `?` for the `Any` driver, which PostgreSQL does not take).
+pub(super) fn placeholders(rows: usize, columns: usize) -> String {
+    let row = |r: usize| {
+        let numbers: Vec<String> = (1..=columns).map(|c| format!("${}", r * columns + c)).collect();
+        format!("({})", numbers.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
 
 /// Appends one history row per job new, changed or gone; returns how many.
 pub(super) async fn append_history(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>) -> Result<i64> {
@@ -15,17 +25,21 @@ pub(super) async fn append_history(tx: &mut Transaction<'_, Any>, c: &PollCommit
         c.upserts.iter().map(|&j| (j, true)).chain(c.gone.iter().map(|j| (j, false))).collect();
     for chunk in rows.chunks(CHUNK) {
         let encoded: Vec<String> = chunk.iter().map(|(j, _)| serde_json::to_string(j)).collect::<Result<_, _>>()?;
-        let mut query: QueryBuilder<Any> =
-            QueryBuilder::new("INSERT INTO job_history (scope, target, at_ms, job_id, job, listed) ");
-        query.push_values(chunk.iter().zip(&encoded), |mut row, ((job, listed), json)| {
-            row.push_bind(c.scope.as_str())
-                .push_bind(c.target)
-                .push_bind(c.now_ms)
-                .push_bind(job.id.as_str())
-                .push_bind(json.as_str())
-                .push_bind(i64::from(*listed));
-        });
-        query.build().execute(&mut **tx).await?;
+        let sql = format!(
+            "INSERT INTO job_history (scope, target, at_ms, job_id, job, listed) VALUES {}",
+            placeholders(chunk.len(), 6)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for ((job, listed), json) in chunk.iter().zip(&encoded) {
+            query = query
+                .bind(c.scope.as_str())
+                .bind(c.target)
+                .bind(c.now_ms)
+                .bind(job.id.as_str())
+                .bind(json.as_str())
+                .bind(i64::from(*listed));
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(rows.len() as i64)
 }

@@ -1,10 +1,15 @@
-//! The SQL store on a real SQLite file.
+//! The SQL store on a real SQLite file and on a real PostgreSQL server (`scripts/test` starts
+//! one; each test gets a database of its own): every test of the store runs on both.
 
+use super::file::{create_private_file, url_path};
+use super::open::migrator_until;
 use super::*;
 use crate::actions::{ActionConfig, CancelConfig};
 use crate::arcgis::Status;
 use crate::diff::{snapshot, EventInfo};
 use crate::plan::LedgerRecord;
+use sqlx::any::AnyPoolOptions;
+use sqlx::AssertSqlSafe;
 
 fn job(id: &str, status: Status) -> Job {
     Job::new(id, status)
@@ -29,19 +34,121 @@ fn planned(id: &str) -> Planned {
     }
 }
 
-async fn open() -> (tempfile::TempDir, SqlStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqlStore::open_sqlite(&dir.path().join("sub/state.db")).await.unwrap();
-    (dir, store)
+/// What a test's store lives in: a temporary folder, or a database of its own.
+struct Place(#[allow(dead_code)] Option<tempfile::TempDir>);
+
+/// Runs the test `$body` once on each backend, as `$name::sqlite` and `$name::postgres`.
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(super::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                if super::postgres::url("store").is_some() {
+                    super::$name(super::Backend::Postgres).await
+                }
+            }
+        }
+    };
 }
 
+async fn open(backend: Backend) -> (Place, SqlStore) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqlStore::open_sqlite(&dir.path().join("sub/state.db")).await.unwrap();
+            (Place(Some(dir)), store)
+        }
+        Backend::Postgres => {
+            let url = postgres::fresh_database().await;
+            let store = SqlStore::open_postgres(&crate::secret::Secret::new(url), "test").await.unwrap();
+            postgres::count_writes(&store).await;
+            (Place(None), store)
+        }
+    }
+}
+
+/// Rows written so far (SQLite counts them itself; on PostgreSQL a trigger counts them).
 async fn changes(store: &SqlStore) -> i64 {
-    sqlx::query("SELECT total_changes()").fetch_one(&store.pool).await.unwrap().try_get(0).unwrap()
+    let sql = match store.backend {
+        Backend::Sqlite => "SELECT total_changes()",
+        Backend::Postgres => "SELECT n FROM test_writes",
+    };
+    sqlx::query(sql).fetch_one(&store.pool).await.unwrap().try_get(0).unwrap()
+}
+
+pub(crate) mod postgres {
+    //! The test server of `scripts/test` (`NBWARDEN_TEST_POSTGRES_URL`): a database per test.
+
+    use sqlx::{Connection, Executor};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// The server's URL; without one, says loudly that `test` was skipped (a failure under CI).
+    pub fn url(test: &str) -> Option<String> {
+        let url = std::env::var("NBWARDEN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty());
+        if url.is_none() {
+            let reason = "no PostgreSQL server (NBWARDEN_TEST_POSTGRES_URL is unset; scripts/test starts one)";
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{test} on PostgreSQL cannot run here: {reason}");
+            println!("SKIPPED {test} on PostgreSQL: {reason}");
+            let log = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-skips.txt");
+            let line = format!("{test} on PostgreSQL: {reason}\n");
+            let _ = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+        }
+        url
+    }
+
+    /// A new, empty database on the test server; its URL.
+    pub async fn fresh_database() -> String {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let url = url("store").expect("a PostgreSQL server");
+        sqlx::any::install_default_drivers();
+        let name = format!(
+            "unit_{}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            crate::clock::local_now_ms()
+        );
+        let mut admin = sqlx::AnyConnection::connect(&url).await.expect("the test server answers");
+        admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+        let mut parsed = reqwest::Url::parse(&url).unwrap();
+        parsed.set_path(&name);
+        parsed.to_string()
+    }
+
+    /// Counts every row written to the store's tables in `test_writes.n`, as SQLite's
+    /// `total_changes()` does.
+    pub async fn count_writes(store: &super::SqlStore) {
+        let setup = "CREATE TABLE test_writes (n BIGINT NOT NULL); INSERT INTO test_writes VALUES (0);
+            CREATE FUNCTION count_write() RETURNS trigger LANGUAGE plpgsql AS
+                $$ BEGIN UPDATE test_writes SET n = n + 1; RETURN NULL; END $$;";
+        store.pool.execute(setup).await.unwrap();
+        for table in [
+            "targets",
+            "ledger",
+            "streaks",
+            "actions",
+            "audit",
+            "cancel_checks",
+            "job_history",
+            "snapshots",
+            "packed_jobs",
+        ] {
+            let sql = format!("CREATE TRIGGER count_{table} AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION count_write()");
+            store.pool.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+        }
+    }
 }
 
 #[tokio::test]
 async fn the_file_is_private_and_reopens() {
-    let (dir, store) = open().await;
+    let (Place(Some(dir)), store) = open(Backend::Sqlite).await else { unreachable!() };
     drop(store);
     let path = dir.path().join("sub/state.db");
     #[cfg(unix)]
@@ -52,9 +159,8 @@ async fn the_file_is_private_and_reopens() {
     SqlStore::open_sqlite(&path).await.expect("migrations are idempotent");
 }
 
-#[tokio::test]
-async fn a_poll_round_trips_and_an_unchanged_poll_writes_one_row() {
-    let (_dir, store) = open().await;
+async fn a_poll_round_trips_and_an_unchanged_poll_writes_one_row(backend: Backend) {
+    let (_dir, store) = open(backend).await;
     assert!(store.load_target(Scope::Real, "prod").await.unwrap().snapshot.is_none(), "never polled");
     let jobs = [job("a", Status::Executing), job("b", Status::Failed)];
     let listed = snapshot(jobs.to_vec());
@@ -88,10 +194,10 @@ async fn packed_row(store: &SqlStore) -> (i64, i64) {
         .unwrap();
     (row.try_get(0).unwrap(), row.try_get(1).unwrap())
 }
+on_both!(a_poll_round_trips_and_an_unchanged_poll_writes_one_row);
 
-#[tokio::test]
-async fn a_snapshot_is_packed_again_once_its_changes_outgrow_it_and_reads_the_same() {
-    let (_dir, mut store) = open().await;
+async fn a_snapshot_is_packed_again_once_its_changes_outgrow_it_and_reads_the_same(backend: Backend) {
+    let (_dir, mut store) = open(backend).await;
     store.fold_min = 2;
     let mut jobs: Vec<Job> = (0..8).map(|i| job(&format!("j{i}"), Status::Executing)).collect();
     let first = snapshot(jobs.clone());
@@ -109,17 +215,17 @@ async fn a_snapshot_is_packed_again_once_its_changes_outgrow_it_and_reads_the_sa
     }
     assert_eq!(packed_row(&store).await, (0, 11), "the third change outgrew max(2, 8 / 4): packed again");
 }
+on_both!(a_snapshot_is_packed_again_once_its_changes_outgrow_it_and_reads_the_same);
 
-#[tokio::test]
-async fn a_digest_before_the_first_poll_leaves_that_poll_a_baseline() {
-    let (_dir, store) = open().await;
+async fn a_digest_before_the_first_poll_leaves_that_poll_a_baseline(backend: Backend) {
+    let (_dir, store) = open(backend).await;
     store.commit_poll(&commit("prod", &[], &[])).await.unwrap();
     assert!(store.load_target(Scope::Real, "prod").await.unwrap().snapshot.is_none());
 }
+on_both!(a_digest_before_the_first_poll_leaves_that_poll_a_baseline);
 
-#[tokio::test]
-async fn queued_actions_retry_then_finish_in_the_audit_trail() {
-    let (_dir, store) = open().await;
+async fn queued_actions_retry_then_finish_in_the_audit_trail(backend: Backend) {
+    let (_dir, store) = open(backend).await;
     let mut poll = commit("prod", &[], &[]);
     poll.actions = vec![planned("a"), planned("b")];
     let ids = store.commit_poll(&poll).await.unwrap();
@@ -153,10 +259,10 @@ async fn queued_actions_retry_then_finish_in_the_audit_trail() {
     let audit = store.audit_for_job(Scope::Real, "prod", "b").await.unwrap();
     assert_eq!((audit[0].report.outcome.as_str(), audit[0].report.action.as_str()), ("done", "cancel"));
 }
+on_both!(queued_actions_retry_then_finish_in_the_audit_trail);
 
-#[tokio::test]
-async fn pruning_keeps_what_is_still_listed() {
-    let (_dir, mut store) = open().await;
+async fn pruning_keeps_what_is_still_listed(backend: Backend) {
+    let (_dir, mut store) = open(backend).await;
     store.fold_min = 0;
     let jobs = [job("listed", Status::Executing), job("gone", Status::Failed)];
     let (both, one) = (snapshot(jobs.to_vec()), snapshot(jobs[..1].to_vec()));
@@ -179,10 +285,10 @@ async fn count(store: &SqlStore, table: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) FROM {table}");
     sqlx::query(AssertSqlSafe(sql)).fetch_one(&store.pool).await.unwrap().try_get(0).unwrap()
 }
+on_both!(pruning_keeps_what_is_still_listed);
 
-#[tokio::test]
-async fn pruning_clears_old_audit_lines_and_finished_actions_but_never_pending_ones() {
-    let (_dir, store) = open().await;
+async fn pruning_clears_old_audit_lines_and_finished_actions_but_never_pending_ones(backend: Backend) {
+    let (_dir, store) = open(backend).await;
     let mut poll = commit("prod", &[], &[]);
     poll.actions = vec![planned("a"), planned("b")];
     let ids = store.commit_poll(&poll).await.unwrap();
@@ -206,10 +312,10 @@ async fn pruning_clears_old_audit_lines_and_finished_actions_but_never_pending_o
     assert_eq!(count(&store, "actions").await, 1, "the pending action stays, however old");
     assert_eq!(store.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap()[0].id, ids[1]);
 }
+on_both!(pruning_clears_old_audit_lines_and_finished_actions_but_never_pending_ones);
 
-#[tokio::test]
-async fn a_job_ledger_goes_as_a_whole_and_each_target_is_cut_on_its_server_clock() {
-    let (_dir, store) = open().await;
+async fn a_job_ledger_goes_as_a_whole_and_each_target_is_cut_on_its_server_clock(backend: Backend) {
+    let (_dir, store) = open(backend).await;
     for (target, now) in [("ahead", 1_000), ("behind", 1_000)] {
         let mut poll = commit(target, &[], &["gone"]);
         poll.now_ms = now;
@@ -255,6 +361,7 @@ async fn a_job_ledger_goes_as_a_whole_and_each_target_is_cut_on_its_server_clock
         "SQL keeps the job whole too"
     );
 }
+on_both!(a_job_ledger_goes_as_a_whole_and_each_target_is_cut_on_its_server_clock);
 
 #[tokio::test]
 async fn a_version_2_state_file_migrates_with_its_snapshot_and_history() {
@@ -262,7 +369,7 @@ async fn a_version_2_state_file_migrates_with_its_snapshot_and_history() {
     let path = dir.path().join("state.db");
     create_private_file(&path).unwrap();
     let pool = AnyPoolOptions::new().connect(&format!("sqlite://{}?mode=rwc", url_path(&path))).await.unwrap();
-    migrator_until(2).run(&pool).await.unwrap();
+    migrator_until(Backend::Sqlite, 2).run(&pool).await.unwrap();
     sqlx::query("INSERT INTO targets VALUES ('real', 'prod', 1, 2)").execute(&pool).await.unwrap();
     for (id, status, listed) in [("a", "EXECUTING", 1), ("gone", "FAILED", 0), ("b", "COMPLETED", 1)] {
         let json = serde_json::to_string(&job(id, Status::parse(status))).unwrap();

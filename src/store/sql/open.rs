@@ -1,0 +1,143 @@
+//! Opening the store: an SQLite file (created private, WAL), a throw-away memory store, or a
+//! PostgreSQL server; each migrated with the migrations of its own backend.
+
+use super::file::{create_private_file, restrict, url_path};
+use super::{Backend, SqlStore};
+use crate::secret::Secret;
+use crate::store::lease::Leases;
+use crate::store::{Error, Result};
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{Any, AssertSqlSafe, Executor, Pool, SqlSafeStr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Rows of change a snapshot takes before it is packed again, at least.
+const FOLD_MIN: i64 = 1_000;
+/// Connections to a PostgreSQL server: polls, the action runner and the leases at once.
+const PG_CONNECTIONS: u32 = 6;
+/// How long to wait for a PostgreSQL connection (a server restarting, a full pool).
+const PG_ACQUIRE: Duration = Duration::from_secs(10);
+
+impl SqlStore {
+    fn new(pool: Pool<Any>, backend: Backend) -> SqlStore {
+        SqlStore { pool, fold_min: FOLD_MIN, backend, fence: None }
+    }
+
+    /// Opens (creating when missing) the SQLite state file at `path` and migrates it.
+    pub async fn open_sqlite(path: &Path) -> Result<SqlStore> {
+        let shown = path.display().to_string();
+        let hint = "check state.path and its folder's permissions";
+        let open_failed = |detail: String| Error::open_failed(&shown, detail, hint);
+        create_private_file(path).map_err(|e| open_failed(e.to_string()))?;
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}?mode=rwc", url_path(path));
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=10000"] {
+                        conn.execute(pragma).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(|e| open_failed(e.to_string()))?;
+        migrate(&pool, Backend::Sqlite, &shown).await?;
+        for suffix in ["-wal", "-shm"] {
+            let side = format!("{}{suffix}", path.display());
+            let _ = restrict(Path::new(&side));
+        }
+        Ok(SqlStore::new(pool, Backend::Sqlite))
+    }
+
+    /// A throwaway in-memory store (a preview with no state file yet writes nothing to disk).
+    pub async fn open_memory() -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .map_err(|e| Error::open_failed(":memory:", e.to_string(), "out of memory?"))?;
+        migrate(&pool, Backend::Sqlite, ":memory:").await?;
+        Ok(SqlStore::new(pool, Backend::Sqlite))
+    }
+
+    /// Connects to the PostgreSQL server at `url` (with its password; `shown` is the URL without
+    /// it) and migrates its schema.
+    pub async fn open_postgres(url: &Secret, shown: &str) -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let hint = "check state.url, the password and that the server accepts this host (pg_hba.conf)";
+        let pool = AnyPoolOptions::new()
+            .max_connections(PG_CONNECTIONS)
+            .acquire_timeout(PG_ACQUIRE)
+            .connect(url.expose())
+            .await
+            .map_err(|e| Error::open_failed(shown, scrub(&e.to_string(), url), hint))?;
+        migrate(&pool, Backend::Postgres, shown).await?;
+        Ok(SqlStore::new(pool, Backend::Postgres))
+    }
+
+    /// This store, its writes about each target fenced by `leases` (replicas share the store).
+    pub fn fenced(mut self, leases: Arc<Leases>) -> SqlStore {
+        self.fence = Some(leases);
+        self
+    }
+
+    /// The database server's name and version (`check --targets`).
+    pub async fn server_version(&self) -> Result<String> {
+        let sql = match self.backend {
+            Backend::Sqlite => "SELECT 'SQLite ' || sqlite_version()",
+            Backend::Postgres => "SELECT version()",
+        };
+        Ok(sqlx::Row::try_get(&sqlx::query(sql).fetch_one(&self.pool).await?, 0)?)
+    }
+
+    /// The connection pool (the leases share it).
+    pub fn pool(&self) -> &Pool<Any> {
+        &self.pool
+    }
+}
+
+/// An error message without the password of `url` in it, whatever the driver put there.
+fn scrub(message: &str, url: &Secret) -> String {
+    let password = reqwest::Url::parse(url.expose()).ok().and_then(|u| u.password().map(str::to_string));
+    match password.filter(|p| !p.is_empty()) {
+        Some(p) => message.replace(&p, "[redacted]"),
+        None => message.to_string(),
+    }
+}
+
+async fn migrate(pool: &Pool<Any>, backend: Backend, shown: &str) -> Result<()> {
+    migrator(backend).run(pool).await.map_err(|e| Error::MigrateFailed { path: shown.into(), detail: e.to_string() })
+}
+
+/// The schema migrations of `backend`, embedded.
+pub(super) fn migrator(backend: Backend) -> Migrator {
+    migrator_until(backend, i64::MAX)
+}
+
+/// The schema migrations of `backend` up to version `last`.
+pub(super) fn migrator_until(backend: Backend, last: i64) -> Migrator {
+    let migration = |version, name: &str, sql: &'static str| {
+        Migration::new(
+            version,
+            name.to_string().into(),
+            MigrationType::Simple,
+            AssertSqlSafe(sql).into_sql_str(),
+            false,
+        )
+    };
+    let all = match backend {
+        Backend::Sqlite => vec![
+            migration(1, "init", include_str!("../migrations/0001_init.sql")),
+            migration(2, "sign_ins", include_str!("../migrations/0002_sign_ins.sql")),
+            migration(3, "packed_snapshots", include_str!("../migrations/0003_packed_snapshots.sql")),
+        ],
+        Backend::Postgres => vec![migration(1, "init", include_str!("../migrations/postgres/0001_init.sql"))],
+    };
+    Migrator::with_migrations(all.into_iter().filter(|m| m.version <= last).collect())
+}

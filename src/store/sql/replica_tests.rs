@@ -1,0 +1,108 @@
+//! Replicas on a real PostgreSQL server: leases spread the targets, a takeover raises the epoch
+//! and fences the old holder's writes, and queued actions are claimed by one replica at a time.
+
+use super::tests::postgres;
+use super::*;
+use crate::actions::{ActionConfig, CancelConfig};
+use crate::arcgis::Status;
+use crate::diff::EventInfo;
+use std::time::Duration;
+
+const TTL: Duration = Duration::from_secs(15);
+
+/// Two replicas' stores on one fresh database, or none when there is no server.
+async fn replicas(test: &str) -> Option<[(SqlStore, Arc<Leases>); 2]> {
+    postgres::url(test)?;
+    let url = crate::secret::Secret::new(postgres::fresh_database().await);
+    let mut out = Vec::new();
+    for name in ["a", "b"] {
+        let store = SqlStore::open_postgres(&url, "test").await.unwrap();
+        let leases = Arc::new(Leases::new(store.pool.clone(), name.into(), TTL));
+        out.push((store.fenced(leases.clone()), leases));
+    }
+    out.try_into().ok()
+}
+
+fn targets() -> Vec<String> {
+    ["t1", "t2", "t3"].map(String::from).to_vec()
+}
+
+fn held(leases: &Leases) -> Vec<String> {
+    leases.held().into_iter().map(|(t, _)| t).collect()
+}
+
+/// Ends every lease now, as if its holder had stopped renewing `ttl` ago.
+async fn expire_all(store: &SqlStore) {
+    sqlx::query("UPDATE leases SET expires_ms = 0").execute(&store.pool).await.unwrap();
+}
+
+fn action(job: &str) -> Planned {
+    Planned {
+        rule: "r".into(),
+        action: ActionConfig::Cancel(CancelConfig {}),
+        action_index: 0,
+        jobs: vec![Job::new(job, Status::Executing)],
+        event: EventInfo { kind: "poll".into(), from: None, to: None },
+        planned_ms: 1_000,
+        settled: Vec::new(),
+        secrets_scrubbed: false,
+    }
+}
+
+#[tokio::test]
+async fn replicas_share_the_targets_and_the_first_gives_one_back() {
+    let Some([(_, a), (_, b)]) = replicas("replicas_share_the_targets").await else { return };
+    a.round(&targets()).await.unwrap();
+    assert_eq!(held(&a), targets(), "alone, it takes every target");
+    b.round(&targets()).await.unwrap();
+    assert!(held(&b).is_empty(), "nothing has expired: nothing is taken");
+    a.round(&targets()).await.unwrap();
+    assert_eq!(held(&a), ["t1", "t2"], "two live replicas: ceil(3 / 2) = 2 each at most");
+    b.round(&targets()).await.unwrap();
+    assert_eq!(held(&b), ["t3"], "the one given back");
+    let view = b.view(&targets()).await.unwrap();
+    let t3 = view.iter().find(|v| v.target == "t3").unwrap();
+    assert_eq!((t3.holder.as_deref(), t3.epoch, t3.held_here), (Some("b"), 2, true));
+}
+
+#[tokio::test]
+async fn a_takeover_raises_the_epoch_and_fences_the_old_holder() {
+    let Some([(store_a, a), (store_b, b)]) = replicas("a_takeover_fences_the_old_holder").await else { return };
+    a.round(&["t1".to_string()]).await.unwrap();
+    let mut poll = PollCommit::new(Scope::Real, "t1", 1_000);
+    poll.actions = vec![action("j1")];
+    let ids = store_a.commit_poll(&poll).await.unwrap();
+    assert_eq!(store_a.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap().len(), 1, "claimed by a");
+    assert!(store_a.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap().is_empty(), "running: not again");
+
+    // a stops renewing (paused); its lease runs out and b takes the target over.
+    expire_all(&store_a).await;
+    b.round(&["t1".to_string()]).await.unwrap();
+    assert_eq!(b.held(), [("t1".to_string(), 2)], "epoch raised by one");
+    let resumed = store_b.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap();
+    assert_eq!(resumed.iter().map(|q| q.id).collect::<Vec<_>>(), ids, "a's claimed action is b's to resume");
+
+    // a wakes up: every write about t1 loses the race.
+    let done = Attempt::Final { outcome: Outcome::Done, detail: "cancelled".into() };
+    let fenced = |r: Result<()>| matches!(r, Err(Error::Fenced(t)) if t == "t1");
+    assert!(fenced(store_a.record_attempt(ids[0], &done, 2_000).await), "the outcome");
+    assert!(fenced(store_a.commit_poll(&PollCommit::new(Scope::Real, "t1", 2_000)).await.map(|_| ())), "a poll");
+    assert!(fenced(store_a.add_settled(&[(ids[0], "x@example.com".into())]).await), "journal progress");
+    let check = CancelCheck { job_id: "j1".into(), rule: "r".into(), polls_left: 3 };
+    assert!(fenced(store_a.add_cancel_check(Scope::Real, "t1", &check).await), "a cancel check");
+    assert!(a.holds("t1").is_none(), "a knows it lost the lease");
+    assert!(store_a.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap().is_empty(), "and claims nothing");
+    store_b.record_attempt(ids[0], &done, 2_000).await.expect("the holder records");
+}
+
+#[tokio::test]
+async fn a_restarted_replica_takes_its_own_lease_back_at_once() {
+    let Some([(store_a, a), _]) = replicas("a_restarted_replica").await else { return };
+    a.round(&["t1".to_string()]).await.unwrap();
+    let again = Leases::new(store_a.pool.clone(), "a".into(), TTL);
+    again.round(&["t1".to_string()]).await.unwrap();
+    assert_eq!(again.held(), [("t1".to_string(), 2)], "the same name, a new process: epoch + 1 at once");
+    again.release_all().await;
+    let view = again.view(&["t1".to_string()]).await.unwrap();
+    assert_eq!(view[0].holder, None, "given back at shutdown");
+}
