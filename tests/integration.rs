@@ -6,5 +6,6 @@ mod daemon;
 mod faults;
 mod notify;
 mod pipeline;
+mod replicas;
 mod security;
 mod util;

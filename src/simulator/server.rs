@@ -327,6 +327,18 @@ fn respond(
             let token = esri_header(headers).or_else(|| params.get("token").cloned());
             let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
             let caller = site.authorize(token.as_deref(), referer, now, endpoint.needs_admin(flavor))?.clone();
+            let call = match endpoint {
+                Endpoint::List => Some("list".to_string()),
+                Endpoint::Cancel(id) if *method == Method::POST => Some(format!("cancel {id}")),
+                _ => None,
+            };
+            if let Some(call) = call {
+                let calls = &mut site.stats.calls;
+                if calls.len() == super::site::CALLS_KEPT {
+                    calls.pop_front();
+                }
+                calls.push_back((now, call, referer.unwrap_or_default().to_string()));
+            }
             authorized(site, endpoint, method, params, &caller, now)
         }
     }

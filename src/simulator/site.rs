@@ -92,7 +92,13 @@ pub struct Stats {
     pub user_lookups: u32,
     /// When each job was first asked to cancel (the site's clock, epoch ms).
     pub first_cancel_ms: BTreeMap<String, i64>,
+    /// The last list and cancel calls: (the site's clock, "list" or "cancel <job>", the caller's
+    /// Referer), so that tests see which replica called.
+    pub calls: std::collections::VecDeque<(i64, String, String)>,
 }
+
+/// Calls kept in [`Stats::calls`].
+pub const CALLS_KEPT: usize = 20_000;
 
 /// A job's state at one instant.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,6 +4,7 @@
 
 pub mod daemon;
 pub mod hook;
+pub mod postgres;
 pub mod raw_http;
 pub mod smtp;
 
