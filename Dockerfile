@@ -17,12 +17,13 @@ RUN cargo build --release --locked --bin nbwarden
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --home /var/lib/nbwarden --shell /usr/sbin/nologin nbwarden \
+    && useradd --system --uid 10001 --user-group --home /var/lib/nbwarden --shell /usr/sbin/nologin nbwarden \
     && install -d -m 0700 -o nbwarden -g nbwarden /var/lib/nbwarden
 COPY --from=build /src/target/release/nbwarden /usr/local/bin/nbwarden
 COPY rules /usr/share/nbwarden/rules
 COPY nbwarden.example.yaml /usr/share/nbwarden/
-USER nbwarden
+# By number, so that Kubernetes can check runAsNonRoot (packaging/kubernetes).
+USER 10001:10001
 WORKDIR /var/lib/nbwarden
 ENV NBWARDEN_CONFIG=/etc/nbwarden/nbwarden.yaml
 EXPOSE 9187

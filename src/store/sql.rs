@@ -330,7 +330,7 @@ fn outcome(text: &str) -> Result<Outcome> {
 
 /// Adds `keys` to the parts a pending action has settled (its stored `Planned`).
 async fn settle_in(tx: &mut sqlx::Transaction<'_, Any>, id: i64, keys: &[String]) -> Result<()> {
-    let row = sqlx::query("SELECT payload FROM actions WHERE id = $1 AND status = 'pending'")
+    let row = sqlx::query("SELECT payload FROM actions WHERE id = $1 AND status IN ('pending', 'running')")
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?;

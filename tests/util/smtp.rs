@@ -73,6 +73,17 @@ impl SmtpServer {
         }
     }
 
+    /// While `Some`, the server takes that long to accept each message.
+    pub fn set_slow(&self, delay: Option<std::time::Duration>) {
+        let flag = self.out.path().join("slow");
+        match delay {
+            Some(d) => std::fs::write(flag, d.as_millis().to_string()).unwrap(),
+            None => {
+                let _ = std::fs::remove_file(flag);
+            }
+        }
+    }
+
     /// Every message received so far, parsed, in order.
     pub fn messages(&self) -> Vec<Value> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.out.path())

@@ -57,6 +57,11 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         # Store the raw message and answer at once, as a real MTA queues it; parse it afterwards.
+        # While DIR/slow exists, think for that many milliseconds first (a loaded relay).
+        slow = os.path.join(self.out, "slow")
+        if os.path.exists(slow):
+            with open(slow) as f:
+                await asyncio.sleep(int(f.read().strip() or "0") / 1000)
         self.count += 1
         base = os.path.join(self.out, "%04d" % self.count)
         raw = envelope.original_content or envelope.content

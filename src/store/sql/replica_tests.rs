@@ -106,3 +106,29 @@ async fn a_restarted_replica_takes_its_own_lease_back_at_once() {
     let view = again.view(&["t1".to_string()]).await.unwrap();
     assert_eq!(view[0].holder, None, "given back at shutdown");
 }
+
+#[tokio::test]
+async fn progress_journaled_by_a_holder_is_what_its_successor_resumes_from() {
+    use crate::journal::ProgressLog;
+    let Some([(store_a, a), (store_b, b)]) = replicas("progress_in_the_database").await else { return };
+    a.round(&["t1".to_string()]).await.unwrap();
+    let mut poll = PollCommit::new(Scope::Real, "t1", 1_000);
+    poll.actions = vec![action("j1")];
+    let ids = store_a.commit_poll(&poll).await.unwrap();
+    let claimed = store_a.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    // a serves one recipient, records it, and is killed before the action's outcome.
+    let store_a: Arc<dyn Store> = Arc::new(store_a);
+    let journal = crate::store::progress::StoreJournal::new(store_a.clone(), Some(a.clone()));
+    assert!(journal.may_act("t1"), "a holds t1");
+    journal.append("t1", ids[0], "joe@example.com").await;
+    drop(journal);
+    sqlx::query("UPDATE leases SET expires_ms = 0").execute(&store_b.pool).await.unwrap();
+    b.round(&["t1".to_string()]).await.unwrap();
+    let resumed = store_b.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap();
+    assert_eq!(resumed.len(), 1, "b resumes a's action");
+    assert_eq!(resumed[0].planned.settled, ["joe@example.com"], "without the recipient a already served");
+    a.round(&["t1".to_string()]).await.unwrap();
+    let late = crate::store::progress::StoreJournal::new(store_a, Some(a.clone()));
+    assert!(!late.may_act("t1"), "a, its renewal refused, may no longer act on t1");
+}
