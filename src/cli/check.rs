@@ -44,8 +44,12 @@ pub async fn run(explicit: Option<&Path>, probe_targets: bool) -> anyhow::Result
     }
     let mut ok = true;
     if probe_targets {
-        ok &= probe_store(&config, &mut out).await;
-        let sign_ins = super::setup::sign_ins_of(&config).await?;
+        let store_ok = probe_store(&config, &mut out).await;
+        ok &= store_ok;
+        let sign_ins = match store_ok {
+            true => super::setup::sign_ins_of(&config).await?,
+            false => SignIns::new(crate::clock::system()),
+        };
         for target in &config.targets {
             ok &= probe(target, &rules, &sign_ins, &mut out).await;
         }
@@ -70,7 +74,7 @@ async fn probe_store(config: &crate::config::Config, out: &mut String) -> bool {
             true
         }
         Err(e) => {
-            let _ = writeln!(out, "state store {shown}: {e:#}");
+            let _ = writeln!(out, "{e:#}");
             false
         }
     }

@@ -1,6 +1,7 @@
 //! The real binary: `jobs` against the simulator, exit codes, and secrets kept out of all output.
 
 mod kubernetes;
+mod postgres;
 
 use crate::util::{nbwarden, text, Site, ADMIN_PASSWORD};
 use nbwarden::config::Flavor;

@@ -76,7 +76,7 @@ impl SqlStore {
             .acquire_timeout(PG_ACQUIRE)
             .connect(url.expose())
             .await
-            .map_err(|e| Error::open_failed(shown, scrub(&e.to_string(), url), hint))?;
+            .map_err(|e| Error::open_failed(shown, scrub(&reason(&e), url), hint))?;
         migrate(&pool, Backend::Postgres, shown).await?;
         Ok(SqlStore::new(pool, Backend::Postgres))
     }
@@ -99,6 +99,15 @@ impl SqlStore {
     /// The connection pool (the leases share it).
     pub fn pool(&self) -> &Pool<Any> {
         &self.pool
+    }
+}
+
+/// Why a connection failed: the server's own message when it answered (sqlx adds the line of
+/// the server's source that raised it, which helps nobody here).
+fn reason(e: &sqlx::Error) -> String {
+    match e.as_database_error() {
+        Some(db) => format!("the server says: {}", db.message()),
+        None => e.to_string(),
     }
 }
 
