@@ -24,7 +24,7 @@ fn jobs(n: usize, every: usize, round: usize) -> Vec<Job> {
     (0..n)
         .map(|i| {
             let status = if every > 0 && i % every == round % every { Status::Failed } else { Status::Executing };
-            let mut job = Job::new(&format!("j{i:07}"), status);
+            let mut job = Job::new(format!("j{i:07}"), status);
             job.username = Some(format!("user{}", i % 50));
             job.job_type = Some("executeNotebook".into());
             job.started_at = Some(NOW - (i as i64 % 7200) * 1000);
@@ -48,9 +48,15 @@ async fn commits(store: &SqlStore, target: &str, n: usize, every: usize) -> Dura
     let mut samples = Vec::with_capacity(RUNS);
     for round in 1..=RUNS {
         let next = snapshot(jobs(n, every, round));
-        let changed: Vec<&Job> =
-            next.jobs().iter().zip(previous.jobs()).filter(|(new, old)| new.status != old.status).map(|(n, _)| n).collect();
-        let commit = PollCommit { snapshot: Some(&next), upserts: changed, ..PollCommit::new(Scope::Real, target, NOW) };
+        let changed: Vec<&Job> = next
+            .jobs()
+            .iter()
+            .zip(previous.jobs())
+            .filter(|(new, old)| new.status != old.status)
+            .map(|(n, _)| n)
+            .collect();
+        let commit =
+            PollCommit { snapshot: Some(&next), upserts: changed, ..PollCommit::new(Scope::Real, target, NOW) };
         let started = Instant::now();
         store.commit_poll(&commit).await.unwrap();
         samples.push(started.elapsed());

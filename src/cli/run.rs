@@ -64,7 +64,7 @@ pub async fn daemon(options: Options<'_>) -> anyhow::Result<()> {
             break;
         }
         let Some(next) = reload(options.config) else { continue };
-        running.stop().await;
+        running.stop(false).await;
         running = match start(&next, &options, &board).await {
             Ok(started) => {
                 current = next;
@@ -79,7 +79,7 @@ pub async fn daemon(options: Options<'_>) -> anyhow::Result<()> {
         endpoint = Endpoint::follow(endpoint, &current.config.http.listen, &board).await;
     }
     tracing::info!("stopping: running polls and actions get up to {}s", GRACE.as_secs());
-    running.stop().await;
+    running.stop(true).await;
     if let Some(endpoint) = endpoint {
         endpoint.stop().await;
     }

@@ -15,9 +15,10 @@ pub struct StateConfig {
     /// SQLite file, created when missing (unless `url` is set).
     #[serde(default = "default_state_path")]
     pub path: PathBuf,
-    /// `postgres://user@host:port/db`: a PostgreSQL server instead of the file.
+    /// `postgres://user@host:port/db`: a PostgreSQL server instead of the file (a secret: it may
+    /// hold the password).
     #[serde(default)]
-    pub url: Option<String>,
+    pub url: Option<Secret>,
     /// The database password (or `password_file`, or in the URL).
     #[serde(default)]
     pub password: Option<Secret>,
@@ -56,12 +57,12 @@ impl Default for StateConfig {
 impl StateConfig {
     /// The PostgreSQL server's URL as configured, when there is one.
     pub fn postgres(&self) -> Option<&str> {
-        self.url.as_deref()
+        self.url.as_ref().map(Secret::expose)
     }
 
     /// The URL to connect with: the password and the CA file added (never log it).
     pub fn connect_url(&self) -> Option<Secret> {
-        let mut url = Url::parse(self.url.as_deref()?).ok()?;
+        let mut url = Url::parse(self.postgres()?).ok()?;
         if let Some(password) = &self.password {
             url.set_password(Some(password.expose())).ok()?;
         }
@@ -73,7 +74,7 @@ impl StateConfig {
 
     /// Where the state is, for people: the file, or the URL without its password.
     pub fn shown(&self) -> String {
-        match self.url.as_deref() {
+        match self.postgres() {
             Some(url) => redacted(url),
             None => self.path.display().to_string(),
         }
@@ -129,7 +130,7 @@ impl HaConfig {
 }
 
 pub(super) fn validate(state: &StateConfig, ha: Option<&HaConfig>, problems: &mut Vec<String>) {
-    match state.url.as_deref() {
+    match state.postgres() {
         Some(url) => validate_url(url, state, problems),
         None => {
             for (set, key) in [(state.password.is_some(), "state.password"), (state.ca_file.is_some(), "state.ca_file")]

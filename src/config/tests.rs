@@ -157,3 +157,23 @@ fn lookup_prefers_the_flag_then_the_environment() {
     assert_eq!(locate(None).unwrap(), PathBuf::from("/from/env.yaml"));
     std::env::remove_var(CONFIG_ENV);
 }
+
+#[test]
+fn a_postgresql_state_takes_its_password_from_a_file_and_its_roots_from_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "db.pw", "p@ss word/é\n");
+    write(dir.path(), "db-ca.pem", "-----BEGIN CERTIFICATE-----\n");
+    let text = format!(
+        "{MINIMAL}state: {{ url: 'postgres://nbw@db.example.com:5432/nbw?sslmode=verify-full', password_file: db.pw, ca_file: db-ca.pem }}\nha: {{ replica: r1 }}\n"
+    );
+    let config = load(&write(dir.path(), "nbwarden.yaml", &text)).unwrap();
+    let url = reqwest::Url::parse(config.state.connect_url().unwrap().expose()).unwrap();
+    assert_eq!(url.password(), Some("p%40ss%20word%2F%C3%A9"), "the password, percent-encoded into the URL");
+    let query: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into(), v.into())).collect();
+    assert_eq!(query[0], ("sslmode".into(), "verify-full".into()));
+    assert_eq!(query[1], ("sslrootcert".into(), dir.path().join("db-ca.pem").display().to_string()));
+    assert_eq!(config.state.shown(), "postgres://nbw@db.example.com:5432/nbw", "shown without password or query");
+    let ha = config.ha.unwrap();
+    assert_eq!((ha.replica_name(), ha.lease_ttl.0.as_secs()), ("r1".to_string(), 15));
+    assert!(!format!("{:?}", config.state).contains("p@ss"), "Debug hides it");
+}

@@ -102,14 +102,20 @@ impl Running {
         Running { stop, tasks, keeper }
     }
 
-    /// Stops polling, lets running polls and actions finish within the grace period, waits, and
-    /// gives the leases back.
-    pub async fn stop(mut self) {
+    /// Stops polling, lets running polls and actions finish within the grace period, and waits.
+    /// At shutdown the leases are given back, so that other replicas take over at once; at a
+    /// reload they are kept, and the new configuration's keeper takes them again (epoch + 1).
+    pub async fn stop(mut self, shutdown: bool) {
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
         if let Some((stop, keeper)) = self.keeper.take() {
-            let _ = stop.send(true);
-            let _ = keeper.await;
+            match shutdown {
+                true => {
+                    let _ = stop.send(true);
+                    let _ = keeper.await;
+                }
+                false => keeper.abort(),
+            }
         }
     }
 }

@@ -80,7 +80,7 @@ async fn gaps(source: Arc<FakeSource>, every: &str, run: Duration) -> Vec<Durati
     });
     let running = Running::start(vec![target], cx);
     tokio::time::sleep(run).await;
-    running.stop().await;
+    running.stop(true).await;
     let at = source.polled_at.lock().unwrap().clone();
     at.windows(2).map(|w| w[1] - w[0]).collect()
 }

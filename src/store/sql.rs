@@ -348,6 +348,4 @@ async fn settle_in(tx: &mut sqlx::Transaction<'_, Any>, id: i64, keys: &[String]
 }
 
 #[cfg(test)]
-mod replica_tests;
-#[cfg(test)]
 mod tests;

@@ -67,13 +67,18 @@ async fn a_wrong_database_password_is_a_clear_error_that_never_shows_the_passwor
     let mut url = reqwest::Url::parse(&postgres::fresh_database(&server).await).unwrap();
     url.set_password(Some("Wr0ng-Pa55-in-url")).unwrap();
     let site = Site::simple(SCENARIO, Flavor::Enterprise).await;
-    site.rewrite(|line| if line.starts_with("state:") { format!("state: {{ url: '{url}' }}") } else { line.to_string() });
+    site.rewrite(
+        |line| if line.starts_with("state:") { format!("state: {{ url: '{url}' }}") } else { line.to_string() },
+    );
     for args in [&["once"][..], &["check", "--targets"], &["jobs"]] {
         let out = site.run(args).await;
         let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
         assert!(!out.status.success(), "{args:?}: {all}");
         assert!(!all.contains("Wr0ng-Pa55-in-url"), "{args:?} shows the password: {all}");
-        assert!(all.contains("password authentication failed") || all.contains("cannot open the state store"), "{args:?}: {all}");
+        assert!(
+            all.contains("password authentication failed") || all.contains("cannot open the state store"),
+            "{args:?}: {all}"
+        );
         let mut shown = url.clone();
         shown.set_password(None).unwrap();
         assert!(all.contains(shown.as_str().trim_end_matches('/')), "{args:?} names the server: {all}");
@@ -102,4 +107,24 @@ async fn replicas_without_postgresql_and_a_url_that_is_not_postgresql_are_config
     assert!(said.contains("is not a PostgreSQL URL"), "{said}");
     assert!(said.contains("ha.lease_ttl 1s is too short"), "{said}");
     assert!(!said.contains("pw-not-shown"), "{said}");
+}
+
+#[tokio::test]
+async fn the_daemon_runs_on_postgresql_without_replicas() {
+    use crate::util::daemon::{poll_until, Daemon};
+    let Some(server) = postgres::url("run on PostgreSQL") else { return };
+    let site = site_on(&postgres::fresh_database(&server).await).await;
+    let mut daemon = Daemon::start(&site.config_path, &[]);
+    let cancelled =
+        poll_until(std::time::Duration::from_secs(20), || site.sim.stats().cancels.contains_key("runaway")).await;
+    assert!(cancelled, "{}", daemon.log());
+    daemon.signal("TERM");
+    assert!(
+        daemon.wait_exit(std::time::Duration::from_secs(15)).await.is_some_and(|s| s.success()),
+        "{}",
+        daemon.log()
+    );
+    let again = site.run(&["once", "--json"]).await;
+    assert!(json_lines(&again).iter().all(|l| l["kind"] != "action"), "the daemon's ledger is in the database");
+    assert_eq!(site.sim.stats().cancels.get("runaway"), Some(&1));
 }

@@ -80,6 +80,8 @@ async fn changes(store: &SqlStore) -> i64 {
     sqlx::query(sql).fetch_one(&store.pool).await.unwrap().try_get(0).unwrap()
 }
 
+mod replicas;
+
 pub(crate) mod postgres {
     //! The test server of `scripts/test` (`NBWARDEN_TEST_POSTGRES_URL`): a database per test.
 

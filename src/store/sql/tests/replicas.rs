@@ -1,7 +1,7 @@
 //! Replicas on a real PostgreSQL server: leases spread the targets, a takeover raises the epoch
 //! and fences the old holder's writes, and queued actions are claimed by one replica at a time.
 
-use super::tests::postgres;
+use super::postgres;
 use super::*;
 use crate::actions::{ActionConfig, CancelConfig};
 use crate::arcgis::Status;
