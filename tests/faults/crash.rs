@@ -13,6 +13,7 @@
 use super::SECOND;
 use crate::util::daemon::{poll_until, Daemon};
 use crate::util::smtp::SmtpServer;
+use crate::util::Lcg;
 use crate::util::Site;
 use nbwarden::config::Flavor;
 use nbwarden::journal::FINISHED;
@@ -60,27 +61,13 @@ const RULES: &str = "rules:
       - { type: email, to: [owner], subject: failed, body: '{% for j in jobs %}[{{ j.id }}]{% endfor %}' }
 ";
 
-/// A small deterministic generator (the seed is printed so that a failure can be replayed).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (self.0 >> 33) % below
-    }
-}
-
 #[tokio::test]
 async fn sigkill_at_random_points_loses_and_repeats_nothing() {
     let smtp = SmtpServer::start(None, None);
     let site = Site::start(&scenario(), Flavor::Enterprise, None, "{ every: 1s, timeout: 2s }").await;
     site.rules(RULES);
     site.top(&format!("email: {{ host: 127.0.0.1, port: {}, security: none, from: n@example.org }}", smtp.port));
-    let seed = std::env::var("NBWARDEN_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-    });
-    eprintln!("crash test seed: {seed} (NBWARDEN_CRASH_SEED={seed} replays it)");
-    let mut random = Lcg(seed);
+    let (seed, mut random) = Lcg::seeded("crash test seed");
     // The baseline poll: what fails later are events, not part of the first snapshot.
     assert!(site.run(&["once"]).await.status.success());
     // After each kill: what its progress journal held, and how many messages had arrived by then.

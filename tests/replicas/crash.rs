@@ -5,6 +5,7 @@
 use super::{Cluster, SECOND};
 use crate::util::daemon::poll_until;
 use crate::util::postgres::{self, PrivateServer};
+use crate::util::Lcg;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -94,16 +95,6 @@ fn assert_exactly_once(cluster: &Cluster, sites: usize, what: &str) {
     assert_eq!(mails.len(), 3 * sites * JOBS, "{what}: nothing else was sent: {mails:?}");
 }
 
-/// A small deterministic generator (the seed is printed so that a failure can be replayed).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (self.0 >> 33) % below
-    }
-}
-
 #[tokio::test]
 async fn holders_killed_at_random_points_over_20_cycles_lose_and_repeat_nothing() {
     let Some(server) = postgres::url("replicas: SIGKILL cycles") else { return };
@@ -112,11 +103,7 @@ async fn holders_killed_at_random_points_over_20_cycles_lose_and_repeat_nothing(
     let mut cluster = Cluster::start(&sites, RULES, db).await;
     // A relay that takes its time: kills land inside claimed e-mail actions, not only between them.
     cluster.smtp.set_slow(Some(Duration::from_millis(400)));
-    let seed = std::env::var("NBWARDEN_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-    });
-    eprintln!("replica crash test seed: {seed} (NBWARDEN_CRASH_SEED={seed} replays it)");
-    let mut random = Lcg(seed);
+    let (seed, mut random) = Lcg::seeded("replica crash test seed");
     cluster.launch("a");
     cluster.launch("b");
     for cycle in 0..20 {

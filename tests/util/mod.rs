@@ -151,6 +151,27 @@ impl Site {
     }
 }
 
+/// A small deterministic generator for the crash tests' random points.
+pub struct Lcg(u64);
+
+impl Lcg {
+    /// Seeded from `NBWARDEN_CRASH_SEED`, or the time; prints the seed, so that a failure of
+    /// `test` can be replayed. Returns the seed too.
+    pub fn seeded(test: &str) -> (u64, Lcg) {
+        let seed = std::env::var("NBWARDEN_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+        });
+        eprintln!("{test}: {seed} (NBWARDEN_CRASH_SEED={seed} replays it)");
+        (seed, Lcg(seed))
+    }
+
+    /// A number below `below`.
+    pub fn next(&mut self, below: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
 /// Says loudly that a test could not run here: on standard output, and in
 /// `target/test-skips.txt`, which `scripts/test` prints at the end. Under `CI=true` a skip is a
 /// failure: CI must run every test.
