@@ -181,6 +181,9 @@ pub struct ActionReport {
     pub outcome: Outcome,
     /// Details for people.
     pub detail: String,
+    /// Planned by a `mode: shadow` rule: never executed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
 }
 
 /// One line of the audit trail.

@@ -72,12 +72,13 @@ pub fn human(line: &Line) -> String {
             format!("event   {target}: {} {event}{change}", printable(job_id))
         }
         Line::Action(r) => format!(
-            "action  {}: rule {} {} [{}] {}: {}",
+            "action  {}: rule {} {} [{}] {}{}: {}",
             r.target,
             r.rule,
             r.action,
             r.job_ids.iter().map(|j| printable(j)).collect::<Vec<_>>().join(", "),
             r.outcome,
+            if r.shadow { " (shadow)" } else { "" },
             printable(&r.detail)
         ),
     }

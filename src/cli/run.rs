@@ -178,7 +178,8 @@ pub fn log_line(line: &Line) {
             if r.outcome == crate::plan::Outcome::Failed {
                 tracing::warn!(target_name = %r.target, rule = %r.rule, jobs, "{} {}: {detail}", r.action, r.outcome);
             } else {
-                tracing::info!(target_name = %r.target, rule = %r.rule, jobs, "{} {}: {detail}", r.action, r.outcome);
+                let mode = if r.shadow { " (shadow)" } else { "" };
+                tracing::info!(target_name = %r.target, rule = %r.rule, jobs, "{} {}{mode}: {detail}", r.action, r.outcome);
             }
         }
     }

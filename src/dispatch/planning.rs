@@ -12,11 +12,13 @@ use crate::rules::{Firing, Rule, RuleSet};
 use crate::store::PollCommit;
 use std::collections::HashMap;
 
-/// How many destructive firings one poll of one target may still plan.
+/// How many destructive firings one poll of one target may still plan; shadow rules may have a
+/// budget of their own, so that their planned cancels never use up the real ones (and the reverse).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Budget {
     pub(super) left: u32,
     pub(super) reason: String,
+    shadow: Option<Box<Budget>>,
 }
 
 impl Budget {
@@ -33,7 +35,21 @@ impl Budget {
             (share, format!("max_cancel_fraction ({} of {running} running)", limits.max_cancel_fraction)),
         ];
         let (left, reason) = candidates.into_iter().min_by_key(|(n, _)| *n).unwrap_or((0, String::new()));
-        Budget { left, reason }
+        Budget { left, reason, shadow: None }
+    }
+
+    /// This budget, with `shadow` for the cancels of shadow rules.
+    pub fn with_shadow(mut self, shadow: Budget) -> Budget {
+        self.shadow = Some(Box::new(shadow));
+        self
+    }
+
+    /// The budget a rule's cancels count against.
+    fn of(&mut self, shadow: bool) -> &mut Budget {
+        match (shadow, self.shadow.is_some()) {
+            (true, true) => self.shadow.as_deref_mut().expect("a shadow budget"),
+            _ => self,
+        }
     }
 
     fn take(&mut self) -> bool {
@@ -61,6 +77,7 @@ pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budg
     let mut batches: HashMap<(usize, usize), usize> = HashMap::new();
     for firing in firings {
         let rule = &rules.rules[firing.rule];
+        let budget = budget.of(rule.shadow);
         if rule.cancels() && !budget.take() {
             let detail = format!("limit reached: {}; fires again when the budget allows", budget.reason);
             let ids = [firing.job.id.clone()];
@@ -69,7 +86,7 @@ pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budg
             continue;
         }
         plan.ledger.push(LedgerRecord {
-            rule: rule.name.clone(),
+            rule: rule.ledger_name().into(),
             job_id: firing.job.id.clone(),
             trigger: firing.trigger.clone(),
         });
@@ -128,6 +145,7 @@ fn report(
         job_ids: job_ids.to_vec(),
         outcome,
         detail: detail.into(),
+        shadow: rule.shadow,
     }
 }
 
@@ -140,6 +158,7 @@ pub(super) fn planned_report(target: &str, planned: &Planned, outcome: Outcome, 
         job_ids: planned.job_ids(),
         outcome,
         detail,
+        shadow: false,
     }
 }
 
@@ -159,10 +178,11 @@ impl Dispatcher {
         commit.ledger = plan.ledger;
         let acting = self.mode == Mode::Act;
         reports.extend(plan.suppressed);
-        if !acting {
-            reports.extend(plan.actions.iter().map(|p| self.preview(commit.target, source, p)));
-        }
-        commit.actions = if acting { plan.actions } else { Vec::new() };
+        // Shadow rules' actions are only previewed, whatever the mode; the others when not acting.
+        let (queued, previewed): (Vec<Planned>, Vec<Planned>) =
+            plan.actions.into_iter().partition(|p| acting && !self.is_shadow(&p.rule));
+        reports.extend(previewed.iter().map(|p| self.preview(commit.target, source, p)));
+        commit.actions = queued;
         if self.mode.writes() {
             commit.audit = reports.iter().map(|r| self.audit_entry(r)).collect();
             self.store.commit_poll(&commit).await?;
@@ -177,7 +197,13 @@ impl Dispatcher {
         let services = &self.services;
         let occasion = planned.occasion();
         let cx = ActionContext { target, source, occasion, services, progress: &progress, now_ms: self.now_ms() };
-        planned_report(target, planned, Outcome::Planned, planned.action.build().preview(&cx))
+        let report = planned_report(target, planned, Outcome::Planned, planned.action.build().preview(&cx));
+        ActionReport { shadow: self.is_shadow(&planned.rule), ..report }
+    }
+
+    /// Whether `rule` is a current `mode: shadow` rule.
+    pub fn is_shadow(&self, rule: &str) -> bool {
+        self.rules.get(rule).is_some_and(|r| r.shadow)
     }
 
     /// The audit line of a report that belongs to no queued action; the trail tells a cancel

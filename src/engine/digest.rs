@@ -28,7 +28,7 @@ impl Target {
         let rule = &dispatch.rules.rules[index];
         let Trigger::Schedule(schedule) = &rule.trigger else { return Ok(Vec::new()) };
         let trigger = slot_trigger(slot_ms);
-        if self.state.ledger.fired(&rule.name, DIGEST_JOB, &trigger) {
+        if self.state.ledger.fired(&rule.ledger_name(), DIGEST_JOB, &trigger) {
             return Ok(Vec::new());
         }
         let name = self.config.name.clone();
@@ -44,11 +44,12 @@ impl Target {
             .collect();
         jobs.sort_by(|a, b| a.started_at.cmp(&b.started_at).then_with(|| a.id.cmp(&b.id)));
         tracing::info!(target_name = %name, rule = %rule.name, jobs = jobs.len(), "digest slot {}", crate::arcgis::model::rfc3339(slot_ms).unwrap_or_default());
-        let slot = LedgerRecord { rule: rule.name.clone(), job_id: DIGEST_JOB.into(), trigger: trigger.clone() };
+        let slot =
+            LedgerRecord { rule: rule.ledger_name().into(), job_id: DIGEST_JOB.into(), trigger: trigger.clone() };
         let plan = crate::dispatch::plan_digest(rule, slot, jobs, slot_ms);
         let commit = PollCommit::new(dispatch.scope(), &name, slot_server);
         let reports = dispatch.commit(commit, plan, &*self.source, Vec::new()).await?;
-        self.state.ledger.record(&rule.name, DIGEST_JOB, &trigger, slot_server);
+        self.state.ledger.record(&rule.ledger_name(), DIGEST_JOB, &trigger, slot_server);
         metrics::counter!(crate::telemetry::FIRINGS, "target" => name.clone(), "rule" => rule.name.clone())
             .increment(1);
         Ok(reports.into_iter().map(Line::Action).collect())

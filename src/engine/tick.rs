@@ -102,8 +102,15 @@ impl Target {
         let evaluation = dispatch.rules.evaluate(&input);
         log_unanswerable(shared, &evaluation);
         let running = next.values().filter(|j| j.phase() == Phase::Running).count();
-        let recent = dispatch.store.cancels_since(dispatch.scope(), &name, dispatch.now_ms() - 3_600_000).await?;
+        let hour_ago = dispatch.now_ms() - 3_600_000;
+        let acting = dispatch.mode == dispatch::Mode::Act;
+        // Acting, real cancels are the queued ones; a dry run's and shadow rules' are planned ones.
+        let recent = dispatch.store.cancels_since(dispatch.scope(), &name, hour_ago, !acting).await?;
         let mut budget = Budget::new(&self.config.limits, running, recent);
+        if acting {
+            let shadow = dispatch.store.cancels_since(dispatch.scope(), &name, hour_ago, true).await?;
+            budget = budget.with_shadow(Budget::new(&self.config.limits, running, shadow));
+        }
         let plan = dispatch::plan(&dispatch.rules, &name, &evaluation.firings, &mut budget, now_ms);
         let fired = plan.ledger.clone();
         let (streaks_set, streaks_dropped) = streak_changes(&self.state.streaks, &evaluation.streaks);
@@ -120,7 +127,10 @@ impl Target {
         let reports = dispatch.commit(commit, plan, &*self.source, ignored).await?;
         for record in &fired {
             self.state.ledger.record(&record.rule, &record.job_id, &record.trigger, now_ms);
-            let labels = [("target", name.clone()), ("rule", record.rule.clone())];
+            let mut labels = vec![("target", name.clone()), ("rule", record.rule.clone())];
+            if let Some(rule) = record.rule.strip_suffix(crate::rules::SHADOW) {
+                labels = vec![("target", name.clone()), ("rule", rule.to_string()), ("mode", "shadow".into())];
+            }
             metrics::counter!(crate::telemetry::FIRINGS, &labels).increment(1);
         }
         self.state.snapshot = Some(next);
@@ -153,6 +163,7 @@ impl Target {
                             "cancel_ignored: still running {} polls after the cancel",
                             dispatch::CANCEL_CHECK_POLLS
                         ),
+                        shadow: false,
                     });
                 }
                 (true, left) => set.push(CancelCheck { polls_left: left - 1, ..check.clone() }),

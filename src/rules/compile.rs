@@ -10,8 +10,20 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::time::Duration;
 
-const RULE_KEYS: &[&str] =
-    &["name", "description", "targets", "on", "match", "for_polls", "repeat", "actions", "cron", "window", "timezone"];
+const RULE_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "targets",
+    "on",
+    "mode",
+    "match",
+    "for_polls",
+    "repeat",
+    "actions",
+    "cron",
+    "window",
+    "timezone",
+];
 /// The match keys, in the order they are checked: cheap and selective first.
 const MATCH_KEYS: &[&str] = &[
     "status",
@@ -83,6 +95,7 @@ fn compile_rule(r: &Located, targets: &[&str], errors: &mut Vec<RuleError>) -> O
     let repeat = repeat(r, map, is_poll, errors);
     let rule_targets = rule_targets(r, map, targets, errors);
     let actions = actions(r, map, errors);
+    let shadow = shadow(r, map, errors);
     if matches!(trigger, Some(Trigger::Schedule(_))) && actions.iter().any(ActionConfig::is_destructive) {
         errors.push(r.error_at_value(
             "type",
@@ -99,9 +112,23 @@ fn compile_rule(r: &Located, targets: &[&str], errors: &mut Vec<RuleError>) -> O
         for_polls,
         repeat,
         actions,
+        shadow,
         file: r.file.clone(),
         line: r.line,
     })
+}
+
+/// `mode: shadow`, the one mode a rule may name (a rule without `mode` acts).
+fn shadow(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -> bool {
+    match map.get("mode") {
+        None => false,
+        Some(Value::String(mode)) if mode == "shadow" => true,
+        Some(other) => {
+            let message = format!("`mode` may only be `shadow` (evaluate, record, never act), not {other}; remove `mode` for a rule that acts");
+            errors.push(r.error(Some("mode"), message));
+            false
+        }
+    }
 }
 
 fn trigger(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -> Option<Trigger> {

@@ -25,7 +25,7 @@ impl RuleSet {
                 _ => None,
             });
             let Some(limit) = limit.max() else { continue };
-            let fired = ledger.rule(&rule.name);
+            let fired = ledger.rule(&rule.ledger_name());
             let repeat_ms = rule.repeat.map(|d| d.as_millis() as i64);
             let unfinished = snapshot.jobs().iter().zip(snapshot.id_hashes()).filter(|(j, _)| j.ended_at.is_none());
             for (job, id_hash) in unfinished {

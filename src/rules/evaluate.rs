@@ -91,7 +91,7 @@ fn phase_mask(rule: &Rule) -> u8 {
 fn poll_rules(poll: &[(usize, &Rule)], input: &Input, out: &mut Evaluation) -> Vec<Vec<Firing>> {
     let (jobs, ids) = (input.snapshot.jobs(), input.snapshot.id_hashes());
     let phases = input.snapshot.phase_bits();
-    let fired: Vec<_> = poll.iter().map(|(_, rule)| input.ledger.rule(&rule.name)).collect();
+    let fired: Vec<_> = poll.iter().map(|(_, rule)| input.ledger.rule(&rule.ledger_name())).collect();
     let mut groups: Vec<(u8, Vec<usize>)> = Vec::new();
     for (slot, (_, rule)) in poll.iter().enumerate() {
         let mask = phase_mask(rule);
@@ -188,7 +188,7 @@ fn event_rule(index: usize, rule: &Rule, input: &Input, out: &mut Evaluation) ->
             JobEvent::Appeared(job) if first_seen_counts => first_seen(job),
             _ => describe(event),
         };
-        if !input.ledger.fired(&rule.name, &job.id, &trigger) {
+        if !input.ledger.fired(&rule.ledger_name(), &job.id, &trigger) {
             firings.push(Firing { rule: index, job: job.clone(), event: info, trigger });
         }
     }

@@ -73,13 +73,27 @@ pub struct Rule {
     pub repeat: Option<Duration>,
     /// What to do.
     pub actions: Vec<ActionConfig>,
+    /// `mode: shadow`: evaluated, planned, recorded and reported as `planned`; never executed.
+    pub shadow: bool,
     /// Where it was written.
     pub file: PathBuf,
     /// Its first line.
     pub line: u64,
 }
 
+/// What follows a shadow rule's name in the ledger.
+pub const SHADOW: &str = " (shadow)";
+
 impl Rule {
+    /// The rule's name in the ledger: a shadow rule's firings are kept apart, so that removing
+    /// `mode: shadow` acts on the jobs that still match.
+    pub fn ledger_name(&self) -> std::borrow::Cow<'_, str> {
+        match self.shadow {
+            true => format!("{}{SHADOW}", self.name).into(),
+            false => self.name.as_str().into(),
+        }
+    }
+
     /// Whether the rule has a `cancel` action.
     pub fn cancels(&self) -> bool {
         self.actions.iter().any(ActionConfig::is_destructive)

@@ -230,3 +230,27 @@ fn targets_limit_where_a_rule_applies_and_unanswerable_keys_are_noted() {
     assert!(result.firings.is_empty(), "dev-only does not apply to prod; item_id is unknown");
     assert_eq!(result.unanswerable.iter().collect::<Vec<_>>(), [&(1, "item_id")]);
 }
+
+#[test]
+fn a_shadow_rule_records_its_firings_apart_and_mode_takes_only_shadow() {
+    let set =
+        rules("rules:\n  - { name: try, mode: shadow, match: { status: running }, actions: [{ type: cancel }] }\n");
+    let rule = &set.rules[0];
+    assert!(rule.shadow);
+    assert_eq!(rule.ledger_name(), format!("try{SHADOW}"));
+    let mut ledger = LedgerIndex::default();
+    ledger.record("try", "j1", "poll", 1_000);
+    let snap = snapshot(vec![Job::new("j1", Status::Executing)]);
+    let streaks = Streaks::default();
+    let firings = |ledger: &LedgerIndex| {
+        let input =
+            evaluate::Input { target: "prod", now_ms: 2_000, snapshot: &snap, events: &[], ledger, streaks: &streaks };
+        set.evaluate(&input).firings.len()
+    };
+    assert_eq!(firings(&ledger), 1, "a real firing of `try` does not count for its shadow");
+    ledger.record(&rule.ledger_name(), "j1", "poll", 1_000);
+    assert_eq!(firings(&ledger), 0, "its own shadow firing does");
+    let errors = load_text("rules:\n  - { name: x, mode: dry, actions: [{ type: log }] }\n").unwrap_err();
+    let text = errors[0].to_string();
+    assert!(text.contains("`mode` may only be `shadow`") && text.contains("rules.yaml:2"), "{text}");
+}

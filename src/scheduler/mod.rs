@@ -52,12 +52,15 @@ impl Context {
                 metrics::counter!(EVENTS, "target" => target.clone(), "event" => event.clone()).increment(1)
             }
             Line::Action(r) => {
-                let labels = [
+                let mut labels = vec![
                     ("target", r.target.clone()),
                     ("rule", r.rule.clone()),
                     ("action", r.action.clone()),
                     ("outcome", r.outcome.to_string()),
                 ];
+                if r.shadow {
+                    labels.push(("mode", "shadow".into()));
+                }
                 metrics::counter!(ACTIONS, &labels).increment(1);
             }
             Line::Poll { .. } => {}

@@ -41,7 +41,7 @@ impl Store for NullStore {
     async fn audit_for_job(&self, _: Scope, _: &str, _: &str) -> crate::store::Result<Vec<AuditEntry>> {
         Ok(Vec::new())
     }
-    async fn cancels_since(&self, _: Scope, _: &str, _: i64) -> crate::store::Result<u32> {
+    async fn cancels_since(&self, _: Scope, _: &str, _: i64, _: bool) -> crate::store::Result<u32> {
         Ok(0)
     }
     async fn history_since(&self, _: Scope, _: &str, _: i64) -> crate::store::Result<Vec<crate::arcgis::Job>> {

@@ -52,6 +52,7 @@ mod tests {
                 job_ids: vec!["j1".into()],
                 outcome,
                 detail: format!("{outcome} <b>detail</b>"),
+                shadow: outcome == crate::plan::Outcome::Planned,
             }));
         }
         let page = render(&board.view(60_000)).unwrap_or_else(|e| panic!("{e}"));

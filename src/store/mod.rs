@@ -177,8 +177,9 @@ pub trait Store: Send + Sync {
     async fn add_cancel_check(&self, scope: Scope, target: &str, check: &CancelCheck) -> Result<()>;
     /// Audit lines of a job, newest first.
     async fn audit_for_job(&self, scope: Scope, target: &str, job_id: &str) -> Result<Vec<AuditEntry>>;
-    /// Cancels of a target done or queued since `since_ms` (local clock).
-    async fn cancels_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<u32>;
+    /// Cancels of a target since `since_ms` (local clock): queued or done, or (`planned`) only
+    /// planned — by a dry run, or by shadow rules.
+    async fn cancels_since(&self, scope: Scope, target: &str, since_ms: i64, planned: bool) -> Result<u32>;
     /// Jobs of a target listed now or updated since `since_ms` (server clock), for digests.
     async fn history_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<Vec<Job>>;
     /// Drops what is older than the retention; returns the rows removed (see [`Cutoff`]).

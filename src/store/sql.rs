@@ -214,13 +214,16 @@ impl Store for SqlStore {
         for row in &rows {
             let job_ids: Vec<String> = serde_json::from_str(&row.try_get::<String, _>(4)?)?;
             if job_ids.iter().any(|j| j == job_id) {
+                let outcome = outcome(&row.try_get::<String, _>(5)?)?;
                 let report = ActionReport {
                     target: row.try_get(1)?,
                     rule: row.try_get(2)?,
                     action: row.try_get(3)?,
                     job_ids,
-                    outcome: outcome(&row.try_get::<String, _>(5)?)?,
+                    outcome,
                     detail: row.try_get(6)?,
+                    // Acting, only shadow rules plan without queuing.
+                    shadow: scope == Scope::Real && outcome == Outcome::Planned,
                 };
                 out.push(AuditEntry { at_ms: row.try_get(0)?, report });
             }
@@ -228,20 +231,20 @@ impl Store for SqlStore {
         Ok(out)
     }
 
-    async fn cancels_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<u32> {
-        // A dry run queues nothing: its cancels are the `planned` lines of its audit trail, so
-        // that it meets the hourly limit as the real run would.
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM actions WHERE scope = $1 AND target = $2 AND kind = 'cancel'
-                     AND created_ms >= $3 AND status IN ('pending', 'done'))
-                  + (SELECT COUNT(*) FROM audit WHERE scope = $1 AND target = $2 AND action = 'cancel'
-                     AND outcome = 'planned' AND at_ms >= $3)",
-        )
-        .bind(scope.as_str())
-        .bind(target)
-        .bind(since_ms)
-        .fetch_one(&self.pool)
-        .await?;
+    async fn cancels_since(&self, scope: Scope, target: &str, since_ms: i64, planned: bool) -> Result<u32> {
+        // A dry run and a shadow rule queue nothing: their cancels are the `planned` lines of the
+        // audit trail, so that they meet the hourly limit as acting would.
+        let sql = match planned {
+            false => {
+                "SELECT COUNT(*) FROM actions WHERE scope = $1 AND target = $2 AND kind = 'cancel'
+                 AND created_ms >= $3 AND status IN ('pending', 'running', 'done')"
+            }
+            true => {
+                "SELECT COUNT(*) FROM audit WHERE scope = $1 AND target = $2 AND action = 'cancel'
+                 AND outcome = 'planned' AND at_ms >= $3"
+            }
+        };
+        let row = sqlx::query(sql).bind(scope.as_str()).bind(target).bind(since_ms).fetch_one(&self.pool).await?;
         Ok(row.try_get::<i64, _>(0)? as u32)
     }
 

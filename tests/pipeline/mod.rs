@@ -4,6 +4,7 @@
 mod check;
 mod fidelity;
 mod paths;
+mod shadow;
 
 use crate::util::{actions, json_lines, killed_at, text, Site};
 use nbwarden::config::Flavor;

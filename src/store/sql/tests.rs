@@ -244,7 +244,8 @@ async fn queued_actions_retry_then_finish_in_the_audit_trail(backend: Backend) {
         [vec![ids[0]], vec![ids[1]]],
         "a page at a time"
     );
-    assert_eq!(store.cancels_since(Scope::Real, "prod", now - 60_000).await.unwrap(), 2);
+    assert_eq!(store.cancels_since(Scope::Real, "prod", now - 60_000, false).await.unwrap(), 2);
+    assert_eq!(store.cancels_since(Scope::Real, "prod", now - 60_000, true).await.unwrap(), 0, "none planned");
 
     store
         .record_attempt(ids[0], &Attempt::Retry { next_ms: now + 60_000, detail: "503".into(), progress: None }, now)
@@ -303,6 +304,7 @@ async fn pruning_clears_old_audit_lines_and_finished_actions_but_never_pending_o
         job_ids: vec!["c".into()],
         outcome: Outcome::Suppressed,
         detail: String::new(),
+        shadow: false,
     };
     let audited = PollCommit { audit: vec![AuditEntry { at_ms: 500, report }], ..commit("prod", &[], &[]) };
     store.commit_poll(&audited).await.unwrap();
