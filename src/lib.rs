@@ -14,6 +14,7 @@ pub mod engine;
 pub mod journal;
 pub mod ledger;
 pub mod plan;
+pub mod replay;
 pub mod rules;
 pub mod scheduler;
 pub mod secret;

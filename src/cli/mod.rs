@@ -9,6 +9,7 @@ mod once;
 mod run;
 mod setup;
 mod simulate;
+mod test;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -75,6 +76,12 @@ pub enum Command {
         #[arg(long, value_name = "T")]
         target: Option<String>,
     },
+    /// Rule unit tests: a timeline of polls in, expected firings out; a diff and exit 1 on a mismatch.
+    Test {
+        /// Test files (YAML).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Print the current jobs of each target.
     Jobs {
         /// Only this target.
@@ -120,6 +127,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Explain { job_id, target } => {
             explain::run(setup::load(cli.config.as_deref())?, &job_id, target.as_deref()).await
         }
+        Command::Test { files } => test::run(&files),
         Command::Demo { seconds, every } => demo::run(seconds, every.max(1)).await,
         Command::Simulate { listen, flavor, scenario } => {
             simulate::run(listen, flavor.as_deref(), scenario.as_deref()).await.map(|()| true)

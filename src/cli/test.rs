@@ -1,0 +1,247 @@
+//! `nbwarden test FILE…`: rule unit tests, in the manner of `promtool test rules`. A test file
+//! names rule files, gives a timeline of polls (each job's status, type, user, start and end) and
+//! the firings expected (rule, job, trigger, poll; optionally recipients and the rendered subject).
+//! The timeline goes through the real cores (`replay`); a mismatch prints a diff and exits 1.
+
+use crate::actions::{template, ActionConfig, DEFAULT_SUBJECT, OWNER};
+use crate::arcgis::{Job, Status};
+use crate::config::{parse_yaml, ConfigDuration, LimitsConfig};
+use crate::replay::{replay, Poll, Step};
+use crate::rules::{RuleSet, SHADOW};
+use anyhow::{anyhow, Context};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// The instant the timeline starts at (offsets count from it).
+const START_MS: i64 = 1_800_000_000_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestFile {
+    /// Rule files or folders, relative to the test file.
+    rules: Vec<PathBuf>,
+    /// The target's name (rules with `targets:` apply to it or not).
+    #[serde(default = "default_target")]
+    target: String,
+    /// `owner` recipients: username → address.
+    #[serde(default)]
+    owners: BTreeMap<String, String>,
+    /// The target's limits (default: nbwarden's).
+    #[serde(default)]
+    limits: Option<LimitsConfig>,
+    /// The polls, in time order.
+    polls: Vec<TestPoll>,
+    /// Every firing expected (none: nothing may fire).
+    #[serde(default)]
+    expect: Vec<Expected>,
+}
+
+fn default_target() -> String {
+    "test".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestPoll {
+    /// From the start of the timeline.
+    at: Offset,
+    #[serde(default)]
+    jobs: Vec<TestJob>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestJob {
+    id: String,
+    /// The raw status (EXECUTING, FAILED, …).
+    status: String,
+    #[serde(default, rename = "type")]
+    job_type: Option<String>,
+    #[serde(default)]
+    user: Option<String>,
+    /// From the start of the timeline (`-100m`: before it).
+    #[serde(default)]
+    start: Option<Offset>,
+    #[serde(default)]
+    end: Option<Offset>,
+    #[serde(default)]
+    item_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    /// 1 is the first poll.
+    poll: usize,
+    rule: String,
+    job: String,
+    trigger: String,
+    #[serde(default)]
+    recipients: Option<Vec<String>>,
+    #[serde(default)]
+    subject: Option<String>,
+}
+
+/// A signed duration from the start of the timeline: `90s`, `-1h30m`.
+#[derive(Debug, Clone, Copy)]
+struct Offset(i64);
+
+impl<'de> Deserialize<'de> for Offset {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let (sign, magnitude) = match text.trim().strip_prefix('-') {
+            Some(rest) => (-1, rest),
+            None => (1, text.trim()),
+        };
+        let duration: ConfigDuration = magnitude.parse().map_err(serde::de::Error::custom)?;
+        Ok(Offset(sign * duration.0.as_millis() as i64))
+    }
+}
+
+/// One firing as the test compares it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Seen {
+    poll: usize,
+    rule: String,
+    job: String,
+    trigger: String,
+}
+
+impl std::fmt::Display for Seen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "poll {}: rule {} job {} trigger {}", self.poll, self.rule, self.job, self.trigger)
+    }
+}
+
+/// Runs every file; `Ok(false)` when one fails.
+pub fn run(files: &[PathBuf]) -> anyhow::Result<bool> {
+    let mut out = String::new();
+    let mut ok = true;
+    for file in files {
+        match run_file(file) {
+            Ok(problems) if problems.is_empty() => {
+                let _ = writeln!(out, "{}: ok", file.display());
+            }
+            Ok(problems) => {
+                ok = false;
+                let _ = writeln!(out, "{}: FAILED", file.display());
+                problems.iter().for_each(|p| out.push_str(&format!("  {p}\n")));
+            }
+            Err(e) => {
+                ok = false;
+                let _ = writeln!(out, "{}: {e:#}", file.display());
+            }
+        }
+    }
+    super::write_stdout(&out)?;
+    Ok(ok)
+}
+
+/// The differences between what `file` expects and what its timeline fires.
+fn run_file(file: &Path) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let test: TestFile = parse_yaml(file, &text)?;
+    let base = file.parent().unwrap_or(Path::new("."));
+    let paths: Vec<PathBuf> = test.rules.iter().map(|p| base.join(p)).collect();
+    let rules = RuleSet::load(&paths, &[test.target.as_str()])
+        .map_err(|errors| anyhow!("{}", errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))?;
+    let polls: Vec<Poll> = test.polls.iter().map(poll).collect();
+    // Schedule rules without `timezone:` run in UTC here, so that a test passes on every machine.
+    let limits = test.limits.clone().unwrap_or_default();
+    let steps = replay(&rules, &test.target, &limits, polls, Some(chrono_tz::UTC));
+    Ok(compare(&test, &steps))
+}
+
+fn poll(p: &TestPoll) -> Poll {
+    let at = START_MS + p.at.0;
+    let jobs = p
+        .jobs
+        .iter()
+        .map(|j| Job {
+            job_type: j.job_type.clone(),
+            username: j.user.clone(),
+            started_at: j.start.map(|o| START_MS + o.0),
+            ended_at: j.end.map(|o| START_MS + o.0),
+            item_id: j.item_id.clone(),
+            ..Job::new(j.id.clone(), Status::parse(&j.status))
+        })
+        .collect();
+    Poll { at_ms: at, jobs }
+}
+
+/// Missing (`-`), unexpected (`+`) and different (`~`) firings, in poll order.
+fn compare(test: &TestFile, steps: &[Step]) -> Vec<String> {
+    let fired = firings(test, steps);
+    let mut problems = Vec::new();
+    let expected: Vec<Seen> = test
+        .expect
+        .iter()
+        .map(|e| Seen { poll: e.poll, rule: e.rule.clone(), job: e.job.clone(), trigger: e.trigger.clone() })
+        .collect();
+    for (seen, expect) in expected.iter().zip(&test.expect) {
+        let Some(got) = fired.get(seen) else {
+            problems.push(format!("- {seen}   (expected; it did not fire)"));
+            continue;
+        };
+        if let Some(want) = expect.recipients.as_ref().filter(|w| **w != got.0) {
+            problems.push(format!("~ {seen}: recipients {:?}, expected {want:?}", got.0));
+        }
+        if let Some(want) = expect.subject.as_ref().filter(|w| Some(*w) != got.1.as_ref()) {
+            problems.push(format!("~ {seen}: subject {:?}, expected {want:?}", got.1.as_deref().unwrap_or("")));
+        }
+    }
+    for seen in fired.keys().filter(|s| !expected.contains(s)) {
+        problems.push(format!("+ {seen}   (fired; not expected)"));
+    }
+    problems
+}
+
+/// Every firing of the timeline, with the addresses its e-mails went to and their subject.
+fn firings(test: &TestFile, steps: &[Step]) -> BTreeMap<Seen, (Vec<String>, Option<String>)> {
+    let mut out = BTreeMap::new();
+    for step in steps {
+        for record in &step.plan.ledger {
+            let rule = record.rule.strip_suffix(SHADOW).unwrap_or(&record.rule).to_string();
+            let seen = Seen { poll: step.poll + 1, rule, job: record.job_id.clone(), trigger: record.trigger.clone() };
+            out.insert(seen, (Vec::new(), None));
+        }
+        for planned in &step.plan.actions {
+            let ActionConfig::Email(email) = &planned.action else { continue };
+            for (job, batch) in letters_of(email, planned) {
+                let found =
+                    out.iter_mut().find(|(s, _)| s.poll == step.poll + 1 && s.rule == planned.rule && s.job == job);
+                let Some((_, (recipients, subject))) = found else { continue };
+                recipients.extend(email.to.iter().chain(&email.cc).map(|to| match to.as_str() {
+                    OWNER => owner_address(test, &batch[0]),
+                    fixed => fixed.to_string(),
+                }));
+                let links = |j: &Job| template::Links { admin: format!("(admin URL of {})", j.id), item: None };
+                let context = template::context(&planned.occasion(), &batch, &test.target, links);
+                let source = email.subject.as_deref().unwrap_or(DEFAULT_SUBJECT);
+                *subject = Some(template::render_header(source, &context).unwrap_or_else(|e| format!("({e})")));
+            }
+        }
+    }
+    out
+}
+
+/// The firings an e-mail action covers, each with the jobs of its letter to the first recipient:
+/// a digest's one slot (all its jobs), or each job (with the jobs of its owner, or all of them).
+fn letters_of(email: &crate::actions::EmailAction, planned: &crate::plan::Planned) -> Vec<(String, Vec<Job>)> {
+    if planned.event.kind == "schedule" {
+        return vec![(crate::engine::digest::DIGEST_JOB.to_string(), planned.jobs.clone())];
+    }
+    let to_owner = email.to.first().is_some_and(|t| t == OWNER);
+    let batch = |job: &Job| match to_owner {
+        true => planned.jobs.iter().filter(|j| j.username == job.username).cloned().collect(),
+        false => planned.jobs.clone(),
+    };
+    planned.jobs.iter().map(|job| (job.id.clone(), batch(job))).collect()
+}
+
+fn owner_address(test: &TestFile, job: &Job) -> String {
+    let user = job.username.clone().unwrap_or_default();
+    test.owners.get(&user).cloned().unwrap_or(format!("owner {user}"))
+}

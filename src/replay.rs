@@ -1,0 +1,144 @@
+//! Replaying a timeline of polls through the real cores — diff, rule evaluation with `for_polls`
+//! and `repeat`, planning within the target's limits, digest slots — with nothing executed and
+//! nothing stored: what rule unit tests (`nbwarden test`) see. Pure and synchronous.
+
+use crate::arcgis::{Job, Phase};
+use crate::config::LimitsConfig;
+use crate::diff::{diff, snapshot, Snapshot};
+use crate::dispatch::{plan, plan_digest, Budget, Plan};
+use crate::engine::digest::DIGEST_JOB;
+use crate::ledger::{LedgerIndex, Streaks};
+use crate::plan::LedgerRecord;
+use crate::rules::evaluate::Input;
+use crate::rules::{RuleSet, Subject, Trigger, Verdict};
+use crate::scheduler::timing::next_slot;
+use std::collections::BTreeMap;
+
+/// One poll of the timeline: when (the server's clock, epoch ms) and what it listed.
+#[derive(Debug, Clone)]
+pub struct Poll {
+    /// When, epoch ms.
+    pub at_ms: i64,
+    /// The jobs listed.
+    pub jobs: Vec<Job>,
+}
+
+/// What one poll (or one digest slot just before it) planned.
+#[derive(Debug)]
+pub struct Step {
+    /// The poll's index in the timeline (0 is the first, the baseline).
+    pub poll: usize,
+    /// When, epoch ms.
+    pub at_ms: i64,
+    /// Its firings, planned actions and suppressed firings.
+    pub plan: Plan,
+}
+
+/// Cancels planned within the last hour, for the hourly limit (real and shadow apart).
+#[derive(Default)]
+struct Cancels(Vec<(i64, bool)>);
+
+impl Cancels {
+    fn since(&self, since_ms: i64, shadow: bool) -> u32 {
+        self.0.iter().filter(|(at, s)| *at >= since_ms && *s == shadow).count() as u32
+    }
+}
+
+/// Replays `polls` (in time order) of `target` through `rules`; schedule rules without a
+/// `timezone` run in `zone` (the machine's when `None`).
+pub fn replay(
+    rules: &RuleSet,
+    target: &str,
+    limits: &LimitsConfig,
+    polls: Vec<Poll>,
+    zone: Option<chrono_tz::Tz>,
+) -> Vec<Step> {
+    let (mut ledger, mut streaks) = (LedgerIndex::default(), Streaks::default());
+    let mut previous: Option<Snapshot> = None;
+    let mut seen: BTreeMap<String, (i64, Job)> = BTreeMap::new();
+    let mut cancels = Cancels::default();
+    let mut steps = Vec::new();
+    for (index, poll) in polls.into_iter().enumerate() {
+        if let Some(since) = previous.as_ref().map(|_| steps_since(&steps)) {
+            let window = (since, poll.at_ms, index);
+            steps.extend(digests(rules, target, &seen, &mut ledger, window, zone));
+        }
+        let next = snapshot(poll.jobs);
+        let delta = diff(previous.as_ref(), &next);
+        let input = Input {
+            target,
+            now_ms: poll.at_ms,
+            snapshot: &next,
+            events: &delta.events,
+            ledger: &ledger,
+            streaks: &streaks,
+        };
+        let evaluation = rules.evaluate(&input);
+        let running = next.values().filter(|j| j.phase() == Phase::Running).count();
+        let hour_ago = poll.at_ms - 3_600_000;
+        let mut budget = Budget::new(limits, running, cancels.since(hour_ago, false)).with_shadow(Budget::new(
+            limits,
+            running,
+            cancels.since(hour_ago, true),
+        ));
+        let planned = plan(rules, target, &evaluation.firings, &mut budget, poll.at_ms);
+        for record in &planned.ledger {
+            ledger.record(&record.rule, &record.job_id, &record.trigger, poll.at_ms);
+        }
+        for action in planned.actions.iter().filter(|a| a.action.is_destructive()) {
+            let shadow = rules.get(&action.rule).is_some_and(|r| r.shadow);
+            cancels.0.extend(action.jobs.iter().map(|_| (poll.at_ms, shadow)));
+        }
+        streaks = evaluation.streaks;
+        for job in next.values() {
+            seen.insert(job.id.clone(), (poll.at_ms, job.clone()));
+        }
+        steps.push(Step { poll: index, at_ms: poll.at_ms, plan: planned });
+        previous = Some(next);
+    }
+    steps
+}
+
+/// The time of the last step (digest slots after it are due from there).
+fn steps_since(steps: &[Step]) -> i64 {
+    steps.last().map_or(i64::MIN, |s| s.at_ms)
+}
+
+/// The digest slots of schedule rules after `after_ms` up to `until_ms`, each with the jobs seen
+/// within its window that match; recorded in the ledger so that each slot fires once.
+fn digests(
+    rules: &RuleSet,
+    target: &str,
+    seen: &BTreeMap<String, (i64, Job)>,
+    ledger: &mut LedgerIndex,
+    (after_ms, until_ms, poll): (i64, i64, usize),
+    zone: Option<chrono_tz::Tz>,
+) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for rule in rules.rules.iter().filter(|r| r.applies_to(target)) {
+        let Trigger::Schedule(schedule) = &rule.trigger else { continue };
+        let mut from = after_ms;
+        let tz = schedule.timezone.or(zone);
+        while let Some(slot) = next_slot(&schedule.cron, tz, from).filter(|s| *s <= until_ms) {
+            from = slot;
+            let since = slot - schedule.window.as_millis() as i64;
+            let mut jobs: Vec<Job> = seen
+                .values()
+                .filter(|(at, _)| *at >= since && *at <= slot)
+                .map(|(_, job)| job.clone())
+                .filter(|job| {
+                    let subject = Subject { job, before: None, now_ms: slot };
+                    rule.conditions.iter().all(|c| c.check(&subject) == Verdict::Holds)
+                })
+                .collect();
+            jobs.sort_by(|a, b| a.started_at.cmp(&b.started_at).then_with(|| a.id.cmp(&b.id)));
+            let trigger = crate::engine::digest::slot_trigger(slot);
+            let record =
+                LedgerRecord { rule: rule.ledger_name().into(), job_id: DIGEST_JOB.into(), trigger: trigger.clone() };
+            ledger.record(&record.rule, DIGEST_JOB, &trigger, slot);
+            steps.push(Step { poll, at_ms: slot, plan: plan_digest(rule, record, jobs, slot) });
+        }
+    }
+    steps.sort_by_key(|s| s.at_ms);
+    steps
+}
