@@ -1,6 +1,7 @@
 //! Replaying a timeline of polls through the real cores — diff, rule evaluation with `for_polls`
 //! and `repeat`, planning within the target's limits, digest slots — with nothing executed and
-//! nothing stored: what rule unit tests (`nbwarden test`) see. Pure and synchronous.
+//! nothing stored: what rule unit tests (`nbwarden test`) and back-tests (`nbwarden backtest`,
+//! with the daemon's extra polls at deadline crossings) see. Pure and synchronous.
 
 use crate::arcgis::{Job, Phase};
 use crate::config::LimitsConfig;
@@ -44,64 +45,98 @@ impl Cancels {
     }
 }
 
+/// What the replay carries from poll to poll.
+#[derive(Default)]
+struct State {
+    ledger: LedgerIndex,
+    streaks: Streaks,
+    previous: Option<Snapshot>,
+    seen: BTreeMap<String, (i64, Job)>,
+    cancels: Cancels,
+}
+
 /// Replays `polls` (in time order) of `target` through `rules`; schedule rules without a
-/// `timezone` run in `zone` (the machine's when `None`).
+/// `timezone` run in `zone` (the machine's when `None`). With `between`, polls are added where the
+/// daemon would have polled although nothing changed: at each `runtime_over` crossing, and
+/// `between` after a poll that left a `for_polls` streak pending.
 pub fn replay(
     rules: &RuleSet,
     target: &str,
     limits: &LimitsConfig,
     polls: Vec<Poll>,
     zone: Option<chrono_tz::Tz>,
+    between: Option<i64>,
 ) -> Vec<Step> {
-    let (mut ledger, mut streaks) = (LedgerIndex::default(), Streaks::default());
-    let mut previous: Option<Snapshot> = None;
-    let mut seen: BTreeMap<String, (i64, Job)> = BTreeMap::new();
-    let mut cancels = Cancels::default();
+    let mut state = State::default();
     let mut steps = Vec::new();
     for (index, poll) in polls.into_iter().enumerate() {
-        if let Some(since) = previous.as_ref().map(|_| steps_since(&steps)) {
-            let window = (since, poll.at_ms, index);
-            steps.extend(digests(rules, target, &seen, &mut ledger, window, zone));
+        if let (Some(interval), Some(last)) = (between, steps.last().map(|s: &Step| s.at_ms)) {
+            for at in extra_polls(rules, target, &state, last, poll.at_ms, interval) {
+                let jobs = state.previous.as_ref().map(|s| s.jobs().to_vec()).unwrap_or_default();
+                steps.extend(step(rules, target, limits, &mut state, Poll { at_ms: at, jobs }, index, zone));
+            }
         }
-        let next = snapshot(poll.jobs);
-        let delta = diff(previous.as_ref(), &next);
-        let input = Input {
-            target,
-            now_ms: poll.at_ms,
-            snapshot: &next,
-            events: &delta.events,
-            ledger: &ledger,
-            streaks: &streaks,
-        };
-        let evaluation = rules.evaluate(&input);
-        let running = next.values().filter(|j| j.phase() == Phase::Running).count();
-        let hour_ago = poll.at_ms - 3_600_000;
-        let mut budget = Budget::new(limits, running, cancels.since(hour_ago, false)).with_shadow(Budget::new(
-            limits,
-            running,
-            cancels.since(hour_ago, true),
-        ));
-        let planned = plan(rules, target, &evaluation.firings, &mut budget, poll.at_ms);
-        for record in &planned.ledger {
-            ledger.record(&record.rule, &record.job_id, &record.trigger, poll.at_ms);
-        }
-        for action in planned.actions.iter().filter(|a| a.action.is_destructive()) {
-            let shadow = rules.get(&action.rule).is_some_and(|r| r.shadow);
-            cancels.0.extend(action.jobs.iter().map(|_| (poll.at_ms, shadow)));
-        }
-        streaks = evaluation.streaks;
-        for job in next.values() {
-            seen.insert(job.id.clone(), (poll.at_ms, job.clone()));
-        }
-        steps.push(Step { poll: index, at_ms: poll.at_ms, plan: planned });
-        previous = Some(next);
+        steps.extend(step(rules, target, limits, &mut state, poll, index, zone));
     }
     steps
 }
 
-/// The time of the last step (digest slots after it are due from there).
-fn steps_since(steps: &[Step]) -> i64 {
-    steps.last().map_or(i64::MIN, |s| s.at_ms)
+/// The polls the daemon would have added between `last_ms` and `next_ms`, nothing having changed.
+fn extra_polls(rules: &RuleSet, target: &str, state: &State, last_ms: i64, next_ms: i64, interval: i64) -> Vec<i64> {
+    let Some(snapshot) = state.previous.as_ref() else { return Vec::new() };
+    let crossing = rules.next_crossing(target, snapshot, &state.ledger, last_ms, next_ms);
+    let streak = rules.streak_pending(&state.streaks).then_some(last_ms + interval);
+    let at = crossing.into_iter().chain(streak).filter(|at| *at < next_ms).min();
+    at.into_iter().collect()
+}
+
+/// One poll: its digest slots since the previous one, then diff, evaluation and planning.
+fn step(
+    rules: &RuleSet,
+    target: &str,
+    limits: &LimitsConfig,
+    state: &mut State,
+    poll: Poll,
+    index: usize,
+    zone: Option<chrono_tz::Tz>,
+) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if let Some(last) = state.seen.values().map(|(at, _)| *at).max() {
+        steps.extend(digests(rules, target, &state.seen, &mut state.ledger, (last, poll.at_ms, index), zone));
+    }
+    let next = snapshot(poll.jobs);
+    let delta = diff(state.previous.as_ref(), &next);
+    let input = Input {
+        target,
+        now_ms: poll.at_ms,
+        snapshot: &next,
+        events: &delta.events,
+        ledger: &state.ledger,
+        streaks: &state.streaks,
+    };
+    let evaluation = rules.evaluate(&input);
+    let running = next.values().filter(|j| j.phase() == Phase::Running).count();
+    let hour_ago = poll.at_ms - 3_600_000;
+    let mut budget = Budget::new(limits, running, state.cancels.since(hour_ago, false)).with_shadow(Budget::new(
+        limits,
+        running,
+        state.cancels.since(hour_ago, true),
+    ));
+    let planned = plan(rules, target, &evaluation.firings, &mut budget, poll.at_ms);
+    for record in &planned.ledger {
+        state.ledger.record(&record.rule, &record.job_id, &record.trigger, poll.at_ms);
+    }
+    for action in planned.actions.iter().filter(|a| a.action.is_destructive()) {
+        let shadow = rules.get(&action.rule).is_some_and(|r| r.shadow);
+        state.cancels.0.extend(action.jobs.iter().map(|_| (poll.at_ms, shadow)));
+    }
+    state.streaks = evaluation.streaks;
+    for job in next.values() {
+        state.seen.insert(job.id.clone(), (poll.at_ms, job.clone()));
+    }
+    steps.push(Step { poll: index, at_ms: poll.at_ms, plan: planned });
+    state.previous = Some(next);
+    steps
 }
 
 /// The digest slots of schedule rules after `after_ms` up to `until_ms`, each with the jobs seen

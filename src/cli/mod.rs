@@ -1,6 +1,7 @@
 //! The command line (edge): clap definitions, logging set-up, and one function per command.
 //! anyhow lives here and in `main.rs` only.
 
+mod backtest;
 mod check;
 mod demo;
 mod explain;
@@ -76,6 +77,24 @@ pub enum Command {
         #[arg(long, value_name = "T")]
         target: Option<String>,
     },
+    /// Replay the recorded history through the rules; print what each would have done, against what was done.
+    Backtest {
+        /// From this long ago.
+        #[arg(long, default_value = "7d", value_name = "DURATION")]
+        since: crate::config::ConfigDuration,
+        /// Up to this instant (RFC 3339, e.g. 2026-11-30T08:00:00Z; default: now).
+        #[arg(long, value_name = "T")]
+        until: Option<String>,
+        /// Rule files or folders to replay instead of the configured ones.
+        #[arg(long, value_name = "PATH", num_args = 1..)]
+        rules: Vec<PathBuf>,
+        /// Only this target.
+        #[arg(long, value_name = "T")]
+        target: Option<String>,
+        /// One JSON object per firing, then one per rule.
+        #[arg(long)]
+        json: bool,
+    },
     /// Rule unit tests: a timeline of polls in, expected firings out; a diff and exit 1 on a mismatch.
     Test {
         /// Test files (YAML).
@@ -128,6 +147,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             explain::run(setup::load(cli.config.as_deref())?, &job_id, target.as_deref()).await
         }
         Command::Test { files } => test::run(&files),
+        Command::Backtest { since, until, rules, target, json } => {
+            let until_ms = match until.as_deref() {
+                Some(t) => Some(
+                    chrono::DateTime::parse_from_rfc3339(t)
+                        .map_err(|e| anyhow::anyhow!("--until {t}: {e}; write e.g. 2026-11-30T08:00:00Z"))?
+                        .timestamp_millis(),
+                ),
+                None => None,
+            };
+            let options = backtest::Options { since: since.0, until_ms, rules, target, json };
+            backtest::run(setup::load(cli.config.as_deref())?, options).await
+        }
         Command::Demo { seconds, every } => demo::run(seconds, every.max(1)).await,
         Command::Simulate { listen, flavor, scenario } => {
             simulate::run(listen, flavor.as_deref(), scenario.as_deref()).await.map(|()| true)

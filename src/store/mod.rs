@@ -6,7 +6,7 @@ mod packed;
 pub mod progress;
 mod sql;
 
-pub use sql::{Backend, SqlStore};
+pub use sql::{Backend, Change, Fired, SqlStore};
 
 use crate::arcgis::signin::{History, Refusal, SignInLog};
 use crate::arcgis::Job;

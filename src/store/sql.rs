@@ -321,6 +321,8 @@ fn queued(row: &AnyRow) -> Result<Queued> {
 mod claim;
 mod commit;
 mod file;
+mod history;
+pub use history::{Change, Fired};
 mod open;
 mod prune;
 mod sign_ins;

@@ -1,6 +1,7 @@
 //! The real binary's `once`, `check` and `explain` against the simulator: dry run, exactly-once
 //! across processes, crash resumption, limits, ignored cancels, failed polls, disappearances.
 
+mod backtest;
 mod check;
 mod fidelity;
 mod paths;

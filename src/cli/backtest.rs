@@ -1,0 +1,190 @@
+//! `nbwarden backtest`: what would these rules have done? Each target's job timeline is rebuilt
+//! from the recorded history and replayed through the real cores (`replay`), with the daemon's
+//! extra polls at deadline crossings; nothing is executed and nothing is written. Each rule's
+//! firings, with what its actions would have done, are compared with what the live rules fired.
+
+use super::setup::{self, Setup};
+use crate::actions::{ActionContext, Progress, Services};
+use crate::arcgis::model::rfc3339;
+use crate::arcgis::{Job, JobSource};
+use crate::replay::{replay, Poll, Step};
+use crate::rules::{RuleSet, SHADOW};
+use crate::store::{Change, Fired, Scope};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::sync::Arc;
+
+/// What `backtest` was asked.
+pub struct Options {
+    /// From this long ago.
+    pub since: std::time::Duration,
+    /// Up to this instant (epoch ms); now when `None`.
+    pub until_ms: Option<i64>,
+    /// Other rule files to replay instead of the configured ones.
+    pub rules: Vec<std::path::PathBuf>,
+    /// Only this target.
+    pub target: Option<String>,
+    /// One JSON object per firing, then one per rule.
+    pub json: bool,
+}
+
+/// One back-tested firing.
+struct Firing {
+    target: String,
+    at_ms: i64,
+    fired: Fired,
+    actions: Vec<(String, String)>,
+}
+
+/// Runs the back-test and prints it; always `Ok(true)` unless something cannot be read.
+pub async fn run(setup: Setup, options: Options) -> anyhow::Result<bool> {
+    let config = &setup.config;
+    let names: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+    let rules = match options.rules.is_empty() {
+        true => setup.rules.clone(),
+        false => RuleSet::load(&options.rules, &names).map_err(|errors| {
+            anyhow::anyhow!("{}", errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+        })?,
+    };
+    let (store, _) = setup::open(config).await?;
+    let until = options.until_ms.unwrap_or_else(crate::clock::local_now_ms);
+    let since = until - options.since.as_millis() as i64;
+    let services = Services::new(config.email.as_ref(), &config.owners, None)?;
+    let sign_ins = crate::arcgis::signin::SignIns::new(crate::clock::system());
+    let (mut firings, mut live) = (Vec::new(), BTreeSet::new());
+    for target in config.targets.iter().filter(|t| options.target.as_ref().is_none_or(|n| *n == t.name)) {
+        let source: Arc<dyn JobSource> = Arc::new(setup::client(target, &sign_ins)?);
+        let polls = timeline(store.changes(Scope::Real, &target.name, until).await?, since);
+        let interval = target.poll.interval().as_millis() as i64;
+        let steps = replay(&rules, &target.name, &target.limits, polls, None, Some(interval));
+        firings.extend(described(&target.name, &steps, &*source, &services));
+        for fired in store.fired_between(Scope::Real, &target.name, since, until).await? {
+            live.insert((target.name.clone(), fired));
+        }
+    }
+    let text =
+        if options.json { as_json(&rules, &firings, &live)? } else { as_text(&rules, &firings, &live, since, until) };
+    super::write_stdout(&text)?;
+    Ok(true)
+}
+
+/// The polls that saw changes from `since` on, each with every job then listed (the changes
+/// before `since` make the first one's state).
+fn timeline(changes: Vec<Change>, since: i64) -> Vec<Poll> {
+    let mut listed: BTreeMap<String, Job> = BTreeMap::new();
+    let mut polls: Vec<Poll> = Vec::new();
+    let mut index = 0;
+    while index < changes.len() {
+        let at = changes[index].at_ms;
+        while index < changes.len() && changes[index].at_ms == at {
+            let change = &changes[index];
+            match change.listed {
+                true => listed.insert(change.job.id.clone(), change.job.clone()),
+                false => listed.remove(&change.job.id),
+            };
+            index += 1;
+        }
+        if at >= since {
+            polls.push(Poll { at_ms: at, jobs: listed.values().cloned().collect() });
+        }
+    }
+    polls
+}
+
+/// Each firing of the steps, with what each of its actions would have done.
+fn described(target: &str, steps: &[Step], source: &dyn JobSource, services: &Services) -> Vec<Firing> {
+    let progress = Progress::default();
+    let mut out = Vec::new();
+    for step in steps {
+        for record in &step.plan.ledger {
+            let actions = step
+                .plan
+                .actions
+                .iter()
+                .filter(|p| {
+                    p.rule == bare(&record.rule)
+                        && (p.jobs.iter().any(|j| j.id == record.job_id) || record.job_id == "*")
+                })
+                .map(|planned| {
+                    let occasion = planned.occasion();
+                    let cx =
+                        ActionContext { target, source, occasion, services, progress: &progress, now_ms: step.at_ms };
+                    (planned.action.kind().to_string(), planned.action.build().preview(&cx))
+                })
+                .collect();
+            let fired =
+                Fired { rule: record.rule.clone(), job_id: record.job_id.clone(), trigger: record.trigger.clone() };
+            out.push(Firing { target: target.into(), at_ms: step.at_ms, fired, actions });
+        }
+    }
+    out
+}
+
+/// A rule's name without the shadow mark of the ledger.
+fn bare(rule: &str) -> &str {
+    rule.strip_suffix(SHADOW).unwrap_or(rule)
+}
+
+/// Per rule: the jobs only the back-test acted on, and those only the live rules did.
+fn differences(
+    rule: &str,
+    firings: &[Firing],
+    live: &BTreeSet<(String, Fired)>,
+) -> (usize, usize, Vec<String>, Vec<String>) {
+    let tested: BTreeSet<(String, Fired)> =
+        firings.iter().filter(|f| bare(&f.fired.rule) == rule).map(|f| (f.target.clone(), f.fired.clone())).collect();
+    let lived: BTreeSet<&(String, Fired)> = live.iter().filter(|(_, f)| bare(&f.rule) == rule).collect();
+    let only_backtest = tested.iter().filter(|f| !lived.contains(f)).map(|(_, f)| f.job_id.clone()).collect();
+    let only_live = lived.iter().filter(|f| !tested.contains(f)).map(|(_, f)| f.job_id.clone()).collect();
+    (tested.len(), lived.len(), only_backtest, only_live)
+}
+
+fn as_json(rules: &RuleSet, firings: &[Firing], live: &BTreeSet<(String, Fired)>) -> anyhow::Result<String> {
+    let mut out = String::new();
+    for f in firings {
+        let actions: Vec<_> =
+            f.actions.iter().map(|(action, detail)| json!({ "action": action, "detail": detail })).collect();
+        let line = json!({
+            "kind": "firing", "target": f.target, "rule": bare(&f.fired.rule), "trigger": f.fired.trigger,
+            "at": rfc3339(f.at_ms), "job_ids": [f.fired.job_id], "actions": actions,
+            "live": live.contains(&(f.target.clone(), f.fired.clone())),
+        });
+        writeln!(out, "{}", serde_json::to_string(&line)?)?;
+    }
+    for rule in &rules.rules {
+        let (tested, lived, only_backtest, only_live) = differences(&rule.name, firings, live);
+        let line = json!({ "kind": "rule", "rule": rule.name, "firings": tested, "live_firings": lived,
+                           "only_backtest": only_backtest, "only_live": only_live });
+        writeln!(out, "{}", serde_json::to_string(&line)?)?;
+    }
+    Ok(out)
+}
+
+fn as_text(rules: &RuleSet, firings: &[Firing], live: &BTreeSet<(String, Fired)>, since: i64, until: i64) -> String {
+    let mut out = format!(
+        "back-test from {} to {} (recorded history; nothing was executed)\n",
+        rfc3339(since).unwrap_or_default(),
+        rfc3339(until).unwrap_or_default()
+    );
+    for rule in &rules.rules {
+        let (tested, lived, only_backtest, only_live) = differences(&rule.name, firings, live);
+        let _ = writeln!(out, "rule {}: {tested} firing(s); the live rules fired {lived}", rule.name);
+        for f in firings.iter().filter(|f| bare(&f.fired.rule) == rule.name) {
+            let when = rfc3339(f.at_ms).unwrap_or_default();
+            let _ = writeln!(out, "  {when} {} {} ({})", f.target, f.fired.job_id, f.fired.trigger);
+            for (_, detail) in &f.actions {
+                let _ = writeln!(out, "      {}", crate::text::printable(detail));
+            }
+        }
+        let verb = if rule.cancels() { "cancelled" } else { "acted on" };
+        if !only_backtest.is_empty() {
+            let _ =
+                writeln!(out, "  would have {verb} {} more job(s): {}", only_backtest.len(), only_backtest.join(", "));
+        }
+        if !only_live.is_empty() {
+            let _ = writeln!(out, "  would have {verb} {} job(s) fewer: {}", only_live.len(), only_live.join(", "));
+        }
+    }
+    out
+}

@@ -1,0 +1,64 @@
+//! Reading the recorded history back for `backtest`: every change a poll saw, in order, and the
+//! firings the live rules recorded in a window.
+
+use super::{decode_job, Result, Scope, SqlStore};
+use crate::arcgis::Job;
+use sqlx::Row;
+
+/// One recorded change: when the poll saw it (the server's clock), the job as then listed, and
+/// whether it was still listed (`false`: gone, with its final status).
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// When, epoch ms.
+    pub at_ms: i64,
+    /// The job.
+    pub job: Job,
+    /// Listed by that poll.
+    pub listed: bool,
+}
+
+/// One firing the live rules recorded.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Fired {
+    /// The rule's name in the ledger.
+    pub rule: String,
+    /// The job (`*` for a digest slot).
+    pub job_id: String,
+    /// The trigger.
+    pub trigger: String,
+}
+
+impl SqlStore {
+    /// The changes recorded for `target` up to `until_ms`, in the order they were seen.
+    pub async fn changes(&self, scope: Scope, target: &str, until_ms: i64) -> Result<Vec<Change>> {
+        let rows = sqlx::query(
+            "SELECT job, listed, at_ms FROM job_history WHERE scope = $1 AND target = $2 AND at_ms <= $3 ORDER BY id",
+        )
+        .bind(scope.as_str())
+        .bind(target)
+        .bind(until_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Change { job: decode_job(row)?, listed: row.try_get::<i64, _>(1)? == 1, at_ms: row.try_get(2)? })
+            })
+            .collect()
+    }
+
+    /// The firings recorded for `target` in `[since_ms, until_ms]` (the server's clock).
+    pub async fn fired_between(&self, scope: Scope, target: &str, since_ms: i64, until_ms: i64) -> Result<Vec<Fired>> {
+        let rows = sqlx::query(
+            "SELECT rule, job_id, trig FROM ledger WHERE scope = $1 AND target = $2 AND fired_ms >= $3 AND fired_ms <= $4",
+        )
+        .bind(scope.as_str())
+        .bind(target)
+        .bind(since_ms)
+        .bind(until_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok(Fired { rule: row.try_get(0)?, job_id: row.try_get(1)?, trigger: row.try_get(2)? }))
+            .collect()
+    }
+}

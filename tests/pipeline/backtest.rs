@@ -1,0 +1,68 @@
+//! `nbwarden backtest`: a back-test of a recorded live run gives the firings the live run had; a
+//! stricter version of a rule reports the extra cancels by job id; nothing is executed or written.
+
+use crate::util::daemon::{poll_until, Daemon};
+use crate::util::{json_lines, text, Site};
+use nbwarden::config::Flavor;
+use std::time::Duration;
+
+const SCENARIO: &str = "users:
+  - { username: admin, password: simulator, email: gis-admins@example.com }
+jobs:
+  - { id: runaway, username: admin, start: -89m54s }
+  - { id: long, username: admin, start: -70m }
+  - { id: f1, username: admin, start: -1m, runs: 64s, ends: failed }
+  - { id: f2, username: admin, start: -1m, runs: 67s, ends: failed }
+";
+
+fn rules(limit: &str) -> String {
+    format!(
+        "rules:\n  - {{ name: runaway, match: {{ status: running, runtime_over: {limit} }}, actions: [{{ type: cancel }}] }}\n  - {{ name: failures, on: status_changed, match: {{ to: failed }}, actions: [{{ type: log, message: 'failed {{{{ job.id }}}}' }}] }}\n"
+    )
+}
+
+#[tokio::test]
+async fn a_backtest_of_a_recorded_run_fires_as_it_did_and_a_stricter_rule_reports_its_extra_cancels() {
+    let site = Site::start(SCENARIO, Flavor::Enterprise, None, "{ every: 2s, timeout: 2s }").await;
+    site.target_key("limits", "{ max_cancel_fraction: 1.0 }");
+    site.rules(&rules("90m"));
+    let mut daemon = Daemon::start(&site.config_path, &[]);
+    let done = poll_until(Duration::from_secs(20), || {
+        let stats = site.sim.stats();
+        let log = daemon.log();
+        stats.cancels.contains_key("runaway") && log.contains("failed f1") && log.contains("failed f2")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    daemon.signal("TERM");
+    daemon.wait_exit(Duration::from_secs(15)).await.expect("stops");
+    assert!(done, "the live run cancelled and logged\n{}", daemon.log());
+
+    let out = site.run(&["backtest", "--since", "1h", "--json"]).await;
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let lines = json_lines(&out);
+    let summary = |rule: &str| lines.iter().find(|l| l["kind"] == "rule" && l["rule"] == rule).cloned().unwrap();
+    for rule in ["runaway", "failures"] {
+        let s = summary(rule);
+        assert_eq!(s["firings"], s["live_firings"], "{rule}: as live: {lines:?}");
+        assert!(
+            s["only_backtest"].as_array().unwrap().is_empty() && s["only_live"].as_array().unwrap().is_empty(),
+            "{s}"
+        );
+    }
+    assert_eq!(summary("runaway")["firings"], 1);
+    assert_eq!(summary("failures")["firings"], 2);
+    let cancel = lines.iter().find(|l| l["kind"] == "firing" && l["rule"] == "runaway").unwrap();
+    assert_eq!(cancel["live"], true);
+    assert!(cancel["actions"][0]["detail"].as_str().unwrap().contains("would cancel"), "{cancel}");
+
+    let stricter = site.dir.path().join("stricter.yaml");
+    std::fs::write(&stricter, rules("60m")).unwrap();
+    let out = site.run(&["backtest", "--since", "1h", "--rules", stricter.to_str().unwrap()]).await;
+    let said = text(&out.stdout);
+    assert!(out.status.success(), "{said}{}", text(&out.stderr));
+    assert!(said.contains("would have cancelled 1 more job(s): long"), "{said}");
+    assert_eq!(site.sim.stats().cancels.len(), 1, "the back-test cancelled nothing");
+    let again = site.run(&["backtest", "--since", "1h", "--json"]).await;
+    assert_eq!(json_lines(&again), lines, "and wrote nothing: the same answer again");
+}
