@@ -51,8 +51,11 @@ struct State {
     ledger: LedgerIndex,
     streaks: Streaks,
     previous: Option<Snapshot>,
-    seen: BTreeMap<String, (i64, Job)>,
+    /// Jobs no longer listed, with when they were last seen (digest windows).
+    gone: BTreeMap<String, (i64, Job)>,
     cancels: Cancels,
+    /// When the previous poll was.
+    last_ms: Option<i64>,
 }
 
 /// Replays `polls` (in time order) of `target` through `rules`; schedule rules without a
@@ -63,14 +66,14 @@ pub fn replay(
     rules: &RuleSet,
     target: &str,
     limits: &LimitsConfig,
-    polls: Vec<Poll>,
+    polls: impl IntoIterator<Item = Poll>,
     zone: Option<chrono_tz::Tz>,
     between: Option<i64>,
 ) -> Vec<Step> {
     let mut state = State::default();
     let mut steps = Vec::new();
     for (index, poll) in polls.into_iter().enumerate() {
-        if let (Some(interval), Some(last)) = (between, steps.last().map(|s: &Step| s.at_ms)) {
+        if let (Some(interval), Some(last)) = (between, state.last_ms) {
             for at in extra_polls(rules, target, &state, last, poll.at_ms, interval) {
                 let jobs = state.previous.as_ref().map(|s| s.jobs().to_vec()).unwrap_or_default();
                 steps.extend(step(rules, target, limits, &mut state, Poll { at_ms: at, jobs }, index, zone));
@@ -101,8 +104,9 @@ fn step(
     zone: Option<chrono_tz::Tz>,
 ) -> Vec<Step> {
     let mut steps = Vec::new();
-    if let Some(last) = state.seen.values().map(|(at, _)| *at).max() {
-        steps.extend(digests(rules, target, &state.seen, &mut state.ledger, (last, poll.at_ms, index), zone));
+    if let (Some(last), Some(listed)) = (state.last_ms, state.previous.as_ref()) {
+        let window = (last, poll.at_ms, index);
+        steps.extend(digests(rules, target, (&state.gone, listed), &mut state.ledger, window, zone));
     }
     let next = snapshot(poll.jobs);
     let delta = diff(state.previous.as_ref(), &next);
@@ -117,6 +121,7 @@ fn step(
     let evaluation = rules.evaluate(&input);
     let running = next.values().filter(|j| j.phase() == Phase::Running).count();
     let hour_ago = poll.at_ms - 3_600_000;
+    state.cancels.0.retain(|(at, _)| *at >= hour_ago);
     let mut budget = Budget::new(limits, running, state.cancels.since(hour_ago, false)).with_shadow(Budget::new(
         limits,
         running,
@@ -131,11 +136,20 @@ fn step(
         state.cancels.0.extend(action.jobs.iter().map(|_| (poll.at_ms, shadow)));
     }
     state.streaks = evaluation.streaks;
-    for job in next.values() {
-        state.seen.insert(job.id.clone(), (poll.at_ms, job.clone()));
+    // Jobs no longer listed were last seen at the previous poll; those listed are seen now (the
+    // digest window reads them from the snapshot), so only what changed is copied.
+    for event in &delta.events {
+        if let crate::diff::JobEvent::Disappeared { last_seen, .. } = event {
+            let at = state.last_ms.unwrap_or(poll.at_ms);
+            state.gone.insert(last_seen.id.clone(), (at, last_seen.clone()));
+        }
+    }
+    for &index in &delta.upserts {
+        state.gone.remove(&next.jobs()[index].id);
     }
     steps.push(Step { poll: index, at_ms: poll.at_ms, plan: planned });
     state.previous = Some(next);
+    state.last_ms = Some(poll.at_ms);
     steps
 }
 
@@ -144,7 +158,7 @@ fn step(
 fn digests(
     rules: &RuleSet,
     target: &str,
-    seen: &BTreeMap<String, (i64, Job)>,
+    (gone, listed): (&BTreeMap<String, (i64, Job)>, &Snapshot),
     ledger: &mut LedgerIndex,
     (after_ms, until_ms, poll): (i64, i64, usize),
     zone: Option<chrono_tz::Tz>,
@@ -157,14 +171,17 @@ fn digests(
         while let Some(slot) = next_slot(&schedule.cron, tz, from).filter(|s| *s <= until_ms) {
             from = slot;
             let since = slot - schedule.window.as_millis() as i64;
-            let mut jobs: Vec<Job> = seen
+            // Jobs listed at the last poll (`after_ms`), and those gone within the window.
+            let gone_within = gone.values().filter(|(at, _)| *at >= since && *at <= slot).map(|(_, job)| job);
+            let mut jobs: Vec<Job> = listed
                 .values()
-                .filter(|(at, _)| *at >= since && *at <= slot)
-                .map(|(_, job)| job.clone())
+                .filter(|_| after_ms >= since)
+                .chain(gone_within)
                 .filter(|job| {
                     let subject = Subject { job, before: None, now_ms: slot };
                     rule.conditions.iter().all(|c| c.check(&subject) == Verdict::Holds)
                 })
+                .cloned()
                 .collect();
             jobs.sort_by(|a, b| a.started_at.cmp(&b.started_at).then_with(|| a.id.cmp(&b.id)));
             let trigger = crate::engine::digest::slot_trigger(slot);

@@ -39,6 +39,12 @@ struct Firing {
 
 /// Runs the back-test and prints it; always `Ok(true)` unless something cannot be read.
 pub async fn run(setup: Setup, options: Options) -> anyhow::Result<bool> {
+    super::write_stdout(&report(setup, options).await?)?;
+    Ok(true)
+}
+
+/// The back-test as it is printed.
+pub async fn report(setup: Setup, options: Options) -> anyhow::Result<String> {
     let config = &setup.config;
     let names: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
     let rules = match options.rules.is_empty() {
@@ -63,33 +69,42 @@ pub async fn run(setup: Setup, options: Options) -> anyhow::Result<bool> {
             live.insert((target.name.clone(), fired));
         }
     }
-    let text =
-        if options.json { as_json(&rules, &firings, &live)? } else { as_text(&rules, &firings, &live, since, until) };
-    super::write_stdout(&text)?;
-    Ok(true)
+    Ok(if options.json { as_json(&rules, &firings, &live)? } else { as_text(&rules, &firings, &live, since, until) })
 }
 
 /// The polls that saw changes from `since` on, each with every job then listed (the changes
-/// before `since` make the first one's state).
-fn timeline(changes: Vec<Change>, since: i64) -> Vec<Poll> {
-    let mut listed: BTreeMap<String, Job> = BTreeMap::new();
-    let mut polls: Vec<Poll> = Vec::new();
-    let mut index = 0;
-    while index < changes.len() {
-        let at = changes[index].at_ms;
-        while index < changes.len() && changes[index].at_ms == at {
-            let change = &changes[index];
-            match change.listed {
-                true => listed.insert(change.job.id.clone(), change.job.clone()),
-                false => listed.remove(&change.job.id),
-            };
-            index += 1;
-        }
-        if at >= since {
-            polls.push(Poll { at_ms: at, jobs: listed.values().cloned().collect() });
+/// before `since` make the first one's state); made one at a time, as the replay takes them.
+struct Timeline {
+    changes: std::vec::IntoIter<Change>,
+    next: Option<Change>,
+    listed: BTreeMap<String, Job>,
+    since: i64,
+}
+
+fn timeline(changes: Vec<Change>, since: i64) -> Timeline {
+    let mut changes = changes.into_iter();
+    let next = changes.next();
+    Timeline { changes, next, listed: BTreeMap::new(), since }
+}
+
+impl Iterator for Timeline {
+    type Item = Poll;
+
+    fn next(&mut self) -> Option<Poll> {
+        loop {
+            let at = self.next.as_ref()?.at_ms;
+            while let Some(change) = self.next.take_if(|c| c.at_ms == at) {
+                match change.listed {
+                    true => self.listed.insert(change.job.id.clone(), change.job),
+                    false => self.listed.remove(&change.job.id),
+                };
+                self.next = self.changes.next();
+            }
+            if at >= self.since {
+                return Some(Poll { at_ms: at, jobs: self.listed.values().cloned().collect() });
+            }
         }
     }
-    polls
 }
 
 /// Each firing of the steps, with what each of its actions would have done.

@@ -1,14 +1,14 @@
 //! The command line (edge): clap definitions, logging set-up, and one function per command.
 //! anyhow lives here and in `main.rs` only.
 
-mod backtest;
+pub mod backtest;
 mod check;
 mod demo;
 mod explain;
 mod jobs;
 mod once;
 mod run;
-mod setup;
+pub mod setup;
 mod simulate;
 mod test;
 
