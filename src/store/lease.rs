@@ -93,7 +93,7 @@ impl Leases {
             if self.held.lock().expect("leases").len() >= share {
                 break;
             }
-            match self.take(&target, started).await? {
+            match self.take(&target, started, true).await? {
                 Taken::Now => {}
                 Taken::ExpiresIn(wait) => next = next.min(wait + Duration::from_millis(50)),
             }
@@ -107,7 +107,8 @@ impl Leases {
     pub async fn take_free(&self, targets: &[String]) -> Result<Vec<String>> {
         let started = Instant::now();
         for target in targets {
-            self.take(target, started).await?;
+            // Never the leases of a daemon that shares this replica's name (on the same host).
+            self.take(target, started, false).await?;
         }
         Ok(targets.iter().filter(|t| self.holds(t).is_some()).cloned().collect())
     }
@@ -181,9 +182,10 @@ impl Leases {
         }
     }
 
-    /// Takes `target`'s lease if it is free or has expired, putting its claimed actions back
-    /// to the queue in the same transaction.
-    async fn take(&self, target: &str, started: Instant) -> Result<Taken> {
+    /// Takes `target`'s lease if it is free or has expired (or, with `own`, held under this
+    /// replica's name by an earlier process), putting its claimed actions back to the queue in
+    /// the same transaction.
+    async fn take(&self, target: &str, started: Instant, own: bool) -> Result<Taken> {
         let mut tx = self.pool.begin().await?;
         let taken = sqlx::query(concat!(
             "INSERT INTO leases (target, holder, epoch, expires_ms) VALUES ($1, $2, 1, ",
@@ -193,12 +195,13 @@ impl Leases {
                  expires_ms = excluded.expires_ms
              WHERE leases.expires_ms < ",
             db_now!(),
-            " OR leases.holder = excluded.holder
+            " OR ($4 AND leases.holder = excluded.holder)
              RETURNING epoch"
         ))
         .bind(target)
         .bind(&self.replica)
         .bind(self.ttl.as_millis() as i64)
+        .bind(own)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = taken else {

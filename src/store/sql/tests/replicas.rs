@@ -132,3 +132,14 @@ async fn progress_journaled_by_a_holder_is_what_its_successor_resumes_from() {
     let late = crate::store::progress::StoreJournal::new(store_a, Some(a.clone()));
     assert!(!late.may_act("t1"), "a, its renewal refused, may no longer act on t1");
 }
+
+#[tokio::test]
+async fn once_beside_a_daemon_of_the_same_name_takes_none_of_its_leases() {
+    let Some([(store_a, a), _]) = replicas("once_beside_a_daemon").await else { return };
+    a.round(&["t1".to_string(), "t2".to_string()]).await.unwrap();
+    sqlx::query("UPDATE leases SET expires_ms = 0 WHERE target = 't2'").execute(&store_a.pool).await.unwrap();
+    let once = Leases::new(store_a.pool.clone(), "a".into(), TTL);
+    let taken = once.take_free(&["t1".to_string(), "t2".to_string()]).await.unwrap();
+    assert_eq!(taken, ["t2"], "only the expired lease, although the daemon has the same name");
+    assert_eq!(a.held().len(), 2, "the daemon still believes it holds both until its next round");
+}
