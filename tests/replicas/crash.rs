@@ -19,7 +19,9 @@ fn busy_site(site: usize, gap: Duration) -> String {
         "users:\n  - { username: admin, password: simulator, email: gis-admins@example.com }\n  - { username: ann, password: x, email: ann@example.com, admin: false }\njobs:\n",
     );
     for i in 0..JOBS {
-        let at = Duration::from_secs(4) + gap * i as u32;
+        // After the baselines (waited for below): a job failed before it is part of the baseline,
+        // which is silent by design.
+        let at = Duration::from_secs(10) + gap * i as u32;
         yaml.push_str(&format!("  - {{ id: s{site}run{i}, username: ann, start: -{}s }}\n", 90 * 60 - at.as_secs()));
         yaml.push_str(&format!(
             "  - {{ id: s{site}bad{i}, username: ann, start: -1m, runs: {}ms, ends: failed }}\n",
@@ -106,6 +108,7 @@ async fn holders_killed_at_random_points_over_20_cycles_lose_and_repeat_nothing(
     let (seed, mut random) = Lcg::seeded("replica crash test seed");
     cluster.launch("a");
     cluster.launch("b");
+    assert!(cluster.baselines(2, 8 * SECOND).await, "both targets polled once\n{}", cluster.logs());
     for cycle in 0..20 {
         tokio::time::sleep(Duration::from_millis(300 + random.next(1200))).await;
         // A holder, chosen at random among the replicas holding something.
@@ -142,6 +145,7 @@ async fn a_postgresql_restart_mid_run_loses_and_repeats_nothing() {
     cluster.launch("b");
     let holders = cluster.settled(&["a", "b"], 20 * SECOND).await;
     assert_eq!(holders.len(), 2, "{}", cluster.logs());
+    assert!(cluster.baselines(2, 8 * SECOND).await, "both targets polled once\n{}", cluster.logs());
     for _ in 0..2 {
         tokio::time::sleep(3 * SECOND).await;
         server.restart();

@@ -109,6 +109,20 @@ impl Cluster {
         }
     }
 
+    /// Waits until `targets` targets have a committed first poll (their silent baseline).
+    async fn baselines(&self, targets: usize, within: Duration) -> bool {
+        let started = std::time::Instant::now();
+        while started.elapsed() < within {
+            let rows =
+                crate::util::postgres::column(&self.db, "SELECT target FROM snapshots").await.unwrap_or_default();
+            if rows.len() >= targets {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
     /// The list and cancel calls of target `target`, as (site clock ms, call, replica).
     fn calls(&self, target: &str) -> Vec<(i64, String, String)> {
         let stats = self.sites[target].stats();
