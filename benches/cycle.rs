@@ -104,6 +104,7 @@ async fn measure(n: usize, every: usize, rules: &RuleSet, store: &SqlStore, runs
             events: &delta.events,
             ledger: &ledger,
             streaks: &streaks,
+            usual: nbwarden::usual::Usual::empty(),
         };
         let evaluation = rules.evaluate(&input);
         let mut budget = Budget::new(&LimitsConfig::default(), next.len() / 10, 0);

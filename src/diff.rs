@@ -49,6 +49,20 @@ impl Snapshot {
         &self.phases
     }
 
+    /// Gives the listed jobs without an item id the one `items` has for them (by job id), keeping
+    /// each patched job's hash true; returns how many were patched.
+    pub fn set_items(&mut self, items: &HashMap<String, String>) -> usize {
+        let mut patched = 0;
+        for (index, job) in self.jobs.iter_mut().enumerate().filter(|(_, j)| j.item_id.is_none()) {
+            if let Some(item) = items.get(&job.id) {
+                job.item_id = Some(item.clone());
+                self.prints[index] = fingerprint(job);
+                patched += 1;
+            }
+        }
+        patched
+    }
+
     /// This snapshot with `more` jobs added after the listed ones.
     pub fn extended(self, more: Vec<Job>) -> Snapshot {
         let mut jobs = self.jobs;

@@ -13,6 +13,7 @@ use crate::plan::LedgerRecord;
 use crate::rules::evaluate::Input;
 use crate::rules::{RuleSet, Subject, Trigger, Verdict};
 use crate::scheduler::timing::next_slot;
+use crate::usual::Usual;
 use std::collections::BTreeMap;
 
 /// One poll of the timeline: when (the server's clock, epoch ms) and what it listed.
@@ -56,21 +57,24 @@ struct State {
     cancels: Cancels,
     /// When the previous poll was.
     last_ms: Option<i64>,
+    /// The completed runs of each notebook item so far.
+    usual: Usual,
 }
 
-/// Replays `polls` (in time order) of `target` through `rules`; schedule rules without a
-/// `timezone` run in `zone` (the machine's when `None`). With `between`, polls are added where the
-/// daemon would have polled although nothing changed: at each `runtime_over` crossing, and
-/// `between` after a poll that left a `for_polls` streak pending.
+/// Replays `polls` (in time order) of `target` through `rules`; the usual runtimes start from
+/// `stored` runs, or (`None`) from the completed jobs of the first poll, as a daemon's baseline;
+/// schedule rules without a `timezone` run in `zone` (the machine's when `None`). With `between`,
+/// polls are added where the daemon would have polled although nothing changed: at each runtime
+/// limit's crossing, and `between` after a poll that left a `for_polls` streak pending.
 pub fn replay(
-    rules: &RuleSet,
-    target: &str,
-    limits: &LimitsConfig,
+    (rules, target, limits): (&RuleSet, &str, &LimitsConfig),
     polls: impl IntoIterator<Item = Poll>,
+    stored: Option<Usual>,
     zone: Option<chrono_tz::Tz>,
     between: Option<i64>,
 ) -> Vec<Step> {
-    let mut state = State::default();
+    let learn_baseline = stored.is_none() && rules.wants_item(target, None);
+    let mut state = State { usual: stored.unwrap_or_default(), ..State::default() };
     let mut steps = Vec::new();
     for (index, poll) in polls.into_iter().enumerate() {
         if let (Some(interval), Some(last)) = (between, state.last_ms) {
@@ -78,6 +82,9 @@ pub fn replay(
                 let jobs = state.previous.as_ref().map(|s| s.jobs().to_vec()).unwrap_or_default();
                 steps.extend(step(rules, target, limits, &mut state, Poll { at_ms: at, jobs }, index, zone));
             }
+        }
+        if index == 0 && learn_baseline {
+            state.usual.observe_baseline(&poll.jobs);
         }
         steps.extend(step(rules, target, limits, &mut state, poll, index, zone));
     }
@@ -87,7 +94,7 @@ pub fn replay(
 /// The polls the daemon would have added between `last_ms` and `next_ms`, nothing having changed.
 fn extra_polls(rules: &RuleSet, target: &str, state: &State, last_ms: i64, next_ms: i64, interval: i64) -> Vec<i64> {
     let Some(snapshot) = state.previous.as_ref() else { return Vec::new() };
-    let crossing = rules.next_crossing(target, snapshot, &state.ledger, last_ms, next_ms);
+    let crossing = rules.next_crossing(target, (snapshot, &state.usual), &state.ledger, last_ms, next_ms);
     let streak = rules.streak_pending(&state.streaks).then_some(last_ms + interval);
     let at = crossing.into_iter().chain(streak).filter(|at| *at < next_ms).min();
     at.into_iter().collect()
@@ -106,10 +113,14 @@ fn step(
     let mut steps = Vec::new();
     if let (Some(last), Some(listed)) = (state.last_ms, state.previous.as_ref()) {
         let window = (last, poll.at_ms, index);
-        steps.extend(digests(rules, target, (&state.gone, listed), &mut state.ledger, window, zone));
+        let seen = (&state.gone, listed, &state.usual);
+        steps.extend(digests(rules, target, seen, &mut state.ledger, window, zone));
     }
     let next = snapshot(poll.jobs);
     let delta = diff(state.previous.as_ref(), &next);
+    if rules.wants_item(target, None) {
+        state.usual.observe(&delta.events, poll.at_ms);
+    }
     let input = Input {
         target,
         now_ms: poll.at_ms,
@@ -117,6 +128,7 @@ fn step(
         events: &delta.events,
         ledger: &state.ledger,
         streaks: &state.streaks,
+        usual: &state.usual,
     };
     let evaluation = rules.evaluate(&input);
     let running = next.values().filter(|j| j.phase() == Phase::Running).count();
@@ -158,7 +170,7 @@ fn step(
 fn digests(
     rules: &RuleSet,
     target: &str,
-    (gone, listed): (&BTreeMap<String, (i64, Job)>, &Snapshot),
+    (gone, listed, usual): (&BTreeMap<String, (i64, Job)>, &Snapshot, &Usual),
     ledger: &mut LedgerIndex,
     (after_ms, until_ms, poll): (i64, i64, usize),
     zone: Option<chrono_tz::Tz>,
@@ -178,7 +190,7 @@ fn digests(
                 .filter(|_| after_ms >= since)
                 .chain(gone_within)
                 .filter(|job| {
-                    let subject = Subject { job, before: None, now_ms: slot };
+                    let subject = Subject::at(job, slot, usual);
                     rule.conditions.iter().all(|c| c.check(&subject) == Verdict::Holds)
                 })
                 .cloned()

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 pub struct FakeSource {
     /// What the next polls answer; once empty, every poll lists no job.
     pub polls: Mutex<VecDeque<Result<Vec<Job>>>>,
-    /// The ids that read as running; `None`: every id. Other ids fail to read (final status
-    /// `unknown`), except `fail*` ids, which read as failed with messages and an item.
+    /// The ids that read as running (of item `nb-<id>`); `None`: every id. Other ids fail to
+    /// read (final status `unknown`), except `fail*` ids, which read as failed with messages and an item.
     pub running: Option<Vec<String>>,
     /// What every cancel answers; `None`: success.
     pub cancel_error: Option<Error>,
@@ -69,7 +69,7 @@ impl JobSource for FakeSource {
             Some(running) if !running.iter().any(|r| r == id) => {
                 Err(Error::Connect { url: "fake".into(), detail: "down".into() })
             }
-            _ => Ok(Job::new(id, Status::Executing)),
+            _ => Ok(Job { item_id: Some(format!("nb-{id}")), ..Job::new(id, Status::Executing) }),
         }
     }
 

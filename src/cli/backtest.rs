@@ -10,6 +10,7 @@ use crate::arcgis::{Job, JobSource};
 use crate::replay::{replay, Poll, Step};
 use crate::rules::{RuleSet, SHADOW};
 use crate::store::{Change, Fired, Scope};
+use crate::usual::Usual;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -61,9 +62,13 @@ pub async fn report(setup: Setup, options: Options) -> anyhow::Result<String> {
     let (mut firings, mut live) = (Vec::new(), BTreeSet::new());
     for target in config.targets.iter().filter(|t| options.target.as_ref().is_none_or(|n| *n == t.name)) {
         let source: Arc<dyn JobSource> = Arc::new(setup::client(target, &sign_ins)?);
-        let polls = timeline(store.changes(Scope::Real, &target.name, until).await?, since);
+        let last_poll = store.last_poll(Scope::Real, &target.name).await?.map(|at| at.min(until));
+        let polls = timeline(store.changes(Scope::Real, &target.name, until).await?, since, last_poll);
         let interval = target.poll.interval().as_millis() as i64;
-        let steps = replay(&rules, &target.name, &target.limits, polls, None, Some(interval));
+        // Runs recorded live (a rule with `runtime_over_usual` was loaded), else those of the first poll.
+        let stored = store.runs(Scope::Real, &target.name, since).await?;
+        let usual = (!stored.is_empty()).then(|| Usual::from_runs(stored));
+        let steps = replay((&rules, &target.name, &target.limits), polls, usual, None, Some(interval));
         firings.extend(described(&target.name, &steps, &*source, &services));
         for fired in store.fired_between(Scope::Real, &target.name, since, until).await? {
             live.insert((target.name.clone(), fired));
@@ -73,18 +78,22 @@ pub async fn report(setup: Setup, options: Options) -> anyhow::Result<String> {
 }
 
 /// The polls that saw changes from `since` on, each with every job then listed (the changes
-/// before `since` make the first one's state); made one at a time, as the replay takes them.
+/// before `since` make the first one's state), then the target's last poll when it came later
+/// (the deadlines crossed since the last change are stepped to); made one at a time, as the
+/// replay takes them.
 struct Timeline {
     changes: std::vec::IntoIter<Change>,
     next: Option<Change>,
     listed: BTreeMap<String, Job>,
     since: i64,
+    /// The last poll, still to be yielded when later than the last change.
+    last_poll: Option<i64>,
 }
 
-fn timeline(changes: Vec<Change>, since: i64) -> Timeline {
+fn timeline(changes: Vec<Change>, since: i64, last_poll: Option<i64>) -> Timeline {
     let mut changes = changes.into_iter();
     let next = changes.next();
-    Timeline { changes, next, listed: BTreeMap::new(), since }
+    Timeline { changes, next, listed: BTreeMap::new(), since, last_poll }
 }
 
 impl Iterator for Timeline {
@@ -92,7 +101,11 @@ impl Iterator for Timeline {
 
     fn next(&mut self) -> Option<Poll> {
         loop {
-            let at = self.next.as_ref()?.at_ms;
+            let Some(at) = self.next.as_ref().map(|c| c.at_ms) else {
+                let at = self.last_poll.take().filter(|at| *at >= self.since)?;
+                return Some(Poll { at_ms: at, jobs: self.listed.values().cloned().collect() });
+            };
+            self.last_poll = self.last_poll.filter(|last| *last > at);
             while let Some(change) = self.next.take_if(|c| c.at_ms == at) {
                 match change.listed {
                     true => self.listed.insert(change.job.id.clone(), change.job),

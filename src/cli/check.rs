@@ -128,6 +128,13 @@ async fn probe(target: &TargetConfig, rules: &RuleSet, sign_ins: &Arc<SignIns>, 
             }
         }
     }
+    if !fields.iter().any(|(name, has)| *name == "item_id" && *has) {
+        for rule in
+            applicable.iter().filter(|r| r.conditions.iter().any(|c| matches!(c.test, Test::RuntimeOverUsual(_))))
+        {
+            let _ = writeln!(out, "  note: rule \"{}\": `runtime_over_usual` needs each job's notebook item, which this job list does not give: nbwarden reads `jobs/<id>` once for each job as it appears (one extra call per new job)", rule.name);
+        }
+    }
     cap_lines(&site, &applicable, out);
     version_errors(target, &site, &applicable, out)
 }
@@ -215,6 +222,7 @@ fn field_of(test: &Test) -> Option<&'static str> {
         Test::RuntimeName(_) => "runtime_name",
         Test::Scheduled(_) => "task (scheduled)",
         Test::ExceedsOwnTimeout(_) => "timeout",
+        Test::RuntimeOverUsual(_) => return None,
         Test::Status(_) | Test::From(_) | Test::To(_) => return None,
     })
 }

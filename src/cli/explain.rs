@@ -6,7 +6,7 @@ use crate::arcgis::Job;
 use crate::config::format_duration;
 use crate::dispatch::Mode;
 use crate::engine::Target;
-use crate::rules::{Rule, Subject, Trigger, Verdict};
+use crate::rules::{Rule, Subject, Test, Trigger, Verdict};
 use crate::store::Scope;
 use anyhow::bail;
 use std::fmt::Write;
@@ -17,7 +17,11 @@ pub async fn run(setup: Setup, job_id: &str, only: Option<&str>) -> anyhow::Resu
     let mut out = String::new();
     let mut found = false;
     for target in targets.iter().filter(|t| only.is_none_or(|o| t.config.name == o)) {
-        let Some(job) = find(target, job_id).await else { continue };
+        let Some(mut job) = find(target, job_id).await else { continue };
+        let rules = &setup.rules;
+        if target.usual().item_of(&job).is_none() && rules.wants_item(&target.config.name, job.job_type.as_deref()) {
+            job.item_id = target.source.job(job_id).await.ok().and_then(|detail| detail.item_id);
+        }
         found = true;
         let now = target.source.server_now_ms();
         let _ = writeln!(
@@ -39,6 +43,7 @@ pub async fn run(setup: Setup, job_id: &str, only: Option<&str>) -> anyhow::Resu
                 rule.trigger.as_str(),
                 verdict(rule, target, &job, now)
             );
+            usual_lines(rule, target, &job, now, &mut out);
         }
         for entry in store.audit_for_job(Scope::Real, &target.config.name, job_id).await? {
             let r = &entry.report;
@@ -73,7 +78,7 @@ fn verdict(rule: &Rule, target: &Target, job: &Job, now: i64) -> String {
             rule.targets.as_deref().unwrap_or_default().join(", ")
         );
     }
-    let subject = Subject { job, before: None, now_ms: now };
+    let subject = Subject::at(job, now, target.usual());
     for condition in &rule.conditions {
         match condition.check(&subject) {
             Verdict::Holds => {}
@@ -108,5 +113,16 @@ fn verdict(rule: &Rule, target: &Target, job: &Job, now: i64) -> String {
             Some(t) => format!("its conditions hold; already fired for this job ({t})"),
             None => format!("its conditions hold; it fires only on `{}` events", other.as_str()),
         },
+    }
+}
+
+/// What `runtime_over_usual` compares the job with, whether it holds or not: median, runs, factor.
+fn usual_lines(rule: &Rule, target: &Target, job: &Job, now: i64, out: &mut String) {
+    if !rule.applies_to(&target.config.name) {
+        return;
+    }
+    let subject = Subject::at(job, now, target.usual());
+    for condition in rule.conditions.iter().filter(|c| matches!(c.test, Test::RuntimeOverUsual(_))) {
+        let _ = writeln!(out, "    {}", condition.explain(&subject));
     }
 }

@@ -150,7 +150,7 @@ fn run_file(file: &Path) -> anyhow::Result<Vec<String>> {
     let polls: Vec<Poll> = test.polls.iter().map(poll).collect();
     // Schedule rules without `timezone:` run in UTC here, so that a test passes on every machine.
     let limits = test.limits.clone().unwrap_or_default();
-    let steps = replay(&rules, &test.target, &limits, polls, Some(chrono_tz::UTC), None);
+    let steps = replay((&rules, &test.target, &limits), polls, None, Some(chrono_tz::UTC), None);
     Ok(compare(&test, &steps))
 }
 

@@ -38,7 +38,7 @@ impl Target {
         let mut jobs: Vec<_> = seen
             .into_iter()
             .filter(|job| {
-                let subject = Subject { job, before: None, now_ms: slot_server };
+                let subject = Subject::at(job, slot_server, &self.state.usual);
                 rule.conditions.iter().all(|c| c.check(&subject) == Verdict::Holds)
             })
             .collect();

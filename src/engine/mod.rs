@@ -2,6 +2,7 @@
 //! The scheduler (or `once`) only decides when to call it.
 
 pub mod digest;
+mod items;
 mod tick;
 
 use crate::arcgis::JobSource;
@@ -110,6 +111,8 @@ pub struct Target {
     state: TargetState,
     /// What the site said about itself at the last poll (its warnings are logged when it changes).
     site: Option<crate::arcgis::SiteInfo>,
+    /// Whether a poll of this process has looked for the item ids of unfinished jobs.
+    items_checked: bool,
 }
 
 impl Target {
@@ -120,7 +123,9 @@ impl Target {
         shared: &Shared,
     ) -> crate::store::Result<Target> {
         let state = shared.dispatch.store.load_target(shared.dispatch.scope(), &config.name).await?;
-        Ok(Target { config, source, state, site: None })
+        let mut target = Target { config, source, state, site: None, items_checked: false };
+        target.remember_items(shared);
+        Ok(target)
     }
 
     /// The ledger of this target.
@@ -131,6 +136,11 @@ impl Target {
     /// What the site said about itself at the last successful poll.
     pub fn site(&self) -> Option<&crate::arcgis::SiteInfo> {
         self.site.as_ref()
+    }
+
+    /// The usual runtimes of this target's notebook items.
+    pub fn usual(&self) -> &crate::usual::Usual {
+        &self.state.usual
     }
 
     /// The `for_polls` streaks of this target.

@@ -48,7 +48,15 @@ async fn fake_target(
     running: &[&'static str],
     rules: RuleSet,
 ) -> (Arc<Shared>, Target) {
-    let store: Arc<dyn Store> = Arc::new(SqlStore::open_memory().await.unwrap());
+    fake_target_in(Arc::new(SqlStore::open_memory().await.unwrap()), polls, running, rules).await
+}
+
+async fn fake_target_in(
+    store: Arc<dyn Store>,
+    polls: Vec<crate::arcgis::Result<Vec<Job>>>,
+    running: &[&'static str],
+    rules: RuleSet,
+) -> (Arc<Shared>, Target) {
     let services = crate::actions::Services::new(None, &Default::default(), None).unwrap();
     let (rules, services, clock) = (Arc::new(rules), Arc::new(services), crate::clock::system());
     let shared = Shared::new(Dispatcher { rules, store, mode: Mode::Act, services, clock });
@@ -102,4 +110,24 @@ async fn a_job_read_once_for_its_end_carries_its_messages_to_the_rules() {
     let mut details: Vec<&str> = done.iter().map(|r| r.detail.as_str()).collect();
     details.sort();
     assert_eq!(details, ["fast item1 Traceback|KeyError: 'X'", "gone item1 KeyError: 'X'"]);
+}
+
+#[tokio::test]
+async fn an_item_read_once_stays_with_the_job_and_an_unchanged_poll_writes_no_history() {
+    let text =
+        "rules:\n  - { name: unusual, match: { runtime_over_usual: 3x }, actions: [{ type: log, message: x }] }\n";
+    let rules = RuleSet::parse(std::path::Path::new("r.yaml"), text, &["fake"]).unwrap();
+    let store = Arc::new(SqlStore::open_memory().await.unwrap());
+    let script = vec![jobs(&["a"]), jobs(&["a", "b"]), jobs(&["a", "b"]), jobs(&["a", "b"])];
+    let (shared, mut target) = fake_target_in(store.clone(), script, &["a", "b"], rules).await;
+    for _ in 0..4 {
+        target.tick(&shared).await;
+    }
+    let items: Vec<Option<&str>> =
+        target.state.snapshot.as_ref().unwrap().values().map(|j| j.item_id.as_deref()).collect();
+    assert_eq!(items, [Some("nb-a"), Some("nb-b")], "a read at the first poll (running), b as it appeared");
+    let changes = store.changes(crate::store::Scope::Real, "fake", i64::MAX).await.unwrap();
+    let rows: Vec<(&str, Option<&str>)> =
+        changes.iter().map(|c| (c.job.id.as_str(), c.job.item_id.as_deref())).collect();
+    assert_eq!(rows, [("a", Some("nb-a")), ("b", Some("nb-b"))], "one history row each, with its item");
 }

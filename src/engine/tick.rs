@@ -32,13 +32,16 @@ impl Target {
         let now_ms = self.source.server_now_ms();
         self.announce(shared, &listing.site);
         let scope = listing.site.scope;
-        let mut next = snapshot(listing.jobs);
+        let mut jobs = listing.jobs;
+        self.state.usual.fill_items(&mut jobs);
+        let mut next = snapshot(jobs);
         let baseline = self.state.snapshot.is_none();
         let mut delta = diff(self.state.snapshot.as_ref(), &next);
         if !listing.complete {
             next = keep_unlisted(next, &mut delta);
         }
         read_job_resources(&self.source, &mut delta.events).await;
+        let runs = self.learn_items(shared, &mut next, &mut delta.events, (baseline, now_ms)).await;
         let mut lines = vec![Line::Poll {
             target: name.clone(),
             ok: true,
@@ -49,7 +52,7 @@ impl Target {
             sign_in_wait_ms: None,
         }];
         lines.extend(delta.events.iter().map(|e| event_line(&name, e)));
-        match self.evaluate_and_commit(shared, next, delta, now_ms).await {
+        match self.evaluate_and_commit(shared, next, (delta, runs), now_ms).await {
             Ok(mut more) => lines.append(&mut more),
             Err(e) => {
                 tracing::error!(target_name = %name, error = %e, "could not commit the poll; nothing was done");
@@ -84,7 +87,7 @@ impl Target {
         &mut self,
         shared: &Shared,
         next: Snapshot,
-        delta: Delta,
+        (delta, runs): (Delta, Vec<crate::usual::Run>),
         now_ms: i64,
     ) -> crate::store::Result<Vec<Line>> {
         let name = self.config.name.clone();
@@ -98,6 +101,7 @@ impl Target {
             events: &delta.events,
             ledger: &self.state.ledger,
             streaks: &self.state.streaks,
+            usual: &self.state.usual,
         };
         let evaluation = dispatch.rules.evaluate(&input);
         log_unanswerable(shared, &evaluation);
@@ -118,6 +122,7 @@ impl Target {
             snapshot: Some(&next),
             upserts: delta.upserts.iter().map(|&index| &next.jobs()[index]).collect(),
             gone: gone(&delta),
+            runs,
             streaks_set,
             streaks_dropped,
             checks_set,
@@ -219,6 +224,7 @@ async fn read_job_resources(source: &Arc<dyn JobSource>, events: &mut [JobEvent]
         match (&mut events[index], read) {
             (JobEvent::Disappeared { last_seen, final_status }, Ok(detail)) => {
                 *final_status = Some(self::final_status(&detail));
+                last_seen.ended_at = last_seen.ended_at.or(detail.ended_at);
                 if detail.phase() == Phase::Failed {
                     last_seen.enrich(detail);
                 }

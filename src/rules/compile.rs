@@ -37,6 +37,9 @@ const MATCH_KEYS: &[&str] = &[
     "runtime_name",
     "scheduled",
     "exceeds_own_timeout",
+    "runtime_over_usual",
+    "min_runs",
+    "window",
 ];
 const TRIGGERS: &[&str] = &["poll", "appeared", "status_changed", "disappeared", "schedule"];
 
@@ -193,6 +196,12 @@ fn conditions(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>
     let mut out = Vec::new();
     for &key in MATCH_KEYS {
         let Some(value) = map.get(key) else { continue };
+        if matches!(key, "min_runs" | "window") {
+            if !map.contains_key("runtime_over_usual") {
+                errors.push(r.error(Some(key), format!("`{key}` goes with `runtime_over_usual`, which is not given")));
+            }
+            continue;
+        }
         let (negated, inner) = match value {
             Value::Object(wrapper) if wrapper.len() == 1 && wrapper.contains_key("not") => (true, &wrapper["not"]),
             Value::Object(_) => {
@@ -201,7 +210,11 @@ fn conditions(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>
             }
             plain => (false, plain),
         };
-        if let Some(test) = test(r, key, inner, errors) {
+        let test = match key {
+            "runtime_over_usual" => super::usual::limit(r, map, inner, errors).map(Test::RuntimeOverUsual),
+            _ => test(r, key, inner, errors),
+        };
+        if let Some(test) = test {
             out.push(Condition { key, negated, test });
         }
     }

@@ -47,6 +47,8 @@ pub struct Input<'a> {
     pub ledger: &'a LedgerIndex,
     /// Streaks after the previous poll.
     pub streaks: &'a Streaks,
+    /// The target's usual runtimes (`runtime_over_usual`).
+    pub usual: &'a crate::usual::Usual,
 }
 
 impl RuleSet {
@@ -140,7 +142,7 @@ fn poll_firing(
     input: &Input,
     out: &mut Evaluation,
 ) -> Option<Firing> {
-    let subject = Subject { job, before: None, now_ms: input.now_ms };
+    let subject = Subject::at(job, input.now_ms, input.usual);
     if !matches(index, rule, &subject, out) {
         return None;
     }
@@ -180,7 +182,7 @@ fn event_rule(index: usize, rule: &Rule, input: &Input, out: &mut Evaluation) ->
                 (&final_job, None)
             }
         };
-        let subject = Subject { job, before, now_ms: input.now_ms };
+        let subject = Subject { job, before, now_ms: input.now_ms, usual: input.usual };
         if !matches(index, rule, &subject, out) {
             continue;
         }

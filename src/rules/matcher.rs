@@ -3,6 +3,7 @@
 
 use crate::arcgis::{Job, Phase};
 use crate::config::format_duration;
+use crate::usual::Usual;
 use std::fmt;
 use std::time::Duration;
 
@@ -81,6 +82,44 @@ pub enum Test {
     Scheduled(bool),
     /// `exceeds_own_timeout`: runtime > inputs.executionTimeoutInMinutes.
     ExceedsOwnTimeout(bool),
+    /// `runtime_over_usual`: runtime above a factor times the item's median runtime.
+    RuntimeOverUsual(UsualLimit),
+}
+
+/// `runtime_over_usual: 3x`, with `min_runs` and `window`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UsualLimit {
+    /// The factor.
+    pub factor: f64,
+    /// Completed runs needed before the key can hold.
+    pub min_runs: u32,
+    /// How many of the item's last completed runs the median is taken over.
+    pub window: u32,
+}
+
+impl UsualLimit {
+    /// The runtime (ms) above which a job of `item_id` is over its usual, when enough runs are known.
+    pub fn limit_ms(&self, usual: &Usual, item_id: &str) -> Option<i64> {
+        let baseline = usual.baseline(item_id, self.window);
+        let median = baseline.median_ms.filter(|_| baseline.runs >= self.min_runs as usize)?;
+        Some((median as f64 * self.factor) as i64)
+    }
+
+    /// What is known for this job's item, in words.
+    fn explain(&self, usual: &Usual, job: &Job, now_ms: i64) -> String {
+        let Some(item) = usual.item_of(job) else {
+            return "the job's notebook item is not known (not in the list, and its resource gave none)".into();
+        };
+        let baseline = usual.baseline(item, self.window);
+        let (runs, needed) = (baseline.runs, self.min_runs);
+        let Some(median) = baseline.median_ms.filter(|_| runs >= needed as usize) else {
+            return format!("only {runs} earlier run(s) of item {item} are known, {needed} needed (min_runs)");
+        };
+        let runtime = job.runtime(now_ms).map_or("unknown".into(), format_duration);
+        let limit = format_duration(Duration::from_millis((median as f64 * self.factor) as u64));
+        let median = format_duration(Duration::from_millis(median as u64));
+        format!("runtime is {runtime}; the median of the last {runs} run(s) of item {item} is {median}, times {} is {limit}", self.factor)
+    }
 }
 
 /// One match condition.
@@ -114,6 +153,15 @@ pub struct Subject<'a> {
     pub before: Option<&'a Job>,
     /// Now on the server's clock, epoch ms.
     pub now_ms: i64,
+    /// The target's usual runtimes, for `runtime_over_usual`.
+    pub usual: &'a Usual,
+}
+
+impl<'a> Subject<'a> {
+    /// A job on its own at `now_ms`, with what is known of usual runtimes.
+    pub fn at(job: &'a Job, now_ms: i64, usual: &'a Usual) -> Subject<'a> {
+        Subject { job, before: None, now_ms, usual }
+    }
 }
 
 impl Condition {
@@ -146,6 +194,11 @@ impl Condition {
                 let limit = Duration::from_secs(job.timeout_minutes? * 60);
                 job.runtime(s.now_ms).map(|r| (r > limit) == *wanted)
             }
+            Test::RuntimeOverUsual(usual) => {
+                let item = s.usual.item_of(job)?;
+                let runtime = job.runtime(s.now_ms)?.as_millis() as i64;
+                Some(usual.limit_ms(s.usual, item).is_some_and(|limit| runtime > limit))
+            }
         }
     }
 
@@ -172,6 +225,7 @@ impl Condition {
                 Some(_) => format!("scheduled is {}", job.scheduled()),
                 None => "this job list does not say whether a task started it".into(),
             },
+            Test::RuntimeOverUsual(usual) => usual.explain(subject.usual, job, subject.now_ms),
         };
         format!("{self}: {actual}")
     }
@@ -186,6 +240,7 @@ impl fmt::Display for Condition {
             Test::Status(v) | Test::From(v) | Test::To(v) => statuses(v),
             Test::RuntimeOver(d) | Test::RuntimeUnder(d) => format_duration(*d),
             Test::Scheduled(b) | Test::ExceedsOwnTimeout(b) => b.to_string(),
+            Test::RuntimeOverUsual(u) => format!("{}x (min_runs {}, window {})", u.factor, u.min_runs, u.window),
         };
         let not = if self.negated { "not " } else { "" };
         write!(f, "{}: {not}{value}", self.key)

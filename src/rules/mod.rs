@@ -6,9 +6,10 @@ mod deadline;
 pub mod evaluate;
 mod load;
 pub mod matcher;
+mod usual;
 
 pub use evaluate::{Evaluation, Firing};
-pub use matcher::{Condition, Subject, Test, Verdict};
+pub use matcher::{Condition, Subject, Test, UsualLimit, Verdict};
 
 use crate::actions::ActionConfig;
 use std::fmt;
@@ -184,6 +185,14 @@ impl RuleSet {
     /// The rule with this name.
     pub fn get(&self, name: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.name == name)
+    }
+
+    /// Whether some rule of `target` with `runtime_over_usual` can match jobs of this type
+    /// (any, when `job_type` is `None`): such a job's notebook item must be known.
+    pub fn wants_item(&self, target: &str, job_type: Option<&str>) -> bool {
+        let usual = |r: &&Rule| r.conditions.iter().any(|c| matches!(c.test, Test::RuntimeOverUsual(_)));
+        let mut rules = self.rules.iter().filter(|r| r.applies_to(target)).filter(usual);
+        rules.any(|r| job_type.is_none_or(|t| r.may_match_type(t)))
     }
 }
 

@@ -119,7 +119,15 @@ fn running(id: &str, user: &str, minutes: i64) -> Job {
 
 fn evaluate(set: &RuleSet, jobs: &[Job], events: &[JobEvent], ledger: &LedgerIndex, streaks: &Streaks) -> Evaluation {
     let snap = snapshot(jobs.to_vec());
-    set.evaluate(&evaluate::Input { target: "prod", now_ms: NOW, snapshot: &snap, events, ledger, streaks })
+    set.evaluate(&evaluate::Input {
+        target: "prod",
+        now_ms: NOW,
+        snapshot: &snap,
+        events,
+        ledger,
+        streaks,
+        usual: crate::usual::Usual::empty(),
+    })
 }
 
 fn fired(evaluation: &Evaluation) -> Vec<String> {
@@ -243,8 +251,15 @@ fn a_shadow_rule_records_its_firings_apart_and_mode_takes_only_shadow() {
     let snap = snapshot(vec![Job::new("j1", Status::Executing)]);
     let streaks = Streaks::default();
     let firings = |ledger: &LedgerIndex| {
-        let input =
-            evaluate::Input { target: "prod", now_ms: 2_000, snapshot: &snap, events: &[], ledger, streaks: &streaks };
+        let input = evaluate::Input {
+            target: "prod",
+            now_ms: 2_000,
+            snapshot: &snap,
+            events: &[],
+            ledger,
+            streaks: &streaks,
+            usual: crate::usual::Usual::empty(),
+        };
         set.evaluate(&input).firings.len()
     };
     assert_eq!(firings(&ledger), 1, "a real firing of `try` does not count for its shadow");

@@ -223,7 +223,13 @@ impl Plan {
         let offset = target.source.server_now_ms() - now;
         let rules = &cx.shared.dispatch.rules;
         let crossing = rules
-            .next_crossing(&target.config.name, snapshot, target.ledger(), now + offset, self.regular_ms + offset)
+            .next_crossing(
+                &target.config.name,
+                (snapshot, target.usual()),
+                target.ledger(),
+                now + offset,
+                self.regular_ms + offset,
+            )
             .map(|at| at - offset + CROSSING_MARGIN_MS);
         let streak = rules.streak_pending(target.streaks()).then_some(now + 1_000);
         let at = crossing.into_iter().chain(streak).min()?.max(now + MIN_GAP_MS);

@@ -90,6 +90,8 @@ pub struct Stats {
     pub lists: u32,
     /// `community/users/<name>` look-ups.
     pub user_lookups: u32,
+    /// Reads of `<jobs>/<id>` per job id.
+    pub job_reads: BTreeMap<String, u32>,
     /// When each job was first asked to cancel (the site's clock, epoch ms).
     pub first_cancel_ms: BTreeMap<String, i64>,
     /// The last list and cancel calls: (the site's clock, "list" or "cancel <job>", the caller's
@@ -264,7 +266,8 @@ impl Site {
     }
 
     /// One job's resource (it answers after the job left the list), with its `messages`.
-    pub fn job(&self, id: &str, now: i64, caller: &User) -> Result<Value, Refusal> {
+    pub fn job(&mut self, id: &str, now: i64, caller: &User) -> Result<Value, Refusal> {
+        *self.stats.job_reads.entry(id.to_string()).or_default() += 1;
         let (job, state) = self.find_for(id, now, caller)?;
         let mut item = match self.flavor {
             Flavor::Enterprise => {

@@ -100,6 +100,8 @@ pub struct TargetState {
     pub ledger: LedgerIndex,
     /// Consecutive matches of `for_polls` rules.
     pub streaks: Streaks,
+    /// The last completed runs of each notebook item (`runtime_over_usual`).
+    pub usual: crate::usual::Usual,
 }
 
 /// Everything one poll commits, in one transaction, before any action runs.
@@ -119,6 +121,8 @@ pub struct PollCommit<'a> {
     pub upserts: Vec<&'a Job>,
     /// Jobs no longer listed, with their final status: they stay as history.
     pub gone: Vec<Job>,
+    /// Runs completed, with their notebook item.
+    pub runs: Vec<crate::usual::Run>,
     /// New ledger entries.
     pub ledger: Vec<LedgerRecord>,
     /// Streak counts to set.
@@ -146,6 +150,7 @@ impl<'a> PollCommit<'a> {
             snapshot: None,
             upserts: Vec::new(),
             gone: Vec::new(),
+            runs: Vec::new(),
             ledger: Vec::new(),
             streaks_set: Vec::new(),
             streaks_dropped: Vec::new(),

@@ -62,6 +62,7 @@ impl Store for SqlStore {
         for row in &streaks {
             state.streaks.insert((row.try_get(0)?, row.try_get(1)?), row.try_get::<i64, _>(2)? as u32);
         }
+        state.usual = crate::usual::Usual::from_runs(self.runs(scope, target, i64::MAX).await?);
         Ok(state)
     }
 
@@ -80,6 +81,7 @@ impl Store for SqlStore {
         .await?;
         let appended = commit::append_history(&mut tx, c).await?;
         commit::write_snapshot(&mut tx, c, appended, self.fold_min).await?;
+        runs::insert(&mut tx, c).await?;
         for chunk in c.ledger.chunks(commit::CHUNK) {
             let sql = format!(
                 "INSERT INTO ledger (scope, target, rule, job_id, trig, fired_ms) VALUES {}
@@ -325,6 +327,7 @@ mod history;
 pub use history::{Change, Fired};
 mod open;
 mod prune;
+mod runs;
 mod sign_ins;
 mod snapshot;
 

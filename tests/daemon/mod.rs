@@ -4,6 +4,7 @@
 mod browser;
 mod demo;
 mod reload;
+mod usual;
 
 use crate::util::daemon::{poll_until, Daemon};
 use crate::util::hook::HookServer;

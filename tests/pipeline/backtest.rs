@@ -66,3 +66,37 @@ async fn a_backtest_of_a_recorded_run_fires_as_it_did_and_a_stricter_rule_report
     let again = site.run(&["backtest", "--since", "1h", "--json"]).await;
     assert_eq!(json_lines(&again), lines, "and wrote nothing: the same answer again");
 }
+
+#[tokio::test]
+async fn a_backtest_of_runtime_over_usual_learns_each_notebooks_runs_from_the_history() {
+    // The live rules know nothing of usual runtimes; Notebook Server's list carries each job's
+    // item, so the history does. `jslow` crosses 3 x 10 m (its notebook's median) 3 s in, with
+    // no change after it: the back-test steps to the crossing all the same.
+    let mut scenario = String::from("jobs:\n");
+    for n in 0..6 {
+        scenario += &format!("  - {{ id: nb{n}, item_id: nb, username: joe, start: -{}h, runs: 10m }}\n", n + 2);
+    }
+    scenario += "  - { id: jslow, item_id: nb, username: joe, start: -29m57s }\n";
+    scenario += "  - { id: jtwice, item_id: nb, username: joe, start: -20m }\n";
+    let site = Site::start(&scenario, Flavor::NotebookServer, None, "{ every: 1s, timeout: 2s }").await;
+    site.rules("rules:\n  - { name: quiet, on: status_changed, match: { to: failed }, actions: [{ type: log }] }\n");
+    let mut daemon = Daemon::start(&site.config_path, &[]);
+    let crossed = site.sim.jobs().iter().find(|j| j.id == "jslow").unwrap().start_ms + 30 * 60_000 + 2_000;
+    assert!(
+        poll_until(Duration::from_secs(20), || nbwarden::clock::local_now_ms() > crossed
+            && site.sim.stats().lists >= 3)
+        .await
+    );
+    daemon.signal("TERM");
+    daemon.wait_exit(Duration::from_secs(15)).await.expect("stops");
+
+    let usual = site.dir.path().join("usual.yaml");
+    std::fs::write(&usual, "rules:\n  - { name: unusual, match: { status: running, runtime_over_usual: 3x }, actions: [{ type: cancel }] }\n").unwrap();
+    let out = site.run(&["backtest", "--since", "1h", "--rules", usual.to_str().unwrap(), "--json"]).await;
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let lines = json_lines(&out);
+    let fired: Vec<&str> =
+        lines.iter().filter(|l| l["kind"] == "firing").map(|l| l["job_ids"][0].as_str().unwrap_or("?")).collect();
+    assert_eq!(fired, ["jslow"], "{lines:?}");
+    assert!(site.sim.stats().cancels.is_empty(), "the back-test cancelled nothing");
+}

@@ -26,10 +26,15 @@ async fn a_broken_rules_file_lists_every_error_with_file_and_line() {
 #[tokio::test]
 async fn a_good_configuration_passes_and_targets_are_probed() {
     let site = Site::simple("jobs: [{ id: j1, username: joe, start: -1m }]", Flavor::Enterprise).await;
-    site.rules("rules:\n  - { name: by-item, match: { item_id: abc }, actions: [{ type: log }] }\n");
+    site.rules(
+        "rules:
+  - { name: by-item, match: { item_id: abc }, actions: [{ type: log }] }
+  - { name: unusual, match: { runtime_over_usual: 3x }, actions: [{ type: log }] }
+",
+    );
     let out = site.run(&["check"]).await;
     assert!(out.status.success(), "{}", text(&out.stdout));
-    assert!(text(&out.stdout).contains("OK, 1 target(s), 1 rule(s)"));
+    assert!(text(&out.stdout).contains("OK, 1 target(s), 2 rule(s)"));
     let probed = site.run(&["check", "--targets"]).await;
     let stdout = text(&probed.stdout);
     assert!(probed.status.success(), "{stdout}");
@@ -39,6 +44,12 @@ async fn a_good_configuration_passes_and_targets_are_probed() {
         stdout.contains("rule \"by-item\": `item_id` needs item_id, which this job list does not provide"),
         "{stdout}"
     );
+    assert!(stdout.contains("note: rule \"unusual\": `runtime_over_usual` needs each job's notebook item, which this job list does not give: nbwarden reads `jobs/<id>` once for each job as it appears"), "{stdout}");
+    let detailed =
+        Site::simple("jobs: [{ id: j1, username: joe, start: -1m, item_id: abc }]", Flavor::NotebookServer).await;
+    detailed.rules("rules:\n  - { name: unusual, match: { runtime_over_usual: 3x }, actions: [{ type: log }] }\n");
+    let probed = text(&detailed.run(&["check", "--targets"]).await.stdout);
+    assert!(probed.contains("item_id yes") && !probed.contains("runtime_over_usual"), "{probed}");
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::arcgis::Status;
+use crate::usual::Usual;
 
 const MIN: i64 = 60_000;
 
@@ -59,9 +60,9 @@ fn each_key_against_a_full_and_a_bare_job() {
     before.status = Status::Submitted;
     let bare = bare();
     for (condition, on_full, on_bare) in table {
-        let with_before = Subject { job: &full, before: Some(&before), now_ms: 90 * MIN };
+        let with_before = Subject { job: &full, before: Some(&before), now_ms: 90 * MIN, usual: Usual::empty() };
         assert_eq!(condition.check(&with_before), on_full, "{condition} on a full job");
-        let subject = Subject { job: &bare, before: None, now_ms: 90 * MIN };
+        let subject = Subject { job: &bare, before: None, now_ms: 90 * MIN, usual: Usual::empty() };
         assert_eq!(condition.check(&subject), on_bare, "{condition} on a bare job");
     }
 }
@@ -71,11 +72,14 @@ fn not_inverts_but_cannot_invent_an_answer() {
     let full = job();
     let bare = bare();
     let negated = Condition { key: "username", negated: true, test: Test::Username(strings(&["svc_etl", "admin*"])) };
-    assert_eq!(negated.check(&Subject { job: &full, before: None, now_ms: 0 }), Verdict::Fails);
+    assert_eq!(negated.check(&Subject { job: &full, before: None, now_ms: 0, usual: Usual::empty() }), Verdict::Fails);
     let mut joe = job();
     joe.username = Some("joe".into());
-    assert_eq!(negated.check(&Subject { job: &joe, before: None, now_ms: 0 }), Verdict::Holds);
-    assert_eq!(negated.check(&Subject { job: &bare, before: None, now_ms: 0 }), Verdict::Unanswerable);
+    assert_eq!(negated.check(&Subject { job: &joe, before: None, now_ms: 0, usual: Usual::empty() }), Verdict::Holds);
+    assert_eq!(
+        negated.check(&Subject { job: &bare, before: None, now_ms: 0, usual: Usual::empty() }),
+        Verdict::Unanswerable
+    );
 }
 
 #[test]
@@ -83,7 +87,7 @@ fn phase_names_follow_is_cancelled_and_raw_values_do_not() {
     let mut cancelled = job();
     cancelled.status = Status::Failed;
     cancelled.cancelled_flag = true;
-    let subject = Subject { job: &cancelled, before: None, now_ms: 0 };
+    let subject = Subject { job: &cancelled, before: None, now_ms: 0, usual: Usual::empty() };
     assert_eq!(cond("to", Test::To(vec![StatusValue::parse("failed")])).check(&subject), Verdict::Fails);
     assert_eq!(cond("to", Test::To(vec![StatusValue::parse("FAILED")])).check(&subject), Verdict::Holds);
 }
@@ -106,7 +110,7 @@ fn globs() {
 #[test]
 fn explanations_name_the_key_and_the_actual_value() {
     let full = job();
-    let subject = Subject { job: &full, before: None, now_ms: 45 * MIN };
+    let subject = Subject { job: &full, before: None, now_ms: 45 * MIN, usual: Usual::empty() };
     let over = cond("runtime_over", Test::RuntimeOver(Duration::from_secs(90 * 60)));
     assert_eq!(over.explain(&subject), "runtime_over: 1h30m: runtime is 45m");
 }

@@ -166,8 +166,9 @@ fn enterprise_below_11_5_has_no_cancel() {
 
 #[test]
 fn failed_jobs_carry_messages_and_the_item() {
-    let s = site("jobs: [{ id: f, start: -10m, runs: 1m, ends: failed, item_id: abc }]", Flavor::Enterprise);
-    let job = s.job("f", T0, &admin(&s)).unwrap();
+    let mut s = site("jobs: [{ id: f, start: -10m, runs: 1m, ends: failed, item_id: abc }]", Flavor::Enterprise);
+    let admin = admin(&s);
+    let job = s.job("f", T0, &admin).unwrap();
     assert_eq!(job["inputs"]["itemId"], "abc");
     assert!(job["messages"].as_array().unwrap().iter().any(|m| m.as_str().unwrap().contains("KeyError")));
     assert_eq!(s.limits()["maxExecuteNotebookTimeMinutes"], 120);

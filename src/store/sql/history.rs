@@ -61,4 +61,14 @@ impl SqlStore {
             .map(|row| Ok(Fired { rule: row.try_get(0)?, job_id: row.try_get(1)?, trigger: row.try_get(2)? }))
             .collect()
     }
+
+    /// When the target was last polled (the server's clock), if ever.
+    pub async fn last_poll(&self, scope: Scope, target: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT last_poll_ms FROM targets WHERE scope = $1 AND target = $2")
+            .bind(scope.as_str())
+            .bind(target)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
 }

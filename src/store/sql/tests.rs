@@ -81,6 +81,7 @@ async fn changes(store: &SqlStore) -> i64 {
 }
 
 mod replicas;
+mod runs;
 
 pub(crate) mod postgres {
     //! The test server of `scripts/test` (`NBWARDEN_TEST_POSTGRES_URL`): a database per test.
