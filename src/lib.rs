@@ -15,6 +15,7 @@ pub mod journal;
 pub mod ledger;
 pub mod plan;
 pub mod replay;
+pub mod report;
 pub mod rules;
 pub mod scheduler;
 pub mod secret;

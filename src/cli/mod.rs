@@ -7,6 +7,7 @@ mod demo;
 mod explain;
 mod jobs;
 mod once;
+pub mod report;
 mod run;
 pub mod setup;
 mod simulate;
@@ -101,6 +102,21 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Runs, compute minutes, failures and cancels per group, from the recorded history (html with charts, csv, json).
+    Report {
+        /// From this long ago.
+        #[arg(long, default_value = "30d", value_name = "DURATION")]
+        since: crate::config::ConfigDuration,
+        /// The groups.
+        #[arg(long, default_value = "owner", value_parser = ["owner", "notebook", "type", "runtime", "task"])]
+        by: String,
+        /// How it is written.
+        #[arg(long, value_enum, default_value_t = report::Format::Html)]
+        format: report::Format,
+        /// Write it to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Print the current jobs of each target.
     Jobs {
         /// Only this target.
@@ -158,6 +174,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             };
             let options = backtest::Options { since: since.0, until_ms, rules, target, json };
             backtest::run(setup::load(cli.config.as_deref())?, options).await
+        }
+        Command::Report { since, by, format, out } => {
+            let by = crate::report::By::parse(&by).unwrap_or(crate::report::By::Owner);
+            let options = report::Options { since: since.0, by, format, out };
+            report::run(&load_config(cli.config.as_deref())?, options).await
         }
         Command::Demo { seconds, every } => demo::run(seconds, every.max(1)).await,
         Command::Simulate { listen, flavor, scenario } => {

@@ -2,6 +2,7 @@
 
 mod kubernetes;
 mod postgres;
+mod report;
 mod rule_tests;
 
 use crate::util::{nbwarden, text, Site, ADMIN_PASSWORD};

@@ -71,4 +71,25 @@ impl SqlStore {
             .await?;
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
+
+    /// The (target, job id) pairs nbwarden cancelled (a cancel action done) in `[since_ms, until_ms]`
+    /// (this machine's clock).
+    pub async fn cancelled_between(&self, scope: Scope, since_ms: i64, until_ms: i64) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT target, job_ids FROM audit WHERE scope = $1 AND action = 'cancel' AND outcome = 'done'
+             AND at_ms >= $2 AND at_ms <= $3",
+        )
+        .bind(scope.as_str())
+        .bind(since_ms)
+        .bind(until_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let target: String = row.try_get(0)?;
+            let jobs: Vec<String> = serde_json::from_str(&row.try_get::<String, _>(1)?)?;
+            out.extend(jobs.into_iter().map(|job| (target.clone(), job)));
+        }
+        Ok(out)
+    }
 }

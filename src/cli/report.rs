@@ -1,0 +1,65 @@
+//! `nbwarden report`: runs, compute minutes, failures and cancels per owner, notebook, type,
+//! runtime or task, from the recorded history, as one HTML page with charts, CSV or JSON.
+
+use super::setup;
+use crate::config::Config;
+use crate::report::{self, render, By};
+use crate::store::Scope;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// How the report is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One self-contained page with charts.
+    Html,
+    /// One row per figure: section, key, field, value.
+    Csv,
+    /// One JSON object.
+    Json,
+}
+
+/// What `report` was asked.
+pub struct Options {
+    /// From this long ago.
+    pub since: std::time::Duration,
+    /// The grouping.
+    pub by: By,
+    /// The format.
+    pub format: Format,
+    /// The file to write; standard output when `None`.
+    pub out: Option<PathBuf>,
+}
+
+/// Writes the report.
+pub async fn run(config: &Config, options: Options) -> anyhow::Result<bool> {
+    let text = text(config, &options).await?;
+    match &options.out {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", path.display()))?;
+            eprintln!("report written to {}", path.display());
+        }
+        None => super::write_stdout(&text)?,
+    }
+    Ok(true)
+}
+
+/// The report as it is written.
+pub async fn text(config: &Config, options: &Options) -> anyhow::Result<String> {
+    let (store, _) = setup::open(config).await?;
+    let until = crate::clock::local_now_ms();
+    let since = until - options.since.as_millis() as i64;
+    let mut runs = Vec::new();
+    for target in &config.targets {
+        runs.extend(report::runs(&target.name, store.changes(Scope::Real, &target.name, i64::MAX).await?));
+    }
+    let cancelled: BTreeSet<(String, String)> =
+        store.cancelled_between(Scope::Real, since, until).await?.into_iter().collect();
+    let report = report::report(&runs, &cancelled, options.by, (since, until));
+    Ok(match options.format {
+        Format::Html => render::html(&report)?,
+        Format::Csv => render::csv(&report)?,
+        Format::Json => render::json(&report)?,
+    })
+}

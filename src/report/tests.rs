@@ -1,0 +1,99 @@
+//! The report over a known history: exact figures per group, the longest runs, the days.
+
+use super::*;
+use crate::arcgis::Status;
+
+const MIN: i64 = 60_000;
+const DAY: i64 = 86_400_000;
+/// 2026-11-28T00:00:00Z.
+const T0: i64 = 1_795_824_000_000;
+
+fn change(id: &str, owner: &str, (start, end): (i64, Option<i64>), status: Status, listed: bool, at: i64) -> Change {
+    let job = Job {
+        username: Some(owner.into()),
+        item_id: Some(format!("nb-{owner}")),
+        job_type: Some("executeNotebook".into()),
+        started_at: Some(start),
+        ended_at: end,
+        ..Job::new(id, status)
+    };
+    Change { at_ms: at, job, listed }
+}
+
+/// ann: 10 + 30 + 20 minutes, one failed; bob: 90 minutes cancelled by nbwarden, one gone while
+/// running (found gone 5 minutes after its start: unknown), one still running (not counted).
+fn history() -> Vec<Change> {
+    vec![
+        change("a1", "ann", (T0, None), Status::Executing, true, T0),
+        change("a1", "ann", (T0, Some(T0 + 10 * MIN)), Status::Completed, true, T0 + 11 * MIN),
+        change("a2", "ann", (T0 + DAY, Some(T0 + DAY + 30 * MIN)), Status::Failed, true, T0 + DAY + 31 * MIN),
+        change("a3", "ann", (T0 + DAY, Some(T0 + DAY + 20 * MIN)), Status::Completed, true, T0 + DAY + 21 * MIN),
+        change("b1", "bob", (T0, None), Status::Executing, true, T0),
+        change("b1", "bob", (T0, Some(T0 + 90 * MIN)), Status::Cancelled("CANCELLED".into()), true, T0 + 91 * MIN),
+        change("b2", "bob", (T0, None), Status::Executing, true, T0 + MIN),
+        change("b2", "bob", (T0, None), Status::Unknown("unknown".into()), false, T0 + 5 * MIN),
+        change("b3", "bob", (T0, None), Status::Executing, true, T0 + 2 * MIN),
+    ]
+}
+
+#[test]
+fn exact_figures_per_owner_the_longest_runs_and_every_day() {
+    let runs = runs("prod", history());
+    assert_eq!(runs.len(), 5, "b3 is still running");
+    let cancelled = BTreeSet::from([("prod".to_string(), "b1".to_string())]);
+    let report = report(&runs, &cancelled, By::Owner, (T0, T0 + 2 * DAY));
+    let bob = &report.groups[0];
+    assert_eq!(
+        (bob.name.as_str(), bob.runs, bob.compute_minutes, bob.failures, bob.cancels),
+        ("bob", 2, 95.0, 0, 1),
+        "most compute first: 90 + 5 minutes"
+    );
+    assert_eq!((bob.median_minutes, bob.p95_minutes), (47.5, 90.0));
+    let ann = &report.groups[1];
+    assert_eq!((ann.runs, ann.compute_minutes, ann.failures, ann.failure_rate), (3, 60.0, 1, 0.333));
+    assert_eq!((ann.median_minutes, ann.p95_minutes, ann.cancels), (20.0, 30.0, 0));
+    let longest: Vec<(&str, f64, Outcome)> =
+        report.longest.iter().map(|l| (l.job_id.as_str(), l.runtime_minutes, l.outcome)).collect();
+    assert_eq!(
+        longest,
+        [
+            ("b1", 90.0, Outcome::Cancelled),
+            ("a2", 30.0, Outcome::Failed),
+            ("a3", 20.0, Outcome::Completed),
+            ("a1", 10.0, Outcome::Completed),
+            ("b2", 5.0, Outcome::Unknown),
+        ]
+    );
+    let days: Vec<(&str, u64, u64)> =
+        report.days.iter().map(|d| (d.date.as_str(), d.runs["completed"], d.runs["failed"])).collect();
+    assert_eq!(days, [("2026-11-28", 1, 0), ("2026-11-29", 1, 1), ("2026-11-30", 0, 0)]);
+    assert_eq!(report.days[0].runs["cancelled"] + report.days[0].runs["unknown"], 2);
+}
+
+#[test]
+fn runs_outside_the_window_and_other_groupings() {
+    let runs = runs("prod", history());
+    let second_day = report(&runs, &BTreeSet::new(), By::Notebook, (T0 + DAY, T0 + 2 * DAY));
+    let names: Vec<(&str, u64)> = second_day.groups.iter().map(|g| (g.name.as_str(), g.runs)).collect();
+    assert_eq!(names, [("nb-ann", 2)]);
+    let by_task = report(&runs, &BTreeSet::new(), By::Task, (T0, T0 + 2 * DAY));
+    assert_eq!(by_task.groups[0].name, "(not scheduled)");
+    assert_eq!(By::parse("runtime"), Some(By::Runtime));
+    let empty = report(&[], &BTreeSet::new(), By::Owner, (T0, T0 + DAY / 2));
+    assert!(empty.groups.is_empty() && empty.longest.is_empty() && empty.days.len() == 1);
+}
+
+#[test]
+fn every_format_carries_the_same_numbers_and_the_page_escapes_names() {
+    let mut history = history();
+    history.push(change("x", "<img src=x onerror=alert(1)>", (T0, Some(T0 + MIN)), Status::Completed, true, T0 + MIN));
+    let report = report(&runs("prod", history), &BTreeSet::new(), By::Owner, (T0, T0 + 2 * DAY));
+    let csv = render::csv(&report).unwrap();
+    assert!(csv.contains("group,bob,compute_minutes,95\n") && csv.contains("longest,1,job_id,b1\n"), "{csv}");
+    assert!(csv.contains("day,2026-11-29,failed,1\n"), "{csv}");
+    let json: serde_json::Value = serde_json::from_str(&render::json(&report).unwrap()).unwrap();
+    assert_eq!(json["groups"][0]["compute_minutes"], 95.0);
+    let html = render::html(&report).unwrap();
+    assert!(!html.contains("<img"), "hostile names are escaped, in the tables and in the charts");
+    assert_eq!(html.matches("<svg").count(), 2, "two charts");
+}
