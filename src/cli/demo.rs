@@ -111,4 +111,8 @@ fn summary(lines: &[Line], stats: &crate::simulator::site::Stats, emails: usize,
         dir.display(),
         dir.display()
     );
+    println!(
+        "A report of the runs it saw, with charts: `nbwarden --config {}/nbwarden.yaml report --since 1d --out report.html`.",
+        dir.display()
+    );
 }
