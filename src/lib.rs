@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod arcgis;
+pub mod chart;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -2,22 +2,15 @@
 //! each day stacked by outcome.
 
 use super::{Day, Group, Outcome};
+pub use crate::chart::ChartError;
+use crate::chart::{svg, FONT};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
-
-/// A chart could not be drawn.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot draw the chart \"{chart}\": {detail}")]
-pub struct ChartError {
-    chart: &'static str,
-    detail: String,
-}
 
 /// At most this many groups get a bar (the most compute first); the tables list them all.
 pub const BARS: usize = 15;
 
 const WIDTH: u32 = 860;
-const FONT: &str = "sans-serif";
 
 /// The colour of an outcome in the charts (and the page's legend).
 pub fn colour(outcome: Outcome) -> RGBColor {
@@ -37,8 +30,7 @@ pub fn compute_hours(groups: &[Group], by: &str) -> Result<String, ChartError> {
     let hours: Vec<f64> = shown.iter().rev().map(|g| g.compute_minutes / 60.0).collect();
     let max = hours.iter().copied().fold(0.0, f64::max).max(0.1) * 1.1;
     let height = 90 + 26 * shown.len().max(1) as u32;
-    let mut svg = String::new();
-    draw("compute hours", &mut svg, (WIDTH, height), |root| {
+    svg("compute hours", (WIDTH, height), |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(format!("Compute hours by {by}"), (FONT, 18))
             .margin(12)
@@ -65,16 +57,14 @@ pub fn compute_hours(groups: &[Group], by: &str) -> Result<String, ChartError> {
         });
         chart.draw_series(bars)?;
         Ok(())
-    })?;
-    Ok(svg)
+    })
 }
 
 /// Columns: the runs of each day, stacked by outcome, with a legend.
 pub fn runs_per_day(days: &[Day]) -> Result<String, ChartError> {
     let total = |d: &Day| d.runs.values().sum::<u64>();
     let max = (days.iter().map(total).max().unwrap_or(0).max(1) as f64 * 1.15).ceil() as u64;
-    let mut svg = String::new();
-    draw("runs per day", &mut svg, (WIDTH, 340), |root| {
+    svg("runs per day", (WIDTH, 340), |root| {
         let mut chart = ChartBuilder::on(root)
             .caption("Runs per day by outcome", (FONT, 18))
             .margin(12)
@@ -122,25 +112,7 @@ pub fn runs_per_day(days: &[Day]) -> Result<String, ChartError> {
             .label_font((FONT, 12))
             .draw()?;
         Ok(())
-    })?;
-    Ok(svg)
-}
-
-type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
-type DrawResult = Result<(), DrawingAreaErrorKind<<SVGBackend<'static> as DrawingBackend>::ErrorType>>;
-
-/// Draws into `svg` on a white area of `size`.
-fn draw(
-    chart: &'static str,
-    svg: &mut String,
-    size: (u32, u32),
-    body: impl FnOnce(&Area) -> DrawResult,
-) -> Result<(), ChartError> {
-    let failed = |e: &dyn std::fmt::Display| ChartError { chart, detail: e.to_string() };
-    let root = SVGBackend::with_string(svg, size).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| failed(&e))?;
-    body(&root).map_err(|e| failed(&e))?;
-    root.present().map_err(|e| failed(&e))
+    })
 }
 
 /// `text` cut to `max` characters, with an ellipsis.

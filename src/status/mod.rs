@@ -1,6 +1,8 @@
 //! What the daemon shows about itself: the board behind `/status` and `/healthz` (targets and
 //! their health, current jobs, recent events and actions), the metrics, and the HTTP endpoint.
 
+pub mod activity;
+mod chart;
 pub mod metrics;
 mod page;
 pub mod server;
@@ -109,6 +111,7 @@ struct Inner {
     targets: BTreeMap<String, TargetView>,
     jobs: BTreeMap<String, Vec<JobView>>,
     recent: VecDeque<Recent>,
+    activity: BTreeMap<String, activity::Activity>,
 }
 
 /// The shared board, updated by the scheduler, read by the HTTP endpoint.
@@ -122,6 +125,7 @@ impl Board {
         let mut inner = self.0.lock().expect("board");
         inner.targets.retain(|name, _| targets.iter().any(|(n, _)| n == name));
         inner.jobs.retain(|name, _| targets.iter().any(|(n, _)| n == name));
+        inner.activity.retain(|name, _| targets.iter().any(|(n, _)| n == name));
         let now = local_now_ms();
         for (name, interval) in targets {
             let view = inner.targets.entry(name.clone()).or_insert_with(|| TargetView {
@@ -163,8 +167,9 @@ impl Board {
             Phase::ALL.iter().zip(counts).filter(|(_, n)| *n > 0).map(|(p, n)| (p.as_str(), n)).collect();
         let jobs = shown_jobs(target, snapshot, now_ms);
         let mut inner = self.0.lock().expect("board");
+        let local = local_now_ms();
+        inner.activity.entry(target.to_string()).or_default().polled(local, counts[Phase::Running as usize]);
         if let Some(view) = inner.targets.get_mut(target) {
-            let local = local_now_ms();
             view.last_success_ms = Some(local);
             view.last_success = rfc3339(local);
             view.last_error = None;
@@ -199,10 +204,16 @@ impl Board {
             return;
         }
         let mut inner = self.0.lock().expect("board");
+        let now = local_now_ms();
+        if let Line::Event { target, to: Some(to), .. } = line {
+            if to.eq_ignore_ascii_case("failed") {
+                inner.activity.entry(target.clone()).or_default().failed(now, 1);
+            }
+        }
         if inner.recent.len() == RECENT_KEPT {
             inner.recent.pop_front();
         }
-        inner.recent.push_back(Recent { at: rfc3339(local_now_ms()).unwrap_or_default(), line: line.clone() });
+        inner.recent.push_back(Recent { at: rfc3339(now).unwrap_or_default(), line: line.clone() });
     }
 
     /// Records who holds each target's lease (replicas); a target held elsewhere is healthy
@@ -259,6 +270,8 @@ impl Board {
             targets,
             jobs: inner.jobs.values().flatten().cloned().collect(),
             recent: inner.recent.iter().rev().cloned().collect(),
+            activity: inner.activity.clone(),
+            now_ms,
         }
     }
 }
@@ -276,6 +289,10 @@ pub struct StatusView {
     pub jobs: Vec<JobView>,
     /// Recent events and actions, newest first.
     pub recent: Vec<Recent>,
+    /// Per target, the last 24 hours in 10-minute slots: the most jobs running, the failures.
+    pub activity: BTreeMap<String, activity::Activity>,
+    #[serde(skip)]
+    now_ms: i64,
 }
 
 fn is_healthy(view: &TargetView, now_ms: i64) -> bool {

@@ -5,9 +5,21 @@ use super::StatusView;
 
 const PAGE: &str = include_str!("page.html");
 
-/// The page for `view`.
+#[derive(serde::Serialize)]
+struct Page<'a> {
+    #[serde(flatten)]
+    view: &'a StatusView,
+    activity_chart: String,
+}
+
+/// The page for `view`: its tables, and the chart of the last 24 hours (or why it is missing).
 pub fn render(view: &StatusView) -> Result<String, crate::actions::template::TemplateError> {
-    crate::actions::template::render_html(PAGE, view)
+    let targets: Vec<(&str, &super::activity::Activity)> = view.activity.iter().map(|(n, a)| (n.as_str(), a)).collect();
+    let activity_chart = super::chart::running(&targets, view.now_ms).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the status page's chart");
+        String::new()
+    });
+    crate::actions::template::render_html(PAGE, &Page { view, activity_chart })
 }
 
 #[cfg(test)]

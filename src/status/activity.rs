@@ -1,0 +1,85 @@
+//! The last 24 hours of each target, for the status page's chart: the most jobs running at a
+//! poll within each 10-minute slot, and the failures seen in it (this machine's clock; since the
+//! daemon started). At most 144 slots per target.
+
+use serde::Serialize;
+use std::collections::VecDeque;
+
+/// The width of a slot.
+pub const SLOT_MS: i64 = 600_000;
+/// How far back the chart goes.
+pub const SPAN_MS: i64 = 86_400_000;
+
+/// One slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Slot {
+    /// Its start, epoch ms (this machine's clock).
+    pub start_ms: i64,
+    /// The most jobs running at a poll within it.
+    pub running: usize,
+    /// Jobs seen failing within it.
+    pub failures: u32,
+}
+
+/// The slots of one target, oldest first.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(transparent)]
+pub struct Activity(VecDeque<Slot>);
+
+impl Activity {
+    /// A poll at `now_ms` saw `running` jobs running.
+    pub fn polled(&mut self, now_ms: i64, running: usize) {
+        let slot = self.slot(now_ms);
+        slot.running = slot.running.max(running);
+    }
+
+    /// `count` jobs were seen failing at `now_ms`.
+    pub fn failed(&mut self, now_ms: i64, count: u32) {
+        self.slot(now_ms).failures += count;
+    }
+
+    /// The slots, oldest first.
+    pub fn slots(&self) -> impl Iterator<Item = &Slot> {
+        self.0.iter()
+    }
+
+    fn slot(&mut self, now_ms: i64) -> &mut Slot {
+        let start_ms = now_ms - now_ms.rem_euclid(SLOT_MS);
+        while self.0.front().is_some_and(|s| s.start_ms <= now_ms - SPAN_MS) {
+            self.0.pop_front();
+        }
+        if self.0.back().is_none_or(|s| s.start_ms != start_ms) {
+            self.0.push_back(Slot { start_ms, running: 0, failures: 0 });
+        }
+        self.0.back_mut().expect("a slot was just pushed")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_keep_the_most_running_and_the_failures_for_24_hours() {
+        let mut activity = Activity::default();
+        activity.polled(SLOT_MS, 3);
+        activity.polled(SLOT_MS + 1_000, 5);
+        activity.polled(SLOT_MS + 2_000, 4);
+        activity.failed(SLOT_MS + 2_000, 2);
+        activity.polled(3 * SLOT_MS, 1);
+        let slots: Vec<Slot> = activity.slots().copied().collect();
+        assert_eq!(
+            slots,
+            [
+                Slot { start_ms: SLOT_MS, running: 5, failures: 2 },
+                Slot { start_ms: 3 * SLOT_MS, running: 1, failures: 0 }
+            ]
+        );
+        activity.polled(SLOT_MS + SPAN_MS, 0);
+        assert_eq!(activity.slots().next().unwrap().start_ms, 3 * SLOT_MS, "a day later the first slot is gone");
+        for n in 0..1_000 {
+            activity.polled(SPAN_MS * 2 + n * SLOT_MS, 1);
+        }
+        assert_eq!(activity.slots().count(), (SPAN_MS / SLOT_MS) as usize, "bounded");
+    }
+}
