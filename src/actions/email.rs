@@ -2,6 +2,7 @@
 //! `owner` resolves through `owners`; the Message-ID is derived from the firing, so a retried send
 //! is recognisable as the same message.
 
+use super::reports::MadeReport;
 use super::template;
 use super::{ActionContext, ActionError, Done, Owner};
 use crate::arcgis::Job;
@@ -28,6 +29,9 @@ pub struct EmailAction {
     pub body: Option<String>,
     /// A template for an HTML alternative (values are HTML-escaped).
     pub html: Option<String>,
+    /// Attach `nbwarden report` (HTML with charts) and put its summary table in the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<super::reports::ReportSpec>,
 }
 
 /// The recipient word that stands for each job's owner.
@@ -47,6 +51,12 @@ impl super::Plugin for EmailAction {
         let mut out = Vec::new();
         if self.to.is_empty() && self.cc.is_empty() {
             out.push(("to", "an email action needs `to` (addresses or `owner`)".to_string()));
+        }
+        if let Some(report) = &self.report {
+            if !super::reports::GROUPINGS.contains(&report.by.as_str()) {
+                let valid = super::reports::GROUPINGS.join(", ");
+                out.push(("report", format!("`report.by: {}` is not a grouping; use one of {valid}", report.by)));
+            }
         }
         for address in self.to.iter().chain(&self.cc).filter(|a| *a != OWNER) {
             if let Err(err) = address.parse::<Mailbox>() {
@@ -107,6 +117,7 @@ impl super::Action for Email {
             .mailer
             .as_ref()
             .ok_or_else(|| ActionError::permanent("an email action needs an `email:` section in nbwarden.yaml"))?;
+        let report = self.report(cx).await?;
         let jobs = with_owners(cx).await;
         let (letters, mut notes) = self.letters(cx, &jobs).await;
         if letters.is_empty() {
@@ -114,7 +125,7 @@ impl super::Action for Email {
         }
         // Up to SENDING messages at once over the transport's pool; each recipient is settled (and
         // journaled) the moment its message is accepted; the outcomes come in the letters' order.
-        let sends: Vec<_> = letters.iter().map(|letter| self.send(cx, mailer, letter)).collect();
+        let sends: Vec<_> = letters.iter().map(|letter| self.send(cx, mailer, letter, report.as_ref())).collect();
         let outcomes: Vec<Sent> = futures_util::stream::iter(sends).buffered(SENDING).collect().await;
         let (mut sent, mut transient) = (Vec::new(), None);
         for (letter, outcome) in letters.iter().zip(outcomes) {
@@ -163,14 +174,20 @@ enum Sent {
 impl Email {
     /// Writes and sends one recipient's message unless an earlier attempt did; settles it unless
     /// the failure is worth another try.
-    async fn send(&self, cx: &ActionContext<'_>, mailer: &super::Mailer, letter: &Letter) -> Sent {
+    async fn send(
+        &self,
+        cx: &ActionContext<'_>,
+        mailer: &super::Mailer,
+        letter: &Letter,
+        report: Option<&MadeReport>,
+    ) -> Sent {
         if cx.progress.contains(&letter.address) {
             return Sent::Earlier;
         }
         if !cx.progress.may_act() {
             return Sent::NotNow("this replica lost the target's lease; its new holder sends the rest".into());
         }
-        let sent = match self.message(cx, mailer.from(), letter) {
+        let sent = match self.message(cx, mailer.from(), letter, report) {
             Ok(message) => match mailer.send(message).await {
                 Ok(()) => Sent::Now,
                 Err(ActionError::Transient(e)) => return Sent::NotNow(e),
@@ -211,7 +228,24 @@ impl Email {
         (letters, notes)
     }
 
-    fn message(&self, cx: &ActionContext<'_>, from: &Mailbox, letter: &Letter) -> Result<Message, MessageError> {
+    /// The report to attach, made once for every recipient; a report that cannot be made now is
+    /// worth another try.
+    async fn report(&self, cx: &ActionContext<'_>) -> Result<Option<MadeReport>, ActionError> {
+        let Some(spec) = &self.0.report else { return Ok(None) };
+        let maker = cx.services.reports.as_ref().ok_or_else(|| {
+            ActionError::permanent("`report:` needs nbwarden's state store, which this command does not open")
+        })?;
+        let made = maker.make(spec, cx.target, crate::clock::local_now_ms()).await;
+        made.map(Some).map_err(|e| ActionError::transient(format!("cannot make the report: {e}")))
+    }
+
+    fn message(
+        &self,
+        cx: &ActionContext<'_>,
+        from: &Mailbox,
+        letter: &Letter,
+        report: Option<&MadeReport>,
+    ) -> Result<Message, MessageError> {
         let to: Mailbox = letter.address.parse().map_err(MessageError::Address)?;
         let context = cx.template_context(&letter.jobs);
         let subject = template::render_header(self.0.subject.as_deref().unwrap_or(DEFAULT_SUBJECT), &context)?;
@@ -228,14 +262,28 @@ impl Email {
             Field::To => builder.to(to),
             Field::Cc => builder.cc(to),
         };
-        let built = match &self.0.html {
-            Some(html) => {
-                builder.multipart(MultiPart::alternative_plain_html(text, template::render_html(html, &context)?))
-            }
-            None => builder.header(ContentType::TEXT_PLAIN).body(text),
+        let html = self.0.html.as_deref().map(|html| template::render_html(html, &context)).transpose()?;
+        let built = match (report, html) {
+            (Some(report), html) => builder.multipart(with_report(text, html, report)?),
+            (None, Some(html)) => builder.multipart(MultiPart::alternative_plain_html(text, html)),
+            (None, None) => builder.header(ContentType::TEXT_PLAIN).body(text),
         };
         built.map_err(MessageError::Build)
     }
+}
+
+/// The body with the report's summary after it (text, and an HTML table mail clients render),
+/// and the whole report attached as an HTML file.
+fn with_report(body: String, html: Option<String>, report: &MadeReport) -> Result<MultiPart, MessageError> {
+    let html = match html {
+        Some(html) => html,
+        None => template::render_html("<pre>{{ body }}</pre>", &serde_json::json!({ "body": body }))?,
+    };
+    let text = format!("{body}\n\n{}", report.text);
+    let html = format!("{html}\n{}", report.summary_html);
+    let attachment =
+        lettre::message::Attachment::new(report.file_name.clone()).body(report.html.clone(), ContentType::TEXT_HTML);
+    Ok(MultiPart::mixed().multipart(MultiPart::alternative_plain_html(text, html)).singlepart(attachment))
 }
 
 /// Why one recipient's message could not be written.

@@ -10,6 +10,7 @@ mod mailer;
 mod owners;
 #[cfg(test)]
 pub(crate) mod recording;
+pub mod reports;
 pub mod template;
 mod webhook;
 
@@ -40,6 +41,8 @@ pub struct Services {
     http: std::sync::OnceLock<reqwest::Client>,
     /// Where progress is recorded (none for a throwaway store).
     pub journal: Option<Arc<dyn ProgressLog>>,
+    /// What makes the reports e-mails attach (`report:`), when there is a state store.
+    pub reports: Option<Arc<dyn reports::ReportMaker>>,
 }
 
 impl Services {
@@ -51,7 +54,13 @@ impl Services {
         journal: Option<Arc<dyn ProgressLog>>,
     ) -> Result<Services, ServicesError> {
         let mailer = email.map(Mailer::new).transpose()?;
-        Ok(Services { mailer, owners: Owners::new(owners.clone()), http: Default::default(), journal })
+        let owners = Owners::new(owners.clone());
+        Ok(Services { mailer, owners, http: Default::default(), journal, reports: None })
+    }
+
+    /// These services, with reports made by `maker`.
+    pub fn with_reports(self, maker: Arc<dyn reports::ReportMaker>) -> Services {
+        Services { reports: Some(maker), ..self }
     }
 
     /// The webhooks' HTTP client: no redirects, so that headers never travel to another host.

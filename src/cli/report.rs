@@ -4,8 +4,6 @@
 use super::setup;
 use crate::config::Config;
 use crate::report::{self, render, By};
-use crate::store::Scope;
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 /// How the report is written.
@@ -50,13 +48,8 @@ pub async fn text(config: &Config, options: &Options) -> anyhow::Result<String> 
     let (store, _) = setup::open(config).await?;
     let until = crate::clock::local_now_ms();
     let since = until - options.since.as_millis() as i64;
-    let mut runs = Vec::new();
-    for target in &config.targets {
-        runs.extend(report::runs(&target.name, store.changes(Scope::Real, &target.name, i64::MAX).await?));
-    }
-    let cancelled: BTreeSet<(String, String)> =
-        store.cancelled_between(Scope::Real, since, until).await?.into_iter().collect();
-    let report = report::report(&runs, &cancelled, options.by, (since, until));
+    let targets: Vec<String> = config.targets.iter().map(|t| t.name.clone()).collect();
+    let report = report::source::from_store(&store, &targets, options.by, (since, until)).await?;
     Ok(match options.format {
         Format::Html => render::html(&report)?,
         Format::Csv => render::csv(&report)?,

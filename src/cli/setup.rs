@@ -96,12 +96,11 @@ pub async fn open(config: &Config) -> anyhow::Result<(SqlStore, Option<Arc<Lease
 }
 
 /// Opens the state store; a preview without a state file uses a throwaway one and writes nothing.
-pub async fn store(config: &Config, mode: Mode) -> anyhow::Result<(Arc<dyn Store>, Option<Arc<Leases>>)> {
+pub async fn store(config: &Config, mode: Mode) -> anyhow::Result<(SqlStore, Option<Arc<Leases>>)> {
     if mode == Mode::Preview && config.state.postgres().is_none() && !config.state.path.exists() {
-        return Ok((Arc::new(SqlStore::open_memory().await?), None));
+        return Ok((SqlStore::open_memory().await?, None));
     }
-    let (store, leases) = open(config).await?;
-    Ok((Arc::new(store), leases))
+    open(config).await
 }
 
 /// Where progress is recorded: the journal file beside an SQLite file (its entries merged into
@@ -127,9 +126,12 @@ async fn progress_log(
 
 /// The store, the shared engine state and the loaded targets.
 pub async fn engine(setup: &Setup, mode: Mode) -> anyhow::Result<(Arc<dyn Store>, Arc<Shared>, Vec<Target>)> {
-    let (store, leases) = store(&setup.config, mode).await?;
+    let (sql, leases) = store(&setup.config, mode).await?;
+    let store: Arc<dyn Store> = Arc::new(sql.clone());
     let journal = if mode.writes() { Some(progress_log(&setup.config.state, &store, &leases).await?) } else { None };
-    let services = Arc::new(Services::new(setup.config.email.as_ref(), &setup.config.owners, journal)?);
+    let reports = Arc::new(crate::report::source::StoreReports(sql));
+    let services = Services::new(setup.config.email.as_ref(), &setup.config.owners, journal)?.with_reports(reports);
+    let services = Arc::new(services);
     let rules = Arc::new(setup.rules.clone());
     let sign_ins = sign_ins(store.clone()).await?;
     // The one clock of this machine: sign-ins, tokens, dispatch and the scheduler read it.

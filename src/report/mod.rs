@@ -5,6 +5,7 @@
 
 pub mod charts;
 pub mod render;
+pub mod source;
 
 use crate::arcgis::{Job, Phase};
 use crate::store::Change;

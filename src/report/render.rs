@@ -66,6 +66,19 @@ pub fn html(report: &Report) -> Result<String, RenderError> {
     crate::actions::template::render_html(PAGE, &page).map_err(|e| RenderError::Page(e.to_string()))
 }
 
+/// The groups as one HTML table with inline styles, for a message's body (mail clients show
+/// no SVG and drop style sheets).
+pub fn summary_html(report: &Report) -> Result<String, RenderError> {
+    crate::actions::template::render_html(SUMMARY, report).map_err(|e| RenderError::Page(e.to_string()))
+}
+
+const SUMMARY: &str = r#"<p>Notebook runs by {{ by }} from {{ since }} to {{ until }}:</p>
+<table style="border-collapse: collapse" cellpadding="4">
+<tr style="background: #f4f4f4"><th align="left">{{ by }}</th><th align="right">Runs</th><th align="right">Compute minutes</th><th align="right">Failures</th><th align="right">Failure rate</th><th align="right">Cancelled by nbwarden</th></tr>
+{% for g in groups %}<tr><td>{{ g.name }}</td><td align="right">{{ g.runs }}</td><td align="right">{{ g.compute_minutes }}</td><td align="right">{{ g.failures }}</td><td align="right">{{ (g.failure_rate * 100) | round(1) }} %</td><td align="right">{{ g.cancels }}</td></tr>
+{% endfor %}</table>
+<p>The attached page has the charts, the longest runs and the runs of each day.</p>"#;
+
 /// One JSON object.
 pub fn json(report: &Report) -> Result<String, RenderError> {
     serde_json::to_string_pretty(report).map(|s| s + "\n").map_err(|e| RenderError::Encode(e.to_string()))

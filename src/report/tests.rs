@@ -97,3 +97,17 @@ fn every_format_carries_the_same_numbers_and_the_page_escapes_names() {
     assert!(!html.contains("<img"), "hostile names are escaped, in the tables and in the charts");
     assert_eq!(html.matches("<svg").count(), 2, "two charts");
 }
+
+#[test]
+fn an_emails_report_groupings_are_the_reports() {
+    let names: Vec<&str> = By::ALL.iter().map(|b| b.as_str()).collect();
+    assert_eq!(names, crate::actions::reports::GROUPINGS);
+    let text = "rules:\n  - { name: r, on: schedule, cron: '0 8 * * 1', actions: [{ type: email, to: [a@example.com], report: { by: team } }] }\n";
+    let errors = crate::rules::RuleSet::parse(std::path::Path::new("r.yaml"), text, &["t"]).unwrap_err();
+    assert!(
+        errors[0]
+            .to_string()
+            .contains("`report.by: team` is not a grouping; use one of owner, notebook, type, runtime, task"),
+        "{errors:?}"
+    );
+}

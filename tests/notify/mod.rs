@@ -3,6 +3,7 @@
 
 mod exec;
 mod owners;
+mod report;
 mod webhook;
 
 use crate::util::smtp::{free_port, parse_eml, SmtpServer};

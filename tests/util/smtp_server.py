@@ -37,6 +37,10 @@ def describe(raw, envelope_from=None, envelope_to=None, authenticated=None):
         "raw_head": head.decode("utf-8", "replace"),
         "text": text.get_content() if text is not None else None,
         "html": html.get_content() if html is not None else None,
+        "attachments": [
+            {"filename": part.get_filename(), "content_type": part.get_content_type(), "content": part.get_content()}
+            for part in msg.iter_attachments()
+        ],
     }
 
 

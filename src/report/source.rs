@@ -1,0 +1,67 @@
+//! Reports made from the state store: what `nbwarden report` prints, and what an `email` action
+//! with `report:` attaches.
+
+use super::{render, By, Report};
+use crate::actions::reports::{MadeReport, ReportMaker, ReportSpec};
+use crate::store::{Scope, SqlStore};
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+/// The report of `targets` over `(since_ms, until_ms]` (this machine's clock).
+pub async fn from_store(
+    store: &SqlStore,
+    targets: &[String],
+    by: By,
+    (since_ms, until_ms): (i64, i64),
+) -> crate::store::Result<Report> {
+    let mut runs = Vec::new();
+    for target in targets {
+        runs.extend(super::runs(target, store.changes(Scope::Real, target, i64::MAX).await?));
+    }
+    let cancelled: BTreeSet<(String, String)> =
+        store.cancelled_between(Scope::Real, since_ms, until_ms).await?.into_iter().collect();
+    Ok(super::report(&runs, &cancelled, by, (since_ms, until_ms)))
+}
+
+/// Reports over a state store, for e-mails: each of one target.
+pub struct StoreReports(pub SqlStore);
+
+#[async_trait::async_trait]
+impl ReportMaker for StoreReports {
+    async fn make(&self, spec: &ReportSpec, target: &str, now_ms: i64) -> Result<MadeReport, String> {
+        let by = By::parse(&spec.by).ok_or_else(|| format!("`{}` is not a grouping", spec.by))?;
+        let window = (now_ms - spec.since.0.as_millis() as i64, now_ms);
+        let targets = [target.to_string()];
+        let report = from_store(&self.0, &targets, by, window).await.map_err(|e| e.to_string())?;
+        let html = render::html(&report).map_err(|e| e.to_string())?;
+        let summary_html = render::summary_html(&report).map_err(|e| e.to_string())?;
+        let file_name = format!("nbwarden-report-{}.html", &report.until[..10]);
+        Ok(MadeReport { file_name, html, text: summary_text(&report), summary_html })
+    }
+}
+
+/// The groups as an aligned plain-text table.
+pub fn summary_text(report: &Report) -> String {
+    let mut rows = vec![[
+        report.by.to_string(),
+        "runs".into(),
+        "compute min".into(),
+        "failures".into(),
+        "failure rate".into(),
+        "cancelled".into(),
+    ]];
+    for g in &report.groups {
+        rows.push([
+            crate::text::cell(&g.name, 60),
+            g.runs.to_string(),
+            g.compute_minutes.to_string(),
+            g.failures.to_string(),
+            format!("{:.1} %", g.failure_rate * 100.0),
+            g.cancels.to_string(),
+        ]);
+    }
+    let mut out = format!("Notebook runs by {} from {} to {}:\n\n", report.by, report.since, report.until);
+    out += &crate::text::aligned(&rows);
+    let _ = write!(out, "\nThe attached page has the charts, the longest runs and the runs of each day.\n");
+    out
+}
