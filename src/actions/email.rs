@@ -30,7 +30,7 @@ pub struct EmailAction {
     /// A template for an HTML alternative (values are HTML-escaped).
     pub html: Option<String>,
     /// Attach `nbwarden report` (HTML with charts) and put its summary table in the body.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub report: Option<super::reports::ReportSpec>,
 }
 
