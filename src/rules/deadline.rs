@@ -10,15 +10,17 @@ use crate::ledger::{poll_trigger, LedgerIndex};
 use crate::usual::Usual;
 
 impl RuleSet {
-    /// The earliest server instant in `(now_ms, until_ms)` at which some poll rule of `target` with
+    /// The earliest server instant in `(since_ms, until_ms)` at which some poll rule of `target` with
     /// `runtime_over` or `runtime_over_usual` would fire for a job still running (all its conditions
-    /// holding then, the ledger allowing it). Work: one pass over the unfinished jobs per such rule.
+    /// holding then, the ledger allowing it); `since_ms` is when the last evaluation could no
+    /// longer see it (a crossing already past is due at once). Work: one pass over the unfinished
+    /// jobs per such rule.
     pub fn next_crossing(
         &self,
         target: &str,
         (snapshot, usual): (&Snapshot, &Usual),
         ledger: &LedgerIndex,
-        now_ms: i64,
+        since_ms: i64,
         until_ms: i64,
     ) -> Option<i64> {
         let mut best = until_ms;
@@ -31,7 +33,7 @@ impl RuleSet {
             let unfinished = snapshot.jobs().iter().zip(snapshot.id_hashes()).filter(|(j, _)| j.ended_at.is_none());
             for (job, id_hash) in unfinished {
                 let Some(at) = crossing(rule, job, usual) else { continue };
-                if at <= now_ms || at >= best {
+                if at <= since_ms || at >= best {
                     continue;
                 }
                 let subject = Subject::at(job, at, usual);

@@ -210,7 +210,7 @@ impl Plan {
         if self.extra_left == 0 {
             return;
         }
-        if let Some(at) = self.deadline(target, cx, now) {
+        if let Some(at) = self.deadline(target, cx, (started_ms, now)) {
             self.next_ms = at;
             self.extra_left -= 1;
             tracing::debug!(target_name = %target.config.name, in_ms = at - now, "polling early for a runtime threshold");
@@ -218,16 +218,18 @@ impl Plan {
     }
 
     /// An extra poll before the regular one: at a threshold crossing, or soon for a pending streak.
-    fn deadline(&self, target: &Target, cx: &Context, now: i64) -> Option<i64> {
+    /// A crossing since the poll started (its evaluation may have come just before it) is due now.
+    fn deadline(&self, target: &Target, cx: &Context, (started, now): (i64, i64)) -> Option<i64> {
         let snapshot = target.snapshot()?;
         let offset = target.source.server_now_ms() - now;
         let rules = &cx.shared.dispatch.rules;
+        let since = started.min(now) + offset;
         let crossing = rules
             .next_crossing(
                 &target.config.name,
                 (snapshot, target.usual()),
                 target.ledger(),
-                now + offset,
+                since,
                 self.regular_ms + offset,
             )
             .map(|at| at - offset + CROSSING_MARGIN_MS);
