@@ -23,6 +23,7 @@ pub mod secret;
 pub mod simulator;
 pub mod status;
 pub mod store;
+pub mod task_diff;
 pub mod telemetry;
 pub mod text;
 pub mod usual;

@@ -14,6 +14,7 @@ mod sign_in;
 use http::http_client;
 pub use http::SetupError;
 mod site;
+mod tasks;
 
 /// Enterprise has `notebooks/jobs/<id>/cancel` from this version on.
 pub const CANCEL_SINCE: (u32, u32) = (11, 5);

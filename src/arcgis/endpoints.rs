@@ -85,6 +85,17 @@ impl Endpoints {
         self.portal.as_ref().map(|p| format!("{p}/home/item.html?{query}"))
     }
 
+    /// `<portal>/sharing/rest/portals/<id>/allScheduledTasks`: the org's scheduled tasks.
+    pub fn all_tasks(&self, portal_id: &str) -> Option<String> {
+        self.portal.as_ref().map(|p| format!("{p}/sharing/rest/portals/{}/allScheduledTasks", segment(portal_id)))
+    }
+
+    /// `<portal>/sharing/rest/community/users/<owner>/tasks/<id>/runs`: a task's runs.
+    pub fn task_runs(&self, owner: &str, task_id: &str) -> Option<String> {
+        let (owner, task) = (segment(owner), segment(task_id));
+        self.portal.as_ref().map(|p| format!("{p}/sharing/rest/community/users/{owner}/tasks/{task}/runs"))
+    }
+
     /// `<portal>/sharing/rest/community/users/<name>`, when a portal is configured.
     pub fn user(&self, username: &str) -> Option<String> {
         self.portal.as_ref().map(|p| format!("{p}/sharing/rest/community/users/{}", segment(username)))

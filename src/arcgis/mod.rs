@@ -8,6 +8,7 @@ pub mod error;
 pub mod fake;
 pub mod model;
 pub mod signin;
+pub mod tasks;
 pub mod wire;
 
 pub use client::Client;

@@ -25,6 +25,9 @@ pub struct Scenario {
     /// Injected faults.
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// Scheduled notebook tasks (Portal's `allScheduledTasks`).
+    #[serde(default)]
+    pub tasks: Vec<super::site::tasks::TaskPlan>,
     /// Enterprise: list items without `username`, as an older documentation page shows them.
     #[serde(default)]
     pub list_without_username: bool,

@@ -154,6 +154,8 @@ enum Endpoint {
     List,
     Job(String),
     Cancel(String),
+    AllTasks(String),
+    TaskRuns(String, String),
     Stats,
     Unknown,
 }
@@ -175,6 +177,8 @@ impl Endpoint {
     fn needs_admin(&self, flavor: Flavor) -> bool {
         match self {
             Endpoint::User(_) | Endpoint::PortalSelf => false,
+            // An owner reads their own task's runs; an administrator anyone's.
+            Endpoint::TaskRuns(..) => false,
             Endpoint::AdminRoot | Endpoint::List | Endpoint::Job(_) | Endpoint::Cancel(_) => {
                 flavor == Flavor::NotebookServer
             }
@@ -184,7 +188,14 @@ impl Endpoint {
 
     /// Sharing endpoints answer errors in the Portal envelope, admin ones in the admin envelope.
     fn portal_family(&self) -> bool {
-        matches!(self, Endpoint::PortalToken | Endpoint::User(_) | Endpoint::PortalSelf)
+        matches!(
+            self,
+            Endpoint::PortalToken
+                | Endpoint::User(_)
+                | Endpoint::PortalSelf
+                | Endpoint::AllTasks(_)
+                | Endpoint::TaskRuns(..)
+        )
     }
 }
 
@@ -207,6 +218,10 @@ fn route(flavor: Flavor, path: &str) -> Endpoint {
         (_, ["portal", "sharing", "rest", "generateToken"]) => Endpoint::PortalToken,
         (_, ["portal", "sharing", "rest", "community", "users", name]) => Endpoint::User(name.to_string()),
         (_, ["portal", "sharing", "rest", "portals", "self"]) => Endpoint::PortalSelf,
+        (_, ["portal", "sharing", "rest", "portals", id, "allScheduledTasks"]) => Endpoint::AllTasks(id.to_string()),
+        (_, ["portal", "sharing", "rest", "community", "users", owner, "tasks", id, "runs"]) => {
+            Endpoint::TaskRuns(owner.to_string(), id.to_string())
+        }
         (Flavor::Enterprise, ["portal", "admin"]) | (Flavor::NotebookServer, ["arcgis", "admin"]) => {
             Endpoint::AdminRoot
         }
@@ -367,6 +382,14 @@ fn authorized(
             Ok(site.list(&query, now, caller))
         }
         Endpoint::Job(id) => site.job(id, now, caller),
+        Endpoint::AllTasks(portal) => {
+            let number = |name: &str, default: usize| params.get(name).and_then(|n| n.parse().ok()).unwrap_or(default);
+            site.all_tasks(portal, (number("start", 1), number("num", 10)), now)
+        }
+        Endpoint::TaskRuns(owner, _) if !caller.is_admin() && caller.username != *owner => {
+            Err((403, "You do not have permissions to access this resource or perform this operation.".into()))
+        }
+        Endpoint::TaskRuns(owner, id) => site.task_runs(owner, id, now),
         Endpoint::Cancel(_) if *method != Method::POST => Err((405, "cancel must be called with POST.".into())),
         Endpoint::Cancel(id) => site.cancel(id, now, caller).map(|()| json!({ "status": "success" })),
         _ => Err((404, "Not found.".into())),

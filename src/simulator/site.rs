@@ -33,6 +33,7 @@ pub struct Site {
     token_lifetime_ms: i64,
     started_ms: i64,
     jobs: Vec<SimJob>,
+    tasks: Vec<tasks::TaskPlan>,
     tokens: HashMap<String, Grant>,
     issued: u64,
     list_without_username: bool,
@@ -90,6 +91,8 @@ pub struct Stats {
     pub lists: u32,
     /// `community/users/<name>` look-ups.
     pub user_lookups: u32,
+    /// Reads of a task's runs, per task id.
+    pub task_run_reads: BTreeMap<String, u32>,
     /// Reads of `<jobs>/<id>` per job id.
     pub job_reads: BTreeMap<String, u32>,
     /// When each job was first asked to cancel (the site's clock, epoch ms).
@@ -139,6 +142,7 @@ impl Site {
             token_lifetime_ms: scenario.token_lifetime.0.as_millis() as i64,
             started_ms,
             jobs,
+            tasks: scenario.tasks.clone(),
             tokens: HashMap::new(),
             issued: 0,
             list_without_username: scenario.list_without_username,
@@ -387,6 +391,7 @@ fn messages(job: &SimJob, state: &JobState) -> Vec<String> {
 }
 
 mod accounts;
+pub mod tasks;
 pub use accounts::REQUEST_REFERER;
 
 #[cfg(test)]

@@ -10,6 +10,9 @@ use crate::simulator::scenario::User;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
+/// The org's id, as `portals/self` gives it.
+pub const PORTAL_ID: &str = "0123456789ABCDEF";
+
 impl Site {
     /// Signs a user in; the token is bound to `referer` when `client=referer`. Five refusals of
     /// one account within 15 minutes lock it for 15 minutes; a locked account is refused whatever
@@ -88,7 +91,7 @@ impl Site {
     /// `portals/self` for the caller: the org, and the user with role and privileges.
     pub fn portal_self(&self, caller: &User) -> Value {
         json!({
-            "id": "0123456789ABCDEF", "name": "nbwarden simulator", "currentVersion": "2025.1",
+            "id": PORTAL_ID, "name": "nbwarden simulator", "currentVersion": "2025.1",
             "portalDeploymentType": if self.flavor == Flavor::Enterprise { "ArcGISEnterpriseOnKubernetes" } else { "ArcGISEnterprise" },
             "user": {
                 "username": caller.username, "email": caller.email, "role": caller.role(),
