@@ -18,6 +18,21 @@ pub type DrawResult = Result<(), DrawingAreaErrorKind<<SVGBackend<'static> as Dr
 
 /// The font family of every chart (the browser picks the face).
 pub const FONT: &str = "sans-serif";
+/// The light grid lines.
+pub const GRID: RGBColor = RGBColor(238, 238, 238);
+/// What failed, in every chart.
+pub const FAILED: RGBColor = RGBColor(198, 40, 40);
+
+/// Draws the series' legend in the upper left corner.
+pub fn legend<'a, X: Ranged, Y: Ranged>(chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font((FONT, 12))
+        .draw()
+}
 
 /// The SVG of `chart`, drawn by `body` on a white area of `size`.
 pub fn svg(

@@ -115,9 +115,11 @@ impl Usual {
         Some(Run { item_id, job_id: job.id.clone(), ended_ms, runtime_ms })
     }
 
-    /// Every run of the baseline's completed jobs that carry an item id.
+    /// Every run of the baseline's completed jobs that carry an item id and an end time (when
+    /// such a job ended is not known otherwise).
     pub fn observe_baseline(&mut self, jobs: &[Job]) -> Vec<Run> {
-        let mut runs: Vec<Run> = jobs.iter().filter(|j| completed(j)).filter_map(|j| self.run_of(j, 0)).collect();
+        let ended = |j: &&Job| completed(j) && j.ended_at.is_some();
+        let mut runs: Vec<Run> = jobs.iter().filter(ended).filter_map(|j| self.run_of(j, 0)).collect();
         runs.sort_by_key(|r| r.ended_ms);
         for run in &runs {
             self.add(&run.item_id, run.runtime_ms);
@@ -209,6 +211,18 @@ mod tests {
         let mut listed = vec![Job::new("r", Status::Completed)];
         usual.fill_items(&mut listed);
         assert_eq!(listed[0].item_id, None, "forgotten once the job left the list");
+    }
+
+    #[test]
+    fn the_baseline_counts_completed_jobs_with_an_end_only() {
+        let mut usual = Usual::default();
+        let jobs = [
+            job("a", Status::Completed, Some("nb"), 1_000, Some(4_000)),
+            job("b", Status::Completed, Some("nb"), 1_000, None),
+            job("c", Status::Executing, Some("nb"), 1_000, None),
+        ];
+        let runs = usual.observe_baseline(&jobs);
+        assert_eq!(runs.iter().map(|r| (r.job_id.as_str(), r.runtime_ms)).collect::<Vec<_>>(), [("a", 3_000)]);
     }
 
     #[test]

@@ -222,7 +222,6 @@ fn field_of(test: &Test) -> Option<&'static str> {
         Test::RuntimeName(_) => "runtime_name",
         Test::Scheduled(_) => "task (scheduled)",
         Test::ExceedsOwnTimeout(_) => "timeout",
-        Test::RuntimeOverUsual(_) => return None,
-        Test::Status(_) | Test::From(_) | Test::To(_) => return None,
+        Test::RuntimeOverUsual(_) | Test::Status(_) | Test::From(_) | Test::To(_) => return None,
     })
 }

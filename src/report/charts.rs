@@ -3,7 +3,7 @@
 
 use super::{Day, Group, Outcome};
 pub use crate::chart::ChartError;
-use crate::chart::{svg, FONT};
+use crate::chart::{legend, svg, FAILED, FONT, GRID};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 
@@ -16,7 +16,7 @@ const WIDTH: u32 = 860;
 pub fn colour(outcome: Outcome) -> RGBColor {
     match outcome {
         Outcome::Completed => RGBColor(46, 125, 50),
-        Outcome::Failed => RGBColor(198, 40, 40),
+        Outcome::Failed => FAILED,
         Outcome::Cancelled => RGBColor(239, 108, 0),
         Outcome::Unknown => RGBColor(120, 120, 120),
     }
@@ -46,7 +46,7 @@ pub fn compute_hours(groups: &[Group], by: &str) -> Result<String, ChartError> {
                 _ => String::new(),
             })
             .x_desc("compute hours (sum of runtimes)")
-            .light_line_style(RGBColor(238, 238, 238))
+            .light_line_style(GRID)
             .label_style((FONT, 13))
             .draw()?;
         let bars = hours.iter().enumerate().map(|(i, h)| {
@@ -81,7 +81,7 @@ pub fn runs_per_day(days: &[Day]) -> Result<String, ChartError> {
             })
             .y_desc("runs")
             .y_labels(max.min(10) as usize + 1)
-            .light_line_style(RGBColor(238, 238, 238))
+            .light_line_style(GRID)
             .label_style((FONT, 12))
             .draw()?;
         let mut below = vec![0; days.len()];
@@ -104,14 +104,7 @@ pub fn runs_per_day(days: &[Day]) -> Result<String, ChartError> {
                 .label(outcome.as_str())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 12))
-            .draw()?;
-        Ok(())
+        legend(&mut chart)
     })
 }
 

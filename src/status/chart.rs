@@ -2,7 +2,7 @@
 //! hours, with the failures marked.
 
 use super::activity::{Activity, SLOT_MS, SPAN_MS};
-use crate::chart::{svg, ChartError, FONT};
+use crate::chart::{legend, svg, ChartError, FAILED, FONT, GRID};
 use plotters::prelude::*;
 
 const COLOURS: [RGBColor; 6] = [
@@ -13,7 +13,6 @@ const COLOURS: [RGBColor; 6] = [
     RGBColor(84, 110, 122),
     RGBColor(158, 157, 36),
 ];
-const FAILED: RGBColor = RGBColor(198, 40, 40);
 
 /// The chart of every target's activity up to `now_ms` (this machine's clock).
 pub fn running(targets: &[(&str, &Activity)], now_ms: i64) -> Result<String, ChartError> {
@@ -35,7 +34,7 @@ pub fn running(targets: &[(&str, &Activity)], now_ms: i64) -> Result<String, Cha
             })
             .y_labels(top.min(8) as usize + 1)
             .y_desc("running")
-            .light_line_style(RGBColor(238, 238, 238))
+            .light_line_style(GRID)
             .label_style((FONT, 11))
             .draw()?;
         for (index, (name, activity)) in targets.iter().enumerate() {
@@ -53,13 +52,6 @@ pub fn running(targets: &[(&str, &Activity)], now_ms: i64) -> Result<String, Cha
                 .map(|s| Circle::new((at(s.start_ms), s.running as i64), 3 + s.failures.min(5), FAILED.filled()));
             chart.draw_series(marks)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 12))
-            .draw()?;
-        Ok(())
+        legend(&mut chart)
     })
 }

@@ -2,7 +2,7 @@
 //! in JSON and CSV, and the HTML page in headless Chromium with its charts drawn (a screenshot is
 //! kept as `target/test-artifacts/report.png`).
 
-use crate::util::browser::{browser, chromium};
+use crate::util::browser::{browser, chromium, keep_screenshot};
 use crate::util::daemon::{poll_until, Daemon};
 use crate::util::{text, Site};
 use nbwarden::config::Flavor;
@@ -75,11 +75,5 @@ async fn a_report_of_a_recorded_run_has_exact_figures_and_its_page_draws_both_ch
     assert!(charts[0].contains("Compute hours by owner") && charts[1].contains("Runs per day by outcome"));
     assert!(charts[0].matches("<rect").count() >= 3, "a bar per owner, and the background");
     assert!(charts[1].contains("failed") && charts[1].contains("cancelled"), "the legend");
-    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let png = artifacts.join("report.png");
-    let _ = std::fs::remove_file(&png);
-    browser(binary, &url, Some(&png)).await;
-    let bytes = std::fs::read(&png).expect("a screenshot");
-    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{} bytes", bytes.len());
+    keep_screenshot(binary, &url, "report.png").await;
 }

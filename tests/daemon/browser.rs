@@ -3,7 +3,7 @@
 //! NBWARDEN_REQUIRE_BROWSER is set, as `scripts/test` does when Chromium is installed).
 
 use super::{get, get_until, site, SECOND};
-use crate::util::browser::{browser, chromium};
+use crate::util::browser::{browser, chromium, keep_screenshot};
 use crate::util::daemon::Daemon;
 
 const HOSTILE: &str = "<img src=x onerror=alert(1)>";
@@ -98,11 +98,5 @@ async fn the_status_page_of_the_shipped_rules_on_the_built_in_scenario() {
     let circles = |colour: &str| upper.split("<CIRCLE").skip(1).filter(|c| c.contains(colour)).count();
     assert!(circles("#1565C0") >= 1, "the target's running jobs: {chart}");
     assert!(circles("#C62828") >= 1, "failures marked: {chart}");
-    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let png = artifacts.join("status-page.png");
-    let _ = std::fs::remove_file(&png);
-    browser(binary, &status, Some(&png)).await;
-    let bytes = std::fs::read(&png).expect("a screenshot");
-    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{} bytes", bytes.len());
+    keep_screenshot(binary, &status, "status-page.png").await;
 }

@@ -33,3 +33,14 @@ pub async fn browser(binary: &str, url: &str, screenshot: Option<&std::path::Pat
     assert!(output.status.success(), "chromium failed: {:?}", output.status);
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// A screenshot of `url` kept as `target/test-artifacts/<name>`; it must be a real PNG.
+pub async fn keep_screenshot(binary: &str, url: &str, name: &str) {
+    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let png = artifacts.join(name);
+    let _ = std::fs::remove_file(&png);
+    browser(binary, url, Some(&png)).await;
+    let bytes = std::fs::read(&png).expect("a screenshot");
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{} bytes", bytes.len());
+}
