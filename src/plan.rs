@@ -92,8 +92,12 @@ pub struct Planned {
     /// Its position in the rule's `actions`, to take its secrets from the current rules.
     #[serde(default)]
     pub action_index: usize,
-    /// The jobs concerned (one, or a batch).
+    /// The jobs concerned (one, or a batch); for a task rule, the task as a job-shaped record
+    /// (`TaskFacts::as_job`), so that recipients and batching work as for jobs.
     pub jobs: Vec<Job>,
+    /// The scheduled task of a task rule's firing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<crate::task_diff::TaskFacts>,
     /// What started it.
     pub event: EventInfo,
     /// When it was planned, on the server's clock.
@@ -114,7 +118,8 @@ fn scrubbed_unless_known() -> bool {
 impl Planned {
     /// What the plugin acts on: the rule, the event, the jobs and when it was planned.
     pub fn occasion(&self) -> Occasion<'_> {
-        Occasion { rule: &self.rule, event: &self.event, jobs: &self.jobs, planned_ms: self.planned_ms }
+        let (rule, event, jobs, task) = (&self.rule, &self.event, &self.jobs, self.task.as_ref());
+        Occasion { rule, event, jobs, task, planned_ms: self.planned_ms }
     }
 
     /// The copy that may be stored: its secrets scrubbed, and marked when there were any.

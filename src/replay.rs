@@ -16,6 +16,9 @@ use crate::scheduler::timing::next_slot;
 use crate::usual::Usual;
 use std::collections::BTreeMap;
 
+mod tasks;
+pub use tasks::{replay_tasks, TaskRead};
+
 /// One poll of the timeline: when (the server's clock, epoch ms) and what it listed.
 #[derive(Debug, Clone)]
 pub struct Poll {

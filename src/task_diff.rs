@@ -1,14 +1,15 @@
 //! Scheduled-task diff (pure; no I/O): the previous state of a target's tasks and a new read of
 //! them (with the runs read for the tasks that need it) → task events: a run that ended failed
-//! (with the failures in a row), a task that stopped, a run due by the schedule that has not
-//! started within the grace period. The first read is a silent baseline. Not yet wired into the
-//! daemon: the tasks watcher (issue 16) builds on it.
+//! (with the failures in a row), a task that stopped. Also when a task's next run is due, for
+//! `task_missed` rules, which compare it with their own grace. The first read is a silent baseline.
 
 use crate::arcgis::tasks::{Task, TaskRun};
+use crate::arcgis::{Job, Status};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-/// What is kept about one task between reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What is kept about one task between reads (stored as JSON with the target).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seen {
     /// The task as last read.
     pub task: Task,
@@ -18,8 +19,62 @@ pub struct Seen {
     pub last_result: Option<String>,
     /// The id of a run still unfinished at the last read: its runs are read again.
     pub unfinished_run: Option<String>,
-    /// The due instant last reported missed, so that each due run is reported once.
-    pub missed_due_ms: Option<i64>,
+}
+
+impl Seen {
+    /// What templates and match keys see of this task; `due_ms` for a missed run.
+    pub fn facts(&self, tz: chrono_tz::Tz, due_ms: Option<i64>) -> TaskFacts {
+        TaskFacts {
+            task: self.task.clone(),
+            consecutive_failures: self.consecutive_failures,
+            result: self.last_result.clone(),
+            next_due_ms: next_due(&self.task, tz),
+            due_ms,
+        }
+    }
+}
+
+/// One task as a firing carries it to the actions (`task.*` in templates).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskFacts {
+    /// The task as read.
+    pub task: Task,
+    /// Failures in a row, up to the last finished run.
+    pub consecutive_failures: u32,
+    /// The last finished run's status.
+    pub result: Option<String>,
+    /// When its next run is due.
+    pub next_due_ms: Option<i64>,
+    /// The run that was missed (`task_missed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_ms: Option<i64>,
+}
+
+impl TaskFacts {
+    /// The task as a job-shaped record, for what actions share with job rules: the owner as
+    /// recipient, batching, the Message-ID. Its id is the task's, its type `scheduled task`.
+    pub fn as_job(&self) -> Job {
+        let status = Status::parse(self.result.as_deref().unwrap_or(""));
+        let mut job = Job::new(self.task.id.clone(), status);
+        job.job_type = Some("scheduled task".into());
+        job.username = Some(self.task.owner.clone()).filter(|o| !o.is_empty());
+        job.item_id = self.task.item_id.clone();
+        job.started_at = self.task.last_start_ms;
+        job.task_id = Some(self.task.id.clone());
+        job.task_title = Some(self.task.title.clone());
+        job
+    }
+
+    /// The schedule in words: `every 1h`, or the cron pattern.
+    pub fn schedule(&self) -> String {
+        match (self.task.interval_seconds, &self.task.cron) {
+            (Some(seconds), _) => {
+                format!("every {}", crate::config::format_duration(std::time::Duration::from_secs(seconds)))
+            }
+            (None, Some(cron)) => format!("cron {cron}"),
+            (None, None) => "none".into(),
+        }
+    }
 }
 
 /// A change in a target's tasks.
@@ -39,19 +94,22 @@ pub enum TaskEvent {
         /// The task.
         task: Task,
     },
-    /// A run due at `due_ms` has not started within the grace period.
-    Missed {
-        /// The task.
-        task: Task,
-        /// When the run was due (epoch ms).
-        due_ms: i64,
-    },
+}
+
+impl TaskEvent {
+    /// The task's id.
+    pub fn task_id(&self) -> &str {
+        match self {
+            TaskEvent::Failed { task, .. } | TaskEvent::Stopped { task } => &task.id,
+        }
+    }
 }
 
 /// The tasks whose runs must be read: those whose `lastStart` moved since the last read, and
-/// those whose last run was still unfinished. None at the baseline.
+/// those whose last run was still unfinished. At the baseline, the active tasks that have run,
+/// to learn their failures in a row.
 pub fn needs_runs<'a>(prev: Option<&BTreeMap<String, Seen>>, tasks: &'a [Task]) -> Vec<&'a Task> {
-    let Some(prev) = prev else { return Vec::new() };
+    let Some(prev) = prev else { return tasks.iter().filter(|t| t.active && t.last_start_ms.is_some()).collect() };
     let moved = |t: &Task| match prev.get(&t.id) {
         Some(seen) => seen.task.last_start_ms != t.last_start_ms || seen.unfinished_run.is_some(),
         None => t.last_start_ms.is_some(),
@@ -59,12 +117,11 @@ pub fn needs_runs<'a>(prev: Option<&BTreeMap<String, Seen>>, tasks: &'a [Task]) 
     tasks.iter().filter(|t| moved(t)).collect()
 }
 
-/// The new state and the events of one read at `now_ms`; `runs` holds the runs read (by task id).
+/// The new state and the events of one read; `runs` holds the runs read (by task id).
 pub fn diff(
     prev: Option<&BTreeMap<String, Seen>>,
     tasks: Vec<Task>,
     runs: &HashMap<String, Vec<TaskRun>>,
-    (now_ms, grace_ms): (i64, i64),
 ) -> (BTreeMap<String, Seen>, Vec<TaskEvent>) {
     let mut next = BTreeMap::new();
     let mut events = Vec::new();
@@ -75,20 +132,14 @@ pub fn diff(
             consecutive_failures: 0,
             last_result: None,
             unfinished_run: None,
-            missed_due_ms: None,
         });
         if let Some(read) = runs.get(&task.id) {
-            events.extend(count_runs(&mut seen, &task, read, before.map(|b| b.task.last_start_ms)));
+            let since = before.map(|b| b.task.last_start_ms);
+            events.extend(count_runs(&mut seen, &task, read, (prev.is_some(), since.flatten())));
         }
         if let (Some(_), Some(before)) = (prev, before) {
             if stopped(&before.task, &task) {
                 events.push(TaskEvent::Stopped { task: task.clone() });
-            }
-        }
-        if let Some(due) = missed(&task, now_ms, grace_ms).filter(|due| seen.missed_due_ms < Some(*due)) {
-            seen.missed_due_ms = Some(due);
-            if prev.is_some() {
-                events.push(TaskEvent::Missed { task: task.clone(), due_ms: due });
             }
         }
         seen.task = task;
@@ -97,15 +148,14 @@ pub fn diff(
     (next, events)
 }
 
-/// Counts the runs finished since the last read: those created after its `lastStart`
-/// (`last_start`; `None` at the baseline, when a failure is counted but is no event) and the
-/// one still unfinished then.
-fn count_runs(seen: &mut Seen, task: &Task, runs: &[TaskRun], last_start: Option<Option<i64>>) -> Vec<TaskEvent> {
+/// Counts the runs finished since the last read: those created after the task's `lastStart` as
+/// last read (`since`), and the one still unfinished then. At the baseline (`told` false) every
+/// run is counted and none is an event.
+fn count_runs(seen: &mut Seen, task: &Task, runs: &[TaskRun], (told, since): (bool, Option<i64>)) -> Vec<TaskEvent> {
     let mut events = Vec::new();
     let unfinished = seen.unfinished_run.take();
-    let after = last_start.flatten();
     for run in runs {
-        let new = run.created_ms > after || unfinished.as_deref() == Some(run.id.as_str());
+        let new = run.created_ms > since || unfinished.as_deref() == Some(run.id.as_str());
         if !new {
             continue;
         }
@@ -115,7 +165,7 @@ fn count_runs(seen: &mut Seen, task: &Task, runs: &[TaskRun], last_start: Option
             status => {
                 seen.consecutive_failures = if run.failed() { seen.consecutive_failures + 1 } else { 0 };
                 seen.last_result = Some(status.to_string());
-                if run.failed() && last_start.is_some() {
+                if run.failed() && told {
                     events.push(TaskEvent::Failed {
                         task: task.clone(),
                         run: run.clone(),
@@ -135,17 +185,17 @@ fn stopped(before: &Task, now: &Task) -> bool {
 
 /// The run due after the task's last start (or its start date) when it is overdue by more than
 /// `grace_ms` at `now_ms` and the task is active.
-pub fn missed(task: &Task, now_ms: i64, grace_ms: i64) -> Option<i64> {
+pub fn missed(task: &Task, now_ms: i64, grace_ms: i64, tz: chrono_tz::Tz) -> Option<i64> {
     if !task.active {
         return None;
     }
-    let due = next_due(task)?;
+    let due = next_due(task, tz)?;
     (now_ms > due + grace_ms).then_some(due)
 }
 
 /// When the next run is due: one interval after the last start, or the schedule's next slot
-/// after it (UTC); from the start date before the first run.
-pub fn next_due(task: &Task) -> Option<i64> {
+/// after it (the cron pattern read in `tz`); from the start date before the first run.
+pub fn next_due(task: &Task, tz: chrono_tz::Tz) -> Option<i64> {
     let (from, first) = match task.last_start_ms {
         Some(last) => (last, false),
         None => (task.start_ms?, true),
@@ -154,7 +204,7 @@ pub fn next_due(task: &Task) -> Option<i64> {
         return Some(if first { from } else { from + seconds as i64 * 1000 });
     }
     let cron = crate::config::parse_cron(task.cron.as_deref()?).ok()?;
-    let after = chrono::DateTime::from_timestamp_millis(from - i64::from(first))?;
+    let after = chrono::DateTime::from_timestamp_millis(from - i64::from(first))?.with_timezone(&tz);
     cron.find_next_occurrence(&after, false).ok().map(|t| t.timestamp_millis())
 }
 
@@ -188,9 +238,9 @@ mod tests {
         prev: Option<&BTreeMap<String, Seen>>,
         t: Task,
         runs: Vec<TaskRun>,
-        now: i64,
+        _now: i64,
     ) -> (BTreeMap<String, Seen>, Vec<TaskEvent>) {
-        diff(prev, vec![t], &HashMap::from([("t".to_string(), runs)]), (now, 15 * MIN))
+        diff(prev, vec![t], &HashMap::from([("t".to_string(), runs)]))
     }
 
     fn kinds(events: &[TaskEvent]) -> Vec<String> {
@@ -199,7 +249,6 @@ mod tests {
             .map(|e| match e {
                 TaskEvent::Failed { consecutive_failures, .. } => format!("failed {consecutive_failures}"),
                 TaskEvent::Stopped { .. } => "stopped".into(),
-                TaskEvent::Missed { due_ms, .. } => format!("missed {}", due_ms / HOUR),
             })
             .collect()
     }
@@ -239,16 +288,31 @@ mod tests {
     }
 
     #[test]
-    fn a_run_not_started_within_the_grace_is_missed_once() {
-        let (state, _) = read(None, task(Some(HOUR), true), vec![], HOUR + MIN);
-        let (state, events) = read(Some(&state), task(Some(HOUR), true), vec![], 2 * HOUR + 10 * MIN);
-        assert!(events.is_empty(), "within the grace");
-        let (state, events) = read(Some(&state), task(Some(HOUR), true), vec![], 2 * HOUR + 16 * MIN);
-        assert_eq!(kinds(&events), ["missed 2"]);
-        let (_, events) = read(Some(&state), task(Some(HOUR), true), vec![], 2 * HOUR + 40 * MIN);
-        assert!(events.is_empty(), "once per due run: {events:?}");
+    fn a_run_is_missed_past_the_grace_after_its_due_time_and_the_cron_reads_in_the_zone() {
+        let utc = chrono_tz::UTC;
+        let hourly = task(Some(HOUR), true);
+        assert_eq!(next_due(&hourly, utc), Some(2 * HOUR));
+        assert_eq!(missed(&hourly, 2 * HOUR + 10 * MIN, 15 * MIN, utc), None, "within the grace");
+        assert_eq!(missed(&hourly, 2 * HOUR + 16 * MIN, 15 * MIN, utc), Some(2 * HOUR));
+        assert_eq!(missed(&task(Some(HOUR), false), 10 * HOUR, 15 * MIN, utc), None, "a stopped task misses nothing");
+        let first = Task { last_start_ms: None, start_ms: Some(5 * HOUR), ..hourly.clone() };
+        assert_eq!(next_due(&first, utc), Some(5 * HOUR), "before its first run: its start date");
         let cron = Task { cron: Some("0 2 * * *".into()), interval_seconds: None, ..task(Some(2 * HOUR), true) };
-        assert_eq!(next_due(&cron), Some(26 * HOUR), "the next day at 02:00 UTC");
-        assert_eq!(missed(&task(Some(HOUR), false), 10 * HOUR, 15 * MIN), None, "a stopped task misses nothing");
+        assert_eq!(next_due(&cron, utc), Some(26 * HOUR), "the next day at 02:00 UTC");
+        let berlin: chrono_tz::Tz = "Europe/Berlin".parse().expect("zone");
+        assert_eq!(next_due(&cron, berlin), Some(25 * HOUR), "02:00 in Berlin (UTC+1 in January) is 01:00 UTC");
+    }
+
+    #[test]
+    fn the_baseline_reads_the_runs_of_active_tasks_that_have_run() {
+        let never = Task { id: "n".into(), last_start_ms: None, ..task(None, true) };
+        let stopped = Task { id: "s".into(), ..task(Some(HOUR), false) };
+        let tasks = [task(Some(HOUR), true), never, stopped];
+        let ids: Vec<&str> = needs_runs(None, &tasks).iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["t"]);
+        let facts =
+            Seen { task: task(Some(HOUR), true), consecutive_failures: 2, last_result: None, unfinished_run: None }
+                .facts(chrono_tz::UTC, None);
+        assert_eq!((facts.schedule(), facts.next_due_ms), ("every 1h".to_string(), Some(2 * HOUR)));
     }
 }

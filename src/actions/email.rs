@@ -82,7 +82,9 @@ impl super::Plugin for EmailAction {
 
 /// Default subject, when the rule gives none.
 pub const DEFAULT_SUBJECT: &str = "[nbwarden] {{ rule }} on {{ target }}: \
-    {% if jobs | length == 1 %}{{ job.type or 'job' }} {{ job.id }} {{ job.status }}\
+    {% if task %}task {{ task.title }} ({{ event.kind }}{% if task.consecutive_failures %}, \
+    {{ task.consecutive_failures }} failure(s) in a row{% endif %})\
+    {% elif jobs | length == 1 %}{{ job.type or 'job' }} {{ job.id }} {{ job.status }}\
     {% else %}{{ jobs | length }} jobs{% endif %}";
 
 /// Sends the planned jobs to their recipients.
@@ -362,6 +364,10 @@ fn default_body(cx: &ActionContext<'_>, jobs: &[Job], to_owner: bool) -> String 
         "nbwarden rule \"{}\" fired on target \"{}\" ({}) at {when}.\n\n",
         planned.rule, cx.target, planned.event.kind
     );
+    if let Some(task) = planned.task {
+        text.push_str(&template::task_lines(task, jobs.first().and_then(|j| cx.links(j).item)));
+        return text;
+    }
     text.push_str(&template::job_table(jobs, planned.planned_ms));
     for job in jobs {
         let links = cx.links(job);

@@ -136,7 +136,8 @@ impl Exec {
 }
 
 /// `NBWARDEN_RULE`, `NBWARDEN_TARGET`, `NBWARDEN_EVENT[_FROM|_TO]`, `NBWARDEN_JOB_COUNT` and
-/// `NBWARDEN_JOB_<FIELD>` for every template field of the (first) job.
+/// `NBWARDEN_JOB_<FIELD>` for every template field of the (first) job, and `NBWARDEN_TASK_<FIELD>`
+/// for the scheduled task of a task rule.
 fn variables(context: &Value) -> Vec<(String, String)> {
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
@@ -154,6 +155,9 @@ fn variables(context: &Value) -> Vec<(String, String)> {
     ];
     if let Some(job) = context["job"].as_object() {
         vars.extend(job.iter().map(|(k, v)| (format!("NBWARDEN_JOB_{}", k.to_ascii_uppercase()), text(v))));
+    }
+    if let Some(task) = context["task"].as_object() {
+        vars.extend(task.iter().map(|(k, v)| (format!("NBWARDEN_TASK_{}", k.to_ascii_uppercase()), text(v))));
     }
     // A NUL byte cannot travel in the environment; it would stop the program from starting.
     vars.into_iter().map(|(k, v)| (k, v.replace('\0', ""))).collect()

@@ -5,6 +5,7 @@ use crate::arcgis::model::rfc3339;
 use crate::arcgis::Job;
 use crate::config::format_duration;
 use crate::diff::EventInfo;
+use crate::task_diff::TaskFacts;
 use crate::text::{aligned, cell};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{json, Value};
@@ -60,6 +61,8 @@ pub struct Occasion<'a> {
     pub event: &'a EventInfo,
     /// The jobs concerned (one, or a batch).
     pub jobs: &'a [Job],
+    /// The scheduled task, for a task rule.
+    pub task: Option<&'a TaskFacts>,
     /// When it was planned, on the server's clock: the templates' `now`.
     pub planned_ms: i64,
 }
@@ -67,10 +70,12 @@ pub struct Occasion<'a> {
 /// The context of SPEC §3 (`job`, `jobs`, `rule`, `event`, `target`, `now`) for `jobs`, all or
 /// part of the planned ones.
 pub fn context(planned: &Occasion<'_>, jobs: &[Job], target: &str, links: impl Fn(&Job) -> Links) -> Value {
+    let task = planned.task.map(|t| task_context(t, planned.jobs.first().and_then(|j| links(j).item)));
     let jobs: Vec<Value> = jobs.iter().map(|j| job_context(j, planned.planned_ms, &links(j))).collect();
     json!({
         "job": jobs.first().cloned().unwrap_or(Value::Null),
         "jobs": jobs,
+        "task": task,
         "rule": planned.rule,
         "event": planned.event,
         "target": target,
@@ -99,7 +104,49 @@ pub fn job_context(job: &Job, now_ms: i64, links: &Links) -> Value {
         "admin_url": links.admin,
         "item_url": links.item.clone().unwrap_or_default(),
         "messages": job.messages,
+        "task_title": job.task_title.clone().unwrap_or_default(),
     })
+}
+
+/// A scheduled task's template fields (`task.*`); absent text fields are empty strings.
+pub fn task_context(facts: &TaskFacts, item_url: Option<String>) -> Value {
+    let task = &facts.task;
+    let time = |ms: Option<i64>| ms.and_then(rfc3339).unwrap_or_default();
+    json!({
+        "id": task.id,
+        "title": task.title,
+        "owner": task.owner,
+        "item_id": task.item_id.clone().unwrap_or_default(),
+        "item_url": item_url.unwrap_or_default(),
+        "schedule": facts.schedule(),
+        "last_start": time(task.last_start_ms),
+        "next_due": time(facts.next_due_ms),
+        "due": time(facts.due_ms),
+        "active": task.active,
+        "state": task.state.clone().unwrap_or_default(),
+        "consecutive_failures": facts.consecutive_failures,
+        "result": facts.result.clone().unwrap_or_default(),
+    })
+}
+
+/// The lines of a message about a scheduled task: its title, owner, notebook, schedule and runs.
+pub fn task_lines(facts: &TaskFacts, item_url: Option<String>) -> String {
+    let context = task_context(facts, item_url);
+    let field = |key: &str| context[key].as_str().map(str::to_string).unwrap_or_default();
+    let mut rows = vec![
+        ("task", format!("{} ({})", field("title"), field("id"))),
+        ("owner", field("owner")),
+        ("notebook", if field("item_url").is_empty() { field("item_id") } else { field("item_url") }),
+        ("schedule", field("schedule")),
+        ("state", if facts.task.active { field("state") } else { format!("{} (inactive)", field("state")) }),
+        ("last start", field("last_start")),
+        ("missed run due at", field("due")),
+        ("next run due", field("next_due")),
+        ("last run", field("result")),
+        ("failures in a row", facts.consecutive_failures.to_string()),
+    ];
+    rows.retain(|(_, value)| !value.trim().is_empty());
+    rows.iter().map(|(name, value)| format!("  {name}: {}\n", crate::text::printable(value))).collect()
 }
 
 /// A plain-text table of jobs for message bodies: id, type, status, owner, runtime.
@@ -132,6 +179,14 @@ pub fn summary(planned: &Occasion<'_>) -> String {
             )
         })
         .collect();
+    if let Some(task) = planned.task {
+        let failures = task.consecutive_failures;
+        let (title, id, owner) = (&task.task.title, &task.task.id, &task.task.owner);
+        return format!(
+            "rule {} on {}: task {title} ({id}, owner {owner}, {failures} failure(s) in a row)",
+            planned.rule, planned.event.kind
+        );
+    }
     format!("rule {} on {}: {}", planned.rule, planned.event.kind, jobs.join(", "))
 }
 
@@ -183,6 +238,28 @@ mod tests {
         (vec![failed, bare], events.into())
     }
 
+    fn sample_task() -> TaskFacts {
+        let task = crate::arcgis::tasks::Task {
+            id: "t1".into(),
+            title: "Nightly".into(),
+            owner: "joe".into(),
+            item_id: None,
+            cron: Some("0 2 * * *".into()),
+            interval_seconds: None,
+            start_ms: None,
+            last_start_ms: None,
+            active: false,
+            state: None,
+        };
+        TaskFacts { task, consecutive_failures: 3, result: None, next_due_ms: None, due_ms: None }
+    }
+
+    /// A scheduled task that lacks every optional field, and an event of each task kind.
+    fn task_and_every_event() -> (Vec<Job>, Vec<EventInfo>) {
+        let event = |kind: &str| crate::diff::EventInfo { kind: kind.into(), from: None, to: None };
+        (vec![sample_task().as_job()], ["task_failed", "task_stopped", "task_missed"].map(event).into())
+    }
+
     /// Every template the program ships (the rules in `rules/` and the default e-mail subject),
     /// rendered strictly against every event kind, with a full job and one that lacks every field.
     #[test]
@@ -198,9 +275,11 @@ mod tests {
                 if matches!(action, crate::actions::ActionConfig::Email(e) if e.subject.is_none()) {
                     sources.push(("subject", crate::actions::DEFAULT_SUBJECT));
                 }
-                let (all, events) = jobs_and_every_event();
+                let (all, events) =
+                    if rule.trigger.is_task() { task_and_every_event() } else { jobs_and_every_event() };
+                let task = rule.trigger.is_task().then(sample_task);
                 for event in &events {
-                    let planned = Occasion { rule: "r", event, jobs: &all, planned_ms: 120_000 };
+                    let planned = Occasion { rule: "r", event, jobs: &all, task: task.as_ref(), planned_ms: 120_000 };
                     for jobs in [&all[..1], &all[1..], &all[..]] {
                         let cx = context(&planned, jobs, "prod", |_| Links { admin: "a".into(), item: None });
                         for (key, source) in &sources {

@@ -115,7 +115,7 @@ impl Webhook {
             Some(source) => template::render(source, &context),
             None => Ok(json!({
                 "rule": context["rule"], "target": context["target"], "event": context["event"],
-                "now": context["now"], "job": context["job"], "jobs": context["jobs"],
+                "now": context["now"], "job": context["job"], "jobs": context["jobs"], "task": context["task"],
             })
             .to_string()),
         }

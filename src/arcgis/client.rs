@@ -240,6 +240,14 @@ impl JobSource for Client {
     fn item_url(&self, item_id: &str) -> Option<String> {
         self.endpoints.item(item_id)
     }
+
+    async fn scheduled_tasks(&self) -> Result<Vec<crate::arcgis::tasks::Task>> {
+        Client::scheduled_tasks(self).await
+    }
+
+    async fn task_runs(&self, owner: &str, task_id: &str) -> Result<Vec<crate::arcgis::tasks::TaskRun>> {
+        Client::task_runs(self, owner, task_id).await
+    }
 }
 
 /// Turns one HTTP answer into the expected document or the error it reports.

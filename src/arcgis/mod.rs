@@ -41,4 +41,12 @@ pub trait JobSource: Send + Sync {
     fn item_url(&self, _item_id: &str) -> Option<String> {
         None
     }
+    /// The org's scheduled notebook tasks (a target with `tasks:`).
+    async fn scheduled_tasks(&self) -> Result<Vec<tasks::Task>> {
+        Err(Error::NoPortal { what: "reading scheduled tasks" })
+    }
+    /// The runs of `owner`'s task `task_id`, oldest first.
+    async fn task_runs(&self, _owner: &str, _task_id: &str) -> Result<Vec<tasks::TaskRun>> {
+        Err(Error::NoPortal { what: "reading a task's runs" })
+    }
 }

@@ -166,6 +166,10 @@ pub struct Job {
     /// The job resource's `messages` (read once when a job fails), each cut to 2 kB.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<String>,
+    /// The title of the scheduled task that started it, as the tasks watcher knows it: set on the
+    /// copies firings carry to the actions, never in snapshots or history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_title: Option<String>,
 }
 
 impl Job {
@@ -184,6 +188,7 @@ impl Job {
             timeout_minutes: None,
             cancelled_flag: false,
             messages: Vec::new(),
+            task_title: None,
         }
     }
 

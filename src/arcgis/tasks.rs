@@ -2,10 +2,10 @@
 //! from `portals/<id>/allScheduledTasks`, and a task's runs from
 //! `community/users/<owner>/tasks/<id>/runs`. Every field is optional on the wire.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One scheduled task.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
     /// `id`.
     pub id: String,
@@ -30,7 +30,7 @@ pub struct Task {
 }
 
 /// One run of a task.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskRun {
     /// `runId`.
     pub id: String,

@@ -105,6 +105,7 @@ impl WireJob {
             timeout_minutes: positive(inputs.execution_timeout_in_minutes).map(|m| m as u64),
             cancelled_flag: self.custom_attributes.and_then(|c| c.is_cancelled).unwrap_or(false),
             messages: message_texts(self.messages),
+            task_title: None,
         })
     }
 

@@ -164,6 +164,7 @@ mod tests {
             action: rule.actions[0].scrubbed(),
             action_index: 0,
             jobs: vec![Job::new("j1", Status::Executing)],
+            task: None,
             event: crate::diff::EventInfo { kind: "poll".into(), from: None, to: None },
             planned_ms: 1_000,
             settled: Vec::new(),

@@ -32,7 +32,11 @@ struct TestFile {
     #[serde(default)]
     limits: Option<LimitsConfig>,
     /// The polls, in time order.
+    #[serde(default)]
     polls: Vec<TestPoll>,
+    /// The reads of the org's scheduled tasks, in time order (task rules).
+    #[serde(default)]
+    reads: Vec<TestRead>,
     /// Every firing expected (none: nothing may fire).
     #[serde(default)]
     expect: Vec<Expected>,
@@ -70,11 +74,67 @@ struct TestJob {
     item_id: Option<String>,
 }
 
+/// One read of the scheduled tasks: every task with its runs so far.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestRead {
+    at: Offset,
+    #[serde(default)]
+    tasks: Vec<TestTask>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestTask {
+    id: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    owner: String,
+    #[serde(default)]
+    item_id: Option<String>,
+    /// `runIntervalSeconds`.
+    #[serde(default)]
+    every: Option<ConfigDuration>,
+    /// `cronSchedule`, five fields.
+    #[serde(default)]
+    cron: Option<String>,
+    #[serde(default)]
+    start: Option<Offset>,
+    #[serde(default)]
+    last_start: Option<Offset>,
+    #[serde(default = "active")]
+    active: bool,
+    /// `taskState` (default `active`, or `paused` when not active).
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    runs: Vec<TestRun>,
+}
+
+fn active() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestRun {
+    id: String,
+    /// scheduled, executing, succeeded, failed, submitfailed, skipped.
+    status: String,
+    /// When it was created.
+    at: Offset,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Expected {
-    /// 1 is the first poll.
-    poll: usize,
+    /// 1 is the first poll (job rules).
+    #[serde(default)]
+    poll: Option<usize>,
+    /// 1 is the first read of the tasks (task rules).
+    #[serde(default)]
+    read: Option<usize>,
     rule: String,
     job: String,
     trigger: String,
@@ -103,6 +163,8 @@ impl<'de> Deserialize<'de> for Offset {
 /// One firing as the test compares it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Seen {
+    /// `poll` or `read`.
+    step: &'static str,
     poll: usize,
     rule: String,
     job: String,
@@ -111,7 +173,7 @@ struct Seen {
 
 impl std::fmt::Display for Seen {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "poll {}: rule {} job {} trigger {}", self.poll, self.rule, self.job, self.trigger)
+        write!(f, "{} {}: rule {} job {} trigger {}", self.step, self.poll, self.rule, self.job, self.trigger)
     }
 }
 
@@ -151,7 +213,38 @@ fn run_file(file: &Path) -> anyhow::Result<Vec<String>> {
     // Schedule rules without `timezone:` run in UTC here, so that a test passes on every machine.
     let limits = test.limits.clone().unwrap_or_default();
     let steps = replay((&rules, &test.target, &limits), polls, None, Some(chrono_tz::UTC), None);
-    Ok(compare(&test, &steps))
+    let reads = test.reads.iter().map(read).collect();
+    let task_steps = crate::replay::replay_tasks(&rules, &test.target, reads, chrono_tz::UTC);
+    Ok(compare(&test, &[("poll", &steps), ("read", &task_steps)]))
+}
+
+fn read(r: &TestRead) -> crate::replay::TaskRead {
+    let at = |o: Offset| START_MS + o.0;
+    let mut runs = std::collections::HashMap::new();
+    let mut tasks = Vec::new();
+    for t in &r.tasks {
+        let default_state = if t.active { "active" } else { "paused" };
+        tasks.push(crate::arcgis::tasks::Task {
+            id: t.id.clone(),
+            title: t.title.clone(),
+            owner: t.owner.clone(),
+            item_id: t.item_id.clone(),
+            cron: t.cron.clone(),
+            interval_seconds: t.every.map(|e| e.0.as_secs()),
+            start_ms: t.start.map(at),
+            last_start_ms: t.last_start.map(at),
+            active: t.active,
+            state: Some(t.state.clone().unwrap_or(default_state.into())),
+        });
+        let list = t.runs.iter().map(|run| crate::arcgis::tasks::TaskRun {
+            id: run.id.clone(),
+            status: run.status.clone(),
+            created_ms: Some(at(run.at)),
+            modified_ms: None,
+        });
+        runs.insert(t.id.clone(), list.collect());
+    }
+    crate::replay::TaskRead { at_ms: at(r.at), tasks, runs }
 }
 
 fn poll(p: &TestPoll) -> Poll {
@@ -172,14 +265,10 @@ fn poll(p: &TestPoll) -> Poll {
 }
 
 /// Missing (`-`), unexpected (`+`) and different (`~`) firings, in poll order.
-fn compare(test: &TestFile, steps: &[Step]) -> Vec<String> {
-    let fired = firings(test, steps);
+fn compare(test: &TestFile, timelines: &[(&'static str, &[Step])]) -> Vec<String> {
+    let fired: BTreeMap<Seen, _> = timelines.iter().flat_map(|(kind, steps)| firings(test, kind, steps)).collect();
     let mut problems = Vec::new();
-    let expected: Vec<Seen> = test
-        .expect
-        .iter()
-        .map(|e| Seen { poll: e.poll, rule: e.rule.clone(), job: e.job.clone(), trigger: e.trigger.clone() })
-        .collect();
+    let expected: Vec<Seen> = test.expect.iter().map(expected).collect();
     for (seen, expect) in expected.iter().zip(&test.expect) {
         let Some(got) = fired.get(seen) else {
             problems.push(format!("- {seen}   (expected; it did not fire)"));
@@ -198,13 +287,24 @@ fn compare(test: &TestFile, steps: &[Step]) -> Vec<String> {
     problems
 }
 
-/// Every firing of the timeline, with the addresses its e-mails went to and their subject.
-fn firings(test: &TestFile, steps: &[Step]) -> BTreeMap<Seen, (Vec<String>, Option<String>)> {
+/// An expectation as a firing: at its `read` when it names one, else at its `poll`.
+fn expected(e: &Expected) -> Seen {
+    let (step, poll) = match (e.read, e.poll) {
+        (Some(read), _) => ("read", read),
+        (None, poll) => ("poll", poll.unwrap_or(0)),
+    };
+    Seen { step, poll, rule: e.rule.clone(), job: e.job.clone(), trigger: e.trigger.clone() }
+}
+
+/// Every firing of a timeline (of polls or of task reads, `kind`), with the addresses its
+/// e-mails went to and their subject. A task's firing is listed under the task's id.
+fn firings(test: &TestFile, kind: &'static str, steps: &[Step]) -> BTreeMap<Seen, (Vec<String>, Option<String>)> {
     let mut out = BTreeMap::new();
     for step in steps {
         for record in &step.plan.ledger {
             let rule = record.rule.strip_suffix(SHADOW).unwrap_or(&record.rule).to_string();
-            let seen = Seen { poll: step.poll + 1, rule, job: record.job_id.clone(), trigger: record.trigger.clone() };
+            let job = record.job_id.strip_prefix("task:").unwrap_or(&record.job_id).to_string();
+            let seen = Seen { step: kind, poll: step.poll + 1, rule, job, trigger: record.trigger.clone() };
             out.insert(seen, (Vec::new(), None));
         }
         for planned in &step.plan.actions {

@@ -279,6 +279,14 @@ fn validate_target(target: &TargetConfig, problems: &mut Vec<String>) {
     check(poll.page_size > 0, "poll.page_size must be at least 1".into());
     let fraction = target.limits.max_cancel_fraction;
     check(fraction > 0.0 && fraction <= 1.0, format!("limits.max_cancel_fraction {fraction} must be in (0, 1]"));
+    if let Some(tasks) = &target.tasks {
+        check(tasks.every.0.as_secs() >= 1, "tasks.every must be at least 1s".into());
+        if let Some(zone) = tasks.timezone.as_deref().filter(|z| z.parse::<chrono_tz::Tz>().is_err()) {
+            check(false, format!("tasks.timezone: unknown time zone `{zone}` (e.g. Europe/Berlin)"));
+        }
+        let portal = target.auth.portal_url.is_some() || target.flavor == Flavor::Enterprise;
+        check(portal, "tasks: reading scheduled tasks needs auth.portal_url (the portal's sharing API)".into());
+    }
 }
 
 fn is_http_url(text: &str) -> bool {

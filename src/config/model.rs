@@ -86,6 +86,32 @@ pub struct TargetConfig {
     /// Blast-radius limits for destructive actions.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Also watch the org's scheduled notebook tasks.
+    #[serde(default)]
+    pub tasks: Option<TasksConfig>,
+}
+
+/// `tasks:`: the org's scheduled notebook tasks, read on their own cadence.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TasksConfig {
+    /// How often the tasks are read (default 5m).
+    #[serde(default = "default_tasks_every")]
+    pub every: ConfigDuration,
+    /// The zone the tasks' cron schedules are written in (default UTC).
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+impl TasksConfig {
+    /// The zone of the tasks' cron schedules (UTC unless a valid `timezone` is given).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.timezone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(chrono_tz::UTC)
+    }
+}
+
+fn default_tasks_every() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(300))
 }
 
 /// `tls:`.

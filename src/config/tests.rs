@@ -110,11 +110,11 @@ fn an_unknown_key_after_an_interpolated_value_is_named_as_written() {
       password: ${HOME}
     poll:
       every: 30s
-    tasks: { every: 1s }
+    tasky: { every: 1s }
 ";
     let (_dir, result) = load_text(text);
     let message = result.unwrap_err().to_string();
-    assert!(message.contains("nbwarden.yaml:10:5: unknown field `tasks`"), "{message}");
+    assert!(message.contains("nbwarden.yaml:10:5: unknown field `tasky`"), "{message}");
     assert!(!message.contains("interpolated"), "{message}");
     assert_eq!(key_at("  a:\n    'quoted-key': 1\n", 2, 5).as_deref(), Some("quoted-key"));
     assert_eq!(key_at("x", 9, 1), None);
@@ -176,4 +176,25 @@ fn a_postgresql_state_takes_its_password_from_a_file_and_its_roots_from_ca_file(
     let ha = config.ha.unwrap();
     assert_eq!((ha.replica_name(), ha.lease_ttl.0.as_secs()), ("r1".to_string(), 15));
     assert!(!format!("{:?}", config.state).contains("p@ss"), "Debug hides it");
+}
+
+#[test]
+fn watching_tasks_needs_a_known_zone_and_a_portal() {
+    let text = "targets:
+  - name: nb
+    flavor: notebook-server
+    admin_url: https://nb.example.com:11443/arcgis/admin
+    auth: { username: admin, password: secret }
+    tasks: { every: 5m, timezone: Mars/Olympus }
+";
+    let message = load_text(text).1.unwrap_err().to_string();
+    assert!(message.contains("tasks.timezone: unknown time zone `Mars/Olympus` (e.g. Europe/Berlin)"), "{message}");
+    assert!(message.contains("tasks: reading scheduled tasks needs auth.portal_url"), "{message}");
+    let (_dir, ok) = load_text(
+        &text
+            .replace("Mars/Olympus", "Europe/Berlin")
+            .replace("auth: {", "auth: { portal_url: 'https://gis.example.com/portal',"),
+    );
+    let tasks = ok.expect("valid").targets[0].tasks.clone().expect("tasks");
+    assert_eq!((tasks.every.0.as_secs(), tasks.zone()), (300, chrono_tz::Europe::Berlin));
 }

@@ -7,7 +7,7 @@ mod execute;
 mod planning;
 
 pub use execute::{RetryPolicy, DUE_PAGE};
-pub use planning::{plan, plan_digest, Budget, Plan};
+pub use planning::{plan, plan_digest, plan_tasks, Budget, Plan};
 
 use crate::actions::Services;
 use crate::clock::Clock;

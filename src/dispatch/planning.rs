@@ -8,7 +8,7 @@ use crate::arcgis::{Job, JobSource};
 use crate::config::LimitsConfig;
 use crate::diff::EventInfo;
 use crate::plan::{ActionReport, AuditEntry, LedgerRecord, Outcome, Planned};
-use crate::rules::{Firing, Rule, RuleSet};
+use crate::rules::{Firing, Rule, RuleSet, TaskFiring};
 use crate::store::PollCommit;
 use std::collections::HashMap;
 
@@ -117,12 +117,34 @@ pub fn plan_digest(rule: &Rule, slot: LedgerRecord, jobs: Vec<Job>, slot_ms: i64
     Plan { ledger: vec![slot], actions, suppressed: Vec::new() }
 }
 
+/// Plans one read of a target's tasks (pure): each firing is recorded in the ledger under its
+/// task, and each of its rule's actions planned for that task alone; a quiet firing (the
+/// baseline) is only recorded. Task rules never cancel, so no budget applies.
+pub fn plan_tasks(rules: &RuleSet, firings: &[TaskFiring], now_ms: i64) -> Plan {
+    let mut plan = Plan::default();
+    for firing in firings {
+        let rule = &rules.rules[firing.rule];
+        let job_id = crate::rules::tasks::task_key(&firing.facts.task.id);
+        plan.ledger.push(LedgerRecord { rule: rule.ledger_name().into(), job_id, trigger: firing.trigger.clone() });
+        if firing.quiet {
+            continue;
+        }
+        for index in 0..rule.actions.len() {
+            let mut planned = planned(rule, index, vec![firing.facts.as_job()], &firing.event, now_ms);
+            planned.task = Some(firing.facts.clone());
+            plan.actions.push(planned);
+        }
+    }
+    plan
+}
+
 fn planned(rule: &Rule, index: usize, jobs: Vec<Job>, event: &EventInfo, now_ms: i64) -> Planned {
     Planned {
         rule: rule.name.clone(),
         action: rule.actions[index].clone(),
         action_index: index,
         jobs,
+        task: None,
         event: event.clone(),
         planned_ms: now_ms,
         settled: Vec::new(),

@@ -197,6 +197,7 @@ fn queued(set: &RuleSet, rule: &str, created_ms: i64) -> Queued {
         action: rule.actions[0].clone(),
         action_index: 0,
         jobs: vec![Job::new("j1", Status::Executing)],
+        task: None,
         event: EventInfo { kind: "poll".into(), from: None, to: None },
         planned_ms: 0,
         settled: Vec::new(),

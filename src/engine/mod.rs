@@ -3,6 +3,7 @@
 
 pub mod digest;
 mod items;
+mod tasks;
 mod tick;
 
 use crate::arcgis::JobSource;
@@ -170,7 +171,13 @@ pub async fn tick_all(targets: Vec<Target>, shared: &Arc<Shared>) -> (Vec<Target
     for (index, mut target) in targets.into_iter().enumerate() {
         let shared = shared.clone();
         tasks.spawn(async move {
-            let lines = target.tick(&shared).await;
+            let mut lines = target.tick(&shared).await;
+            if target.config.tasks.is_some() {
+                match target.watch_tasks(&shared).await {
+                    Ok(mut more) => lines.append(&mut more),
+                    Err(e) => tracing::error!(target_name = %target.config.name, error = %e, "could not record the scheduled tasks"),
+                }
+            }
             (index, target, lines)
         });
     }

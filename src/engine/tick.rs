@@ -103,7 +103,8 @@ impl Target {
             streaks: &self.state.streaks,
             usual: &self.state.usual,
         };
-        let evaluation = dispatch.rules.evaluate(&input);
+        let mut evaluation = dispatch.rules.evaluate(&input);
+        self.name_tasks(&mut evaluation.firings);
         log_unanswerable(shared, &evaluation);
         let running = next.values().filter(|j| j.phase() == Phase::Running).count();
         let hour_ago = dispatch.now_ms() - 3_600_000;

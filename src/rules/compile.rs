@@ -23,6 +23,7 @@ const RULE_KEYS: &[&str] = &[
     "cron",
     "window",
     "timezone",
+    "grace",
 ];
 /// The match keys, in the order they are checked: cheap and selective first.
 const MATCH_KEYS: &[&str] = &[
@@ -41,7 +42,8 @@ const MATCH_KEYS: &[&str] = &[
     "min_runs",
     "window",
 ];
-const TRIGGERS: &[&str] = &["poll", "appeared", "status_changed", "disappeared", "schedule"];
+const TRIGGERS: &[&str] =
+    &["poll", "appeared", "status_changed", "disappeared", "schedule", "task_failed", "task_stopped", "task_missed"];
 
 /// Compiles every located rule; names must be unique across files.
 pub fn compile_all(located: &[Located], targets: &[&str], errors: &mut Vec<RuleError>) -> Vec<Rule> {
@@ -79,12 +81,14 @@ fn compile_rule(r: &Located, targets: &[&str], errors: &mut Vec<RuleError>) -> O
         }
     };
     let trigger = trigger(r, map, errors);
-    let conditions = match map.get("match") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Object(m)) => conditions(r, m, errors),
-        Some(_) => {
+    let is_task = trigger.as_ref().is_some_and(Trigger::is_task);
+    let (conditions, task_conditions) = match (map.get("match"), &trigger) {
+        (None | Some(Value::Null), _) => (Vec::new(), Vec::new()),
+        (Some(Value::Object(m)), Some(t)) if is_task => (Vec::new(), super::tasks::conditions(r, m, t, errors)),
+        (Some(Value::Object(m)), _) => (conditions(r, m, errors), Vec::new()),
+        (Some(_), _) => {
             errors.push(r.error(Some("match"), "`match` must be a mapping of match keys"));
-            Vec::new()
+            (Vec::new(), Vec::new())
         }
     };
     let event_only = |key: &'static str| conditions.iter().any(|c| c.key == key);
@@ -106,12 +110,17 @@ fn compile_rule(r: &Located, targets: &[&str], errors: &mut Vec<RuleError>) -> O
             "`on: schedule` rules report; they cannot cancel (use `on: poll`)",
         ));
     }
+    if is_task && actions.iter().any(ActionConfig::is_destructive) {
+        let message = "task rules tell people about scheduled tasks; they cannot cancel (a task is no job)";
+        errors.push(r.error_at_value("type", "cancel", message));
+    }
     (errors.len() == before).then(|| Rule {
         name,
         description: map.get("description").and_then(Value::as_str).map(str::to_string),
         targets: rule_targets,
         trigger: trigger.unwrap_or(Trigger::Poll),
         conditions,
+        task_conditions,
         for_polls,
         repeat,
         actions,
@@ -149,8 +158,17 @@ fn trigger(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -
             errors.push(r.error(Some(key), format!("`{key}` only applies to `on: schedule` rules")));
         }
     }
+    if on != "task_missed" && map.contains_key("grace") {
+        errors.push(r.error(Some("grace"), "`grace` only applies to `on: task_missed` rules"));
+    }
     match on {
         "poll" => Some(Trigger::Poll),
+        "task_failed" => Some(Trigger::TaskFailed),
+        "task_stopped" => Some(Trigger::TaskStopped),
+        "task_missed" => match map.get("grace") {
+            None => Some(Trigger::TaskMissed { grace: Duration::from_secs(15 * 60) }),
+            Some(value) => duration(r, "grace", value, errors).map(|grace| Trigger::TaskMissed { grace }),
+        },
         "appeared" => Some(Trigger::Appeared),
         "status_changed" => Some(Trigger::StatusChanged),
         "disappeared" => Some(Trigger::Disappeared),

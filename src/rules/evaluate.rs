@@ -66,6 +66,7 @@ impl RuleSet {
             let mut firings = match rule.trigger {
                 Trigger::Poll => poll_firings.next().unwrap_or_default(),
                 Trigger::Schedule(_) => Vec::new(),
+                ref t if t.is_task() => Vec::new(),
                 _ => event_rule(index, rule, input, &mut out),
             };
             firings.sort_by(|a, b| a.job.id.cmp(&b.job.id));

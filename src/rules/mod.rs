@@ -6,10 +6,12 @@ mod deadline;
 pub mod evaluate;
 mod load;
 pub mod matcher;
+pub mod tasks;
 mod usual;
 
 pub use evaluate::{Evaluation, Firing};
 pub use matcher::{Condition, Subject, Test, UsualLimit, Verdict};
+pub use tasks::{TaskCondition, TaskFiring, TaskInput};
 
 use crate::actions::ActionConfig;
 use std::fmt;
@@ -29,6 +31,15 @@ pub enum Trigger {
     Disappeared,
     /// A cron schedule over the jobs seen within `window` (digests).
     Schedule(Box<Schedule>),
+    /// A scheduled task's run ended `failed` or `submitfailed`.
+    TaskFailed,
+    /// A scheduled task left the active state.
+    TaskStopped,
+    /// A scheduled task's run was due and has not started within `grace`.
+    TaskMissed {
+        /// How long after the due time a run may start.
+        grace: Duration,
+    },
 }
 
 impl Trigger {
@@ -40,7 +51,15 @@ impl Trigger {
             Trigger::StatusChanged => "status_changed",
             Trigger::Disappeared => "disappeared",
             Trigger::Schedule(_) => "schedule",
+            Trigger::TaskFailed => "task_failed",
+            Trigger::TaskStopped => "task_stopped",
+            Trigger::TaskMissed { .. } => "task_missed",
         }
+    }
+
+    /// A trigger about scheduled tasks, not jobs.
+    pub fn is_task(&self) -> bool {
+        matches!(self, Trigger::TaskFailed | Trigger::TaskStopped | Trigger::TaskMissed { .. })
     }
 }
 
@@ -66,8 +85,10 @@ pub struct Rule {
     pub targets: Option<Vec<String>>,
     /// When it is evaluated.
     pub trigger: Trigger,
-    /// All must hold.
+    /// All must hold (job rules).
     pub conditions: Vec<Condition>,
+    /// All must hold (task rules).
+    pub task_conditions: Vec<TaskCondition>,
     /// Consecutive matching polls needed (poll rules).
     pub for_polls: u32,
     /// `None`: once per job; otherwise again after this long while it still matches.

@@ -52,10 +52,12 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
         sign_in_wait: None,
     };
     let mut digests = Digests::new(&cx.shared.dispatch.rules, &target, now);
+    let mut tasks = TaskReads::of(&target, first);
     let mut next_prune = now + PRUNE_EVERY_MS;
     let mut held_epoch = None;
     loop {
         let mut wake = digests.next_due().map_or(plan.next_ms, |d| d.min(plan.next_ms));
+        wake = tasks.next_ms.map_or(wake, |t| t.min(wake));
         if cx.shared.leases.as_ref().is_some_and(|l| l.holds(&name).is_none()) {
             wake = cx.now_ms() + STANDBY_CHECK_MS;
         }
@@ -77,6 +79,7 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
                 cx.wake.notify_one();
             }
         }
+        tasks.read_if_due(&mut target, &cx, now).await;
         if now < plan.next_ms {
             continue;
         }
@@ -98,6 +101,35 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
             let removed = target.prune_memory(before);
             tracing::debug!(target_name = %name, removed, "pruned the in-memory ledger");
         }
+    }
+}
+
+/// The cadence of a target's scheduled-task reads (`tasks: { every }`).
+struct TaskReads {
+    every_ms: i64,
+    next_ms: Option<i64>,
+}
+
+impl TaskReads {
+    /// The first read comes with the first poll; none without `tasks:`.
+    fn of(target: &Target, first_ms: i64) -> TaskReads {
+        let every_ms = target.config.tasks.as_ref().map_or(0, |t| t.every.0.as_millis() as i64);
+        TaskReads { every_ms, next_ms: target.config.tasks.as_ref().map(|_| first_ms) }
+    }
+
+    /// Reads the tasks when a read is due; the next one comes `every` later, whatever the outcome.
+    async fn read_if_due(&mut self, target: &mut Target, cx: &Context, now: i64) {
+        if self.next_ms.is_none_or(|due| now < due) {
+            return;
+        }
+        self.next_ms = Some(now + self.every_ms);
+        match target.watch_tasks(&cx.shared).await {
+            Ok(lines) => lines.iter().for_each(|l| cx.report(l)),
+            Err(e) => {
+                tracing::error!(target_name = %target.config.name, error = %e, "could not record the scheduled tasks")
+            }
+        }
+        cx.wake.notify_one();
     }
 }
 

@@ -102,6 +102,19 @@ pub struct TargetState {
     pub streaks: Streaks,
     /// The last completed runs of each notebook item (`runtime_over_usual`).
     pub usual: crate::usual::Usual,
+    /// The scheduled tasks as last read (`tasks:`); `None` before the first read.
+    pub tasks: Option<std::collections::BTreeMap<String, crate::task_diff::Seen>>,
+}
+
+/// What one read of a target's scheduled tasks writes.
+#[derive(Debug, Default)]
+pub struct TaskCommit {
+    /// Tasks new or changed.
+    pub changed: Vec<crate::task_diff::Seen>,
+    /// Tasks gone from the org.
+    pub removed: Vec<String>,
+    /// The runs read, by task id.
+    pub runs: Vec<(String, crate::arcgis::tasks::TaskRun)>,
 }
 
 /// Everything one poll commits, in one transaction, before any action runs.
@@ -123,6 +136,8 @@ pub struct PollCommit<'a> {
     pub gone: Vec<Job>,
     /// Runs completed, with their notebook item.
     pub runs: Vec<crate::usual::Run>,
+    /// A read of the target's scheduled tasks.
+    pub tasks: Option<TaskCommit>,
     /// New ledger entries.
     pub ledger: Vec<LedgerRecord>,
     /// Streak counts to set.
@@ -151,6 +166,7 @@ impl<'a> PollCommit<'a> {
             upserts: Vec::new(),
             gone: Vec::new(),
             runs: Vec::new(),
+            tasks: None,
             ledger: Vec::new(),
             streaks_set: Vec::new(),
             streaks_dropped: Vec::new(),

@@ -71,6 +71,7 @@ impl From<Packed<'_>> for Job {
             timeout_minutes: p.timeout_minutes,
             cancelled_flag: p.cancelled_flag,
             messages: p.messages.into_owned(),
+            task_title: None,
         }
     }
 }

@@ -63,6 +63,7 @@ impl Store for SqlStore {
             state.streaks.insert((row.try_get(0)?, row.try_get(1)?), row.try_get::<i64, _>(2)? as u32);
         }
         state.usual = crate::usual::Usual::from_runs(self.runs(scope, target, i64::MAX).await?);
+        state.tasks = self.tasks(scope, target).await?;
         Ok(state)
     }
 
@@ -102,6 +103,7 @@ impl Store for SqlStore {
         }
         commit::write_streaks(&mut tx, c).await?;
         commit::write_checks(&mut tx, c).await?;
+        tasks::write(&mut tx, c).await?;
         let mut ids = Vec::with_capacity(c.actions.len());
         for planned in &c.actions {
             ids.push(commit::insert_action(&mut tx, c, planned).await?);
@@ -330,6 +332,7 @@ mod prune;
 mod runs;
 mod sign_ins;
 mod snapshot;
+mod tasks;
 
 /// A stored outcome, read back.
 fn outcome(text: &str) -> Result<Outcome> {

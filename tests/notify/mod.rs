@@ -4,6 +4,7 @@
 mod exec;
 mod owners;
 mod report;
+mod tasks;
 mod webhook;
 
 use crate::util::smtp::{free_port, parse_eml, SmtpServer};

@@ -31,7 +31,7 @@ pub(super) async fn run(store: &SqlStore, cutoff: &Cutoff) -> Result<u64> {
     {
         removed += sqlx::query(sql).bind(cutoff.local_ms).execute(pool).await?.rows_affected();
     }
-    Ok(removed + super::runs::prune(store).await?)
+    Ok(removed + super::runs::prune(store).await? + super::tasks::prune(store).await?)
 }
 
 /// Every `(scope, target)` with a ledger or a history (every commit writes its `targets` row).

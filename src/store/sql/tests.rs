@@ -27,6 +27,7 @@ fn planned(id: &str) -> Planned {
         action: ActionConfig::Cancel(CancelConfig {}),
         action_index: 0,
         jobs: vec![job(id, Status::Executing)],
+        task: None,
         event: EventInfo { kind: "poll".into(), from: None, to: None },
         planned_ms: 1_000,
         settled: Vec::new(),
@@ -82,6 +83,7 @@ async fn changes(store: &SqlStore) -> i64 {
 
 mod replicas;
 mod runs;
+mod tasks;
 
 pub(crate) mod postgres {
     //! The test server of `scripts/test` (`NBWARDEN_TEST_POSTGRES_URL`): a database per test.

@@ -42,6 +42,7 @@ fn action(job: &str) -> Planned {
         action: ActionConfig::Cancel(CancelConfig {}),
         action_index: 0,
         jobs: vec![Job::new(job, Status::Executing)],
+        task: None,
         event: EventInfo { kind: "poll".into(), from: None, to: None },
         planned_ms: 1_000,
         settled: Vec::new(),

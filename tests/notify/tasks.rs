@@ -1,0 +1,121 @@
+//! Scheduled-task health through the real binary and a real SMTP server, against the simulator's
+//! Portal tasks: the shipped task rules warn the owner once at the 3rd failure in a row and tell
+//! the administrators once when ArcGIS stops the task after the 5th; a run not started within the
+//! grace is told once, restarts included; what was already wrong at the first read is silent.
+
+use super::smtp_config;
+use crate::util::daemon::{poll_until, Daemon};
+use crate::util::smtp::SmtpServer;
+use crate::util::Site;
+use nbwarden::config::Flavor;
+use serde_json::Value;
+use std::time::Duration;
+
+const USERS: &str = "users:
+  - { username: admin, password: simulator, email: gis-admins@example.com }
+  - { username: joe, password: joe, email: joe@example.com, admin: false }
+";
+
+async fn site(tasks: &str, smtp: &SmtpServer) -> Site {
+    let site =
+        Site::start(&format!("{USERS}tasks:\n{tasks}"), Flavor::Enterprise, None, "{ every: 1s, timeout: 2s }").await;
+    site.target_key("tasks", "{ every: 1s }");
+    site.top(&smtp_config(smtp.port));
+    site
+}
+
+/// Copies shipped rule files into the site's rules folder.
+fn shipped(site: &Site, files: &[&str]) {
+    for file in files {
+        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules").join(file);
+        std::fs::copy(from, site.dir.path().join("rules").join(file)).unwrap();
+    }
+}
+
+fn to(messages: &[Value], address: &str) -> Vec<Value> {
+    messages.iter().filter(|m| m["to"].as_str().is_some_and(|t| t.contains(address))).cloned().collect()
+}
+
+fn subjects(messages: &[Value]) -> Vec<String> {
+    messages.iter().map(|m| m["subject"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+#[tokio::test]
+async fn a_task_failing_warns_its_owner_once_at_the_third_failure_and_its_stop_tells_the_admins_once() {
+    let smtp = SmtpServer::start(None, None);
+    let tasks = "  - { id: flaky, title: Nightly parcels, owner: joe, item_id: nb1, every: 2s, start: 2s, runs: [failed], run_takes: 500ms }
+  - { id: old, title: Old import, owner: joe, every: 2m, start: -11m, runs: [failed], run_takes: 10s }
+  - { id: fine, title: Hourly fine, owner: joe, every: 1h, start: -30m }
+  - { id: late, title: Late one, owner: joe, every: 1h, start: -80m, stops_running_after: 1 }
+";
+    let site = site(tasks, &smtp).await;
+    shipped(&site, &["task-failing.yaml", "task-stopped.yaml", "task-missed.yaml"]);
+    let daemon = Daemon::start(&site.config_path, &[]);
+    let stopped = || {
+        to(&smtp.messages(), "gis-admins@example.com")
+            .iter()
+            .any(|m| m["subject"].as_str().unwrap_or("").contains("Nightly parcels"))
+    };
+    assert!(poll_until(Duration::from_secs(30), stopped).await, "{:#?}\n{}", smtp.messages(), daemon.log());
+    // Three more reads after the stop: nothing else may come.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let messages = smtp.messages();
+    let owner = to(&messages, "joe@example.com");
+    assert_eq!(
+        subjects(&owner),
+        ["Your scheduled notebook \"Nightly parcels\" failed 3 times in a row"],
+        "{}",
+        daemon.log()
+    );
+    let body = owner[0]["text"].as_str().unwrap().replace("\r\n", "\n");
+    assert!(body.contains("has failed\n3 times in a row (last run: failed"), "{body}");
+    assert!(body.contains("schedule: every 2s") && body.contains("home/item.html?id=nb1"), "{body}");
+    let admins = to(&messages, "gis-admins@example.com");
+    assert_eq!(subjects(&admins), ["Scheduled notebook \"Nightly parcels\" of joe stopped on sim"], "{:#?}", admins);
+    let body = admins[0]["text"].as_str().unwrap().replace("\r\n", "\n");
+    assert!(body.contains("taskState: paused") && body.contains("failures in a row: 5"), "{body}");
+    // The baseline is silent: "old" had stopped after 5 failures and "late" had missed its run
+    // before the first read; neither is told. Runs are read in proportion to change.
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    let reads = site.sim.stats().task_run_reads;
+    assert_eq!(reads.get("fine"), Some(&1), "read once, at the baseline: {reads:?}");
+    assert_eq!(reads.get("old"), None, "inactive at the baseline: {reads:?}");
+    assert!(reads.get("flaky").is_some_and(|n| (5..=12).contains(n)), "{reads:?}");
+}
+
+const MISSED: &str = "rules:
+  - name: missed
+    on: task_missed
+    grace: 2s
+    actions:
+      - type: email
+        to: [gis-admins@example.com]
+";
+
+#[tokio::test]
+async fn an_hourly_task_that_does_not_start_within_the_grace_is_told_once_with_none_after_a_restart() {
+    let smtp = SmtpServer::start(None, None);
+    // Its one run was 59m56s ago; the next was due 4 s after the start, and never starts.
+    let tasks =
+        "  - { id: hourly, title: Hourly counts, owner: joe, every: 1h, start: -59m56s, stops_running_after: 1 }
+  - { id: fine, title: Hourly fine, owner: joe, every: 1h, start: -30m }
+";
+    let site = site(tasks, &smtp).await;
+    site.rules(MISSED);
+    let mut daemon = Daemon::start(&site.config_path, &[]);
+    assert!(daemon.wait_for_log("read the scheduled tasks", Duration::from_secs(10)).await, "{}", daemon.log());
+    assert!(smtp.messages().is_empty(), "nothing is due yet: {:#?}", smtp.messages());
+    let told = || !smtp.messages().is_empty();
+    assert!(poll_until(Duration::from_secs(20), told).await, "{}", daemon.log());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let messages = smtp.messages();
+    assert_eq!(subjects(&messages), ["[nbwarden] missed on sim: task Hourly counts (task_missed)"], "{messages:#?}");
+    let body = messages[0]["text"].as_str().unwrap();
+    assert!(body.contains("task: Hourly counts (hourly)") && body.contains("missed run due at"), "{body}");
+    daemon.signal("TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(10)).await.is_some());
+    let daemon = Daemon::start(&site.config_path, &[]);
+    assert!(daemon.wait_for_log("read the scheduled tasks", Duration::from_secs(10)).await, "{}", daemon.log());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(smtp.messages().len(), 1, "none after the restart: {:#?}\n{}", smtp.messages(), daemon.log());
+}
