@@ -377,6 +377,9 @@ fn default_body(cx: &ActionContext<'_>, jobs: &[Job], to_owner: bool) -> String 
             (None, Some(item)) => about.push_str(&format!("  notebook item: {item}\n")),
             (None, None) => {}
         }
+        if let Some(title) = &job.task_title {
+            about.push_str(&format!("  scheduled task: {}\n", crate::text::printable(title)));
+        }
         if !job.messages.is_empty() {
             about.push_str("  last messages:\n");
             let skip = job.messages.len().saturating_sub(QUOTED_MESSAGES);

@@ -11,13 +11,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The example rules, embedded so that the demo runs from anywhere.
-const RULES: [(&str, &str); 6] = [
+const RULES: [(&str, &str); 9] = [
     ("cancel-runaway.yaml", include_str!("../../rules/cancel-runaway.yaml")),
     ("failure-log.yaml", include_str!("../../rules/failure-log.yaml")),
     ("failure-email-owner.yaml", include_str!("../../rules/failure-email-owner.yaml")),
     ("warn-then-cancel.yaml", include_str!("../../rules/warn-then-cancel.yaml")),
     ("stuck-submitted.yaml", include_str!("../../rules/stuck-submitted.yaml")),
     ("daily-digest.yaml", include_str!("../../rules/daily-digest.yaml")),
+    ("task-failing.yaml", include_str!("../../rules/task-failing.yaml")),
+    ("task-stopped.yaml", include_str!("../../rules/task-stopped.yaml")),
+    ("task-missed.yaml", include_str!("../../rules/task-missed.yaml")),
 ];
 
 /// Where the demo's e-mails go, relative to the working directory.
@@ -28,6 +31,8 @@ pub async fn run(seconds: u64, every: u64) -> anyhow::Result<bool> {
     let sim = Simulator::start(&Scenario::builtin(), Flavor::Enterprise, "127.0.0.1:0".parse()?).await?;
     let dir = std::env::temp_dir().join(format!("nbwarden-demo-{}", std::process::id()));
     let outbox = std::env::current_dir()?.join(OUTBOX);
+    // A process id is reused (in a container, soon): the folder of an earlier demo starts afresh.
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("rules"))?;
     std::fs::create_dir_all(&outbox)?;
     for (name, text) in RULES {
@@ -37,9 +42,10 @@ pub async fn run(seconds: u64, every: u64) -> anyhow::Result<bool> {
     std::fs::write(&config, configuration(&sim.admin_url(), &sim.portal_url(), every, &outbox))?;
     let before = eml_files(&outbox);
     println!(
-        "nbwarden demo: a simulated ArcGIS site on {} with {} jobs, the example rules of rules/, a poll every {every} s for {seconds} s.\nE-mails are written to ./{OUTBOX}/. Watch:\n",
+        "nbwarden demo: a simulated ArcGIS site on {} with {} jobs and {} scheduled notebook tasks, the example rules of rules/, a poll every {every} s (the tasks every 2 s) for {seconds} s.\nE-mails are written to ./{OUTBOX}/. Watch:\n",
         sim.admin_url(),
-        Scenario::builtin().jobs.len()
+        Scenario::builtin().jobs.len(),
+        Scenario::builtin().tasks.len()
     );
     let started = Instant::now();
     let seen: Arc<Mutex<Vec<Line>>> = Arc::default();
@@ -68,6 +74,7 @@ fn configuration(admin_url: &str, portal_url: &str, every: u64, outbox: &Path) -
     admin_url: '{admin_url}'
     auth: {{ portal_url: '{portal_url}', username: admin, password: simulator }}
     poll: {{ every: {every}s, timeout: 5s }}
+    tasks: {{ every: 2s }}
 email: {{ transport: file, dir: '{}', from: 'nbwarden demo <nbwarden@example.com>' }}
 owners: {{ fallback: gis-admins@example.com }}
 rules: [rules]

@@ -171,13 +171,13 @@ pub async fn tick_all(targets: Vec<Target>, shared: &Arc<Shared>) -> (Vec<Target
     for (index, mut target) in targets.into_iter().enumerate() {
         let shared = shared.clone();
         tasks.spawn(async move {
+            // The tasks first, so that the poll's firings know the titles of the tasks of their jobs.
+            let tasks = target.watch_tasks(&shared).await.unwrap_or_else(|e| {
+                tracing::error!(target_name = %target.config.name, error = %e, "could not record the scheduled tasks");
+                Vec::new()
+            });
             let mut lines = target.tick(&shared).await;
-            if target.config.tasks.is_some() {
-                match target.watch_tasks(&shared).await {
-                    Ok(mut more) => lines.append(&mut more),
-                    Err(e) => tracing::error!(target_name = %target.config.name, error = %e, "could not record the scheduled tasks"),
-                }
-            }
+            lines.extend(tasks);
             (index, target, lines)
         });
     }

@@ -63,8 +63,13 @@ impl Target {
                     .increment(1);
             }
         }
-        let baseline = prev.is_none();
-        tracing::info!(target_name = %name, tasks = next.len(), events = events.len(), firings = firings.len(), baseline, "read the scheduled tasks");
+        let (baseline, tasks, told) = (prev.is_none(), next.len(), firings.iter().filter(|f| !f.quiet).count());
+        match baseline || told > 0 {
+            true => {
+                tracing::info!(target_name = %name, tasks, events = events.len(), told, baseline, "read the scheduled tasks")
+            }
+            false => tracing::debug!(target_name = %name, tasks, events = events.len(), "read the scheduled tasks"),
+        }
         self.state.tasks = Some(next);
         Ok(reports.into_iter().map(Line::Action).collect())
     }

@@ -29,9 +29,19 @@ async fn the_demo_cancels_mails_and_stops_by_itself() {
             && l.contains("jane@example.com")
     });
     assert!(quick, "{stdout}");
+    // The scheduled tasks: a warning at the 3rd failure in a row, and a run missed past its grace.
+    let owner_warned = "rule task-failing-warn-owner email [t-parcels-import] done: to joe@example.com";
+    assert!(stdout.contains(owner_warned), "{stdout}");
+    let missed = "rule task-missed-tell-admins email [t-hourly-sync] done: to gis-admins@example.com";
+    assert!(stdout.contains(missed), "{stdout}");
+    assert_eq!(stdout.matches("rule task-missed-tell-admins email").count(), 1, "{stdout}");
     assert!(stdout.contains("Summary: ") && stdout.contains("2 cancel(s) done"), "{stdout}");
     let outbox = dir.path().join("demo-outbox");
     let emails: Vec<_> = std::fs::read_dir(&outbox).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(!emails.is_empty() && emails.iter().all(|p| p.extension().is_some_and(|e| e == "eml")), "{emails:?}");
     assert!(stdout.contains(&format!("{} e-mail(s) written to ./demo-outbox/", emails.len())), "{stdout}");
+    // A job a scheduled task started names the task (jfail4joe, of the hourly sync task).
+    let bodies: Vec<String> = emails.iter().map(|p| std::fs::read_to_string(p).unwrap().replace("=\r\n", "")).collect();
+    let named = bodies.iter().any(|b| b.contains("executeNotebook jfail4joe (scheduled task \"Hourly sync\")"));
+    assert!(named, "{bodies:#?}");
 }

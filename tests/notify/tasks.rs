@@ -16,9 +16,9 @@ const USERS: &str = "users:
   - { username: joe, password: joe, email: joe@example.com, admin: false }
 ";
 
-async fn site(tasks: &str, smtp: &SmtpServer) -> Site {
-    let site =
-        Site::start(&format!("{USERS}tasks:\n{tasks}"), Flavor::Enterprise, None, "{ every: 1s, timeout: 2s }").await;
+async fn site(jobs_and_tasks: &str, smtp: &SmtpServer) -> Site {
+    let scenario = format!("{USERS}{jobs_and_tasks}");
+    let site = Site::start(&scenario, Flavor::Enterprise, None, "{ every: 1s, timeout: 2s }").await;
     site.target_key("tasks", "{ every: 1s }");
     site.top(&smtp_config(smtp.port));
     site
@@ -40,21 +40,34 @@ fn subjects(messages: &[Value]) -> Vec<String> {
     messages.iter().map(|m| m["subject"].as_str().unwrap_or_default().to_string()).collect()
 }
 
+/// A job a task started knows the task's title.
+const JOB_OF_TASK: &str = "rules:
+  - name: job-of-task
+    on: status_changed
+    match: { to: failed, scheduled: true }
+    actions:
+      - { type: email, to: [gis-admins@example.com], subject: 'job {{ job.id }} of task {{ job.task_title }} failed' }
+";
+
 #[tokio::test]
 async fn a_task_failing_warns_its_owner_once_at_the_third_failure_and_its_stop_tells_the_admins_once() {
     let smtp = SmtpServer::start(None, None);
-    let tasks = "  - { id: flaky, title: Nightly parcels, owner: joe, item_id: nb1, every: 2s, start: 2s, runs: [failed], run_takes: 500ms }
+    let tasks = "jobs:
+  - { id: jt, username: joe, start: 2s, runs: 2s, ends: failed, task_id: flaky }
+tasks:
+  - { id: flaky, title: Nightly parcels, owner: joe, item_id: nb1, every: 2s, start: 2s, runs: [failed], run_takes: 500ms }
   - { id: old, title: Old import, owner: joe, every: 2m, start: -11m, runs: [failed], run_takes: 10s }
   - { id: fine, title: Hourly fine, owner: joe, every: 1h, start: -30m }
   - { id: late, title: Late one, owner: joe, every: 1h, start: -80m, stops_running_after: 1 }
 ";
     let site = site(tasks, &smtp).await;
     shipped(&site, &["task-failing.yaml", "task-stopped.yaml", "task-missed.yaml"]);
+    site.rules(JOB_OF_TASK);
     let daemon = Daemon::start(&site.config_path, &[]);
     let stopped = || {
         to(&smtp.messages(), "gis-admins@example.com")
             .iter()
-            .any(|m| m["subject"].as_str().unwrap_or("").contains("Nightly parcels"))
+            .any(|m| m["subject"].as_str().unwrap_or("").contains("stopped"))
     };
     assert!(poll_until(Duration::from_secs(30), stopped).await, "{:#?}\n{}", smtp.messages(), daemon.log());
     // Three more reads after the stop: nothing else may come.
@@ -71,12 +84,14 @@ async fn a_task_failing_warns_its_owner_once_at_the_third_failure_and_its_stop_t
     assert!(body.contains("has failed\n3 times in a row (last run: failed"), "{body}");
     assert!(body.contains("schedule: every 2s") && body.contains("home/item.html?id=nb1"), "{body}");
     let admins = to(&messages, "gis-admins@example.com");
-    assert_eq!(subjects(&admins), ["Scheduled notebook \"Nightly parcels\" of joe stopped on sim"], "{:#?}", admins);
-    let body = admins[0]["text"].as_str().unwrap().replace("\r\n", "\n");
+    let expected =
+        ["job jt of task Nightly parcels failed", "Scheduled notebook \"Nightly parcels\" of joe stopped on sim"];
+    assert_eq!(subjects(&admins), expected, "{:#?}", admins);
+    let body = admins[1]["text"].as_str().unwrap().replace("\r\n", "\n");
     assert!(body.contains("taskState: paused") && body.contains("failures in a row: 5"), "{body}");
     // The baseline is silent: "old" had stopped after 5 failures and "late" had missed its run
     // before the first read; neither is told. Runs are read in proportion to change.
-    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert_eq!(messages.len(), 3, "{messages:#?}");
     let reads = site.sim.stats().task_run_reads;
     assert_eq!(reads.get("fine"), Some(&1), "read once, at the baseline: {reads:?}");
     assert_eq!(reads.get("old"), None, "inactive at the baseline: {reads:?}");
@@ -96,8 +111,8 @@ const MISSED: &str = "rules:
 async fn an_hourly_task_that_does_not_start_within_the_grace_is_told_once_with_none_after_a_restart() {
     let smtp = SmtpServer::start(None, None);
     // Its one run was 59m56s ago; the next was due 4 s after the start, and never starts.
-    let tasks =
-        "  - { id: hourly, title: Hourly counts, owner: joe, every: 1h, start: -59m56s, stops_running_after: 1 }
+    let tasks = "tasks:
+  - { id: hourly, title: Hourly counts, owner: joe, every: 1h, start: -59m56s, stops_running_after: 1 }
   - { id: fine, title: Hourly fine, owner: joe, every: 1h, start: -30m }
 ";
     let site = site(tasks, &smtp).await;
