@@ -260,6 +260,9 @@ pub struct SiteInfo {
     pub role: Option<String>,
     /// `maxExecuteNotebookTimeMinutes`: the server ends executeNotebook runs at this age.
     pub max_execute_minutes: Option<u64>,
+    /// The portal's id (`portals/self`), which the org's scheduled tasks are read under.
+    #[serde(skip)]
+    pub portal_id: Option<String>,
 }
 
 impl SiteInfo {

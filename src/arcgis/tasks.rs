@@ -85,8 +85,11 @@ struct WireCron {
 }
 
 impl WireCron {
+    /// The five crontab fields; Portal writes `?` (Quartz's "no specific value", as its
+    /// `createTask` examples send `dayOfWeek=?`) where crontab writes `*`.
     fn crontab(&self) -> String {
         let field = |v: &Option<serde_json::Value>| match v {
+            Some(serde_json::Value::String(s)) if s.trim() == "?" => "*".to_string(),
             Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
             Some(serde_json::Value::Number(n)) => n.to_string(),
             _ => "*".to_string(),
@@ -152,5 +155,23 @@ impl WireRun {
             created_ms: self.created,
             modified_ms: self.modified,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_portal_cron_schedule_reads_as_crontab_fields() {
+        let wire: WireTask = serde_json::from_value(serde_json::json!({
+            "id": "t1",
+            "cronSchedule": { "minute": 0, "hour": "2", "dayOfMonth": "*", "month": "*", "dayOfWeek": "?" },
+        }))
+        .expect("a task");
+        let task = wire.task().expect("with an id");
+        assert_eq!(task.cron.as_deref(), Some("0 2 * * *"));
+        assert!(crate::config::parse_cron(task.cron.as_deref().unwrap()).is_ok());
+        assert!(task.active, "active unless it says otherwise");
     }
 }

@@ -39,6 +39,7 @@ pub async fn run(explicit: Option<&Path>, probe_targets: bool) -> anyhow::Result
     if rules.rules.is_empty() {
         out.push_str("warning: no rules found under `rules:`; nbwarden will only watch\n");
     }
+    task_rule_notes(&config, &rules, &mut out);
     if let Some(ha) = &config.ha {
         let _ = writeln!(out, "replicas: this one is \"{}\", leases last {}", ha.replica_name(), ha.lease_ttl);
     }
@@ -136,7 +137,36 @@ async fn probe(target: &TargetConfig, rules: &RuleSet, sign_ins: &Arc<SignIns>, 
         }
     }
     cap_lines(&site, &applicable, out);
-    version_errors(target, &site, &applicable, out)
+    let tasks_ok = tasks_line(target, &client, out).await;
+    version_errors(target, &site, &applicable, out) && tasks_ok
+}
+
+/// A note for each task rule that no target with `tasks:` lets act: it would never fire.
+fn task_rule_notes(config: &crate::config::Config, rules: &RuleSet, out: &mut String) {
+    let watching: Vec<&str> = config.targets.iter().filter(|t| t.tasks.is_some()).map(|t| t.name.as_str()).collect();
+    for rule in rules.rules.iter().filter(|r| r.trigger.is_task()) {
+        if !watching.iter().any(|name| rule.applies_to(name)) {
+            let _ = writeln!(out, "note: rule \"{}\" (on: {}) applies to no target with `tasks:`, so it never fires; add `tasks: {{ every: 5m }}` to a target to watch its scheduled notebook tasks", rule.name, rule.trigger.as_str());
+        }
+    }
+}
+
+/// With `tasks:`, whether the org's scheduled tasks can be read, and how many there are.
+async fn tasks_line(target: &TargetConfig, client: &Client, out: &mut String) -> bool {
+    if target.tasks.is_none() {
+        return true;
+    }
+    match client.scheduled_tasks().await {
+        Ok(tasks) => {
+            let active = tasks.iter().filter(|t| t.active).count();
+            let _ = writeln!(out, "  scheduled notebook tasks: {} readable, {active} active", tasks.len());
+            true
+        }
+        Err(e) => {
+            let _ = writeln!(out, "  cannot read the scheduled notebook tasks (tasks:): {e}");
+            false
+        }
+    }
 }
 
 /// Who signed in, and whether the account sees every job.

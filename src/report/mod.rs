@@ -53,7 +53,13 @@ impl By {
             By::Notebook => job.item_id.as_deref(),
             By::Type => job.job_type.as_deref(),
             By::Runtime => job.runtime_name.as_deref(),
-            By::Task => return job.task_id.clone().filter(|t| !t.is_empty()).unwrap_or("(not scheduled)".into()),
+            By::Task => {
+                return match (job.task_id.as_deref().filter(|t| !t.is_empty()), &job.task_title) {
+                    (Some(id), Some(title)) => format!("{title} ({id})"),
+                    (Some(id), None) => id.to_string(),
+                    (None, _) => "(not scheduled)".into(),
+                }
+            }
         };
         field.map_or_else(|| "(unknown)".to_string(), str::to_string)
     }

@@ -16,7 +16,13 @@ pub async fn from_store(
 ) -> crate::store::Result<Report> {
     let mut runs = Vec::new();
     for target in targets {
-        runs.extend(super::runs(target, store.changes(Scope::Real, target, i64::MAX).await?));
+        let titles = store.tasks(Scope::Real, target).await?.unwrap_or_default();
+        let mut recorded = super::runs(target, store.changes(Scope::Real, target, i64::MAX).await?);
+        for run in &mut recorded {
+            let seen = run.job.task_id.as_ref().and_then(|id| titles.get(id));
+            run.job.task_title = seen.map(|s| s.task.title.clone());
+        }
+        runs.extend(recorded);
     }
     let cancelled: BTreeSet<(String, String)> =
         store.cancelled_between(Scope::Real, since_ms, until_ms).await?.into_iter().collect();

@@ -78,6 +78,12 @@ fn runs_outside_the_window_and_other_groupings() {
     assert_eq!(names, [("nb-ann", 2)]);
     let by_task = report(&runs, &BTreeSet::new(), By::Task, (T0, T0 + 2 * DAY));
     assert_eq!(by_task.groups[0].name, "(not scheduled)");
+    let mut scheduled = runs.clone();
+    (scheduled[0].job.task_id, scheduled[0].job.task_title) = (Some("t1".into()), Some("Nightly".into()));
+    scheduled[1].job.task_id = Some("t2".into());
+    let names: Vec<String> =
+        report(&scheduled, &BTreeSet::new(), By::Task, (T0, T0 + 9 * DAY)).groups.into_iter().map(|g| g.name).collect();
+    assert!(names.contains(&"Nightly (t1)".to_string()) && names.contains(&"t2".to_string()), "{names:?}");
     assert_eq!(By::parse("runtime"), Some(By::Runtime));
     let empty = report(&[], &BTreeSet::new(), By::Owner, (T0, T0 + DAY / 2));
     assert!(empty.groups.is_empty() && empty.longest.is_empty() && empty.days.len() == 1);

@@ -47,6 +47,7 @@ mod tests {
             user: Some("joe".into()),
             role: Some("org_user".into()),
             max_execute_minutes: Some(120),
+            portal_id: None,
         };
         let mut job = crate::arcgis::Job::new("j1", crate::arcgis::Status::Executing);
         job.started_at = Some(0);

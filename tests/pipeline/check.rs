@@ -61,3 +61,24 @@ async fn an_invalid_configuration_is_reported_by_check() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stdout).contains("nbwarden.yaml:2:"), "{}", text(&out.stdout));
 }
+
+#[tokio::test]
+async fn a_task_rule_without_a_watching_target_is_noted_and_the_tasks_are_probed() {
+    let scenario = "tasks:
+  - { id: t1, title: Nightly, owner: admin, every: 1h, start: -30m }
+  - { id: t2, title: Broken, owner: admin, every: 1m, start: -10m, runs: [failed], run_takes: 10s }
+";
+    let site = Site::simple(scenario, Flavor::Enterprise).await;
+    site.rules("rules:\n  - { name: failing, on: task_failed, actions: [{ type: log }] }\n");
+    let out = text(&site.run(&["check"]).await.stdout);
+    assert!(
+        out.contains("note: rule \"failing\" (on: task_failed) applies to no target with `tasks:`, so it never fires"),
+        "{out}"
+    );
+    site.target_key("tasks", "{ every: 5m }");
+    let probed = site.run(&["check", "--targets"]).await;
+    let stdout = text(&probed.stdout);
+    assert!(probed.status.success(), "{stdout}");
+    assert!(!stdout.contains("applies to no target"), "{stdout}");
+    assert!(stdout.contains("scheduled notebook tasks: 2 readable, 1 active"), "{stdout}");
+}

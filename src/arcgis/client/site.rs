@@ -22,7 +22,8 @@ impl Client {
         let mut info = SiteInfo { version: self.version().await.ok(), ..SiteInfo::default() };
         match self.endpoints.portal_self() {
             Some(url) => match self.authed::<PortalSelf>(Call::get(url, vec![("f", "json".into())])).await {
-                Ok(PortalSelf { user: Some(user), .. }) => {
+                Ok(PortalSelf { user: Some(user), id, .. }) => {
+                    info.portal_id = id.filter(|i| !i.is_empty());
                     info.scope = Some(if user.is_admin() { Scope::All } else { Scope::Own });
                     info.role = user.role.clone().or(user.role_id.clone());
                     info.user = user.username;

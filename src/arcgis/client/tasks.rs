@@ -1,5 +1,6 @@
 //! The org's scheduled notebook tasks through the Portal sharing API: every task, a page at a
-//! time until `nextStart` is -1 (the portal's id read from `portals/self`), and one task's runs.
+//! time until `nextStart` is -1 (the portal's id from `portals/self`, as the site information
+//! read after each sign-in keeps it), and one task's runs.
 
 use super::{Call, Client};
 use crate::arcgis::tasks::{RunsPage, Task, TaskPage, TaskRun};
@@ -14,12 +15,10 @@ const MAX_PAGES: usize = 1_000;
 impl Client {
     /// Every scheduled notebook task of the org (needs an administrator).
     pub async fn scheduled_tasks(&self) -> Result<Vec<Task>> {
-        let own = self.endpoints.portal_self().ok_or(Error::NoPortal { what: "reading scheduled tasks" })?;
-        let portal: PortalSelf = self.authed(Call::get(own.clone(), vec![("f", "json".into())])).await?;
-        let id = portal
-            .id
-            .filter(|i| !i.is_empty())
-            .ok_or(Error::UnexpectedShape { url: own, expected: "the portal's id" })?;
+        let id = match self.site_info().await.portal_id {
+            Some(id) => id,
+            None => self.portal_id().await?,
+        };
         let url = self.endpoints.all_tasks(&id).ok_or(Error::NoPortal { what: "reading scheduled tasks" })?;
         let mut tasks = Vec::new();
         let mut start = 1i64;
@@ -38,6 +37,13 @@ impl Client {
             }
         }
         Ok(tasks)
+    }
+
+    /// The portal's id, read from `portals/self` (the site information keeps it once read).
+    async fn portal_id(&self) -> Result<String> {
+        let own = self.endpoints.portal_self().ok_or(Error::NoPortal { what: "reading scheduled tasks" })?;
+        let portal: PortalSelf = self.authed(Call::get(own.clone(), vec![("f", "json".into())])).await?;
+        portal.id.filter(|i| !i.is_empty()).ok_or(Error::UnexpectedShape { url: own, expected: "the portal's id" })
     }
 
     /// The runs of `owner`'s task `task_id`, oldest first.
