@@ -114,6 +114,8 @@ pub struct Target {
     site: Option<crate::arcgis::SiteInfo>,
     /// Whether a poll of this process has looked for the item ids of unfinished jobs.
     items_checked: bool,
+    /// Whether the last read of the scheduled tasks failed (its warning is logged once).
+    tasks_failing: bool,
 }
 
 impl Target {
@@ -124,7 +126,7 @@ impl Target {
         shared: &Shared,
     ) -> crate::store::Result<Target> {
         let state = shared.dispatch.store.load_target(shared.dispatch.scope(), &config.name).await?;
-        let mut target = Target { config, source, state, site: None, items_checked: false };
+        let mut target = Target { config, source, state, site: None, items_checked: false, tasks_failing: false };
         target.remember_items(shared);
         Ok(target)
     }

@@ -17,7 +17,7 @@ const PARALLEL: usize = 8;
 
 impl Target {
     /// Reads the target's scheduled tasks and fires its task rules. A failed read keeps the last
-    /// one (it is logged, and tried again at the next read); a task whose runs could not be read
+    /// one (the first failure in a row is a warning; it is tried again at the next read); a task whose runs could not be read
     /// keeps its last state, so that its runs are read again.
     pub async fn watch_tasks(&mut self, shared: &Shared) -> crate::store::Result<Vec<Line>> {
         let Some(config) = self.config.tasks.clone() else { return Ok(Vec::new()) };
@@ -25,10 +25,18 @@ impl Target {
         let tasks = match self.source.scheduled_tasks().await {
             Ok(tasks) => tasks,
             Err(e) => {
-                tracing::warn!(target_name = %name, error = %e, "cannot read the scheduled tasks; the last read stands");
+                match std::mem::replace(&mut self.tasks_failing, true) {
+                    false => {
+                        tracing::warn!(target_name = %name, error = %e, "cannot read the scheduled tasks; the last read stands, and they are read again every tasks.every")
+                    }
+                    true => tracing::debug!(target_name = %name, error = %e, "cannot read the scheduled tasks"),
+                }
                 return Ok(Vec::new());
             }
         };
+        if std::mem::replace(&mut self.tasks_failing, false) {
+            tracing::info!(target_name = %name, "the scheduled tasks can be read again");
+        }
         let prev = self.state.tasks.as_ref();
         let wanted: Vec<Task> = task_diff::needs_runs(prev, &tasks).into_iter().cloned().collect();
         let (runs, unread) = read_runs(&self.source, wanted).await;

@@ -134,3 +134,19 @@ async fn an_hourly_task_that_does_not_start_within_the_grace_is_told_once_with_n
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(smtp.messages().len(), 1, "none after the restart: {:#?}\n{}", smtp.messages(), daemon.log());
 }
+
+#[tokio::test]
+async fn an_account_that_cannot_read_the_tasks_is_warned_about_once_and_the_jobs_are_still_watched() {
+    let scenario = format!("{USERS}tasks:\n  - {{ id: t1, title: Nightly, owner: joe, every: 1h, start: -30m }}\n");
+    let auth = "{ portal_url: '{portal}', username: joe, password: joe }";
+    let site = Site::start(&scenario, Flavor::Enterprise, Some(auth), "{ every: 1s, timeout: 2s }").await;
+    site.target_key("tasks", "{ every: 1s }");
+    let daemon = Daemon::start(&site.config_path, &[]);
+    let warning = "cannot read the scheduled tasks; the last read stands";
+    assert!(daemon.wait_for_log(warning, Duration::from_secs(10)).await, "{}", daemon.log());
+    let lists = site.sim.stats().lists;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let log = daemon.log();
+    assert_eq!(log.matches(warning).count(), 1, "warned once over several reads:\n{log}");
+    assert!(site.sim.stats().lists >= lists + 2, "the jobs are still polled:\n{log}");
+}
