@@ -238,7 +238,6 @@ mod tests {
         prev: Option<&BTreeMap<String, Seen>>,
         t: Task,
         runs: Vec<TaskRun>,
-        _now: i64,
     ) -> (BTreeMap<String, Seen>, Vec<TaskEvent>) {
         diff(prev, vec![t], &HashMap::from([("t".to_string(), runs)]))
     }
@@ -255,35 +254,28 @@ mod tests {
 
     #[test]
     fn failures_count_in_a_row_the_baseline_is_silent_and_a_stop_is_told_once() {
-        let (state, events) = read(None, task(Some(HOUR), true), vec![run(0, "failed"), run(1, "failed")], HOUR + MIN);
+        let (state, events) = read(None, task(Some(HOUR), true), vec![run(0, "failed"), run(1, "failed")]);
         assert!(events.is_empty(), "baseline: {events:?}");
         assert_eq!(state["t"].consecutive_failures, 2);
         let third = vec![run(0, "failed"), run(1, "failed"), run(2, "failed")];
         assert_eq!(needs_runs(Some(&state), &[task(Some(2 * HOUR), true)]).len(), 1, "lastStart moved");
-        let (state, events) = read(Some(&state), task(Some(2 * HOUR), true), third.clone(), 2 * HOUR + MIN);
+        let (state, events) = read(Some(&state), task(Some(2 * HOUR), true), third.clone());
         assert_eq!(kinds(&events), ["failed 3"]);
-        let (state, events) = read(Some(&state), task(Some(2 * HOUR), false), vec![], 2 * HOUR + 2 * MIN);
+        let (state, events) = read(Some(&state), task(Some(2 * HOUR), false), vec![]);
         assert_eq!(kinds(&events), ["stopped"]);
-        let (_, events) = read(Some(&state), task(Some(2 * HOUR), false), vec![], 2 * HOUR + 3 * MIN);
+        let (_, events) = read(Some(&state), task(Some(2 * HOUR), false), vec![]);
         assert!(events.is_empty(), "told once: {events:?}");
     }
 
     #[test]
     fn a_run_still_executing_is_read_again_and_a_success_resets_the_count() {
-        let (state, _) = read(None, task(Some(0), true), vec![run(0, "failed")], MIN);
-        let (state, events) =
-            read(Some(&state), task(Some(HOUR), true), vec![run(0, "failed"), run(1, "executing")], HOUR + MIN);
+        let (state, _) = read(None, task(Some(0), true), vec![run(0, "failed")]);
+        let (state, events) = read(Some(&state), task(Some(HOUR), true), vec![run(0, "failed"), run(1, "executing")]);
         assert!(events.is_empty());
         assert_eq!(needs_runs(Some(&state), &[task(Some(HOUR), true)]).len(), 1, "its run is unfinished");
-        let (state, events) =
-            read(Some(&state), task(Some(HOUR), true), vec![run(0, "failed"), run(1, "failed")], HOUR + 20 * MIN);
+        let (state, events) = read(Some(&state), task(Some(HOUR), true), vec![run(0, "failed"), run(1, "failed")]);
         assert_eq!(kinds(&events), ["failed 2"]);
-        let (state, _) = read(
-            Some(&state),
-            task(Some(2 * HOUR), true),
-            vec![run(1, "failed"), run(2, "succeeded")],
-            2 * HOUR + 20 * MIN,
-        );
+        let (state, _) = read(Some(&state), task(Some(2 * HOUR), true), vec![run(1, "failed"), run(2, "succeeded")]);
         assert_eq!((state["t"].consecutive_failures, state["t"].last_result.as_deref()), (0, Some("succeeded")));
     }
 

@@ -17,26 +17,11 @@ const PARALLEL: usize = 8;
 
 impl Target {
     /// Reads the target's scheduled tasks and fires its task rules. A failed read keeps the last
-    /// one (the first failure in a row is a warning; it is tried again at the next read); a task whose runs could not be read
-    /// keeps its last state, so that its runs are read again.
+    /// one; a task whose runs could not be read keeps its last state, so that its runs are read
+    /// again at the next read.
     pub async fn watch_tasks(&mut self, shared: &Shared) -> crate::store::Result<Vec<Line>> {
         let Some(config) = self.config.tasks.clone() else { return Ok(Vec::new()) };
-        let name = self.config.name.clone();
-        let tasks = match self.source.scheduled_tasks().await {
-            Ok(tasks) => tasks,
-            Err(e) => {
-                match std::mem::replace(&mut self.tasks_failing, true) {
-                    false => {
-                        tracing::warn!(target_name = %name, error = %e, "cannot read the scheduled tasks; the last read stands, and they are read again every tasks.every")
-                    }
-                    true => tracing::debug!(target_name = %name, error = %e, "cannot read the scheduled tasks"),
-                }
-                return Ok(Vec::new());
-            }
-        };
-        if std::mem::replace(&mut self.tasks_failing, false) {
-            tracing::info!(target_name = %name, "the scheduled tasks can be read again");
-        }
+        let Some(tasks) = self.read_tasks().await else { return Ok(Vec::new()) };
         let prev = self.state.tasks.as_ref();
         let wanted: Vec<Task> = task_diff::needs_runs(prev, &tasks).into_iter().cloned().collect();
         let (runs, unread) = read_runs(&self.source, wanted).await;
@@ -47,7 +32,7 @@ impl Target {
                 None => next.remove(id),
             };
         }
-        let dispatch = &shared.dispatch;
+        let (dispatch, name) = (&shared.dispatch, self.config.name.clone());
         let now_ms = self.source.server_now_ms();
         let input = TaskInput {
             target: &name,
@@ -63,6 +48,15 @@ impl Target {
         let mut commit = PollCommit::new(dispatch.scope(), &name, now_ms);
         commit.tasks = Some(changes(prev, &next, runs));
         let reports = dispatch.commit(commit, plan, &*self.source, Vec::new()).await?;
+        let told = firings.iter().filter(|f| !f.quiet).count();
+        match prev.is_none() || told > 0 {
+            true => {
+                tracing::info!(target_name = %name, tasks = next.len(), events = events.len(), told, baseline = prev.is_none(), "read the scheduled tasks")
+            }
+            false => {
+                tracing::debug!(target_name = %name, tasks = next.len(), events = events.len(), "read the scheduled tasks")
+            }
+        }
         for firing in &firings {
             let rule = &dispatch.rules.rules[firing.rule];
             self.state.ledger.record(&rule.ledger_name(), &task_key(&firing.facts.task.id), &firing.trigger, now_ms);
@@ -71,15 +65,30 @@ impl Target {
                     .increment(1);
             }
         }
-        let (baseline, tasks, told) = (prev.is_none(), next.len(), firings.iter().filter(|f| !f.quiet).count());
-        match baseline || told > 0 {
-            true => {
-                tracing::info!(target_name = %name, tasks, events = events.len(), told, baseline, "read the scheduled tasks")
-            }
-            false => tracing::debug!(target_name = %name, tasks, events = events.len(), "read the scheduled tasks"),
-        }
         self.state.tasks = Some(next);
         Ok(reports.into_iter().map(Line::Action).collect())
+    }
+
+    /// The org's tasks; `None` when they cannot be read. The first failure in a row is a warning,
+    /// the next ones are not, and a read that works again says so.
+    async fn read_tasks(&mut self) -> Option<Vec<Task>> {
+        let name = &self.config.name;
+        match self.source.scheduled_tasks().await {
+            Ok(tasks) => {
+                if std::mem::replace(&mut self.tasks_failing, false) {
+                    tracing::info!(target_name = %name, "the scheduled tasks can be read again");
+                }
+                Some(tasks)
+            }
+            Err(e) if std::mem::replace(&mut self.tasks_failing, true) => {
+                tracing::debug!(target_name = %name, error = %e, "cannot read the scheduled tasks");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(target_name = %name, error = %e, "cannot read the scheduled tasks; the last read stands, and they are read again every tasks.every");
+                None
+            }
+        }
     }
 
     /// Gives each firing's job the title of the task that started it, when the watcher knows it.
