@@ -1,7 +1,8 @@
 //! `nbwarden test FILE…`: rule unit tests, in the manner of `promtool test rules`. A test file
-//! names rule files, gives a timeline of polls (each job's status, type, user, start and end) and
-//! the firings expected (rule, job, trigger, poll; optionally recipients and the rendered subject).
-//! The timeline goes through the real cores (`replay`); a mismatch prints a diff and exits 1.
+//! names rule files, gives a timeline of polls (each job's status, type, user, start and end)
+//! and of scheduled-task reads (each task with its runs), and the firings expected (rule, job or
+//! task, trigger, poll or read; optionally recipients and the rendered subject). The timelines go
+//! through the real cores (`replay`); a mismatch prints a diff and exits 1.
 
 use crate::actions::{template, ActionConfig, DEFAULT_SUBJECT, OWNER};
 use crate::arcgis::{Job, Status};
