@@ -87,6 +87,11 @@ tasks:
     let expected =
         ["job jt of task Nightly parcels failed", "Scheduled notebook \"Nightly parcels\" of joe stopped on sim"];
     assert_eq!(subjects(&admins), expected, "{:#?}", admins);
+    let default_body = admins[0]["text"].as_str().unwrap();
+    assert!(
+        default_body.contains("scheduled task: Nightly parcels"),
+        "the job's task, in the default body: {default_body}"
+    );
     let body = admins[1]["text"].as_str().unwrap().replace("\r\n", "\n");
     assert!(body.contains("taskState: paused") && body.contains("failures in a row: 5"), "{body}");
     // The baseline is silent: "old" had stopped after 5 failures and "late" had missed its run
@@ -149,4 +154,36 @@ async fn an_account_that_cannot_read_the_tasks_is_warned_about_once_and_the_jobs
     let log = daemon.log();
     assert_eq!(log.matches(warning).count(), 1, "warned once over several reads:\n{log}");
     assert!(site.sim.stats().lists >= lists + 2, "the jobs are still polled:\n{log}");
+}
+
+#[tokio::test]
+async fn once_reads_the_tasks_and_a_webhook_and_a_program_receive_the_missed_task() {
+    let hook = crate::util::hook::HookServer::start(&[204]).await;
+    let out_dir = tempfile::tempdir().unwrap();
+    // Its next run is due 3 s after the start, and never starts.
+    let scenario = format!(
+        "{USERS}tasks:\n  - {{ id: hourly, title: Hourly counts, owner: joe, every: 1h, start: -59m57s, stops_running_after: 1 }}\n"
+    );
+    let site = Site::start(&scenario, Flavor::Enterprise, None, "{ timeout: 5s }").await;
+    site.target_key("tasks", "{ every: 5m }");
+    let script = r#"printf '%s|%s|%s' "$NBWARDEN_TASK_ID" "$NBWARDEN_TASK_TITLE" "$NBWARDEN_EVENT" > "$OUT/env""#;
+    site.rules(&format!(
+        "rules:\n  - name: missed\n    on: task_missed\n    grace: 1s\n    actions:\n      - {{ type: webhook, url: '{}' }}\n      - {{ type: exec, command: [sh, -c, '{}'], env: {{ OUT: '{}' }} }}\n",
+        hook.url,
+        script.replace('\'', "''"),
+        out_dir.path().display()
+    ));
+    let first = super::outcomes(&site.run(&["once", "--json"]).await);
+    assert!(first.is_empty(), "the first read is a baseline, and nothing is due yet: {first:?}");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let second = super::outcomes(&site.run(&["once", "--json"]).await);
+    assert_eq!(second.iter().map(|o| o.1.as_str()).collect::<Vec<_>>(), ["done", "done"], "{second:?}");
+    let body: Value = serde_json::from_str(&hook.received()[0].body).unwrap();
+    assert_eq!(
+        (body["event"]["kind"].as_str(), body["task"]["title"].as_str()),
+        (Some("task_missed"), Some("Hourly counts"))
+    );
+    assert_eq!(body["task"]["schedule"], "every 1h");
+    assert_eq!(std::fs::read_to_string(out_dir.path().join("env")).unwrap(), "hourly|Hourly counts|task_missed");
+    assert!(super::outcomes(&site.run(&["once", "--json"]).await).is_empty(), "told once");
 }
