@@ -304,7 +304,7 @@ fn firings(test: &TestFile, kind: &'static str, steps: &[Step]) -> BTreeMap<Seen
     for step in steps {
         for record in &step.plan.ledger {
             let rule = record.rule.strip_suffix(SHADOW).unwrap_or(&record.rule).to_string();
-            let job = record.job_id.strip_prefix("task:").unwrap_or(&record.job_id).to_string();
+            let job = crate::rules::tasks::task_of(&record.job_id).unwrap_or(&record.job_id).to_string();
             let seen = Seen { step: kind, poll: step.poll + 1, rule, job, trigger: record.trigger.clone() };
             out.insert(seen, (Vec::new(), None));
         }

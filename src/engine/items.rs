@@ -8,9 +8,6 @@ use crate::diff::{JobEvent, Snapshot};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Reads at once, at most.
-const PARALLEL: usize = 8;
-
 impl Target {
     /// When a rule of this target has `runtime_over_usual`: learns the item ids of the jobs that
     /// need one and lack it, puts them into the snapshot and the events, and returns the runs this
@@ -74,20 +71,17 @@ impl Target {
     }
 }
 
-/// Reads the item id of each job, at most `PARALLEL` at once; a failed read leaves the job without.
+/// Reads the item id of each job, a few at once; a failed read leaves the job without.
 async fn read_items(source: &Arc<dyn JobSource>, ids: Vec<String>) -> Vec<(String, String)> {
-    let mut tasks = tokio::task::JoinSet::new();
-    let limit = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
-    for id in ids {
-        let (source, limit) = (source.clone(), limit.clone());
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await;
+    let reads = ids.into_iter().map(|id| {
+        let source = source.clone();
+        async move {
             let read = source.job(&id).await;
             (id, read)
-        });
-    }
+        }
+    });
     let mut found = Vec::new();
-    for (id, read) in tasks.join_all().await {
+    for (id, read) in super::bounded(reads).await {
         match read.map(|job| job.item_id) {
             Ok(Some(item)) => found.push((id, item)),
             Ok(None) => {

@@ -167,6 +167,25 @@ pub fn prune_cutoff(
     crate::store::Cutoff::ago(retention, now, &offsets)
 }
 
+/// Reads one site is asked for at once, at most (job resources, item ids, task runs).
+const PARALLEL_READS: usize = 8;
+
+/// Runs the `reads`, at most `PARALLEL_READS` at once; their results, in no particular order.
+async fn bounded<T: Send + 'static>(
+    reads: impl IntoIterator<Item = impl std::future::Future<Output = T> + Send + 'static>,
+) -> Vec<T> {
+    let mut running = tokio::task::JoinSet::new();
+    let limit = Arc::new(tokio::sync::Semaphore::new(PARALLEL_READS));
+    for read in reads {
+        let limit = limit.clone();
+        running.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            read.await
+        });
+    }
+    running.join_all().await
+}
+
 /// Ticks every target concurrently (a dead site never delays a live one); lines in target order.
 pub async fn tick_all(targets: Vec<Target>, shared: &Arc<Shared>) -> (Vec<Target>, Vec<Line>) {
     let mut tasks = tokio::task::JoinSet::new();

@@ -1,5 +1,5 @@
 //! The scheduled-tasks watcher of a target with `tasks:`: one read of the org's tasks, the runs of
-//! those whose `lastStart` moved (at most `PARALLEL` at once), the task diff, the task rules, and
+//! those whose `lastStart` moved (a few at once), the task diff, the task rules, and
 //! one commit of the changes, the ledger and the planned actions. The first read is a baseline.
 
 use super::{Line, Shared, Target};
@@ -11,9 +11,6 @@ use crate::store::{PollCommit, TaskCommit};
 use crate::task_diff::{self, Seen};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-
-/// Run lists read at once.
-const PARALLEL: usize = 8;
 
 impl Target {
     /// Reads the target's scheduled tasks and fires its task rules. A failed read keeps the last
@@ -114,21 +111,17 @@ fn changes(
     TaskCommit { changed, removed, runs }
 }
 
-/// The runs of each task, read at most `PARALLEL` at once; and the ids of the tasks whose runs
-/// could not be read.
+/// The runs of each task, read a few at once; and the ids of the tasks whose runs could not be read.
 async fn read_runs(source: &Arc<dyn JobSource>, tasks: Vec<Task>) -> (HashMap<String, Vec<TaskRun>>, HashSet<String>) {
-    let mut reads = tokio::task::JoinSet::new();
-    let limit = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
-    for task in tasks {
-        let (source, limit) = (source.clone(), limit.clone());
-        reads.spawn(async move {
-            let _permit = limit.acquire_owned().await;
+    let reads = tasks.into_iter().map(|task| {
+        let source = source.clone();
+        async move {
             let read = source.task_runs(&task.owner, &task.id).await;
             (task.id, read)
-        });
-    }
+        }
+    });
     let (mut runs, mut unread) = (HashMap::new(), HashSet::new());
-    for (id, read) in reads.join_all().await {
+    for (id, read) in super::bounded(reads).await {
         match read {
             Ok(list) => {
                 runs.insert(id, list);

@@ -210,18 +210,14 @@ fn keep_unlisted(next: Snapshot, delta: &mut Delta) -> Snapshot {
 
 /// Reads, once each, the resources of the jobs whose events need them: a disappeared job for its
 /// final status, a job that entered `failed` (status change or first seen failed) for its messages
-/// and notebook item. Proportional to change; at most 8 reads at once.
+/// and notebook item. Proportional to change; a few reads at once.
 async fn read_job_resources(source: &Arc<dyn JobSource>, events: &mut [JobEvent]) {
-    let mut tasks = tokio::task::JoinSet::new();
-    let limit = Arc::new(tokio::sync::Semaphore::new(8));
-    for (index, event) in events.iter().enumerate().filter(|(_, e)| needs_resource(e)) {
-        let (source, id, limit) = (source.clone(), event.job().id.clone(), limit.clone());
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            (index, source.job(&id).await)
-        });
-    }
-    for (index, read) in tasks.join_all().await {
+    let reads = events.iter().enumerate().filter(|(_, e)| needs_resource(e)).map(|(index, event)| {
+        let (source, id) = (source.clone(), event.job().id.clone());
+        async move { (index, source.job(&id).await) }
+    });
+    let reads: Vec<_> = reads.collect();
+    for (index, read) in super::bounded(reads).await {
         match (&mut events[index], read) {
             (JobEvent::Disappeared { last_seen, final_status }, Ok(detail)) => {
                 *final_status = Some(self::final_status(&detail));

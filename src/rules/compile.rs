@@ -268,7 +268,7 @@ fn test(r: &Located, key: &'static str, value: &Value, errors: &mut Vec<RuleErro
     })
 }
 
-fn strings(r: &Located, key: &str, value: &Value, errors: &mut Vec<RuleError>) -> Option<Vec<String>> {
+pub(super) fn strings(r: &Located, key: &str, value: &Value, errors: &mut Vec<RuleError>) -> Option<Vec<String>> {
     let one = |v: &Value| match v {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

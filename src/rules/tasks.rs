@@ -89,16 +89,11 @@ pub(super) fn conditions(
                 );
                 None
             }),
-            _ => texts(inner)
-                .map(|list| match key {
-                    "title" => TaskTest::Title(list),
-                    "owner" => TaskTest::Owner(list),
-                    _ => TaskTest::ItemId(list),
-                })
-                .or_else(|| {
-                    errors.push(r.error(Some(key), format!("`{key}` takes a non-empty text value or a list of them")));
-                    None
-                }),
+            _ => super::compile::strings(r, key, inner, errors).map(|list| match key {
+                "title" => TaskTest::Title(list),
+                "owner" => TaskTest::Owner(list),
+                _ => TaskTest::ItemId(list),
+            }),
         };
         out.extend(test.map(|test| TaskCondition { key, negated, test }));
     }
@@ -113,17 +108,17 @@ fn count(value: &Value) -> Option<Count> {
     }
 }
 
-fn texts(value: &Value) -> Option<Vec<String>> {
-    let one = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
-    match value {
-        Value::Array(items) if !items.is_empty() => items.iter().map(one).collect(),
-        other => one(other).map(|s| vec![s]),
-    }
-}
+/// What stands before a task's id in the ledger's job ids.
+const TASK_PREFIX: &str = "task:";
 
 /// The ledger's job id of a task.
 pub fn task_key(task_id: &str) -> String {
-    format!("task:{task_id}")
+    format!("{TASK_PREFIX}{task_id}")
+}
+
+/// The task's id in a ledger's job id, when it is a task's.
+pub fn task_of(job_id: &str) -> Option<&str> {
+    job_id.strip_prefix(TASK_PREFIX)
 }
 
 /// One task rule matching one task once.
