@@ -9,6 +9,9 @@ pub type Streaks = HashMap<(String, String), u32>;
 /// The trigger name of a `poll` firing, and the prefix of its repeat slots.
 pub const POLL: &str = "poll";
 
+/// The job id under which digest slots are recorded.
+pub const DIGEST_JOB: &str = "*";
+
 /// What fired for one (rule, job).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Entry {

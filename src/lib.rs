@@ -12,6 +12,7 @@ pub mod config;
 pub mod diff;
 pub mod dispatch;
 pub mod engine;
+pub mod files;
 pub mod journal;
 pub mod ledger;
 pub mod plan;

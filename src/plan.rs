@@ -133,6 +133,38 @@ impl Planned {
     pub fn job_ids(&self) -> Vec<String> {
         self.jobs.iter().map(|j| j.id.clone()).collect()
     }
+
+    /// The job id each of its jobs was fired under in the ledger: the digest slot's `*`, the
+    /// task's key, or the job's own id.
+    fn fired_as<'a>(&self, job: &'a Job) -> std::borrow::Cow<'a, str> {
+        match (&self.task, self.event.kind.as_str()) {
+            (Some(task), _) => crate::rules::tasks::task_key(&task.task.id).into(),
+            (None, "schedule") => crate::ledger::DIGEST_JOB.into(),
+            (None, _) => job.id.as_str().into(),
+        }
+    }
+
+    /// The ledger records of this action's firings as `trigger` (tests build commits with them).
+    pub fn fired(&self, trigger: &str) -> Vec<LedgerRecord> {
+        let record = |job: &Job| LedgerRecord {
+            rule: self.rule.clone(),
+            job_id: self.fired_as(job).into_owned(),
+            trigger: trigger.to_string(),
+        };
+        let mut records: Vec<LedgerRecord> = self.jobs.iter().map(record).collect();
+        records.dedup();
+        records
+    }
+
+    /// Keeps the jobs whose firing `recorded` holds ((rule, ledger job id) pairs this commit
+    /// inserted; a queued action is never a shadow rule's); false when none is left: another process recorded them first and queued
+    /// what they need, so this one queues nothing (defence in depth beside the state file lock).
+    pub fn keep_recorded(&mut self, recorded: &std::collections::HashSet<(String, String)>) -> bool {
+        let fired = |job: &Job| recorded.contains(&(self.rule.clone(), self.fired_as(job).into_owned()));
+        let kept: Vec<Job> = self.jobs.iter().filter(|j| fired(j)).cloned().collect();
+        self.jobs = kept;
+        !self.jobs.is_empty()
+    }
 }
 
 /// A queued action, as read back for execution.

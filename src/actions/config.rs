@@ -42,6 +42,10 @@ pub trait Plugin {
     fn problems(&self) -> Vec<(&'static str, String)> {
         Vec::new()
     }
+    /// What is risky in its values though it runs, by key (`check` warns).
+    fn warnings(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
     /// Counts against the target's cancel limits.
     fn is_destructive(&self) -> bool {
         false
@@ -79,6 +83,11 @@ impl ActionConfig {
     /// What is wrong with the values (beyond their types), by key.
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         self.plugin().problems()
+    }
+
+    /// What is risky in the values, by key.
+    pub fn warnings(&self) -> Vec<(&'static str, String)> {
+        self.plugin().warnings()
     }
 
     /// The configuration as it may be stored, without anything that may be a secret.

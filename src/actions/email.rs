@@ -333,7 +333,7 @@ async fn with_owners(cx: &ActionContext<'_>) -> Vec<Job> {
         match cx.source.job(&job.id).await {
             Ok(full) => job.username = full.username,
             Err(e) => {
-                tracing::info!(target_name = cx.target, job = %crate::text::printable(&job.id), error = %e, "cannot read the job's owner")
+                tracing::info!(target_name = cx.target, job = %crate::text::sanitize(&job.id), error = %e, "cannot read the job's owner")
             }
         }
     }
@@ -378,13 +378,13 @@ fn default_body(cx: &ActionContext<'_>, jobs: &[Job], to_owner: bool) -> String 
             (None, None) => {}
         }
         if let Some(title) = &job.task_title {
-            about.push_str(&format!("  scheduled task: {}\n", crate::text::printable(title)));
+            about.push_str(&format!("  scheduled task: {}\n", crate::text::sanitize(title)));
         }
         if !job.messages.is_empty() {
             about.push_str("  last messages:\n");
             let skip = job.messages.len().saturating_sub(QUOTED_MESSAGES);
             for line in job.messages.iter().skip(skip).flat_map(|m| m.lines()) {
-                about.push_str(&format!("    > {}\n", crate::text::printable(line)));
+                about.push_str(&format!("    > {}\n", crate::text::sanitize(line)));
             }
         }
         if !to_owner {

@@ -1,6 +1,6 @@
 //! The `exec` action: runs a program directly (argv, never a shell) with the job as `NBWARDEN_*`
-//! variables and as JSON on standard input; killed at the timeout; exit 0 is success, exit 75
-//! (EX_TEMPFAIL) asks for a retry.
+//! variables and as JSON on standard input, in a minimal environment (none of the daemon's
+//! secrets); killed at the timeout; exit 0 is success, exit 75 (EX_TEMPFAIL) asks for a retry.
 
 use super::template;
 use super::{ActionContext, ActionError, Done};
@@ -23,7 +23,16 @@ pub struct ExecConfig {
     /// Extra environment variables; values are templates.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Variables of nbwarden's own environment passed to the program by name (beside `PATH`,
+    /// `LANG`, `TZ` and `HOME`): nothing else of it reaches the program.
+    #[serde(default)]
+    pub inherit_env: Vec<String>,
 }
+
+/// What a program gets of nbwarden's environment, whatever the rule says.
+const PASSED: [&str; 4] = ["PATH", "LANG", "TZ", "HOME"];
+/// `PATH` when nbwarden has none.
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 impl super::Plugin for ExecConfig {
     fn kind(&self) -> &'static str {
@@ -36,21 +45,49 @@ impl super::Plugin for ExecConfig {
     }
 
     fn problems(&self) -> Vec<(&'static str, String)> {
-        if !self.command.is_empty() {
-            return Vec::new();
+        let mut out = Vec::new();
+        if self.command.is_empty() {
+            let hint = "`command` needs at least the program, e.g. [/usr/local/bin/notify, \"{{ job.id }}\"]";
+            out.push(("command", hint.into()));
         }
-        let hint = "`command` needs at least the program, e.g. [/usr/local/bin/notify, \"{{ job.id }}\"]";
-        vec![("command", hint.into())]
+        let valid = |name: &str| !name.is_empty() && !name.contains(['=', '\0']);
+        for name in self.inherit_env.iter().chain(self.env.keys()).filter(|n| !valid(n)) {
+            out.push(("inherit_env", format!("`{name}` is not an environment variable name")));
+        }
+        out
     }
 
-    /// The environment values may hold secrets.
+    fn warnings(&self) -> Vec<(&'static str, String)> {
+        option_exposed(&self.command)
+            .map(|index| {
+                let message = format!("argument {index} of `command` opens with a template: a job field that starts with `-` would be read by the program as an option; put \"--\" before it (nbwarden refuses to run the program when that happens)");
+                ("command", message)
+            })
+            .collect()
+    }
+
+    /// The environment values, and the arguments that hold a known secret (a configured one, or
+    /// a `${VAR}` value), may hold secrets.
     fn scrubbed(&self) -> super::ActionConfig {
-        super::ActionConfig::Exec(ExecConfig { env: super::hidden(&self.env), ..self.clone() })
+        let command = self.command.iter().map(|arg| crate::secret::mask(arg).into_owned()).collect();
+        super::ActionConfig::Exec(ExecConfig { command, env: super::hidden(&self.env), ..self.clone() })
     }
 
     fn build(&self) -> Box<dyn super::Action> {
         Box::new(Exec(self.clone()))
     }
+}
+
+/// The arguments (by position, the program being 0) that a template opens and that no `--`
+/// before them keeps from being read as options.
+fn option_exposed(command: &[String]) -> impl Iterator<Item = usize> + '_ {
+    let end_of_options = command.iter().skip(1).position(|a| a == "--").map_or(command.len(), |i| i + 1);
+    (1..end_of_options).filter(|&i| opens_with_template(&command[i]))
+}
+
+fn opens_with_template(argument: &str) -> bool {
+    let text = argument.trim_start();
+    text.starts_with("{{") || text.starts_with("{%")
 }
 
 /// Default bound on one run.
@@ -68,7 +105,16 @@ impl super::Action for Exec {
         let context = cx.template_context(cx.occasion.jobs);
         let argv = self.argv(&context).map_err(ActionError::permanent)?;
         let mut command = tokio::process::Command::new(&argv[0]);
-        command.args(&argv[1..]).envs(variables(&context)).kill_on_drop(true);
+        command.args(&argv[1..]).env_clear().kill_on_drop(true);
+        for name in PASSED.iter().map(|n| n.to_string()).chain(self.0.inherit_env.iter().cloned()) {
+            if let Some(value) = std::env::var_os(&name) {
+                command.env(name, value);
+            }
+        }
+        if std::env::var_os("PATH").is_none() {
+            command.env("PATH", DEFAULT_PATH);
+        }
+        command.envs(variables(&context));
         for (name, value) in &self.0.env {
             command.env(name, template::render(value, &context).map_err(ActionError::permanent)?);
         }
@@ -92,7 +138,7 @@ impl super::Action for Exec {
         };
         let said = |bytes: &[u8]| -> String {
             let text = String::from_utf8_lossy(bytes);
-            crate::text::printable(text.trim()).chars().take(300).collect()
+            crate::text::sanitize(&crate::secret::mask(text.trim())).chars().take(300).collect()
         };
         match output.status.code() {
             Some(0) => Ok(Done::Done(format!("{} exited 0 {}", argv[0], said(&output.stdout)).trim_end().into())),
@@ -107,7 +153,7 @@ impl super::Action for Exec {
     fn preview(&self, cx: &ActionContext<'_>) -> String {
         let context = cx.template_context(cx.occasion.jobs);
         match self.argv(&context) {
-            Ok(argv) => format!("would run {argv:?}"),
+            Ok(argv) => format!("would run {:?}", argv.iter().map(|a| crate::secret::mask(a)).collect::<Vec<_>>()),
             Err(e) => format!("would fail to render the command: {e}"),
         }
     }
@@ -122,12 +168,24 @@ enum ArgvError {
     /// The first element renders empty.
     #[error("the command renders to no program")]
     NoProgram,
+    /// A template opening an argument rendered as an option.
+    #[error("argument {index} renders as `{shown}`, which the program would read as an option; nothing was run (put \"--\" before the templated arguments)")]
+    WouldBeOption {
+        /// Its position (the program is 0).
+        index: usize,
+        /// What it rendered, sanitized.
+        shown: String,
+    },
 }
 
 impl Exec {
     fn argv(&self, context: &Value) -> Result<Vec<String>, ArgvError> {
         let argv: Vec<String> =
             self.0.command.iter().map(|a| template::render(a, context)).collect::<Result<_, _>>()?;
+        if let Some(index) = option_exposed(&self.0.command).find(|&i| argv[i].starts_with('-')) {
+            let shown = crate::text::sanitize_to(&argv[index], 80).into_owned();
+            return Err(ArgvError::WouldBeOption { index, shown });
+        }
         match argv.first() {
             Some(program) if !program.is_empty() => Ok(argv),
             _ => Err(ArgvError::NoProgram),

@@ -66,7 +66,7 @@ impl Log {
 impl Action for Log {
     async fn execute(&self, cx: &ActionContext<'_>) -> Result<Done, ActionError> {
         // One log record per line: server-provided text cannot forge lines or move the cursor.
-        let message = crate::text::printable(&self.render(cx).map_err(ActionError::permanent)?);
+        let message = crate::text::sanitize(&self.render(cx).map_err(ActionError::permanent)?).into_owned();
         let rule = cx.occasion.rule;
         match self.0.level {
             LogLevel::Debug => tracing::debug!(target_name = cx.target, rule, "{message}"),

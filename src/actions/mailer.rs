@@ -13,7 +13,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    File(AsyncFileTransport<Tokio1Executor>),
+    /// The transport, and its folder.
+    File(AsyncFileTransport<Tokio1Executor>, std::path::PathBuf),
     Sendmail(AsyncSendmailTransport<Tokio1Executor>),
 }
 
@@ -37,9 +38,9 @@ impl Mailer {
             EmailTransport::File => {
                 let dir =
                     config.dir.as_ref().ok_or(MailerError::Missing("email.dir is required with transport: file"))?;
-                std::fs::create_dir_all(dir)
+                crate::files::create_private_dir(dir)
                     .map_err(|e| MailerError::Invalid(format!("email.dir {}: {e}", dir.display())))?;
-                (Transport::File(AsyncFileTransport::new(dir)), format!("files in {}", dir.display()))
+                (Transport::File(AsyncFileTransport::new(dir), dir.clone()), format!("files in {}", dir.display()))
             }
             EmailTransport::Sendmail => (Transport::Sendmail(AsyncSendmailTransport::new()), "sendmail".into()),
         };
@@ -61,8 +62,9 @@ impl Mailer {
         let sent = tokio::time::timeout(self.timeout, async {
             match &self.transport {
                 Transport::Smtp(t) => t.send(message).await.map(drop).map_err(smtp_error),
-                Transport::File(t) => {
-                    t.send(message).await.map(drop).map_err(|e| ActionError::transient(e.to_string()))
+                Transport::File(t, dir) => {
+                    let id = t.send(message).await.map_err(|e| ActionError::transient(e.to_string()))?;
+                    private(&dir.join(format!("{id}.eml")))
                 }
                 Transport::Sendmail(t) => {
                     t.send(message).await.map(drop).map_err(|e| ActionError::transient(format!("sendmail: {e}")))
@@ -75,6 +77,16 @@ impl Mailer {
             Err(ActionError::transient(format!("{}: no answer within {waited}", self.describe)))
         })
     }
+}
+
+/// A written message is its recipient's business: readable by nbwarden's user only (the folder
+/// is 0700 too). The message is written either way, so a failure here is only logged.
+fn private(file: &std::path::Path) -> Result<(), ActionError> {
+    #[cfg(unix)]
+    if let Err(e) = std::fs::set_permissions(file, std::os::unix::fs::PermissionsExt::from_mode(0o600)) {
+        tracing::warn!(file = %file.display(), error = %e, "cannot make the message file private");
+    }
+    Ok(())
 }
 
 /// What is wrong with the `email:` section.

@@ -26,9 +26,75 @@ pub fn render_html(source: &str, context: &impl serde::Serialize) -> Result<Stri
     template.render(minijinja::value::Serde(context)).map_err(|e| describe(&e))
 }
 
-/// Checks a template's syntax.
+/// Checks a template: its syntax, and that every filter and test it applies exists (MiniJinja
+/// finds an unknown one only when rendering reaches it, at 3 a.m.).
 pub fn check(source: &str) -> Result<(), TemplateError> {
-    environment().template_from_str(source).map(drop).map_err(|e| describe(&e))
+    let template = environment().template_from_str(source).map_err(|e| describe(&e))?;
+    let code = &minijinja::machinery::get_compiled_template(&template).instructions;
+    for (at, instruction) in instructions(code) {
+        let (kind, name, known) = match instruction {
+            Instruction::ApplyFilter(name, ..) => ("filter", *name, known_filters()),
+            Instruction::PerformTest(name, ..) => ("test", *name, known_tests()),
+            _ => continue,
+        };
+        if !known.iter().any(|k| k == name) {
+            let names: Vec<&str> = known.iter().map(String::as_str).collect();
+            let hint =
+                crate::text::nearest(name, &names).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+            let line = code.get_line(at).map(|l| format!(" (template line {l})")).unwrap_or_default();
+            return Err(TemplateError(format!("unknown {kind} `{name}`{hint}{line}")));
+        }
+    }
+    Ok(())
+}
+
+/// How many values the template writes without passing them through `tojson` last: in a JSON
+/// body, each is a place where a job's text could change the document's structure.
+pub fn json_unsafe_values(source: &str) -> usize {
+    let Ok(template) = environment().template_from_str(source) else { return 0 };
+    let code = &minijinja::machinery::get_compiled_template(&template).instructions;
+    let mut previous = None;
+    let mut unsafe_values = 0;
+    for (_, instruction) in instructions(code) {
+        if matches!(instruction, Instruction::Emit)
+            && !matches!(previous, Some(&Instruction::ApplyFilter("tojson", ..)))
+        {
+            unsafe_values += 1;
+        }
+        previous = Some(instruction);
+    }
+    unsafe_values
+}
+
+use minijinja::machinery::{Instruction, Instructions};
+
+fn instructions<'a>(code: &'a Instructions<'a>) -> impl Iterator<Item = (u32, &'a Instruction<'a>)> {
+    (0..).map_while(move |at| code.get(at).map(|i| (at, i)))
+}
+
+/// The filters of the environment, found by trying each name MiniJinja may know.
+fn known_filters() -> &'static [String] {
+    static KNOWN: OnceLock<Vec<String>> = OnceLock::new();
+    KNOWN.get_or_init(|| {
+        const CANDIDATES: &str = "safe escape e lower upper title capitalize replace length count dictsort items reverse trim join split lines default d round abs int float attr first last min max sort list string bool batch slice sum indent select reject selectattr rejectattr map groupby unique chain zip pprint format tojson urlencode";
+        let exists = |name: &&str| !unknown(&format!("{{{{ 1 | {name} }}}}"), minijinja::ErrorKind::UnknownFilter);
+        CANDIDATES.split(' ').filter(exists).map(str::to_string).collect()
+    })
+}
+
+/// The tests of the environment, found the same way.
+fn known_tests() -> &'static [String] {
+    static KNOWN: OnceLock<Vec<String>> = OnceLock::new();
+    KNOWN.get_or_init(|| {
+        const CANDIDATES: &str = "undefined defined none safe escaped boolean odd even divisibleby number integer int float string sequence iterable mapping startingwith endingwith lower upper sameas eq equalto ne lt lessthan le gt greaterthan ge in true false filter test";
+        let exists = |name: &&str| !unknown(&format!("{{% if 1 is {name} %}}{{% endif %}}"), minijinja::ErrorKind::UnknownTest);
+        CANDIDATES.split(' ').filter(exists).map(str::to_string).collect()
+    })
+}
+
+/// Whether rendering `source` fails with `kind`.
+fn unknown(source: &str, kind: minijinja::ErrorKind) -> bool {
+    environment().render_str(source, ()).is_err_and(|e| e.kind() == kind)
 }
 
 /// Renders a template with `context` (any serializable value).
@@ -146,7 +212,7 @@ pub fn task_lines(facts: &TaskFacts, item_url: Option<String>) -> String {
         ("failures in a row", facts.consecutive_failures.to_string()),
     ];
     rows.retain(|(_, value)| !value.trim().is_empty());
-    rows.iter().map(|(name, value)| format!("  {name}: {}\n", crate::text::printable(value))).collect()
+    rows.iter().map(|(name, value)| format!("  {name}: {}\n", crate::text::sanitize(value))).collect()
 }
 
 /// A plain-text table of jobs for message bodies: id, type, status, owner, runtime.
@@ -293,6 +359,21 @@ mod tests {
             }
         }
         assert!(rendered > 100, "{rendered} renderings");
+    }
+
+    #[test]
+    fn unknown_filters_and_tests_are_found_before_rendering() {
+        assert!(check("{{ job.id | tojson }} {{ jobs | length }} {% if x is defined %}{% endif %}").is_ok());
+        let err = check("line one\n{% if x %}{{ job.id | tojsn }}{% endif %}").unwrap_err().to_string();
+        assert!(err.contains("unknown filter `tojsn` (did you mean `tojson`?) (template line 2)"), "{err}");
+        let err = check("{% if x is defind %}{% endif %}").unwrap_err().to_string();
+        assert!(err.contains("unknown test `defind` (did you mean `defined`?)"), "{err}");
+    }
+
+    #[test]
+    fn json_bodies_count_the_values_not_passed_through_tojson() {
+        assert_eq!(json_unsafe_values(r#"{"text": {{ job.id | tojson }}}"#), 0);
+        assert_eq!(json_unsafe_values(r#"{"text": "{{ job.id }} on {{ target | upper }}"}"#), 2);
     }
 
     #[test]

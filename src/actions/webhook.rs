@@ -23,14 +23,65 @@ pub struct WebhookConfig {
     /// Extra headers; values are templates.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// A template; default: a JSON document with the rule, the event and the jobs.
-    pub body: Option<String>,
+    /// A template; or a mapping whose every text value is a template, serialized as JSON by
+    /// nbwarden (a value can never change the document's structure); default: a JSON document
+    /// with the rule, the event and the jobs.
+    pub body: Option<Body>,
     /// Bound on the whole call (default 10s).
     pub timeout: Option<ConfigDuration>,
 }
 
 fn default_method() -> String {
     "POST".into()
+}
+
+/// A webhook's `body:`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Body {
+    /// A template, sent as it renders (as JSON when it parses as JSON).
+    Text(String),
+    /// A document written in YAML: each text value is rendered, the whole serialized as JSON.
+    Document(serde_json::Value),
+}
+
+impl Body {
+    /// Every template of the body.
+    fn templates(&self) -> Vec<&str> {
+        fn leaves<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+            match value {
+                serde_json::Value::String(text) => out.push(text),
+                serde_json::Value::Array(items) => items.iter().for_each(|v| leaves(v, out)),
+                serde_json::Value::Object(map) => map.values().for_each(|v| leaves(v, out)),
+                _ => {}
+            }
+        }
+        match self {
+            Body::Text(text) => vec![text],
+            Body::Document(value) => {
+                let mut out = Vec::new();
+                leaves(value, &mut out);
+                out
+            }
+        }
+    }
+}
+
+/// A document with each text value rendered in `context`.
+fn render_document(value: &serde_json::Value, context: &serde_json::Value) -> Result<serde_json::Value, TemplateError> {
+    use serde_json::Value;
+    Ok(match value {
+        Value::String(source) => Value::String(template::render(source, context)?),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| render_document(v, context)).collect::<Result<_, _>>()?)
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), render_document(v, context)?)))
+                .collect::<Result<_, TemplateError>>()?,
+        ),
+        other => other.clone(),
+    })
 }
 
 impl super::Plugin for WebhookConfig {
@@ -40,7 +91,17 @@ impl super::Plugin for WebhookConfig {
 
     fn templates(&self) -> Vec<(&'static str, &str)> {
         let headers = self.headers.values().map(|v| ("headers", v.as_str()));
-        self.body.as_deref().map(|b| ("body", b)).into_iter().chain(headers).collect()
+        let body = self.body.iter().flat_map(Body::templates).map(|b| ("body", b));
+        body.chain(headers).collect()
+    }
+
+    fn warnings(&self) -> Vec<(&'static str, String)> {
+        let Some(Body::Text(text)) = &self.body else { return Vec::new() };
+        let unsafe_values = template::json_unsafe_values(text);
+        if !text.trim_start().starts_with(['{', '[']) || unsafe_values == 0 {
+            return Vec::new();
+        }
+        vec![("body", format!("the body is JSON text with {unsafe_values} value(s) not passed through `tojson`: a job's text (an error message, a title) could add or replace keys; write `body:` as a YAML mapping (each value a template, serialized by nbwarden), or end each value with `| tojson`"))]
     }
 
     fn problems(&self) -> Vec<(&'static str, String)> {
@@ -68,6 +129,20 @@ impl super::Plugin for WebhookConfig {
 
 /// Default bound on one call.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most of a receiver's answer read (for the excerpt of a failure): the rest is never read.
+const ANSWER_READ: usize = 64 * 1024;
+
+/// Up to `limit` bytes of an answer's body; a body that breaks off gives what came.
+async fn first_bytes(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]),
+            _ => break,
+        }
+    }
+    body
+}
 
 /// Calls the configured URL.
 #[derive(Debug)]
@@ -87,8 +162,8 @@ impl super::Action for Webhook {
         if status.is_success() {
             return Ok(Done::Done(outcome));
         }
-        let body = response.text().await.unwrap_or_default();
-        let excerpt: String = crate::text::printable(body.trim()).chars().take(200).collect();
+        let body = first_bytes(response, ANSWER_READ).await;
+        let excerpt: String = crate::text::sanitize(String::from_utf8_lossy(&body).trim()).chars().take(200).collect();
         let detail = if excerpt.is_empty() { outcome } else { format!("{outcome}: {excerpt}") };
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             Err(ActionError::transient(detail))
@@ -112,7 +187,8 @@ impl Webhook {
     fn body(&self, cx: &ActionContext<'_>) -> Result<String, TemplateError> {
         let context = cx.template_context(cx.occasion.jobs);
         match &self.0.body {
-            Some(source) => template::render(source, &context),
+            Some(Body::Text(source)) => template::render(source, &context),
+            Some(Body::Document(document)) => Ok(render_document(document, &context)?.to_string()),
             None => Ok(json!({
                 "rule": context["rule"], "target": context["target"], "event": context["event"],
                 "now": context["now"], "job": context["job"], "jobs": context["jobs"], "task": context["task"],

@@ -7,7 +7,7 @@ use super::error::{html_title, looks_like_html, Error, Result};
 use super::signin::SignIns;
 use super::wire::{AdminRoot, Envelope, JobList, OperationResponse, Payload, UserResponse, WireJob};
 use super::{Job, JobSource, Listing, SiteInfo};
-use crate::config::{AuthMethod, Flavor, TargetConfig};
+use crate::config::{AuthMethod, ByteSize, Flavor, TargetConfig};
 
 mod http;
 mod sign_in;
@@ -37,6 +37,8 @@ pub struct Client {
     timeout: Duration,
     details: bool,
     page_size: u32,
+    /// `max_response`: the largest body read.
+    max_response: u64,
     tokens: Mutex<TokenCache>,
     clock: ServerClock,
     sign_ins: Arc<SignIns>,
@@ -80,6 +82,7 @@ impl Client {
             timeout,
             details: target.poll.details,
             page_size: target.poll.page_size,
+            max_response: target.max_response.0,
             tokens: Mutex::default(),
             clock: ServerClock::new(sign_ins.clock()),
             sign_ins: sign_ins.clone(),
@@ -123,13 +126,32 @@ impl Client {
         decode(&call.url, status, &content_type, location.as_deref(), &body)
     }
 
-    /// The whole body, in one buffer sized from `Content-Length`: chunks are copied in as they
-    /// arrive and dropped, so a large list is held once, not twice.
+    /// The whole body in one buffer. With a `Content-Length`, the buffer is sized from it and the
+    /// chunks copied in as they arrive, so a large list is held once; without one, the chunks are
+    /// kept as they come and joined at the end (a growing buffer would hold up to three times the
+    /// body). A body over `max_response` (announced, or as it arrives) is refused, and what was
+    /// read of it dropped at once.
     async fn body(&self, mut response: reqwest::Response, url: &str) -> Result<Vec<u8>> {
-        let announced = response.content_length().unwrap_or(0).min(PREALLOCATED_BODY) as usize;
-        let mut body = Vec::with_capacity(announced);
+        let too_large = || Error::TooLarge { url: url.to_string(), limit: ByteSize(self.max_response).to_string() };
+        let announced = response.content_length();
+        if announced.is_some_and(|n| n > self.max_response) {
+            return Err(too_large());
+        }
+        let mut chunks = Vec::new();
+        let mut body = Vec::with_capacity(announced.unwrap_or(0).min(PREALLOCATED_BODY) as usize);
+        let mut read = 0u64;
         while let Some(chunk) = response.chunk().await.map_err(|e| Error::from_transport(url, &e, self.timeout))? {
-            body.extend_from_slice(&chunk);
+            read += chunk.len() as u64;
+            if read > self.max_response {
+                return Err(too_large());
+            }
+            match announced {
+                Some(_) => body.extend_from_slice(&chunk),
+                None => chunks.push(chunk),
+            }
+        }
+        if announced.is_none() {
+            body = chunks.concat();
         }
         Ok(body)
     }
@@ -294,7 +316,7 @@ pub fn decode<T: Payload>(
             Some(envelope) => Error::from_envelope(&url, envelope),
             None => Error::InvalidJson {
                 url,
-                detail: e.to_string(),
+                detail: crate::text::sanitize(&e.to_string()).into_owned(),
                 truncated: e.classify() == serde_json::error::Category::Eof,
             },
         }),
@@ -307,7 +329,7 @@ pub fn decode<T: Payload>(
 fn addressable(id: &str, url: String) -> Result<String> {
     let unsafe_id = id.is_empty() || id == "." || id == ".." || id.contains(['/', '\\']);
     match unsafe_id {
-        true => Err(Error::UnsafeId { id: crate::text::printable(id) }),
+        true => Err(Error::UnsafeId { id: crate::text::sanitize(id).into_owned() }),
         false => Ok(url),
     }
 }
@@ -322,7 +344,8 @@ fn bearer_header(token: &Secret) -> Result<reqwest::header::HeaderValue> {
 
 fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_string()
+    let spaced: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    crate::text::sanitize(spaced.trim()).into_owned()
 }
 
 /// A `generateToken` answer that refused the credentials (a 401 never gets here: it is the proxy

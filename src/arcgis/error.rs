@@ -60,6 +60,14 @@ pub enum Error {
         /// The body ended early.
         truncated: bool,
     },
+    /// The answer is larger than the target's `max_response`; it was not read.
+    #[error("{url} answered more than max_response ({limit}); nothing of it was used (raise the target's max_response if the site really sends this much)")]
+    TooLarge {
+        /// The URL called.
+        url: String,
+        /// The limit, for people.
+        limit: String,
+    },
     /// Valid JSON, but not the expected document and not an error envelope.
     #[error("{url} answered JSON without {expected}; is admin_url right for this flavor?")]
     UnexpectedShape {
@@ -149,7 +157,7 @@ pub enum Error {
     /// A job id that cannot be one segment of a URL path; nothing was sent.
     #[error("job id \"{id}\" cannot be used in a URL (it contains a path separator or is a dot segment); nothing was sent for it")]
     UnsafeId {
-        /// The id, made printable.
+        /// The id, sanitized.
         id: String,
     },
     /// A call that needs `auth.portal_url` on a target without one.
@@ -165,8 +173,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Builds the error an envelope describes.
-    pub fn from_envelope(url: &str, e: EnvelopeError) -> Error {
+    pub fn from_envelope(url: &str, mut e: EnvelopeError) -> Error {
         let url = url.to_string();
+        // A site's words are logged at every failed poll: escaped, and at most 2 kB.
+        e.message = crate::text::sanitize(&e.message).into_owned();
         if e.is_auth() {
             let code = e.code.unwrap_or(498);
             return Error::TokenRejected { url, code, message: e.message, hint: "signing in again did not help" };
@@ -240,7 +250,8 @@ pub fn html_title(body: &[u8]) -> String {
     let lower = text.to_ascii_lowercase();
     let Some(start) = lower.find("<title>").map(|i| i + 7) else { return String::new() };
     let end = lower[start..].find("</title>").map(|i| start + i).unwrap_or(text.len());
-    text[start..end].chars().filter(|c| !c.is_control()).take(80).collect::<String>().trim().to_string()
+    let title: String = text[start..end].chars().filter(|c| !c.is_control()).take(80).collect();
+    crate::text::sanitize(title.trim()).into_owned()
 }
 
 /// True when a body is an HTML page rather than JSON.

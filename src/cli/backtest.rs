@@ -178,13 +178,13 @@ fn as_json(rules: &RuleSet, firings: &[Firing], live: &BTreeSet<(String, Fired)>
             "at": rfc3339(f.at_ms), "job_ids": [f.fired.job_id], "actions": actions,
             "live": live.contains(&(f.target.clone(), f.fired.clone())),
         });
-        writeln!(out, "{}", serde_json::to_string(&line)?)?;
+        writeln!(out, "{}", crate::text::json_safe(serde_json::to_string(&line)?))?;
     }
     for rule in &rules.rules {
         let (tested, lived, only_backtest, only_live) = differences(&rule.name, firings, live);
         let line = json!({ "kind": "rule", "rule": rule.name, "firings": tested, "live_firings": lived,
                            "only_backtest": only_backtest, "only_live": only_live });
-        writeln!(out, "{}", serde_json::to_string(&line)?)?;
+        writeln!(out, "{}", crate::text::json_safe(serde_json::to_string(&line)?))?;
     }
     Ok(out)
 }
@@ -202,7 +202,7 @@ fn as_text(rules: &RuleSet, firings: &[Firing], live: &BTreeSet<(String, Fired)>
             let when = rfc3339(f.at_ms).unwrap_or_default();
             let _ = writeln!(out, "  {when} {} {} ({})", f.target, f.fired.job_id, f.fired.trigger);
             for (_, detail) in &f.actions {
-                let _ = writeln!(out, "      {}", crate::text::printable(detail));
+                let _ = writeln!(out, "      {}", crate::text::sanitize(detail));
             }
         }
         let verb = if rule.cancels() { "cancelled" } else { "acted on" };

@@ -39,6 +39,13 @@ pub async fn run(explicit: Option<&Path>, probe_targets: bool) -> anyhow::Result
     if rules.rules.is_empty() {
         out.push_str("warning: no rules found under `rules:`; nbwarden will only watch\n");
     }
+    for warning in rules.warnings() {
+        let _ = writeln!(out, "{warning}");
+    }
+    let listen = config.http.listen.trim();
+    if !listen.is_empty() && !crate::status::server::is_loopback(listen) {
+        let _ = writeln!(out, "warning: http.listen {listen} serves /metrics, /healthz and /status beyond this machine: anyone who can reach the port reads the targets, rules and recent actions; prefer 127.0.0.1 (behind a proxy) or a firewall; requests must name an IP address, localhost or one of http.hosts");
+    }
     task_rule_notes(&config, &rules, &mut out);
     if let Some(ha) = &config.ha {
         let _ = writeln!(out, "replicas: this one is \"{}\", leases last {}", ha.replica_name(), ha.lease_ttl);

@@ -25,21 +25,27 @@ const RULES: [(&str, &str); 9] = [
 
 /// Where the demo's e-mails go, relative to the working directory.
 const OUTBOX: &str = "demo-outbox";
+/// The report of what the demo saw, written in the working directory at the end.
+const REPORT: &str = "demo-report.html";
 
 /// Runs the demo for `seconds`, polling every `every` seconds.
 pub async fn run(seconds: u64, every: u64) -> anyhow::Result<bool> {
     let sim = Simulator::start(&Scenario::builtin(), Flavor::Enterprise, "127.0.0.1:0".parse()?).await?;
-    let dir = std::env::temp_dir().join(format!("nbwarden-demo-{}", std::process::id()));
+    // Its own folder: a random name, created 0700 (never one that exists already, which another
+    // local user could have planted with rules), removed at the end.
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    let place = builder.prefix("nbwarden-demo-").tempdir()?;
+    let dir = place.path();
     let outbox = std::env::current_dir()?.join(OUTBOX);
-    // A process id is reused (in a container, soon): the folder of an earlier demo starts afresh.
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("rules"))?;
-    std::fs::create_dir_all(&outbox)?;
+    crate::files::create_private_dir(&dir.join("rules"))?;
+    crate::files::create_private_dir(&outbox)?;
     for (name, text) in RULES {
-        std::fs::write(dir.join("rules").join(name), text)?;
+        crate::files::write_private(&dir.join("rules").join(name), text)?;
     }
     let config = dir.join("nbwarden.yaml");
-    std::fs::write(&config, configuration(&sim.admin_url(), &sim.portal_url(), every, &outbox))?;
+    crate::files::write_private(&config, configuration(&sim.admin_url(), &sim.portal_url(), every, &outbox))?;
     let before = eml_files(&outbox);
     println!(
         "nbwarden demo: a simulated ArcGIS site on {} with {} jobs and {} scheduled notebook tasks, the example rules of rules/, a poll every {every} s (the tasks every 2 s) for {seconds} s.\nE-mails are written to ./{OUTBOX}/. Watch:\n",
@@ -62,8 +68,32 @@ pub async fn run(seconds: u64, every: u64) -> anyhow::Result<bool> {
         Options { config: Some(&config), dry_run: false, sink, stop_after: Some(Duration::from_secs(seconds)) };
     daemon(options).await?;
     let lines = seen.lock().expect("demo lines").clone();
-    summary(&lines, &sim.stats(), eml_files(&outbox).saturating_sub(before), &dir);
+    let report = write_report(&config).await;
+    summary(&lines, &sim.stats(), eml_files(&outbox).saturating_sub(before), report.as_deref());
+    place.close()?;
     Ok(true)
+}
+
+/// The report of the demo's runs, written beside the outbox before the demo's folder goes.
+async fn write_report(config: &Path) -> Option<String> {
+    let options = super::report::Options {
+        since: Duration::from_secs(86_400),
+        by: crate::report::By::Owner,
+        format: super::report::Format::Html,
+        out: None,
+    };
+    let written = async {
+        let text = super::report::text(&crate::config::load(config)?, &options).await?;
+        crate::files::write_private(Path::new(REPORT), &text)?;
+        anyhow::Ok(())
+    };
+    match written.await {
+        Ok(()) => Some(REPORT.to_string()),
+        Err(e) => {
+            eprintln!("the demo's report could not be written: {e:#}");
+            None
+        }
+    }
 }
 
 fn configuration(admin_url: &str, portal_url: &str, every: u64, outbox: &Path) -> String {
@@ -102,7 +132,7 @@ fn eml_files(dir: &Path) -> usize {
     entries.filter(|e| e.path().extension().is_some_and(|x| x == "eml")).count()
 }
 
-fn summary(lines: &[Line], stats: &crate::simulator::site::Stats, emails: usize, dir: &Path) {
+fn summary(lines: &[Line], stats: &crate::simulator::site::Stats, emails: usize, report: Option<&str>) {
     let count = |wanted: &dyn Fn(&crate::plan::ActionReport) -> bool| {
         lines.iter().filter(|l| matches!(l, Line::Action(r) if wanted(r))).count()
     };
@@ -113,13 +143,8 @@ fn summary(lines: &[Line], stats: &crate::simulator::site::Stats, emails: usize,
     let calls: u32 = stats.cancels.values().sum();
     println!("\nSummary: {polls} polls, {events} events, {cancels} cancel(s) done ({calls} cancel call(s) reached the site), {ignored} ignored cancel(s) reported.");
     println!("{emails} e-mail(s) written to ./{OUTBOX}/ (open the .eml files in any mail reader).");
-    println!(
-        "Configuration, rules and state: {} (try `nbwarden --config {}/nbwarden.yaml explain jrunaway0joe` while a simulator runs).",
-        dir.display(),
-        dir.display()
-    );
-    println!(
-        "A report of the runs it saw, with charts: `nbwarden --config {}/nbwarden.yaml report --since 1d --out report.html`.",
-        dir.display()
-    );
+    if let Some(report) = report {
+        println!("A report of the runs it saw, with charts: ./{report} (open it in a browser).");
+    }
+    println!("To try each command yourself: `nbwarden simulate` in one terminal, then README's \"Try it\" commands with examples/simulator.yaml in another.");
 }

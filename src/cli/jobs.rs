@@ -60,7 +60,7 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> anyhow::Res
     let mut out = String::new();
     if json {
         for row in &rows {
-            out.push_str(&serde_json::to_string(row)?);
+            out.push_str(&crate::text::json_safe(serde_json::to_string(row)?));
             out.push('\n');
         }
     } else if ok || !rows.is_empty() {

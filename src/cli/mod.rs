@@ -6,6 +6,7 @@ mod check;
 mod demo;
 mod explain;
 mod jobs;
+mod logging;
 mod once;
 pub mod report;
 mod run;
@@ -202,26 +203,7 @@ fn write_stdout(text: &str) -> std::io::Result<()> {
     }
 }
 
-/// Starts logging on standard error.
+/// Starts logging on standard error, every field sanitized.
 pub fn init_logging(format: LogFormat, verbose: u8, quiet: bool) {
-    let default = match (quiet, verbose) {
-        (true, _) => "warn",
-        (false, 0) => "info",
-        (false, 1) => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("NBWARDEN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,nbwarden={default}")));
-    // Colours only on a terminal (and never with NO_COLOR): a log file gets plain lines.
-    use std::io::IsTerminal;
-    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(colour);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    logging::init(format, verbose, quiet);
 }

@@ -3,7 +3,7 @@
 use super::setup::{self, Setup};
 use crate::dispatch::{Mode, RetryPolicy};
 use crate::engine::{self, Line};
-use crate::text::printable;
+use crate::text::sanitize;
 use std::time::Duration;
 
 /// Runs one cycle; `Ok(false)` when a poll or an action failed.
@@ -13,6 +13,7 @@ pub async fn run(setup: Setup, preview: bool, json: bool) -> anyhow::Result<bool
         (false, true) => Mode::DryRun,
         (false, false) => Mode::Act,
     };
+    let _held = setup::lock_state(&setup.config, mode)?;
     let (store, shared, mut targets) = setup::engine(&setup, mode).await?;
     if let Some(leases) = &shared.leases {
         let names: Vec<String> = targets.iter().map(|t| t.config.name.clone()).collect();
@@ -46,7 +47,7 @@ pub fn render(lines: &[Line], json: bool) -> anyhow::Result<String> {
     let mut out = String::new();
     for line in lines {
         if json {
-            out.push_str(&serde_json::to_string(line)?);
+            out.push_str(&crate::text::json_safe(serde_json::to_string(line)?));
         } else {
             out.push_str(&human(line));
         }
@@ -62,24 +63,26 @@ pub fn human(line: &Line) -> String {
             let first = if *baseline == Some(true) { " (first poll: baseline, no events)" } else { "" };
             format!("poll    {target}: {} jobs{first}", jobs.unwrap_or(0))
         }
-        Line::Poll { target, error, .. } => format!("poll    {target}: FAILED: {}", error.as_deref().unwrap_or("?")),
+        Line::Poll { target, error, .. } => {
+            format!("poll    {target}: FAILED: {}", sanitize(error.as_deref().unwrap_or("?")))
+        }
         Line::Event { target, job_id, event, from, to } => {
             let change = match (from, to) {
-                (Some(from), Some(to)) => format!(" {from} -> {to}"),
-                (None, Some(to)) => format!(" ({to})"),
+                (Some(from), Some(to)) => format!(" {} -> {}", sanitize(from), sanitize(to)),
+                (None, Some(to)) => format!(" ({})", sanitize(to)),
                 _ => String::new(),
             };
-            format!("event   {target}: {} {event}{change}", printable(job_id))
+            format!("event   {target}: {} {event}{change}", sanitize(job_id))
         }
         Line::Action(r) => format!(
             "action  {}: rule {} {} [{}] {}{}: {}",
             r.target,
             r.rule,
             r.action,
-            r.job_ids.iter().map(|j| printable(j)).collect::<Vec<_>>().join(", "),
+            r.job_ids.iter().map(|j| sanitize(j)).collect::<Vec<_>>().join(", "),
             r.outcome,
             if r.shadow { " (shadow)" } else { "" },
-            printable(&r.detail)
+            sanitize(&r.detail)
         ),
     }
 }

@@ -34,7 +34,7 @@ pub async fn run(config: &Config, options: Options) -> anyhow::Result<bool> {
     let text = text(config, &options).await?;
     match &options.out {
         Some(path) => {
-            std::fs::write(path, &text)
+            crate::files::write_private(path, &text)
                 .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", path.display()))?;
             eprintln!("report written to {}", path.display());
         }

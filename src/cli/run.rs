@@ -3,9 +3,11 @@
 //! stops on SIGTERM/SIGINT after running polls and actions finish (10 s at most).
 
 use super::setup::{self, Setup};
+use crate::config::HttpConfig;
 use crate::dispatch::Mode;
 use crate::engine::{self, Line};
 use crate::scheduler::{Context, Running, Sink};
+use crate::status::server::Access;
 use crate::status::Board;
 use anyhow::Context as _;
 use std::path::Path;
@@ -30,7 +32,7 @@ pub struct Options<'a> {
 
 /// The HTTP endpoint; it outlives reloads unless `http.listen` changes.
 struct Endpoint {
-    listen: String,
+    http: HttpConfig,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -46,7 +48,8 @@ pub async fn daemon(options: Options<'_>) -> anyhow::Result<()> {
     let board = Arc::new(Board::default());
     let mut signals = Signals::new()?;
     let mut current = setup::load(options.config)?;
-    let mut endpoint = Endpoint::start(&current.config.http.listen, &board).await?;
+    let mut held = setup::lock_state(&current.config, Mode::Act)?;
+    let mut endpoint = Endpoint::start(&current.config.http, &board).await?;
     let mut running = start(&current, &options, &board).await?;
     let deadline = options.stop_after.map(|d| tokio::time::Instant::now() + d);
     loop {
@@ -64,10 +67,22 @@ pub async fn daemon(options: Options<'_>) -> anyhow::Result<()> {
             break;
         }
         let Some(next) = reload(options.config) else { continue };
+        let moved =
+            next.config.state.path != current.config.state.path || next.config.state.url != current.config.state.url;
+        let next_hold = match moved.then(|| setup::lock_state(&next.config, Mode::Act)).transpose() {
+            Ok(hold) => hold,
+            Err(e) => {
+                tracing::error!("reload refused: {e:#}; the previous configuration keeps running");
+                continue;
+            }
+        };
         running.stop(false).await;
         running = match start(&next, &options, &board).await {
             Ok(started) => {
                 current = next;
+                if let Some(hold) = next_hold {
+                    held = hold;
+                }
                 tracing::info!("configuration reloaded");
                 started
             }
@@ -76,7 +91,7 @@ pub async fn daemon(options: Options<'_>) -> anyhow::Result<()> {
                 start(&current, &options, &board).await?
             }
         };
-        endpoint = Endpoint::follow(endpoint, &current.config.http.listen, &board).await;
+        endpoint = Endpoint::follow(endpoint, &current.config.http, &board).await;
     }
     tracing::info!("stopping: running polls and actions get up to {}s", GRACE.as_secs());
     running.stop(true).await;
@@ -84,6 +99,7 @@ pub async fn daemon(options: Options<'_>) -> anyhow::Result<()> {
         endpoint.stop().await;
     }
     tracing::info!("stopped; state committed");
+    drop(held);
     Ok(())
 }
 
@@ -121,28 +137,34 @@ async fn start(setup: &Setup, options: &Options<'_>, board: &Arc<Board>) -> anyh
 }
 
 impl Endpoint {
-    /// Serves `listen`; `None` when it is empty (the endpoint is off).
-    async fn start(listen: &str, board: &Arc<Board>) -> anyhow::Result<Option<Endpoint>> {
-        let listen = listen.trim();
+    /// Serves `http.listen`; `None` when it is empty (the endpoint is off).
+    async fn start(http: &HttpConfig, board: &Arc<Board>) -> anyhow::Result<Option<Endpoint>> {
+        board.show_details(http.show_details);
+        let listen = http.listen.trim();
         if listen.is_empty() {
             return Ok(None);
         }
         let (stop, watching) = watch::channel(false);
-        let (address, task) = crate::status::server::start(listen, board.clone(), watching).await?;
+        let access = Access { hosts: http.hosts.clone() };
+        let (address, task) = crate::status::server::start(listen, board.clone(), access, watching).await?;
         tracing::info!("serving /metrics, /healthz and /status on http://{address}");
-        Ok(Some(Endpoint { listen: listen.to_string(), stop, task }))
+        if !crate::status::server::is_loopback(listen) {
+            tracing::warn!("http.listen {listen} serves /metrics, /healthz and /status beyond this machine: anyone who can reach the port reads the targets, rules and recent actions (read-only; e-mail recipients and program output only with http.show_details); prefer 127.0.0.1 behind a proxy, or a firewall or NetworkPolicy");
+        }
+        Ok(Some(Endpoint { http: http.clone(), stop, task }))
     }
 
     /// After a reload: the same endpoint, or one on the new address (the old one if that fails).
-    async fn follow(current: Option<Endpoint>, listen: &str, board: &Arc<Board>) -> Option<Endpoint> {
-        let old = current.as_ref().map_or(String::new(), |e| e.listen.clone());
-        if old == listen.trim() {
+    async fn follow(current: Option<Endpoint>, http: &HttpConfig, board: &Arc<Board>) -> Option<Endpoint> {
+        let old = current.as_ref().map_or(HttpConfig { listen: String::new(), ..http.clone() }, |e| e.http.clone());
+        if old.listen.trim() == http.listen.trim() && old.hosts == http.hosts {
+            board.show_details(http.show_details);
             return current;
         }
         if let Some(endpoint) = current {
             endpoint.stop().await;
         }
-        match Endpoint::start(listen, board).await {
+        match Endpoint::start(http, board).await {
             Ok(endpoint) => endpoint,
             Err(e) => {
                 tracing::error!("{e:#}; serving on the previous address");
@@ -162,19 +184,19 @@ impl Endpoint {
 
 /// The daemon's default sink: events and actions as log lines.
 pub fn log_line(line: &Line) {
-    use crate::text::printable;
+    use crate::text::sanitize;
     match line {
         Line::Poll { .. } => {}
         Line::Event { target, job_id, event, from, to } => {
             let change = match (from, to) {
-                (Some(f), Some(t)) => format!(" {f} -> {t}"),
+                (Some(f), Some(t)) => format!(" {} -> {}", sanitize(f), sanitize(t)),
                 _ => String::new(),
             };
-            tracing::info!(target_name = %target, job = %printable(job_id), "{event}{change}");
+            tracing::info!(target_name = %target, job = %sanitize(job_id), "{event}{change}");
         }
         Line::Action(r) => {
-            let jobs = r.job_ids.iter().map(|j| printable(j)).collect::<Vec<_>>().join(", ");
-            let detail = printable(&r.detail);
+            let jobs = r.job_ids.iter().map(|j| sanitize(j)).collect::<Vec<_>>().join(", ");
+            let detail = sanitize(&r.detail);
             if r.outcome == crate::plan::Outcome::Failed {
                 tracing::warn!(target_name = %r.target, rule = %r.rule, jobs, "{} {}: {detail}", r.action, r.outcome);
             } else {

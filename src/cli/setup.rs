@@ -10,7 +10,7 @@ use crate::journal::{Journal, ProgressLog};
 use crate::rules::RuleSet;
 use crate::store::lease::Leases;
 use crate::store::progress::StoreJournal;
-use crate::store::{SignInRecords, SqlStore, Store};
+use crate::store::{SignInRecords, SqlStore, StateLock, Store};
 use anyhow::{anyhow, bail};
 use std::sync::Arc;
 
@@ -32,6 +32,9 @@ pub fn load(explicit: Option<&std::path::Path>) -> anyhow::Result<Setup> {
     })?;
     if let Some(problem) = unmet_needs(&config, &rules) {
         bail!(problem);
+    }
+    for warning in rules.warnings() {
+        tracing::warn!("{warning}");
     }
     Ok(Setup { config, rules })
 }
@@ -93,6 +96,16 @@ pub async fn open(config: &Config) -> anyhow::Result<(SqlStore, Option<Arc<Lease
         }
         None => (store, None),
     })
+}
+
+/// This process's hold on the SQLite state file, for the commands that write it (`run`, `once`):
+/// a second process on the same file exits at once. None for PostgreSQL (its replicas share it
+/// through leases) and for a preview, which writes nothing.
+pub fn lock_state(config: &Config, mode: Mode) -> anyhow::Result<Option<StateLock>> {
+    if !mode.writes() || config.state.postgres().is_some() {
+        return Ok(None);
+    }
+    Ok(Some(StateLock::take(&config.state.path)?))
 }
 
 /// Opens the state store; a preview without a state file uses a throwaway one and writes nothing.
@@ -186,7 +199,8 @@ mod tests {
         let rules = RuleSet::parse(std::path::Path::new("r.yaml"), text, &["t"]).unwrap();
         let store: Arc<dyn Store> = Arc::new(SqlStore::open_sqlite(&state).await.unwrap());
         let actions = vec![planned(&rules, "mail"), planned(&rules, "stop")];
-        let commit = PollCommit { actions, ..PollCommit::new(Scope::Real, "t", 1_000) };
+        let ledger = actions.iter().flat_map(|a| a.fired("poll")).collect();
+        let commit = PollCommit { actions, ledger, ..PollCommit::new(Scope::Real, "t", 1_000) };
         let ids = store.commit_poll(&commit).await.unwrap();
         // The killed process had sent joe's message and finished the cancel, and journaled both.
         let (killed, _) = Journal::open(&state).unwrap();

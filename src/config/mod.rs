@@ -5,12 +5,14 @@ mod auth;
 mod cron;
 pub mod duration;
 mod model;
+mod size;
 mod state;
 
 pub use auth::{AuthConfig, AuthError, AuthMethod};
 pub use cron::{parse_cron, CronError};
 pub use duration::{format_duration, ConfigDuration};
 pub use model::*;
+pub use size::ByteSize;
 pub use state::{HaConfig, StateConfig};
 
 use crate::secret::Secret;
@@ -86,9 +88,12 @@ pub fn load(path: &Path) -> Result<Config> {
     let mut problems = Vec::new();
     resolve(&mut config, base, &mut problems);
     validate(&config, &mut problems);
+    remember_secrets(&config);
     if problems.is_empty() {
         Ok(config)
     } else {
+        // A value taken from the environment may be a secret: a problem never echoes it.
+        let problems = problems.iter().map(|p| crate::secret::mask(p).into_owned()).collect();
         Err(Error::Invalid { path: path.into(), problems })
     }
 }
@@ -97,8 +102,29 @@ pub fn load(path: &Path) -> Result<Config> {
 /// environment. Used for the configuration, scenario and rule files alike.
 pub fn parse_yaml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
     let env: HashMap<String, String> = std::env::vars().collect();
+    remember_interpolated(text, &env);
     let options = serde_saphyr::Options::default().with_properties(env);
     serde_saphyr::from_str_with_options(text, options).map_err(|e| parse_error(path, text, &e))
+}
+
+/// Remembers as secret every environment value a `${VAR}` of `text` takes in: such values are
+/// how secrets reach rules, so plugins mask them where they show their arguments.
+fn remember_interpolated(text: &str, env: &HashMap<String, String>) {
+    for (at, _) in text.match_indices("${") {
+        let name: String = text[at + 2..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        if let Some(value) = env.get(&name) {
+            crate::secret::remember(value);
+        }
+    }
+}
+
+/// Remembers the configured secrets, so that an `exec` argument that repeats one is masked.
+fn remember_secrets(config: &Config) {
+    let auth = config.targets.iter().flat_map(|t| [&t.auth.password, &t.auth.token]);
+    let others = [&config.email.as_ref().and_then(|e| e.password.clone()), &config.state.password];
+    for secret in auth.chain(others).flatten() {
+        crate::secret::remember(secret.expose());
+    }
 }
 
 fn parse_error(path: &Path, text: &str, err: &serde_saphyr::Error) -> Error {
@@ -111,6 +137,8 @@ fn parse_error(path: &Path, text: &str, err: &serde_saphyr::Error) -> Error {
     if let Some(key) = key_at(text, line, column).filter(|_| message.contains(INTERPOLATED)) {
         message = message.replace(INTERPOLATED, &key);
     }
+    // A value taken from the environment may be a secret: an error never echoes it.
+    let message = crate::secret::mask(&message).into_owned();
     Error::Parse { path: path.into(), line, column, message }
 }
 
@@ -247,6 +275,15 @@ fn validate_email(email: &EmailConfig, problems: &mut Vec<String>) {
     if email.password.is_some() && email.username.is_none() {
         problems.push("email.password is set but email.username is not".into());
     }
+    let relay = email.host.as_deref().unwrap_or_default();
+    let credentials = email.username.is_some() || email.password.is_some();
+    if email.transport == EmailTransport::Smtp
+        && email.security == SmtpSecurity::None
+        && credentials
+        && !is_loopback_host(relay)
+    {
+        problems.push(format!("email.security: none would send the SMTP username and password in clear text to {relay}; use starttls or tls (a relay on a loopback address is exempt)"));
+    }
 }
 
 fn validate_target(target: &TargetConfig, problems: &mut Vec<String>) {
@@ -265,6 +302,15 @@ fn validate_target(target: &TargetConfig, problems: &mut Vec<String>) {
     if let Some(portal) = &target.auth.portal_url {
         check(is_http_url(portal), format!("auth.portal_url `{portal}` is not an http(s) URL"));
     }
+    for (key, url) in [("admin_url", Some(&target.admin_url)), ("auth.portal_url", target.auth.portal_url.as_ref())] {
+        if let Some(url) = url.filter(|u| !target.allow_insecure_http && in_clear(u)) {
+            check(false, format!("{key} `{url}` would send the password and every token in clear text; use https://, or set allow_insecure_http: true on the target if the network path is trusted (loopback addresses are exempt)"));
+        }
+    }
+    check(
+        target.max_response.0 >= 1024,
+        format!("max_response {} is too small; give at least 1KiB (256MiB is the default)", target.max_response),
+    );
     if let Err(e) = target.auth_method() {
         check(false, format!("auth: {e}"));
     }
@@ -287,6 +333,17 @@ fn validate_target(target: &TargetConfig, problems: &mut Vec<String>) {
         let portal = target.auth.portal_url.is_some() || target.flavor == Flavor::Enterprise;
         check(portal, "tasks: reading scheduled tasks needs auth.portal_url (the portal's sharing API)".into());
     }
+}
+
+/// A plain `http://` URL whose host is not a loopback address.
+pub fn in_clear(url: &str) -> bool {
+    reqwest::Url::parse(url).is_ok_and(|u| u.scheme() == "http" && !u.host_str().is_some_and(is_loopback_host))
+}
+
+/// `localhost`, or an IP address of the loopback interface (`127.0.0.0/8`, `::1`).
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn is_http_url(text: &str) -> bool {

@@ -2,6 +2,7 @@
 
 use super::auth::AuthConfig;
 use super::duration::ConfigDuration;
+use super::size::ByteSize;
 use super::state::{HaConfig, StateConfig};
 use crate::secret::Secret;
 use serde::Deserialize;
@@ -89,6 +90,19 @@ pub struct TargetConfig {
     /// Also watch the org's scheduled notebook tasks.
     #[serde(default)]
     pub tasks: Option<TasksConfig>,
+    /// The largest answer read from the site (a bigger one is a failed call).
+    #[serde(default = "default_max_response")]
+    pub max_response: ByteSize,
+    /// Allow `http://` URLs that are not loopback: the password and tokens then travel in clear.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+}
+
+/// The default `max_response`.
+pub const DEFAULT_MAX_RESPONSE: ByteSize = ByteSize(256 << 20);
+
+fn default_max_response() -> ByteSize {
+    DEFAULT_MAX_RESPONSE
 }
 
 /// `tasks:`: the org's scheduled notebook tasks, read on their own cadence.
@@ -305,6 +319,12 @@ pub struct HttpConfig {
     /// Address of `/metrics`, `/healthz`, `/status`; empty disables.
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// Host names requests may name besides IP literals and `localhost` (DNS rebinding).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Show e-mail recipients and program output on `/status`.
+    #[serde(default)]
+    pub show_details: bool,
 }
 
 fn default_listen() -> String {
@@ -313,6 +333,6 @@ fn default_listen() -> String {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { listen: default_listen() }
+        Self { listen: default_listen(), hosts: Vec::new(), show_details: false }
     }
 }

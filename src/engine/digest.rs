@@ -7,8 +7,7 @@ use crate::plan::LedgerRecord;
 use crate::rules::{Subject, Trigger, Verdict};
 use crate::store::PollCommit;
 
-/// The job id under which digest slots are recorded in the ledger.
-pub const DIGEST_JOB: &str = "*";
+pub use crate::ledger::DIGEST_JOB;
 
 /// The ledger trigger of one slot (local epoch ms).
 pub fn slot_trigger(slot_ms: i64) -> String {

@@ -85,10 +85,10 @@ async fn read_items(source: &Arc<dyn JobSource>, ids: Vec<String>) -> Vec<(Strin
         match read.map(|job| job.item_id) {
             Ok(Some(item)) => found.push((id, item)),
             Ok(None) => {
-                tracing::debug!(job = %crate::text::printable(&id), "the job's resource names no notebook item")
+                tracing::debug!(job = %crate::text::sanitize(&id), "the job's resource names no notebook item")
             }
             Err(e) => {
-                tracing::info!(job = %crate::text::printable(&id), error = %e, "cannot read the job's notebook item")
+                tracing::info!(job = %crate::text::sanitize(&id), error = %e, "cannot read the job's notebook item")
             }
         }
     }

@@ -127,7 +127,7 @@ async fn read_runs(source: &Arc<dyn JobSource>, tasks: Vec<Task>) -> (HashMap<St
                 runs.insert(id, list);
             }
             Err(e) => {
-                tracing::warn!(task = %crate::text::printable(&id), error = %e, "cannot read the task's runs; they are read again next time");
+                tracing::warn!(task = %crate::text::sanitize(&id), error = %e, "cannot read the task's runs; they are read again next time");
                 unread.insert(id);
             }
         }

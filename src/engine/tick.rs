@@ -158,7 +158,7 @@ impl Target {
                 (false, _) => dropped.push(check.job_id.clone()),
                 (true, left) if left <= 1 => {
                     dropped.push(check.job_id.clone());
-                    tracing::warn!(target_name = %self.config.name, job_id = %crate::text::printable(&check.job_id), rule = %check.rule, "cancel_ignored: the job is still running after the cancel");
+                    tracing::warn!(target_name = %self.config.name, job_id = %crate::text::sanitize(&check.job_id), rule = %check.rule, "cancel_ignored: the job is still running after the cancel");
                     ignored.push(ActionReport {
                         target: self.config.name.clone(),
                         rule: check.rule.clone(),
@@ -229,7 +229,7 @@ async fn read_job_resources(source: &Arc<dyn JobSource>, events: &mut [JobEvent]
             (JobEvent::Appeared(job) | JobEvent::StatusChanged { after: job, .. }, Ok(detail)) => job.enrich(detail),
             // A disappeared job whose resource cannot be read ends `unknown`.
             (event, Err(e)) => {
-                let id = crate::text::printable(&event.job().id);
+                let id = crate::text::sanitize(&event.job().id);
                 tracing::info!(job = %id, error = %e, "cannot read the job's resource");
             }
         }

@@ -89,6 +89,11 @@ pub fn json(report: &Report) -> Result<String, RenderError> {
 pub fn csv(report: &Report) -> Result<String, RenderError> {
     let mut writer = ::csv::Writer::from_writer(Vec::new());
     for row in rows(report) {
+        // Owners, ids and group names come from sites: none may start a spreadsheet formula.
+        let row = row.map(|cell| match cell.parse::<f64>() {
+            Ok(_) => cell,
+            Err(_) => crate::text::spreadsheet_cell(&cell).into_owned(),
+        });
         writer.write_record(&row).map_err(|e| RenderError::Encode(e.to_string()))?;
     }
     let bytes = writer.into_inner().map_err(|e| RenderError::Encode(e.to_string()))?;

@@ -68,16 +68,21 @@ struct RawFile {
     rules: Vec<serde_saphyr::Spanned<Value>>,
 }
 
-/// Every rule file under `paths` (files, or folders scanned for `*.yaml`/`*.yml`, sorted).
+/// Every rule file under `paths` (files, or folders scanned for `*.yaml`/`*.yml`, sorted); a
+/// folder or file that another user owns or can write to is an error, and is not read.
 pub fn rule_files(paths: &[PathBuf], errors: &mut Vec<RuleError>) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for path in paths {
+        if path.exists() && refused(path, errors) {
+            continue;
+        }
         if path.is_dir() {
             match std::fs::read_dir(path) {
                 Ok(entries) => {
                     let mut found: Vec<PathBuf> =
                         entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_yaml(p)).collect();
                     found.sort();
+                    found.retain(|file| !refused(file, errors));
                     files.extend(found);
                 }
                 Err(e) => errors.push(RuleError::file(path, format!("cannot read the folder: {e}"))),
@@ -89,6 +94,14 @@ pub fn rule_files(paths: &[PathBuf], errors: &mut Vec<RuleError>) -> Vec<PathBuf
         }
     }
     files
+}
+
+/// Reports and refuses a rule path that another user could have written (`trust`).
+fn refused(path: &Path, errors: &mut Vec<RuleError>) -> bool {
+    let Some(why) = super::trust::distrust(path) else { return false };
+    let message = format!("not read: {why}; rules can cancel jobs and run programs, so nbwarden reads only rule files and folders that no other user can change (chmod go-w, chown)");
+    errors.push(RuleError::file(path, message));
+    true
 }
 
 fn is_yaml(path: &Path) -> bool {
@@ -149,15 +162,7 @@ pub fn check_keys(
     }
 }
 
-/// The allowed word closest to `word`, if it is close enough to be a typo.
-pub fn nearest<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
-    allowed
-        .iter()
-        .map(|candidate| (strsim::damerau_levenshtein(word, candidate), *candidate))
-        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 4))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
+pub use crate::text::nearest;
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ pub mod evaluate;
 mod load;
 pub mod matcher;
 pub mod tasks;
+mod trust;
 mod usual;
 
 pub use evaluate::{Evaluation, Firing};
@@ -170,7 +171,7 @@ impl fmt::Display for RuleError {
         if let Some(rule) = &self.rule {
             write!(f, ": rule \"{rule}\"")?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", crate::secret::mask(&self.message))
     }
 }
 
@@ -201,6 +202,25 @@ impl RuleSet {
         } else {
             Err(errors)
         }
+    }
+
+    /// What is risky though it runs, each located at its rule (`check` prints them, `run` logs them).
+    pub fn warnings(&self) -> Vec<RuleError> {
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            for action in &rule.actions {
+                for (_, warning) in action.warnings() {
+                    let message = format!("warning: action {}: {warning}", action.kind());
+                    out.push(RuleError {
+                        file: rule.file.clone(),
+                        line: rule.line,
+                        rule: Some(rule.name.clone()),
+                        message,
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// The rule with this name.

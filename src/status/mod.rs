@@ -12,6 +12,7 @@ use crate::arcgis::model::rfc3339;
 use crate::arcgis::Phase;
 use crate::diff::Snapshot;
 use crate::engine::Line;
+use crate::text::sanitize;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -108,6 +109,8 @@ pub struct Recent {
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// `http.show_details`: e-mail recipients and program output shown on `/status`.
+    show_details: bool,
     targets: BTreeMap<String, TargetView>,
     jobs: BTreeMap<String, Vec<JobView>>,
     recent: VecDeque<Recent>,
@@ -190,10 +193,15 @@ impl Board {
         }
     }
 
+    /// Whether e-mail recipients and program output are shown (`http.show_details`).
+    pub fn show_details(&self, show: bool) {
+        self.0.lock().expect("board").show_details = show;
+    }
+
     /// Records a failed poll.
     pub fn failed(&self, target: &str, error: &str) {
         if let Some(view) = self.0.lock().expect("board").targets.get_mut(target) {
-            view.last_error = Some(error.to_string());
+            view.last_error = Some(sanitize(error).into_owned());
             view.failures_in_a_row += 1;
         }
     }
@@ -213,7 +221,8 @@ impl Board {
         if inner.recent.len() == RECENT_KEPT {
             inner.recent.pop_front();
         }
-        inner.recent.push_back(Recent { at: rfc3339(now).unwrap_or_default(), line: line.clone() });
+        let line = for_people(line, inner.show_details);
+        inner.recent.push_back(Recent { at: rfc3339(now).unwrap_or_default(), line });
     }
 
     /// Records who holds each target's lease (replicas); a target held elsewhere is healthy
@@ -303,6 +312,31 @@ fn is_healthy(view: &TargetView, now_ms: i64) -> bool {
     !waiting && now_ms - view.last_success_ms.unwrap_or(view.since_ms) <= view.interval.as_millis() as i64
 }
 
+/// What `/status` shows of a line: site text sanitized; unless `show_details`, no e-mail
+/// recipient (owners' addresses) and no program output.
+fn for_people(line: &Line, show_details: bool) -> Line {
+    let clean = |text: &str| sanitize(text).into_owned();
+    match line {
+        Line::Event { target, job_id, event, from, to } => Line::Event {
+            target: target.clone(),
+            job_id: clean(job_id),
+            event: event.clone(),
+            from: from.as_deref().map(clean),
+            to: to.as_deref().map(clean),
+        },
+        Line::Action(report) => {
+            let private = matches!(report.action.as_str(), "email" | "exec") && !show_details;
+            let detail = match private {
+                true => "details hidden (recipients and program output; http.show_details: true shows them)".into(),
+                false => clean(&report.detail),
+            };
+            let job_ids = report.job_ids.iter().map(|id| clean(id)).collect();
+            Line::Action(crate::plan::ActionReport { detail, job_ids, ..report.clone() })
+        }
+        Line::Poll { .. } => line.clone(),
+    }
+}
+
 fn shown_jobs(target: &str, snapshot: &Snapshot, now_ms: i64) -> Vec<JobView> {
     let finished = |j: &crate::arcgis::Job| !matches!(j.phase(), Phase::Running | Phase::Submitted);
     let mut jobs: Vec<_> = snapshot.values().map(|j| (finished(j), j.runtime(now_ms), j)).collect();
@@ -317,11 +351,11 @@ fn shown_jobs(target: &str, snapshot: &Snapshot, now_ms: i64) -> Vec<JobView> {
     jobs.into_iter()
         .map(|(_, runtime, job)| JobView {
             target: target.to_string(),
-            id: job.id.clone(),
-            job_type: job.job_type.clone().unwrap_or_default(),
-            status: job.status.as_str().to_string(),
+            id: sanitize(&job.id).into_owned(),
+            job_type: sanitize(job.job_type.as_deref().unwrap_or_default()).into_owned(),
+            status: sanitize(job.status.as_str()).into_owned(),
             phase: job.phase().as_str(),
-            username: job.username.clone().unwrap_or_default(),
+            username: sanitize(job.username.as_deref().unwrap_or_default()).into_owned(),
             started_at: job.started_at.and_then(rfc3339),
             runtime_seconds: runtime.map(|r| r.as_secs()),
             runtime: runtime.map(crate::config::format_duration).unwrap_or_default(),

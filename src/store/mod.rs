@@ -1,12 +1,12 @@
 //! The state store, beside the pipeline: snapshots, the ledger, streaks, the action queue, the
-//! audit trail and the history of job changes, behind `Store` so that a PostgreSQL backend fits later.
+//! audit trail and the history of job changes, behind `Store`: SQLite and PostgreSQL.
 
 pub mod lease;
 mod packed;
 pub mod progress;
 mod sql;
 
-pub use sql::{Backend, Change, Fired, SqlStore};
+pub use sql::{Backend, Change, Fired, SqlStore, StateLock};
 
 use crate::arcgis::signin::{History, Refusal, SignInLog};
 use crate::arcgis::Job;
@@ -63,6 +63,14 @@ pub enum Error {
     /// This replica no longer holds the target's lease: another replica polls and acts on it now.
     #[error("this replica no longer holds the lease of target \"{0}\"; another replica took it over, so nothing more is done for it here")]
     Fenced(String),
+    /// Another process holds the SQLite state file.
+    #[error("another nbwarden ({}) holds {path}; two processes on one state file would each act on every firing: stop it first, or give this one its own state.path", pid.map_or("another process".to_string(), |p| format!("pid {p}")))]
+    Held {
+        /// The state file.
+        path: String,
+        /// The process holding it, when it said.
+        pid: Option<u32>,
+    },
     /// A stored record could not be read back.
     #[error("state store: a stored record is unreadable: {0}")]
     DecodeFailed(String),
@@ -77,7 +85,12 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Error {
-        Error::QueryFailed(e.to_string())
+        // SQLITE_CORRUPT found past the first pages: say what it means and what to do.
+        let corrupt = e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "11" || c == "26");
+        match corrupt {
+            true => Error::QueryFailed(format!("{e}: the state file is corrupted; move it aside to start from a fresh state (a baseline; the firings recorded in it are forgotten), or restore it from a backup")),
+            false => Error::QueryFailed(e.to_string()),
+        }
     }
 }
 

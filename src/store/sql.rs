@@ -83,30 +83,18 @@ impl Store for SqlStore {
         let appended = commit::append_history(&mut tx, c).await?;
         commit::write_snapshot(&mut tx, c, appended, self.fold_min).await?;
         runs::insert(&mut tx, c).await?;
-        for chunk in c.ledger.chunks(commit::CHUNK) {
-            let sql = format!(
-                "INSERT INTO ledger (scope, target, rule, job_id, trig, fired_ms) VALUES {}
-                 ON CONFLICT (scope, target, rule, job_id, trig) DO NOTHING",
-                commit::placeholders(chunk.len(), 6)
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for record in chunk {
-                query = query
-                    .bind(scope)
-                    .bind(target)
-                    .bind(record.rule.as_str())
-                    .bind(record.job_id.as_str())
-                    .bind(record.trigger.as_str())
-                    .bind(c.now_ms);
-            }
-            query.execute(&mut *tx).await?;
-        }
+        let recorded = commit::insert_ledger(&mut tx, c).await?;
         commit::write_streaks(&mut tx, c).await?;
         commit::write_checks(&mut tx, c).await?;
         tasks::write(&mut tx, c).await?;
         let mut ids = Vec::with_capacity(c.actions.len());
         for planned in &c.actions {
-            ids.push(commit::insert_action(&mut tx, c, planned).await?);
+            // Only what this commit recorded first: another process that recorded a firing
+            // before queued its actions already.
+            let mut planned = planned.clone();
+            if planned.keep_recorded(&recorded) {
+                ids.push(commit::insert_action(&mut tx, c, &planned).await?);
+            }
         }
         for entry in &c.audit {
             commit::put_audit(&mut *tx, scope, entry).await?;
@@ -325,6 +313,7 @@ fn queued(row: &AnyRow) -> Result<Queued> {
 mod claim;
 mod commit;
 mod file;
+pub use file::StateLock;
 mod history;
 pub use history::{Change, Fired};
 mod open;

@@ -106,3 +106,17 @@ async fn the_configmaps_configuration_and_rules_pass_check_and_match_the_shipped
     assert!(out.status.success(), "{said}{}", text(&out.stderr));
     assert!(said.contains("replicas: this one is \"nbwarden-7d9f-abcde\", leases last 15s"), "{said}");
 }
+
+#[test]
+fn a_network_policy_lets_only_prometheus_reach_the_endpoint() {
+    let policy = manifest("networkpolicy.yaml");
+    assert_eq!(policy["kind"], "NetworkPolicy");
+    let spec = &policy["spec"];
+    let labels = &manifest("deployment.yaml")["spec"]["template"]["metadata"]["labels"];
+    assert_eq!(&spec["podSelector"]["matchLabels"], labels, "it selects nbwarden's pods");
+    assert_eq!(spec["policyTypes"], serde_json::json!(["Ingress", "Egress"]));
+    let ingress = spec["ingress"].as_array().unwrap();
+    assert_eq!(ingress.len(), 1, "one way in");
+    assert_eq!(ingress[0]["ports"], serde_json::json!([{ "protocol": "TCP", "port": 9187 }]));
+    assert!(ingress[0]["from"][0]["namespaceSelector"].is_object(), "from one namespace only");
+}

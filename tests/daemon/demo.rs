@@ -1,19 +1,64 @@
 //! `nbwarden demo` on a fresh directory: it prints cancels and e-mails, writes `.eml` files into
-//! `./demo-outbox/` and stops by itself with a summary.
+//! `./demo-outbox/` and stops by itself with a summary; in a private folder of its own, under a
+//! loose umask and beside folders another local user planted where it used to look.
 
+use crate::util::daemon::poll_until;
 use crate::util::text;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::time::Duration;
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().mode() & 0o777
+}
+
+/// A folder with an `exec` rule that, if loaded, leaves `marker` behind.
+fn plant(dir: &Path, marker: &Path) {
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    let rule = format!(
+        "rules:\n  - {{ name: planted, actions: [{{ type: exec, command: [touch, '{}'] }}] }}\n",
+        marker.display()
+    );
+    std::fs::write(dir.join("rules/evil.yaml"), rule).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+}
 
 #[tokio::test]
 async fn the_demo_cancels_mails_and_stops_by_itself() {
     let dir = tempfile::tempdir().unwrap();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_nbwarden"))
-        .args(["demo", "--seconds", "32"])
+    // Another user's planted folders, named as the demo used to name its own
+    // (/tmp/nbwarden-demo-<pid>), for the next few hundred pids.
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("the-planted-rule-ran");
+    let next: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid").unwrap().trim().parse().unwrap();
+    for pid in next..next + 300 {
+        plant(&tmp.path().join(format!("nbwarden-demo-{pid}")), &marker);
+    }
+    let planted: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let child = tokio::process::Command::new("sh")
+        .args(["-c", "umask 000; exec \"$0\" demo --seconds 32", env!("CARGO_BIN_EXE_nbwarden")])
         .current_dir(dir.path())
+        .env("TMPDIR", tmp.path())
         .env_remove("NBWARDEN_CONFIG")
         .env("NO_COLOR", "1")
-        .output()
-        .await
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let own = || {
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| !planted.contains(&p.file_name().unwrap().to_owned()))
+    };
+    assert!(poll_until(Duration::from_secs(10), || own().is_some()).await, "the demo made its folder");
+    let folder = own().unwrap();
+    assert_eq!(mode(&folder), 0o700, "{} is private to its user, whatever the umask", folder.display());
+    let name = folder.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(!name.trim_start_matches("nbwarden-demo-").chars().all(|c| c.is_ascii_digit()), "not a pid: {name}");
+    let output = child.wait_with_output().await.unwrap();
+    assert!(!folder.exists(), "the demo removed its folder");
+    assert!(!marker.exists(), "no planted rule ran");
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
     assert!(stdout.contains("first poll: ") && stdout.contains("(the baseline: no events"), "{stdout}");
@@ -39,6 +84,10 @@ async fn the_demo_cancels_mails_and_stops_by_itself() {
     let outbox = dir.path().join("demo-outbox");
     let emails: Vec<_> = std::fs::read_dir(&outbox).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(!emails.is_empty() && emails.iter().all(|p| p.extension().is_some_and(|e| e == "eml")), "{emails:?}");
+    assert_eq!(mode(&outbox), 0o700);
+    assert!(emails.iter().all(|p| mode(p) == 0o600), "the messages are private");
+    assert_eq!(mode(&dir.path().join("demo-report.html")), 0o600, "so is the report");
+    assert!(stdout.contains("./demo-report.html"), "the closing hint names a file that exists: {stdout}");
     assert!(stdout.contains(&format!("{} e-mail(s) written to ./demo-outbox/", emails.len())), "{stdout}");
     // A job a scheduled task started names the task (jfail4joe, of the hourly sync task).
     let bodies: Vec<String> = emails.iter().map(|p| std::fs::read_to_string(p).unwrap().replace("=\r\n", "")).collect();

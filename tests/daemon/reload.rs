@@ -72,10 +72,10 @@ async fn a_new_configuration_that_cannot_start_keeps_the_old_one_running() {
     let site = site(ONE_JOB, "{ every: 1s, timeout: 2s }", "rules: []\n").await;
     let daemon = Daemon::start(&site.config_path, &[]);
     assert!(daemon.wait_for_log("watching", 10 * SECOND).await, "{}", daemon.log());
-    // Valid, but its state file cannot be created: the old configuration is started again.
+    // Valid, but its state file cannot be created (nor its lock taken): the old one goes on.
     site.rewrite(|line| line.replace("state: { path: state.db }", "state: { path: /proc/nbwarden/state.db }"));
     daemon.signal("HUP");
-    assert!(daemon.wait_for_log("could not start", 10 * SECOND).await, "{}", daemon.log());
+    assert!(daemon.wait_for_log("the previous configuration keeps running", 10 * SECOND).await, "{}", daemon.log());
     let lists = site.sim.stats().lists;
     assert!(poll_until(5 * SECOND, || site.sim.stats().lists >= lists + 2).await, "still polling\n{}", daemon.log());
 }

@@ -18,15 +18,54 @@ impl Daemon {
 
     /// The same, in the working directory `cwd`.
     pub fn start_in(config: &Path, args: &[&str], cwd: Option<&Path>) -> Daemon {
-        let log = tempfile::NamedTempFile::new().unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_nbwarden"));
         command.args(["--config", config.to_str().unwrap(), "-v", "run"]).args(args);
-        command.env_remove("NBWARDEN_CONFIG").env_remove("NBWARDEN_LOG").env("NO_COLOR", "1");
         if let Some(cwd) = cwd {
             command.current_dir(cwd);
         }
+        Daemon::spawn(command)
+    }
+
+    /// The same, started by `sh -c "<shell>; exec nbwarden …"` (a `ulimit` or a `umask` first); the
+    /// process is nbwarden itself once started.
+    pub fn start_after(config: &Path, args: &[&str], shell: &str) -> Daemon {
+        let mut command = Command::new("sh");
+        let script = format!("{shell}; exec \"$0\" \"$@\"");
+        command.args([
+            "-c",
+            &script,
+            env!("CARGO_BIN_EXE_nbwarden"),
+            "--config",
+            config.to_str().unwrap(),
+            "-v",
+            "run",
+        ]);
+        command.args(args);
+        Daemon::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Daemon {
+        let log = tempfile::NamedTempFile::new().unwrap();
+        command.env_remove("NBWARDEN_CONFIG").env_remove("NBWARDEN_LOG").env("NO_COLOR", "1");
         let child = command.stdout(Stdio::null()).stderr(log.reopen().unwrap()).spawn().expect("nbwarden runs");
         Daemon { child, log }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A line of `/proc/<pid>/status` (`VmHWM`, `VmRSS`) in KiB.
+    pub fn status_kib(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let line = status.lines().find(|l| l.starts_with(&format!("{field}:")))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Open file descriptors.
+    pub fn open_files(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).map_or(0, |d| d.count())
     }
 
     /// Everything logged so far.

@@ -19,6 +19,36 @@ pub(super) fn placeholders(rows: usize, columns: usize) -> String {
     (0..rows).map(row).collect::<Vec<_>>().join(", ")
 }
 
+/// Inserts the commit's ledger rows; returns the (rule, job id) pairs inserted here, those already
+/// recorded (by another process) left out.
+pub(super) async fn insert_ledger(
+    tx: &mut Transaction<'_, Any>,
+    c: &PollCommit<'_>,
+) -> Result<std::collections::HashSet<(String, String)>> {
+    let mut recorded = std::collections::HashSet::new();
+    for chunk in c.ledger.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO ledger (scope, target, rule, job_id, trig, fired_ms) VALUES {}
+             ON CONFLICT (scope, target, rule, job_id, trig) DO NOTHING RETURNING rule, job_id",
+            placeholders(chunk.len(), 6)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for record in chunk {
+            query = query
+                .bind(c.scope.as_str())
+                .bind(c.target)
+                .bind(record.rule.as_str())
+                .bind(record.job_id.as_str())
+                .bind(record.trigger.as_str())
+                .bind(c.now_ms);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            recorded.insert((row.try_get(0)?, row.try_get(1)?));
+        }
+    }
+    Ok(recorded)
+}
+
 /// Appends one history row per job new, changed or gone; returns how many.
 pub(super) async fn append_history(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>) -> Result<i64> {
     let rows: Vec<(&Job, bool)> =

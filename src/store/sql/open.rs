@@ -7,12 +7,14 @@ use crate::secret::Secret;
 use crate::store::lease::Leases;
 use crate::store::{Error, Result};
 use sqlx::any::AnyPoolOptions;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Any, AssertSqlSafe, Executor, Pool, SqlSafeStr};
+use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
+use sqlx::{Any, AssertSqlSafe, Connection, Executor, Pool, SqlSafeStr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Set on every connection to the SQLite file.
+const SQLITE_PRAGMAS: [&str; 3] = ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=10000"];
 /// Rows of change a snapshot takes before it is packed again, at least.
 const FOLD_MIN: i64 = 1_000;
 /// Connections to a PostgreSQL server: polls, the action runner and the leases at once.
@@ -33,11 +35,17 @@ impl SqlStore {
         create_private_file(path).map_err(|e| open_failed(e.to_string()))?;
         sqlx::any::install_default_drivers();
         let url = format!("sqlite://{}?mode=rwc", url_path(path));
+        let failed = |e: sqlx::Error| corrupted(&e, &shown).unwrap_or_else(|| open_failed(e.to_string()));
+        // One connection first: a file that is no database fails here at once, and says so (the
+        // pool would retry it for half a minute, then report a timeout).
+        let mut probe = sqlx::AnyConnection::connect(&url).await.map_err(failed)?;
+        probe.execute(SQLITE_PRAGMAS[0]).await.map_err(failed)?;
+        let _ = probe.close().await;
         let pool = AnyPoolOptions::new()
             .max_connections(1)
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=10000"] {
+                    for pragma in SQLITE_PRAGMAS {
                         conn.execute(pragma).await?;
                     }
                     Ok(())
@@ -45,8 +53,14 @@ impl SqlStore {
             })
             .connect(&url)
             .await
-            .map_err(|e| open_failed(e.to_string()))?;
-        migrate(&pool, Backend::Sqlite, &shown).await?;
+            .map_err(failed)?;
+        if let Err(e) = migrator(Backend::Sqlite).run(&pool).await {
+            let corrupt = match &e {
+                MigrateError::Execute(cause) | MigrateError::ExecuteMigration(cause, _) => corrupted(cause, &shown),
+                _ => None,
+            };
+            return Err(corrupt.unwrap_or_else(|| Error::MigrateFailed { path: shown, detail: e.to_string() }));
+        }
         for suffix in ["-wal", "-shm"] {
             let side = format!("{}{suffix}", path.display());
             let _ = restrict(Path::new(&side));
@@ -100,6 +114,19 @@ impl SqlStore {
     pub fn pool(&self) -> &Pool<Any> {
         &self.pool
     }
+}
+
+/// The error of a state file that is not an SQLite database, or a damaged one: say so, and what
+/// to do (an error code of SQLite's own, not a guess from the words).
+fn corrupted(e: &sqlx::Error, shown: &str) -> Option<Error> {
+    const CORRUPT: u32 = 11;
+    const NOT_A_DATABASE: u32 = 26;
+    let database = e.as_database_error()?;
+    let code = database.code()?.parse::<u32>().ok()?;
+    matches!(code & 0xff, CORRUPT | NOT_A_DATABASE).then(|| Error::OpenFailed {
+        path: shown.to_string(),
+        detail: format!("the state file is corrupted (SQLite: {}); nbwarden cannot read it. Move it aside (mv {shown} {shown}.corrupt) to start from a fresh state: the next poll is a baseline, and the firings recorded in the old file are forgotten, so `poll` rules may fire again for jobs that still match. Or restore the file from a backup", database.message()),
+    })
 }
 
 /// Why a connection failed: the server's own message when it answered (sqlx adds the line of

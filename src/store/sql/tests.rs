@@ -21,6 +21,12 @@ fn commit<'a>(target: &'a str, upserts: &'a [Job], gone: &[&str]) -> PollCommit<
     PollCommit { upserts: upserts.iter().collect(), gone, local_ms, ..PollCommit::new(Scope::Real, target, 1_000) }
 }
 
+/// A commit that fires and queues `actions`.
+fn queuing<'a>(target: &'a str, actions: Vec<Planned>) -> PollCommit<'a> {
+    let ledger = actions.iter().flat_map(|a| a.fired("poll")).collect();
+    PollCommit { ledger, actions, ..commit(target, &[], &[]) }
+}
+
 fn planned(id: &str) -> Planned {
     Planned {
         rule: "r".into(),
@@ -231,9 +237,7 @@ on_both!(a_digest_before_the_first_poll_leaves_that_poll_a_baseline);
 
 async fn queued_actions_retry_then_finish_in_the_audit_trail(backend: Backend) {
     let (_dir, store) = open(backend).await;
-    let mut poll = commit("prod", &[], &[]);
-    poll.actions = vec![planned("a"), planned("b")];
-    let ids = store.commit_poll(&poll).await.unwrap();
+    let ids = store.commit_poll(&queuing("prod", vec![planned("a"), planned("b")])).await.unwrap();
     assert_eq!(ids.len(), 2);
     let now = crate::arcgis::auth::local_now_ms();
     let due = store.due_actions(Scope::Real, now, 0, 64).await.unwrap();
@@ -267,6 +271,23 @@ async fn queued_actions_retry_then_finish_in_the_audit_trail(backend: Backend) {
 }
 on_both!(queued_actions_retry_then_finish_in_the_audit_trail);
 
+/// Two processes that fire the same firing (two daemons on one file, or a stale replica): the
+/// second commit finds its ledger row there and queues nothing; a batch keeps only its new jobs.
+async fn an_action_is_queued_only_by_the_commit_that_recorded_its_firing(backend: Backend) {
+    let (_dir, store) = open(backend).await;
+    let first = store.commit_poll(&queuing("prod", vec![planned("a")])).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let again = store.commit_poll(&queuing("prod", vec![planned("a")])).await.unwrap();
+    assert!(again.is_empty(), "the firing was recorded already: nothing queued twice");
+    let mut batch = planned("a");
+    batch.jobs.push(job("b", Status::Executing));
+    let ids = store.commit_poll(&queuing("prod", vec![batch])).await.unwrap();
+    let queued = store.due_actions(Scope::Real, i64::MAX / 2, first[0], 64).await.unwrap();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(queued[0].planned.job_ids(), ["b"], "the batch went out with the one new job only");
+}
+on_both!(an_action_is_queued_only_by_the_commit_that_recorded_its_firing);
+
 async fn pruning_keeps_what_is_still_listed(backend: Backend) {
     let (_dir, mut store) = open(backend).await;
     store.fold_min = 0;
@@ -295,9 +316,7 @@ on_both!(pruning_keeps_what_is_still_listed);
 
 async fn pruning_clears_old_audit_lines_and_finished_actions_but_never_pending_ones(backend: Backend) {
     let (_dir, store) = open(backend).await;
-    let mut poll = commit("prod", &[], &[]);
-    poll.actions = vec![planned("a"), planned("b")];
-    let ids = store.commit_poll(&poll).await.unwrap();
+    let ids = store.commit_poll(&queuing("prod", vec![planned("a"), planned("b")])).await.unwrap();
     let done = Attempt::Final { outcome: Outcome::Done, detail: "ok".into() };
     store.record_attempt(ids[0], &done, 1_000).await.unwrap();
     let report = ActionReport {

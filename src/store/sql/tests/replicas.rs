@@ -72,6 +72,7 @@ async fn a_takeover_raises_the_epoch_and_fences_the_old_holder() {
     a.round(&["t1".to_string()]).await.unwrap();
     let mut poll = PollCommit::new(Scope::Real, "t1", 1_000);
     poll.actions = vec![action("j1")];
+    poll.ledger = poll.actions[0].fired("poll");
     let ids = store_a.commit_poll(&poll).await.unwrap();
     assert_eq!(store_a.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap().len(), 1, "claimed by a");
     assert!(store_a.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap().is_empty(), "running: not again");
@@ -115,6 +116,7 @@ async fn progress_journaled_by_a_holder_is_what_its_successor_resumes_from() {
     a.round(&["t1".to_string()]).await.unwrap();
     let mut poll = PollCommit::new(Scope::Real, "t1", 1_000);
     poll.actions = vec![action("j1")];
+    poll.ledger = poll.actions[0].fired("poll");
     let ids = store_a.commit_poll(&poll).await.unwrap();
     let claimed = store_a.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap();
     assert_eq!(claimed.len(), 1);
