@@ -23,13 +23,17 @@ pub enum Outcome {
     Skipped,
     /// A cancelled job was still running some polls later (the audit trail only).
     CancelIgnored,
+    /// A dry run's firing that waits: on more matching polls (`for_polls`), or on a job's
+    /// crossing of its limit before the next poll.
+    Pending,
 }
 
 impl Outcome {
     /// Every outcome, in the order the status page lists them.
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Done,
         Outcome::Planned,
+        Outcome::Pending,
         Outcome::Failed,
         Outcome::Suppressed,
         Outcome::Skipped,
@@ -45,6 +49,7 @@ impl Outcome {
             Outcome::Suppressed => "suppressed",
             Outcome::Skipped => "skipped",
             Outcome::CancelIgnored => "cancel_ignored",
+            Outcome::Pending => "pending",
         }
     }
 

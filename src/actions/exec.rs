@@ -50,6 +50,11 @@ impl super::Plugin for ExecConfig {
             let hint = "`command` needs at least the program, e.g. [/usr/local/bin/notify, \"{{ job.id }}\"]";
             out.push(("command", hint.into()));
         }
+        if let Some(Err(why)) =
+            self.command.first().filter(|p| !p.contains("{{") && !p.contains("{%")).map(|p| runnable(p))
+        {
+            out.push(("command", why));
+        }
         let valid = |name: &str| !name.is_empty() && !name.contains(['=', '\0']);
         for name in self.inherit_env.iter().chain(self.env.keys()).filter(|n| !valid(n)) {
             out.push(("inherit_env", format!("`{name}` is not an environment variable name")));
@@ -75,6 +80,27 @@ impl super::Plugin for ExecConfig {
 
     fn build(&self) -> Box<dyn super::Action> {
         Box::new(Exec(self.clone()))
+    }
+}
+
+/// Whether `program` can be started: a path to an executable file, or a name found on `PATH`.
+fn runnable(program: &str) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &std::path::Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let path = std::path::Path::new(program);
+        return match (path.exists(), executable(path)) {
+            (false, _) => Err(format!("the program `{program}` does not exist")),
+            (true, false) => Err(format!("`{program}` is not an executable file (chmod +x?)")),
+            (true, true) => Ok(()),
+        };
+    }
+    let path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
+    match path.split(':').any(|dir| executable(&std::path::Path::new(dir).join(program))) {
+        true => Ok(()),
+        false => Err(format!("the program `{program}` is not on PATH ({path}); give its full path")),
     }
 }
 

@@ -1,5 +1,7 @@
-//! MiniJinja templates of rule actions: checked when rules compile, rendered with the job context
-//! of SPEC §3. Undefined variables are errors, so a typo is caught by `check`, not at 3 a.m.
+//! MiniJinja templates of rule actions: checked when rules compile (syntax, filters and tests, and
+//! every name against what the rule's trigger provides, so a typo is caught by `check`, not at
+//! 3 a.m.), rendered with the job context of SPEC §3. At run time a value the data lacks (no
+//! messages, no item) renders as the placeholder `(none)`, never as "undefined value".
 
 use crate::arcgis::model::rfc3339;
 use crate::arcgis::Job;
@@ -11,7 +13,28 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 
+/// What a value the data lacks renders as.
+pub const MISSING: &str = "(none)";
+
+/// The environment of rules' templates: a lookup into data that is not there is the placeholder.
 fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        env.set_formatter(|out, state, value| match value.is_undefined() {
+            true => out
+                .write_str(MISSING)
+                .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())),
+            false => minijinja::escape_formatter(out, state, value),
+        });
+        env
+    })
+}
+
+/// The environment of nbwarden's own pages (`/status`, the report): strict, so that a mistake in
+/// them fails their tests.
+fn pages() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
@@ -20,17 +43,118 @@ fn environment() -> &'static Environment<'static> {
     })
 }
 
-/// Renders an HTML template: every value is HTML-escaped.
+/// Renders a rule's HTML template: every value is HTML-escaped.
 pub fn render_html(source: &str, context: &impl serde::Serialize) -> Result<String, TemplateError> {
     let template = environment().template_from_named_str("body.html", source).map_err(|e| describe(&e))?;
     template.render(minijinja::value::Serde(context)).map_err(|e| describe(&e))
+}
+
+/// Renders one of nbwarden's own HTML pages, strictly: every value is HTML-escaped.
+pub fn render_page(source: &str, context: &impl serde::Serialize) -> Result<String, TemplateError> {
+    let template = pages().template_from_named_str("page.html", source).map_err(|e| describe(&e))?;
+    template.render(minijinja::value::Serde(context)).map_err(|e| describe(&e))
+}
+
+/// What a rule's templates see, by what fires it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provides {
+    /// A job rule: `job`, `jobs`, `rule`, `event`, `target`, `now`.
+    Jobs,
+    /// A task rule: the same, and `task`.
+    Tasks,
+}
+
+impl Provides {
+    fn roots(self) -> &'static [&'static str] {
+        match self {
+            Provides::Jobs => &["job", "jobs", "rule", "event", "target", "now"],
+            Provides::Tasks => &["job", "jobs", "task", "rule", "event", "target", "now"],
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Provides::Jobs => "a job rule's templates see job, jobs, rule, event, target and now",
+            Provides::Tasks => "a task rule's templates see task, job, jobs, rule, event, target and now",
+        }
+    }
+}
+
+/// The fields of `job.*`, `task.*` and `event.*`, read from the contexts themselves.
+fn fields(root: &str) -> &'static [String] {
+    static JOB: OnceLock<Vec<String>> = OnceLock::new();
+    static TASK: OnceLock<Vec<String>> = OnceLock::new();
+    static EVENT: OnceLock<Vec<String>> = OnceLock::new();
+    let keys = |value: Value| value.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    match root {
+        "job" => {
+            JOB.get_or_init(|| keys(job_context(&Job::new("", crate::arcgis::Status::Completed), 0, &Links::default())))
+        }
+        "task" => TASK.get_or_init(|| {
+            let task = crate::arcgis::tasks::Task {
+                id: String::new(),
+                title: String::new(),
+                owner: String::new(),
+                item_id: None,
+                cron: None,
+                interval_seconds: None,
+                start_ms: None,
+                last_start_ms: None,
+                active: true,
+                state: None,
+            };
+            let facts = TaskFacts { task, consecutive_failures: 0, result: None, next_due_ms: None, due_ms: None };
+            keys(task_context(&facts, None))
+        }),
+        "event" => EVENT.get_or_init(|| keys(json!(EventInfo { kind: String::new(), from: None, to: None }))),
+        _ => &[],
+    }
+}
+
+/// Every problem of a template used where `provides` holds: its syntax, unknown filters and
+/// tests, and names that the trigger does not provide (which would render as the placeholder).
+pub fn problems_for(source: &str, provides: Provides) -> Vec<TemplateError> {
+    let template = match environment().template_from_str(source) {
+        Ok(template) => template,
+        Err(e) => return vec![describe(&e)],
+    };
+    let mut problems = unknown_functions(&template);
+    let mut names: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+    names.sort();
+    problems.extend(names.iter().filter_map(|name| unknown_name(name, provides)));
+    problems
+}
+
+/// Why `name` (`root.field…`) is not provided, when it is not.
+fn unknown_name(name: &str, provides: Provides) -> Option<TemplateError> {
+    let mut parts = name.splitn(3, '.');
+    let root = parts.next().unwrap_or_default();
+    let roots = provides.roots();
+    if !roots.contains(&root) {
+        let hint = crate::text::nearest(root, roots).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+        return Some(TemplateError(format!("`{name}` is not known here{hint}; {}", provides.describe())));
+    }
+    let known: Vec<&str> = fields(root).iter().map(String::as_str).collect();
+    let field = parts.next().filter(|f| !known.is_empty() && !known.contains(f))?;
+    let hint =
+        crate::text::nearest(field, &known).map(|n| format!(" (did you mean `{root}.{n}`?)")).unwrap_or_default();
+    Some(TemplateError(format!("`{root}.{field}` is not a field of `{root}`{hint}; its fields: {}", known.join(", "))))
 }
 
 /// Checks a template: its syntax, and that every filter and test it applies exists (MiniJinja
 /// finds an unknown one only when rendering reaches it, at 3 a.m.).
 pub fn check(source: &str) -> Result<(), TemplateError> {
     let template = environment().template_from_str(source).map_err(|e| describe(&e))?;
-    let code = &minijinja::machinery::get_compiled_template(&template).instructions;
+    match unknown_functions(&template).into_iter().next() {
+        Some(problem) => Err(problem),
+        None => Ok(()),
+    }
+}
+
+/// The filters and tests `template` applies that do not exist.
+fn unknown_functions(template: &minijinja::Template) -> Vec<TemplateError> {
+    let code = &minijinja::machinery::get_compiled_template(template).instructions;
+    let mut problems = Vec::new();
     for (at, instruction) in instructions(code) {
         let (kind, name, known) = match instruction {
             Instruction::ApplyFilter(name, ..) => ("filter", *name, known_filters()),
@@ -42,10 +166,10 @@ pub fn check(source: &str) -> Result<(), TemplateError> {
             let hint =
                 crate::text::nearest(name, &names).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
             let line = code.get_line(at).map(|l| format!(" (template line {l})")).unwrap_or_default();
-            return Err(TemplateError(format!("unknown {kind} `{name}`{hint}{line}")));
+            problems.push(TemplateError(format!("unknown {kind} `{name}`{hint}{line}")));
         }
     }
-    Ok(())
+    problems
 }
 
 /// How many values the template writes without passing them through `tojson` last: in a JSON
@@ -275,10 +399,38 @@ mod tests {
 
     #[test]
     fn renders_and_rejects() {
-        let context = json!({ "job": { "id": "j1", "runtime": "1h32m" } });
+        let context = json!({ "job": { "id": "j1", "runtime": "1h32m", "messages": [] } });
         assert_eq!(render("{{ job.id }} ran {{ job.runtime }}", &context).unwrap(), "j1 ran 1h32m");
         assert!(check("{{ job.id }").is_err());
-        assert!(render("{{ jbo.id }}", &context).unwrap_err().to_string().contains("undefined"));
+        let missing = render("last: {{ job.messages | last }}; {{ job.nothing.deeper }}", &context).unwrap();
+        assert_eq!(missing, "last: (none); (none)", "what the data lacks is the placeholder, never an error");
+    }
+
+    #[test]
+    fn names_are_checked_against_what_the_trigger_provides() {
+        let fine = "{{ job.id }} {{ jobs | length }} {% for j in jobs %}{{ j.id }}{% endfor %}";
+        assert!(problems_for(fine, Provides::Jobs).is_empty());
+        let table = [
+            ("{{ jobb.id }}", Provides::Jobs, "`jobb.id` is not known here (did you mean `job`?)"),
+            (
+                "{{ job.usrname }}",
+                Provides::Jobs,
+                "`job.usrname` is not a field of `job` (did you mean `job.username`?)",
+            ),
+            ("{{ task.titel }}", Provides::Tasks, "`task.titel` is not a field of `task` (did you mean `task.title`?)"),
+            ("{{ task.title }}", Provides::Jobs, "`task.title` is not known here"),
+            ("{{ event.knd }}", Provides::Jobs, "(did you mean `event.kind`?)"),
+        ];
+        for (source, provides, expected) in table {
+            let problems = problems_for(source, provides);
+            assert!(problems.len() == 1 && problems[0].to_string().contains(expected), "{source}: {problems:?}");
+        }
+        assert!(problems_for("{{ task.title }} {{ task.consecutive_failures }}", Provides::Tasks).is_empty());
+        let every: Vec<String> = problems_for("{{ jobb.id | upperr }} {{ job.usrname }}", Provides::Jobs)
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(every.len(), 3, "every problem of one template at once: {every:?}");
     }
 
     /// Two jobs (a full one, one that lacks every field) and an event of each kind.

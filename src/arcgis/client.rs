@@ -193,15 +193,11 @@ impl Client {
         }
     }
 
-    /// The admin API's `currentVersion`.
+    /// The admin API's version (`currentVersion`, `fullVersion` or `version`).
     pub async fn version(&self) -> Result<String> {
         let root: AdminRoot =
             self.authed(Call::get(self.endpoints.admin().to_string(), vec![("f", "json".into())])).await?;
-        Ok(match root.current_version {
-            Some(serde_json::Value::String(v)) => v,
-            Some(other) => other.to_string(),
-            None => "unknown".into(),
-        })
+        Ok(root.version().unwrap_or_else(|| "unknown".into()))
     }
 
     async fn list(&self, detailed: bool) -> Result<JobList> {

@@ -153,18 +153,34 @@ impl Payload for OperationResponse {
     }
 }
 
-/// The admin root (`<admin>?f=json`): only the version matters.
+/// The admin root (`<admin>?f=json`): only the version matters. Sites name it `currentVersion`,
+/// `fullVersion`, or (Notebook Server 12.1) `version`.
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AdminRoot {
     /// `currentVersion`, a string or a number.
-    #[serde(rename = "currentVersion")]
-    pub current_version: Option<serde_json::Value>,
+    current_version: Option<serde_json::Value>,
+    /// `fullVersion`.
+    full_version: Option<serde_json::Value>,
+    /// `version` (Notebook Server 12.1: `"12.1.0"`).
+    version: Option<serde_json::Value>,
+}
+
+impl AdminRoot {
+    /// The version, from the first of `currentVersion`, `fullVersion` and `version` given.
+    pub fn version(&self) -> Option<String> {
+        let value = self.current_version.as_ref().or(self.full_version.as_ref()).or(self.version.as_ref())?;
+        Some(match value {
+            serde_json::Value::String(v) => v.clone(),
+            other => other.to_string(),
+        })
+    }
 }
 
 impl Payload for AdminRoot {
-    const EXPECTED: &'static str = "currentVersion";
+    const EXPECTED: &'static str = "currentVersion, fullVersion or version";
     fn is_payload(&self) -> bool {
-        self.current_version.is_some()
+        self.version().is_some()
     }
 }
 

@@ -11,36 +11,50 @@ use std::fmt::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-/// `Ok(false)` when something is wrong (exit 1).
+/// `Ok(false)` when something is wrong (exit 1): every problem of the configuration and of the
+/// rules is listed in one run, each with its file, line and column.
 pub async fn run(explicit: Option<&Path>, probe_targets: bool) -> anyhow::Result<bool> {
-    let config = match super::load_config(explicit) {
-        Ok(config) => config,
-        Err(e) => {
-            super::write_stdout(&format!("{e:#}\n"))?;
-            return Ok(false);
-        }
+    let path = crate::config::locate(explicit)?;
+    let (config, mut problems) = match crate::config::load(&path) {
+        Ok(config) => (Some(config), Vec::new()),
+        Err(e @ crate::config::Error::Invalid { .. }) => (None, e.to_string().lines().map(str::to_string).collect()),
+        Err(e) => return Err(e.into()),
     };
-    let names: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
-    let rules = match RuleSet::load(&config.rules, &names) {
-        Ok(rules) => rules,
+    let sketch = crate::config::sketch(&path);
+    let (rule_paths, targets) = match &config {
+        Some(c) => (c.rules.clone(), c.targets.iter().map(|t| (t.name.clone(), Some(t.flavor))).collect()),
+        None => (sketch.rules, sketch.targets),
+    };
+    let known: Vec<(&str, Option<Flavor>)> = targets.iter().map(|(n, f)| (n.as_str(), *f)).collect();
+    let rules = match RuleSet::load_for(&rule_paths, &known) {
+        Ok(rules) => Some(rules),
         Err(errors) => {
-            let mut out: String = errors.iter().map(|e| format!("{e}\n")).collect();
-            let _ = writeln!(out, "{} problem(s) found; nothing was changed", errors.len());
-            super::write_stdout(&out)?;
-            return Ok(false);
+            problems.extend(errors.iter().map(|e| e.to_string()));
+            None
         }
     };
-    if let Some(problem) = super::setup::unmet_needs(&config, &rules) {
-        super::write_stdout(&format!("{problem}\n"))?;
-        return Ok(false);
+    if let (Some(config), Some(rules)) = (&config, &rules) {
+        problems.extend(super::setup::unmet_needs(config, rules));
     }
-    let mut out =
-        format!("{}: OK, {} target(s), {} rule(s)\n", config.source.display(), config.targets.len(), rules.rules.len());
+    problems.extend(config.as_ref().and_then(|c| crate::config::unwritable(&c.state)));
+    let mut out = String::new();
+    for warning in rules.iter().flat_map(RuleSet::warnings) {
+        let _ = writeln!(out, "{warning}");
+    }
+    let (Some(config), Some(rules), true) = (config, rules, problems.is_empty()) else {
+        problems.iter().for_each(|p| out.push_str(&format!("{p}\n")));
+        let _ = writeln!(out, "{} problem(s) found; nothing was changed", problems.len());
+        super::write_stdout(&out)?;
+        return Ok(false);
+    };
+    let mut out = format!(
+        "{}: OK, {} target(s), {} rule(s)\n{out}",
+        config.source.display(),
+        config.targets.len(),
+        rules.rules.len()
+    );
     if rules.rules.is_empty() {
         out.push_str("warning: no rules found under `rules:`; nbwarden will only watch\n");
-    }
-    for warning in rules.warnings() {
-        let _ = writeln!(out, "{warning}");
     }
     let listen = config.http.listen.trim();
     if !listen.is_empty() && !crate::status::server::is_loopback(listen) {

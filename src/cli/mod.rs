@@ -71,9 +71,10 @@ pub enum Command {
         #[arg(long)]
         targets: bool,
     },
-    /// For every rule: would it fire for this job now, and which condition fails.
+    /// For every rule: would it fire for this job (or scheduled task) now, and which condition fails.
     Explain {
-        /// The job id.
+        /// A job id, or a scheduled task's id or title.
+        #[arg(value_name = "ID")]
         job_id: String,
         /// Only this target.
         #[arg(long, value_name = "T")]

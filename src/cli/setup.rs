@@ -25,8 +25,9 @@ pub struct Setup {
 /// Loads the configuration and compiles the rules; every rule error is listed.
 pub fn load(explicit: Option<&std::path::Path>) -> anyhow::Result<Setup> {
     let config = super::load_config(explicit)?;
-    let names: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
-    let rules = RuleSet::load(&config.rules, &names).map_err(|errors| {
+    let targets: Vec<(&str, Option<crate::config::Flavor>)> =
+        config.targets.iter().map(|t| (t.name.as_str(), Some(t.flavor))).collect();
+    let rules = RuleSet::load_for(&config.rules, &targets).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         anyhow!("{} problem(s) in the rules:\n{}", lines.len(), lines.join("\n"))
     })?;

@@ -42,7 +42,7 @@ pub struct Config {
     pub source: PathBuf,
 }
 
-fn default_rules() -> Vec<PathBuf> {
+pub(super) fn default_rules() -> Vec<PathBuf> {
     vec![PathBuf::from("rules")]
 }
 
@@ -114,13 +114,13 @@ pub struct TasksConfig {
     pub every: ConfigDuration,
     /// The zone the tasks' cron schedules are written in (default UTC).
     #[serde(default)]
-    pub timezone: Option<String>,
+    pub timezone: Option<super::zone::Zone>,
 }
 
 impl TasksConfig {
-    /// The zone of the tasks' cron schedules (UTC unless a valid `timezone` is given).
+    /// The zone of the tasks' cron schedules (UTC unless `timezone` is given).
     pub fn zone(&self) -> chrono_tz::Tz {
-        self.timezone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(chrono_tz::UTC)
+        self.timezone.map_or(chrono_tz::UTC, |z| z.0)
     }
 }
 
@@ -182,6 +182,15 @@ impl PollConfig {
     /// The interval, when polling is interval-based.
     pub fn interval(&self) -> Duration {
         self.every.map(|d| d.0).unwrap_or(Duration::from_secs(30))
+    }
+
+    /// The time between two regular polls: `every`, or the gap between the next two slots of
+    /// `cron` after `now_ms`.
+    pub fn nominal_interval(&self, now_ms: i64) -> Duration {
+        match self.cron.as_deref().map(super::parse_cron) {
+            Some(Ok(cron)) => super::cron::gap(&cron, now_ms),
+            _ => self.interval(),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! `state:` and `ha:` (SPEC §2, §4.12): where the state lives (a SQLite file, or a PostgreSQL
 //! server with its password and TLS roots), and the replica settings that only PostgreSQL allows.
 
+use super::checks::Checks;
 use super::duration::ConfigDuration;
 use crate::secret::Secret;
 use reqwest::Url;
@@ -33,8 +34,16 @@ pub struct StateConfig {
     pub retention: ConfigDuration,
 }
 
+/// `$STATE_DIRECTORY/nbwarden.db` when systemd gives the service a state directory (the first, if
+/// it gives several), else `./nbwarden.db`.
 fn default_state_path() -> PathBuf {
-    PathBuf::from("nbwarden.db")
+    state_path_under(std::env::var_os("STATE_DIRECTORY").as_deref())
+}
+
+/// `nbwarden.db` in the first of systemd's state directories, or in the working directory.
+pub(super) fn state_path_under(directories: Option<&std::ffi::OsStr>) -> PathBuf {
+    let first = directories.and_then(|dirs| dirs.to_str()?.split(':').next().filter(|d| !d.is_empty()));
+    first.map_or_else(|| PathBuf::from("nbwarden.db"), |dir| PathBuf::from(dir).join("nbwarden.db"))
 }
 
 fn default_retention() -> ConfigDuration {
@@ -80,14 +89,14 @@ impl StateConfig {
         }
     }
 
-    pub(super) fn resolve(&mut self, base: &Path, problems: &mut Vec<String>) {
+    pub(super) fn resolve(&mut self, base: &Path, checks: &mut Checks) {
         if self.path.is_relative() {
             self.path = base.join(&self.path);
         }
         if let Some(ca) = self.ca_file.as_mut().filter(|ca| ca.is_relative()) {
             *ca = base.join(&*ca);
         }
-        super::read_secret_file(&mut self.password, self.password_file.take(), base, "state.password", problems);
+        super::read_secret_file(&mut self.password, self.password_file.take(), base, "state.password", checks);
     }
 }
 
@@ -129,51 +138,78 @@ impl HaConfig {
     }
 }
 
-pub(super) fn validate(state: &StateConfig, ha: Option<&HaConfig>, problems: &mut Vec<String>) {
+pub(super) fn validate(state: &StateConfig, ha: Option<&HaConfig>, checks: &mut Checks) {
     match state.postgres() {
-        Some(url) => validate_url(url, state, problems),
+        Some(url) => validate_url(url, state, checks),
         None => {
             for (set, key) in [(state.password.is_some(), "state.password"), (state.ca_file.is_some(), "state.ca_file")]
             {
                 if set {
-                    problems.push(format!("{key} is set but state.url is not; it is only for a PostgreSQL server"));
+                    checks.add(key, format!("{key} is set but state.url is not; it is only for a PostgreSQL server"));
                 }
             }
         }
     }
     let Some(ha) = ha else { return };
     if state.url.is_none() {
-        problems.push(
-            "ha needs a PostgreSQL state.url: replicas cannot share a SQLite file; set state.url: postgres://… or remove ha"
-                .into(),
+        checks.add(
+            "ha",
+            "ha needs a PostgreSQL state.url: replicas cannot share a SQLite file; set state.url: postgres://… or remove ha",
         );
     }
     if ha.lease_ttl.0 < Duration::from_secs(3) {
-        problems.push(format!("ha.lease_ttl {} is too short; give at least 3s (15s is usual)", ha.lease_ttl));
+        checks.add(
+            "ha.lease_ttl",
+            format!("ha.lease_ttl {} is too short; give at least 3s (15s is usual)", ha.lease_ttl),
+        );
     }
     if ha.replica.as_deref().is_some_and(|r| r.trim().is_empty() || r.len() > 200) {
-        problems.push("ha.replica must be a name of 1 to 200 characters (default: the host name)".into());
+        checks.add("ha.replica", "ha.replica must be a name of 1 to 200 characters (default: the host name)");
     }
 }
 
-fn validate_url(url: &str, state: &StateConfig, problems: &mut Vec<String>) {
+fn validate_url(url: &str, state: &StateConfig, checks: &mut Checks) {
     let parsed = match Url::parse(url) {
         Ok(parsed) => parsed,
         Err(e) => {
-            return problems
-                .push(format!("state.url `{}` is not a URL ({e}); write postgres://user@host:5432/db", redacted(url)))
+            let shown = redacted(url);
+            return checks.add(
+                "state.url",
+                format!("state.url `{shown}` is not a URL ({e}); write postgres://user@host:5432/db"),
+            );
         }
     };
     if !matches!(parsed.scheme(), "postgres" | "postgresql") || parsed.host_str().is_none_or(str::is_empty) {
-        problems.push(format!(
+        checks.add(
+            "state.url",
+            format!(
             "state.url `{}` is not a PostgreSQL URL; write postgres://user@host:5432/db (or use state.path for SQLite)",
             redacted(url)
-        ));
+        ),
+        );
     }
     if parsed.password().is_some() && state.password.is_some() {
-        problems.push("state.url has a password and state.password is also set; keep one".into());
+        checks.add("state.password", "state.url has a password and state.password is also set; keep one");
     }
     if let Some(ca) = state.ca_file.as_ref().filter(|ca| !ca.is_file()) {
-        problems.push(format!("state.ca_file {} is not a readable file", ca.display()));
+        checks.add("state.ca_file", format!("state.ca_file {} is not a readable file", ca.display()));
     }
+}
+
+/// Why the SQLite state file cannot be written, if it cannot (`check`): the file when it exists,
+/// else the nearest folder above it that does.
+pub fn unwritable(state: &StateConfig) -> Option<String> {
+    if state.postgres().is_some() {
+        return None;
+    }
+    let path = &state.path;
+    let existing = path.ancestors().find(|p| p.exists())?;
+    // Tried, not judged from the mode bits: root passes those, a read-only mount does not.
+    let writable = match existing.is_dir() {
+        true => tempfile::NamedTempFile::new_in(existing).is_ok(),
+        false => std::fs::OpenOptions::new().append(true).open(existing).is_ok(),
+    };
+    (!writable).then(|| {
+        format!("state.path {}: {} cannot be written by this user; give nbwarden's user a folder of its own (systemd: StateDirectory=, which state.path follows by default)", path.display(), existing.display())
+    })
 }

@@ -63,6 +63,20 @@ fn interpolation_reads_the_environment_and_rejects_unset_variables() {
 }
 
 #[test]
+fn a_variable_that_cannot_be_read_names_its_key_and_the_other_problems_still_show() {
+    let text = MINIMAL
+        .replace("watcher", "\"${NBW_TEST_SURELY_UNSET\"")
+        .replace("    flavor: enterprise\n", "    flavr: enterprise\n");
+    let (_dir, result) = load_text(&text);
+    let message = result.unwrap_err().to_string();
+    assert!(message.contains(":3:5: unknown key `flavr`"), "{message}");
+    assert!(
+        message.contains(":7:17: `username`: `${NBW_TEST_SURELY_UNSET` starts a variable but has no `}`"),
+        "{message}"
+    );
+}
+
+#[test]
 fn secret_files_are_read_relative_to_the_config_and_trimmed() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "pw.txt", "s3cret\n");
@@ -114,10 +128,8 @@ fn an_unknown_key_after_an_interpolated_value_is_named_as_written() {
 ";
     let (_dir, result) = load_text(text);
     let message = result.unwrap_err().to_string();
-    assert!(message.contains("nbwarden.yaml:10:5: unknown field `tasky`"), "{message}");
+    assert!(message.contains("nbwarden.yaml:10:5: unknown key `tasky` (did you mean `tasks`?)"), "{message}");
     assert!(!message.contains("interpolated"), "{message}");
-    assert_eq!(key_at("  a:\n    'quoted-key': 1\n", 2, 5).as_deref(), Some("quoted-key"));
-    assert_eq!(key_at("x", 9, 1), None);
 }
 
 #[test]
@@ -188,7 +200,7 @@ fn watching_tasks_needs_a_known_zone_and_a_portal() {
     tasks: { every: 5m, timezone: Mars/Olympus }
 ";
     let message = load_text(text).1.unwrap_err().to_string();
-    assert!(message.contains("tasks.timezone: unknown time zone `Mars/Olympus` (e.g. Europe/Berlin)"), "{message}");
+    assert!(message.contains(":6:35: `timezone`: unknown time zone `Mars/Olympus` (write a name of the tz database, e.g. Europe/Berlin or UTC)"), "{message}");
     assert!(message.contains("tasks: reading scheduled tasks needs auth.portal_url"), "{message}");
     let (_dir, ok) = load_text(
         &text
@@ -197,4 +209,17 @@ fn watching_tasks_needs_a_known_zone_and_a_portal() {
     );
     let tasks = ok.expect("valid").targets[0].tasks.clone().expect("tasks");
     assert_eq!((tasks.every.0.as_secs(), tasks.zone()), (300, chrono_tz::Europe::Berlin));
+}
+
+#[test]
+fn the_state_file_follows_systemds_state_directory_and_an_unwritable_one_is_named() {
+    let under = |dirs: Option<&str>| state::state_path_under(dirs.map(std::ffi::OsStr::new));
+    assert_eq!(under(Some("/var/lib/nbwarden:/var/lib/other")), PathBuf::from("/var/lib/nbwarden/nbwarden.db"));
+    assert_eq!(under(None), PathBuf::from("nbwarden.db"));
+    let (dir, config) = load_text(MINIMAL);
+    assert_eq!(unwritable(&config.unwrap().state), None, "the file's own folder");
+    let _ = dir;
+    let stuck = StateConfig { path: PathBuf::from("/proc/nbwarden/state.db"), ..StateConfig::default() };
+    let why = unwritable(&stuck).expect("/proc takes no file");
+    assert!(why.contains("/proc cannot be written by this user"), "{why}");
 }

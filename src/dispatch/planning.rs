@@ -213,6 +213,29 @@ impl Dispatcher {
         Ok(reports)
     }
 
+    /// What the rules would do for firings that wait (`once --dry-run`): each action of each
+    /// waiting (rule, job) previewed, as `pending`, with `when` it would fire.
+    pub fn pending(
+        &self,
+        target: &str,
+        source: &dyn JobSource,
+        waiting: &[(usize, Job, String)],
+        now_ms: i64,
+    ) -> Vec<ActionReport> {
+        let event = EventInfo { kind: "poll".into(), from: None, to: None };
+        let mut reports = Vec::new();
+        for (index, job, when) in waiting {
+            let rule = &self.rules.rules[*index];
+            for action in 0..rule.actions.len() {
+                let planned = planned(rule, action, vec![job.clone()], &event, now_ms);
+                let report = self.preview(target, source, &planned);
+                let detail = format!("{} {when}", report.detail);
+                reports.push(ActionReport { outcome: Outcome::Pending, detail, ..report });
+            }
+        }
+        reports
+    }
+
     /// The report of a planned action in a dry run: plugins are never called, only previewed.
     fn preview(&self, target: &str, source: &dyn JobSource, planned: &Planned) -> ActionReport {
         let progress = Progress::default();

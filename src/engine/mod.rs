@@ -150,6 +150,11 @@ impl Target {
     pub fn streaks(&self) -> &crate::ledger::Streaks {
         &self.state.streaks
     }
+
+    /// The scheduled tasks as the watcher last read them (`tasks:`), once it has.
+    pub fn tasks(&self) -> Option<&std::collections::BTreeMap<String, crate::task_diff::Seen>> {
+        self.state.tasks.as_ref()
+    }
 }
 
 /// The job sources by target name, for dispatch.

@@ -60,7 +60,7 @@ async fn fake_target_in(
     let services = crate::actions::Services::new(None, &Default::default(), None).unwrap();
     let (rules, services, clock) = (Arc::new(rules), Arc::new(services), crate::clock::system());
     let shared = Shared::new(Dispatcher { rules, store, mode: Mode::Act, services, clock });
-    let config: crate::config::TargetConfig = serde_saphyr::from_str(
+    let config: crate::config::TargetConfig = crate::config::yaml::from_str(
         "{ name: fake, flavor: enterprise, admin_url: 'http://fake/admin', auth: { token: t } }",
     )
     .unwrap();

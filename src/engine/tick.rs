@@ -10,7 +10,7 @@ use crate::dispatch::{self, Budget};
 use crate::ledger::Streaks;
 use crate::plan::{ActionReport, CancelCheck, Outcome};
 use crate::rules::evaluate::Input;
-use crate::rules::Evaluation;
+use crate::rules::{Evaluation, RuleSet};
 use crate::store::PollCommit;
 use std::sync::Arc;
 
@@ -93,7 +93,7 @@ impl Target {
         let name = self.config.name.clone();
         let dispatch = &shared.dispatch;
         let checks = dispatch.store.cancel_checks(dispatch.scope(), &name).await?;
-        let (checks_set, checks_dropped, ignored) = self.verify_cancels(&checks, &next);
+        let (checks_set, checks_dropped, mut ignored) = self.verify_cancels(&checks, &next);
         let input = Input {
             target: &name,
             now_ms,
@@ -106,6 +106,10 @@ impl Target {
         let mut evaluation = dispatch.rules.evaluate(&input);
         self.name_tasks(&mut evaluation.firings);
         log_unanswerable(shared, &evaluation);
+        if dispatch.mode == dispatch::Mode::Preview {
+            let waiting = self.waiting(&dispatch.rules, &evaluation, &next, now_ms);
+            ignored.extend(dispatch.pending(&name, &*self.source, &waiting, now_ms));
+        }
         let running = next.values().filter(|j| j.phase() == Phase::Running).count();
         let hour_ago = dispatch.now_ms() - 3_600_000;
         let acting = dispatch.mode == dispatch::Mode::Act;
@@ -142,6 +146,38 @@ impl Target {
         self.state.snapshot = Some(next);
         self.state.streaks = evaluation.streaks;
         Ok(reports.into_iter().map(Line::Action).collect())
+    }
+
+    /// What would fire soon without a change (a dry run says so, as `pending`): a `for_polls`
+    /// streak not yet complete, and a job crossing a limit before the next regular poll. Each
+    /// with when it would fire.
+    fn waiting(
+        &self,
+        rules: &RuleSet,
+        evaluation: &Evaluation,
+        next: &Snapshot,
+        now_ms: i64,
+    ) -> Vec<(usize, Job, String)> {
+        let jobs = next.jobs();
+        let mut waiting: Vec<(usize, Job, String)> = evaluation
+            .pending
+            .iter()
+            .map(|p| {
+                let needed = rules.rules[p.rule].for_polls;
+                let when = format!("at the next poll if it still matches ({} of {needed} polls)", p.seen);
+                (p.rule, jobs[p.job].clone(), when)
+            })
+            .collect();
+        let until = now_ms + self.config.poll.nominal_interval(now_ms).as_millis() as i64;
+        let seen = (next, &self.state.usual);
+        for (rule, job, at) in rules.crossings_within(&self.config.name, seen, &self.state.ledger, now_ms, until) {
+            let polls = rules.rules[rule].for_polls;
+            let streak = if polls > 1 { format!(" and stays so for {polls} polls") } else { String::new() };
+            let at = crate::arcgis::model::rfc3339(at).unwrap_or_default();
+            let when = format!("at {at} (before the next regular poll), when the job crosses the rule's limit, if it still matches{streak}");
+            waiting.push((rule, jobs[job].clone(), when));
+        }
+        waiting
     }
 
     /// Jobs cancelled earlier must leave the running phase within a few polls.

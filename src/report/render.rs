@@ -63,13 +63,13 @@ pub fn html(report: &Report) -> Result<String, RenderError> {
         colours,
         totals,
     };
-    crate::actions::template::render_html(PAGE, &page).map_err(|e| RenderError::Page(e.to_string()))
+    crate::actions::template::render_page(PAGE, &page).map_err(|e| RenderError::Page(e.to_string()))
 }
 
 /// The groups as one HTML table with inline styles, for a message's body (mail clients show
 /// no SVG and drop style sheets).
 pub fn summary_html(report: &Report) -> Result<String, RenderError> {
-    crate::actions::template::render_html(SUMMARY, report).map_err(|e| RenderError::Page(e.to_string()))
+    crate::actions::template::render_page(SUMMARY, report).map_err(|e| RenderError::Page(e.to_string()))
 }
 
 const SUMMARY: &str = r#"<p>Notebook runs by {{ by }} from {{ since }} to {{ until }}:</p>

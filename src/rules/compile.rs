@@ -4,8 +4,9 @@
 use super::load::{check_keys, nearest, Located};
 use super::matcher::{Condition, StatusValue, Test};
 use super::{Rule, RuleError, Schedule, Trigger};
+use crate::actions::template::Provides;
 use crate::actions::ActionConfig;
-use crate::config::ConfigDuration;
+use crate::config::{ConfigDuration, Flavor};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -45,8 +46,9 @@ const MATCH_KEYS: &[&str] = &[
 const TRIGGERS: &[&str] =
     &["poll", "appeared", "status_changed", "disappeared", "schedule", "task_failed", "task_stopped", "task_missed"];
 
-/// Compiles every located rule; names must be unique across files.
-pub fn compile_all(located: &[Located], targets: &[&str], errors: &mut Vec<RuleError>) -> Vec<Rule> {
+/// Compiles every located rule; names must be unique across files. `targets` are the configured
+/// targets with their flavors, when known.
+pub fn compile_all(located: &[Located], targets: &[(&str, Option<Flavor>)], errors: &mut Vec<RuleError>) -> Vec<Rule> {
     let mut first_seen: HashMap<String, String> = HashMap::new();
     let mut rules = Vec::new();
     for rule in located {
@@ -66,7 +68,7 @@ pub fn compile_all(located: &[Located], targets: &[&str], errors: &mut Vec<RuleE
 }
 
 /// Collects errors for one rule; `None` when it cannot be used.
-fn compile_rule(r: &Located, targets: &[&str], errors: &mut Vec<RuleError>) -> Option<Rule> {
+fn compile_rule(r: &Located, targets: &[(&str, Option<Flavor>)], errors: &mut Vec<RuleError>) -> Option<Rule> {
     let before = errors.len();
     let Value::Object(map) = &r.value else {
         errors.push(r.error(None, "a rule must be a mapping with at least `name` and `actions`"));
@@ -82,10 +84,13 @@ fn compile_rule(r: &Located, targets: &[&str], errors: &mut Vec<RuleError>) -> O
     };
     let trigger = trigger(r, map, errors);
     let is_task = trigger.as_ref().is_some_and(Trigger::is_task);
+    let names: Vec<&str> = targets.iter().map(|(name, _)| *name).collect();
+    let rule_targets = rule_targets(r, map, &names, errors);
+    let flavors = flavors(targets, rule_targets.as_deref());
     let (conditions, task_conditions) = match (map.get("match"), &trigger) {
         (None | Some(Value::Null), _) => (Vec::new(), Vec::new()),
         (Some(Value::Object(m)), Some(t)) if is_task => (Vec::new(), super::tasks::conditions(r, m, t, errors)),
-        (Some(Value::Object(m)), _) => (conditions(r, m, errors), Vec::new()),
+        (Some(Value::Object(m)), _) => (conditions(r, m, &flavors, errors), Vec::new()),
         (Some(_), _) => {
             errors.push(r.error(Some("match"), "`match` must be a mapping of match keys"));
             (Vec::new(), Vec::new())
@@ -100,9 +105,15 @@ fn compile_rule(r: &Located, targets: &[&str], errors: &mut Vec<RuleError>) -> O
     let is_poll = matches!(trigger, Some(Trigger::Poll));
     let for_polls = for_polls(r, map, is_poll, errors);
     let repeat = repeat(r, map, is_poll, errors);
-    let rule_targets = rule_targets(r, map, targets, errors);
-    let actions = actions(r, map, errors);
+    let provides = if is_task { Provides::Tasks } else { Provides::Jobs };
+    let actions = actions(r, map, provides, errors);
     let shadow = shadow(r, map, errors);
+    if actions.iter().any(ActionConfig::is_destructive) {
+        if let Some(reason) = only_ended(trigger.as_ref(), &conditions) {
+            let message = format!("this rule can only match jobs that have ended ({reason}), and an ended job cannot be cancelled; remove the cancel, or match running jobs");
+            errors.push(r.error_at_value("type", "cancel", message));
+        }
+    }
     if matches!(trigger, Some(Trigger::Schedule(_))) && actions.iter().any(ActionConfig::is_destructive) {
         errors.push(r.error_at_value(
             "type",
@@ -127,6 +138,36 @@ fn compile_rule(r: &Located, targets: &[&str], errors: &mut Vec<RuleError>) -> O
         shadow,
         file: r.file.clone(),
         line: r.line,
+    })
+}
+
+/// The flavors a rule meets: those of its targets (of every target without `targets:`); both
+/// when one is not known.
+fn flavors(targets: &[(&str, Option<Flavor>)], only: Option<&[String]>) -> Vec<Flavor> {
+    let met = targets.iter().filter(|(name, _)| only.is_none_or(|o| o.iter().any(|n| n == name)));
+    let mut flavors: Vec<Flavor> = Vec::new();
+    for (_, flavor) in met {
+        match flavor {
+            Some(f) if !flavors.contains(f) => flavors.push(*f),
+            Some(_) => {}
+            None => return vec![Flavor::Enterprise, Flavor::NotebookServer],
+        }
+    }
+    if flavors.is_empty() {
+        flavors = vec![Flavor::Enterprise, Flavor::NotebookServer];
+    }
+    flavors
+}
+
+/// Why a job rule can only ever match jobs that have ended: its trigger, or a `status`/`to` that
+/// names only finished phases.
+fn only_ended(trigger: Option<&Trigger>, conditions: &[Condition]) -> Option<String> {
+    if matches!(trigger, Some(Trigger::Disappeared)) {
+        return Some("on: disappeared".into());
+    }
+    conditions.iter().filter(|c| !c.negated).find_map(|c| match &c.test {
+        Test::Status(values) | Test::To(values) if super::values::only_ended(values) => Some(c.to_string()),
+        _ => None,
     })
 }
 
@@ -198,18 +239,19 @@ fn schedule(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) 
     };
     let timezone = match map.get("timezone").and_then(Value::as_str) {
         None => Some(None),
-        Some(name) => name
-            .parse::<chrono_tz::Tz>()
-            .map(Some)
-            .map_err(|_| {
-                errors.push(r.error(Some("timezone"), format!("unknown time zone `{name}` (e.g. Europe/Berlin)")))
-            })
-            .ok(),
+        Some(name) => {
+            crate::config::parse_zone(name).map(Some).map_err(|e| errors.push(r.error(Some("timezone"), e))).ok()
+        }
     };
     Some(Schedule { cron: cron?, window: window?, timezone: timezone? })
 }
 
-fn conditions(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -> Vec<Condition> {
+fn conditions(
+    r: &Located,
+    map: &Map<String, Value>,
+    flavors: &[Flavor],
+    errors: &mut Vec<RuleError>,
+) -> Vec<Condition> {
     check_keys(r, map, MATCH_KEYS, "`match`", errors);
     let mut out = Vec::new();
     for &key in MATCH_KEYS {
@@ -222,15 +264,11 @@ fn conditions(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>
         }
         let (negated, inner) = match value {
             Value::Object(wrapper) if wrapper.len() == 1 && wrapper.contains_key("not") => (true, &wrapper["not"]),
-            Value::Object(_) => {
-                errors.push(r.error(Some(key), format!("`{key}` takes a value, a list, or {{not: …}}")));
-                continue;
-            }
             plain => (false, plain),
         };
         let test = match key {
             "runtime_over_usual" => super::usual::limit(r, map, inner, errors).map(Test::RuntimeOverUsual),
-            _ => test(r, key, inner, errors),
+            _ => test(r, key, inner, flavors, errors),
         };
         if let Some(test) = test {
             out.push(Condition { key, negated, test });
@@ -239,10 +277,15 @@ fn conditions(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>
     out
 }
 
-fn test(r: &Located, key: &'static str, value: &Value, errors: &mut Vec<RuleError>) -> Option<Test> {
+fn test(
+    r: &Located,
+    key: &'static str,
+    value: &Value,
+    flavors: &[Flavor],
+    errors: &mut Vec<RuleError>,
+) -> Option<Test> {
     let text = |errors: &mut Vec<RuleError>| strings(r, key, value, errors);
-    let statuses =
-        |errors: &mut Vec<RuleError>| text(errors).map(|v| v.iter().map(|s| StatusValue::parse(s)).collect());
+    let statuses = |errors: &mut Vec<RuleError>| super::values::statuses(r, key, value, flavors, errors);
     let never_none = |values: Vec<StatusValue>, errors: &mut Vec<RuleError>| {
         let none = values.contains(&StatusValue::None);
         if none {
@@ -254,7 +297,7 @@ fn test(r: &Located, key: &'static str, value: &Value, errors: &mut Vec<RuleErro
         (!none).then_some(values)
     };
     Some(match key {
-        "type" => Test::Type(text(errors)?),
+        "type" => Test::Type(super::values::job_types(r, value, errors)?),
         "status" => Test::Status(never_none(statuses(errors)?, errors)?),
         "from" => Test::From(statuses(errors)?),
         "to" => Test::To(never_none(statuses(errors)?, errors)?),
@@ -341,7 +384,12 @@ fn rule_targets(
     Some(names)
 }
 
-fn actions(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -> Vec<ActionConfig> {
+fn actions(
+    r: &Located,
+    map: &Map<String, Value>,
+    provides: Provides,
+    errors: &mut Vec<RuleError>,
+) -> Vec<ActionConfig> {
     let items = match map.get("actions") {
         Some(Value::Array(items)) if !items.is_empty() => items,
         _ => {
@@ -349,16 +397,31 @@ fn actions(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -
             return Vec::new();
         }
     };
-    items.iter().filter_map(|item| action(r, item, errors)).collect()
+    items.iter().filter_map(|item| action(r, item, provides, errors)).collect()
 }
 
-fn action(r: &Located, item: &Value, errors: &mut Vec<RuleError>) -> Option<ActionConfig> {
+/// The error for an action without a `type`, which may have been written `- email: {…}`.
+fn untyped(r: &Located, map: &Map<String, Value>, kinds: &[&str]) -> RuleError {
+    let named = map.keys().find(|k| kinds.contains(&k.as_str()));
+    let message = match named {
+        Some(kind) => {
+            format!("an action names its kind with `type:`; write `- type: {kind}` with its keys beside it, not `- {kind}: {{…}}`")
+        }
+        None => format!("each action needs a `type`: one of {}", kinds.join(", ")),
+    };
+    r.error(named.or(map.keys().next()).map(String::as_str), message)
+}
+
+fn action(r: &Located, item: &Value, provides: Provides, errors: &mut Vec<RuleError>) -> Option<ActionConfig> {
     let kinds = ActionConfig::kinds();
     let Some(map) = item.as_object() else {
         errors.push(r.error(Some("actions"), "each action is a mapping with a `type`"));
         return None;
     };
-    let kind = map.get("type").and_then(Value::as_str).unwrap_or("");
+    let Some(kind) = map.get("type").and_then(Value::as_str) else {
+        errors.push(untyped(r, map, kinds));
+        return None;
+    };
     let Some(keys) = ActionConfig::keys(kind) else {
         let hint = nearest(kind, kinds).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
         let message = format!("unknown action type `{kind}`{hint}; valid: {}", kinds.join(", "));
@@ -378,7 +441,7 @@ fn action(r: &Located, item: &Value, errors: &mut Vec<RuleError>) -> Option<Acti
         }
     };
     for (key, source) in config.templates() {
-        if let Err(e) = crate::actions::template::check(source) {
+        for e in crate::actions::template::problems_for(source, provides) {
             errors.push(r.error(Some(key), format!("action {kind}: template error in {key}: {e}")));
         }
     }

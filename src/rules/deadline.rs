@@ -18,32 +18,66 @@ impl RuleSet {
     pub fn next_crossing(
         &self,
         target: &str,
-        (snapshot, usual): (&Snapshot, &Usual),
+        seen: (&Snapshot, &Usual),
         ledger: &LedgerIndex,
         since_ms: i64,
         until_ms: i64,
     ) -> Option<i64> {
         let mut best = until_ms;
-        for rule in self.rules.iter().filter(|r| r.applies_to(target) && matches!(r.trigger, Trigger::Poll)) {
-            if !has_limit(rule) {
-                continue;
-            }
+        self.crossings(target, seen, ledger, (since_ms, until_ms), &mut |_, _, at| {
+            best = best.min(at);
+            best
+        });
+        (best < until_ms).then_some(best)
+    }
+
+    /// Every crossing in `(since_ms, until_ms)`: (rule index, job index in the snapshot, when), in
+    /// rule order (a dry run reports them as pending).
+    pub fn crossings_within(
+        &self,
+        target: &str,
+        seen: (&Snapshot, &Usual),
+        ledger: &LedgerIndex,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Vec<(usize, usize, i64)> {
+        let mut found = Vec::new();
+        self.crossings(target, seen, ledger, (since_ms, until_ms), &mut |rule, job, at| {
+            found.push((rule, job, at));
+            until_ms
+        });
+        found
+    }
+
+    /// Calls `crossed(rule, job, at)` for each crossing in the window; it answers the end of the
+    /// window still of interest (a search for the earliest narrows it).
+    fn crossings(
+        &self,
+        target: &str,
+        (snapshot, usual): (&Snapshot, &Usual),
+        ledger: &LedgerIndex,
+        (since_ms, until_ms): (i64, i64),
+        crossed: &mut dyn FnMut(usize, usize, i64) -> i64,
+    ) {
+        let mut end = until_ms;
+        let rules =
+            self.rules.iter().enumerate().filter(|(_, r)| r.applies_to(target) && matches!(r.trigger, Trigger::Poll));
+        for (index, rule) in rules.filter(|(_, r)| has_limit(r)) {
             let fired = ledger.rule(&rule.ledger_name());
             let repeat_ms = rule.repeat.map(|d| d.as_millis() as i64);
-            let unfinished = snapshot.jobs().iter().zip(snapshot.id_hashes()).filter(|(j, _)| j.ended_at.is_none());
-            for (job, id_hash) in unfinished {
+            let jobs = snapshot.jobs().iter().zip(snapshot.id_hashes()).enumerate();
+            for (position, (job, id_hash)) in jobs.filter(|(_, (j, _))| j.ended_at.is_none()) {
                 let Some(at) = crossing(rule, job, usual) else { continue };
-                if at <= since_ms || at >= best {
+                if at <= since_ms || at >= end {
                     continue;
                 }
                 let subject = Subject::at(job, at, usual);
                 let holds = rule.conditions.iter().all(|c| c.check(&subject) == Verdict::Holds);
                 if holds && poll_trigger(fired.and_then(|f| f.get(id_hash)), repeat_ms, at).is_some() {
-                    best = at;
+                    end = crossed(index, position, at);
                 }
             }
         }
-        (best < until_ms).then_some(best)
     }
 
     /// True when a `for_polls` rule has started counting a job but not reached its count: the

@@ -30,6 +30,19 @@ pub struct Evaluation {
     pub streaks: Streaks,
     /// (rule index, match key) pairs some job could not answer.
     pub unanswerable: BTreeSet<(usize, &'static str)>,
+    /// Firings that wait for more matching polls (`for_polls`).
+    pub pending: Vec<Pending>,
+}
+
+/// A poll rule that matches a job but waits for more matching polls in a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    /// Index of the rule in the rule set.
+    pub rule: usize,
+    /// Index of the job in the snapshot.
+    pub job: usize,
+    /// Matching polls in a row so far (this one included).
+    pub seen: u32,
 }
 
 /// Everything one evaluation reads.
@@ -109,7 +122,7 @@ fn poll_rules(poll: &[(usize, &Rule)], input: &Input, out: &mut Evaluation) -> V
             for &slot in slots {
                 let (index, rule) = poll[slot];
                 if let Some(firing) =
-                    poll_firing(index, rule, (&jobs[position], ids[position]), fired[slot], input, out)
+                    poll_firing(index, rule, (position, &jobs[position], ids[position]), fired[slot], input, out)
                 {
                     firings[slot].push(firing);
                 }
@@ -138,7 +151,7 @@ fn matches(index: usize, rule: &Rule, subject: &Subject, out: &mut Evaluation) -
 fn poll_firing(
     index: usize,
     rule: &Rule,
-    (job, id_hash): (&Job, u64),
+    (position, job, id_hash): (usize, &Job, u64),
     fired: Option<&HashMap<u64, Entry>>,
     input: &Input,
     out: &mut Evaluation,
@@ -147,17 +160,21 @@ fn poll_firing(
     if !matches(index, rule, &subject, out) {
         return None;
     }
+    let repeat_ms = rule.repeat.map(|d| d.as_millis() as i64);
+    let entry = fired.and_then(|entries| entries.get(&id_hash));
+    let trigger = crate::ledger::poll_trigger(entry, repeat_ms, input.now_ms);
     if rule.for_polls > 1 {
         let key = (rule.name.clone(), job.id.clone());
         let count = input.streaks.get(&key).copied().unwrap_or(0).saturating_add(1);
         out.streaks.insert(key, count);
         if count < rule.for_polls {
+            if trigger.is_some() {
+                out.pending.push(Pending { rule: index, job: position, seen: count });
+            }
             return None;
         }
     }
-    let repeat_ms = rule.repeat.map(|d| d.as_millis() as i64);
-    let entry = fired.and_then(|entries| entries.get(&id_hash));
-    let trigger = crate::ledger::poll_trigger(entry, repeat_ms, input.now_ms)?;
+    let trigger = trigger?;
     Some(Firing {
         rule: index,
         job: job.clone(),

@@ -2,7 +2,7 @@
 //! and the key check that reports every unknown key (with the nearest valid one) before serde runs.
 
 use super::RuleError;
-use serde::Deserialize;
+use crate::config::yaml::{to_json, At, Node, Value as YamlValue};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -13,12 +13,10 @@ pub struct Located {
     pub file: PathBuf,
     /// The line of the rule's first key.
     pub line: u64,
-    /// The last line that still belongs to this rule.
-    pub end_line: u64,
-    /// The rule's YAML as a tree.
+    /// The rule's YAML as JSON (what the compiler reads).
     pub value: Value,
-    /// The file's lines, for finding a key's own line.
-    pub source: std::sync::Arc<Vec<String>>,
+    /// The rule's YAML as written, with where each key is.
+    node: Node,
 }
 
 impl Located {
@@ -29,43 +27,37 @@ impl Located {
 
     /// An error about this rule, located on the line of `key` when given and found.
     pub fn error(&self, key: Option<&str>, message: impl Into<String>) -> RuleError {
-        let line = key.and_then(|k| self.key_line(k)).unwrap_or(self.line);
-        RuleError { file: self.file.clone(), line, rule: self.name().map(str::to_string), message: message.into() }
+        let at = key.and_then(|k| self.key_at(&|name, _| name == k));
+        self.error_here(at, message)
     }
 
     /// An error located on the line where `key:` is followed by `value` (e.g. an action's type).
     pub fn error_at_value(&self, key: &str, value: &str, message: impl Into<String>) -> RuleError {
-        let line = self.line_where(|text| writes_key(text, key) && text.contains(value)).unwrap_or(self.line);
-        RuleError { file: self.file.clone(), line, rule: self.name().map(str::to_string), message: message.into() }
+        let at = self.key_at(&|name, node| name == key && node.text() == Some(value));
+        self.error_here(at, message)
     }
 
-    /// The first line within this rule where `key:` is written.
-    fn key_line(&self, key: &str) -> Option<u64> {
-        self.line_where(|text| writes_key(text, key))
+    /// An error at `at`, or at the rule's first line.
+    fn error_here(&self, at: Option<At>, message: impl Into<String>) -> RuleError {
+        let at = at.unwrap_or(At { line: self.line, column: 0 });
+        let rule = self.name().map(str::to_string);
+        RuleError { file: self.file.clone(), line: at.line, column: at.column, rule, message: message.into() }
     }
 
-    fn line_where(&self, test: impl Fn(&str) -> bool) -> Option<u64> {
-        let first = self.line.saturating_sub(1) as usize;
-        let last = (self.end_line as usize).min(self.source.len());
-        (first..last).find(|&i| test(&self.source[i])).map(|i| i as u64 + 1)
+    /// Where the first key within this rule (depth first) that `wanted` accepts is written.
+    fn key_at(&self, wanted: &dyn Fn(&str, &Node) -> bool) -> Option<At> {
+        fn find(node: &Node, wanted: &dyn Fn(&str, &Node) -> bool) -> Option<At> {
+            match &node.value {
+                YamlValue::Map(entries) => entries.iter().find_map(|(key, value)| {
+                    let here = key.text().is_some_and(|k| wanted(k, value)).then_some(key.at);
+                    here.or_else(|| find(value, wanted))
+                }),
+                YamlValue::Seq(items) => items.iter().find_map(|item| find(item, wanted)),
+                _ => None,
+            }
+        }
+        find(&self.node, wanted)
     }
-}
-
-fn writes_key(line: &str, key: &str) -> bool {
-    let line = line.split(" #").next().unwrap_or("");
-    line.match_indices(key).any(|(at, _)| {
-        let before = line[..at].chars().last();
-        let after = line[at + key.len()..].trim_start();
-        before.is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '-' | '"' | '\''))
-            && (after.starts_with(':') || after.starts_with("\":") || after.starts_with("':"))
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    #[serde(default)]
-    rules: Vec<serde_saphyr::Spanned<Value>>,
 }
 
 /// Every rule file under `paths` (files, or folders scanned for `*.yaml`/`*.yml`, sorted); a
@@ -119,31 +111,45 @@ pub fn read_file(path: &Path, errors: &mut Vec<RuleError>) -> Vec<Located> {
     }
 }
 
-/// The rules of one file's text, each with its lines (`path` names it in errors).
+/// The rules of one file's text, each with where it was written (`path` names it in errors).
 pub fn read_text(path: &Path, text: &str, errors: &mut Vec<RuleError>) -> Vec<Located> {
-    let raw: RawFile = match crate::config::parse_yaml(path, text) {
-        Ok(raw) => raw,
-        Err(crate::config::Error::Parse { line, message, .. }) => {
-            errors.push(RuleError { file: path.into(), line, rule: None, message });
-            return Vec::new();
+    let mut problem = |at: At, message: String| {
+        errors.push(RuleError { file: path.into(), line: at.line, column: at.column, rule: None, message })
+    };
+    let doc = match crate::config::yaml::read(text) {
+        Ok((doc, problems)) => {
+            problems.into_iter().for_each(|p| problem(p.at, p.message));
+            doc
         }
-        Err(e) => {
-            errors.push(RuleError::file(path, e.to_string()));
+        Err(problems) => {
+            problems.into_iter().for_each(|p| problem(p.at, p.message));
             return Vec::new();
         }
     };
-    let source: std::sync::Arc<Vec<String>> = std::sync::Arc::new(text.lines().map(str::to_string).collect());
-    let lines: Vec<u64> = raw.rules.iter().map(|r| r.referenced.line()).collect();
-    raw.rules
+    let items = match &doc.value {
+        YamlValue::Null => return Vec::new(),
+        YamlValue::Map(entries) => {
+            for (key, _) in entries.iter().filter(|(k, _)| k.text() != Some("rules")) {
+                let name = key.text().unwrap_or_default();
+                problem(key.at, format!("unknown key `{name}` in the rule file; it holds `rules:`, a list of rules"));
+            }
+            match doc.get("rules").map(|r| &r.value) {
+                Some(YamlValue::Seq(items)) => items.clone(),
+                None | Some(YamlValue::Null) => Vec::new(),
+                Some(_) => {
+                    problem(doc.at, "`rules:` takes a list of rules (`- name: …`)".into());
+                    return Vec::new();
+                }
+            }
+        }
+        _ => {
+            problem(doc.at, "a rule file is a mapping with `rules:`, a list of rules".into());
+            return Vec::new();
+        }
+    };
+    items
         .into_iter()
-        .enumerate()
-        .map(|(i, spanned)| Located {
-            file: path.into(),
-            line: lines[i],
-            end_line: lines.get(i + 1).map_or(source.len() as u64, |next| next.saturating_sub(1)),
-            value: spanned.value,
-            source: source.clone(),
-        })
+        .map(|node| Located { file: path.into(), line: node.at.line, value: to_json(&node), node })
         .collect()
 }
 
@@ -177,11 +183,11 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_found_in_block_and_flow_style() {
-        assert!(writes_key("      runtime_ovr: 90m", "runtime_ovr"));
-        assert!(writes_key("    match: { type: x, runtime_ovr: 9m }", "runtime_ovr"));
-        assert!(writes_key("  - name: a", "name"));
-        assert!(!writes_key("    description: the runtime_ovr key", "runtime_ovr"));
-        assert!(!writes_key("    username: x", "name"));
+    fn keys_are_found_where_they_are_written_in_block_and_flow_style() {
+        let text = "rules:\n  - name: a\n    match: { type: x, runtime_ovr: 9m }\n    actions:\n      - type: log\n      - type: cancel\n";
+        let rule = read_text(Path::new("r.yaml"), text, &mut Vec::new()).remove(0);
+        assert_eq!((rule.error(Some("runtime_ovr"), "").line, rule.error(Some("runtime_ovr"), "").column), (3, 23));
+        assert_eq!(rule.error_at_value("type", "cancel", "").line, 6);
+        assert_eq!(rule.error(Some("absent"), "").line, 2, "the rule's own line");
     }
 }

@@ -9,8 +9,9 @@ pub mod matcher;
 pub mod tasks;
 mod trust;
 mod usual;
+pub mod values;
 
-pub use evaluate::{Evaluation, Firing};
+pub use evaluate::{Evaluation, Firing, Pending};
 pub use matcher::{Condition, Subject, Test, UsualLimit, Verdict};
 pub use tasks::{TaskCondition, TaskFiring, TaskInput};
 
@@ -150,6 +151,8 @@ pub struct RuleError {
     pub file: PathBuf,
     /// 1-based line; 0 when the problem concerns the file as a whole.
     pub line: u64,
+    /// 1-based column of the key concerned; 0 when not known.
+    pub column: u64,
     /// The rule's name, when known.
     pub rule: Option<String>,
     /// What is wrong and how to fix it.
@@ -158,7 +161,7 @@ pub struct RuleError {
 
 impl RuleError {
     fn file(path: &Path, message: impl Into<String>) -> RuleError {
-        RuleError { file: path.into(), line: 0, rule: None, message: message.into() }
+        RuleError { file: path.into(), line: 0, column: 0, rule: None, message: message.into() }
     }
 }
 
@@ -168,6 +171,9 @@ impl fmt::Display for RuleError {
         if self.line > 0 {
             write!(f, ":{}", self.line)?;
         }
+        if self.column > 0 {
+            write!(f, ":{}", self.column)?;
+        }
         if let Some(rule) = &self.rule {
             write!(f, ": rule \"{rule}\"")?;
         }
@@ -176,14 +182,24 @@ impl fmt::Display for RuleError {
 }
 
 impl RuleSet {
-    /// Loads and compiles every rule under `paths`; `targets` are the configured target names.
-    /// Returns every error at once.
+    /// Loads and compiles every rule under `paths`; `targets` are the configured target names
+    /// (their flavors unknown: a status documented for either flavor is accepted). Returns every
+    /// error at once.
     pub fn load(paths: &[PathBuf], targets: &[&str]) -> Result<RuleSet, Vec<RuleError>> {
+        let targets: Vec<(&str, Option<crate::config::Flavor>)> = targets.iter().map(|t| (*t, None)).collect();
+        RuleSet::load_for(paths, &targets)
+    }
+
+    /// Loads and compiles every rule under `paths` for the configured targets and their flavors.
+    pub fn load_for(
+        paths: &[PathBuf],
+        targets: &[(&str, Option<crate::config::Flavor>)],
+    ) -> Result<RuleSet, Vec<RuleError>> {
         let mut errors = Vec::new();
         let files = load::rule_files(paths, &mut errors);
         let located: Vec<load::Located> = files.iter().flat_map(|f| load::read_file(f, &mut errors)).collect();
         let rules = compile::compile_all(&located, targets, &mut errors);
-        errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
         if errors.is_empty() {
             Ok(RuleSet { rules })
         } else {
@@ -196,7 +212,8 @@ impl RuleSet {
     pub fn parse(name: &Path, text: &str, targets: &[&str]) -> Result<RuleSet, Vec<RuleError>> {
         let mut errors = Vec::new();
         let located = load::read_text(name, text, &mut errors);
-        let rules = compile::compile_all(&located, targets, &mut errors);
+        let targets: Vec<(&str, Option<crate::config::Flavor>)> = targets.iter().map(|t| (*t, None)).collect();
+        let rules = compile::compile_all(&located, &targets, &mut errors);
         if errors.is_empty() {
             Ok(RuleSet { rules })
         } else {
@@ -212,6 +229,7 @@ impl RuleSet {
                 for (_, warning) in action.warnings() {
                     let message = format!("warning: action {}: {warning}", action.kind());
                     out.push(RuleError {
+                        column: 0,
                         file: rule.file.clone(),
                         line: rule.line,
                         rule: Some(rule.name.clone()),

@@ -63,6 +63,17 @@ impl TaskCondition {
     }
 }
 
+impl std::fmt::Display for TaskCondition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = match &self.test {
+            TaskTest::Title(v) | TaskTest::Owner(v) | TaskTest::ItemId(v) => v.join(" | "),
+            TaskTest::ConsecutiveFailures(Count::Exactly(n)) => n.to_string(),
+            TaskTest::ConsecutiveFailures(Count::AtLeast(n)) => format!("at least {n}"),
+        };
+        write!(f, "{}: {}{value}", self.key, if self.negated { "not " } else { "" })
+    }
+}
+
 /// The `match` of a task rule, checked.
 pub(super) fn conditions(
     r: &Located,

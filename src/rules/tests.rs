@@ -17,6 +17,69 @@ fn rules(yaml: &str) -> RuleSet {
     load_text(yaml).unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))
 }
 
+/// Issue 27: values that could never match are errors, each with the nearest word.
+#[test]
+fn values_that_could_never_match_are_errors() {
+    let enterprise = [("prod", Some(crate::config::Flavor::Enterprise))];
+    let compile = |yaml: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("rules.yaml"), yaml).unwrap();
+        RuleSet::load_for(&[dir.path().to_path_buf()], &enterprise)
+            .map(|_| ())
+            .map_err(|errors| errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+    };
+    let table = [
+        ("{ status: runing }", "`status: runing` could never match", "(did you mean `running`?)"),
+        ("{ status: Running }", "could never match", "(did you mean `running`?)"),
+        ("{ status: PROCESSING }", "nor a status ArcGIS documents for enterprise", "EXECUTING"),
+        (
+            "{ type: executeNotebok }",
+            "`type: executeNotebok` is not a job type ArcGIS documents",
+            "(did you mean `executeNotebook`?)",
+        ),
+    ];
+    for (matching, error, hint) in table {
+        let rule = format!("rules:\n  - {{ name: r, match: {matching}, actions: [{{ type: log }}] }}\n");
+        let err = compile(&rule).unwrap_err();
+        assert!(err.contains(error) && err.contains(hint), "{matching}: {err}");
+    }
+    for fine in [
+        "{ status: running }",
+        "{ status: EXECUTING }",
+        "{ status: failed }",
+        "{ status: { raw: WEIRD } }",
+        "{ status: [running, { raw: WEIRD }] }",
+        "{ status: { not: { raw: WEIRD } } }",
+        "{ type: EXECUTENOTEBOOK }",
+        "{ type: { raw: customJob } }",
+    ] {
+        let rule = format!("rules:\n  - {{ name: r, match: {fine}, actions: [{{ type: log }}] }}\n");
+        compile(&rule).unwrap_or_else(|e| panic!("{fine}: {e}"));
+    }
+    let on_notebook_server =
+        rules("rules:\n  - { name: r, match: { status: PROCESSING }, actions: [{ type: log }] }\n");
+    assert_eq!(on_notebook_server.rules.len(), 1, "a flavor that is not known accepts either flavor's statuses");
+    for ended in [
+        "match: { status: completed }",
+        "on: status_changed\n    match: { to: failed }",
+        "on: disappeared",
+        "match: { status: [FAILED, cancelled] }",
+    ] {
+        let rule = format!("rules:\n  - name: r\n    {ended}\n    actions: [{{ type: cancel }}]\n");
+        let err = compile(&rule).unwrap_err();
+        assert!(
+            err.contains("can only match jobs that have ended") && err.contains("cannot be cancelled"),
+            "{ended}: {err}"
+        );
+    }
+    let err = compile("rules:\n  - { name: r, actions: [{ type: exec, command: [/no/such/notify] }] }\n").unwrap_err();
+    assert!(err.contains("the program `/no/such/notify` does not exist"), "{err}");
+    let err =
+        compile("rules:\n  - { name: r, actions: [{ type: exec, command: [notify-nobody-has] }] }\n").unwrap_err();
+    assert!(err.contains("`notify-nobody-has` is not on PATH"), "{err}");
+    assert!(compile("rules:\n  - { name: r, actions: [{ type: exec, command: [sh, -c, 'true'] }] }\n").is_ok());
+}
+
 #[test]
 fn every_error_is_reported_with_its_line() {
     let yaml = "rules:
@@ -48,11 +111,20 @@ fn every_error_is_reported_with_its_line() {
         (15, "cancel-runaway", "unknown key `levl` in the log action (did you mean `level`?)"),
     ];
     for (line, rule, words) in expect {
+        let at = format!("rules.yaml:{line}:");
         let found =
-            text.iter().any(|t| t.contains(&format!("rules.yaml:{line}: rule \"{rule}\"")) && t.contains(words));
+            text.iter().any(|t| t.contains(&at) && t.contains(&format!(": rule \"{rule}\"")) && t.contains(words));
         assert!(found, "missing line {line} {words:?} in:\n{}", text.join("\n"));
     }
     assert_eq!(errors.len(), expect.len(), "{}", text.join("\n"));
+}
+
+#[test]
+fn an_action_written_as_its_kind_says_how_to_write_it() {
+    let yaml = "rules:\n  - name: r\n    actions:\n      - email: { to: [owner] }\n      - { level: warn }\n";
+    let text: Vec<String> = load_text(yaml).unwrap_err().iter().map(|e| e.to_string()).collect();
+    assert!(text[0].contains("rules.yaml:4:9:") && text[0].contains("write `- type: email`"), "{text:?}");
+    assert!(text[1].contains("rules.yaml:5:11:") && text[1].contains("each action needs a `type`"), "{text:?}");
 }
 
 #[test]

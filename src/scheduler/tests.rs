@@ -65,7 +65,7 @@ async fn gaps(source: Arc<FakeSource>, every: &str, run: Duration) -> Vec<Durati
     let (rules, store) = (Arc::new(RuleSet::default()), Arc::new(NullStore));
     let shared = Shared::new(Dispatcher { rules, store, mode: Mode::Act, services, clock });
     let yaml = format!("{{ name: fake, flavor: enterprise, admin_url: 'http://fake/admin', auth: {{ token: t }}, poll: {{ every: {every} }} }}");
-    let config: crate::config::TargetConfig = serde_saphyr::from_str(&yaml).unwrap();
+    let config: crate::config::TargetConfig = crate::config::yaml::from_str(&yaml).unwrap();
     let target = Target::load(config, source.clone(), &shared).await.unwrap();
     let lines: Arc<Mutex<Vec<Line>>> = Arc::default();
     let seen = lines.clone();

@@ -40,14 +40,7 @@ impl Cadence {
     pub fn interval(&self, now_ms: i64) -> Duration {
         match self {
             Cadence::Every(every) => *every,
-            Cadence::Cron(cron) => {
-                let first = next_slot(cron, None, now_ms);
-                let second = first.and_then(|f| next_slot(cron, None, f));
-                match (first, second) {
-                    (Some(a), Some(b)) => Duration::from_millis((b - a).max(1000) as u64),
-                    _ => Duration::from_secs(86_400),
-                }
-            }
+            Cadence::Cron(cron) => crate::config::gap(cron, now_ms),
         }
     }
 }

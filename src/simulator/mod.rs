@@ -5,5 +5,5 @@ pub mod scenario;
 mod server;
 pub mod site;
 
-pub use scenario::{Ending, Fault, FaultKind, JobPlan, Route, Scenario};
+pub use scenario::{Ending, Fault, FaultKind, JobPlan, Route, Scenario, VersionField};
 pub use server::{Simulator, SimulatorHandle};

@@ -31,9 +31,13 @@ pub struct Scenario {
     /// Enterprise: list items without `username`, as an older documentation page shows them.
     #[serde(default)]
     pub list_without_username: bool,
-    /// The admin root's `currentVersion` (default: 12.1 for enterprise, 11.3 for notebook-server).
+    /// The admin root's version (default: 12.1 for enterprise, 11.3 for notebook-server).
     /// Enterprise below 11.5 has no cancel operation.
     pub version: Option<String>,
+    /// Under which name the admin root gives the version (default: `version` on Notebook Server
+    /// 12.1 and later, as Esri's recorded output shows; `currentVersion` otherwise).
+    #[serde(default)]
+    pub version_field: Option<VersionField>,
     /// Error envelopes come with their code as the HTTP status (403, 404, 498, 499, 500), as some
     /// gateways send them, instead of ArcGIS' HTTP 200.
     #[serde(default)]
@@ -102,6 +106,18 @@ impl User {
 
 fn yes() -> bool {
     true
+}
+
+/// The admin root's name for its version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionField {
+    /// `currentVersion`.
+    CurrentVersion,
+    /// `fullVersion`.
+    FullVersion,
+    /// `version`.
+    Version,
 }
 
 /// How a job ends when nobody cancels it.
@@ -247,11 +263,10 @@ impl Scenario {
         let text = std::fs::read_to_string(path)
             .map_err(|cause| crate::config::Error::Read { path: path.to_path_buf(), cause })?;
         if path.extension().is_some_and(|e| e == "json") {
-            return serde_json::from_str(&text).map_err(|e| crate::config::Error::Parse {
-                path: path.to_path_buf(),
-                line: e.line() as u64,
-                column: e.column() as u64,
-                message: e.to_string(),
+            return serde_json::from_str(&text).map_err(|e| {
+                let at = crate::config::yaml::At { line: e.line() as u64, column: e.column() as u64 };
+                let problems = vec![crate::config::Problem::at(at, e.to_string())];
+                crate::config::Error::Invalid { path: path.to_path_buf(), problems }
             });
         }
         crate::config::parse_yaml(path, &text)
@@ -282,7 +297,7 @@ mod tests {
 
     #[test]
     fn offsets_are_signed() {
-        let plan: JobPlan = serde_saphyr::from_str("start: -89m30s\nruns: 2h\n").unwrap();
+        let plan: JobPlan = crate::config::yaml::from_str("start: -89m30s\nruns: 2h\n").unwrap();
         assert_eq!(plan.start, Offset(-(89 * 60 + 30) * 1000));
         assert_eq!(plan.runs.unwrap().0.as_secs(), 7200);
     }

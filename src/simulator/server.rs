@@ -370,7 +370,7 @@ fn authorized(
     match endpoint {
         Endpoint::User(name) => site.user(name, caller),
         Endpoint::PortalSelf => Ok(site.portal_self(caller)),
-        Endpoint::AdminRoot => Ok(json!({ "currentVersion": site.version, "resources": ["notebooks", "system"] })),
+        Endpoint::AdminRoot => Ok(site.admin_root()),
         Endpoint::Limits => Ok(site.limits()),
         Endpoint::List => {
             let flag = |name: &str| params.get(name).is_some_and(|v| v == "true");

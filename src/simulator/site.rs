@@ -37,8 +37,10 @@ pub struct Site {
     tokens: HashMap<String, Grant>,
     issued: u64,
     list_without_username: bool,
-    /// The admin root's `currentVersion`.
+    /// The admin root's version.
     pub version: String,
+    /// Under which name the admin root gives it.
+    version_field: super::scenario::VersionField,
     /// `maxExecuteNotebookTimeMinutes`.
     pub max_execute_minutes: u64,
     /// Errors with their code as the HTTP status.
@@ -150,6 +152,12 @@ impl Site {
                 .version
                 .clone()
                 .unwrap_or_else(|| if flavor == Flavor::Enterprise { "12.1" } else { "11.3" }.to_string()),
+            version_field: scenario.version_field.unwrap_or(match flavor {
+                Flavor::NotebookServer if !version_below(scenario.version.as_deref().unwrap_or("11.3"), (12, 1)) => {
+                    super::scenario::VersionField::Version
+                }
+                _ => super::scenario::VersionField::CurrentVersion,
+            }),
             max_execute_minutes: scenario.max_execute_minutes,
             http_errors: scenario.http_errors,
             refusals: HashMap::new(),
@@ -322,6 +330,19 @@ impl Site {
             true => Ok(found),
             false => Err((403, FORBIDDEN.into())),
         }
+    }
+
+    /// The admin root: its resources, and the version under the site's name for it (Notebook
+    /// Server 12.1 answers `{"resources":[…],"siteId":…,"version":"12.1.0"}`).
+    pub fn admin_root(&self) -> Value {
+        let key = match self.version_field {
+            super::scenario::VersionField::CurrentVersion => "currentVersion",
+            super::scenario::VersionField::FullVersion => "fullVersion",
+            super::scenario::VersionField::Version => "version",
+        };
+        let mut root = json!({ "resources": ["notebooks", "system"], "siteId": "sim-site" });
+        root[key] = json!(self.version);
+        root
     }
 
     /// `notebooks/configuration` (enterprise) or `system/properties` (notebook-server): flat properties.

@@ -19,7 +19,7 @@ pub fn render(view: &StatusView) -> Result<String, crate::actions::template::Tem
         tracing::warn!(error = %e, "the status page's chart");
         String::new()
     });
-    crate::actions::template::render_html(PAGE, &Page { view, activity_chart })
+    crate::actions::template::render_page(PAGE, &Page { view, activity_chart })
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::path::Path;
 fn manifest(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/kubernetes").join(name);
     let yaml = std::fs::read_to_string(&path).unwrap();
-    serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{name}: {e}"))
+    nbwarden::config::yaml::from_str_as_written(&yaml).unwrap_or_else(|e| panic!("{name}: {e:?}"))
 }
 
 #[test]
@@ -105,6 +105,13 @@ async fn the_configmaps_configuration_and_rules_pass_check_and_match_the_shipped
     let said = text(&out.stdout);
     assert!(out.status.success(), "{said}{}", text(&out.stderr));
     assert!(said.contains("replicas: this one is \"nbwarden-7d9f-abcde\", leases last 15s"), "{said}");
+    assert!(
+        !said.contains("applies to no target with `tasks:`"),
+        "the shipped task rules have a target to watch: {said}"
+    );
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/kubernetes/README.md")).unwrap();
+    assert!(!readme.contains("SPEC"), "the README cites only what ships with the repository");
 }
 
 #[test]

@@ -92,14 +92,56 @@ async fn no_password_or_token_reaches_any_output() {
     }
 }
 
+/// The secrets the example configuration reads from the environment: no defaults.
+const EXAMPLE_SECRETS: [(&str, &str); 3] =
+    [("NBWARDEN_PROD_PASSWORD", "p1"), ("NBWARDEN_NB_PASSWORD", "p2"), ("SMTP_PASSWORD", "p3")];
+
 #[tokio::test]
 async fn the_shipped_configuration_examples_pass_check() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     for example in ["nbwarden.example.yaml", "examples/simulator.yaml"] {
         let path = root.join(example);
-        let out = nbwarden(&["--config", path.to_str().unwrap(), "check"], &[]).await;
+        let out = nbwarden(&["--config", path.to_str().unwrap(), "check"], &EXAMPLE_SECRETS).await;
         assert!(out.status.success(), "{example}: {}{}", text(&out.stdout), text(&out.stderr));
         assert!(text(&out.stdout).contains(": OK, "), "{example}: {}", text(&out.stdout));
+    }
+    let example = root.join("nbwarden.example.yaml");
+    let unset = nbwarden(&["--config", example.to_str().unwrap(), "check"], &[]).await;
+    let said = text(&unset.stdout);
+    assert_eq!(unset.status.code(), Some(1), "a secret without a value is no default password: {said}");
+    for (name, _) in EXAMPLE_SECRETS {
+        assert!(said.contains(&format!("environment variable {name} is not set")), "{name}: {said}");
+    }
+}
+
+/// `nbwarden.example.yaml` says it shows every key: each key of each section's serde type is
+/// written there (or shown commented out), as the action keys are read from their types.
+#[test]
+fn the_example_configuration_shows_every_key_of_the_types() {
+    use nbwarden::config::yaml::keys_of;
+    use nbwarden::config::*;
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/nbwarden.example.yaml")).unwrap();
+    let written =
+        |key: &str| text.lines().any(|line| line.trim_start_matches(['#', ' ', '-']).starts_with(&format!("{key}:")));
+    let sections = [
+        ("the file", keys_of::<Config>()),
+        ("targets", keys_of::<TargetConfig>()),
+        ("auth", keys_of::<AuthConfig>()),
+        ("tls", keys_of::<TlsConfig>()),
+        ("poll", keys_of::<PollConfig>()),
+        ("limits", keys_of::<LimitsConfig>()),
+        ("tasks", keys_of::<TasksConfig>()),
+        ("email", keys_of::<EmailConfig>()),
+        ("owners", keys_of::<OwnersConfig>()),
+        ("state", keys_of::<StateConfig>()),
+        ("ha", keys_of::<HaConfig>()),
+        ("http", keys_of::<HttpConfig>()),
+    ];
+    for (section, keys) in sections {
+        assert!(!keys.is_empty(), "{section}: its keys are read from the type");
+        for key in keys {
+            assert!(written(key), "`{key}` of {section} is missing from nbwarden.example.yaml");
+        }
     }
 }
 

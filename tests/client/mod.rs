@@ -225,3 +225,21 @@ async fn the_site_takes_tokens_only_from_the_header_or_a_post_body() {
         .unwrap();
     assert_eq!(posted["status"], "success", "a token in a POST body is taken: {posted}");
 }
+
+/// A site's version as it reports it: `currentVersion`, `fullVersion`, or Notebook Server 12.1's
+/// `version` (arcgis 2.4.4, `arcgis/gis/nb/_site.py`), which the cancel gate and `check` read.
+#[tokio::test]
+async fn the_version_is_read_whichever_name_the_site_gives_it() {
+    let cases = [
+        (Flavor::NotebookServer, "version: '12.1.0'\n", "12.1.0"),
+        (Flavor::NotebookServer, "version: '11.3'\n", "11.3"),
+        (Flavor::Enterprise, "version: '11.4'\nversion_field: full_version\n", "11.4"),
+        (Flavor::Enterprise, "version: '12.0'\nversion_field: version\n", "12.0"),
+        (Flavor::Enterprise, "version: '11.5'\n", "11.5"),
+    ];
+    for (flavor, scenario, version) in cases {
+        let site = Site::simple(&format!("{scenario}jobs: []\n"), flavor).await;
+        let listing = site.client().poll().await.unwrap();
+        assert_eq!(listing.site.version.as_deref(), Some(version), "{scenario}");
+    }
+}

@@ -3,6 +3,7 @@
 
 mod backtest;
 mod check;
+mod dry_run;
 mod fidelity;
 mod paths;
 mod shadow;
@@ -154,7 +155,7 @@ async fn a_failed_poll_is_not_an_empty_poll() {
     let rules = "rules:\n  - { name: gone, on: disappeared, actions: [{ type: log }] }\n";
     let site = site(JOBS, rules).await;
     assert!(site.run(&["once"]).await.status.success());
-    site.sim.add_fault(serde_saphyr::from_str("{ on: list, kind: html, count: 1 }").unwrap());
+    site.sim.add_fault(nbwarden::config::yaml::from_str("{ on: list, kind: html, count: 1 }").unwrap());
     let failed = site.run(&["once", "--json"]).await;
     assert_eq!(failed.status.code(), Some(1));
     let lines = json_lines(&failed);
@@ -228,7 +229,9 @@ async fn explain_says_why_each_rule_would_or_would_not_fire() {
 #[tokio::test]
 async fn transient_failures_are_retried_quickly_then_queued() {
     let site = site(JOBS, RUNAWAY).await;
-    site.sim.add_fault(serde_saphyr::from_str("{ on: cancel, kind: http_error, status: 503, count: 2 }").unwrap());
+    site.sim.add_fault(
+        nbwarden::config::yaml::from_str("{ on: cancel, kind: http_error, status: 503, count: 2 }").unwrap(),
+    );
     let out = site.run(&["once", "--json"]).await;
     assert_eq!(actions(&out), [act("runaway", "cancel", "jrun", "done")], "third quick try: {}", text(&out.stdout));
     assert_eq!(site.sim.stats().cancels["jrun"], 1, "the two failed tries never reached the site");
@@ -248,7 +251,7 @@ async fn transient_failures_are_retried_quickly_then_queued() {
 
 async fn site_with_stubborn_fault() -> Site {
     let site = site(JOBS, RUNAWAY).await;
-    site.sim.add_fault(serde_saphyr::from_str("{ on: cancel, kind: http_error, status: 503 }").unwrap());
+    site.sim.add_fault(nbwarden::config::yaml::from_str("{ on: cancel, kind: http_error, status: 503 }").unwrap());
     site
 }
 
@@ -259,7 +262,7 @@ async fn jobs_pushed_off_a_short_page_are_not_taken_for_gone() {
     site.rules("rules:\n  - { name: gone, on: disappeared, actions: [{ type: log }] }\n");
     let baseline = site.run(&["once", "--json"]).await;
     assert_eq!(json_lines(&baseline)[0]["jobs"], 2);
-    site.sim.add_job(serde_saphyr::from_str("{ id: jnewest, username: jane, start: 0s }").unwrap());
+    site.sim.add_job(nbwarden::config::yaml::from_str("{ id: jnewest, username: jane, start: 0s }").unwrap());
     let out = site.run(&["once", "--json"]).await;
     let lines = json_lines(&out);
     let events: Vec<String> =
@@ -267,4 +270,48 @@ async fn jobs_pushed_off_a_short_page_are_not_taken_for_gone() {
     assert_eq!(events, [r#""appeared" "jnewest""#], "jold was pushed off the page, not gone");
     assert!(actions(&out).is_empty());
     assert!(text(&out.stderr).contains("raise poll.page_size"), "{}", text(&out.stderr));
+}
+
+#[tokio::test]
+async fn explain_answers_for_a_task_by_title_and_names_a_target_it_cannot_reach() {
+    let scenario = "jobs:\n  - { id: jrun, username: joe, start: -10m }\ntasks:\n  - { id: t1, title: Parcels import, owner: joe, every: 1h, start: -2h30m, runs: [failed], stops_running_after: 1 }\n";
+    let site = site(
+        scenario,
+        "rules:
+  - { name: runaway, match: { status: running, runtime_over: 90m }, actions: [{ type: cancel }] }
+  - { name: failing, on: task_failed, match: { consecutive_failures: { at_least: 3 } }, actions: [{ type: log }] }
+  - { name: late, on: task_missed, grace: 15m, actions: [{ type: log }] }
+  - { name: others, on: task_stopped, match: { owner: jane }, actions: [{ type: log }] }
+",
+    )
+    .await;
+    site.target_key("tasks", "{ every: 1m }");
+    assert!(site.run(&["once"]).await.status.success(), "the watcher reads the tasks");
+    let out = site.run(&["explain", "parcels import"]).await;
+    let said = text(&out.stdout);
+    assert!(out.status.success(), "{said}{}", text(&out.stderr));
+    for expected in [
+        "task t1 \"Parcels import\" of joe on sim: active, next run due",
+        "rule failing (on task_failed): no: consecutive_failures: at least 3 does not hold for this task",
+        "rule late (on task_missed): YES: the run due at",
+        "rule others (on task_stopped): no: owner: jane does not hold for this task",
+    ] {
+        assert!(said.contains(expected), "missing {expected:?} in:\n{said}");
+    }
+    assert!(!said.contains("rule runaway"), "a task is not asked about job rules: {said}");
+    let job = text(&site.run(&["explain", "jrun"]).await.stdout);
+    assert!(
+        job.contains("rule runaway (on poll)") && !job.contains("rule failing") && !job.contains("rule late"),
+        "{job}"
+    );
+
+    site.add_target("{ name: down, flavor: enterprise, admin_url: 'http://127.0.0.1:9/portal/admin', auth: { token: t }, poll: { timeout: 2s } }");
+    let unknown = site.run(&["explain", "nope"]).await;
+    let said = text(&unknown.stderr);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        said.contains("was found neither as a job nor as a scheduled task")
+            && said.contains("target \"down\" could not be asked: cannot connect"),
+        "{said}"
+    );
 }

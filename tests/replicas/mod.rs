@@ -44,6 +44,9 @@ impl Cluster {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("rules")).unwrap();
         std::fs::write(dir.path().join("rules/test.yaml"), rules).unwrap();
+        // Written once: a rewrite while an earlier replica reads it would hand that one an empty file.
+        let password = reqwest::Url::parse(&db).unwrap().password().unwrap_or_default().to_string();
+        std::fs::write(dir.path().join("db-password"), password).unwrap();
         let smtp = SmtpServer::start(None, None);
         Cluster { sites, smtp, db, dir, replicas: BTreeMap::new(), ports: BTreeMap::new() }
     }
@@ -51,9 +54,7 @@ impl Cluster {
     /// The configuration file of replica `name`: the password in a file, the URL without it.
     fn config(&mut self, name: &str) -> PathBuf {
         let mut url = reqwest::Url::parse(&self.db).unwrap();
-        let password = url.password().unwrap_or_default().to_string();
         url.set_password(None).unwrap();
-        std::fs::write(self.dir.path().join("db-password"), password).unwrap();
         let port = *self.ports.entry(name.to_string()).or_insert_with(free_port);
         let mut yaml = String::from("targets:\n");
         for (target, sim) in &self.sites {

@@ -221,11 +221,16 @@ pub async fn killed_at(args: &[&str], point: &str) -> Option<String> {
         }
         false
     };
+    let started = std::time::Instant::now();
     let reached = tokio::time::timeout(std::time::Duration::from_secs(60), reached).await.unwrap_or(false);
     // A while at the failpoint before the kill: a process that went on would have acted by then.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    child.kill().await.expect("SIGKILL");
-    assert!(reached, "the process never reached failpoint {point}: {said}");
+    let exited = child.try_wait().expect("the child's state");
+    if exited.is_none() {
+        child.kill().await.expect("SIGKILL");
+    }
+    let waited = started.elapsed();
+    assert!(reached, "the process never reached failpoint {point} ({exited:?} after {waited:?}): {said}");
     Some(said)
 }
 

@@ -134,6 +134,7 @@ fn every_fixture_is_covered_and_matches_shared() {
     let covered = [
         "cancel_failure.json",
         "cancel_success.json",
+        "classic_admin_root_12_1.json",
         "classic_execute_notebook.json",
         "classic_jobs_list_detail.json",
         "community_user.json",
@@ -175,6 +176,18 @@ fn every_fixture_is_covered_and_matches_shared() {
         let oauth: serde_json::Value = serde_json::from_slice(&fixture("oauth_client_credentials.json")).unwrap();
         assert_eq!(oauth["expires_in"], 1800);
     }
+}
+
+#[test]
+fn the_version_is_read_from_any_of_its_three_names() {
+    let root = |body: &[u8]| serde_json::from_slice::<AdminRoot>(body).unwrap();
+    let notebook_server_12_1 = root(&fixture("classic_admin_root_12_1.json"));
+    assert!(notebook_server_12_1.is_payload());
+    assert_eq!(notebook_server_12_1.version().as_deref(), Some("12.1.0"), "Notebook Server 12.1 says `version`");
+    assert_eq!(root(br#"{"currentVersion": "11.4"}"#).version().as_deref(), Some("11.4"));
+    assert_eq!(root(br#"{"fullVersion": "11.5.0"}"#).version().as_deref(), Some("11.5.0"));
+    assert_eq!(root(br#"{"currentVersion": 12.0, "version": "x"}"#).version().as_deref(), Some("12.0"));
+    assert!(!root(br#"{"resources": []}"#).is_payload());
 }
 
 #[test]

@@ -136,9 +136,9 @@ fn task_rule_mistakes_are_located() {
     .unwrap_err();
     let text = errors.join("\n");
     for expected in [
-        "tasks.yaml:4: rule \"a\": `consecutive_failures` only applies to `on: task_failed` rules",
-        "tasks.yaml:4: rule \"a\": unknown key `status` in the `match` of a task rule",
-        "tasks.yaml:8: rule \"b\": `grace` only applies to `on: task_missed` rules",
+        "tasks.yaml:4:14: rule \"a\": `consecutive_failures` only applies to `on: task_failed` rules",
+        "tasks.yaml:4:39: rule \"a\": unknown key `status` in the `match` of a task rule",
+        "tasks.yaml:8:5: rule \"b\": `grace` only applies to `on: task_missed` rules",
         "`consecutive_failures` takes a whole number from 1, or `{ at_least: N }`",
         "task rules tell people about scheduled tasks; they cannot cancel",
         "rule \"c\": unknown key `title`",

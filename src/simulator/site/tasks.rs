@@ -203,7 +203,7 @@ mod tests {
     const MIN: i64 = 60_000;
 
     fn plan(yaml: &str) -> TaskPlan {
-        serde_saphyr::from_str(yaml).unwrap()
+        crate::config::yaml::from_str(yaml).unwrap()
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::arcgis::model::version_below;
 const T0: i64 = 1_800_000_000_000;
 
 fn scenario(yaml: &str) -> Scenario {
-    serde_saphyr::from_str(yaml).unwrap()
+    crate::config::yaml::from_str(yaml).unwrap()
 }
 
 fn site(yaml: &str, flavor: Flavor) -> Site {
@@ -172,4 +172,15 @@ fn failed_jobs_carry_messages_and_the_item() {
     assert_eq!(job["inputs"]["itemId"], "abc");
     assert!(job["messages"].as_array().unwrap().iter().any(|m| m.as_str().unwrap().contains("KeyError")));
     assert_eq!(s.limits()["maxExecuteNotebookTimeMinutes"], 120);
+}
+
+#[test]
+fn the_admin_root_names_its_version_as_each_server_does() {
+    let root = |yaml: &str, flavor| site(yaml, flavor).admin_root();
+    let nb121 = root("version: '12.1.0'\n", Flavor::NotebookServer);
+    assert_eq!(nb121["version"], "12.1.0", "Notebook Server 12.1: {nb121}");
+    assert!(nb121.get("currentVersion").is_none() && nb121["siteId"].is_string());
+    assert_eq!(root("jobs: []\n", Flavor::NotebookServer)["currentVersion"], "11.3");
+    assert_eq!(root("jobs: []\n", Flavor::Enterprise)["currentVersion"], "12.1");
+    assert_eq!(root("version_field: full_version\n", Flavor::Enterprise)["fullVersion"], "12.1");
 }

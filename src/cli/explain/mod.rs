@@ -1,5 +1,6 @@
-//! `nbwarden explain JOB_ID [--target T]`: for every rule, would it fire for this job now, and
-//! if not, the first condition that fails or the ledger entry that stops it.
+//! `nbwarden explain ID [--target T]`: for a job, every job rule: would it fire now, and if not,
+//! the first condition that fails or the ledger entry that stops it; for a scheduled task (by id
+//! or title), every task rule (`tasks.rs`). A target that cannot be reached is named, with why.
 
 use super::setup::{self, Setup};
 use crate::arcgis::Job;
@@ -8,34 +9,78 @@ use crate::dispatch::Mode;
 use crate::engine::Target;
 use crate::rules::{Rule, Subject, Test, Trigger, Verdict};
 use crate::store::Scope;
+use crate::text::sanitize;
 use anyhow::bail;
 use std::fmt::Write;
 
-/// Prints the explanation; an unknown job is an error.
-pub async fn run(setup: Setup, job_id: &str, only: Option<&str>) -> anyhow::Result<bool> {
+mod tasks;
+
+/// Prints the explanation; an id that is neither a job nor a task is an error, which names the
+/// targets that could not be asked.
+pub async fn run(setup: Setup, id: &str, only: Option<&str>) -> anyhow::Result<bool> {
     let (store, _shared, targets) = setup::engine(&setup, Mode::Preview).await?;
+    let targets: Vec<&Target> = targets.iter().filter(|t| only.is_none_or(|o| t.config.name == o)).collect();
     let mut out = String::new();
-    let mut found = false;
-    for target in targets.iter().filter(|t| only.is_none_or(|o| t.config.name == o)) {
-        let Some(mut job) = find(target, job_id).await else { continue };
+    let mut unreachable = Vec::new();
+    for target in &targets {
+        match find(target, id).await {
+            Ok(Some(job)) => explain_job(&setup, &*store, target, job, &mut out).await?,
+            Ok(None) => {}
+            Err(e) => unreachable.push(format!("target \"{}\" could not be asked: {e}", target.config.name)),
+        }
+    }
+    if out.is_empty() {
+        for target in &targets {
+            match tasks::explain(&setup.rules, target, id).await {
+                Ok(text) => out.push_str(&text),
+                Err(e) => unreachable
+                    .push(format!("target \"{}\": its scheduled tasks could not be read: {e}", target.config.name)),
+            }
+        }
+    }
+    if out.is_empty() {
+        let place = only.map_or("any target".to_string(), |t| format!("target \"{t}\""));
+        let mut message =
+            format!("{} was found neither as a job nor as a scheduled task on {place}", crate::text::sanitize(id));
+        for why in &unreachable {
+            message.push_str(&format!("; {why}"));
+        }
+        bail!(message);
+    }
+    for why in &unreachable {
+        let _ = writeln!(out, "note: {why}");
+    }
+    super::write_stdout(&out)?;
+    Ok(true)
+}
+
+/// Every job rule of `target` for `job`, and the job's recorded history.
+async fn explain_job(
+    setup: &Setup,
+    store: &dyn crate::store::Store,
+    target: &Target,
+    mut job: Job,
+    out: &mut String,
+) -> anyhow::Result<()> {
+    let job_id = job.id.clone();
+    {
         let rules = &setup.rules;
         if target.usual().item_of(&job).is_none() && rules.wants_item(&target.config.name, job.job_type.as_deref()) {
-            job.item_id = target.source.job(job_id).await.ok().and_then(|detail| detail.item_id);
+            job.item_id = target.source.job(&job_id).await.ok().and_then(|detail| detail.item_id);
         }
-        found = true;
         let now = target.source.server_now_ms();
         let _ = writeln!(
             out,
             "job {} on {}: {} ({}), {} by {}, runtime {}",
-            job.id,
+            sanitize(&job.id),
             target.config.name,
-            job.status,
+            sanitize(job.status.as_str()),
             job.phase(),
-            job.job_type.as_deref().unwrap_or("?"),
-            job.username.as_deref().unwrap_or("?"),
+            sanitize(job.job_type.as_deref().unwrap_or("?")),
+            sanitize(job.username.as_deref().unwrap_or("?")),
             job.runtime(now).map(format_duration).unwrap_or_else(|| "unknown".into())
         );
-        for rule in &setup.rules.rules {
+        for rule in setup.rules.rules.iter().filter(|r| !r.trigger.is_task()) {
             let _ = writeln!(
                 out,
                 "  rule {} (on {}): {}",
@@ -43,32 +88,24 @@ pub async fn run(setup: Setup, job_id: &str, only: Option<&str>) -> anyhow::Resu
                 rule.trigger.as_str(),
                 verdict(rule, target, &job, now)
             );
-            usual_lines(rule, target, &job, now, &mut out);
+            usual_lines(rule, target, &job, now, out);
         }
-        for entry in store.audit_for_job(Scope::Real, &target.config.name, job_id).await? {
+        for entry in store.audit_for_job(Scope::Real, &target.config.name, &job_id).await? {
             let r = &entry.report;
-            let _ = writeln!(out, "  history: {} {} {}: {}", r.rule, r.action, r.outcome, r.detail);
+            let _ = writeln!(out, "  history: {} {} {}: {}", r.rule, r.action, r.outcome, sanitize(&r.detail));
         }
     }
-    if !found {
-        bail!("job {job_id} was not found on {}", only.map_or("any target".to_string(), |t| format!("target \"{t}\"")));
-    }
-    super::write_stdout(&out)?;
-    Ok(true)
+    Ok(())
 }
 
-/// The job from the current list, else from its own resource (it may have left the list).
-async fn find(target: &Target, job_id: &str) -> Option<Job> {
-    match target.source.list_jobs().await {
-        Ok(jobs) => match jobs.into_iter().find(|j| j.id == job_id) {
-            Some(job) => Some(job),
-            None => target.source.job(job_id).await.ok(),
-        },
-        Err(e) => {
-            eprintln!("warning: target \"{}\": {e}", target.config.name);
-            None
-        }
-    }
+/// The job from the current list, else from its own resource (it may have left the list); an
+/// error when the target cannot be asked at all.
+async fn find(target: &Target, job_id: &str) -> Result<Option<Job>, crate::arcgis::Error> {
+    let jobs = target.source.list_jobs().await?;
+    Ok(match jobs.into_iter().find(|j| j.id == job_id) {
+        Some(job) => Some(job),
+        None => target.source.job(job_id).await.ok(),
+    })
 }
 
 fn verdict(rule: &Rule, target: &Target, job: &Job, now: i64) -> String {

@@ -1,0 +1,42 @@
+//! Time zones as the configuration and rules write them (`Europe/Berlin`): an unknown one gets the
+//! nearest real name.
+
+use serde::{Deserialize, Deserializer};
+
+/// A configured time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zone(pub chrono_tz::Tz);
+
+/// Reads a zone name: exact, else the nearest name of the database in the message.
+pub fn parse_zone(name: &str) -> Result<chrono_tz::Tz, String> {
+    if let Ok(zone) = name.parse::<chrono_tz::Tz>() {
+        return Ok(zone);
+    }
+    let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
+    let folded = names.iter().find(|n| n.eq_ignore_ascii_case(name)).copied();
+    let hint = match folded.or_else(|| crate::text::nearest(name, &names)) {
+        Some(nearest) => format!("did you mean `{nearest}`?"),
+        None => "write a name of the tz database, e.g. Europe/Berlin or UTC".into(),
+    };
+    Err(format!("unknown time zone `{name}` ({hint})"))
+}
+
+impl<'de> Deserialize<'de> for Zone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        parse_zone(name.trim()).map(Zone).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_zone_gets_the_nearest_name() {
+        assert_eq!(parse_zone("Europe/Berlin"), Ok(chrono_tz::Europe::Berlin));
+        assert!(parse_zone("Europe/Berln").unwrap_err().contains("did you mean `Europe/Berlin`?"));
+        assert!(parse_zone("europe/berlin").unwrap_err().contains("did you mean `Europe/Berlin`?"));
+        assert!(parse_zone("Atlantis/Capital").unwrap_err().contains("e.g. Europe/Berlin"));
+    }
+}
