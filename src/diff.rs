@@ -308,6 +308,62 @@ mod tests {
         assert_eq!(got, ["appeared fresh1", "appeared fresh2", "disappeared j000"]);
     }
 
+    /// The fast path: a job listed again with the same fingerprint and state word is known to be
+    /// unchanged without reading it; any change to it is not.
+    #[test]
+    fn a_job_listed_again_is_known_unchanged_without_reading_it() {
+        let before = snap(&[job("a", Status::Executing)]);
+        assert!(unchanged(&before, 0, &snap(&[job("a", Status::Executing)]), 0));
+        let mut ended = job("a", Status::Executing);
+        ended.ended_at = Some(5);
+        for after in [job("a", Status::Failed), ended] {
+            assert!(!unchanged(&before, 0, &snap(std::slice::from_ref(&after)), 0), "{after:?}");
+        }
+    }
+
+    /// The state word keeps every field whose change is an event apart, so that an event never
+    /// hangs on the fingerprint alone.
+    #[test]
+    fn the_state_word_tells_every_event_field_apart() {
+        let statuses = [
+            Status::Submitted,
+            Status::Executing,
+            Status::Processing,
+            Status::Partial,
+            Status::Completed,
+            Status::Failed,
+            Status::Cancelled("CANCELLED".into()),
+            Status::Unknown("odd".into()),
+        ];
+        let mut words = std::collections::HashSet::new();
+        let mut count = 0;
+        for status in &statuses {
+            for ended_at in [None, Some(1), Some(2), Some(1_700_000_000_000)] {
+                for cancelled_flag in [false, true] {
+                    let job = Job { ended_at, cancelled_flag, ..job("a", status.clone()) };
+                    words.insert(state_word(&job));
+                    count += 1;
+                }
+            }
+        }
+        assert_eq!(words.len(), count);
+    }
+
+    /// Item ids found later patch the listed jobs without one, and the snapshot stays what a fresh
+    /// one of the patched jobs would be; jobs kept from a cut-short list come after the listed.
+    #[test]
+    fn a_snapshot_patched_or_extended_equals_a_fresh_one() {
+        let with_item = Job { item_id: Some("i0".into()), ..job("b", Status::Executing) };
+        let mut patched = snap(&[job("a", Status::Executing), with_item.clone(), job("c", Status::Failed)]);
+        let items = HashMap::from([("a".to_string(), "i1".to_string()), ("b".to_string(), "i2".to_string())]);
+        assert_eq!(patched.set_items(&items), 1, "only the job without an item id");
+        let a = Job { item_id: Some("i1".into()), ..job("a", Status::Executing) };
+        assert_eq!(patched, snap(&[a.clone(), with_item.clone(), job("c", Status::Failed)]));
+        let extended = snap(std::slice::from_ref(&a)).extended(vec![with_item.clone()]);
+        assert_eq!(extended, snap(&[a, with_item]));
+        assert!(Snapshot::default().is_empty() && !extended.is_empty());
+    }
+
     #[test]
     fn status_change_carries_both_sides() {
         let delta = diff(Some(&snap(&[job("a", Status::Executing)])), &snap(&[job("a", Status::Failed)]));

@@ -45,7 +45,7 @@ impl Journal {
         name.push(".journal");
         let path = PathBuf::from(name);
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let complete = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
+        let complete = text.rsplit_once('\n').map_or("", |(lines, _)| lines);
         let entries = complete.lines().filter_map(parse).collect();
         let mut options = std::fs::OpenOptions::new();
         options.create(true).append(true);

@@ -26,5 +26,7 @@ pub mod status;
 pub mod store;
 pub mod task_diff;
 pub mod telemetry;
+#[cfg(test)]
+mod test_support;
 pub mod text;
 pub mod usual;

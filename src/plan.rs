@@ -121,6 +121,37 @@ fn scrubbed_unless_known() -> bool {
 }
 
 impl Planned {
+    /// Action `index` of `rule` for `jobs`, fired by `event` and planned at `now_ms` (server clock).
+    pub fn of(rule: &crate::rules::Rule, index: usize, jobs: Vec<Job>, event: &EventInfo, now_ms: i64) -> Planned {
+        Planned {
+            rule: rule.name.clone(),
+            action: rule.actions[index].clone(),
+            action_index: index,
+            jobs,
+            task: None,
+            event: event.clone(),
+            planned_ms: now_ms,
+            settled: Vec::new(),
+            secrets_scrubbed: false,
+        }
+    }
+
+    /// For the store's tests, which know no rule: rule `r` cancelling executing job `job`.
+    #[cfg(test)]
+    pub fn cancel_for_tests(job: &str) -> Planned {
+        Planned {
+            rule: "r".into(),
+            action: ActionConfig::Cancel(crate::actions::CancelConfig {}),
+            action_index: 0,
+            jobs: vec![Job::new(job, crate::arcgis::Status::Executing)],
+            task: None,
+            event: EventInfo { kind: "poll".into(), from: None, to: None },
+            planned_ms: 1_000,
+            settled: Vec::new(),
+            secrets_scrubbed: false,
+        }
+    }
+
     /// What the plugin acts on: the rule, the event, the jobs and when it was planned.
     pub fn occasion(&self) -> Occasion<'_> {
         let (rule, event, jobs, task) = (&self.rule, &self.event, &self.jobs, self.task.as_ref());

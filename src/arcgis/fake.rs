@@ -1,5 +1,5 @@
 //! A scripted `JobSource` for unit tests (engine, dispatch, scheduler, setup): polls answered
-//! from a script, one-job reads by simple rules, cancels counted (or failed as told), and the
+//! from a script, one-job reads as told or by simple rules, cancels counted (or failed as told), and the
 //! instant of every poll noted on tokio's clock.
 
 use super::{Error, Job, JobSource, Listing, Result, Status};
@@ -23,6 +23,8 @@ pub struct FakeSource {
     pub polled_at: Mutex<Vec<tokio::time::Instant>>,
     /// `server_now_ms()`.
     pub now_ms: i64,
+    /// The status each of these ids reads as now (before `running`).
+    pub reads: std::collections::HashMap<String, Status>,
 }
 
 impl FakeSource {
@@ -60,6 +62,9 @@ impl JobSource for FakeSource {
     }
 
     async fn job(&self, id: &str) -> Result<Job> {
+        if let Some(status) = self.reads.get(id) {
+            return Ok(Job::new(id, status.clone()));
+        }
         if id.starts_with("fail") {
             let mut job = Job::new(id, Status::Failed);
             (job.messages, job.item_id) = (vec!["Traceback".into(), "KeyError: 'X'".into()], Some("item1".into()));

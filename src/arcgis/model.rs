@@ -287,9 +287,8 @@ pub struct Listing {
 /// True when `version` ("11.4", "12.0.1") is below `(major, minor)`; an unreadable one is not.
 pub fn version_below(version: &str, (major, minor): (u32, u32)) -> bool {
     let mut parts = version.trim().split('.').map(|p| p.parse::<u32>());
-    match (parts.next(), parts.next()) {
-        (Some(Ok(a)), Some(Ok(b))) => (a, b) < (major, minor),
-        (Some(Ok(a)), None) => a < major,
+    match (parts.next(), parts.next().unwrap_or(Ok(0))) {
+        (Some(Ok(a)), Ok(b)) => (a, b) < (major, minor),
         _ => false,
     }
 }
@@ -302,6 +301,25 @@ pub fn rfc3339(ms: i64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A version at the boundary is not below it, whether written with its minor or not.
+    #[test]
+    fn a_version_is_below_only_a_later_release() {
+        let cases = [
+            ("12", (12, 0), false),
+            ("12.0", (12, 0), false),
+            ("11", (12, 0), true),
+            ("11.5", (11, 5), false),
+            ("11.4.9", (11, 5), true),
+            ("11.10", (11, 5), false),
+            (" 10.9.1 ", (11, 5), true),
+            ("12.x", (12, 1), false),
+            ("next", (11, 5), false),
+        ];
+        for (version, needed, below) in cases {
+            assert_eq!(version_below(version, needed), below, "{version} below {needed:?}");
+        }
+    }
 
     #[test]
     fn statuses_map_to_phases_case_insensitively() {

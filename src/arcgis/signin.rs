@@ -127,12 +127,11 @@ impl History {
         waits.into_iter().filter(|w| w.until_ms > now_ms).max_by_key(|w| w.until_ms)
     }
 
-    /// Counts a refusal.
+    /// Counts a refusal (the oldest beyond `REMEMBERED` are forgotten).
     pub fn refused(&mut self, refusal: Refusal) {
         self.refusals.push(refusal);
-        if self.refusals.len() > REMEMBERED {
-            self.refusals.remove(0);
-        }
+        let forgotten = self.refusals.len().saturating_sub(REMEMBERED);
+        self.refusals.drain(..forgotten);
     }
 }
 
@@ -312,6 +311,73 @@ mod tests {
         assert_eq!(second.until_ms - gate.now_ms(), 2 * MIN, "the second pause is two minutes");
         tokio::time::sleep(std::time::Duration::from_secs(120)).await;
         assert!(gate.wait("a", 1).is_none());
+    }
+
+    #[test]
+    fn the_reason_says_how_often_and_how_many_within_the_window() {
+        let mut history = History::default();
+        history.refused(refusal(0, RefusalKind::Refused, 1));
+        assert_eq!(history.wait(1, 0).unwrap().reason, "refused once: Invalid username or password.");
+        history.refused(refusal(MIN, RefusalKind::Refused, 1));
+        assert_eq!(history.wait(1, MIN).unwrap().reason, "refused 2 times: Invalid username or password.");
+        // Four refusals, the first exactly 15 minutes ago: it no longer counts.
+        let four = History::from_refusals((0..4).map(|m| refusal(m * MIN, RefusalKind::Refused, m as u16)).collect());
+        let wait = four.wait(9, 15 * MIN).unwrap();
+        assert_eq!(wait.until_ms, 16 * MIN);
+        assert!(wait.reason.starts_with("3 refused sign-ins within 15 minutes"), "{}", wait.reason);
+    }
+
+    #[test]
+    fn only_the_last_sixteen_refusals_are_kept() {
+        let mut history = History::default();
+        for m in 0..20 {
+            history.refused(refusal(m * MIN, RefusalKind::Refused, m as u16));
+        }
+        let kept: Vec<i64> = history.refusals.iter().map(|r| r.at_ms / MIN).collect();
+        assert_eq!(kept, (4..20).collect::<Vec<i64>>());
+    }
+
+    /// The store's side of the gate, for what it is told.
+    #[derive(Default)]
+    struct Told(Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl SignInLog for Told {
+        async fn refused(&self, account: &str, _: &Refusal) {
+            self.0.lock().unwrap().push(format!("refused {account}"));
+        }
+        async fn succeeded(&self, account: &str) {
+            self.0.lock().unwrap().push(format!("succeeded {account}"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_successful_sign_in_clears_the_accounts_refusals_here_and_in_the_store() {
+        let told = Arc::new(Told::default());
+        let clock = Arc::new(crate::clock::ManualClock::at(0));
+        let gate = SignIns::persisted(HashMap::new(), Some(told.clone()), clock);
+        let (admin, other) = (
+            account("https://gis/portal/sharing/rest/generateToken", "admin"),
+            account("https://gis/portal/sharing/rest/generateToken", "ops"),
+        );
+        assert_eq!(admin, "admin at https://gis/portal/sharing/rest/generateToken");
+        gate.refused(&admin, RefusalKind::Refused, 1, "Invalid username or password.").await;
+        assert!(gate.wait(&admin, 1).is_some() && gate.wait(&other, 1).is_none(), "one account's pause");
+        assert!(format!("{gate:?}").starts_with("SignIns { accounts: Mutex { data: {\"admin at"), "{gate:?}");
+        gate.succeeded(&admin).await;
+        assert!(gate.wait(&admin, 1).is_none(), "cleared: the next refusal waits one minute again");
+        gate.succeeded(&other).await;
+        let told = told.0.lock().unwrap().clone();
+        assert_eq!(told, [format!("refused {admin}"), format!("succeeded {admin}")], "nothing to clear for ops");
+    }
+
+    /// A fingerprint folds the whole hash into 16 bits: 2,000 passwords of one account give
+    /// about as many fingerprints as uniform 16-bit values would (some 30 collide by chance).
+    #[test]
+    fn fingerprints_spread_over_sixteen_bits() {
+        let distinct: std::collections::HashSet<u16> =
+            (0..2_000).map(|i| fingerprint("admin at https://gis", &format!("password-{i}"))).collect();
+        assert!(distinct.len() > 1_930, "{} distinct of 2000", distinct.len());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One scheduled task.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
     /// `id`.
     pub id: String,

@@ -173,17 +173,9 @@ mod tests {
 
     fn planned(rules: &RuleSet, rule: &str) -> crate::plan::Planned {
         let rule = rules.get(rule).unwrap();
-        crate::plan::Planned {
-            rule: rule.name.clone(),
-            action: rule.actions[0].scrubbed(),
-            action_index: 0,
-            jobs: vec![Job::new("j1", Status::Executing)],
-            task: None,
-            event: crate::diff::EventInfo { kind: "poll".into(), from: None, to: None },
-            planned_ms: 1_000,
-            settled: Vec::new(),
-            secrets_scrubbed: false,
-        }
+        let event = crate::diff::EventInfo { kind: "poll".into(), from: None, to: None };
+        let planned = crate::plan::Planned::of(rule, 0, vec![Job::new("j1", Status::Executing)], &event, 1_000);
+        crate::plan::Planned { action: rule.actions[0].scrubbed(), ..planned }
     }
 
     /// Parts of actions journaled by a killed process are merged at the next start and not done

@@ -98,7 +98,7 @@ pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budg
             if action.is_batched() {
                 batches.insert((firing.rule, index), plan.actions.len());
             }
-            plan.actions.push(planned(rule, index, vec![firing.job.clone()], &firing.event, now_ms));
+            plan.actions.push(Planned::of(rule, index, vec![firing.job.clone()], &firing.event, now_ms));
         }
     }
     plan
@@ -112,7 +112,7 @@ pub fn plan_digest(rule: &Rule, slot: LedgerRecord, jobs: Vec<Job>, slot_ms: i64
     let actions = if jobs.is_empty() {
         Vec::new()
     } else {
-        (0..rule.actions.len()).map(|index| planned(rule, index, jobs.clone(), &event, slot_ms)).collect()
+        (0..rule.actions.len()).map(|index| Planned::of(rule, index, jobs.clone(), &event, slot_ms)).collect()
     };
     Plan { ledger: vec![slot], actions, suppressed: Vec::new() }
 }
@@ -130,26 +130,12 @@ pub fn plan_tasks(rules: &RuleSet, firings: &[TaskFiring], now_ms: i64) -> Plan 
             continue;
         }
         for index in 0..rule.actions.len() {
-            let mut planned = planned(rule, index, vec![firing.facts.as_job()], &firing.event, now_ms);
+            let mut planned = Planned::of(rule, index, vec![firing.facts.as_job()], &firing.event, now_ms);
             planned.task = Some(firing.facts.clone());
             plan.actions.push(planned);
         }
     }
     plan
-}
-
-fn planned(rule: &Rule, index: usize, jobs: Vec<Job>, event: &EventInfo, now_ms: i64) -> Planned {
-    Planned {
-        rule: rule.name.clone(),
-        action: rule.actions[index].clone(),
-        action_index: index,
-        jobs,
-        task: None,
-        event: event.clone(),
-        planned_ms: now_ms,
-        settled: Vec::new(),
-        secrets_scrubbed: false,
-    }
 }
 
 fn report(
@@ -227,7 +213,7 @@ impl Dispatcher {
         for (index, job, when) in waiting {
             let rule = &self.rules.rules[*index];
             for action in 0..rule.actions.len() {
-                let planned = planned(rule, action, vec![job.clone()], &event, now_ms);
+                let planned = Planned::of(rule, action, vec![job.clone()], &event, now_ms);
                 let report = self.preview(target, source, &planned);
                 let detail = format!("{} {when}", report.detail);
                 reports.push(ActionReport { outcome: Outcome::Pending, detail, ..report });

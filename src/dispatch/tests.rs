@@ -74,6 +74,25 @@ fn the_tightest_limit_wins_and_one_job_is_always_allowed() {
     assert_eq!(Budget::new(&limits(10, 5, 1.0), 100, 9).left, 0);
 }
 
+/// `max_cancel_fraction` rounds down (SPEC: "never cancel more than this share of the running jobs"):
+/// half of 3 running is 1, never 2; half of 5 is 2; a third of 2 is 0, so the one always allowed.
+#[test]
+fn the_share_of_running_jobs_rounds_down() {
+    for (fraction, running, left) in [(0.5, 3, 1), (0.5, 5, 2), (0.34, 3, 1), (0.99, 2, 1), (0.33, 2, 1), (1.0, 3, 3)] {
+        let budget = Budget::new(&limits(10, 60, fraction), running, 0);
+        assert_eq!(budget.left, left, "{fraction} of {running}");
+    }
+    let set = rules("rules:\n  - { name: stop, actions: [{ type: cancel }] }\n");
+    let firings: Vec<Firing> = ["a", "b", "c"].iter().map(|j| firing(&set, "stop", j)).collect();
+    let plan = plan(&set, "t", &firings, &mut Budget::new(&limits(10, 60, 0.5), 3, 0), NOW);
+    assert_eq!((plan.actions.len(), plan.suppressed.len()), (1, 2), "3 running, 50 %: one cancel");
+    assert!(
+        plan.suppressed[0].detail.contains("max_cancel_fraction (0.5 of 3 running)"),
+        "{}",
+        plan.suppressed[0].detail
+    );
+}
+
 #[test]
 fn planning_batches_records_and_suppresses_over_the_budget() {
     let set = rules(
@@ -192,17 +211,8 @@ async fn a_permanent_failure_is_final_and_a_dry_run_executes_nothing() {
 
 fn queued(set: &RuleSet, rule: &str, created_ms: i64) -> Queued {
     let rule = set.get(rule).expect("rule");
-    let planned = Planned {
-        rule: rule.name.clone(),
-        action: rule.actions[0].clone(),
-        action_index: 0,
-        jobs: vec![Job::new("j1", Status::Executing)],
-        task: None,
-        event: EventInfo { kind: "poll".into(), from: None, to: None },
-        planned_ms: 0,
-        settled: Vec::new(),
-        secrets_scrubbed: false,
-    };
+    let event = EventInfo { kind: "poll".into(), from: None, to: None };
+    let planned = Planned::of(rule, 0, vec![Job::new("j1", Status::Executing)], &event, 0);
     Queued { id: 1, target: "t".into(), planned: planned.stored(), attempts: 0, created_ms }
 }
 
@@ -222,6 +232,30 @@ async fn transient_failures_are_retried_until_an_hour_has_passed() {
     let Attempt::Final { outcome, detail } = old else { panic!("{old:?}") };
     assert_eq!(outcome, Outcome::Failed);
     assert!(detail.contains("gave up after 1h"), "{detail}");
+}
+
+/// Check, then act: a cancel reads the job again first. A job that ended since the poll (each
+/// way a job ends) is skipped without a cancel call; one still queued or running is cancelled.
+#[tokio::test]
+async fn a_cancel_reads_the_job_first_and_cancels_only_what_still_waits_or_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = rules("rules:\n  - { name: stop, actions: [{ type: cancel }] }\n");
+    let (dispatch, _) = dispatcher(dir.path(), set.clone(), Mode::Act).await;
+    let table = [
+        (Status::Completed, Outcome::Skipped, 0, "the job is COMPLETED (completed) now"),
+        (Status::Failed, Outcome::Skipped, 0, "the job is FAILED (failed) now"),
+        (Status::Cancelled("CANCELLED".into()), Outcome::Skipped, 0, "the job is CANCELLED (cancelled) now"),
+        (Status::Submitted, Outcome::Done, 1, "cancelled fake/j1"),
+        (Status::Executing, Outcome::Done, 1, "cancelled fake/j1"),
+        (Status::Processing, Outcome::Done, 1, "cancelled fake/j1"),
+    ];
+    for (status, expected, calls, said) in table {
+        let reads = HashMap::from([("j1".to_string(), status.clone())]);
+        let source = FakeSource { reads, now_ms: NOW, ..FakeSource::default() }.shared();
+        let attempt = dispatch.execute(Some(source.clone()), &queued(&set, "stop", NOW), ONE_TRY).await;
+        assert_eq!(attempt, Attempt::Final { outcome: expected, detail: said.into() }, "{status:?}");
+        assert_eq!(source.cancelled(), calls, "{status:?}: cancel calls");
+    }
 }
 
 #[tokio::test]
@@ -296,4 +330,101 @@ async fn a_queue_longer_than_a_page_is_run_whole_a_page_at_a_time() {
     let done: Vec<&str> = reports.iter().map(|r| r.job_ids[0].as_str()).collect();
     assert_eq!(done, jobs, "every queued action, once each, in queue order");
     assert!(dispatch.due_after(0, DUE_PAGE).await.unwrap().is_empty());
+}
+
+/// A `mode: shadow` rule spends a budget of its own and is only previewed, even when acting: the
+/// real rule's cancels and the shadow rule's planned ones never use up each other's.
+#[tokio::test]
+async fn a_shadow_rule_spends_its_own_budget_and_is_only_previewed() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = rules(
+        "rules:\n  - { name: stop, actions: [{ type: cancel }] }\n  - { name: trial, mode: shadow, actions: [{ type: cancel }] }\n",
+    );
+    let (dispatch, _) = dispatcher(dir.path(), set.clone(), Mode::Act).await;
+    let firings: Vec<Firing> =
+        ["a", "b"].iter().flat_map(|j| [firing(&set, "trial", j), firing(&set, "stop", j)]).collect();
+    let budget = || Budget::new(&limits(1, 60, 1.0), 10, 0);
+    let plan = plan(&set, "t", &firings, &mut budget().with_shadow(budget()), NOW);
+    let planned: Vec<(&str, &str)> = plan.actions.iter().map(|p| (p.rule.as_str(), p.jobs[0].id.as_str())).collect();
+    assert_eq!(planned, [("trial", "a"), ("stop", "a")], "one each: the shadow rule took none of the real budget");
+    let suppressed: Vec<(&str, &str)> =
+        plan.suppressed.iter().map(|r| (r.rule.as_str(), r.job_ids[0].as_str())).collect();
+    assert_eq!(suppressed, [("trial", "b"), ("stop", "b")]);
+    assert!(plan.suppressed[0].shadow && !plan.suppressed[1].shadow);
+    let reports = dispatch.commit(PollCommit::new(dispatch.scope(), "t", NOW), plan, &*site(None), Vec::new()).await;
+    let previewed: Vec<(&str, Outcome, bool)> =
+        reports.as_ref().unwrap().iter().map(|r| (r.rule.as_str(), r.outcome, r.shadow)).collect();
+    assert!(previewed.contains(&("trial", Outcome::Planned, true)), "{previewed:?}");
+    let queued = dispatch.due_after(0, DUE_PAGE).await.unwrap();
+    let queued: Vec<&str> = queued.iter().map(|q| q.planned.rule.as_str()).collect();
+    assert_eq!(queued, ["stop"], "only the real rule's cancel is queued");
+}
+
+/// What a dry run tells of a firing that waits (`for_polls`, a crossing before the next poll):
+/// each action previewed in full, as `pending`, with when it would happen.
+#[tokio::test]
+async fn a_waiting_firing_is_previewed_as_pending_with_when() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = rules("rules:\n  - { name: stop, for_polls: 2, actions: [{ type: cancel }, { type: log }] }\n");
+    let (dispatch, _) = dispatcher(dir.path(), set, Mode::DryRun).await;
+    let waiting =
+        [(0, Job::new("j1", Status::Executing), "at the next poll if it still matches (1 of 2 polls)".into())];
+    let reports = dispatch.pending("t", &*site(None), &waiting, NOW);
+    let seen: Vec<(&str, Outcome, &str, &str)> =
+        reports.iter().map(|r| (r.action.as_str(), r.outcome, r.detail.as_str(), r.job_ids[0].as_str())).collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "cancel",
+                Outcome::Pending,
+                "would cancel fake/j1/cancel at the next poll if it still matches (1 of 2 polls)",
+                "j1"
+            ),
+            (
+                "log",
+                Outcome::Pending,
+                "would log: rule stop on poll: j1 (EXECUTING, ?, ?) at the next poll if it still matches (1 of 2 polls)",
+                "j1"
+            ),
+        ]
+    );
+}
+
+/// A read of scheduled tasks: each firing is recorded under its task; a quiet one (the baseline's)
+/// only that; the others plan each action for that task alone, carrying its facts.
+#[test]
+fn task_firings_are_recorded_under_their_task_and_planned_unless_quiet() {
+    let set =
+        rules("rules:\n  - { name: failing, on: task_failed, actions: [{ type: log }, { type: record, tag: t }] }\n");
+    let facts = |id: &str| crate::task_diff::TaskFacts {
+        task: crate::arcgis::tasks::Task {
+            id: id.into(),
+            title: format!("Task {id}"),
+            owner: "joe".into(),
+            ..Default::default()
+        },
+        consecutive_failures: 2,
+        result: Some("failed".into()),
+        next_due_ms: None,
+        due_ms: None,
+    };
+    let event = EventInfo { kind: "task_failed".into(), from: None, to: None };
+    let firing = |id: &str, quiet: bool| crate::rules::TaskFiring {
+        rule: 0,
+        facts: facts(id),
+        event: event.clone(),
+        trigger: format!("failed:{id}-run"),
+        quiet,
+    };
+    let plan = plan_tasks(&set, &[firing("t1", false), firing("t0", true)], NOW);
+    let ledger: Vec<(&str, &str, &str)> =
+        plan.ledger.iter().map(|l| (l.rule.as_str(), l.job_id.as_str(), l.trigger.as_str())).collect();
+    let (t1, t0) = (crate::rules::tasks::task_key("t1"), crate::rules::tasks::task_key("t0"));
+    assert_eq!(ledger, [("failing", t1.as_str(), "failed:t1-run"), ("failing", t0.as_str(), "failed:t0-run")]);
+    let planned: Vec<(&str, usize, &str)> =
+        plan.actions.iter().map(|p| (p.action.kind(), p.jobs.len(), p.jobs[0].id.as_str())).collect();
+    assert_eq!(planned, [("log", 1, "t1"), ("record", 1, "t1")], "the quiet firing plans nothing");
+    assert!(plan.actions.iter().all(|p| p.task.as_ref() == Some(&facts("t1")) && p.planned_ms == NOW));
+    assert!(plan.suppressed.is_empty());
 }

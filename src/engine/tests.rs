@@ -131,3 +131,63 @@ async fn an_item_read_once_stays_with_the_job_and_an_unchanged_poll_writes_no_hi
         changes.iter().map(|c| (c.job.id.as_str(), c.job.item_id.as_deref())).collect();
     assert_eq!(rows, [("a", Some("nb-a")), ("b", Some("nb-b"))], "one history row each, with its item");
 }
+
+/// A digest slot on a site whose clock runs 5 minutes ahead of this machine's: a job gone from
+/// the list counts when it went within `window` before the slot on the site's clock (the edge
+/// included), a listed job always, each only when it matches. A slot fires once (also after a
+/// restart), a later slot fires again, and the last slot fired is read back from the ledger.
+#[tokio::test]
+async fn a_digest_takes_the_jobs_gone_within_its_window_on_the_sites_clock() {
+    use crate::store::{PollCommit, Scope};
+    const LOCAL: i64 = 1_800_000_000_000;
+    const AHEAD: i64 = 300_000;
+    const HOUR: i64 = 3_600_000;
+    let (slot, next_slot) = (LOCAL - 60_000, LOCAL);
+    let slot_server = slot + AHEAD;
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open_memory().await.unwrap());
+    let failed = |id: &str| Job::new(id, Status::Failed);
+    let listed = vec![failed("listed"), Job::new("running", Status::Executing)];
+    let snapshot = crate::diff::snapshot(listed.clone());
+    let baseline = PollCommit {
+        snapshot: Some(&snapshot),
+        upserts: listed.iter().collect(),
+        ..PollCommit::new(Scope::Real, "fake", slot_server - 2 * HOUR)
+    };
+    store.commit_poll(&baseline).await.unwrap();
+    for (id, at) in [("before", slot_server - HOUR - 1), ("edge", slot_server - HOUR), ("late", slot_server - 1)] {
+        let gone = PollCommit { gone: vec![failed(id)], ..PollCommit::new(Scope::Real, "fake", at) };
+        store.commit_poll(&gone).await.unwrap();
+    }
+    let text = "rules:\n  - { name: digest, on: schedule, cron: '0 8 * * *', window: 1h, match: { status: failed }, actions: [{ type: log, message: x }] }\n";
+    let rules = Arc::new(RuleSet::parse(std::path::Path::new("r.yaml"), text, &["fake"]).unwrap());
+    let services = Arc::new(crate::actions::Services::new(None, &Default::default(), None).unwrap());
+    let clock: Arc<dyn crate::clock::Clock> = Arc::new(crate::clock::ManualClock::at(LOCAL));
+    let dispatcher = Dispatcher { rules, store: store.clone(), mode: Mode::Act, services, clock };
+    let shared = Shared::new(dispatcher);
+    let config: crate::config::TargetConfig = crate::config::yaml::from_str(
+        "{ name: fake, flavor: enterprise, admin_url: 'http://fake/admin', auth: { token: t } }",
+    )
+    .unwrap();
+    let source = crate::arcgis::fake::FakeSource { now_ms: LOCAL + AHEAD, ..Default::default() }.shared();
+    let mut target = Target::load(config.clone(), source.clone(), &shared).await.unwrap();
+    assert_eq!(target.snapshot().map(|s| s.len()), Some(2), "the listed jobs, from the store");
+
+    let queued = || async {
+        let due = store.due_actions(Scope::Real, i64::MAX, 0, 10).await.unwrap();
+        due.iter().map(|q| q.planned.jobs.iter().map(|j| j.id.clone()).collect()).collect::<Vec<Vec<String>>>()
+    };
+    target.digest(&shared, 0, slot).await.unwrap();
+    assert_eq!(queued().await, [["edge", "late", "listed"]], "gone within the hour before the slot, or listed; failed");
+    assert_eq!(digest::last_fired_slot(&target, "digest"), Some(slot));
+    target.digest(&shared, 0, slot).await.unwrap();
+    let mut restarted = Target::load(config, source, &shared).await.unwrap();
+    restarted.digest(&shared, 0, slot).await.unwrap();
+    assert_eq!(queued().await.len(), 1, "a slot fires once, also after a restart");
+    restarted.digest(&shared, 0, next_slot).await.unwrap();
+    assert_eq!(queued().await.len(), 2, "the next slot fires");
+    assert_eq!(digest::last_fired_slot(&restarted, "digest"), Some(next_slot));
+    let fired_at = next_slot + AHEAD;
+    assert_eq!(restarted.prune_memory(fired_at), 0, "what fired at the cut stays");
+    assert_eq!(restarted.prune_memory(fired_at + 1), 1, "the digest's slots are no listed job");
+    assert_eq!(digest::last_fired_slot(&restarted, "digest"), None);
+}

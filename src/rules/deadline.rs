@@ -115,7 +115,7 @@ mod tests {
     use crate::usual::Usual;
 
     fn rules(yaml: &str) -> RuleSet {
-        RuleSet::parse(std::path::Path::new("r.yaml"), yaml, &["t"]).unwrap()
+        RuleSet::parse(std::path::Path::new("r.yaml"), yaml, &["t", "dev"]).unwrap()
     }
 
     fn job(id: &str, user: &str, started_at: i64) -> Job {
@@ -157,5 +157,67 @@ mod tests {
             set.next_crossing("other", (&snap, Usual::empty()), &ledger, now, until),
             Some(now + 5 * minute + 1)
         );
+    }
+
+    /// A dry run lists every crossing before the next poll: each rule's, each job's, in rule order;
+    /// event rules and rules of other targets have none.
+    #[test]
+    fn every_crossing_within_the_window_in_rule_order() {
+        let set = rules(
+            "rules:
+  - { name: long, match: { runtime_over: 90m }, actions: [{ type: cancel }] }
+  - { name: new, on: appeared, match: { runtime_over: 86m }, actions: [{ type: log }] }
+  - { name: dev, targets: dev, match: { runtime_over: 86m }, actions: [{ type: log }] }
+  - { name: short, match: { runtime_over: 87m }, actions: [{ type: log }] }
+",
+        );
+        let minute = 60_000;
+        let now = 1_000 * minute;
+        let snap = snapshot(vec![job("a", "joe", now - 85 * minute), job("c", "jane", now - 88 * minute)]);
+        let found = set.crossings_within("t", (&snap, Usual::empty()), &LedgerIndex::default(), now, now + 10 * minute);
+        let position = |id: &str| snap.jobs().iter().position(|j| j.id == id).unwrap();
+        assert_eq!(
+            found,
+            [
+                (0, position("a"), now + 5 * minute + 1),
+                (0, position("c"), now + 2 * minute + 1),
+                (3, position("a"), now + 2 * minute + 1)
+            ]
+        );
+    }
+
+    /// `runtime_over_usual` crosses at the item's own limit (3 × the median of its runs), and with
+    /// `runtime_over` too, at the later of the two.
+    #[test]
+    fn a_usual_runtime_limit_crosses_at_the_items_own_limit() {
+        let minute = 60_000;
+        let now = 1_000 * minute;
+        let mut usual = Usual::default();
+        for _ in 0..5 {
+            usual.add("nb", 10 * minute);
+        }
+        let snap = snapshot(vec![Job { item_id: Some("nb".into()), ..job("a", "joe", now - 25 * minute) }]);
+        let until = now + 60 * minute;
+        for (matching, at) in [("{ runtime_over_usual: 3x }", 5), ("{ runtime_over_usual: 3x, runtime_over: 40m }", 15)]
+        {
+            let set = rules(&format!("rules:\n  - {{ name: r, match: {matching}, actions: [{{ type: log }}] }}\n"));
+            let crossing = set.next_crossing("t", (&snap, &usual), &LedgerIndex::default(), now, until);
+            assert_eq!(crossing, Some(now + at * minute + 1), "{matching}");
+        }
+    }
+
+    /// A `for_polls` streak short of its count asks for the next poll soon; a full one, or one of
+    /// a rule no longer loaded, does not.
+    #[test]
+    fn a_streak_short_of_its_count_is_pending() {
+        let set =
+            rules("rules:\n  - { name: stuck, for_polls: 3, match: { status: running }, actions: [{ type: log }] }\n");
+        let streak =
+            |rule: &str, count: u32| crate::ledger::Streaks::from([((rule.to_string(), "a".to_string()), count)]);
+        assert!(set.streak_pending(&streak("stuck", 2)));
+        assert!(!set.streak_pending(&streak("stuck", 3)));
+        assert!(!set.streak_pending(&streak("stuck", 4)));
+        assert!(!set.streak_pending(&streak("gone", 1)));
+        assert!(!set.streak_pending(&crate::ledger::Streaks::new()));
     }
 }

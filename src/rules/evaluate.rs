@@ -78,9 +78,13 @@ impl RuleSet {
         for (index, rule) in applicable {
             let mut firings = match rule.trigger {
                 Trigger::Poll => poll_firings.next().unwrap_or_default(),
-                Trigger::Schedule(_) => Vec::new(),
-                ref t if t.is_task() => Vec::new(),
-                _ => event_rule(index, rule, input, &mut out),
+                Trigger::Appeared | Trigger::StatusChanged | Trigger::Disappeared => {
+                    event_rule(index, rule, input, &mut out)
+                }
+                // Digests and task rules are planned elsewhere (engine/digest.rs, the task watcher).
+                Trigger::Schedule(_) | Trigger::TaskFailed | Trigger::TaskStopped | Trigger::TaskMissed { .. } => {
+                    Vec::new()
+                }
             };
             firings.sort_by(|a, b| a.job.id.cmp(&b.job.id));
             out.firings.append(&mut firings);
@@ -91,7 +95,7 @@ impl RuleSet {
 
 /// The phases a poll rule can match, as a bit mask: those its `status` condition names, or all.
 /// Most poll rules name a phase (`status: running`), so they visit a small share of the jobs.
-fn phase_mask(rule: &Rule) -> u8 {
+pub(super) fn phase_mask(rule: &Rule) -> u8 {
     let named = rule.conditions.iter().find_map(|c| match (&c.test, c.negated) {
         (Test::Status(values), false) => values.iter().try_fold(0u8, |mask, v| match v {
             StatusValue::Phase(p) => Some(mask | 1 << *p as u8),

@@ -219,6 +219,40 @@ fn poll_rules_match_the_whole_snapshot_once_per_job() {
 }
 
 #[test]
+fn a_poll_rule_visits_only_the_phases_its_status_names() {
+    use crate::arcgis::model::Phase;
+    let set = rules(
+        "rules:
+  - { name: one, match: { status: running }, actions: [{ type: log }] }
+  - { name: twice, match: { status: [running, running, failed] }, actions: [{ type: log }] }
+  - { name: not, match: { status: { not: running } }, actions: [{ type: log }] }
+  - { name: any, actions: [{ type: log }] }
+",
+    );
+    let masks: Vec<u8> = set.rules.iter().map(evaluate::phase_mask).collect();
+    let bit = |p: Phase| 1u8 << p as u8;
+    assert_eq!(masks, [bit(Phase::Running), bit(Phase::Running) | bit(Phase::Failed), u8::MAX, u8::MAX]);
+}
+
+#[test]
+fn poll_rules_on_different_phases_each_see_their_own_jobs() {
+    let set = rules(
+        "rules:
+  - { name: long, match: { status: running }, actions: [{ type: log }] }
+  - { name: broken, match: { status: failed }, actions: [{ type: log }] }
+  - { name: again, match: { status: [running, running] }, actions: [{ type: log }] }
+",
+    );
+    let mut failed = running("f", "jane", 5);
+    failed.status = Status::Failed;
+    let result = evaluate(&set, &[running("r", "joe", 5), failed], &[], &LedgerIndex::default(), &Streaks::new());
+    let by_rule: Vec<(&str, &str)> =
+        result.firings.iter().map(|f| (set.rules[f.rule].name.as_str(), f.job.id.as_str())).collect();
+    assert_eq!(by_rule, [("long", "r"), ("broken", "f"), ("again", "r")]);
+    assert!(result.streaks.is_empty(), "a rule without for_polls keeps no streak");
+}
+
+#[test]
 fn for_polls_needs_consecutive_matches() {
     let set =
         rules("rules:\n  - { name: stuck, for_polls: 3, match: { status: running }, actions: [{ type: log }] }\n");

@@ -78,6 +78,8 @@ async fn start_due(
         let (cx, in_flight, limit) = (cx.clone(), in_flight.clone(), limit.clone());
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
+            // With replicas, the target's lease stays here until the outcome is recorded.
+            let _busy = cx.shared.leases.as_ref().map(|leases| leases.busy(&queued.target));
             let id = queued.id;
             let source = cx.sources.get(&queued.target).cloned();
             let started = std::time::Instant::now();

@@ -2,7 +2,6 @@
 //! Pure: every method takes `now` (epoch ms on the simulated server's clock).
 
 use super::scenario::{Ending, JobPlan, Scenario, User};
-use crate::arcgis::model::version_below;
 use crate::config::Flavor;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -83,6 +82,8 @@ pub struct Stats {
     pub logins: u32,
     /// Refused sign-ins (a locked account's attempts included).
     pub failed_logins: u32,
+    /// When each refused sign-in came (the site's clock, epoch ms).
+    pub refused_at: Vec<i64>,
     /// Times an account was locked by refused sign-ins.
     pub lockouts: u32,
     /// Sign-ins at `<portal>/sharing/rest/generateToken` (the others went to `<admin>/generateToken`).
@@ -153,7 +154,7 @@ impl Site {
                 .clone()
                 .unwrap_or_else(|| if flavor == Flavor::Enterprise { "12.1" } else { "11.3" }.to_string()),
             version_field: scenario.version_field.unwrap_or(match flavor {
-                Flavor::NotebookServer if !version_below(scenario.version.as_deref().unwrap_or("11.3"), (12, 1)) => {
+                Flavor::NotebookServer if release_at_least(scenario.version.as_deref().unwrap_or("11.3"), (12, 1)) => {
                     super::scenario::VersionField::Version
                 }
                 _ => super::scenario::VersionField::CurrentVersion,
@@ -298,7 +299,7 @@ impl Site {
     pub fn cancel(&mut self, id: &str, now: i64, caller: &User) -> Result<(), Refusal> {
         *self.stats.cancels.entry(id.to_string()).or_default() += 1;
         self.stats.first_cancel_ms.entry(id.to_string()).or_insert(now);
-        if self.flavor == Flavor::Enterprise && version_below(&self.version, (11, 5)) {
+        if self.flavor == Flavor::Enterprise && !release_at_least(&self.version, (11, 5)) {
             return Err((404, "No resource".into()));
         }
         let (_, state) = self.find_for(id, now, caller)?;
@@ -414,6 +415,18 @@ fn messages(job: &SimJob, state: &JobState) -> Vec<String> {
 mod accounts;
 pub mod tasks;
 pub use accounts::REQUEST_REFERER;
+
+/// Whether the site's release `version` ("11.4", "12.0.1") is `major.minor` or later: the
+/// simulator's own reading, apart from the client's, so that a mistake in one is not copied by
+/// the other. A version that cannot be read counts as the newest.
+fn release_at_least(version: &str, (major, minor): (u32, u32)) -> bool {
+    let mut parts = version.split('.').map(|p| p.trim().parse::<u32>());
+    match (parts.next(), parts.next()) {
+        (Some(Ok(a)), Some(Ok(b))) => (a, b) >= (major, minor),
+        (Some(Ok(a)), None) => a > major || (a == major && minor == 0),
+        _ => true,
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -2,14 +2,16 @@
 //! (holder, epoch, expiry on the database's clock) and a heartbeat per replica. A replica renews
 //! what it holds every `ttl/3`, takes a lease only once it has expired (epoch + 1, and the target's
 //! claimed actions back to the queue), holds at most ceil(targets / live replicas), and gives one
-//! back when that falls. It acts on a target only while its own monotonic clock says the lease is
-//! still valid; every write about the target checks the epoch in its transaction (the fence).
+//! back when that falls, but never while an action of that target runs here (its new holder would
+//! do again the part in flight). It acts on a target only while its own monotonic clock says the
+//! lease is still valid; every write about the target checks the epoch in its transaction (the
+//! fence).
 
 use super::{Error, Result};
 use crate::telemetry::{LEASE_HELD, LEASE_TAKEOVERS};
 use sqlx::{Any, Pool, Row, Transaction};
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -19,6 +21,10 @@ macro_rules! db_now {
         "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT"
     };
 }
+
+/// A replica silent this long leaves the table of replicas (it stopped counting as live after
+/// one ttl already).
+const FORGOTTEN_AFTER_MS: i64 = 3_600_000;
 
 /// A lease held here.
 #[derive(Debug, Clone, Copy)]
@@ -48,12 +54,41 @@ pub struct Leases {
     replica: String,
     ttl: Duration,
     held: Mutex<BTreeMap<String, Held>>,
+    /// How many actions of each target run here now.
+    busy: Mutex<HashMap<String, usize>>,
+}
+
+/// An action of a target running here: while it lives, the target's lease is not given back to
+/// spread the targets.
+#[derive(Debug)]
+pub struct Busy {
+    leases: Arc<Leases>,
+    target: String,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let mut busy = self.leases.busy.lock().expect("busy");
+        if let Some(count) = busy.get_mut(&self.target) {
+            *count -= 1;
+            if *count == 0 {
+                busy.remove(&self.target);
+            }
+        }
+    }
 }
 
 impl Leases {
     /// The leases of replica `replica` in the store behind `pool`, none held yet.
     pub fn new(pool: Pool<Any>, replica: String, ttl: Duration) -> Leases {
-        Leases { pool, replica, ttl, held: Mutex::default() }
+        Leases { pool, replica, ttl, held: Mutex::default(), busy: Mutex::default() }
+    }
+
+    /// Marks an action of `target` as running here until the guard is dropped. Taken before the
+    /// action checks that it may act, so that a lease is either kept for it or already gone.
+    pub fn busy(self: &Arc<Self>, target: &str) -> Busy {
+        *self.busy.lock().expect("busy").entry(target.to_string()).or_default() += 1;
+        Busy { leases: self.clone(), target: target.to_string() }
     }
 
     /// This replica's name.
@@ -127,13 +162,12 @@ impl Leases {
         .bind(&self.replica)
         .execute(&mut *tx)
         .await?;
-        let ttl = self.ttl.as_millis() as i64;
         sqlx::query(concat!("DELETE FROM replicas WHERE heartbeat_ms < ", db_now!(), " - $1"))
-            .bind(ttl * 20)
+            .bind(FORGOTTEN_AFTER_MS)
             .execute(&mut *tx)
             .await?;
         let row = sqlx::query(concat!("SELECT COUNT(*) FROM replicas WHERE heartbeat_ms > ", db_now!(), " - $1"))
-            .bind(ttl)
+            .bind(self.ttl.as_millis() as i64)
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -166,7 +200,8 @@ impl Leases {
         }
     }
 
-    /// Gives back leases while more than `share` are held (the last ones by name).
+    /// Gives back leases while more than `share` are held (the last ones by name), keeping those
+    /// whose target has an action running here until a later round.
     async fn give_back_above(&self, share: usize) {
         loop {
             let last = {
@@ -174,7 +209,9 @@ impl Leases {
                 if held.len() <= share {
                     return;
                 }
-                held.pop_last()
+                let busy = self.busy.lock().expect("busy");
+                let idle = held.keys().rev().find(|t| !busy.contains_key(*t)).cloned();
+                idle.and_then(|t| held.remove_entry(&t))
             };
             let Some((target, h)) = last else { return };
             tracing::info!(target_name = %target, epoch = h.epoch, "giving the lease back: another replica is live to share the targets");
@@ -315,4 +352,61 @@ enum Taken {
     Now,
     /// Another replica holds it for this long still.
     ExpiresIn(Duration),
+}
+
+#[cfg(test)]
+mod tests {
+    //! What a replica decides without the database: how long a lease is acted on, how often it
+    //! is renewed, which actions keep it, and the gauges it publishes.
+
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(15);
+
+    /// Leases on a pool that never connects (nothing here reaches the database).
+    fn leases() -> Arc<Leases> {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new().connect_lazy("postgres://nobody@127.0.0.1:1/none").unwrap();
+        Arc::new(Leases::new(pool, "a".into(), TTL))
+    }
+
+    #[tokio::test]
+    async fn a_lease_is_acted_on_for_five_sixths_of_its_ttl_after_the_renewal_began() {
+        tokio::time::pause();
+        let leases = leases();
+        let started = Instant::now();
+        leases.keep("t1", 3, started);
+        tokio::time::advance(TTL * 5 / 6 - Duration::from_millis(1)).await;
+        assert_eq!(leases.holds("t1"), Some(3));
+        assert_eq!(leases.held(), [("t1".to_string(), 3)]);
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(leases.holds("t1"), None, "12.5 s after the renewal began: no longer acted on");
+        assert!(leases.held().is_empty());
+        assert_eq!(leases.renew_every(), Duration::from_secs(5), "renewed every third of the ttl");
+    }
+
+    #[tokio::test]
+    async fn the_held_gauge_says_which_targets_are_held_here() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let leases = leases();
+        leases.keep("t1", 1, Instant::now());
+        metrics::with_local_recorder(&recorder, || leases.publish(&["t1".into(), "t2".into()]));
+        let text = handle.render();
+        for line in ["nbwarden_lease_held{target=\"t1\"} 1", "nbwarden_lease_held{target=\"t2\"} 0"] {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_target_is_busy_while_any_of_its_actions_runs() {
+        let leases = leases();
+        let (one, two) = (leases.busy("t1"), leases.busy("t1"));
+        let count = |l: &Leases| l.busy.lock().unwrap().get("t1").copied();
+        assert_eq!(count(&leases), Some(2));
+        drop(one);
+        assert_eq!(count(&leases), Some(1));
+        drop(two);
+        assert_eq!(count(&leases), None, "idle again");
+    }
 }

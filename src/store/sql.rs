@@ -68,6 +68,7 @@ impl Store for SqlStore {
     }
 
     async fn commit_poll(&self, c: &PollCommit<'_>) -> Result<Vec<i64>> {
+        fault::disk()?;
         let mut tx = self.pool.begin().await?;
         self.fence(&mut tx, c.target).await?;
         let (scope, target) = (c.scope.as_str(), c.target);
@@ -121,6 +122,7 @@ impl Store for SqlStore {
     }
 
     async fn add_settled(&self, entries: &[(i64, String)]) -> Result<()> {
+        fault::disk()?;
         let mut by_action: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
         for (id, key) in entries {
             by_action.entry(*id).or_default().push(key.clone());
@@ -135,6 +137,7 @@ impl Store for SqlStore {
     }
 
     async fn record_attempt(&self, id: i64, attempt: &Attempt, now_ms: i64) -> Result<()> {
+        fault::disk()?;
         let mut tx = self.pool.begin().await?;
         self.fence_action(&mut tx, id).await?;
         let (status, next_ms, detail) = match attempt {
@@ -186,6 +189,7 @@ impl Store for SqlStore {
     }
 
     async fn add_cancel_check(&self, scope: Scope, target: &str, check: &CancelCheck) -> Result<()> {
+        fault::disk()?;
         let mut tx = self.pool.begin().await?;
         self.fence(&mut tx, target).await?;
         commit::put_check(&mut *tx, scope.as_str(), target, check).await?;
@@ -269,10 +273,12 @@ impl Store for SqlStore {
     }
 
     async fn record_sign_in(&self, account: &str, refusal: Option<&Refusal>) -> Result<()> {
+        fault::disk()?;
         sign_ins::record(&self.pool, account, refusal).await
     }
 
     async fn prune(&self, cutoff: &Cutoff) -> Result<u64> {
+        fault::disk()?;
         prune::run(self, cutoff).await
     }
 }
@@ -312,6 +318,7 @@ fn queued(row: &AnyRow) -> Result<Queued> {
 
 mod claim;
 mod commit;
+mod fault;
 mod file;
 pub use file::StateLock;
 mod history;

@@ -2,7 +2,7 @@
 //! `jobs`, `explain`, `check --targets` (which reports the server's version); configuration errors
 //! name what to fix; the database password never appears in any output.
 
-use crate::util::{json_lines, postgres, text, Site};
+use crate::util::{action_lines, json_lines, postgres, text, Site};
 use nbwarden::config::Flavor;
 
 const SCENARIO: &str = "users:
@@ -41,7 +41,7 @@ async fn once_jobs_explain_and_check_work_on_postgresql_as_on_sqlite() {
     let site = site_on(&postgres::fresh_database(&server).await).await;
     let first = site.run(&["once", "--json"]).await;
     assert!(first.status.success(), "{}{}", text(&first.stdout), text(&first.stderr));
-    let actions: Vec<_> = json_lines(&first).into_iter().filter(|l| l["kind"] == "action").collect();
+    let actions: Vec<_> = action_lines(&first);
     assert_eq!(actions.len(), 1, "{actions:?}");
     assert_eq!((actions[0]["action"].as_str(), actions[0]["outcome"].as_str()), (Some("cancel"), Some("done")));
     let second = site.run(&["once", "--json"]).await;

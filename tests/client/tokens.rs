@@ -109,6 +109,7 @@ async fn a_refused_password_waits_a_minute_then_longer_and_never_locks_the_accou
     assert_eq!(keep_polling(&site, &client, &clock, 2).await, 3, "then after two minutes more");
     assert_eq!(keep_polling(&site, &client, &clock, 60).await, 6, "3 in any 15 minutes at most, 1 h apart at most");
     assert_eq!(site.sim.stats().lockouts, 0, "the simulator never locked the account");
+    crate::util::assert_never_locked(&site.sim.stats().refused_at);
     assert_eq!(site.sim.stats().lists, 0);
 }
 

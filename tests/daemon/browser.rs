@@ -2,9 +2,10 @@
 //! parsed as served instead and the test is reported as skipped (a failure under CI, and when
 //! NBWARDEN_REQUIRE_BROWSER is set, as `scripts/test` does when Chromium is installed).
 
-use super::{get, get_until, site, SECOND};
+use super::{get, get_until, SECOND};
 use crate::util::browser::{browser, chromium, keep_screenshot};
 use crate::util::daemon::Daemon;
+use crate::util::Site;
 
 const HOSTILE: &str = "<img src=x onerror=alert(1)>";
 
@@ -13,7 +14,7 @@ async fn the_status_page_shows_the_jobs_table_with_every_value_escaped() {
     let scenario = format!(
         "jobs:\n  - {{ id: jlong, username: joe, start: -2h }}\n  - {{ id: jshort, username: jane, start: -5m }}\n  - {{ id: '{HOSTILE}', username: '{HOSTILE}', start: -1m }}\n"
     );
-    let site = site(&scenario, "{ every: 1s, timeout: 2s }", "rules: []\n").await;
+    let site = Site::with_rules(&scenario, "{ every: 1s, timeout: 2s }", "rules: []\n").await;
     let base = site.serve_http();
     let daemon = Daemon::start(&site.config_path, &[]);
     let status = format!("{base}/status");
@@ -46,7 +47,8 @@ async fn the_status_page_shows_the_jobs_table_with_every_value_escaped() {
 /// and of action; then the page in Chromium, kept as `target/test-artifacts/status-page.png`.
 #[tokio::test]
 async fn the_status_page_of_the_shipped_rules_on_the_built_in_scenario() {
-    let site = site(nbwarden::simulator::scenario::BUILTIN, "{ every: 1s, timeout: 2s }", "rules: []\n").await;
+    let site =
+        Site::with_rules(nbwarden::simulator::scenario::BUILTIN, "{ every: 1s, timeout: 2s }", "rules: []\n").await;
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     for entry in
         std::fs::read_dir(&shipped).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))

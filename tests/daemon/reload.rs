@@ -1,9 +1,10 @@
 //! SIGHUP reloads that change what runs: targets added and removed, `http.listen` moved, a new
 //! configuration that cannot start, and `dry_run` turned off.
 
-use super::{get, get_until, site, SECOND};
+use super::{get, get_until, SECOND};
 use crate::util::daemon::{poll_until, Daemon};
 use crate::util::smtp::free_port;
+use crate::util::Site;
 use nbwarden::config::Flavor;
 use nbwarden::simulator::{Scenario, Simulator};
 
@@ -12,7 +13,7 @@ const RUNAWAY: &str = "jobs:\n  - { id: jrun, username: joe, start: -2h }\n";
 
 #[tokio::test]
 async fn a_reload_adds_and_removes_targets() {
-    let site = site(ONE_JOB, "{ every: 1s, timeout: 2s }", "rules: []\n").await;
+    let site = Site::with_rules(ONE_JOB, "{ every: 1s, timeout: 2s }", "rules: []\n").await;
     let daemon = Daemon::start(&site.config_path, &[]);
     assert!(poll_until(10 * SECOND, || site.sim.stats().lists >= 1).await, "{}", daemon.log());
     let scenario: Scenario = nbwarden::config::parse_yaml(std::path::Path::new("s"), ONE_JOB).unwrap();
@@ -47,7 +48,7 @@ async fn a_reload_adds_and_removes_targets() {
 
 #[tokio::test]
 async fn a_reload_moves_the_endpoint_to_the_new_address() {
-    let site = site(ONE_JOB, "{ every: 1s, timeout: 2s }", "rules: []\n").await;
+    let site = Site::with_rules(ONE_JOB, "{ every: 1s, timeout: 2s }", "rules: []\n").await;
     let old = site.serve_http();
     let daemon = Daemon::start(&site.config_path, &[]);
     let (code, _) = get_until(&format!("{old}/healthz"), 10 * SECOND, |code, _| code == 200).await;
@@ -69,7 +70,7 @@ async fn a_reload_moves_the_endpoint_to_the_new_address() {
 
 #[tokio::test]
 async fn a_new_configuration_that_cannot_start_keeps_the_old_one_running() {
-    let site = site(ONE_JOB, "{ every: 1s, timeout: 2s }", "rules: []\n").await;
+    let site = Site::with_rules(ONE_JOB, "{ every: 1s, timeout: 2s }", "rules: []\n").await;
     let daemon = Daemon::start(&site.config_path, &[]);
     assert!(daemon.wait_for_log("watching", 10 * SECOND).await, "{}", daemon.log());
     // Valid, but its state file cannot be created (nor its lock taken): the old one goes on.
@@ -84,7 +85,7 @@ async fn a_new_configuration_that_cannot_start_keeps_the_old_one_running() {
 async fn a_reload_that_turns_dry_run_off_acts_on_what_still_matches() {
     let rules =
         "rules:\n  - { name: runaway, match: { status: running, runtime_over: 90m }, actions: [{ type: cancel }] }\n";
-    let site = site(RUNAWAY, "{ every: 1s, timeout: 2s }", rules).await;
+    let site = Site::with_rules(RUNAWAY, "{ every: 1s, timeout: 2s }", rules).await;
     site.top("dry_run: true");
     let daemon = Daemon::start(&site.config_path, &[]);
     assert!(daemon.wait_for_log("cancel planned", 10 * SECOND).await, "{}", daemon.log());

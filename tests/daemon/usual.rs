@@ -2,7 +2,7 @@
 //! complete, the cancel at the crossing of its own limit, item ids read once when the list lacks
 //! them, and `explain` saying what the limit was compared with.
 
-use super::{site, SECOND};
+use super::SECOND;
 use crate::util::daemon::{poll_until, Daemon};
 use crate::util::Site;
 use nbwarden::config::Flavor;
@@ -64,7 +64,7 @@ async fn without_item_ids_in_the_list_each_new_job_is_read_once_and_its_runs_cou
     }
     scenario += "  - { id: slow, item_id: nb, username: joe, start: 12s }\n";
     scenario += "  - { id: other, item_id: x, username: joe, start: 12s }\n";
-    let site = site(&scenario, "{ every: 1s, timeout: 2s }", UNUSUAL).await;
+    let site = Site::with_rules(&scenario, "{ every: 1s, timeout: 2s }", UNUSUAL).await;
     let start = site.sim.stats().started_ms + 12_000;
     let daemon = Daemon::start(&site.config_path, &[]);
     let cancelled = poll_until(30 * SECOND, || site.sim.stats().first_cancel_ms.contains_key("slow")).await;

@@ -3,16 +3,16 @@
 //! are counted at the simulator (each exactly one call), messages at the SMTP server by Message-ID
 //! (each notice exactly one message), and the audit trail must say every cancel was done, unless
 //! the kill came before the journal said so (a cancel run again finds the job cancelled and says
-//! `skipped`). A kill that lands while the SMTP server is
-//! still accepting a message (after the client's final ".", before its "250") cannot be told from
-//! one that landed before: that message is sent again after the restart with the same Message-ID.
-//! Raw deliveries are counted, and after each kill the test reads the killed process's progress
-//! journal: a message sent again although its (action, recipient) was journaled before the repeat
-//! fails the test, with its seed. How many repeats the window allows depends on load.
+//! `skipped`). Each failure notice goes to its owner at once and to a slow mailbox (3 s), so
+//! that kills land between the parts of one action. A message accepted by the server just as its
+//! sender is killed, before the sender journals it, is sent again after the restart with the same
+//! Message-ID: such repeats are bounded by the sends the kills hit in flight (`util::crash`), and
+//! a repeat of a part journaled before it fails the test, with its seed.
 
 use super::SECOND;
+use crate::util::crash::{self, Kill, Part};
 use crate::util::daemon::{poll_until, Daemon};
-use crate::util::smtp::SmtpServer;
+use crate::util::smtp::{notices, SmtpServer};
 use crate::util::Lcg;
 use crate::util::Site;
 use nbwarden::config::Flavor;
@@ -22,8 +22,8 @@ use std::time::Duration;
 
 const OWNERS: [&str; 4] = ["ann", "bob", "cid", "dee"];
 const JOBS: usize = 20;
-/// The entry of `mentions` that counts repeated deliveries of one Message-ID.
-const REPEATS: &str = "(repeated deliveries)";
+/// A mailbox that takes 3 s to accept a message: the second part of each failure notice.
+const SLOW: &str = "slowbox@example.com";
 
 /// 20 jobs crossing 90 minutes and 20 jobs failing, one of each per second or so.
 fn scenario() -> String {
@@ -58,20 +58,23 @@ const RULES: &str = "rules:
     on: status_changed
     match: { to: failed }
     actions:
-      - { type: email, to: [owner], subject: failed, body: '{% for j in jobs %}[{{ j.id }}]{% endfor %}' }
+      - { type: email, to: [owner, slowbox@example.com], subject: failed, body: '{% for j in jobs %}[{{ j.id }}]{% endfor %}' }
 ";
+
+/// The rule of each subject.
+const SUBJECTS: [(&str, &str); 2] = [("cancelled", "runaway"), ("failed", "failures")];
 
 #[tokio::test]
 async fn sigkill_at_random_points_loses_and_repeats_nothing() {
     let smtp = SmtpServer::start(None, None);
+    smtp.set_slow_recipients(Some(Duration::from_secs(3)));
     let site = Site::start(&scenario(), Flavor::Enterprise, None, "{ every: 1s, timeout: 2s }").await;
     site.rules(RULES);
     site.top(&format!("email: {{ host: 127.0.0.1, port: {}, security: none, from: n@example.org }}", smtp.port));
     let (seed, mut random) = Lcg::seeded("crash test seed");
     // The baseline poll: what fails later are events, not part of the first snapshot.
     assert!(site.run(&["once"]).await.status.success());
-    // After each kill: what its progress journal held, and how many messages had arrived by then.
-    let mut kills: Vec<(Journaled, usize)> = Vec::new();
+    let mut kills: Vec<Kill> = Vec::new();
     let journal = site.dir.path().join("state.db.journal");
     for cycle in 0..20 {
         let mut daemon = Daemon::start(&site.config_path, &[]);
@@ -93,33 +96,43 @@ async fn sigkill_at_random_points_loses_and_repeats_nothing() {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
         }
+        let at = std::time::SystemTime::now();
         daemon.signal("KILL");
         assert!(daemon.wait_exit(5 * SECOND).await.is_some(), "cycle {cycle}: killed");
-        kills.push((journaled(&site), delivered(&smtp)));
+        let delivered = smtp.settled(Duration::from_millis(300)).await;
+        kills.push(Kill { at, journaled: journaled(&site).await, delivered });
     }
     // A last run that is left alone finishes whatever is still planned.
     let mut daemon = Daemon::start(&site.config_path, &[]);
-    let all_done = poll_until(30 * SECOND, || {
+    let all_done = poll_until(40 * SECOND, || {
         let stats = site.sim.stats();
-        let mails = mentions(&smtp);
+        let (mails, _) = notices(&smtp.messages());
         (0..JOBS).all(|i| {
-            stats.cancels.contains_key(&format!("run{i:02}"))
-                && mails.contains_key(&format!("cancelled run{i:02}"))
-                && mails.contains_key(&format!("failed bad{i:02}"))
+            stats.cancels.contains_key(&format!("run{i:02}")) && expected(i).iter().all(|n| mails.contains_key(n))
         })
     })
     .await;
     tokio::time::sleep(3 * SECOND).await;
     daemon.signal("TERM");
     daemon.wait_exit(15 * SECOND).await.expect("the last run stops after SIGTERM");
-    let (stats, mut mails) = (site.sim.stats(), mentions(&smtp));
-    let repeats = mails.remove(REPEATS).unwrap_or(0);
-    println!("seed {seed}: {repeats} raw repeated deliveries (same Message-ID) in 20 kills");
-    // A repeat is allowed only for a message the server accepted while its sender was killed
-    // before it could journal it. A repeat of a message whose (action, recipient) the journal
-    // already held when the repeat went out means journaled progress was lost.
-    let lost = repeats_of_journaled_messages(&site, &smtp, &kills).await;
+    let (stats, deliveries) = (site.sim.stats(), smtp.deliveries().await);
+    let (mails, _) = notices(&smtp.messages());
+    let actions = crash::email_actions(&state_url(&site)).await;
+    let part = |message: &serde_json::Value| crash::part_of(message, &SUBJECTS, &actions);
+    let repeats: Vec<Part> = crash::repeats(&deliveries, &part);
+    let in_flight = crash::in_flight(&kills, &deliveries, &part);
+    println!(
+        "seed {seed}: {} repeated deliveries (same Message-ID), {in_flight} sends in flight at 20 kills",
+        repeats.len()
+    );
+    let lost = crash::lost(&kills, &deliveries, &part);
     assert!(lost.is_empty(), "seed {seed}: sent again although journaled before: {lost:?}");
+    let first: Vec<&Part> = repeats.iter().take(5).collect();
+    assert!(
+        repeats.len() <= in_flight,
+        "seed {seed}: {} repeats (first {first:?}), but the kills hit only {in_flight} sends in flight",
+        repeats.len()
+    );
     assert!(
         all_done,
         "seed {seed}: not every action ran\ncancels {:?}\nmails {mails:?}\n{}",
@@ -128,19 +141,20 @@ async fn sigkill_at_random_points_loses_and_repeats_nothing() {
     );
     for i in 0..JOBS {
         assert_eq!(stats.cancels.get(&format!("run{i:02}")), Some(&1), "seed {seed}: run{i:02} cancelled once");
-        assert_eq!(mails[&format!("cancelled run{i:02}")], 1, "seed {seed}: one cancel notice for run{i:02}");
-        assert_eq!(mails[&format!("failed bad{i:02}")], 1, "seed {seed}: one failure notice for bad{i:02}");
+        for notice in expected(i) {
+            assert_eq!(mails.get(&notice), Some(&1), "seed {seed}: one message: {notice}");
+        }
     }
-    assert_eq!(mails.len(), 2 * JOBS, "seed {seed}: nothing else was sent: {mails:?}");
+    assert_eq!(mails.len(), 3 * JOBS, "seed {seed}: nothing else was sent: {mails:?}");
     // A cancel run again after a kill re-reads the job, finds it cancelled and reports `skipped`.
     // That is right only when the kill came before the journal said the cancel was finished; once
     // journaled, the audit trail must say `done`.
-    let (cancels, actions) = (cancel_outcomes(&site).await, action_ids(&site).await);
+    let (cancels, ids) = (cancel_outcomes(&site).await, cancel_ids(&site).await);
     for i in 0..JOBS {
         let job = format!("run{i:02}");
         let outcome = cancels.get(&job).map(Vec::as_slice);
-        let finished = (actions[&("runaway".to_string(), "cancel".to_string(), job.clone())], FINISHED.to_string());
-        let journaled = kills.iter().any(|(journal, _)| journal.contains(&finished));
+        let finished = (ids[&job], FINISHED.to_string());
+        let journaled = kills.iter().any(|k| k.journaled.contains(&finished));
         match outcome {
             Some([one]) if one == "done" => {}
             Some([one]) if one == "skipped" && !journaled => {
@@ -151,71 +165,45 @@ async fn sigkill_at_random_points_loses_and_repeats_nothing() {
     }
 }
 
-/// Messages the server has accepted: its `.eml` files, written before it answers "250" (the parsed
-/// `.json` beside each comes later, and would undercount what had arrived at a kill).
-fn delivered(smtp: &SmtpServer) -> usize {
-    let files = std::fs::read_dir(smtp.out.path()).map(|d| d.flatten().collect::<Vec<_>>()).unwrap_or_default();
-    files.iter().filter(|e| e.path().extension().is_some_and(|x| x == "eml")).count()
+/// The notices job `i` must cause: its cancel to its owner, its failure to its owner and to the
+/// slow mailbox.
+fn expected(i: usize) -> [String; 3] {
+    let owner = format!("{}@example.com", OWNERS[i % OWNERS.len()]);
+    [format!("cancelled run{i:02} {owner}"), format!("failed bad{i:02} {owner}"), format!("failed bad{i:02} {SLOW}")]
 }
 
-/// The (action id, recipient) lines of the progress journal beside the state file.
-type Journaled = std::collections::BTreeSet<(i64, String)>;
+fn state_url(site: &Site) -> String {
+    format!("sqlite://{}", site.dir.path().join("state.db").display())
+}
 
-fn journaled(site: &Site) -> Journaled {
+/// The parts journaled after a kill: the progress journal beside the state file, and what the
+/// store has recorded.
+async fn journaled(site: &Site) -> std::collections::BTreeSet<Part> {
     let text = std::fs::read_to_string(site.dir.path().join("state.db.journal")).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| l.split_once('\t'))
-        .filter_map(|(id, key)| Some((id.parse().ok()?, key.to_string())))
-        .collect()
+    let lines = text.lines().filter_map(|l| l.split_once('\t'));
+    let mut parts: std::collections::BTreeSet<Part> =
+        lines.filter_map(|(id, key)| Some((id.parse().ok()?, key.to_string()))).collect();
+    parts.extend(crash::recorded(&state_url(site)).await);
+    parts
 }
 
-/// The repeated deliveries whose (action, recipient) some killed process had journaled before the
-/// repeat arrived. Deliveries are in arrival order; `kills` says how many had arrived by each kill.
-async fn repeats_of_journaled_messages(site: &Site, smtp: &SmtpServer, kills: &[(Journaled, usize)]) -> Vec<String> {
-    let actions = action_ids(site).await;
-    let mut seen = std::collections::BTreeSet::new();
-    let mut lost = Vec::new();
-    for (index, message) in smtp.messages().iter().enumerate() {
-        let id = message["message_id"].as_str().unwrap_or_default().to_string();
-        if seen.insert(id.clone()) {
-            continue;
-        }
-        let rule = if message["subject"] == "cancelled" { "runaway" } else { "failures" };
-        let text = message["text"].as_str().unwrap_or_default();
-        let Some(job) = text.split('[').nth(1).and_then(|s| s.split(']').next()) else { continue };
-        let Some(&action) = actions.get(&(rule.to_string(), "email".to_string(), job.to_string())) else { continue };
-        let recipient = message["envelope_to"][0].as_str().unwrap_or_default().to_string();
-        // Journals of the processes killed before this delivery arrived.
-        let before = kills.iter().filter(|(_, arrived)| *arrived <= index);
-        if before.into_iter().any(|(journal, _)| journal.contains(&(action, recipient.clone()))) {
-            lost.push(format!("{id} ({rule} {job} to {recipient})"));
-        }
-    }
-    lost
-}
-
-/// The queued actions' ids by (rule, action kind, job).
-async fn action_ids(site: &Site) -> BTreeMap<(String, String, String), i64> {
+/// The queued cancel actions' ids by job.
+async fn cancel_ids(site: &Site) -> BTreeMap<String, i64> {
     sqlx::any::install_default_drivers();
-    let url = format!("sqlite://{}", site.dir.path().join("state.db").display());
-    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-    let rows: Vec<(i64, String, String, String)> =
-        sqlx::query_as("SELECT id, rule, kind, job_ids FROM actions").fetch_all(&pool).await.unwrap();
+    let pool = sqlx::AnyPool::connect(&state_url(site)).await.unwrap();
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, job_ids FROM actions WHERE kind = 'cancel'").fetch_all(&pool).await.unwrap();
     pool.close().await;
-    let mut out = BTreeMap::new();
-    for (id, rule, kind, jobs) in rows {
-        for job in serde_json::from_str::<Vec<String>>(&jobs).unwrap_or_default() {
-            out.insert((rule.clone(), kind.clone(), job), id);
-        }
-    }
-    out
+    let ids = rows.into_iter().flat_map(|(id, jobs)| {
+        serde_json::from_str::<Vec<String>>(&jobs).unwrap_or_default().into_iter().map(move |j| (j, id))
+    });
+    ids.collect()
 }
 
 /// The audit trail's outcomes of the cancel actions, per job.
 async fn cancel_outcomes(site: &Site) -> BTreeMap<String, Vec<String>> {
     sqlx::any::install_default_drivers();
-    let url = format!("sqlite://{}", site.dir.path().join("state.db").display());
-    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let pool = sqlx::AnyPool::connect(&state_url(site)).await.unwrap();
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT job_ids, outcome FROM audit WHERE action = 'cancel' ORDER BY id")
             .fetch_all(&pool)
@@ -230,34 +218,4 @@ async fn cancel_outcomes(site: &Site) -> BTreeMap<String, Vec<String>> {
         }
     }
     out
-}
-
-/// How many distinct messages (by Message-ID) mention each (subject, job), and that each went to
-/// the job's owner; repeated deliveries of one Message-ID must be the same message.
-fn mentions(smtp: &SmtpServer) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    let mut by_id: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-    let all = smtp.messages();
-    for message in &all {
-        let id = message["message_id"].as_str().unwrap_or_default().to_string();
-        if let Some(first) = by_id.get(&id) {
-            assert_eq!(
-                (&first["envelope_to"], &first["subject"], &first["text"]),
-                (&message["envelope_to"], &message["subject"], &message["text"]),
-                "a repeated Message-ID is the same message"
-            );
-            continue;
-        }
-        by_id.insert(id, message.clone());
-        let subject = message["subject"].as_str().unwrap_or_default().to_string();
-        let text = message["text"].as_str().unwrap_or_default();
-        for id in text.split('[').skip(1).filter_map(|s| s.split(']').next()) {
-            let index: usize = id[3..].parse().unwrap_or(0);
-            let owner = format!("{}@example.com", OWNERS[index % OWNERS.len()]);
-            assert_eq!(message["envelope_to"][0], owner.as_str(), "{id} went to its owner only");
-            *counts.entry(format!("{subject} {id}")).or_insert(0) += 1;
-        }
-    }
-    counts.insert(REPEATS.into(), all.len() - by_id.len());
-    counts
 }

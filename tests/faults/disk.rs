@@ -1,6 +1,8 @@
-//! The state store on a full disk (a small tmpfs) and a read-only state file (`chattr +i`): a
-//! clear error, the daemon keeps going, no corruption, and nothing is lost once space is back.
-//! Both need root (mount, chattr); elsewhere they are reported as skipped (a failure under CI).
+//! The state store on a full disk and on a read-only file system: a clear error, the daemon keeps
+//! going, no corruption, and nothing is lost once space is back. The disk fills and empties
+//! through the `failpoints` build's disk fault (`NBWARDEN_FAILPOINT_DISK` names a file saying
+//! `ENOSPC` or `EROFS`): every write of the state store then meets that I/O error, as on a real
+//! full or read-only disk, without root (no tmpfs to mount, no `chattr`), so these run everywhere.
 
 use super::{started, SECOND};
 use crate::util::daemon::{poll_until, Daemon};
@@ -8,27 +10,37 @@ use crate::util::hook::HookServer;
 use crate::util::{text, Site};
 use nbwarden::config::Flavor;
 use nbwarden::simulator::Ending;
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-fn run(program: &str, args: &[&str]) -> bool {
-    Command::new(program).args(args).output().is_ok_and(|o| o.status.success())
-}
+/// The disk fault's control file in `dir`: `fill()` and `free()` it.
+struct Disk(PathBuf);
 
-/// A 1 MiB tmpfs, unmounted on drop.
-struct SmallDisk(tempfile::TempDir);
-
-impl SmallDisk {
-    fn mount() -> Option<SmallDisk> {
-        let dir = tempfile::tempdir().unwrap();
-        run("mount", &["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir.path().to_str().unwrap()]).then_some(SmallDisk(dir))
+impl Disk {
+    /// The control file of `site`, or `None` (a loud skip) in a build without failpoints.
+    fn of(site: &Site, test: &str) -> Option<Disk> {
+        if !cfg!(feature = "failpoints") {
+            crate::util::skipped(test, "build without the `failpoints` feature (scripts/test enables it)");
+            return None;
+        }
+        Some(Disk(site.dir.path().join("disk-fault")))
     }
-}
 
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        run("umount", &["-l", self.0.path().to_str().unwrap()]);
+    fn env(&self) -> [(&str, &str); 1] {
+        [("NBWARDEN_FAILPOINT_DISK", self.0.to_str().unwrap())]
+    }
+
+    fn fill(&self) {
+        std::fs::write(&self.0, "ENOSPC").unwrap();
+    }
+
+    fn read_only(&self) {
+        std::fs::write(&self.0, "EROFS").unwrap();
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(&self.0).unwrap();
     }
 }
 
@@ -42,38 +54,26 @@ async fn integrity(path: &std::path::Path) -> String {
 
 #[tokio::test]
 async fn a_full_disk_fails_polls_clearly_and_loses_nothing() {
-    let Some(disk) = SmallDisk::mount() else {
-        return crate::util::skipped(
-            "a_full_disk_fails_polls_clearly_and_loses_nothing",
-            "cannot mount a tmpfs here (needs root)",
-        );
-    };
     let hook = HookServer::start(&[200]).await;
     let site = Site::start(super::SCENARIO, Flavor::Enterprise, None, "{ every: 1s, timeout: 2s }").await;
     site.rules(&super::rules(&hook.url));
-    let state = disk.0.path().join("state.db");
-    std::fs::write(
-        &site.config_path,
-        std::fs::read_to_string(&site.config_path).unwrap().replace("state.db", state.to_str().unwrap()),
-    )
-    .unwrap();
-    let mut daemon = Daemon::start(&site.config_path, &[]);
+    let Some(disk) = Disk::of(&site, "a_full_disk_fails_polls_clearly_and_loses_nothing") else { return };
+    let mut daemon = Daemon::start_with(&site.config_path, &disk.env());
     assert!(poll_until(10 * SECOND, || site.sim.stats().cancels.get("jrunaway") == Some(&1)).await, "{}", daemon.log());
-    // Fill the disk, then let a job fail: the poll that sees it cannot be committed.
-    let filler = disk.0.path().join("filler");
-    let _ = std::fs::write(&filler, vec![0u8; 1 << 20]);
+    // The disk fills, then a job fails: the poll that sees it cannot be committed.
+    disk.fill();
     site.sim.end_job("jlive", Ending::Failed);
     assert!(daemon.wait_for_log("could not commit the poll", 10 * SECOND).await, "{}", daemon.log());
-    assert!(daemon.log().contains("full"), "the error says the disk is full\n{}", daemon.log());
+    assert!(daemon.log().contains("No space left on device"), "the error says the disk is full\n{}", daemon.log());
     assert!(hook.received().is_empty(), "nothing is acted on from an uncommitted poll");
-    std::fs::remove_file(&filler).unwrap();
+    disk.free();
     assert!(poll_until(10 * SECOND, || hook.received().len() == 1).await, "{}", daemon.log());
     tokio::time::sleep(2 * SECOND).await;
     assert_eq!(hook.received().len(), 1, "the notice went out once");
     daemon.assert_running();
     daemon.signal("TERM");
     daemon.wait_exit(15 * SECOND).await.expect("stops after SIGTERM");
-    assert_eq!(integrity(&state).await, "ok");
+    assert_eq!(integrity(&site.dir.path().join("state.db")).await, "ok");
 }
 
 #[tokio::test]
@@ -82,20 +82,16 @@ async fn a_read_only_state_file_is_a_clear_error_at_start() {
     let (site, mut first) = started("{ every: 1s, timeout: 2s }", &hook).await;
     first.signal("TERM");
     first.wait_exit(15 * SECOND).await.expect("stops");
+    let Some(disk) = Disk::of(&site, "a_read_only_state_file_is_a_clear_error_at_start") else { return };
+    disk.read_only();
     let state = site.dir.path().join("state.db");
-    if !run("chattr", &["+i", state.to_str().unwrap()]) {
-        return crate::util::skipped(
-            "a_read_only_state_file_is_a_clear_error_at_start",
-            "chattr +i is not available here (needs root and e2fsprogs)",
-        );
-    }
-    let out = site.run(&["once"]).await;
-    let mut daemon = Daemon::start(&site.config_path, &[]);
+    let out = site.run_env(&["once"], &disk.env()).await;
+    let mut daemon = Daemon::start_with(&site.config_path, &disk.env());
     let status = daemon.wait_exit(10 * SECOND).await;
-    run("chattr", &["-i", state.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let said = text(&out.stderr);
     assert!(said.contains("state") && said.contains(state.to_str().unwrap()), "names the file: {said}");
+    assert!(said.contains("Read-only file system"), "{said}");
     assert_eq!(status.and_then(|s| s.code()), Some(1), "run refuses to start\n{}", daemon.log());
     assert_eq!(integrity(&state).await, "ok");
 }
@@ -124,30 +120,22 @@ async fn held_hook() -> (String, Arc<AtomicU32>, Arc<tokio::sync::Notify>) {
 
 #[tokio::test]
 async fn an_outcome_the_store_refuses_is_kept_and_recorded_later_never_run_twice() {
-    let Some(disk) = SmallDisk::mount() else {
-        return crate::util::skipped(
-            "an_outcome_the_store_refuses_is_kept_and_recorded_later_never_run_twice",
-            "cannot mount a tmpfs here (needs root)",
-        );
-    };
     let (url, requests, release) = held_hook().await;
     let site = Site::start(super::SCENARIO, Flavor::Enterprise, None, "{ every: 1s, timeout: 2s }").await;
     site.rules(&format!("rules:\n  - {{ name: failures, on: status_changed, match: {{ to: failed }}, actions: [{{ type: webhook, url: '{url}', timeout: 60s }}] }}\n"));
-    let state = disk.0.path().join("state.db");
-    let text = std::fs::read_to_string(&site.config_path).unwrap().replace("state.db", state.to_str().unwrap());
-    std::fs::write(&site.config_path, text).unwrap();
-    let mut daemon = Daemon::start(&site.config_path, &[]);
+    let test = "an_outcome_the_store_refuses_is_kept_and_recorded_later_never_run_twice";
+    let Some(disk) = Disk::of(&site, test) else { return };
+    let mut daemon = Daemon::start_with(&site.config_path, &disk.env());
     assert!(poll_until(10 * SECOND, || site.sim.stats().lists >= 2).await, "{}", daemon.log());
     site.sim.end_job("jlive", Ending::Failed);
     assert!(poll_until(10 * SECOND, || requests.load(Ordering::SeqCst) == 1).await, "{}", daemon.log());
     // The webhook is being delivered; now the disk fills, then the receiver answers.
-    let filler = disk.0.path().join("filler");
-    let _ = std::fs::write(&filler, vec![0u8; 2 * 1024 * 1024]);
+    disk.fill();
     release.notify_waiters();
     assert!(daemon.wait_for_log("cannot record an action's outcome", 10 * SECOND).await, "{}", daemon.log());
     tokio::time::sleep(3 * SECOND).await;
     assert_eq!(requests.load(Ordering::SeqCst), 1, "kept in memory, not executed again");
-    std::fs::remove_file(&filler).unwrap();
+    disk.free();
     assert!(
         daemon.wait_for_log("webhook done", 15 * SECOND).await,
         "recorded once the disk has room\n{}",
@@ -157,5 +145,5 @@ async fn an_outcome_the_store_refuses_is_kept_and_recorded_later_never_run_twice
     daemon.assert_running();
     daemon.signal("TERM");
     daemon.wait_exit(15 * SECOND).await.expect("stops");
-    assert_eq!(integrity(&state).await, "ok");
+    assert_eq!(integrity(&site.dir.path().join("state.db")).await, "ok");
 }

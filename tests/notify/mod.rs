@@ -8,8 +8,7 @@ mod tasks;
 mod webhook;
 
 use crate::util::smtp::{free_port, parse_eml, SmtpServer};
-use crate::util::{json_lines, text, Site};
-use nbwarden::config::Flavor;
+use crate::util::{action_lines, text, Site};
 use serde_json::Value;
 
 const FAILED: &str = "users:
@@ -23,21 +22,14 @@ jobs:
   - { id: jok, username: jane, start: -40m, runs: 10m }
 ";
 
-async fn site(scenario: &str, rules: &str) -> Site {
-    let site = Site::simple(scenario, Flavor::Enterprise).await;
-    site.rules(rules);
-    site
-}
-
 fn smtp_config(port: u16) -> String {
     format!("email: {{ host: 127.0.0.1, port: {port}, security: none, from: 'nbwarden <nbwarden@example.org>', timeout: 5s }}")
 }
 
 /// The `action` lines of one run: (action, outcome, detail).
 fn outcomes(output: &std::process::Output) -> Vec<(String, String, String)> {
-    json_lines(output)
+    action_lines(output)
         .into_iter()
-        .filter(|l| l["kind"] == "action")
         .map(|l| {
             let s = |k: &str| l[k].as_str().unwrap_or_default().to_string();
             (s("action"), s("outcome"), s("detail"))
@@ -58,7 +50,7 @@ fn for_recipient<'a>(messages: &'a [Value], address: &str) -> &'a Value {
 #[tokio::test]
 async fn one_message_per_recipient_listing_only_their_jobs() {
     let smtp = SmtpServer::start(None, None);
-    let site = site(
+    let site = Site::ruled(
         FAILED,
         "rules:
   - name: failed-jobs
@@ -110,9 +102,11 @@ async fn one_message_per_recipient_listing_only_their_jobs() {
 #[tokio::test]
 async fn an_smtp_outage_delays_the_message_and_it_arrives_exactly_once() {
     let port = free_port();
-    let site =
-        site(FAILED, "rules:\n  - { name: f, match: { status: failed }, actions: [{ type: email, to: [owner] }] }\n")
-            .await;
+    let site = Site::ruled(
+        FAILED,
+        "rules:\n  - { name: f, match: { status: failed }, actions: [{ type: email, to: [owner] }] }\n",
+    )
+    .await;
     site.top(&smtp_config(port));
     let out = site.run(&["once", "--json"]).await;
     let reports = outcomes(&out);
@@ -145,7 +139,7 @@ async fn an_smtp_outage_delays_the_message_and_it_arrives_exactly_once() {
 async fn a_busy_recipient_is_retried_without_resending_to_the_others() {
     let smtp = SmtpServer::start(None, None);
     smtp.set_busy(true);
-    let site = site(
+    let site = Site::ruled(
         FAILED,
         "rules:\n  - { name: f, match: { status: failed }, actions: [{ type: email, to: [busy@example.com, ok@example.com] }] }\n",
     )
@@ -167,7 +161,7 @@ async fn a_busy_recipient_is_retried_without_resending_to_the_others() {
 #[tokio::test]
 async fn a_refused_recipient_is_a_permanent_failure() {
     let smtp = SmtpServer::start(None, None);
-    let site = site(
+    let site = Site::ruled(
         FAILED,
         "rules:\n  - { name: f, match: { status: failed }, actions: [{ type: email, to: [reject@example.com] }] }\n",
     )
@@ -185,7 +179,7 @@ async fn a_refused_recipient_is_a_permanent_failure() {
 #[tokio::test]
 async fn smtp_authentication_uses_the_configured_credentials() {
     let smtp = SmtpServer::start(None, Some("mailer:s3cret-pw"));
-    let site = site(
+    let site = Site::ruled(
         FAILED,
         "rules:\n  - { name: f, match: { status: failed }, actions: [{ type: email, to: [a@example.com] }] }\n",
     )
@@ -205,7 +199,7 @@ async fn a_username_with_cr_lf_cannot_add_headers() {
     let smtp = SmtpServer::start(None, None);
     let scenario =
         "jobs:\n  - { id: jx, username: \"eve\\r\\nBcc: victim@example.com\", start: -1h, runs: 1m, ends: failed }\n";
-    let site = site(
+    let site = Site::ruled(
         scenario,
         "rules:\n  - { name: f, match: { status: failed }, actions: [{ type: email, to: [sec@example.com], subject: 'Job of {{ job.username }}' }] }\n",
     )
@@ -226,7 +220,7 @@ async fn a_username_with_cr_lf_cannot_add_headers() {
 
 #[tokio::test]
 async fn the_file_transport_writes_a_parseable_eml_with_an_html_alternative() {
-    let site = site(
+    let site = Site::ruled(
         FAILED,
         "rules:
   - name: f
@@ -251,9 +245,11 @@ async fn the_file_transport_writes_a_parseable_eml_with_an_html_alternative() {
 
 #[tokio::test]
 async fn a_rule_that_mails_without_an_email_section_is_a_check_error() {
-    let site =
-        site(FAILED, "rules:\n  - { name: f, match: { status: failed }, actions: [{ type: email, to: [owner] }] }\n")
-            .await;
+    let site = Site::ruled(
+        FAILED,
+        "rules:\n  - { name: f, match: { status: failed }, actions: [{ type: email, to: [owner] }] }\n",
+    )
+    .await;
     let out = site.run(&["check"]).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -276,7 +272,7 @@ jobs:
   - { id: jc, username: jane, start: -5m }
 ";
     let shipped = include_str!("../../rules/failure-email-owner.yaml");
-    let site = site(scenario, shipped).await;
+    let site = Site::ruled(scenario, shipped).await;
     site.top(&smtp_config(smtp.port));
     assert!(outcomes(&site.run(&["once", "--json"]).await).is_empty(), "baseline: no events");
     for id in ["ja", "jb", "jc"] {

@@ -1,7 +1,7 @@
 //! Owner look-up against the simulator: the map first, then Portal (cached), then the fallback;
 //! and jobs listed without a username are read first.
 
-use super::{outcomes, site, smtp_config, FAILED};
+use super::{outcomes, smtp_config, FAILED};
 use crate::util::smtp::SmtpServer;
 use crate::util::Site;
 use nbwarden::actions::{Owner, Owners};
@@ -67,7 +67,7 @@ async fn owners_without_an_address_get_the_fallback_or_are_reported() {
 async fn mail_owners(scenario: &str) -> (Vec<(String, String, String)>, SmtpServer) {
     let smtp = SmtpServer::start(None, None);
     let rule = "rules:\n  - { name: f, match: { status: failed }, actions: [{ type: email, to: [owner] }] }\n";
-    let site = site(scenario, rule).await;
+    let site = Site::ruled(scenario, rule).await;
     site.top(&smtp_config(smtp.port));
     (outcomes(&site.run(&["once", "--json"]).await), smtp)
 }

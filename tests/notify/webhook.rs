@@ -1,8 +1,9 @@
 //! Webhooks against a local HTTP server: the rendered body, retries of 5xx, no retry of 4xx.
 
-use super::{outcomes, site, FAILED};
+use super::{outcomes, FAILED};
 use crate::util::hook::HookServer;
 use crate::util::text;
+use crate::util::Site;
 
 fn rule(url: &str, extra: &str) -> String {
     format!("rules:\n  - {{ name: f, match: {{ status: failed, username: jane }}, actions: [{{ type: webhook, url: '{url}'{extra} }}] }}\n")
@@ -13,7 +14,7 @@ async fn the_body_and_headers_are_rendered_and_the_url_is_redacted() {
     let hook = HookServer::start(&[200]).await;
     let url = format!("{}/hooks/nb?token=hook-secret", hook.url);
     let extra = r#", headers: { X-Job: '{{ job.id }}' }, body: '{"text": "{{ job.username }}: {{ job.type }} {{ job.id }} failed on {{ target }}"}'"#;
-    let site = site(FAILED, &rule(&url, extra)).await;
+    let site = Site::ruled(FAILED, &rule(&url, extra)).await;
     let out = site.run(&["once", "--json", "-vv"]).await;
     let reports = outcomes(&out);
     assert_eq!(reports[0].1, "done", "{}", text(&out.stderr));
@@ -31,7 +32,7 @@ async fn the_body_and_headers_are_rendered_and_the_url_is_redacted() {
 #[tokio::test]
 async fn the_default_body_is_json_with_rule_event_and_job() {
     let hook = HookServer::start(&[204]).await;
-    let site = site(FAILED, &rule(&hook.url, ", method: put")).await;
+    let site = Site::ruled(FAILED, &rule(&hook.url, ", method: put")).await;
     assert_eq!(outcomes(&site.run(&["once", "--json"]).await)[0].1, "done");
     let received = &hook.received()[0];
     assert_eq!(received.method, "PUT");
@@ -47,7 +48,7 @@ async fn the_default_body_is_json_with_rule_event_and_job() {
 #[tokio::test]
 async fn a_500_is_retried_and_delivered_once() {
     let hook = HookServer::start(&[500, 200]).await;
-    let site = site(FAILED, &rule(&hook.url, "")).await;
+    let site = Site::ruled(FAILED, &rule(&hook.url, "")).await;
     let first = outcomes(&site.run(&["once", "--json"]).await);
     // `once` makes three quick attempts: the first gets 500, the second 200.
     assert_eq!(first[0].1, "done", "{first:?}");
@@ -60,7 +61,7 @@ async fn a_500_is_retried_and_delivered_once() {
 #[tokio::test]
 async fn a_500_storm_is_queued_for_later_then_delivered_once() {
     let hook = HookServer::start(&[500, 503, 429, 200]).await;
-    let site = site(FAILED, &rule(&hook.url, "")).await;
+    let site = Site::ruled(FAILED, &rule(&hook.url, "")).await;
     let first = outcomes(&site.run(&["once", "--json"]).await);
     assert_eq!(first[0].1, "failed");
     assert!(first[0].2.contains("429") && first[0].2.contains("queued for another try"), "{first:?}");
@@ -74,7 +75,7 @@ async fn a_500_storm_is_queued_for_later_then_delivered_once() {
 #[tokio::test]
 async fn a_400_is_not_retried() {
     let hook = HookServer::start(&[400]).await;
-    let site = site(FAILED, &rule(&hook.url, "")).await;
+    let site = Site::ruled(FAILED, &rule(&hook.url, "")).await;
     let first = outcomes(&site.run(&["once", "--json"]).await);
     assert_eq!(first[0].1, "failed");
     assert!(first[0].2.contains("answered 400: answer from the hook"), "{first:?}");

@@ -3,7 +3,7 @@
 //! what waits on `for_polls` or on a crossing before the next poll is `pending`.
 
 use crate::util::daemon::{poll_until, Daemon};
-use crate::util::{json_lines, text, Site};
+use crate::util::{action_lines, text, Site};
 use nbwarden::config::Flavor;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -37,10 +37,10 @@ async fn the_first_dry_run_names_every_job_the_first_two_polls_act_on() {
 
     let preview = site.run(&["once", "--dry-run", "--json"]).await;
     assert!(preview.status.success(), "{}{}", text(&preview.stdout), text(&preview.stderr));
-    let lines = json_lines(&preview);
+    let lines = action_lines(&preview);
     let named: BTreeSet<String> = lines
         .iter()
-        .filter(|l| l["kind"] == "action" && (l["outcome"] == "planned" || l["outcome"] == "pending"))
+        .filter(|l| l["outcome"] == "planned" || l["outcome"] == "pending")
         .flat_map(|l| l["job_ids"].as_array().unwrap().iter().map(|j| j.as_str().unwrap().to_string()))
         .collect();
     let pending = |job: &str, words: &str| {

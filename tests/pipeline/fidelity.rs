@@ -3,7 +3,7 @@
 //! own run cap, a 401 from what stands in front of the site, and the default Portal URL.
 
 use crate::util::smtp::SmtpServer;
-use crate::util::{json_lines, text, Site};
+use crate::util::{action_lines, json_lines, text, Site};
 use nbwarden::config::Flavor;
 use nbwarden::simulator::JobPlan;
 
@@ -95,7 +95,7 @@ async fn enterprise_11_4_sends_no_cancel_and_check_targets_says_why() {
     );
     let out = site.run(&["once", "--json"]).await;
     assert_eq!(out.status.code(), Some(1), "a failed action fails `once`");
-    let action = json_lines(&out).into_iter().find(|l| l["kind"] == "action").expect("an action line");
+    let action = action_lines(&out).into_iter().next().expect("an action line");
     assert_eq!(action["outcome"], "failed");
     let detail = action["detail"].as_str().unwrap();
     assert!(detail.contains("cancel needs ArcGIS Enterprise 11.5") && detail.contains("runs 11.4"), "{detail}");

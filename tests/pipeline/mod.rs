@@ -8,7 +8,7 @@ mod fidelity;
 mod paths;
 mod shadow;
 
-use crate::util::{actions, json_lines, killed_at, text, Site};
+use crate::util::{action_lines, actions, json_lines, killed_at, text, Site};
 use nbwarden::config::Flavor;
 use nbwarden::simulator::Ending;
 
@@ -32,20 +32,14 @@ fn act(rule: &str, action: &str, job: &str, outcome: &str) -> (String, String, S
     (rule.into(), action.into(), job.into(), outcome.into())
 }
 
-async fn site(jobs: &str, rules: &str) -> Site {
-    let site = Site::simple(jobs, Flavor::Enterprise).await;
-    site.rules(rules);
-    site
-}
-
 #[tokio::test]
 async fn dry_run_plans_with_detail_and_touches_nothing() {
-    let site = site(JOBS, RUNAWAY).await;
+    let site = Site::ruled(JOBS, RUNAWAY).await;
     for _ in 0..2 {
         let out = site.run(&["once", "--dry-run", "--json"]).await;
         assert!(out.status.success(), "{}", text(&out.stderr));
         assert_eq!(actions(&out), [act("runaway", "cancel", "jrun", "planned")]);
-        let line = json_lines(&out).into_iter().find(|l| l["kind"] == "action").unwrap();
+        let line = action_lines(&out).into_iter().next().unwrap();
         assert!(line["detail"].as_str().unwrap().contains("/notebooks/jobs/jrun/cancel"), "{line}");
     }
     assert!(site.sim.stats().cancels.is_empty(), "nothing was sent");
@@ -54,7 +48,7 @@ async fn dry_run_plans_with_detail_and_touches_nothing() {
 
 #[tokio::test]
 async fn configured_dry_run_records_its_plans_apart_and_never_acts() {
-    let site = site(JOBS, RUNAWAY).await;
+    let site = Site::ruled(JOBS, RUNAWAY).await;
     std::fs::write(&site.config_path, std::fs::read_to_string(&site.config_path).unwrap() + "\ndry_run: true\n")
         .unwrap();
     assert_eq!(actions(&site.run(&["once", "--json"]).await), [act("runaway", "cancel", "jrun", "planned")]);
@@ -73,7 +67,7 @@ async fn configured_dry_run_records_its_plans_apart_and_never_acts() {
 
 #[tokio::test]
 async fn acts_exactly_once_across_processes_and_not_on_the_baseline() {
-    let site = site(JOBS, RUNAWAY).await;
+    let site = Site::ruled(JOBS, RUNAWAY).await;
     let first = site.run(&["once", "--json"]).await;
     assert!(first.status.success(), "{}", text(&first.stderr));
     let lines = json_lines(&first);
@@ -99,7 +93,7 @@ async fn acts_exactly_once_across_processes_and_not_on_the_baseline() {
 
 #[tokio::test]
 async fn a_crash_between_commit_and_dispatch_is_resumed_on_the_next_start() {
-    let site = site(JOBS, RUNAWAY).await;
+    let site = Site::ruled(JOBS, RUNAWAY).await;
     let config = site.config_path.to_str().unwrap();
     let Some(_) = killed_at(&["--config", config, "once", "--json"], "after_commit").await else { return };
     assert!(site.sim.stats().cancels.is_empty(), "the crash came before dispatch");
@@ -116,7 +110,7 @@ async fn a_crash_between_commit_and_dispatch_is_resumed_on_the_next_start() {
 #[tokio::test]
 async fn limits_suppress_and_later_release_cancels() {
     let jobs = "jobs: [{ id: ja, start: -2h }, { id: jb, start: -2h }, { id: jc, start: -2h }]";
-    let site = site(jobs, RUNAWAY).await;
+    let site = Site::ruled(jobs, RUNAWAY).await;
     site.target_key("limits", "{ max_cancels_per_poll: 1, max_cancels_per_hour: 60, max_cancel_fraction: 1.0 }");
     let mut done = Vec::new();
     for round in 0..3 {
@@ -133,9 +127,27 @@ async fn limits_suppress_and_later_release_cancels() {
     assert!(actions(&site.run(&["once", "--json"]).await).is_empty());
 }
 
+/// `max_cancels_per_hour` when acting: the cancels done in the last hour count, so that a later
+/// poll within the hour finds the budget spent.
+#[tokio::test]
+async fn the_hourly_limit_counts_the_cancels_done_when_acting() {
+    let jobs = "jobs: [{ id: ja, start: -2h }, { id: jb, start: -2h }, { id: jc, start: -2h }]";
+    let site = Site::ruled(jobs, RUNAWAY).await;
+    site.target_key("limits", "{ max_cancels_per_poll: 10, max_cancels_per_hour: 2, max_cancel_fraction: 1.0 }");
+    let first = actions(&site.run(&["once", "--json"]).await);
+    let mut outcomes: Vec<&str> = first.iter().map(|a| a.3.as_str()).collect();
+    outcomes.sort();
+    assert_eq!(outcomes, ["done", "done", "suppressed"], "{first:?}");
+    let second = site.run(&["once", "--json"]).await;
+    assert_eq!(actions(&second).iter().map(|a| a.3.as_str()).collect::<Vec<_>>(), ["suppressed"]);
+    let detail = action_lines(&second)[0]["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("max_cancels_per_hour (2, 2 in the last hour)"), "{detail}");
+    assert_eq!(site.sim.stats().cancels.len(), 2, "the third waits for the hour: {:?}", site.sim.stats().cancels);
+}
+
 #[tokio::test]
 async fn a_job_that_ignores_cancel_is_reported_after_three_polls() {
-    let site = site("jobs: [{ id: jstubborn, username: svc, start: -3h, obeys_cancel: false }]", RUNAWAY).await;
+    let site = Site::ruled("jobs: [{ id: jstubborn, username: svc, start: -3h, obeys_cancel: false }]", RUNAWAY).await;
     assert_eq!(actions(&site.run(&["once", "--json"]).await), [act("runaway", "cancel", "jstubborn", "done")]);
     for _ in 0..2 {
         let out = site.run(&["once", "--json"]).await;
@@ -143,7 +155,7 @@ async fn a_job_that_ignores_cancel_is_reported_after_three_polls() {
     }
     let third = site.run(&["once", "--json"]).await;
     assert_eq!(third.status.code(), Some(1), "an ignored cancel is a failure");
-    let line = json_lines(&third).into_iter().find(|l| l["kind"] == "action").unwrap();
+    let line = action_lines(&third).into_iter().next().unwrap();
     assert_eq!((line["outcome"].as_str(), line["job_ids"][0].as_str()), (Some("failed"), Some("jstubborn")));
     assert!(line["detail"].as_str().unwrap().starts_with("cancel_ignored"), "{line}");
     assert!(actions(&site.run(&["once", "--json"]).await).is_empty(), "reported once");
@@ -153,7 +165,7 @@ async fn a_job_that_ignores_cancel_is_reported_after_three_polls() {
 #[tokio::test]
 async fn a_failed_poll_is_not_an_empty_poll() {
     let rules = "rules:\n  - { name: gone, on: disappeared, actions: [{ type: log }] }\n";
-    let site = site(JOBS, rules).await;
+    let site = Site::ruled(JOBS, rules).await;
     assert!(site.run(&["once"]).await.status.success());
     site.sim.add_fault(nbwarden::config::yaml::from_str("{ on: list, kind: html, count: 1 }").unwrap());
     let failed = site.run(&["once", "--json"]).await;
@@ -170,7 +182,7 @@ async fn a_disappeared_job_carries_its_final_status() {
     let jobs = "jobs: [{ id: jquick, username: joe, start: -1m, runs: 90s, vanish_after: 0s }]";
     let rules =
         "rules:\n  - { name: gone-ok, on: disappeared, match: { status: completed }, actions: [{ type: log }] }\n";
-    let site = site(jobs, rules).await;
+    let site = Site::ruled(jobs, rules).await;
     assert!(site.run(&["once"]).await.status.success());
     site.sim.end_job("jquick", Ending::Completed);
     let out = site.run(&["once", "--json"]).await;
@@ -184,7 +196,7 @@ async fn a_disappeared_job_carries_its_final_status() {
 
 #[tokio::test]
 async fn human_output_and_exit_code_of_an_unreachable_target() {
-    let site = site(JOBS, RUNAWAY).await;
+    let site = Site::ruled(JOBS, RUNAWAY).await;
     let out = site.run(&["once"]).await;
     let stdout = text(&out.stdout);
     assert!(stdout.contains("poll    sim: 3 jobs (first poll: baseline, no events)"), "{stdout}");
@@ -204,7 +216,7 @@ async fn explain_says_why_each_rule_would_or_would_not_fire() {
         "{ id: jrun, username: joe, start: -2h }",
         "{ id: jrun, username: joe, start: -2h, obeys_cancel: false }",
     );
-    let site = site(&jobs, &rules).await;
+    let site = Site::ruled(&jobs, &rules).await;
     let out = site.run(&["explain", "jshort"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -228,7 +240,7 @@ async fn explain_says_why_each_rule_would_or_would_not_fire() {
 
 #[tokio::test]
 async fn transient_failures_are_retried_quickly_then_queued() {
-    let site = site(JOBS, RUNAWAY).await;
+    let site = Site::ruled(JOBS, RUNAWAY).await;
     site.sim.add_fault(
         nbwarden::config::yaml::from_str("{ on: cancel, kind: http_error, status: 503, count: 2 }").unwrap(),
     );
@@ -239,7 +251,7 @@ async fn transient_failures_are_retried_quickly_then_queued() {
     let site = site_with_stubborn_fault().await;
     let out = site.run(&["once", "--json"]).await;
     assert_eq!(out.status.code(), Some(1));
-    let line = json_lines(&out).into_iter().find(|l| l["kind"] == "action").unwrap();
+    let line = action_lines(&out).into_iter().next().unwrap();
     assert!(
         line["detail"].as_str().unwrap().contains("answered HTTP 503: Service Unavailable; queued for another try"),
         "{line}"
@@ -250,7 +262,7 @@ async fn transient_failures_are_retried_quickly_then_queued() {
 }
 
 async fn site_with_stubborn_fault() -> Site {
-    let site = site(JOBS, RUNAWAY).await;
+    let site = Site::ruled(JOBS, RUNAWAY).await;
     site.sim.add_fault(nbwarden::config::yaml::from_str("{ on: cancel, kind: http_error, status: 503 }").unwrap());
     site
 }
@@ -275,7 +287,7 @@ async fn jobs_pushed_off_a_short_page_are_not_taken_for_gone() {
 #[tokio::test]
 async fn explain_answers_for_a_task_by_title_and_names_a_target_it_cannot_reach() {
     let scenario = "jobs:\n  - { id: jrun, username: joe, start: -10m }\ntasks:\n  - { id: t1, title: Parcels import, owner: joe, every: 1h, start: -2h30m, runs: [failed], stops_running_after: 1 }\n";
-    let site = site(
+    let site = Site::ruled(
         scenario,
         "rules:
   - { name: runaway, match: { status: running, runtime_over: 90m }, actions: [{ type: cancel }] }

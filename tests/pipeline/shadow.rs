@@ -2,7 +2,7 @@
 //! `planned`, and never executed, while the rules beside it act; its firings are kept apart, so
 //! that removing `mode` acts on the jobs that still match; its cancels have a budget of their own.
 
-use crate::util::{json_lines, text, Site};
+use crate::util::{action_lines, text, Site};
 use nbwarden::config::Flavor;
 
 const SCENARIO: &str = "users:
@@ -23,10 +23,6 @@ fn rules(shadow: bool, limited_real: bool) -> String {
     format!(
         "rules:\n  - name: strict\n{mode}    match: {{ status: running, runtime_over: 90m }}\n    actions: [{{ type: cancel }}]\n  - name: tell\n    match: {{ status: failed }}\n    actions: [{{ type: email, to: [gis-admins@example.com], subject: failed, body: x }}]\n{real}"
     )
-}
-
-fn action_lines(output: &std::process::Output) -> Vec<serde_json::Value> {
-    json_lines(output).into_iter().filter(|l| l["kind"] == "action").collect()
 }
 
 #[tokio::test]

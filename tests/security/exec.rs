@@ -1,7 +1,7 @@
 //! A rule's `exec` program: it never sees nbwarden's secrets, a job field never becomes one of
 //! its options, and a secret written into its arguments stays out of the state file and the logs.
 
-use crate::util::{json_lines, text, Site};
+use crate::util::{action_lines, text, Site};
 use nbwarden::config::Flavor;
 
 const FAILED: &str = "jobs:\n  - { id: jf1, username: joe, start: -1h, runs: 10m, ends: failed }\n";
@@ -53,7 +53,7 @@ async fn a_job_field_never_becomes_an_option() {
     let check = text(&site.run(&["check"]).await.stdout);
     assert!(check.contains("argument 4 of `command` opens with a template") && check.contains("\"--\""), "{check}");
     let out = site.run(&["once", "--json"]).await;
-    let action = json_lines(&out).into_iter().find(|l| l["kind"] == "action").unwrap();
+    let action = action_lines(&out).into_iter().next().unwrap();
     assert_eq!(action["outcome"], "failed");
     assert!(action["detail"].as_str().unwrap().contains("would read as an option"), "{action}");
     assert!(!marker.exists(), "nothing ran");

@@ -118,9 +118,9 @@ async fn a_hostile_scenario_is_harmless() {
     site.target_key("limits", "{ max_cancel_fraction: 1.0 }");
     let out = site.run(&["once", "--json"]).await;
     assert_eq!(out.status.code(), Some(1), "the cancel that cannot be addressed fails `once`");
-    let refused = crate::util::json_lines(&out)
+    let refused = crate::util::action_lines(&out)
         .into_iter()
-        .find(|l| l["kind"] == "action" && l["action"] == "cancel" && l["job_ids"][0] == "../../admin/x");
+        .find(|l| l["action"] == "cancel" && l["job_ids"][0] == "../../admin/x");
     let refused = refused.expect("an action line for the hostile id");
     assert_eq!(refused["outcome"], "failed");
     assert!(refused["detail"].as_str().unwrap().contains("cannot be used in a URL"), "{refused}");

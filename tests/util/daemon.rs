@@ -16,6 +16,13 @@ impl Daemon {
         Daemon::start_in(config, args, None)
     }
 
+    /// The same, with these environment variables.
+    pub fn start_with(config: &Path, env: &[(&str, &str)]) -> Daemon {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_nbwarden"));
+        command.args(["--config", config.to_str().unwrap(), "-v", "run"]).envs(env.iter().copied());
+        Daemon::spawn(command)
+    }
+
     /// The same, in the working directory `cwd`.
     pub fn start_in(config: &Path, args: &[&str], cwd: Option<&Path>) -> Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_nbwarden"));

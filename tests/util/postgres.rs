@@ -1,30 +1,12 @@
-//! The PostgreSQL server of `scripts/test` (`NBWARDEN_TEST_POSTGRES_URL`): a database per test,
-//! or a private server (`scripts/postgres`) for a test that restarts it.
+//! The PostgreSQL server of `scripts/test` (`NBWARDEN_TEST_POSTGRES_URL`): a database per test
+//! (`tests/shared/postgres.rs`), or a private server (`scripts/postgres`) for a test that restarts it.
 
-use sqlx::{Connection, Executor};
-use std::sync::atomic::{AtomicU32, Ordering};
+use super::skipped;
+use sqlx::Connection;
 
-/// The test server's URL; without one, says loudly that `test` was skipped (a failure under CI).
-pub fn url(test: &str) -> Option<String> {
-    let url = std::env::var("NBWARDEN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty());
-    if url.is_none() {
-        super::skipped(test, "no PostgreSQL server (NBWARDEN_TEST_POSTGRES_URL is unset; scripts/test starts one)");
-    }
-    url
-}
-
-/// A new, empty database on the server at `server`; its URL.
-pub async fn fresh_database(server: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    sqlx::any::install_default_drivers();
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
-    let name = format!("it_{}_{}_{stamp}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    let mut admin = sqlx::AnyConnection::connect(server).await.expect("the test server answers");
-    admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
-    let mut parsed = reqwest::Url::parse(server).unwrap();
-    parsed.set_path(&name);
-    parsed.to_string()
-}
+#[path = "../shared/postgres.rs"]
+mod shared;
+pub use shared::{fresh_database, url};
 
 /// A PostgreSQL server of one test's own, stopped and removed on drop.
 pub struct PrivateServer {

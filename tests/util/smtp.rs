@@ -84,15 +84,60 @@ impl SmtpServer {
         }
     }
 
-    /// Every message received so far, parsed, in order.
-    pub fn messages(&self) -> Vec<Value> {
+    /// While `Some`, messages to recipients whose local part starts with "slow" take that long
+    /// to accept (a slow mailbox beside quick ones).
+    pub fn set_slow_recipients(&self, delay: Option<std::time::Duration>) {
+        let flag = self.out.path().join("slow-recipients");
+        match delay {
+            Some(d) => std::fs::write(flag, d.as_millis().to_string()).unwrap(),
+            None => {
+                let _ = std::fs::remove_file(flag);
+            }
+        }
+    }
+
+    /// The files of one extension the server wrote, in arrival order.
+    fn files(&self, extension: &str) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.out.path())
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .filter(|p| p.extension().is_some_and(|e| e == extension))
             .collect();
         files.sort();
-        files.iter().map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap()).collect()
+        files
+    }
+
+    /// Every message received so far, parsed, in order.
+    pub fn messages(&self) -> Vec<Value> {
+        self.files("json").iter().map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap()).collect()
+    }
+
+    /// How many messages the server has accepted: its `.eml` files, written before it answers
+    /// "250" (the parsed `.json` beside each comes a moment later).
+    pub fn delivered(&self) -> usize {
+        self.files("eml").len()
+    }
+
+    /// Waits until no message has arrived for `quiet` (10 s at most); how many arrived.
+    pub async fn settled(&self, quiet: Duration) -> usize {
+        let (started, mut last, mut since) = (Instant::now(), self.delivered(), Instant::now());
+        while since.elapsed() < quiet && started.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let now = self.delivered();
+            if now != last {
+                (last, since) = (now, Instant::now());
+            }
+        }
+        last
+    }
+
+    /// Every message with when the server accepted it, in order (once each is parsed).
+    pub async fn deliveries(&self) -> Vec<Delivery> {
+        let count = self.delivered();
+        let messages = self.wait_for(count).await;
+        let files = self.files("eml");
+        let at = |f: &PathBuf| std::fs::metadata(f).and_then(|m| m.modified()).unwrap();
+        messages.into_iter().zip(&files).map(|(message, file)| Delivery { message, at: at(file) }).collect()
     }
 
     /// Waits (up to 10 s) until at least `n` messages have arrived, without blocking the runtime
@@ -107,6 +152,41 @@ impl SmtpServer {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// One message as the server received it, and when it wrote it (just before its "250").
+pub struct Delivery {
+    pub message: Value,
+    pub at: std::time::SystemTime,
+}
+
+/// Distinct messages (by Message-ID) per "subject job recipient", for bodies that list their jobs
+/// as `[id]`, and how many deliveries repeated a Message-ID (each checked to be the same message).
+pub fn notices(messages: &[Value]) -> (std::collections::BTreeMap<String, usize>, usize) {
+    let mut first: std::collections::BTreeMap<String, &Value> = std::collections::BTreeMap::new();
+    let mut counts = std::collections::BTreeMap::new();
+    for message in messages {
+        let id = message["message_id"].as_str().unwrap_or_default().to_string();
+        if let Some(earlier) = first.get(&id) {
+            let same = |m: &Value| (m["envelope_to"].clone(), m["subject"].clone(), m["text"].clone());
+            assert_eq!(same(earlier), same(message), "a repeated Message-ID is the same message");
+            continue;
+        }
+        first.insert(id, message);
+        let subject = message["subject"].as_str().unwrap_or_default();
+        let text = message["text"].as_str().unwrap_or_default();
+        for to in message["envelope_to"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            for job in jobs_listed(text) {
+                *counts.entry(format!("{subject} {job} {to}")).or_insert(0) += 1;
+            }
+        }
+    }
+    (counts, messages.len() - first.len())
+}
+
+/// The job ids a test body lists as `[id]`.
+pub fn jobs_listed(text: &str) -> Vec<&str> {
+    text.split('[').skip(1).filter_map(|s| s.split(']').next()).collect()
 }
 
 impl Drop for SmtpServer {

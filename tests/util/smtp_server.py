@@ -5,6 +5,7 @@ serve:  smtp_server.py serve --port N --out DIR [--auth USER:PASSWORD] [--raw]
     as DIR/NNNN.json (envelope, headers, text and HTML bodies) beside DIR/NNNN.eml (the raw bytes);
     with --raw (the benchmarks' relay) only the .eml is written, as a plain MTA would queue it.
     Recipients whose local part starts with "reject" get 550; with "busy", 451 while DIR/busy exists.
+    While DIR/slow holds N, each message takes N ms to accept; DIR/slow-recipients, those to "slow…".
     Prints "ready" once listening; stops when standard input closes.
 parse:  smtp_server.py parse FILE.eml    prints the same JSON for a message file.
 """
@@ -61,11 +62,15 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         # Store the raw message and answer at once, as a real MTA queues it; parse it afterwards.
-        # While DIR/slow exists, think for that many milliseconds first (a loaded relay).
-        slow = os.path.join(self.out, "slow")
-        if os.path.exists(slow):
-            with open(slow) as f:
-                await asyncio.sleep(int(f.read().strip() or "0") / 1000)
+        # While DIR/slow exists, think for that many milliseconds first (a loaded relay); while
+        # DIR/slow-recipients exists, that long for messages to recipients whose local part
+        # starts with "slow" (a slow mailbox). A client gone meanwhile cancels this: not stored.
+        delays = [("slow", True), ("slow-recipients", any(r.lower().startswith("slow") for r in envelope.rcpt_tos))]
+        for name, applies in delays:
+            path = os.path.join(self.out, name)
+            if applies and os.path.exists(path):
+                with open(path) as f:
+                    await asyncio.sleep(int(f.read().strip() or "0") / 1000)
         self.count += 1
         base = os.path.join(self.out, "%04d" % self.count)
         raw = envelope.original_content or envelope.content

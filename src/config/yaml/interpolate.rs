@@ -155,6 +155,10 @@ mod tests {
         assert_eq!(doc.get("block").unwrap().text(), Some("s3cret\n"));
         assert_eq!(doc.get("flow").unwrap().get("a").unwrap().text(), Some("s3cret"));
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].to_string().starts_with("7:6: `bad`: environment variable NOPE is not set"), "{}", problems[0]);
+        assert!(
+            problems[0].to_string().starts_with("7:6: `bad`: environment variable NOPE is not set"),
+            "{}",
+            problems[0]
+        );
     }
 }

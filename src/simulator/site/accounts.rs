@@ -53,6 +53,7 @@ impl Site {
     /// Counts one refused sign-in; the fifth within the window locks the account.
     fn refuse(&mut self, username: &str, now: i64) {
         self.stats.failed_logins += 1;
+        self.stats.refused_at.push(now);
         let recent = self.refusals.entry(username.to_string()).or_default();
         recent.retain(|&at| at > now - LOCKOUT_WINDOW_MS);
         recent.push(now);

@@ -33,6 +33,7 @@ impl SqlStore {
         let hint = "check state.path and its folder's permissions";
         let open_failed = |detail: String| Error::open_failed(&shown, detail, hint);
         create_private_file(path).map_err(|e| open_failed(e.to_string()))?;
+        super::fault::disk().map_err(|e| open_failed(e.to_string()))?;
         sqlx::any::install_default_drivers();
         let url = format!("sqlite://{}?mode=rwc", url_path(path));
         let failed = |e: sqlx::Error| corrupted(&e, &shown).unwrap_or_else(|| open_failed(e.to_string()));

@@ -4,9 +4,9 @@
 use super::file::{create_private_file, url_path};
 use super::open::migrator_until;
 use super::*;
-use crate::actions::{ActionConfig, CancelConfig};
+use crate::actions::ActionConfig;
 use crate::arcgis::Status;
-use crate::diff::{snapshot, EventInfo};
+use crate::diff::snapshot;
 use crate::plan::LedgerRecord;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AssertSqlSafe;
@@ -28,17 +28,7 @@ fn queuing<'a>(target: &'a str, actions: Vec<Planned>) -> PollCommit<'a> {
 }
 
 fn planned(id: &str) -> Planned {
-    Planned {
-        rule: "r".into(),
-        action: ActionConfig::Cancel(CancelConfig {}),
-        action_index: 0,
-        jobs: vec![job(id, Status::Executing)],
-        task: None,
-        event: EventInfo { kind: "poll".into(), from: None, to: None },
-        planned_ms: 1_000,
-        settled: Vec::new(),
-        secrets_scrubbed: false,
-    }
+    Planned::cancel_for_tests(id)
 }
 
 /// What a test's store lives in: a temporary folder, or a database of its own.
@@ -54,7 +44,7 @@ macro_rules! on_both {
             }
             #[tokio::test]
             async fn postgres() {
-                if super::postgres::url("store").is_some() {
+                if super::postgres::url(concat!("store::sql::tests::", stringify!($name))).is_some() {
                     super::$name(super::Backend::Postgres).await
                 }
             }
@@ -70,7 +60,7 @@ async fn open(backend: Backend) -> (Place, SqlStore) {
             (Place(Some(dir)), store)
         }
         Backend::Postgres => {
-            let url = postgres::fresh_database().await;
+            let url = postgres::fresh_database(&postgres::url("store").expect("a PostgreSQL server")).await;
             let store = SqlStore::open_postgres(&crate::secret::Secret::new(url), "test").await.unwrap();
             postgres::count_writes(&store).await;
             (Place(None), store)
@@ -92,46 +82,10 @@ mod runs;
 mod tasks;
 
 pub(crate) mod postgres {
-    //! The test server of `scripts/test` (`NBWARDEN_TEST_POSTGRES_URL`): a database per test.
+    //! The test server (`crate::test_support::postgres`), and a count of the rows written.
 
-    use sqlx::{Connection, Executor};
-    use std::sync::atomic::{AtomicU32, Ordering};
-
-    /// The server's URL; without one, says loudly that `test` was skipped (a failure under CI).
-    pub fn url(test: &str) -> Option<String> {
-        let url = std::env::var("NBWARDEN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty());
-        if url.is_none() {
-            let reason = "no PostgreSQL server (NBWARDEN_TEST_POSTGRES_URL is unset; scripts/test starts one)";
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "{test} on PostgreSQL cannot run here: {reason}");
-            println!("SKIPPED {test} on PostgreSQL: {reason}");
-            let log = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-skips.txt");
-            let line = format!("{test} on PostgreSQL: {reason}\n");
-            let _ = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log)
-                .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
-        }
-        url
-    }
-
-    /// A new, empty database on the test server; its URL.
-    pub async fn fresh_database() -> String {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let url = url("store").expect("a PostgreSQL server");
-        sqlx::any::install_default_drivers();
-        let name = format!(
-            "unit_{}_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed),
-            crate::clock::local_now_ms()
-        );
-        let mut admin = sqlx::AnyConnection::connect(&url).await.expect("the test server answers");
-        admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
-        let mut parsed = reqwest::Url::parse(&url).unwrap();
-        parsed.set_path(&name);
-        parsed.to_string()
-    }
+    pub use crate::test_support::postgres::{fresh_database, url};
+    use sqlx::Executor;
 
     /// Counts every row written to the store's tables in `test_writes.n`, as SQLite's
     /// `total_changes()` does.
@@ -270,6 +224,28 @@ async fn queued_actions_retry_then_finish_in_the_audit_trail(backend: Backend) {
     assert_eq!((audit[0].report.outcome.as_str(), audit[0].report.action.as_str()), ("done", "cancel"));
 }
 on_both!(queued_actions_retry_then_finish_in_the_audit_trail);
+
+/// `max_cancels_per_hour` counts the cancels queued within the hour that wait, run or are done:
+/// a finished cancel still counts; one that failed or found its job ended does not, nor does any
+/// other action, nor a cancel queued before the hour.
+async fn the_hourly_cancel_count_includes_finished_cancels(backend: Backend) {
+    let (_dir, store) = open(backend).await;
+    let mut log = planned("log");
+    log.action = ActionConfig::Log(Default::default());
+    let planned = ["done", "failed", "skipped", "waiting", "running"].map(planned).to_vec();
+    let ids = store.commit_poll(&queuing("prod", [planned, vec![log]].concat())).await.unwrap();
+    let now = crate::arcgis::auth::local_now_ms();
+    let outcomes = [Outcome::Done, Outcome::Failed, Outcome::Skipped];
+    for (id, outcome) in ids.iter().zip(outcomes) {
+        store.record_attempt(*id, &Attempt::Final { outcome, detail: String::new() }, now).await.unwrap();
+    }
+    sqlx::query("UPDATE actions SET status = 'running' WHERE id = $1").bind(ids[4]).execute(&store.pool).await.unwrap();
+    let hour_ago = now - 3_600_000;
+    assert_eq!(store.cancels_since(Scope::Real, "prod", hour_ago, false).await.unwrap(), 3, "done, waiting, running");
+    assert_eq!(store.cancels_since(Scope::Real, "prod", now + 60_000, false).await.unwrap(), 0, "queued before");
+    assert_eq!(store.cancels_since(Scope::Real, "other", hour_ago, false).await.unwrap(), 0, "per target");
+}
+on_both!(the_hourly_cancel_count_includes_finished_cancels);
 
 /// Two processes that fire the same firing (two daemons on one file, or a stale replica): the
 /// second commit finds its ledger row there and queues nothing; a batch keeps only its new jobs.

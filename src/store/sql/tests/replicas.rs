@@ -3,19 +3,21 @@
 
 use super::postgres;
 use super::*;
-use crate::actions::{ActionConfig, CancelConfig};
-use crate::arcgis::Status;
-use crate::diff::EventInfo;
 use std::time::Duration;
 
 const TTL: Duration = Duration::from_secs(15);
 
 /// Two replicas' stores on one fresh database, or none when there is no server.
 async fn replicas(test: &str) -> Option<[(SqlStore, Arc<Leases>); 2]> {
-    postgres::url(test)?;
-    let url = crate::secret::Secret::new(postgres::fresh_database().await);
+    named(test, ["a", "b"]).await
+}
+
+/// Two processes' stores on one fresh database, as replicas of these names.
+async fn named(test: &str, names: [&str; 2]) -> Option<[(SqlStore, Arc<Leases>); 2]> {
+    let server = postgres::url(&format!("store::sql::tests::replicas::{test}"))?;
+    let url = crate::secret::Secret::new(postgres::fresh_database(&server).await);
     let mut out = Vec::new();
-    for name in ["a", "b"] {
+    for name in names {
         let store = SqlStore::open_postgres(&url, "test").await.unwrap();
         let leases = Arc::new(Leases::new(store.pool.clone(), name.into(), TTL));
         out.push((store.fenced(leases.clone()), leases));
@@ -36,20 +38,6 @@ async fn expire_all(store: &SqlStore) {
     sqlx::query("UPDATE leases SET expires_ms = 0").execute(&store.pool).await.unwrap();
 }
 
-fn action(job: &str) -> Planned {
-    Planned {
-        rule: "r".into(),
-        action: ActionConfig::Cancel(CancelConfig {}),
-        action_index: 0,
-        jobs: vec![Job::new(job, Status::Executing)],
-        task: None,
-        event: EventInfo { kind: "poll".into(), from: None, to: None },
-        planned_ms: 1_000,
-        settled: Vec::new(),
-        secrets_scrubbed: false,
-    }
-}
-
 #[tokio::test]
 async fn replicas_share_the_targets_and_the_first_gives_one_back() {
     let Some([(_, a), (_, b)]) = replicas("replicas_share_the_targets").await else { return };
@@ -66,12 +54,71 @@ async fn replicas_share_the_targets_and_the_first_gives_one_back() {
     assert_eq!((t3.holder.as_deref(), t3.epoch, t3.held_here), (Some("b"), 2, true));
 }
 
+/// A lease is not given back to spread the targets while an action of its target runs here: its
+/// new holder would send the part in flight again. Another one goes instead, or none this round.
+#[tokio::test]
+async fn a_lease_whose_target_has_an_action_running_here_is_kept() {
+    let Some([(store_a, a), (_, b)]) = replicas("a_busy_lease_is_kept").await else { return };
+    a.round(&targets()).await.unwrap();
+    b.round(&targets()).await.unwrap();
+    let (busy_t2, busy_t3) = (a.busy("t2"), a.busy("t3"));
+    let also_t3 = a.busy("t3");
+    a.round(&targets()).await.unwrap();
+    assert_eq!(held(&a), ["t2", "t3"], "t1 given back: t2 and t3 have actions running here");
+    drop((busy_t2, busy_t3));
+    b.round(&targets()).await.unwrap();
+    assert_eq!(held(&b), ["t1"]);
+    let c = Leases::new(store_a.pool.clone(), "c".into(), TTL);
+    c.round(&targets()).await.unwrap();
+    a.round(&targets()).await.unwrap();
+    assert_eq!(held(&a), ["t3"], "three replicas: one each; t3 still has an action running");
+    drop(also_t3);
+}
+
+/// A round says when to come back: after a third of the ttl, or 50 ms after a lease held
+/// elsewhere runs out, if sooner; only a takeover (epoch above 1) is counted as one.
+#[tokio::test]
+async fn a_round_comes_back_when_a_lease_runs_out_and_counts_takeovers() {
+    let Some([(store_a, a), (_, b)]) = replicas("a_round_comes_back").await else { return };
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let (handle, _local) = (recorder.handle(), metrics::set_default_local_recorder(&recorder));
+    let takeovers = || {
+        let text = handle.render();
+        text.lines().find_map(|l| l.strip_prefix("nbwarden_lease_takeovers_total ")).unwrap_or("0").to_string()
+    };
+    assert_eq!(a.round(&["t1".to_string()]).await.unwrap(), TTL / 3, "nothing to wait for: a third of the ttl");
+    assert_eq!(takeovers(), "0", "a first take is no takeover");
+    let ends_in_a_second =
+        "UPDATE leases SET expires_ms = (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + 1000";
+    sqlx::query(ends_in_a_second).execute(&store_a.pool).await.unwrap();
+    let wait = b.round(&["t1".to_string()]).await.unwrap();
+    assert!((Duration::from_millis(1_000)..=Duration::from_millis(1_050)).contains(&wait), "{wait:?}");
+    expire_all(&store_a).await;
+    b.round(&["t1".to_string()]).await.unwrap();
+    assert_eq!(takeovers(), "1", "taken over at epoch 2");
+}
+
+/// Replicas count as live while their heartbeat is younger than the ttl, however often the
+/// others write theirs: one silent for a while within the ttl still shares the targets.
+#[tokio::test]
+async fn a_replica_quiet_within_its_ttl_still_counts_as_live() {
+    let Some([(store_a, _), _]) = replicas("quiet_within_ttl").await else { return };
+    let ttl = Duration::from_secs(1);
+    let (a, b) =
+        (Leases::new(store_a.pool.clone(), "a".into(), ttl), Leases::new(store_a.pool.clone(), "b".into(), ttl));
+    let four: Vec<String> = ["t1", "t2", "t3", "t4"].map(String::from).to_vec();
+    a.round(&four[..1]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    b.round(&four).await.unwrap();
+    assert_eq!(held(&b), ["t2", "t3"], "two live replicas: two targets each at most");
+}
+
 #[tokio::test]
 async fn a_takeover_raises_the_epoch_and_fences_the_old_holder() {
     let Some([(store_a, a), (store_b, b)]) = replicas("a_takeover_fences_the_old_holder").await else { return };
     a.round(&["t1".to_string()]).await.unwrap();
     let mut poll = PollCommit::new(Scope::Real, "t1", 1_000);
-    poll.actions = vec![action("j1")];
+    poll.actions = vec![super::planned("j1")];
     poll.ledger = poll.actions[0].fired("poll");
     let ids = store_a.commit_poll(&poll).await.unwrap();
     assert_eq!(store_a.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap().len(), 1, "claimed by a");
@@ -97,6 +144,27 @@ async fn a_takeover_raises_the_epoch_and_fences_the_old_holder() {
     store_b.record_attempt(ids[0], &done, 2_000).await.expect("the holder records");
 }
 
+/// Two processes with the same `ha.replica` (its default is the host name): a new one takes
+/// the lease over (epoch + 1) while the old one still runs; the old one's writes are refused by
+/// the epoch alone, the name being the same.
+#[tokio::test]
+async fn a_stale_process_of_the_same_replica_name_is_fenced_by_the_epoch() {
+    let Some([(old_store, old), (new_store, new)]) = named("same_name_fenced", ["a", "a"]).await else { return };
+    old.round(&["t1".to_string()]).await.unwrap();
+    let mut poll = PollCommit::new(Scope::Real, "t1", 1_000);
+    poll.actions = vec![super::planned("j1")];
+    poll.ledger = poll.actions[0].fired("poll");
+    let ids = old_store.commit_poll(&poll).await.unwrap();
+    new.round(&["t1".to_string()]).await.unwrap();
+    assert_eq!(new.held(), [("t1".to_string(), 2)], "the same name, a new process: epoch + 1");
+    let done = Attempt::Final { outcome: Outcome::Done, detail: "cancelled".into() };
+    let fenced = |r: Result<()>| matches!(r, Err(Error::Fenced(t)) if t == "t1");
+    assert!(fenced(old_store.record_attempt(ids[0], &done, 2_000).await), "the outcome");
+    assert!(fenced(old_store.commit_poll(&PollCommit::new(Scope::Real, "t1", 2_000)).await.map(|_| ())), "a poll");
+    assert!(old.holds("t1").is_none(), "the old process knows it lost the lease");
+    new_store.record_attempt(ids[0], &done, 2_000).await.expect("the new process records");
+}
+
 #[tokio::test]
 async fn a_restarted_replica_takes_its_own_lease_back_at_once() {
     let Some([(store_a, a), _]) = replicas("a_restarted_replica").await else { return };
@@ -115,7 +183,7 @@ async fn progress_journaled_by_a_holder_is_what_its_successor_resumes_from() {
     let Some([(store_a, a), (store_b, b)]) = replicas("progress_in_the_database").await else { return };
     a.round(&["t1".to_string()]).await.unwrap();
     let mut poll = PollCommit::new(Scope::Real, "t1", 1_000);
-    poll.actions = vec![action("j1")];
+    poll.actions = vec![super::planned("j1")];
     poll.ledger = poll.actions[0].fired("poll");
     let ids = store_a.commit_poll(&poll).await.unwrap();
     let claimed = store_a.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap();
