@@ -147,17 +147,19 @@ async fn sigkill_at_random_points_loses_and_repeats_nothing() {
     }
     assert_eq!(mails.len(), 3 * JOBS, "seed {seed}: nothing else was sent: {mails:?}");
     // A cancel run again after a kill re-reads the job, finds it cancelled and reports `skipped`.
-    // That is right only when the kill came before the journal said the cancel was finished; once
-    // journaled, the audit trail must say `done`.
+    // That is right only when the last kill before it came before the journal said the cancel was
+    // finished; once journaled, the audit trail must say `done`.
     let (cancels, ids) = (cancel_outcomes(&site).await, cancel_ids(&site).await);
     for i in 0..JOBS {
         let job = format!("run{i:02}");
-        let outcome = cancels.get(&job).map(Vec::as_slice);
+        let outcome: Option<Vec<&str>> = cancels.get(&job).map(|o| o.iter().map(|(o, _)| o.as_str()).collect());
         let finished = (ids[&job], FINISHED.to_string());
-        let journaled = kills.iter().any(|k| k.journaled.contains(&finished));
-        match outcome {
-            Some([one]) if one == "done" => {}
-            Some([one]) if one == "skipped" && !journaled => {
+        let rerun_at = cancels.get(&job).and_then(|o| o.first()).map_or(i64::MAX, |(_, at)| *at);
+        let last_kill = kills.iter().rfind(|k| epoch_ms(k.at) < rerun_at);
+        let journaled = last_kill.is_some_and(|k| k.journaled.contains(&finished));
+        match outcome.as_deref() {
+            Some(["done"]) => {}
+            Some(["skipped"]) if !journaled => {
                 println!("seed {seed}: {job} skipped: killed inside the cancel's window")
             }
             other => panic!("seed {seed}: {job}: {other:?} (finished journaled: {journaled})"),
@@ -200,21 +202,25 @@ async fn cancel_ids(site: &Site) -> BTreeMap<String, i64> {
     ids.collect()
 }
 
-/// The audit trail's outcomes of the cancel actions, per job.
-async fn cancel_outcomes(site: &Site) -> BTreeMap<String, Vec<String>> {
+fn epoch_ms(at: std::time::SystemTime) -> i64 {
+    at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The audit trail's outcomes of the cancel actions, with their times, per job.
+async fn cancel_outcomes(site: &Site) -> BTreeMap<String, Vec<(String, i64)>> {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&state_url(site)).await.unwrap();
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT job_ids, outcome FROM audit WHERE action = 'cancel' ORDER BY id")
+    let rows: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT job_ids, outcome, at_ms FROM audit WHERE action = 'cancel' ORDER BY id")
             .fetch_all(&pool)
             .await
             .unwrap();
     pool.close().await;
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (jobs, outcome) in rows {
+    let mut out: BTreeMap<String, Vec<(String, i64)>> = BTreeMap::new();
+    for (jobs, outcome, at_ms) in rows {
         let jobs: Vec<String> = serde_json::from_str(&jobs).unwrap_or_else(|_| vec![jobs.clone()]);
         for job in jobs {
-            out.entry(job).or_default().push(outcome.clone());
+            out.entry(job).or_default().push((outcome.clone(), at_ms));
         }
     }
     out
