@@ -41,9 +41,20 @@ pub struct MadeReport {
     pub summary_html: String,
 }
 
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// `by:` names no grouping.
+    #[error("`{0}` is not a grouping")]
+    UnknownGrouping(String),
+    /// The state store could not be read, or the page not written.
+    #[error(transparent)]
+    Making(#[from] Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// Makes reports (the program provides one over its state store).
 #[async_trait::async_trait]
 pub trait ReportMaker: Send + Sync {
     /// The report of `spec` on `target` up to `now_ms` (this machine's clock); why not, when it cannot.
-    async fn make(&self, spec: &ReportSpec, target: &str, now_ms: i64) -> Result<MadeReport, String>;
+    async fn make(&self, spec: &ReportSpec, target: &str, now_ms: i64) -> Result<MadeReport, ReportError>;
 }

@@ -59,7 +59,7 @@ pub async fn report(setup: Setup, options: Options) -> anyhow::Result<String> {
     let since = until - options.since.as_millis() as i64;
     let services = Services::new(config.email.as_ref(), &config.owners, None)?;
     let sign_ins = crate::arcgis::signin::SignIns::new(crate::clock::system());
-    let (mut firings, mut live) = (Vec::new(), BTreeSet::new());
+    let (mut firings, mut live, mut held) = (Vec::new(), BTreeSet::new(), Held::new());
     for target in config.targets.iter().filter(|t| options.target.as_ref().is_none_or(|n| *n == t.name)) {
         let source: Arc<dyn JobSource> = Arc::new(setup::client(target, &sign_ins)?);
         let last_poll = store.last_poll(Scope::Real, &target.name).await?.map(|at| at.min(until));
@@ -70,11 +70,15 @@ pub async fn report(setup: Setup, options: Options) -> anyhow::Result<String> {
         let usual = (!stored.is_empty()).then(|| Usual::from_runs(stored));
         let steps = replay((&rules, &target.name, &target.limits), polls, usual, None, Some(interval));
         firings.extend(described(&target.name, &steps, &*source, &services));
+        held_back(&target.name, &steps, &mut held);
         for fired in store.fired_between(Scope::Real, &target.name, since, until).await? {
             live.insert((target.name.clone(), fired));
         }
     }
-    Ok(if options.json { as_json(&rules, &firings, &live)? } else { as_text(&rules, &firings, &live, since, until) })
+    Ok(match options.json {
+        true => as_json(&rules, &firings, &live, &held)?,
+        false => as_text(&rules, (&firings, &held), &live, since, until),
+    })
 }
 
 /// The polls that saw changes from `since` on, each with every job then listed (the changes
@@ -149,6 +153,32 @@ fn described(target: &str, steps: &[Step], source: &dyn JobSource, services: &Se
     out
 }
 
+/// Firings a limit held back, by (rule, target, job): the first poll that held it, at how many
+/// polls, and the last limit's words. A held firing is not recorded, so it comes again at each poll.
+type Held = BTreeMap<(String, String, String), (i64, u32, String)>;
+
+fn held_back(target: &str, steps: &[Step], held: &mut Held) {
+    for step in steps {
+        let mut this_poll = BTreeMap::new();
+        for report in &step.plan.suppressed {
+            for job in &report.job_ids {
+                this_poll.insert((report.rule.clone(), target.to_string(), job.clone()), &report.detail);
+            }
+        }
+        for (key, detail) in this_poll {
+            let entry = held.entry(key).or_insert((step.at_ms, 0, String::new()));
+            entry.1 += 1;
+            entry.2.clone_from(detail);
+        }
+    }
+}
+
+/// The keys of `Held` of one rule.
+fn rule_range(rule: &str) -> std::ops::RangeInclusive<(String, String, String)> {
+    let (low, high) = (String::new(), char::MAX.to_string());
+    (rule.to_string(), low.clone(), low)..=(rule.to_string(), high.clone(), high)
+}
+
 /// A rule's name without the shadow mark of the ledger.
 fn bare(rule: &str) -> &str {
     rule.strip_suffix(SHADOW).unwrap_or(rule)
@@ -168,7 +198,12 @@ fn differences(
     (tested.len(), lived.len(), only_backtest, only_live)
 }
 
-fn as_json(rules: &RuleSet, firings: &[Firing], live: &BTreeSet<(String, Fired)>) -> anyhow::Result<String> {
+fn as_json(
+    rules: &RuleSet,
+    firings: &[Firing],
+    live: &BTreeSet<(String, Fired)>,
+    held: &Held,
+) -> anyhow::Result<String> {
     let mut out = String::new();
     for f in firings {
         let actions: Vec<_> =
@@ -180,6 +215,11 @@ fn as_json(rules: &RuleSet, firings: &[Firing], live: &BTreeSet<(String, Fired)>
         });
         writeln!(out, "{}", crate::text::json_safe(serde_json::to_string(&line)?))?;
     }
+    for ((rule, target, job), (first, polls, detail)) in held {
+        let line = json!({ "kind": "suppressed", "target": target, "rule": rule, "job_ids": [job],
+                           "first": rfc3339(*first), "polls": polls, "detail": detail });
+        writeln!(out, "{}", crate::text::json_safe(serde_json::to_string(&line)?))?;
+    }
     for rule in &rules.rules {
         let (tested, lived, only_backtest, only_live) = differences(&rule.name, firings, live);
         let line = json!({ "kind": "rule", "rule": rule.name, "firings": tested, "live_firings": lived,
@@ -189,7 +229,13 @@ fn as_json(rules: &RuleSet, firings: &[Firing], live: &BTreeSet<(String, Fired)>
     Ok(out)
 }
 
-fn as_text(rules: &RuleSet, firings: &[Firing], live: &BTreeSet<(String, Fired)>, since: i64, until: i64) -> String {
+fn as_text(
+    rules: &RuleSet,
+    (firings, held): (&[Firing], &Held),
+    live: &BTreeSet<(String, Fired)>,
+    since: i64,
+    until: i64,
+) -> String {
     let mut out = format!(
         "back-test from {} to {} (recorded history; nothing was executed)\n",
         rfc3339(since).unwrap_or_default(),
@@ -204,6 +250,11 @@ fn as_text(rules: &RuleSet, firings: &[Firing], live: &BTreeSet<(String, Fired)>
             for (_, detail) in &f.actions {
                 let _ = writeln!(out, "      {}", crate::text::sanitize(detail));
             }
+        }
+        for ((_, target, job), (first, polls, detail)) in held.range(rule_range(&rule.name)) {
+            let first = rfc3339(*first).unwrap_or_default();
+            let detail = crate::text::sanitize(detail);
+            let _ = writeln!(out, "  {first} {target} {job}: held back at {polls} poll(s): {detail}");
         }
         let verb = if rule.cancels() { "cancelled" } else { "acted on" };
         if !only_backtest.is_empty() {

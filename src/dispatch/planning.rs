@@ -10,7 +10,8 @@ use crate::diff::EventInfo;
 use crate::plan::{ActionReport, AuditEntry, LedgerRecord, Outcome, Planned};
 use crate::rules::{Firing, Rule, RuleSet, TaskFiring};
 use crate::store::PollCommit;
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{HashMap, HashSet};
 
 /// How many destructive firings one poll of one target may still plan; shadow rules may have a
 /// budget of their own, so that their planned cancels never use up the real ones (and the reverse).
@@ -75,10 +76,11 @@ pub struct Plan {
 pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budget, now_ms: i64) -> Plan {
     let mut plan = Plan::default();
     let mut batches: HashMap<(usize, usize), usize> = HashMap::new();
-    for firing in firings {
+    let granted = grant(rules, firings, budget, now_ms);
+    for (position, firing) in firings.iter().enumerate() {
         let rule = &rules.rules[firing.rule];
-        let budget = budget.of(rule.shadow);
-        if rule.cancels() && !budget.take() {
+        if rule.cancels() && !granted.contains(&position) {
+            let budget = budget.of(rule.shadow);
             let detail = format!("limit reached: {}; fires again when the budget allows", budget.reason);
             let ids = [firing.job.id.clone()];
             let suppressed = rule.actions.iter().map(|a| report(target, rule, a, &ids, Outcome::Suppressed, &detail));
@@ -102,6 +104,20 @@ pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budg
         }
     }
     plan
+}
+
+/// The destructive firings the budget allows (their positions): when it binds, the most overdue
+/// go first (SPEC §4.14): the furthest past its rule's `runtime_over`, then the longest running,
+/// then by job id, so that a limit never spares the worst runaway for a newer one.
+fn grant(rules: &RuleSet, firings: &[Firing], budget: &mut Budget, now_ms: i64) -> HashSet<usize> {
+    let mut destructive: Vec<usize> = (0..firings.len()).filter(|&i| rules.rules[firings[i].rule].cancels()).collect();
+    destructive.sort_by_cached_key(|&i| {
+        let firing = &firings[i];
+        let runtime = firing.job.runtime(now_ms).unwrap_or_default();
+        let overdue = runtime.saturating_sub(rules.rules[firing.rule].runtime_threshold().unwrap_or_default());
+        (Reverse(overdue), Reverse(runtime), firing.job.id.clone())
+    });
+    destructive.into_iter().filter(|&i| budget.of(rules.rules[firings[i].rule].shadow).take()).collect()
 }
 
 /// Plans one slot of a digest rule (pure): the slot goes to the ledger under `job_id`, and each

@@ -93,6 +93,42 @@ fn the_share_of_running_jobs_rounds_down() {
     );
 }
 
+/// When a limit binds, the most overdue job is cancelled first (SPEC §4.14), not the first by id:
+/// four running jobs of 70, 80, 95 and 10 minutes, a 60-minute rule and room for two cancels.
+#[test]
+fn a_binding_limit_cancels_the_most_overdue_first_and_names_the_others() {
+    let set = rules(
+        "rules:\n  - { name: strict, match: { runtime_over: 60m }, actions: [{ type: cancel }] }\n  - { name: late, match: { runtime_over: 30m }, actions: [{ type: cancel }] }\n",
+    );
+    let started = |rule: &str, id: &str, minutes: i64| {
+        let mut firing = firing(&set, rule, id);
+        firing.job.started_at = Some(NOW - minutes * 60_000);
+        firing
+    };
+    let firings = [started("strict", "j70", 70), started("strict", "j80", 80), started("strict", "j95", 95)];
+    let planned = plan(&set, "t", &firings, &mut Budget::new(&limits(2, 60, 1.0), 4, 0), NOW);
+    let cancelled: Vec<&str> = planned.actions.iter().map(|p| p.jobs[0].id.as_str()).collect();
+    assert_eq!(cancelled, ["j80", "j95"], "in the poll's order, the two most overdue");
+    assert_eq!(planned.suppressed.len(), 1);
+    assert_eq!(planned.suppressed[0].job_ids, ["j70"]);
+    assert!(planned.suppressed[0].detail.contains("max_cancels_per_poll (2)"), "{}", planned.suppressed[0].detail);
+    // How far past its own rule's threshold, then the longer runtime, then the id.
+    let firings = [
+        started("strict", "a95", 95),
+        started("late", "b70", 70),
+        started("late", "c65", 65),
+        started("late", "d65", 65),
+    ];
+    for (left, wanted) in [(1, vec!["b70"]), (2, vec!["a95", "b70"]), (3, vec!["a95", "b70", "c65"])] {
+        let planned = plan(&set, "t", &firings, &mut Budget::new(&limits(left, 60, 1.0), 4, 0), NOW);
+        let cancelled: Vec<&str> = planned.actions.iter().map(|p| p.jobs[0].id.as_str()).collect();
+        assert_eq!(cancelled, wanted, "room for {left}");
+    }
+    let firings = [started("late", "y40", 40), started("late", "x40", 40)];
+    let planned = plan(&set, "t", &firings, &mut Budget::new(&limits(1, 60, 1.0), 2, 0), NOW);
+    assert_eq!(planned.actions[0].jobs[0].id, "x40", "a tie goes to the first id");
+}
+
 #[test]
 fn planning_batches_records_and_suppresses_over_the_budget() {
     let set = rules(

@@ -2,7 +2,7 @@
 //! with `report:` attaches.
 
 use super::{render, By, Report};
-use crate::actions::reports::{MadeReport, ReportMaker, ReportSpec};
+use crate::actions::reports::{MadeReport, ReportError, ReportMaker, ReportSpec};
 use crate::store::{Scope, SqlStore};
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -34,13 +34,14 @@ pub struct StoreReports(pub SqlStore);
 
 #[async_trait::async_trait]
 impl ReportMaker for StoreReports {
-    async fn make(&self, spec: &ReportSpec, target: &str, now_ms: i64) -> Result<MadeReport, String> {
-        let by = By::parse(&spec.by).ok_or_else(|| format!("`{}` is not a grouping", spec.by))?;
+    async fn make(&self, spec: &ReportSpec, target: &str, now_ms: i64) -> Result<MadeReport, ReportError> {
+        let by = By::parse(&spec.by).ok_or_else(|| ReportError::UnknownGrouping(spec.by.clone()))?;
         let window = (now_ms - spec.since.0.as_millis() as i64, now_ms);
         let targets = [target.to_string()];
-        let report = from_store(&self.0, &targets, by, window).await.map_err(|e| e.to_string())?;
-        let html = render::html(&report).map_err(|e| e.to_string())?;
-        let summary_html = render::summary_html(&report).map_err(|e| e.to_string())?;
+        let making = |e: Box<dyn std::error::Error + Send + Sync>| ReportError::Making(e);
+        let report = from_store(&self.0, &targets, by, window).await.map_err(|e| making(e.into()))?;
+        let html = render::html(&report).map_err(|e| making(e.into()))?;
+        let summary_html = render::summary_html(&report).map_err(|e| making(e.into()))?;
         let file_name = format!("nbwarden-report-{}.html", &report.until[..10]);
         Ok(MadeReport { file_name, html, text: summary_text(&report), summary_html })
     }

@@ -123,6 +123,16 @@ impl Rule {
         self.actions.iter().any(ActionConfig::is_destructive)
     }
 
+    /// The runtime past which the rule matches (its `runtime_over`; the largest if several): how
+    /// overdue a job it fired for is, when a limit decides which cancels go first.
+    pub fn runtime_threshold(&self) -> Option<Duration> {
+        let over = |c: &Condition| match (&c.test, c.negated) {
+            (Test::RuntimeOver(limit), false) => Some(*limit),
+            _ => None,
+        };
+        self.conditions.iter().filter_map(over).max()
+    }
+
     /// Whether the rule can match jobs of type `job_type` (no `type` condition, or one that allows it).
     pub fn may_match_type(&self, job_type: &str) -> bool {
         self.conditions.iter().all(|c| match &c.test {

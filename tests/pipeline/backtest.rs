@@ -100,3 +100,45 @@ async fn a_backtest_of_runtime_over_usual_learns_each_notebooks_runs_from_the_hi
     assert_eq!(fired, ["jslow"], "{lines:?}");
     assert!(site.sim.stats().cancels.is_empty(), "the back-test cancelled nothing");
 }
+
+/// A back-test under a binding limit cancels the most overdue job first, not the first by id, and
+/// names each firing the limit held back (issue: four running jobs, 70, 80, 95 and 10 minutes old).
+#[tokio::test]
+async fn a_backtest_under_a_binding_limit_cancels_the_most_overdue_first_and_names_the_held() {
+    let scenario = "jobs:
+  - { id: j70, username: joe, start: -70m }
+  - { id: j80, username: joe, start: -80m }
+  - { id: j95, username: joe, start: -95m }
+  - { id: j10, username: joe, start: -10m }
+";
+    let site = Site::start(scenario, Flavor::Enterprise, None, "{ every: 1s, timeout: 2s }").await;
+    site.target_key("limits", "{ max_cancels_per_poll: 1, max_cancel_fraction: 1.0 }");
+    site.rules("rules:\n  - { name: quiet, on: status_changed, match: { to: failed }, actions: [{ type: log }] }\n");
+    let mut daemon = Daemon::start(&site.config_path, &[]);
+    assert!(poll_until(Duration::from_secs(20), || site.sim.stats().lists >= 2).await, "{}", daemon.log());
+    daemon.signal("TERM");
+    daemon.wait_exit(Duration::from_secs(15)).await.expect("stops");
+
+    let strict = site.dir.path().join("strict.yaml");
+    let rule =
+        "rules:\n  - { name: strict, match: { status: running, runtime_over: 60m }, actions: [{ type: cancel }] }\n";
+    std::fs::write(&strict, rule).unwrap();
+    let out = site.run(&["backtest", "--since", "1h", "--rules", strict.to_str().unwrap(), "--json"]).await;
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let lines = json_lines(&out);
+    let of_kind = |kind: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l["kind"] == kind)
+            .map(|l| l["job_ids"][0].as_str().unwrap_or("?").to_string())
+            .collect()
+    };
+    assert_eq!(of_kind("firing"), ["j95", "j80"], "one per replayed poll, the most overdue first: {lines:?}");
+    assert_eq!(of_kind("suppressed"), ["j70", "j80"], "{lines:?}");
+    let held = lines.iter().find(|l| l["kind"] == "suppressed" && l["job_ids"][0] == "j70").unwrap();
+    assert_eq!(held["polls"], 2, "{held}");
+    assert!(held["detail"].as_str().unwrap().contains("max_cancels_per_poll (1)"), "{held}");
+    let said = text(&site.run(&["backtest", "--since", "1h", "--rules", strict.to_str().unwrap()]).await.stdout);
+    assert!(said.contains("j70: held back at 2 poll(s): limit reached: max_cancels_per_poll (1)"), "{said}");
+    assert!(site.sim.stats().cancels.is_empty(), "the back-test cancelled nothing");
+}
