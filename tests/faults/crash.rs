@@ -10,7 +10,7 @@
 //! a repeat of a part journaled before it fails the test, with its seed.
 
 use super::SECOND;
-use crate::util::crash::{self, Kill, Part};
+use crate::util::crash::{self, Kill, Part, RULES, SLOW};
 use crate::util::daemon::{poll_until, Daemon};
 use crate::util::smtp::{notices, SmtpServer};
 use crate::util::Lcg;
@@ -22,9 +22,6 @@ use std::time::Duration;
 
 const OWNERS: [&str; 4] = ["ann", "bob", "cid", "dee"];
 const JOBS: usize = 20;
-/// A mailbox that takes 3 s to accept a message: the second part of each failure notice.
-const SLOW: &str = "slowbox@example.com";
-
 /// 20 jobs crossing 90 minutes and 20 jobs failing, one of each per second or so.
 fn scenario() -> String {
     let mut yaml =
@@ -47,19 +44,6 @@ fn scenario() -> String {
     }
     yaml
 }
-
-const RULES: &str = "rules:
-  - name: runaway
-    match: { status: running, runtime_over: 90m }
-    actions:
-      - { type: cancel }
-      - { type: email, to: [owner], subject: cancelled, body: '{% for j in jobs %}[{{ j.id }}]{% endfor %}' }
-  - name: failures
-    on: status_changed
-    match: { to: failed }
-    actions:
-      - { type: email, to: [owner, slowbox@example.com], subject: failed, body: '{% for j in jobs %}[{{ j.id }}]{% endfor %}' }
-";
 
 /// The rule of each subject.
 const SUBJECTS: [(&str, &str); 2] = [("cancelled", "runaway"), ("failed", "failures")];

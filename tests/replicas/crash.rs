@@ -6,7 +6,7 @@
 //! counted from what the database's journal held at each kill (`util::crash`).
 
 use super::{Cluster, SECOND};
-use crate::util::crash::{self, Kill, Part};
+use crate::util::crash::{self, Kill, Part, RULES, SLOW};
 use crate::util::daemon::poll_until;
 use crate::util::postgres::{self, PrivateServer};
 use crate::util::Lcg;
@@ -15,8 +15,6 @@ use std::time::Duration;
 
 const JOBS: usize = 8;
 const ANN: &str = "ann@example.com";
-/// A mailbox that takes 3 s to accept a message: the second part of each failure notice.
-const SLOW: &str = "slowbox@example.com";
 /// The rule of each subject.
 const SUBJECTS: [(&str, &str); 2] = [("cancelled", "runaway"), ("failed", "failures")];
 
@@ -37,19 +35,6 @@ fn busy_site(site: usize, gap: Duration) -> String {
     }
     yaml
 }
-
-const RULES: &str = "rules:
-  - name: runaway
-    match: { status: running, runtime_over: 90m }
-    actions:
-      - { type: cancel }
-      - { type: email, to: [owner], subject: cancelled, body: '{% for j in jobs %}[{{ j.id }}]{% endfor %}' }
-  - name: failures
-    on: status_changed
-    match: { to: failed }
-    actions:
-      - { type: email, to: [owner, slowbox@example.com], subject: failed, body: '{% for j in jobs %}[{{ j.id }}]{% endfor %}' }
-";
 
 /// Every job the rules act on: (site's target, cancelled job, failed job).
 fn expected(sites: usize) -> Vec<(String, String, String)> {

@@ -122,3 +122,22 @@ pub fn lost(kills: &[Kill], deliveries: &[Delivery], part: &dyn Fn(&Value) -> Pa
     }
     lost
 }
+
+/// The slow mailbox of both kill loops: the SMTP server takes 3 s to accept a message to it (the
+/// second part of each failure notice).
+pub const SLOW: &str = "slowbox@example.com";
+
+/// The rules of both kill loops: a cancel with its notice to the owner, and each failure told to
+/// the owner and the slow mailbox.
+pub const RULES: &str = "rules:
+  - name: runaway
+    match: { status: running, runtime_over: 90m }
+    actions:
+      - { type: cancel }
+      - { type: email, to: [owner], subject: cancelled, body: '{% for j in jobs %}[{{ j.id }}]{% endfor %}' }
+  - name: failures
+    on: status_changed
+    match: { to: failed }
+    actions:
+      - { type: email, to: [owner, slowbox@example.com], subject: failed, body: '{% for j in jobs %}[{{ j.id }}]{% endfor %}' }
+";
