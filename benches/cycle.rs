@@ -4,8 +4,8 @@
 
 use nbwarden::arcgis::wire::{JobList, Payload};
 use nbwarden::config::LimitsConfig;
+use nbwarden::cycle::{plan, Budget};
 use nbwarden::diff::{diff, snapshot, Snapshot};
-use nbwarden::dispatch::{plan, Budget};
 use nbwarden::ledger::LedgerIndex;
 use nbwarden::ledger::Streaks;
 use nbwarden::rules::{evaluate::Input, RuleSet};

@@ -9,6 +9,7 @@ pub mod chart;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod cycle;
 pub mod diff;
 pub mod dispatch;
 pub mod engine;

@@ -49,6 +49,11 @@ impl Usual {
         &EMPTY
     }
 
+    /// Whether no completed run is known.
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
     /// Starts from stored runs (any order; the newest `MAX_WINDOW` per item are kept).
     pub fn from_runs(mut runs: Vec<Run>) -> Usual {
         runs.sort_by_key(|r| r.ended_ms);

@@ -332,7 +332,7 @@ fn firings(test: &TestFile, kind: &'static str, steps: &[Step]) -> BTreeMap<Seen
 /// a digest's one slot (all its jobs), or each job (with the jobs of its owner, or all of them).
 fn letters_of(email: &crate::actions::EmailAction, planned: &crate::plan::Planned) -> Vec<(String, Vec<Job>)> {
     if planned.event.kind == "schedule" {
-        return vec![(crate::engine::digest::DIGEST_JOB.to_string(), planned.jobs.clone())];
+        return vec![(crate::ledger::DIGEST_JOB.to_string(), planned.jobs.clone())];
     }
     let to_owner = email.to.first().is_some_and(|t| t == OWNER);
     let batch = |job: &Job| match to_owner {

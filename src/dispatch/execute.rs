@@ -1,7 +1,7 @@
 //! Execution: queued actions run with retries, and every outcome is recorded. A plugin makes one
 //! attempt; how often to try, when to give up and what to record are decided here.
 
-use super::planning::planned_report;
+use super::commit::planned_report;
 use super::{Dispatcher, Mode, CANCEL_CHECK_POLLS};
 use crate::actions::{ActionConfig, ActionContext, ActionError, Done, Journaled, Progress};
 use crate::arcgis::JobSource;

@@ -1,13 +1,11 @@
-//! Dispatch: the one place that decides whether to act. Planning (pure) turns firings into
-//! ledger records and planned actions within the blast-radius budget; `commit` writes a poll's
-//! plan and reports it as the run mode says; execution runs queued actions with retries and
+//! Dispatch: the one place that decides whether to act. `commit` writes the core's decision for a
+//! poll and reports it as the run mode says; execution runs queued actions with retries and
 //! records every outcome. The run mode is looked at here and nowhere else.
 
+mod commit;
 mod execute;
-mod planning;
 
 pub use execute::{RetryPolicy, DUE_PAGE};
-pub use planning::{plan, plan_digest, plan_tasks, Budget, Plan};
 
 use crate::actions::Services;
 use crate::clock::Clock;

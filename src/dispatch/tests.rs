@@ -9,6 +9,7 @@ use crate::arcgis::fake::FakeSource;
 use crate::arcgis::{Job, JobSource, Status};
 use crate::clock::ManualClock;
 use crate::config::LimitsConfig;
+use crate::cycle::{plan, Budget};
 use crate::diff::EventInfo;
 use crate::journal::Journal;
 use crate::plan::{Attempt, Outcome, Planned, Queued};
@@ -61,106 +62,6 @@ async fn commit(dispatch: &Dispatcher, rule: &str, jobs: &[&str]) -> Vec<crate::
 
 fn sources(site: Arc<FakeSource>) -> HashMap<String, Arc<dyn JobSource>> {
     HashMap::from([("t".to_string(), site as Arc<dyn JobSource>)])
-}
-
-#[test]
-fn the_tightest_limit_wins_and_one_job_is_always_allowed() {
-    assert_eq!(Budget::new(&limits(10, 60, 0.5), 100, 0).left, 10);
-    assert_eq!(Budget::new(&limits(10, 60, 0.5), 6, 0).left, 3);
-    assert_eq!(Budget::new(&limits(10, 60, 0.5), 1, 0).left, 1, "a single job is always allowed");
-    let hourly = Budget::new(&limits(10, 60, 1.0), 100, 58);
-    assert_eq!(hourly.left, 2);
-    assert!(hourly.reason.contains("max_cancels_per_hour"));
-    assert_eq!(Budget::new(&limits(10, 5, 1.0), 100, 9).left, 0);
-}
-
-/// `max_cancel_fraction` rounds down (SPEC: "never cancel more than this share of the running jobs"):
-/// half of 3 running is 1, never 2; half of 5 is 2; a third of 2 is 0, so the one always allowed.
-#[test]
-fn the_share_of_running_jobs_rounds_down() {
-    for (fraction, running, left) in [(0.5, 3, 1), (0.5, 5, 2), (0.34, 3, 1), (0.99, 2, 1), (0.33, 2, 1), (1.0, 3, 3)] {
-        let budget = Budget::new(&limits(10, 60, fraction), running, 0);
-        assert_eq!(budget.left, left, "{fraction} of {running}");
-    }
-    let set = rules("rules:\n  - { name: stop, actions: [{ type: cancel }] }\n");
-    let firings: Vec<Firing> = ["a", "b", "c"].iter().map(|j| firing(&set, "stop", j)).collect();
-    let plan = plan(&set, "t", &firings, &mut Budget::new(&limits(10, 60, 0.5), 3, 0), NOW);
-    assert_eq!((plan.actions.len(), plan.suppressed.len()), (1, 2), "3 running, 50 %: one cancel");
-    assert!(
-        plan.suppressed[0].detail.contains("max_cancel_fraction (0.5 of 3 running)"),
-        "{}",
-        plan.suppressed[0].detail
-    );
-}
-
-/// When a limit binds, the most overdue job is cancelled first (SPEC §4.14), not the first by id:
-/// four running jobs of 70, 80, 95 and 10 minutes, a 60-minute rule and room for two cancels.
-#[test]
-fn a_binding_limit_cancels_the_most_overdue_first_and_names_the_others() {
-    let set = rules(
-        "rules:\n  - { name: strict, match: { runtime_over: 60m }, actions: [{ type: cancel }] }\n  - { name: late, match: { runtime_over: 30m }, actions: [{ type: cancel }] }\n",
-    );
-    let started = |rule: &str, id: &str, minutes: i64| {
-        let mut firing = firing(&set, rule, id);
-        firing.job.started_at = Some(NOW - minutes * 60_000);
-        firing
-    };
-    let firings = [started("strict", "j70", 70), started("strict", "j80", 80), started("strict", "j95", 95)];
-    let planned = plan(&set, "t", &firings, &mut Budget::new(&limits(2, 60, 1.0), 4, 0), NOW);
-    let cancelled: Vec<&str> = planned.actions.iter().map(|p| p.jobs[0].id.as_str()).collect();
-    assert_eq!(cancelled, ["j80", "j95"], "in the poll's order, the two most overdue");
-    assert_eq!(planned.suppressed.len(), 1);
-    assert_eq!(planned.suppressed[0].job_ids, ["j70"]);
-    assert!(planned.suppressed[0].detail.contains("max_cancels_per_poll (2)"), "{}", planned.suppressed[0].detail);
-    // How far past its own rule's threshold, then the longer runtime, then the id.
-    let firings = [
-        started("strict", "a95", 95),
-        started("late", "b70", 70),
-        started("late", "c65", 65),
-        started("late", "d65", 65),
-    ];
-    for (left, wanted) in [(1, vec!["b70"]), (2, vec!["a95", "b70"]), (3, vec!["a95", "b70", "c65"])] {
-        let planned = plan(&set, "t", &firings, &mut Budget::new(&limits(left, 60, 1.0), 4, 0), NOW);
-        let cancelled: Vec<&str> = planned.actions.iter().map(|p| p.jobs[0].id.as_str()).collect();
-        assert_eq!(cancelled, wanted, "room for {left}");
-    }
-    let firings = [started("late", "y40", 40), started("late", "x40", 40)];
-    let planned = plan(&set, "t", &firings, &mut Budget::new(&limits(1, 60, 1.0), 2, 0), NOW);
-    assert_eq!(planned.actions[0].jobs[0].id, "x40", "a tie goes to the first id");
-}
-
-#[test]
-fn planning_batches_records_and_suppresses_over_the_budget() {
-    let set = rules(
-        "rules:\n  - { name: note, actions: [{ type: record, tag: p }, { type: log }] }\n  - { name: stop, actions: [{ type: cancel }] }\n",
-    );
-    let firings: Vec<Firing> =
-        ["a", "b"].iter().flat_map(|j| [firing(&set, "note", j), firing(&set, "stop", j)]).collect();
-    let mut budget = Budget::new(&limits(1, 60, 1.0), 10, 0);
-    let plan = plan(&set, "t", &firings, &mut budget, NOW);
-    let planned: Vec<(&str, &str, Vec<&str>)> = plan
-        .actions
-        .iter()
-        .map(|p| (p.rule.as_str(), p.action.kind(), p.jobs.iter().map(|j| j.id.as_str()).collect()))
-        .collect();
-    assert_eq!(
-        planned,
-        [
-            ("note", "record", vec!["a", "b"]),
-            ("note", "log", vec!["a"]),
-            ("stop", "cancel", vec!["a"]),
-            ("note", "log", vec!["b"])
-        ],
-        "a batched action lists every job of the poll; the others go one by one"
-    );
-    let ledger: Vec<(&str, &str)> = plan.ledger.iter().map(|l| (l.rule.as_str(), l.job_id.as_str())).collect();
-    assert_eq!(ledger, [("note", "a"), ("stop", "a"), ("note", "b")], "a suppressed firing is not recorded");
-    assert_eq!(plan.suppressed.len(), 1);
-    assert_eq!(
-        (plan.suppressed[0].outcome, plan.suppressed[0].job_ids.clone()),
-        (Outcome::Suppressed, vec!["b".into()])
-    );
-    assert!(plan.actions.iter().all(|p| p.planned_ms == NOW && !p.secrets_scrubbed));
 }
 
 #[tokio::test]
@@ -425,42 +326,4 @@ async fn a_waiting_firing_is_previewed_as_pending_with_when() {
             ),
         ]
     );
-}
-
-/// A read of scheduled tasks: each firing is recorded under its task; a quiet one (the baseline's)
-/// only that; the others plan each action for that task alone, carrying its facts.
-#[test]
-fn task_firings_are_recorded_under_their_task_and_planned_unless_quiet() {
-    let set =
-        rules("rules:\n  - { name: failing, on: task_failed, actions: [{ type: log }, { type: record, tag: t }] }\n");
-    let facts = |id: &str| crate::task_diff::TaskFacts {
-        task: crate::arcgis::tasks::Task {
-            id: id.into(),
-            title: format!("Task {id}"),
-            owner: "joe".into(),
-            ..Default::default()
-        },
-        consecutive_failures: 2,
-        result: Some("failed".into()),
-        next_due_ms: None,
-        due_ms: None,
-    };
-    let event = EventInfo { kind: "task_failed".into(), from: None, to: None };
-    let firing = |id: &str, quiet: bool| crate::rules::TaskFiring {
-        rule: 0,
-        facts: facts(id),
-        event: event.clone(),
-        trigger: format!("failed:{id}-run"),
-        quiet,
-    };
-    let plan = plan_tasks(&set, &[firing("t1", false), firing("t0", true)], NOW);
-    let ledger: Vec<(&str, &str, &str)> =
-        plan.ledger.iter().map(|l| (l.rule.as_str(), l.job_id.as_str(), l.trigger.as_str())).collect();
-    let (t1, t0) = (crate::rules::tasks::task_key("t1"), crate::rules::tasks::task_key("t0"));
-    assert_eq!(ledger, [("failing", t1.as_str(), "failed:t1-run"), ("failing", t0.as_str(), "failed:t0-run")]);
-    let planned: Vec<(&str, usize, &str)> =
-        plan.actions.iter().map(|p| (p.action.kind(), p.jobs.len(), p.jobs[0].id.as_str())).collect();
-    assert_eq!(planned, [("log", 1, "t1"), ("record", 1, "t1")], "the quiet firing plans nothing");
-    assert!(plan.actions.iter().all(|p| p.task.as_ref() == Some(&facts("t1")) && p.planned_ms == NOW));
-    assert!(plan.suppressed.is_empty());
 }

@@ -4,7 +4,8 @@
 
 use super::{Shared, Target};
 use crate::arcgis::{Job, JobSource, Phase};
-use crate::diff::{JobEvent, Snapshot};
+use crate::cycle::Observed;
+use crate::diff::JobEvent;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -12,19 +13,14 @@ impl Target {
     /// When a rule of this target has `runtime_over_usual`: learns the item ids of the jobs that
     /// need one and lack it, puts them into the snapshot and the events, and returns the runs this
     /// poll saw complete (to be stored). Without such a rule nothing is read or recorded.
-    pub(super) async fn learn_items(
-        &mut self,
-        shared: &Shared,
-        next: &mut Snapshot,
-        events: &mut [JobEvent],
-        (baseline, now_ms): (bool, i64),
-    ) -> Vec<crate::usual::Run> {
+    pub(super) async fn learn_items(&mut self, shared: &Shared, observed: &mut Observed) -> Vec<crate::usual::Run> {
         let rules = &shared.dispatch.rules;
         let name = self.config.name.clone();
         if !rules.wants_item(&name, None) {
             return Vec::new();
         }
         let first = !std::mem::replace(&mut self.items_checked, true);
+        let (next, events, baseline) = (&mut observed.next, &mut observed.delta.events, observed.baseline);
         let wanted = |job: &Job| job.item_id.is_none() && rules.wants_item(&name, job.job_type.as_deref());
         let mut ids: Vec<String> = events
             .iter()
@@ -47,7 +43,7 @@ impl Target {
         });
         let found: HashMap<String, String> = found.into_iter().chain(enriched).collect();
         for (job, item) in &found {
-            self.state.usual.learn_item(job, item);
+            self.core.usual.learn_item(job, item);
         }
         next.set_items(&found);
         for event in events.iter_mut() {
@@ -55,17 +51,14 @@ impl Target {
                 job.item_id = job.item_id.take().or_else(|| found.get(&job.id).cloned());
             }
         }
-        match baseline {
-            true => self.state.usual.observe_baseline(next.jobs()),
-            false => self.state.usual.observe(events, now_ms),
-        }
+        self.core.count_runs(rules, &name, observed)
     }
 
     /// After a restart: the stored snapshot's item ids count as read (they may have been).
     pub(super) fn remember_items(&mut self, shared: &Shared) {
-        if let Some(snapshot) = &self.state.snapshot {
+        if let Some(snapshot) = &self.core.snapshot {
             if shared.dispatch.rules.wants_item(&self.config.name, None) {
-                self.state.usual.remember_items(snapshot.jobs());
+                self.core.usual.remember_items(snapshot.jobs());
             }
         }
     }

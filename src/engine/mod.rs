@@ -8,9 +8,9 @@ mod tick;
 
 use crate::arcgis::JobSource;
 use crate::config::TargetConfig;
+use crate::cycle::Core;
 use crate::dispatch::Dispatcher;
 use crate::plan::ActionReport;
-use crate::store::TargetState;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -109,7 +109,7 @@ pub struct Target {
     pub config: TargetConfig,
     /// Where its jobs come from.
     pub source: Arc<dyn JobSource>,
-    state: TargetState,
+    core: Core,
     /// What the site said about itself at the last poll (its warnings are logged when it changes).
     site: Option<crate::arcgis::SiteInfo>,
     /// Whether a poll of this process has looked for the item ids of unfinished jobs.
@@ -125,15 +125,10 @@ impl Target {
         source: Arc<dyn JobSource>,
         shared: &Shared,
     ) -> crate::store::Result<Target> {
-        let state = shared.dispatch.store.load_target(shared.dispatch.scope(), &config.name).await?;
-        let mut target = Target { config, source, state, site: None, items_checked: false, tasks_failing: false };
+        let core = shared.dispatch.store.load_target(shared.dispatch.scope(), &config.name).await?;
+        let mut target = Target { config, source, core, site: None, items_checked: false, tasks_failing: false };
         target.remember_items(shared);
         Ok(target)
-    }
-
-    /// The ledger of this target.
-    pub fn ledger(&self) -> &crate::ledger::LedgerIndex {
-        &self.state.ledger
     }
 
     /// What the site said about itself at the last successful poll.
@@ -141,19 +136,14 @@ impl Target {
         self.site.as_ref()
     }
 
-    /// The usual runtimes of this target's notebook items.
-    pub fn usual(&self) -> &crate::usual::Usual {
-        &self.state.usual
+    /// Forgets ledger entries older than `before_ms` (server clock) of jobs no longer listed.
+    pub fn prune_memory(&mut self, before_ms: i64) -> usize {
+        self.core.prune(before_ms)
     }
 
-    /// The `for_polls` streaks of this target.
-    pub fn streaks(&self) -> &crate::ledger::Streaks {
-        &self.state.streaks
-    }
-
-    /// The scheduled tasks as the watcher last read them (`tasks:`), once it has.
-    pub fn tasks(&self) -> Option<&std::collections::BTreeMap<String, crate::task_diff::Seen>> {
-        self.state.tasks.as_ref()
+    /// What the core of this target remembers: snapshot, ledger, streaks, usual runtimes, tasks.
+    pub fn core(&self) -> &Core {
+        &self.core
     }
 }
 

@@ -1,14 +1,13 @@
-//! The scheduled-tasks watcher of a target with `tasks:`: one read of the org's tasks, the runs of
-//! those whose `lastStart` moved (a few at once), the task diff, the task rules, and
-//! one commit of the changes, the ledger and the planned actions. The first read is a baseline.
+//! The scheduled-tasks watcher of a target with `tasks:`, the core's driver for task reads: one
+//! read of the org's tasks, the runs of those the core asks for (a few at once), the core's
+//! decision, and one commit of the changes, the ledger and the planned actions.
 
 use super::{Line, Shared, Target};
 use crate::arcgis::tasks::{Task, TaskRun};
 use crate::arcgis::JobSource;
-use crate::rules::tasks::task_key;
-use crate::rules::{Firing, TaskInput};
+use crate::cycle::TaskDecision;
 use crate::store::{PollCommit, TaskCommit};
-use crate::task_diff::{self, Seen};
+use crate::task_diff::Seen;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -19,50 +18,30 @@ impl Target {
     pub async fn watch_tasks(&mut self, shared: &Shared) -> crate::store::Result<Vec<Line>> {
         let Some(config) = self.config.tasks.clone() else { return Ok(Vec::new()) };
         let Some(tasks) = self.read_tasks().await else { return Ok(Vec::new()) };
-        let prev = self.state.tasks.as_ref();
-        let wanted: Vec<Task> = task_diff::needs_runs(prev, &tasks).into_iter().cloned().collect();
+        let wanted: Vec<Task> = self.core.tasks_to_read(&tasks).into_iter().cloned().collect();
         let (runs, unread) = read_runs(&self.source, wanted).await;
-        let (mut next, events) = task_diff::diff(prev, tasks, &runs);
-        for id in &unread {
-            match prev.and_then(|p| p.get(id)) {
-                Some(seen) => next.insert(id.clone(), seen.clone()),
-                None => next.remove(id),
-            };
-        }
         let (dispatch, name) = (&shared.dispatch, self.config.name.clone());
-        let now_ms = self.source.server_now_ms();
-        let input = TaskInput {
-            target: &name,
-            now_ms,
-            tasks: &next,
-            events: &events,
-            ledger: &self.state.ledger,
-            baseline: prev.is_none(),
-            zone: config.zone(),
-        };
-        let firings = dispatch.rules.evaluate_tasks(&input);
-        let plan = crate::dispatch::plan_tasks(&dispatch.rules, &firings, now_ms);
-        let mut commit = PollCommit::new(dispatch.scope(), &name, now_ms);
-        commit.tasks = Some(changes(prev, &next, runs));
-        let reports = dispatch.commit(commit, plan, &*self.source, Vec::new()).await?;
+        let observed = self.core.observe_tasks(self.source.server_now_ms(), tasks, &runs, &unread);
+        let TaskDecision { firings, decision } =
+            self.core.decide_tasks(&dispatch.rules, &name, &observed, config.zone());
+        let ledger = decision.ledger.clone();
+        let mut commit = PollCommit::new(dispatch.scope(), &name, observed.at_ms);
+        commit.tasks = Some(changes(self.core.tasks.as_ref(), &observed.next, runs));
+        let reports = dispatch.commit(commit, decision, &*self.source, Vec::new()).await?;
         let told = firings.iter().filter(|f| !f.quiet).count();
-        match prev.is_none() || told > 0 {
+        let (count, events, baseline) = (observed.next.len(), observed.events.len(), observed.baseline);
+        match baseline || told > 0 {
             true => {
-                tracing::info!(target_name = %name, tasks = next.len(), events = events.len(), told, baseline = prev.is_none(), "read the scheduled tasks")
+                tracing::info!(target_name = %name, tasks = count, events, told, baseline, "read the scheduled tasks")
             }
-            false => {
-                tracing::debug!(target_name = %name, tasks = next.len(), events = events.len(), "read the scheduled tasks")
-            }
+            false => tracing::debug!(target_name = %name, tasks = count, events, "read the scheduled tasks"),
         }
-        for firing in &firings {
+        for firing in firings.iter().filter(|f| !f.quiet) {
             let rule = &dispatch.rules.rules[firing.rule];
-            self.state.ledger.record(&rule.ledger_name(), &task_key(&firing.facts.task.id), &firing.trigger, now_ms);
-            if !firing.quiet {
-                metrics::counter!(crate::telemetry::FIRINGS, "target" => name.clone(), "rule" => rule.name.clone())
-                    .increment(1);
-            }
+            metrics::counter!(crate::telemetry::FIRINGS, "target" => name.clone(), "rule" => rule.name.clone())
+                .increment(1);
         }
-        self.state.tasks = Some(next);
+        self.core.adopt_tasks(observed, &ledger);
         Ok(reports.into_iter().map(Line::Action).collect())
     }
 
@@ -85,15 +64,6 @@ impl Target {
                 tracing::warn!(target_name = %name, error = %e, "cannot read the scheduled tasks; the last read stands, and they are read again every tasks.every");
                 None
             }
-        }
-    }
-
-    /// Gives each firing's job the title of the task that started it, when the watcher knows it.
-    pub(super) fn name_tasks(&self, firings: &mut [Firing]) {
-        let Some(tasks) = &self.state.tasks else { return };
-        for firing in firings {
-            let title = firing.job.task_id.as_ref().and_then(|id| tasks.get(id)).map(|seen| seen.task.title.clone());
-            firing.job.task_title = title;
         }
     }
 }

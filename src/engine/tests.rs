@@ -39,7 +39,7 @@ async fn a_failed_poll_keeps_the_snapshot_and_is_never_diffed() {
     for (round, expected) in table.into_iter().enumerate() {
         let lines = target.tick(&shared).await;
         assert_eq!(summary(&lines), expected, "poll {round}");
-        assert!(target.state.snapshot.is_some(), "poll {round}: the snapshot survives a failure");
+        assert!(target.core.snapshot.is_some(), "poll {round}: the snapshot survives a failure");
     }
 }
 
@@ -124,7 +124,7 @@ async fn an_item_read_once_stays_with_the_job_and_an_unchanged_poll_writes_no_hi
         target.tick(&shared).await;
     }
     let items: Vec<Option<&str>> =
-        target.state.snapshot.as_ref().unwrap().values().map(|j| j.item_id.as_deref()).collect();
+        target.core.snapshot.as_ref().unwrap().values().map(|j| j.item_id.as_deref()).collect();
     assert_eq!(items, [Some("nb-a"), Some("nb-b")], "a read at the first poll (running), b as it appeared");
     let changes = store.changes(crate::store::Scope::Real, "fake", i64::MAX).await.unwrap();
     let rows: Vec<(&str, Option<&str>)> =
@@ -170,7 +170,7 @@ async fn a_digest_takes_the_jobs_gone_within_its_window_on_the_sites_clock() {
     .unwrap();
     let source = crate::arcgis::fake::FakeSource { now_ms: LOCAL + AHEAD, ..Default::default() }.shared();
     let mut target = Target::load(config.clone(), source.clone(), &shared).await.unwrap();
-    assert_eq!(target.snapshot().map(|s| s.len()), Some(2), "the listed jobs, from the store");
+    assert_eq!(target.core().snapshot.as_ref().map(|s| s.len()), Some(2), "the listed jobs, from the store");
 
     let queued = || async {
         let due = store.due_actions(Scope::Real, i64::MAX, 0, 10).await.unwrap();
@@ -178,16 +178,16 @@ async fn a_digest_takes_the_jobs_gone_within_its_window_on_the_sites_clock() {
     };
     target.digest(&shared, 0, slot).await.unwrap();
     assert_eq!(queued().await, [["edge", "late", "listed"]], "gone within the hour before the slot, or listed; failed");
-    assert_eq!(digest::last_fired_slot(&target, "digest"), Some(slot));
+    assert_eq!(crate::cycle::last_fired_slot(target.core(), "digest"), Some(slot));
     target.digest(&shared, 0, slot).await.unwrap();
     let mut restarted = Target::load(config, source, &shared).await.unwrap();
     restarted.digest(&shared, 0, slot).await.unwrap();
     assert_eq!(queued().await.len(), 1, "a slot fires once, also after a restart");
     restarted.digest(&shared, 0, next_slot).await.unwrap();
     assert_eq!(queued().await.len(), 2, "the next slot fires");
-    assert_eq!(digest::last_fired_slot(&restarted, "digest"), Some(next_slot));
+    assert_eq!(crate::cycle::last_fired_slot(restarted.core(), "digest"), Some(next_slot));
     let fired_at = next_slot + AHEAD;
     assert_eq!(restarted.prune_memory(fired_at), 0, "what fired at the cut stays");
     assert_eq!(restarted.prune_memory(fired_at + 1), 1, "the digest's slots are no listed job");
-    assert_eq!(digest::last_fired_slot(&restarted, "digest"), None);
+    assert_eq!(crate::cycle::last_fired_slot(restarted.core(), "digest"), None);
 }

@@ -1,16 +1,17 @@
-//! One tick of one target: poll → diff → evaluate → plan → commit, and the lines it reports.
-//! A failed poll keeps the previous snapshot; nothing is executed here.
+//! One tick of one target, the core's driver for polls: poll → the core observes → read the job
+//! resources the events need → the core decides → commit → the core adopts; and the lines it
+//! reports. A failed poll keeps the previous snapshot; nothing is executed here.
 
 use super::{Line, Shared, Target};
 use crate::arcgis::client::CANCEL_SINCE;
 use crate::arcgis::{Job, JobSource, Phase, Scope, SiteInfo, Status};
 use crate::config::Flavor;
-use crate::diff::{diff, snapshot, Delta, JobEvent, Snapshot};
-use crate::dispatch::{self, Budget};
+use crate::cycle::{Limits, Observed, PollDecision};
+use crate::diff::{Delta, JobEvent, Snapshot};
+use crate::dispatch;
 use crate::ledger::Streaks;
 use crate::plan::{ActionReport, CancelCheck, Outcome};
-use crate::rules::evaluate::Input;
-use crate::rules::{Evaluation, RuleSet};
+use crate::rules::Evaluation;
 use crate::store::PollCommit;
 use std::sync::Arc;
 
@@ -32,27 +33,20 @@ impl Target {
         let now_ms = self.source.server_now_ms();
         self.announce(shared, &listing.site);
         let scope = listing.site.scope;
-        let mut jobs = listing.jobs;
-        self.state.usual.fill_items(&mut jobs);
-        let mut next = snapshot(jobs);
-        let baseline = self.state.snapshot.is_none();
-        let mut delta = diff(self.state.snapshot.as_ref(), &next);
-        if !listing.complete {
-            next = keep_unlisted(next, &mut delta);
-        }
-        read_job_resources(&self.source, &mut delta.events).await;
-        let runs = self.learn_items(shared, &mut next, &mut delta.events, (baseline, now_ms)).await;
+        let mut observed = self.core.observe(now_ms, listing.jobs, listing.complete);
+        read_job_resources(&self.source, &mut observed.delta.events).await;
+        let runs = self.learn_items(shared, &mut observed).await;
         let mut lines = vec![Line::Poll {
             target: name.clone(),
             ok: true,
-            jobs: Some(next.len()),
-            baseline: Some(baseline),
+            jobs: Some(observed.next.len()),
+            baseline: Some(observed.baseline),
             scope,
             error: None,
             sign_in_wait_ms: None,
         }];
-        lines.extend(delta.events.iter().map(|e| event_line(&name, e)));
-        match self.evaluate_and_commit(shared, next, (delta, runs), now_ms).await {
+        lines.extend(observed.delta.events.iter().map(|e| event_line(&name, e)));
+        match self.decide_and_commit(shared, observed, runs).await {
             Ok(mut more) => lines.append(&mut more),
             Err(e) => {
                 tracing::error!(target_name = %name, error = %e, "could not commit the poll; nothing was done");
@@ -83,101 +77,57 @@ impl Target {
         self.site = Some(site.clone());
     }
 
-    async fn evaluate_and_commit(
+    /// The core decides the poll within the target's limits; the decision, the snapshot's changes
+    /// and the cancel checks commit together; only then does the core adopt the poll.
+    async fn decide_and_commit(
         &mut self,
         shared: &Shared,
-        next: Snapshot,
-        (delta, runs): (Delta, Vec<crate::usual::Run>),
-        now_ms: i64,
+        observed: Observed,
+        runs: Vec<crate::usual::Run>,
     ) -> crate::store::Result<Vec<Line>> {
         let name = self.config.name.clone();
         let dispatch = &shared.dispatch;
         let checks = dispatch.store.cancel_checks(dispatch.scope(), &name).await?;
-        let (checks_set, checks_dropped, mut ignored) = self.verify_cancels(&checks, &next);
-        let input = Input {
-            target: &name,
-            now_ms,
-            snapshot: &next,
-            events: &delta.events,
-            ledger: &self.state.ledger,
-            streaks: &self.state.streaks,
-            usual: &self.state.usual,
-        };
-        let mut evaluation = dispatch.rules.evaluate(&input);
-        self.name_tasks(&mut evaluation.firings);
-        log_unanswerable(shared, &evaluation);
-        if dispatch.mode == dispatch::Mode::Preview {
-            let waiting = self.waiting(&dispatch.rules, &evaluation, &next, now_ms);
-            ignored.extend(dispatch.pending(&name, &*self.source, &waiting, now_ms));
-        }
-        let running = next.values().filter(|j| j.phase() == Phase::Running).count();
+        let (checks_set, checks_dropped, mut ignored) = self.verify_cancels(&checks, &observed.next);
         let hour_ago = dispatch.now_ms() - 3_600_000;
         let acting = dispatch.mode == dispatch::Mode::Act;
         // Acting, real cancels are the queued ones; a dry run's and shadow rules' are planned ones.
         let recent = dispatch.store.cancels_since(dispatch.scope(), &name, hour_ago, !acting).await?;
-        let mut budget = Budget::new(&self.config.limits, running, recent);
-        if acting {
-            let shadow = dispatch.store.cancels_since(dispatch.scope(), &name, hour_ago, true).await?;
-            budget = budget.with_shadow(Budget::new(&self.config.limits, running, shadow));
+        let shadow = match acting {
+            true => Some(dispatch.store.cancels_since(dispatch.scope(), &name, hour_ago, true).await?),
+            false => None,
+        };
+        let limits = Limits { config: &self.config.limits, recent, shadow };
+        let PollDecision { evaluation, decision } = self.core.decide(&dispatch.rules, &name, &observed, limits);
+        log_unanswerable(shared, &evaluation);
+        if dispatch.mode == dispatch::Mode::Preview {
+            let until = observed.at_ms + self.config.poll.nominal_interval(observed.at_ms).as_millis() as i64;
+            let waiting = self.core.waiting(&dispatch.rules, &name, (&observed, &evaluation), until);
+            ignored.extend(dispatch.pending(&name, &*self.source, &waiting, observed.at_ms));
         }
-        let plan = dispatch::plan(&dispatch.rules, &name, &evaluation.firings, &mut budget, now_ms);
-        let fired = plan.ledger.clone();
-        let (streaks_set, streaks_dropped) = streak_changes(&self.state.streaks, &evaluation.streaks);
+        let fired = decision.ledger.clone();
+        let (streaks_set, streaks_dropped) = streak_changes(&self.core.streaks, &evaluation.streaks);
         let commit = PollCommit {
-            snapshot: Some(&next),
-            upserts: delta.upserts.iter().map(|&index| &next.jobs()[index]).collect(),
-            gone: gone(&delta),
+            snapshot: Some(&observed.next),
+            upserts: observed.changed().collect(),
+            gone: gone(&observed.delta),
             runs,
             streaks_set,
             streaks_dropped,
             checks_set,
             checks_dropped,
-            ..PollCommit::new(dispatch.scope(), &name, now_ms)
+            ..PollCommit::new(dispatch.scope(), &name, observed.at_ms)
         };
-        let reports = dispatch.commit(commit, plan, &*self.source, ignored).await?;
+        let reports = dispatch.commit(commit, decision, &*self.source, ignored).await?;
         for record in &fired {
-            self.state.ledger.record(&record.rule, &record.job_id, &record.trigger, now_ms);
             let mut labels = vec![("target", name.clone()), ("rule", record.rule.clone())];
             if let Some(rule) = record.rule.strip_suffix(crate::rules::SHADOW) {
                 labels = vec![("target", name.clone()), ("rule", rule.to_string()), ("mode", "shadow".into())];
             }
             metrics::counter!(crate::telemetry::FIRINGS, &labels).increment(1);
         }
-        self.state.snapshot = Some(next);
-        self.state.streaks = evaluation.streaks;
+        self.core.adopt(observed, evaluation.streaks, &fired);
         Ok(reports.into_iter().map(Line::Action).collect())
-    }
-
-    /// What would fire soon without a change (a dry run says so, as `pending`): a `for_polls`
-    /// streak not yet complete, and a job crossing a limit before the next regular poll. Each
-    /// with when it would fire.
-    fn waiting(
-        &self,
-        rules: &RuleSet,
-        evaluation: &Evaluation,
-        next: &Snapshot,
-        now_ms: i64,
-    ) -> Vec<(usize, Job, String)> {
-        let jobs = next.jobs();
-        let mut waiting: Vec<(usize, Job, String)> = evaluation
-            .pending
-            .iter()
-            .map(|p| {
-                let needed = rules.rules[p.rule].for_polls;
-                let when = format!("at the next poll if it still matches ({} of {needed} polls)", p.seen);
-                (p.rule, jobs[p.job].clone(), when)
-            })
-            .collect();
-        let until = now_ms + self.config.poll.nominal_interval(now_ms).as_millis() as i64;
-        let seen = (next, &self.state.usual);
-        for (rule, job, at) in rules.crossings_within(&self.config.name, seen, &self.state.ledger, now_ms, until) {
-            let polls = rules.rules[rule].for_polls;
-            let streak = if polls > 1 { format!(" and stays so for {polls} polls") } else { String::new() };
-            let at = crate::arcgis::model::rfc3339(at).unwrap_or_default();
-            let when = format!("at {at} (before the next regular poll), when the job crosses the rule's limit, if it still matches{streak}");
-            waiting.push((rule, jobs[job].clone(), when));
-        }
-        waiting
     }
 
     /// Jobs cancelled earlier must leave the running phase within a few polls.
@@ -225,23 +175,6 @@ fn still_running<'a>(next: &'a Snapshot, checks: &[CancelCheck]) -> std::collect
         .filter(|j| watched.contains(j.id.as_str()) && matches!(j.phase(), Phase::Running | Phase::Submitted))
         .map(|j| j.id.as_str())
         .collect()
-}
-
-/// A cut-short list proves nothing about the jobs it left out: they stay as last seen, not gone.
-fn keep_unlisted(next: Snapshot, delta: &mut Delta) -> Snapshot {
-    let mut kept = Vec::new();
-    delta.events.retain(|event| match event {
-        JobEvent::Disappeared { last_seen, .. } => {
-            kept.push(last_seen.clone());
-            false
-        }
-        _ => true,
-    });
-    if kept.is_empty() {
-        next
-    } else {
-        next.extended(kept)
-    }
 }
 
 /// Reads, once each, the resources of the jobs whose events need them: a disappeared job for its

@@ -2,7 +2,7 @@
 //! up once after a restart.
 
 use super::timing::{last_slot, next_slot};
-use crate::engine::digest::last_fired_slot;
+use crate::cycle::last_fired_slot;
 use crate::engine::Target;
 use crate::rules::{RuleSet, Trigger};
 
@@ -18,7 +18,7 @@ impl Digests {
         let mut slots = Vec::new();
         for (index, rule) in rules.rules.iter().enumerate().filter(|(_, r)| r.applies_to(name)) {
             let Trigger::Schedule(schedule) = &rule.trigger else { continue };
-            let missed = last_fired_slot(target, &rule.name)
+            let missed = last_fired_slot(target.core(), &rule.name)
                 .and_then(|fired| last_slot(&schedule.cron, schedule.timezone, now_ms).filter(|last| *last > fired));
             let first = missed.or_else(|| next_slot(&schedule.cron, schedule.timezone, now_ms));
             slots.push((index, first));

@@ -5,10 +5,11 @@
 use super::*;
 use crate::arcgis::fake::{executing, FakeSource};
 use crate::clock::TokioClock;
+use crate::cycle::Core;
 use crate::dispatch::{Dispatcher, Mode};
 use crate::plan::{Attempt, AuditEntry, CancelCheck, Queued};
 use crate::rules::RuleSet;
-use crate::store::{Cutoff, PollCommit, Scope, Store, TargetState};
+use crate::store::{Cutoff, PollCommit, Scope, Store};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -17,8 +18,8 @@ struct NullStore;
 
 #[async_trait::async_trait]
 impl Store for NullStore {
-    async fn load_target(&self, _: Scope, _: &str) -> crate::store::Result<TargetState> {
-        Ok(TargetState::default())
+    async fn load_target(&self, _: Scope, _: &str) -> crate::store::Result<Core> {
+        Ok(Core::default())
     }
     async fn commit_poll(&self, c: &PollCommit<'_>) -> crate::store::Result<Vec<i64>> {
         Ok((0..c.actions.len() as i64).collect())

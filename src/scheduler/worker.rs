@@ -70,7 +70,7 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
             Gate::Held => {}
         }
         let now = cx.now_ms();
-        if target.snapshot().is_some() {
+        if target.core().snapshot.as_ref().is_some() {
             for (index, slot) in digests.take_due(&cx.shared.dispatch.rules, now) {
                 match target.digest(&cx.shared, index, slot).await {
                     Ok(lines) => lines.iter().for_each(|l| cx.report(l)),
@@ -183,7 +183,7 @@ fn observe(target: &Target, cx: &Context, lines: &[Line], took: Duration) -> boo
     };
     cx.board.sign_in_wait(&name, waiting);
     metrics::gauge!(SIGN_IN_PAUSED_UNTIL, "target" => name.clone()).set(waiting as f64 / 1000.0);
-    match (ok, target.snapshot()) {
+    match (ok, target.core().snapshot.as_ref()) {
         (true, Some(snapshot)) => {
             let phases = cx.board.polled(&name, snapshot, target.site(), target.source.server_now_ms());
             metrics::gauge!(LAST_SUCCESS, "target" => name.clone()).set(cx.now_ms() as f64 / 1000.0);
@@ -252,20 +252,13 @@ impl Plan {
     /// An extra poll before the regular one: at a threshold crossing, or soon for a pending streak.
     /// A crossing since the poll started (its evaluation may have come just before it) is due now.
     fn deadline(&self, target: &Target, cx: &Context, (started, now): (i64, i64)) -> Option<i64> {
-        let snapshot = target.snapshot()?;
+        target.core().snapshot.as_ref()?;
         let offset = target.source.server_now_ms() - now;
-        let rules = &cx.shared.dispatch.rules;
         let since = started.min(now) + offset;
-        let crossing = rules
-            .next_crossing(
-                &target.config.name,
-                (snapshot, target.usual()),
-                target.ledger(),
-                since,
-                self.regular_ms + offset,
-            )
-            .map(|at| at - offset + CROSSING_MARGIN_MS);
-        let streak = rules.streak_pending(target.streaks()).then_some(now + 1_000);
+        let window = (since, self.regular_ms + offset);
+        let wake = target.core().wake(&cx.shared.dispatch.rules, &target.config.name, window);
+        let crossing = wake.crossing.map(|at| at - offset + CROSSING_MARGIN_MS);
+        let streak = wake.streak.then_some(now + 1_000);
         let at = crossing.into_iter().chain(streak).min()?.max(now + MIN_GAP_MS);
         (at < self.regular_ms).then_some(at)
     }

@@ -10,8 +10,9 @@ pub use sql::{Backend, Change, Fired, SqlStore, StateLock};
 
 use crate::arcgis::signin::{History, Refusal, SignInLog};
 use crate::arcgis::Job;
+use crate::cycle::Core;
 use crate::diff::Snapshot;
-use crate::ledger::{LedgerIndex, Streaks};
+
 use crate::plan::{Attempt, AuditEntry, CancelCheck, LedgerRecord, Planned, Queued};
 
 /// Real state, or the separate state of `run --dry-run`.
@@ -103,22 +104,6 @@ impl From<serde_json::Error> for Error {
 /// Result of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What is stored about one target, loaded at start.
-#[derive(Debug, Default)]
-pub struct TargetState {
-    /// The last snapshot; `None` before the first successful poll (the next poll is a baseline).
-    /// Only a commit that carries a snapshot counts as a poll.
-    pub snapshot: Option<Snapshot>,
-    /// What has fired.
-    pub ledger: LedgerIndex,
-    /// Consecutive matches of `for_polls` rules.
-    pub streaks: Streaks,
-    /// The last completed runs of each notebook item (`runtime_over_usual`).
-    pub usual: crate::usual::Usual,
-    /// The scheduled tasks as last read (`tasks:`); `None` before the first read.
-    pub tasks: Option<std::collections::BTreeMap<String, crate::task_diff::Seen>>,
-}
-
 /// What one read of a target's scheduled tasks writes.
 #[derive(Debug, Default)]
 pub struct TaskCommit {
@@ -195,7 +180,7 @@ impl<'a> PollCommit<'a> {
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
     /// Everything stored about one target.
-    async fn load_target(&self, scope: Scope, target: &str) -> Result<TargetState>;
+    async fn load_target(&self, scope: Scope, target: &str) -> Result<Core>;
     /// Commits one poll; returns the ids of the queued actions, in order.
     async fn commit_poll(&self, commit: &PollCommit<'_>) -> Result<Vec<i64>>;
     /// Up to `limit` queued actions due at `now_ms` (local clock) with ids above `after_id`,

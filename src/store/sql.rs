@@ -3,9 +3,10 @@
 //! to what changed; with replicas, every write about a target is fenced by its lease.
 
 use super::lease::Leases;
-use super::{packed, Cutoff, Error, PollCommit, Result, Scope, Store, TargetState};
+use super::{packed, Cutoff, Error, PollCommit, Result, Scope, Store};
 use crate::arcgis::signin::{History, Refusal};
 use crate::arcgis::Job;
+use crate::cycle::Core;
 use crate::diff::Snapshot;
 use crate::plan::{ActionReport, Attempt, AuditEntry, CancelCheck, Outcome, Planned, Queued};
 use sqlx::any::AnyRow;
@@ -41,8 +42,8 @@ fn decode_job(row: &AnyRow) -> Result<Job> {
 
 #[async_trait::async_trait]
 impl Store for SqlStore {
-    async fn load_target(&self, scope: Scope, target: &str) -> Result<TargetState> {
-        let mut state = TargetState { snapshot: self.load_snapshot(scope, target).await?, ..Default::default() };
+    async fn load_target(&self, scope: Scope, target: &str) -> Result<Core> {
+        let mut state = Core { snapshot: self.load_snapshot(scope, target).await?, ..Default::default() };
         let ledger = sqlx::query(
             "SELECT rule, job_id, trig, fired_ms FROM ledger WHERE scope = $1 AND target = $2 ORDER BY fired_ms",
         )

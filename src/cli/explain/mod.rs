@@ -65,7 +65,8 @@ async fn explain_job(
     let job_id = job.id.clone();
     {
         let rules = &setup.rules;
-        if target.usual().item_of(&job).is_none() && rules.wants_item(&target.config.name, job.job_type.as_deref()) {
+        if target.core().usual.item_of(&job).is_none() && rules.wants_item(&target.config.name, job.job_type.as_deref())
+        {
             job.item_id = target.source.job(&job_id).await.ok().and_then(|detail| detail.item_id);
         }
         let now = target.source.server_now_ms();
@@ -115,7 +116,7 @@ fn verdict(rule: &Rule, target: &Target, job: &Job, now: i64) -> String {
             rule.targets.as_deref().unwrap_or_default().join(", ")
         );
     }
-    let subject = Subject::at(job, now, target.usual());
+    let subject = Subject::at(job, now, &target.core().usual);
     for condition in &rule.conditions {
         match condition.check(&subject) {
             Verdict::Holds => {}
@@ -126,15 +127,15 @@ fn verdict(rule: &Rule, target: &Target, job: &Job, now: i64) -> String {
             }
         }
     }
-    let entry = target.ledger().get(&rule.name, &job.id);
+    let entry = target.core().ledger.get(&rule.name, &job.id);
     let fired = entry.map(|e| e.triggers.join(", ")).filter(|t| !t.is_empty());
     match &rule.trigger {
         Trigger::Poll => {
             let repeat_ms = rule.repeat.map(|d| d.as_millis() as i64);
-            if target.ledger().poll_trigger(&rule.name, &job.id, repeat_ms, now).is_none() {
+            if target.core().ledger.poll_trigger(&rule.name, &job.id, repeat_ms, now).is_none() {
                 return format!("no: already fired ({})", fired.unwrap_or_default());
             }
-            let streak = target.streaks().get(&(rule.name.clone(), job.id.clone())).copied().unwrap_or(0);
+            let streak = target.core().streaks.get(&(rule.name.clone(), job.id.clone())).copied().unwrap_or(0);
             if rule.for_polls > streak + 1 {
                 return format!(
                     "not yet: needs {} more matching poll(s) (for_polls: {})",
@@ -158,7 +159,7 @@ fn usual_lines(rule: &Rule, target: &Target, job: &Job, now: i64, out: &mut Stri
     if !rule.applies_to(&target.config.name) {
         return;
     }
-    let subject = Subject::at(job, now, target.usual());
+    let subject = Subject::at(job, now, &target.core().usual);
     for condition in rule.conditions.iter().filter(|c| matches!(c.test, Test::RuntimeOverUsual(_))) {
         let _ = writeln!(out, "    {}", condition.explain(&subject));
     }

@@ -13,7 +13,7 @@ use std::fmt::Write;
 /// an error when the tasks cannot be read.
 pub async fn explain(rules: &RuleSet, target: &Target, id: &str) -> Result<String, crate::arcgis::Error> {
     let Some(config) = &target.config.tasks else { return Ok(String::new()) };
-    let (tasks, recorded) = match target.tasks() {
+    let (tasks, recorded) = match target.core().tasks.as_ref() {
         Some(stored) => (stored.values().cloned().collect(), true),
         None => {
             let read = target.source.scheduled_tasks().await?;
@@ -71,7 +71,8 @@ fn verdict(rule: &Rule, target: &Target, seen: &Seen, now_ms: i64) -> String {
         return format!("no: {failing} does not hold for this task");
     }
     let fired: Vec<&String> = target
-        .ledger()
+        .core()
+        .ledger
         .get(&rule.ledger_name(), &task_key(&seen.task.id))
         .map(|e| e.triggers.iter().collect())
         .unwrap_or_default();

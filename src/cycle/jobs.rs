@@ -1,0 +1,154 @@
+//! A poll of the job list through the core: `observe` (diff against the last snapshot),
+//! `count_runs` (the usual runtimes), `decide` (evaluate the rules, then plan within the limits)
+//! and `adopt` (once committed).
+
+use super::{plan, Budget, Core, Decision};
+use crate::arcgis::{Job, Phase};
+use crate::config::LimitsConfig;
+use crate::diff::{diff, snapshot, Delta, JobEvent, Snapshot};
+use crate::ledger::Streaks;
+use crate::plan::LedgerRecord;
+use crate::rules::evaluate::Input;
+use crate::rules::{Evaluation, Firing, RuleSet};
+
+/// A listing and what changed since the last one. A driver may complete the events before
+/// deciding (a failed job's messages, a job's item id): they are facts it read.
+#[derive(Debug)]
+pub struct Observed {
+    /// When the list was read, the server's clock, epoch ms.
+    pub at_ms: i64,
+    /// The jobs as they now stand (a cut-short list keeps those it left out).
+    pub next: Snapshot,
+    /// The events and the rows to write.
+    pub delta: Delta,
+    /// The first listing: no events.
+    pub baseline: bool,
+}
+
+impl Observed {
+    /// The jobs no longer listed, as last seen.
+    pub fn disappeared(&self) -> impl Iterator<Item = &Job> {
+        self.delta.events.iter().filter_map(|event| match event {
+            JobEvent::Disappeared { last_seen, .. } => Some(last_seen),
+            _ => None,
+        })
+    }
+
+    /// The jobs new or changed in this listing.
+    pub fn changed(&self) -> impl Iterator<Item = &Job> {
+        self.delta.upserts.iter().map(|&index| &self.next.jobs()[index])
+    }
+
+    /// How many listed jobs are running.
+    fn running(&self) -> usize {
+        self.next.values().filter(|j| j.phase() == Phase::Running).count()
+    }
+}
+
+/// The limits of one decision: the target's configuration and the cancels planned in the last
+/// hour; `shadow`: those of shadow rules, when they count apart.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits<'a> {
+    /// `limits:` of the target.
+    pub config: &'a LimitsConfig,
+    /// Cancels in the last hour.
+    pub recent: u32,
+    /// Shadow rules' planned cancels in the last hour, when they have a budget of their own.
+    pub shadow: Option<u32>,
+}
+
+impl Limits<'_> {
+    fn budget(&self, running: usize) -> Budget {
+        let budget = Budget::new(self.config, running, self.recent);
+        match self.shadow {
+            Some(shadow) => budget.with_shadow(Budget::new(self.config, running, shadow)),
+            None => budget,
+        }
+    }
+}
+
+/// What one poll decided: the evaluation (streaks, waiting firings, unanswerable keys) and the plan.
+#[derive(Debug)]
+pub struct PollDecision {
+    /// What the rules found.
+    pub evaluation: Evaluation,
+    /// What it becomes within the limits.
+    pub decision: Decision,
+}
+
+impl Core {
+    /// Diffs a listing read at `at_ms` (server clock) against the last snapshot. An incomplete
+    /// list proves nothing about the jobs it left out: they stay as last seen, not gone.
+    pub fn observe(&mut self, at_ms: i64, mut jobs: Vec<Job>, complete: bool) -> Observed {
+        self.usual.fill_items(&mut jobs);
+        let next = snapshot(jobs);
+        let mut delta = diff(self.snapshot.as_ref(), &next);
+        let next = if complete { next } else { keep_unlisted(next, &mut delta) };
+        Observed { at_ms, next, delta, baseline: self.snapshot.is_none() }
+    }
+
+    /// Counts the runs this listing completes into the usual runtimes, when a rule of `target`
+    /// uses them, and returns them (to be stored). At the baseline, the completed jobs listed
+    /// count, unless runs are known already (they were counted when they were seen).
+    pub fn count_runs(&mut self, rules: &RuleSet, target: &str, observed: &Observed) -> Vec<crate::usual::Run> {
+        if !rules.wants_item(target, None) {
+            return Vec::new();
+        }
+        match observed.baseline {
+            true if self.usual.is_empty() => self.usual.observe_baseline(observed.next.jobs()),
+            true => Vec::new(),
+            false => self.usual.observe(&observed.delta.events, observed.at_ms),
+        }
+    }
+
+    /// Evaluates the rules of `target` against the listing, and plans the firings within `limits`.
+    pub fn decide(&self, rules: &RuleSet, target: &str, observed: &Observed, limits: Limits) -> PollDecision {
+        let input = Input {
+            target,
+            now_ms: observed.at_ms,
+            snapshot: &observed.next,
+            events: &observed.delta.events,
+            ledger: &self.ledger,
+            streaks: &self.streaks,
+            usual: &self.usual,
+        };
+        let mut evaluation = rules.evaluate(&input);
+        self.name_tasks(&mut evaluation.firings);
+        let mut budget = limits.budget(observed.running());
+        let decision = plan(rules, target, &evaluation.firings, &mut budget, observed.at_ms);
+        PollDecision { evaluation, decision }
+    }
+
+    /// Takes the committed poll in: its snapshot, the streaks after it and its ledger rows.
+    pub fn adopt(&mut self, observed: Observed, streaks: Streaks, ledger: &[LedgerRecord]) {
+        self.record(ledger, observed.at_ms);
+        self.streaks = streaks;
+        self.snapshot = Some(observed.next);
+    }
+
+    /// Gives each firing's job the title of its scheduled task, as last read.
+    fn name_tasks(&self, firings: &mut [Firing]) {
+        let Some(tasks) = &self.tasks else { return };
+        for firing in firings {
+            let title = firing.job.task_id.as_ref().and_then(|id| tasks.get(id)).map(|seen| seen.task.title.clone());
+            firing.job.task_title = title;
+        }
+    }
+}
+
+/// Puts the jobs a cut-short list left out back, as last seen, and drops their `Disappeared`.
+fn keep_unlisted(next: Snapshot, delta: &mut Delta) -> Snapshot {
+    let mut kept = Vec::new();
+    delta.events.retain(|event| match event {
+        JobEvent::Disappeared { last_seen, .. } => {
+            kept.push(last_seen.clone());
+            false
+        }
+        _ => true,
+    });
+    if kept.is_empty() {
+        next
+    } else {
+        next.extended(kept)
+    }
+}

@@ -1,0 +1,79 @@
+//! The one deterministic core of a target, with no I/O (in the manner of quinn-proto's state
+//! machine): what the target remembers, and the steps that turn facts into a `Decision`.
+//!
+//! Facts in: a listing with the time of the poll on the server's clock, a read of the scheduled
+//! tasks, a digest slot with the jobs seen in its window, the limits and the cancels of the last
+//! hour. A decision out: ledger rows, actions, suppressed firings with the limit that held them;
+//! and when the core next needs a poll (`wake`). Every step is in two halves: `observe`/`decide`
+//! read the state, `adopt` changes it once the decision is committed, so a failed commit leaves
+//! the core as it was.
+//!
+//! The drivers: `engine` (the daemon's and `once`'s polls, task reads and digest slots), the
+//! scheduler (wake-ups), and `replay` (`nbwarden test` and `nbwarden backtest`).
+
+mod budget;
+mod digest;
+mod jobs;
+mod planning;
+mod tasks;
+mod wake;
+
+pub use budget::Budget;
+pub use digest::{last_fired_slot, slot_trigger};
+pub use jobs::{Limits, Observed, PollDecision};
+pub use planning::{plan, plan_digest, plan_tasks, Decision};
+pub use tasks::{TaskDecision, TasksObserved};
+pub use wake::{Waiting, Wake};
+
+use crate::diff::Snapshot;
+use crate::ledger::{LedgerIndex, Streaks};
+use crate::plan::LedgerRecord;
+use crate::task_diff::Seen;
+use crate::usual::Usual;
+use std::collections::BTreeMap;
+
+/// What one target remembers from poll to poll: stored, and loaded at start.
+#[derive(Debug, Default)]
+pub struct Core {
+    /// The last snapshot; `None` before the first successful poll (the next poll is a baseline).
+    /// Only a commit that carries a snapshot counts as a poll.
+    pub snapshot: Option<Snapshot>,
+    /// What has fired.
+    pub ledger: LedgerIndex,
+    /// Consecutive matches of `for_polls` rules.
+    pub streaks: Streaks,
+    /// The last completed runs of each notebook item (`runtime_over_usual`).
+    pub usual: Usual,
+    /// The scheduled tasks as last read (`tasks:`); `None` before the first read.
+    pub tasks: Option<BTreeMap<String, Seen>>,
+}
+
+impl Core {
+    /// A core that starts from the completed runs known so far (none: from the first listing).
+    pub fn with_usual(usual: Usual) -> Core {
+        Core { usual, ..Core::default() }
+    }
+
+    /// Records a committed decision's ledger rows, at `at_ms` (server clock).
+    fn record(&mut self, ledger: &[LedgerRecord], at_ms: i64) {
+        for record in ledger {
+            self.ledger.record(&record.rule, &record.job_id, &record.trigger, at_ms);
+        }
+    }
+
+    /// Forgets ledger entries older than `before_ms` (server clock) of jobs no longer listed, as
+    /// the store's pruning does, so that a daemon running for months holds only what it needs.
+    pub fn prune(&mut self, before_ms: i64) -> usize {
+        let listed: std::collections::HashSet<u64> =
+            self.snapshot.as_ref().map(|s| s.id_hashes().iter().copied().collect()).unwrap_or_default();
+        self.ledger.prune(before_ms, |hash| listed.contains(&hash))
+    }
+
+    /// The jobs of the last listing.
+    pub fn listed(&self) -> &[crate::arcgis::Job] {
+        self.snapshot.as_ref().map_or(&[], |s| s.jobs())
+    }
+}
+
+#[cfg(test)]
+mod tests;

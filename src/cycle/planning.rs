@@ -1,0 +1,124 @@
+//! Planning (pure): firings become ledger records and planned actions within the blast-radius
+//! budget; when a limit binds, the most overdue cancels go first.
+
+use super::Budget;
+use crate::actions::ActionConfig;
+use crate::arcgis::Job;
+use crate::diff::EventInfo;
+use crate::plan::{ActionReport, LedgerRecord, Outcome, Planned};
+use crate::rules::{Firing, Rule, RuleSet, TaskFiring};
+use std::cmp::Reverse;
+use std::collections::{HashMap, HashSet};
+
+/// What one poll's firings (or one digest slot, or one task read) become.
+#[derive(Debug, Default)]
+pub struct Decision {
+    /// Ledger entries to commit.
+    pub ledger: Vec<LedgerRecord>,
+    /// Actions to queue (or, in a dry run, to report as planned).
+    pub actions: Vec<Planned>,
+    /// Firings over a limit: reported, not recorded, so they fire again when the budget allows.
+    pub suppressed: Vec<ActionReport>,
+}
+
+/// Plans the firings of one poll of `target` (pure). Batched actions (e-mail) of one rule go out
+/// as one planned action listing every job of the poll.
+pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budget, now_ms: i64) -> Decision {
+    let mut plan = Decision::default();
+    let mut batches: HashMap<(usize, usize), usize> = HashMap::new();
+    let granted = grant(rules, firings, budget, now_ms);
+    for (position, firing) in firings.iter().enumerate() {
+        let rule = &rules.rules[firing.rule];
+        if rule.cancels() && !granted.contains(&position) {
+            let budget = budget.of(rule.shadow);
+            let detail = format!("limit reached: {}; fires again when the budget allows", budget.reason);
+            let ids = [firing.job.id.clone()];
+            let suppressed = rule.actions.iter().map(|a| report(target, rule, a, &ids, Outcome::Suppressed, &detail));
+            plan.suppressed.extend(suppressed);
+            continue;
+        }
+        plan.ledger.push(LedgerRecord {
+            rule: rule.ledger_name().into(),
+            job_id: firing.job.id.clone(),
+            trigger: firing.trigger.clone(),
+        });
+        for (index, action) in rule.actions.iter().enumerate() {
+            if let Some(&at) = batches.get(&(firing.rule, index)) {
+                plan.actions[at].jobs.push(firing.job.clone());
+                continue;
+            }
+            if action.is_batched() {
+                batches.insert((firing.rule, index), plan.actions.len());
+            }
+            plan.actions.push(Planned::of(rule, index, vec![firing.job.clone()], &firing.event, now_ms));
+        }
+    }
+    plan
+}
+
+/// The destructive firings the budget allows (their positions): when it binds, the most overdue
+/// go first (SPEC §4.14): the furthest past its rule's `runtime_over`, then the longest running,
+/// then by job id, so that a limit never spares the worst runaway for a newer one.
+fn grant(rules: &RuleSet, firings: &[Firing], budget: &mut Budget, now_ms: i64) -> HashSet<usize> {
+    let mut destructive: Vec<usize> = (0..firings.len()).filter(|&i| rules.rules[firings[i].rule].cancels()).collect();
+    destructive.sort_by_cached_key(|&i| {
+        let firing = &firings[i];
+        let runtime = firing.job.runtime(now_ms).unwrap_or_default();
+        let overdue = runtime.saturating_sub(rules.rules[firing.rule].runtime_threshold().unwrap_or_default());
+        (Reverse(overdue), Reverse(runtime), firing.job.id.clone())
+    });
+    destructive.into_iter().filter(|&i| budget.of(rules.rules[firings[i].rule].shadow).take()).collect()
+}
+
+/// Plans one slot of a digest rule (pure): the slot goes to the ledger under `job_id`, and each
+/// action lists every job (none: only the slot is recorded). `slot_ms` is the slot as the cron
+/// wrote it (08:00:00), for templates and the Message-ID.
+pub fn plan_digest(rule: &Rule, slot: LedgerRecord, jobs: Vec<Job>, slot_ms: i64) -> Decision {
+    let event = EventInfo { kind: "schedule".into(), from: None, to: None };
+    let actions = if jobs.is_empty() {
+        Vec::new()
+    } else {
+        (0..rule.actions.len()).map(|index| Planned::of(rule, index, jobs.clone(), &event, slot_ms)).collect()
+    };
+    Decision { ledger: vec![slot], actions, suppressed: Vec::new() }
+}
+
+/// Plans one read of a target's tasks (pure): each firing is recorded in the ledger under its
+/// task, and each of its rule's actions planned for that task alone; a quiet firing (the
+/// baseline) is only recorded. Task rules never cancel, so no budget applies.
+pub fn plan_tasks(rules: &RuleSet, firings: &[TaskFiring], now_ms: i64) -> Decision {
+    let mut plan = Decision::default();
+    for firing in firings {
+        let rule = &rules.rules[firing.rule];
+        let job_id = crate::rules::tasks::task_key(&firing.facts.task.id);
+        plan.ledger.push(LedgerRecord { rule: rule.ledger_name().into(), job_id, trigger: firing.trigger.clone() });
+        if firing.quiet {
+            continue;
+        }
+        for index in 0..rule.actions.len() {
+            let mut planned = Planned::of(rule, index, vec![firing.facts.as_job()], &firing.event, now_ms);
+            planned.task = Some(firing.facts.clone());
+            plan.actions.push(planned);
+        }
+    }
+    plan
+}
+
+fn report(
+    target: &str,
+    rule: &Rule,
+    action: &ActionConfig,
+    job_ids: &[String],
+    outcome: Outcome,
+    detail: &str,
+) -> ActionReport {
+    ActionReport {
+        target: target.into(),
+        rule: rule.name.clone(),
+        action: action.kind().into(),
+        job_ids: job_ids.to_vec(),
+        outcome,
+        detail: detail.into(),
+        shadow: rule.shadow,
+    }
+}

@@ -1,0 +1,59 @@
+//! When the core next needs a poll although nothing changes on the site: a job crossing a rule's
+//! runtime limit (`runtime_over`, or its own `runtime_over_usual`), and a `for_polls` streak
+//! that waits for its next poll. And, for a dry run, the firings that wait, with when.
+
+use super::{Core, Observed};
+use crate::arcgis::Job;
+use crate::rules::{Evaluation, RuleSet};
+
+/// Why the core wants a poll before the regular one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Wake {
+    /// The first crossing of a limit by a listed job (server clock, epoch ms).
+    pub crossing: Option<i64>,
+    /// A `for_polls` streak waits for its next poll.
+    pub streak: bool,
+}
+
+/// A firing that waits: the rule's index, the job, and when it would fire, in words.
+pub type Waiting = (usize, Job, String);
+
+impl Core {
+    /// What needs a poll after `since_ms` and before `until_ms` (server clock).
+    pub fn wake(&self, rules: &RuleSet, target: &str, (since_ms, until_ms): (i64, i64)) -> Wake {
+        let crossing = self.snapshot.as_ref().and_then(|snapshot| {
+            rules.next_crossing(target, (snapshot, &self.usual), &self.ledger, since_ms, until_ms)
+        });
+        Wake { crossing, streak: rules.streak_pending(&self.streaks) }
+    }
+
+    /// What would fire soon without a change (a dry run says so, as `pending`): a `for_polls`
+    /// streak not yet complete, and a job crossing a limit before `until_ms`, the next regular poll.
+    pub fn waiting(
+        &self,
+        rules: &RuleSet,
+        target: &str,
+        (observed, evaluation): (&Observed, &Evaluation),
+        until_ms: i64,
+    ) -> Vec<Waiting> {
+        let jobs = observed.next.jobs();
+        let mut waiting: Vec<Waiting> = evaluation
+            .pending
+            .iter()
+            .map(|p| {
+                let needed = rules.rules[p.rule].for_polls;
+                let when = format!("at the next poll if it still matches ({} of {needed} polls)", p.seen);
+                (p.rule, jobs[p.job].clone(), when)
+            })
+            .collect();
+        let seen = (&observed.next, &self.usual);
+        for (rule, job, at) in rules.crossings_within(target, seen, &self.ledger, observed.at_ms, until_ms) {
+            let polls = rules.rules[rule].for_polls;
+            let streak = if polls > 1 { format!(" and stays so for {polls} polls") } else { String::new() };
+            let at = crate::arcgis::model::rfc3339(at).unwrap_or_default();
+            let when = format!("at {at} (before the next regular poll), when the job crosses the rule's limit, if it still matches{streak}");
+            waiting.push((rule, jobs[job].clone(), when));
+        }
+        waiting
+    }
+}
