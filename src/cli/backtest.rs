@@ -7,7 +7,7 @@ use super::setup::{self, Setup};
 use crate::actions::{ActionContext, Progress, Services};
 use crate::arcgis::model::rfc3339;
 use crate::arcgis::{Job, JobSource};
-use crate::replay::{replay, Poll, Step};
+use crate::replay::{replay, replay_tasks, Poll, Step};
 use crate::rules::{RuleSet, SHADOW};
 use crate::store::{Change, Fired, Scope};
 use crate::usual::Usual;
@@ -15,6 +15,9 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::sync::Arc;
+
+mod tasks;
+use tasks::Untested;
 
 /// What `backtest` was asked.
 pub struct Options {
@@ -60,9 +63,18 @@ pub async fn report(setup: Setup, options: Options) -> anyhow::Result<String> {
     let services = Services::new(config.email.as_ref(), &config.owners, None)?;
     let sign_ins = crate::arcgis::signin::SignIns::new(crate::clock::system());
     let (mut firings, mut live, mut held) = (Vec::new(), BTreeSet::new(), Held::new());
+    let mut untested = Untested::new();
     for target in config.targets.iter().filter(|t| options.target.as_ref().is_none_or(|n| *n == t.name)) {
         let source: Arc<dyn JobSource> = Arc::new(setup::client(target, &sign_ins)?);
-        let last_poll = store.last_poll(Scope::Real, &target.name).await?.map(|at| at.min(until));
+        let last_poll = store.last_poll(Scope::Real, &target.name).await?;
+        let last_read = store.tasks_read_ms(Scope::Real, &target.name).await?;
+        // Recorded times are the server's clock, which may run ahead of this machine's: without
+        // `--until`, everything recorded up to now on either clock is in.
+        let until = match options.until_ms {
+            Some(until) => until,
+            None => last_poll.into_iter().chain(last_read).fold(until, i64::max),
+        };
+        let last_poll = last_poll.map(|at| at.min(until));
         let polls = timeline(store.changes(Scope::Real, &target.name, until).await?, since, last_poll);
         let interval = target.poll.interval().as_millis() as i64;
         // Runs recorded live (a rule with `runtime_over_usual` was loaded), else those of the first poll.
@@ -71,14 +83,39 @@ pub async fn report(setup: Setup, options: Options) -> anyhow::Result<String> {
         let steps = replay((&rules, &target.name, &target.limits), polls, usual, None, Some(interval));
         firings.extend(described(&target.name, &steps, &*source, &services));
         held_back(&target.name, &steps, &mut held);
+        let task_steps = task_steps(&store, target, &rules, (since, until), &mut untested).await?;
+        firings.extend(described(&target.name, &task_steps, &*source, &services));
         for fired in store.fired_between(Scope::Real, &target.name, since, until).await? {
             live.insert((target.name.clone(), fired));
         }
     }
     Ok(match options.json {
-        true => as_json(&rules, &firings, &live, &held)?,
-        false => as_text(&rules, (&firings, &held), &live, since, until),
+        true => as_json(&rules, (&firings, &held, &untested), &live)?,
+        false => as_text(&rules, (&firings, &held, &untested), &live, (since, until)),
     })
+}
+
+/// The task rules of `target` replayed over its rebuilt task reads; the rules that cannot be
+/// back-tested there go into `untested`, with why.
+async fn task_steps(
+    store: &crate::store::SqlStore,
+    target: &crate::config::TargetConfig,
+    rules: &RuleSet,
+    window: (i64, i64),
+    untested: &mut Untested,
+) -> anyhow::Result<Vec<Step>> {
+    let task_rules: Vec<_> = rules.rules.iter().filter(|r| r.applies_to(&target.name) && r.trigger.is_task()).collect();
+    if task_rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let reads = tasks::reads(store, target, window).await?;
+    for rule in &task_rules {
+        if let Some(why) = reads.as_ref().err().cloned().or_else(|| tasks::untestable_rule(rule)) {
+            untested.entry(rule.name.clone()).or_default().push((target.name.clone(), why));
+        }
+    }
+    let zone = target.tasks.as_ref().map_or(chrono_tz::UTC, |t| t.zone());
+    Ok(reads.map(|reads| replay_tasks(rules, &target.name, reads, zone)).unwrap_or_default())
 }
 
 /// The polls that saw changes from `since` on, each with every job then listed (the changes
@@ -135,8 +172,11 @@ fn described(target: &str, steps: &[Step], source: &dyn JobSource, services: &Se
                 .actions
                 .iter()
                 .filter(|p| {
+                    let task = p.task.as_ref().map(|t| crate::rules::tasks::task_key(&t.task.id));
                     p.rule == bare(&record.rule)
-                        && (p.jobs.iter().any(|j| j.id == record.job_id) || record.job_id == "*")
+                        && (p.jobs.iter().any(|j| j.id == record.job_id)
+                            || record.job_id == crate::ledger::DIGEST_JOB
+                            || task.is_some_and(|key| key == record.job_id))
                 })
                 .map(|planned| {
                     let occasion = planned.occasion();
@@ -200,9 +240,8 @@ fn differences(
 
 fn as_json(
     rules: &RuleSet,
-    firings: &[Firing],
+    (firings, held, untested): (&[Firing], &Held, &Untested),
     live: &BTreeSet<(String, Fired)>,
-    held: &Held,
 ) -> anyhow::Result<String> {
     let mut out = String::new();
     for f in firings {
@@ -222,8 +261,12 @@ fn as_json(
     }
     for rule in &rules.rules {
         let (tested, lived, only_backtest, only_live) = differences(&rule.name, firings, live);
-        let line = json!({ "kind": "rule", "rule": rule.name, "firings": tested, "live_firings": lived,
-                           "only_backtest": only_backtest, "only_live": only_live });
+        let mut line = json!({ "kind": "rule", "rule": rule.name, "firings": tested, "live_firings": lived,
+                               "only_backtest": only_backtest, "only_live": only_live });
+        if let Some(list) = untested.get(&rule.name) {
+            let list: Vec<_> = list.iter().map(|(t, why)| json!({ "target": t, "reason": why.to_string() })).collect();
+            line["not_backtestable"] = json!(list);
+        }
         writeln!(out, "{}", crate::text::json_safe(serde_json::to_string(&line)?))?;
     }
     Ok(out)
@@ -231,10 +274,9 @@ fn as_json(
 
 fn as_text(
     rules: &RuleSet,
-    (firings, held): (&[Firing], &Held),
+    (firings, held, untested): (&[Firing], &Held, &Untested),
     live: &BTreeSet<(String, Fired)>,
-    since: i64,
-    until: i64,
+    (since, until): (i64, i64),
 ) -> String {
     let mut out = format!(
         "back-test from {} to {} (recorded history; nothing was executed)\n",
@@ -243,7 +285,18 @@ fn as_text(
     );
     for rule in &rules.rules {
         let (tested, lived, only_backtest, only_live) = differences(&rule.name, firings, live);
-        let _ = writeln!(out, "rule {}: {tested} firing(s); the live rules fired {lived}", rule.name);
+        let untested = untested.get(&rule.name).map_or(&[][..], Vec::as_slice);
+        match (tested, untested) {
+            (0, [(_, why)]) => {
+                let _ = writeln!(out, "rule {}: not back-testable: {why}; the live rules fired {lived}", rule.name);
+            }
+            _ => {
+                let _ = writeln!(out, "rule {}: {tested} firing(s); the live rules fired {lived}", rule.name);
+                for (target, why) in untested {
+                    let _ = writeln!(out, "  not back-testable on {target}: {why}");
+                }
+            }
+        }
         for f in firings.iter().filter(|f| bare(&f.fired.rule) == rule.name) {
             let when = rfc3339(f.at_ms).unwrap_or_default();
             let _ = writeln!(out, "  {when} {} {} ({})", f.target, f.fired.job_id, f.fired.trigger);

@@ -6,7 +6,7 @@ mod packed;
 pub mod progress;
 mod sql;
 
-pub use sql::{Backend, Change, Fired, SqlStore, StateLock};
+pub use sql::{Backend, Change, Fired, SqlStore, StateLock, TASK_RUNS_KEPT};
 
 use crate::arcgis::signin::{History, Refusal, SignInLog};
 use crate::arcgis::Job;

@@ -330,6 +330,7 @@ mod runs;
 mod sign_ins;
 mod snapshot;
 mod tasks;
+pub use tasks::RUNS_KEPT as TASK_RUNS_KEPT;
 
 /// A stored outcome, read back.
 fn outcome(text: &str) -> Result<Outcome> {

@@ -142,3 +142,50 @@ async fn a_backtest_under_a_binding_limit_cancels_the_most_overdue_first_and_nam
     assert!(said.contains("j70: held back at 2 poll(s): limit reached: max_cancels_per_poll (1)"), "{said}");
     assert!(site.sim.stats().cancels.is_empty(), "the back-test cancelled nothing");
 }
+
+/// A back-test of a recorded daemon run whose task rule fired shows that firing, from the task
+/// reads rebuilt out of the kept runs, and never reports a task rule as "0 firings" when its
+/// history cannot be replayed: `task_stopped` says why it is not back-testable.
+#[tokio::test]
+async fn a_backtest_replays_the_task_rules_that_fired_live_and_says_which_cannot_be() {
+    let scenario = "users:
+  - { username: admin, password: simulator }
+  - { username: joe, password: joe, admin: false }
+tasks:
+  - { id: flaky, title: Nightly parcels, owner: joe, every: 1s, start: 1s, runs: [failed], run_takes: 300ms }
+  - { id: fine, title: Hourly fine, owner: joe, every: 1h, start: -30m }
+";
+    let site = Site::start(scenario, Flavor::Enterprise, None, "{ every: 1s, timeout: 2s }").await;
+    site.target_key("tasks", "{ every: 1s }");
+    site.rules(
+        "rules:
+  - { name: task-failed-3-times, on: task_failed, match: { consecutive_failures: 3 }, actions: [{ type: log, message: 'third failure of {{ task.title }}' }] }
+  - { name: task-stopped, on: task_stopped, actions: [{ type: log, message: 'stopped {{ task.title }}' }] }
+",
+    );
+    let mut daemon = Daemon::start(&site.config_path, &[]);
+    let fired = poll_until(Duration::from_secs(30), || daemon.log().contains("stopped Nightly parcels")).await;
+    daemon.signal("TERM");
+    daemon.wait_exit(Duration::from_secs(15)).await.expect("stops");
+    assert!(fired && daemon.log().contains("third failure of Nightly parcels"), "{}", daemon.log());
+
+    let out = site.run(&["backtest", "--since", "1h", "--json"]).await;
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let lines = json_lines(&out);
+    let summary = |rule: &str| lines.iter().find(|l| l["kind"] == "rule" && l["rule"] == rule).cloned().unwrap();
+    let failed = summary("task-failed-3-times");
+    assert_eq!((failed["firings"].as_u64(), failed["live_firings"].as_u64()), (Some(1), Some(1)), "{lines:?}");
+    assert!(failed["only_backtest"].as_array().unwrap().is_empty(), "the same run as live: {failed}");
+    assert!(failed.get("not_backtestable").is_none(), "{failed}");
+    let firing = lines.iter().find(|l| l["kind"] == "firing" && l["rule"] == "task-failed-3-times").unwrap();
+    assert_eq!(firing["live"], true, "{firing}");
+    assert!(firing["actions"][0]["detail"].as_str().unwrap().contains("third failure of Nightly parcels"), "{firing}");
+    let stopped = summary("task-stopped");
+    assert_eq!(stopped["live_firings"], 1, "{lines:?}\n{}", daemon.log());
+    assert!(stopped["not_backtestable"][0]["reason"].as_str().unwrap().contains("task_stopped"), "{stopped}");
+
+    let said = text(&site.run(&["backtest", "--since", "1h"]).await.stdout);
+    assert!(said.contains("rule task-failed-3-times: 1 firing(s); the live rules fired 1"), "{said}");
+    assert!(said.contains("rule task-stopped: not back-testable: the store keeps each task as last read"), "{said}");
+    assert!(!said.contains("task-stopped: 0 firing"), "{said}");
+}

@@ -94,6 +94,16 @@ impl SqlStore {
         Ok(Some(tasks))
     }
 
+    /// When the target's tasks were last read (the server's clock), if ever.
+    pub async fn tasks_read_ms(&self, scope: Scope, target: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT read_ms FROM task_reads WHERE scope = $1 AND target = $2")
+            .bind(scope.as_str())
+            .bind(target)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
     /// The stored runs of one task, oldest first.
     pub async fn task_runs(&self, scope: Scope, target: &str, task_id: &str) -> Result<Vec<TaskRun>> {
         let rows = sqlx::query(
