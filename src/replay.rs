@@ -6,7 +6,7 @@
 
 use crate::arcgis::Job;
 use crate::config::LimitsConfig;
-use crate::cycle::{Core, Decision, Limits, PollDecision};
+use crate::cycle::{Core, Decision, Limits, PollDecision, MAX_EXTRA_POLLS};
 use crate::rules::{RuleSet, Trigger};
 use crate::scheduler::timing::next_slot;
 use crate::usual::Usual;
@@ -58,14 +58,23 @@ struct Driver<'a> {
     cancels: Cancels,
     /// When the previous poll was.
     last_ms: Option<i64>,
+    /// The daemon's cadence, when its unrecorded polls are to be made (`backtest`).
+    interval: Option<i64>,
+    /// The next regular poll, and the extra polls left before it.
+    regular_ms: Option<i64>,
+    extra_left: u32,
+    /// The last poll had firings a limit held back: they come again at the next poll.
+    held: bool,
 }
 
 /// Replays `polls` (in time order) of `target` through `rules`; the usual runtimes start from
 /// `stored` runs, or (`None`) from the completed jobs of the first poll, as a daemon's baseline;
 /// schedule rules without a `timezone` run in `zone` (the machine's when `None`). With `between`,
-/// polls are added where the daemon would have polled although nothing changed: when the core
-/// asks for one (a runtime limit's crossing), and `between` after a poll that left a `for_polls`
-/// streak pending.
+/// the daemon's cadence, the polls it made although nothing changed are added where they could
+/// fire: the extra polls the core's `wake` asks for (a limit's crossing, a pending `for_polls`
+/// streak), at most `MAX_EXTRA_POLLS` per interval as the scheduler makes them, and the regular
+/// polls after a crossing the extra polls missed, while a streak is pending, after firings a limit
+/// held back, and all of them when a rule repeats.
 pub fn replay(
     (rules, target, limits): (&RuleSet, &str, &LimitsConfig),
     polls: impl IntoIterator<Item = Poll>,
@@ -74,28 +83,65 @@ pub fn replay(
     between: Option<i64>,
 ) -> Vec<Step> {
     let core = Core::with_usual(stored.unwrap_or_default());
-    let mut driver =
-        Driver { rules, target, limits, zone, core, gone: BTreeMap::new(), cancels: Cancels::default(), last_ms: None };
+    let mut driver = Driver {
+        rules,
+        target,
+        limits,
+        zone,
+        core,
+        gone: BTreeMap::new(),
+        cancels: Cancels::default(),
+        last_ms: None,
+        interval: between,
+        regular_ms: None,
+        extra_left: MAX_EXTRA_POLLS,
+        held: false,
+    };
     let mut steps = Vec::new();
     for (index, poll) in polls.into_iter().enumerate() {
-        if let (Some(interval), Some(last)) = (between, driver.last_ms) {
-            if let Some(at) = driver.extra_poll(last, poll.at_ms, interval) {
-                let jobs = driver.core.listed().to_vec();
-                steps.extend(driver.step(Poll { at_ms: at, jobs }, index));
-            }
-        }
+        steps.extend(driver.unrecorded(poll.at_ms, index));
         steps.extend(driver.step(poll, index));
     }
     steps
 }
 
 impl Driver<'_> {
-    /// The poll the daemon would have added between `last_ms` and `next_ms`, nothing having changed.
-    fn extra_poll(&self, last_ms: i64, next_ms: i64, interval: i64) -> Option<i64> {
-        self.core.snapshot.as_ref()?;
-        let wake = self.core.wake(self.rules, self.target, (last_ms, next_ms));
-        let streak = wake.streak.then_some(last_ms + interval);
-        wake.crossing.into_iter().chain(streak).filter(|at| *at < next_ms).min()
+    /// The polls the daemon made before `next_ms` with nothing changed that could fire: the
+    /// extra ones the core's wake asks for, and the regular ones while something may fire; the
+    /// idle regular polls in between are passed over (they only renew the extra polls).
+    fn unrecorded(&mut self, next_ms: i64, index: usize) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let (Some(interval), Some(mut last)) = (self.interval, self.last_ms) else { return steps };
+        let repeats = self.rules.rules.iter().any(|r| r.applies_to(self.target) && r.repeat.is_some());
+        loop {
+            let regular = self.regular_ms.unwrap_or(last + interval);
+            let wake = self.core.wake(self.rules, self.target, (last, next_ms));
+            let extra = wake.at(last).filter(|at| self.extra_left > 0 && *at < regular);
+            let busy = wake.streak || self.held || repeats || wake.crossing.is_some_and(|at| at <= regular);
+            let due = match (extra, busy, wake.crossing) {
+                (Some(at), _, _) => at,
+                (None, true, _) => regular,
+                (None, false, Some(crossing)) => {
+                    // Idle regular polls up to the last one before the crossing.
+                    last = regular + (crossing - regular) / interval * interval;
+                    (self.regular_ms, self.extra_left) = (Some(last + interval), MAX_EXTRA_POLLS);
+                    if last >= next_ms {
+                        return steps;
+                    }
+                    continue;
+                }
+                (None, false, None) => return steps,
+            };
+            if due >= next_ms {
+                return steps;
+            }
+            if extra.is_some() {
+                self.extra_left -= 1;
+            }
+            let jobs = self.core.listed().to_vec();
+            steps.extend(self.step(Poll { at_ms: due, jobs }, index));
+            last = due;
+        }
     }
 
     /// One poll: its digest slots since the previous one, then the core's cycle.
@@ -125,6 +171,10 @@ impl Driver<'_> {
         }
         let PollDecision { evaluation, decision } = decided;
         self.core.adopt(observed, evaluation.streaks, &decision.ledger);
+        self.held = !decision.suppressed.is_empty();
+        if let Some(interval) = self.interval.filter(|_| self.regular_ms.is_none_or(|r| poll.at_ms >= r)) {
+            (self.regular_ms, self.extra_left) = (Some(poll.at_ms + interval), MAX_EXTRA_POLLS);
+        }
         steps.push(Step { poll: index, at_ms: poll.at_ms, plan: decision });
         self.last_ms = Some(poll.at_ms);
         steps

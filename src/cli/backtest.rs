@@ -16,6 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::sync::Arc;
 
+#[cfg(test)]
+mod agrees;
 mod tasks;
 use tasks::Untested;
 
@@ -66,7 +68,8 @@ pub async fn report(setup: Setup, options: Options) -> anyhow::Result<String> {
     let mut untested = Untested::new();
     for target in config.targets.iter().filter(|t| options.target.as_ref().is_none_or(|n| *n == t.name)) {
         let source: Arc<dyn JobSource> = Arc::new(setup::client(target, &sign_ins)?);
-        let last_poll = store.last_poll(Scope::Real, &target.name).await?;
+        let polled = store.polled(Scope::Real, &target.name).await?;
+        let last_poll = polled.map(|(_, last)| last);
         let last_read = store.tasks_read_ms(Scope::Real, &target.name).await?;
         // Recorded times are the server's clock, which may run ahead of this machine's: without
         // `--until`, everything recorded up to now on either clock is in.
@@ -74,8 +77,8 @@ pub async fn report(setup: Setup, options: Options) -> anyhow::Result<String> {
             Some(until) => until,
             None => last_poll.into_iter().chain(last_read).fold(until, i64::max),
         };
-        let last_poll = last_poll.map(|at| at.min(until));
-        let polls = timeline(store.changes(Scope::Real, &target.name, until).await?, since, last_poll);
+        let polled = polled.map(|(first, last)| (first, last.min(until)));
+        let polls = timeline(store.changes(Scope::Real, &target.name, until).await?, since, polled);
         let interval = target.poll.interval().as_millis() as i64;
         // Runs recorded live (a rule with `runtime_over_usual` was loaded), else those of the first poll.
         let stored = store.runs(Scope::Real, &target.name, since).await?;
@@ -119,22 +122,27 @@ async fn task_steps(
 }
 
 /// The polls that saw changes from `since` on, each with every job then listed (the changes
-/// before `since` make the first one's state), then the target's last poll when it came later
-/// (the deadlines crossed since the last change are stepped to); made one at a time, as the
-/// replay takes them.
+/// before `since` make the first one's state), and the target's first poll (its baseline, which
+/// saw no change when nothing was listed) and last poll (the deadlines crossed since the last
+/// change are stepped to) when they came at other times; made one at a time, as the replay takes
+/// them.
 struct Timeline {
     changes: std::vec::IntoIter<Change>,
     next: Option<Change>,
     listed: BTreeMap<String, Job>,
     since: i64,
+    /// The first poll, still to be yielded when earlier than the first change.
+    first_poll: Option<i64>,
     /// The last poll, still to be yielded when later than the last change.
     last_poll: Option<i64>,
 }
 
-fn timeline(changes: Vec<Change>, since: i64, last_poll: Option<i64>) -> Timeline {
+/// The timeline of `changes` from `since`, given when the target was first and last `polled`.
+fn timeline(changes: Vec<Change>, since: i64, polled: Option<(i64, i64)>) -> Timeline {
     let mut changes = changes.into_iter();
     let next = changes.next();
-    Timeline { changes, next, listed: BTreeMap::new(), since, last_poll }
+    let (first_poll, last_poll) = (polled.map(|(first, _)| first), polled.map(|(_, last)| last));
+    Timeline { changes, next, listed: BTreeMap::new(), since, first_poll, last_poll }
 }
 
 impl Iterator for Timeline {
@@ -142,9 +150,15 @@ impl Iterator for Timeline {
 
     fn next(&mut self) -> Option<Poll> {
         loop {
-            let Some(at) = self.next.as_ref().map(|c| c.at_ms) else {
-                let at = self.last_poll.take().filter(|at| *at >= self.since)?;
-                return Some(Poll { at_ms: at, jobs: self.listed.values().cloned().collect() });
+            let change = self.next.as_ref().map(|c| c.at_ms);
+            let at = match (change, self.first_poll.take()) {
+                (Some(change), Some(first)) if first < change => first,
+                (None, Some(first)) => first,
+                (Some(change), _) => change,
+                (None, None) => {
+                    let at = self.last_poll.take().filter(|at| *at >= self.since)?;
+                    return Some(Poll { at_ms: at, jobs: self.listed.values().cloned().collect() });
+                }
             };
             self.last_poll = self.last_poll.filter(|last| *last > at);
             while let Some(change) = self.next.take_if(|c| c.at_ms == at) {

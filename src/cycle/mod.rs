@@ -23,7 +23,7 @@ pub use digest::{last_fired_slot, slot_trigger};
 pub use jobs::{Limits, Observed, PollDecision};
 pub use planning::{plan, plan_digest, plan_tasks, Decision};
 pub use tasks::{TaskDecision, TasksObserved};
-pub use wake::{Waiting, Wake};
+pub use wake::{Waiting, Wake, MAX_EXTRA_POLLS};
 
 use crate::diff::Snapshot;
 use crate::ledger::{LedgerIndex, Streaks};

@@ -15,6 +15,25 @@ pub struct Wake {
     pub streak: bool,
 }
 
+/// The shortest time between two polls of a target.
+pub const MIN_GAP_MS: i64 = 500;
+/// Polled this long after a crossing, so that a clock estimate off by half a second never polls early.
+pub const CROSSING_MARGIN_MS: i64 = 500;
+/// A pending `for_polls` streak is polled again this long after its last poll.
+pub const STREAK_WAKE_MS: i64 = 1_000;
+/// Extra polls allowed between two regular polls: many jobs never make a storm.
+pub const MAX_EXTRA_POLLS: u32 = 10;
+
+impl Wake {
+    /// When to poll next for this, after a poll at `now_ms` (the same clock as the crossing): a
+    /// little after the crossing, or a second later for a streak; never sooner than `MIN_GAP_MS`.
+    pub fn at(&self, now_ms: i64) -> Option<i64> {
+        let crossing = self.crossing.map(|at| at + CROSSING_MARGIN_MS);
+        let streak = self.streak.then_some(now_ms + STREAK_WAKE_MS);
+        Some(crossing.into_iter().chain(streak).min()?.max(now_ms + MIN_GAP_MS))
+    }
+}
+
 /// A firing that waits: the rule's index, the job, and when it would fire, in words.
 pub type Waiting = (usize, Job, String);
 

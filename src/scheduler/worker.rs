@@ -10,19 +10,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// Extra (deadline) polls allowed between two regular polls: many jobs never make a storm.
-const MAX_EXTRA_POLLS: u32 = 10;
-/// The shortest time between two polls of a target.
-const MIN_GAP_MS: i64 = 500;
-/// Polled this long after a crossing, so that a clock estimate off by half a second never polls early.
-const CROSSING_MARGIN_MS: i64 = 500;
+use crate::cycle::MAX_EXTRA_POLLS;
 /// How often the in-memory ledger is pruned like the store.
 const PRUNE_EVERY_MS: i64 = 3_600_000;
 /// First retry of a failed poll; doubles up to the interval.
 const FIRST_RETRY_MS: i64 = 2_000;
 
 /// The schedule state of one target.
-struct Plan {
+struct Schedule {
     cadence: Cadence,
     regular_ms: i64,
     next_ms: i64,
@@ -43,7 +38,7 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
     metrics::counter!(POLLS, "target" => name.clone()).increment(0);
     let now = cx.now_ms();
     let first = now + (jitter() * 1000.0) as i64;
-    let mut plan = Plan {
+    let mut plan = Schedule {
         cadence,
         regular_ms: first,
         next_ms: first,
@@ -203,7 +198,7 @@ fn observe(target: &Target, cx: &Context, lines: &[Line], took: Duration) -> boo
     ok
 }
 
-impl Plan {
+impl Schedule {
     /// The next poll is now (a lease just taken).
     fn poll_now(&mut self, now: i64) {
         self.regular_ms = now;
@@ -254,12 +249,9 @@ impl Plan {
     fn deadline(&self, target: &Target, cx: &Context, (started, now): (i64, i64)) -> Option<i64> {
         target.core().snapshot.as_ref()?;
         let offset = target.source.server_now_ms() - now;
-        let since = started.min(now) + offset;
-        let window = (since, self.regular_ms + offset);
+        let window = (started.min(now) + offset, self.regular_ms + offset);
         let wake = target.core().wake(&cx.shared.dispatch.rules, &target.config.name, window);
-        let crossing = wake.crossing.map(|at| at - offset + CROSSING_MARGIN_MS);
-        let streak = wake.streak.then_some(now + 1_000);
-        let at = crossing.into_iter().chain(streak).min()?.max(now + MIN_GAP_MS);
+        let at = wake.at(now + offset)? - offset;
         (at < self.regular_ms).then_some(at)
     }
 }

@@ -62,14 +62,14 @@ impl SqlStore {
             .collect()
     }
 
-    /// When the target was last polled (the server's clock), if ever.
-    pub async fn last_poll(&self, scope: Scope, target: &str) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT last_poll_ms FROM targets WHERE scope = $1 AND target = $2")
+    /// When the target was first polled (its baseline) and last polled (the server's clock), if ever.
+    pub async fn polled(&self, scope: Scope, target: &str) -> Result<Option<(i64, i64)>> {
+        let row = sqlx::query("SELECT baseline_ms, last_poll_ms FROM targets WHERE scope = $1 AND target = $2")
             .bind(scope.as_str())
             .bind(target)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| r.try_get(0)).transpose()?)
+        Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?))).transpose()?)
     }
 
     /// The (target, job id) pairs nbwarden cancelled (a cancel action done) in `[since_ms, until_ms]`
