@@ -4,14 +4,13 @@
 
 use super::reports::MadeReport;
 use super::template;
-use super::{ActionContext, ActionError, Done, Owner};
+use super::{ActionContext, ActionError, Done};
 use crate::arcgis::Job;
 use futures_util::StreamExt;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// `type: email`.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
@@ -98,15 +97,8 @@ enum Field {
     Cc,
 }
 
-/// One message to write: one recipient, the jobs that concern them.
-#[derive(Debug)]
-struct Letter {
-    address: String,
-    field: Field,
-    jobs: Vec<Job>,
-    /// Written to the jobs' owner, who cannot open admin URLs.
-    to_owner: bool,
-}
+mod letters;
+use letters::{with_owners, Letter};
 
 /// Lines of a failed job's messages quoted in the default body (the end of a traceback).
 const QUOTED_MESSAGES: usize = 6;
@@ -147,6 +139,10 @@ impl super::Action for Email {
             None if sent.is_empty() => Err(ActionError::permanent(detail)),
             None => Ok(Done::Done(detail)),
         }
+    }
+
+    async fn preview_each(&self, cx: &ActionContext<'_>) -> Vec<String> {
+        self.preview_letters(cx).await
     }
 
     fn preview(&self, cx: &ActionContext<'_>) -> String {
@@ -199,35 +195,6 @@ impl Email {
         };
         cx.progress.settle(&letter.address).await;
         sent
-    }
-
-    /// The recipients and their jobs: fixed addresses see every job, an owner only their own.
-    async fn letters(&self, cx: &ActionContext<'_>, jobs: &[Job]) -> (Vec<Letter>, Vec<String>) {
-        let (mut letters, mut notes) = (Vec::<Letter>::new(), Vec::new());
-        let writes_owners = self.0.to.iter().chain(&self.0.cc).any(|r| r == OWNER);
-        let owners = if writes_owners { owners(cx, jobs).await } else { HashMap::new() };
-        for (field, list) in [(Field::To, &self.0.to), (Field::Cc, &self.0.cc)] {
-            for recipient in list {
-                for job in jobs {
-                    let to_owner = recipient == OWNER;
-                    let address = if to_owner {
-                        let Some(owner) = owners.get(&job.username) else { continue };
-                        if let Owner::Fallback(_, why) | Owner::Unreachable(why) = owner {
-                            notes.push(format!("{}: {why}", job.id));
-                        }
-                        match owner.address() {
-                            Some(a) => a.to_string(),
-                            None => continue,
-                        }
-                    } else {
-                        recipient.clone()
-                    };
-                    add(&mut letters, address, (field, to_owner), job);
-                }
-            }
-        }
-        notes.dedup();
-        (letters, notes)
     }
 
     /// The report to attach, made once for every recipient; a report that cannot be made now is
@@ -300,44 +267,6 @@ enum MessageError {
     /// lettre refused the message.
     #[error("cannot build the message: {0}")]
     Build(lettre::error::Error),
-}
-
-/// The owner of each distinct username among `jobs`, looked up at most `SENDING` at once.
-async fn owners(cx: &ActionContext<'_>, jobs: &[Job]) -> HashMap<Option<String>, Owner> {
-    let mut names: Vec<Option<String>> = jobs.iter().map(|j| j.username.clone()).collect();
-    names.sort_unstable();
-    names.dedup();
-    let mut lookups = Vec::with_capacity(names.len());
-    for name in names {
-        lookups.push(async move {
-            let owner = cx.services.owners.resolve(cx.target, cx.source, name.as_deref(), cx.now_ms).await;
-            (name, owner)
-        });
-    }
-    futures_util::stream::iter(lookups).buffer_unordered(SENDING).collect().await
-}
-
-/// Adds `job` to the letter for `address` (the first header a recipient appears in wins).
-fn add(letters: &mut Vec<Letter>, address: String, (field, to_owner): (Field, bool), job: &Job) {
-    match letters.iter_mut().find(|l| l.address.eq_ignore_ascii_case(&address)) {
-        Some(letter) if !letter.jobs.iter().any(|j| j.id == job.id) => letter.jobs.push(job.clone()),
-        Some(_) => {}
-        None => letters.push(Letter { address, field, jobs: vec![job.clone()], to_owner }),
-    }
-}
-
-/// The planned jobs; those without a username (abbreviated Enterprise lists) re-read first.
-async fn with_owners(cx: &ActionContext<'_>) -> Vec<Job> {
-    let mut jobs = cx.occasion.jobs.to_vec();
-    for job in jobs.iter_mut().filter(|j| j.username.is_none()) {
-        match cx.source.job(&job.id).await {
-            Ok(full) => job.username = full.username,
-            Err(e) => {
-                tracing::info!(target_name = cx.target, job = %crate::text::sanitize(&job.id), error = %e, "cannot read the job's owner")
-            }
-        }
-    }
-    jobs
 }
 
 /// Stable for one firing and recipient: the same message on every retry and after a restart.

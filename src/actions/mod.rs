@@ -227,4 +227,8 @@ pub trait Action: Send + Sync {
     async fn execute(&self, cx: &ActionContext<'_>) -> Result<Done, ActionError>;
     /// What the action would do, in full, for dry runs (rendered text, URLs, recipients).
     fn preview(&self, cx: &ActionContext<'_>) -> String;
+    /// The preview as doing it would split it (one e-mail per recipient, owners looked up).
+    async fn preview_each(&self, cx: &ActionContext<'_>) -> Vec<String> {
+        vec![self.preview(cx)]
+    }
 }

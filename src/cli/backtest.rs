@@ -84,10 +84,10 @@ pub async fn report(setup: Setup, options: Options) -> anyhow::Result<String> {
         let stored = store.runs(Scope::Real, &target.name, since).await?;
         let usual = (!stored.is_empty()).then(|| Usual::from_runs(stored));
         let steps = replay((&rules, &target.name, &target.limits), polls, usual, None, Some(interval));
-        firings.extend(described(&target.name, &steps, &*source, &services));
+        firings.extend(described(&target.name, &steps, &*source, &services).await);
         held_back(&target.name, &steps, &mut held);
         let task_steps = task_steps(&store, target, &rules, (since, until), &mut untested).await?;
-        firings.extend(described(&target.name, &task_steps, &*source, &services));
+        firings.extend(described(&target.name, &task_steps, &*source, &services).await);
         for fired in store.fired_between(Scope::Real, &target.name, since, until).await? {
             live.insert((target.name.clone(), fired));
         }
@@ -175,36 +175,34 @@ impl Iterator for Timeline {
     }
 }
 
-/// Each firing of the steps, with what each of its actions would have done.
-fn described(target: &str, steps: &[Step], source: &dyn JobSource, services: &Services) -> Vec<Firing> {
+/// Each firing of the steps, with what each of its actions would have done: per message, as
+/// sending would split it, with the owners looked up.
+async fn described(target: &str, steps: &[Step], source: &dyn JobSource, services: &Services) -> Vec<Firing> {
     let progress = Progress::default();
     let mut out = Vec::new();
     for step in steps {
         for record in &step.plan.ledger {
-            let actions = step
-                .plan
-                .actions
-                .iter()
-                .filter(|p| {
-                    let task = p.task.as_ref().map(|t| crate::rules::tasks::task_key(&t.task.id));
-                    p.rule == bare(&record.rule)
-                        && (p.jobs.iter().any(|j| j.id == record.job_id)
-                            || record.job_id == crate::ledger::DIGEST_JOB
-                            || task.is_some_and(|key| key == record.job_id))
-                })
-                .map(|planned| {
-                    let occasion = planned.occasion();
-                    let cx =
-                        ActionContext { target, source, occasion, services, progress: &progress, now_ms: step.at_ms };
-                    (planned.action.kind().to_string(), planned.action.build().preview(&cx))
-                })
-                .collect();
+            let mut actions = Vec::new();
+            for planned in step.plan.actions.iter().filter(|p| p.rule == bare(&record.rule) && covers(p, record)) {
+                let occasion = planned.occasion();
+                let cx = ActionContext { target, source, occasion, services, progress: &progress, now_ms: step.at_ms };
+                let kind = planned.action.kind().to_string();
+                actions.extend(planned.action.build().preview_each(&cx).await.into_iter().map(|d| (kind.clone(), d)));
+            }
             let fired =
                 Fired { rule: record.rule.clone(), job_id: record.job_id.clone(), trigger: record.trigger.clone() };
             out.push(Firing { target: target.into(), at_ms: step.at_ms, fired, actions });
         }
     }
     out
+}
+
+/// Whether the planned action acts on the firing `record`: its job, its task, or a digest slot.
+fn covers(planned: &crate::plan::Planned, record: &crate::plan::LedgerRecord) -> bool {
+    let task = planned.task.as_ref().map(|t| crate::rules::tasks::task_key(&t.task.id));
+    planned.jobs.iter().any(|j| j.id == record.job_id)
+        || record.job_id == crate::ledger::DIGEST_JOB
+        || task.is_some_and(|key| key == record.job_id)
 }
 
 /// Firings a limit held back, by (rule, target, job): the first poll that held it, at how many

@@ -198,3 +198,44 @@ tasks:
     assert!(said.contains("rule task-stopped: not back-testable: the store keeps each task as last read"), "{said}");
     assert!(!said.contains("task-stopped: 0 firing"), "{said}");
 }
+
+/// A back-test shows each message as sending would split it: an owner gets a message about their
+/// own jobs only, `owners.map` and the Portal look-ups give the addresses, a fixed address sees
+/// every job of the batch.
+#[tokio::test]
+async fn a_backtest_shows_each_message_per_recipient_with_the_owners_looked_up() {
+    let scenario = "users:
+  - { username: admin, password: simulator }
+  - { username: joe, password: joe, email: joe@example.com, admin: false }
+  - { username: jane, password: jane, email: jane@example.com, admin: false }
+jobs:
+  - { id: fjoe, username: joe, start: -1m, runs: 63s, ends: failed }
+  - { id: fjane, username: jane, start: -1m, runs: 63s, ends: failed }
+  - { id: fsvc, username: svc_etl, start: -1m, runs: 63s, ends: failed }
+";
+    let site = Site::start(scenario, Flavor::Enterprise, None, "{ every: 1s, timeout: 2s }").await;
+    site.top("owners: { map: { svc_etl: etl-team@example.com } }");
+    site.rules("rules:\n  - { name: failures, on: status_changed, match: { to: failed }, actions: [{ type: log, message: 'failed {{ job.id }}' }] }\n");
+    let mut daemon = Daemon::start(&site.config_path, &[]);
+    let failed = poll_until(Duration::from_secs(20), || {
+        ["fjoe", "fjane", "fsvc"].iter().all(|j| daemon.log().contains(&format!("failed {j}")))
+    })
+    .await;
+    daemon.signal("TERM");
+    daemon.wait_exit(Duration::from_secs(15)).await.expect("stops");
+    assert!(failed, "{}", daemon.log());
+
+    let mail = site.dir.path().join("mail.yaml");
+    let rule = "rules:\n  - { name: failures, on: status_changed, match: { to: failed }, actions: [{ type: email, to: [owner], cc: [gis-admins@example.com], subject: '{{ jobs | length }} failed: {{ jobs | map(attribute=\"id\") | join(\" \") }}' }] }\n";
+    std::fs::write(&mail, rule).unwrap();
+    let said = text(&site.run(&["backtest", "--since", "1h", "--rules", mail.to_str().unwrap()]).await.stdout);
+    for (address, jobs) in [
+        ("joe@example.com", "fjoe; subject: 1 failed: fjoe"),
+        ("jane@example.com", "fjane; subject: 1 failed: fjane"),
+        ("etl-team@example.com", "fsvc; subject: 1 failed: fsvc"),
+    ] {
+        assert!(said.contains(&format!("would e-mail {address} about {jobs}")), "{address}: {said}");
+    }
+    assert!(said.contains("would e-mail gis-admins@example.com about fjane, fjoe, fsvc; subject: 3 failed"), "{said}");
+    assert!(!said.contains("the owner ("), "no batch-level line: {said}");
+}
