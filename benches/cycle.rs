@@ -113,7 +113,12 @@ async fn measure(n: usize, every: usize, rules: &RuleSet, store: &SqlStore, runs
             ledger.record(&record.rule, &record.job_id, &record.trigger, NOW);
         }
         let evaluated = Instant::now();
-        let gone = delta.events.iter().filter(|e| e.kind() == "disappeared").map(|e| e.job().clone()).collect();
+        let gone = delta
+            .events
+            .iter()
+            .filter(|e| e.kind() == nbwarden::diff::EventKind::Disappeared)
+            .map(|e| e.job().clone())
+            .collect();
         let c = PollCommit { gone, ..commit(&target, &next, &delta.upserts, planned.ledger) };
         rows = c.upserts.len() + c.gone.len() + c.ledger.len();
         store.commit_poll(&c).await.unwrap();

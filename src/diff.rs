@@ -63,6 +63,17 @@ impl Snapshot {
         patched
     }
 
+    /// Gives the listed jobs without a task id the one `tasks` has for them (by job id), keeping
+    /// each patched job's hash true.
+    pub fn set_tasks(&mut self, tasks: &HashMap<String, String>) {
+        for (index, job) in self.jobs.iter_mut().enumerate().filter(|(_, j)| j.task_id.is_none()) {
+            if let Some(task) = tasks.get(&job.id) {
+                job.task_id = Some(task.clone());
+                self.prints[index] = fingerprint(job);
+            }
+        }
+    }
+
     /// This snapshot with `more` jobs added after the listed ones.
     pub fn extended(self, more: Vec<Job>) -> Snapshot {
         let mut jobs = self.jobs;
@@ -114,11 +125,54 @@ fn unchanged(prev: &Snapshot, at: usize, next: &Snapshot, index: usize) -> bool 
     prev.prints[at] == next.prints[index] && prev.states[at] == next.states[index]
 }
 
+/// What started a firing: the `on:` of its rule, `event.kind` in templates.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum EventKind {
+    /// A poll of every listed job.
+    Poll,
+    /// A job new since the previous poll.
+    Appeared,
+    /// A job whose status changed.
+    StatusChanged,
+    /// A job gone from the list.
+    Disappeared,
+    /// A slot of a cron schedule (digests).
+    Schedule,
+    /// A scheduled task's run failed.
+    TaskFailed,
+    /// A scheduled task left the active state.
+    TaskStopped,
+    /// A scheduled task's due run did not start.
+    TaskMissed,
+}
+
+impl EventKind {
+    /// Its spelling.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 /// What started a firing, for templates and output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventInfo {
-    /// `poll`, `appeared`, `status_changed`, `disappeared`, `schedule`.
-    pub kind: String,
+    /// What kind of event.
+    pub kind: EventKind,
     /// The status before (status changes).
     pub from: Option<String>,
     /// The status after (status changes, final status of a disappearance).
@@ -150,11 +204,11 @@ pub enum JobEvent {
 
 impl JobEvent {
     /// `appeared`, `status_changed` or `disappeared`.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> EventKind {
         match self {
-            JobEvent::Appeared(_) => "appeared",
-            JobEvent::StatusChanged { .. } => "status_changed",
-            JobEvent::Disappeared { .. } => "disappeared",
+            JobEvent::Appeared(_) => EventKind::Appeared,
+            JobEvent::StatusChanged { .. } => EventKind::StatusChanged,
+            JobEvent::Disappeared { .. } => EventKind::Disappeared,
         }
     }
 

@@ -9,6 +9,26 @@ pub type Streaks = HashMap<(String, String), u32>;
 /// The trigger name of a `poll` firing, and the prefix of its repeat slots.
 pub const POLL: &str = "poll";
 
+/// What the ledger appends to the name of a `mode: shadow` rule, so that its firings never count
+/// as the real rule's: the stored form only, read and written here.
+const SHADOW: &str = " (shadow)";
+
+/// The ledger's name of rule `rule`, a shadow rule's marked.
+pub fn key(rule: &str, shadow: bool) -> std::borrow::Cow<'_, str> {
+    match shadow {
+        true => format!("{rule}{SHADOW}").into(),
+        false => rule.into(),
+    }
+}
+
+/// The rule name and whether it is a shadow rule's, of a ledger name.
+pub fn parse_key(key: &str) -> (&str, bool) {
+    match key.strip_suffix(SHADOW) {
+        Some(rule) => (rule, true),
+        None => (key, false),
+    }
+}
+
 /// The job id under which digest slots are recorded.
 pub const DIGEST_JOB: &str = "*";
 

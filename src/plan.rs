@@ -53,6 +53,20 @@ impl Outcome {
         }
     }
 
+    /// The outcome SPEC §5 prints: a cancel that was ignored is a failure there (the audit trail
+    /// and the status board tell it apart).
+    pub fn printed(self) -> Outcome {
+        match self {
+            Outcome::CancelIgnored => Outcome::Failed,
+            other => other,
+        }
+    }
+
+    /// Whether it failed.
+    pub fn is_failure(self) -> bool {
+        self.printed() == Outcome::Failed
+    }
+
     /// The outcome spelled `text`.
     pub fn parse(text: &str) -> Option<Outcome> {
         Outcome::ALL.into_iter().find(|o| o.as_str() == text)
@@ -81,10 +95,19 @@ pub struct CancelCheck {
 pub struct LedgerRecord {
     /// The rule.
     pub rule: String,
+    /// Of a `mode: shadow` rule: kept apart from the real rule's firings.
+    pub shadow: bool,
     /// The job.
     pub job_id: String,
     /// The trigger part of the firing key.
     pub trigger: String,
+}
+
+impl LedgerRecord {
+    /// The rule's name in the ledger.
+    pub fn key(&self) -> std::borrow::Cow<'_, str> {
+        crate::ledger::key(&self.rule, self.shadow)
+    }
 }
 
 /// What an action will do, as planned; stored so that a crash-resumed action does the same.
@@ -145,7 +168,7 @@ impl Planned {
             action_index: 0,
             jobs: vec![Job::new(job, crate::arcgis::Status::Executing)],
             task: None,
-            event: EventInfo { kind: "poll".into(), from: None, to: None },
+            event: EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None },
             planned_ms: 1_000,
             settled: Vec::new(),
             secrets_scrubbed: false,
@@ -173,9 +196,9 @@ impl Planned {
     /// The job id each of its jobs was fired under in the ledger: the digest slot's `*`, the
     /// task's key, or the job's own id.
     fn fired_as<'a>(&self, job: &'a Job) -> std::borrow::Cow<'a, str> {
-        match (&self.task, self.event.kind.as_str()) {
+        match (&self.task, self.event.kind) {
             (Some(task), _) => crate::rules::tasks::task_key(&task.task.id).into(),
-            (None, "schedule") => crate::ledger::DIGEST_JOB.into(),
+            (None, crate::diff::EventKind::Schedule) => crate::ledger::DIGEST_JOB.into(),
             (None, _) => job.id.as_str().into(),
         }
     }
@@ -184,6 +207,7 @@ impl Planned {
     pub fn fired(&self, trigger: &str) -> Vec<LedgerRecord> {
         let record = |job: &Job| LedgerRecord {
             rule: self.rule.clone(),
+            shadow: false,
             job_id: self.fired_as(job).into_owned(),
             trigger: trigger.to_string(),
         };
@@ -250,13 +274,18 @@ pub struct ActionReport {
     pub action: String,
     /// The jobs concerned.
     pub job_ids: Vec<String>,
-    /// What became of it.
+    /// What became of it (printed as SPEC §5 says: `Outcome::printed`).
+    #[serde(serialize_with = "printed")]
     pub outcome: Outcome,
     /// Details for people.
     pub detail: String,
     /// Planned by a `mode: shadow` rule: never executed.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub shadow: bool,
+}
+
+fn printed<S: serde::Serializer>(outcome: &Outcome, serializer: S) -> Result<S::Ok, S::Error> {
+    outcome.printed().serialize(serializer)
 }
 
 /// One line of the audit trail.

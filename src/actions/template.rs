@@ -106,7 +106,9 @@ fn fields(root: &str) -> &'static [String] {
             let facts = TaskFacts { task, consecutive_failures: 0, result: None, next_due_ms: None, due_ms: None };
             keys(task_context(&facts, None))
         }),
-        "event" => EVENT.get_or_init(|| keys(json!(EventInfo { kind: String::new(), from: None, to: None }))),
+        "event" => {
+            EVENT.get_or_init(|| keys(json!(EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None })))
+        }
         _ => &[],
     }
 }
@@ -441,7 +443,7 @@ mod tests {
         failed.messages = vec!["Traceback (most recent call last):".into(), "KeyError: 'X'".into()];
         let bare = Job::new("j2", crate::arcgis::Status::Unknown(String::new()));
         let event = |kind: &str, from: Option<&str>, to: Option<&str>| crate::diff::EventInfo {
-            kind: kind.into(),
+            kind: kind.parse().expect("an event kind"),
             from: from.map(String::from),
             to: to.map(String::from),
         };
@@ -474,7 +476,8 @@ mod tests {
 
     /// A scheduled task that lacks every optional field, and an event of each task kind.
     fn task_and_every_event() -> (Vec<Job>, Vec<EventInfo>) {
-        let event = |kind: &str| crate::diff::EventInfo { kind: kind.into(), from: None, to: None };
+        let event =
+            |kind: &str| crate::diff::EventInfo { kind: kind.parse().expect("an event kind"), from: None, to: None };
         (vec![sample_task().as_job()], ["task_failed", "task_stopped", "task_missed"].map(event).into())
     }
 

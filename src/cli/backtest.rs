@@ -8,7 +8,7 @@ use crate::actions::{ActionContext, Progress, Services};
 use crate::arcgis::model::rfc3339;
 use crate::arcgis::{Job, JobSource};
 use crate::replay::{replay, replay_tasks, Poll, Step};
-use crate::rules::{RuleSet, SHADOW};
+use crate::rules::RuleSet;
 use crate::store::{Change, Fired, Scope};
 use crate::usual::Usual;
 use serde_json::json;
@@ -183,14 +183,18 @@ async fn described(target: &str, steps: &[Step], source: &dyn JobSource, service
     for step in steps {
         for record in &step.plan.ledger {
             let mut actions = Vec::new();
-            for planned in step.plan.actions.iter().filter(|p| p.rule == bare(&record.rule) && covers(p, record)) {
+            for planned in step.plan.actions.iter().filter(|p| p.rule == record.rule && covers(p, record)) {
                 let occasion = planned.occasion();
                 let cx = ActionContext { target, source, occasion, services, progress: &progress, now_ms: step.at_ms };
                 let kind = planned.action.kind().to_string();
                 actions.extend(planned.action.build().preview_each(&cx).await.into_iter().map(|d| (kind.clone(), d)));
             }
-            let fired =
-                Fired { rule: record.rule.clone(), job_id: record.job_id.clone(), trigger: record.trigger.clone() };
+            let fired = Fired {
+                rule: record.rule.clone(),
+                shadow: record.shadow,
+                job_id: record.job_id.clone(),
+                trigger: record.trigger.clone(),
+            };
             out.push(Firing { target: target.into(), at_ms: step.at_ms, fired, actions });
         }
     }
@@ -231,11 +235,6 @@ fn rule_range(rule: &str) -> std::ops::RangeInclusive<(String, String, String)> 
     (rule.to_string(), low.clone(), low)..=(rule.to_string(), high.clone(), high)
 }
 
-/// A rule's name without the shadow mark of the ledger.
-fn bare(rule: &str) -> &str {
-    rule.strip_suffix(SHADOW).unwrap_or(rule)
-}
-
 /// Per rule: the jobs only the back-test acted on, and those only the live rules did.
 fn differences(
     rule: &str,
@@ -243,8 +242,8 @@ fn differences(
     live: &BTreeSet<(String, Fired)>,
 ) -> (usize, usize, Vec<String>, Vec<String>) {
     let tested: BTreeSet<(String, Fired)> =
-        firings.iter().filter(|f| bare(&f.fired.rule) == rule).map(|f| (f.target.clone(), f.fired.clone())).collect();
-    let lived: BTreeSet<&(String, Fired)> = live.iter().filter(|(_, f)| bare(&f.rule) == rule).collect();
+        firings.iter().filter(|f| f.fired.rule == rule).map(|f| (f.target.clone(), f.fired.clone())).collect();
+    let lived: BTreeSet<&(String, Fired)> = live.iter().filter(|(_, f)| f.rule == rule).collect();
     let only_backtest = tested.iter().filter(|f| !lived.contains(f)).map(|(_, f)| f.job_id.clone()).collect();
     let only_live = lived.iter().filter(|f| !tested.contains(f)).map(|(_, f)| f.job_id.clone()).collect();
     (tested.len(), lived.len(), only_backtest, only_live)
@@ -260,7 +259,7 @@ fn as_json(
         let actions: Vec<_> =
             f.actions.iter().map(|(action, detail)| json!({ "action": action, "detail": detail })).collect();
         let line = json!({
-            "kind": "firing", "target": f.target, "rule": bare(&f.fired.rule), "trigger": f.fired.trigger,
+            "kind": "firing", "target": f.target, "rule": f.fired.rule, "trigger": f.fired.trigger,
             "at": rfc3339(f.at_ms), "job_ids": [f.fired.job_id], "actions": actions,
             "live": live.contains(&(f.target.clone(), f.fired.clone())),
         });
@@ -309,7 +308,7 @@ fn as_text(
                 }
             }
         }
-        for f in firings.iter().filter(|f| bare(&f.fired.rule) == rule.name) {
+        for f in firings.iter().filter(|f| f.fired.rule == rule.name) {
             let when = rfc3339(f.at_ms).unwrap_or_default();
             let _ = writeln!(out, "  {when} {} {} ({})", f.target, f.fired.job_id, f.fired.trigger);
             for (_, detail) in &f.actions {

@@ -137,7 +137,7 @@ fn summary(lines: &[Line], stats: &crate::simulator::site::Stats, emails: usize,
         lines.iter().filter(|l| matches!(l, Line::Action(r) if wanted(r))).count()
     };
     let cancels = count(&|r| r.action == "cancel" && r.outcome == crate::plan::Outcome::Done);
-    let ignored = count(&|r| r.detail.starts_with("cancel_ignored"));
+    let ignored = count(&|r| r.outcome == crate::plan::Outcome::CancelIgnored);
     let polls = lines.iter().filter(|l| matches!(l, Line::Poll { ok: true, .. })).count();
     let events = lines.iter().filter(|l| matches!(l, Line::Event { .. })).count();
     let calls: u32 = stats.cancels.values().sum();

@@ -80,7 +80,7 @@ pub fn human(line: &Line) -> String {
             r.rule,
             r.action,
             r.job_ids.iter().map(|j| sanitize(j)).collect::<Vec<_>>().join(", "),
-            r.outcome,
+            r.outcome.printed(),
             if r.shadow { " (shadow)" } else { "" },
             sanitize(&r.detail)
         ),

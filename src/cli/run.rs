@@ -197,8 +197,8 @@ pub fn log_line(line: &Line) {
         Line::Action(r) => {
             let jobs = r.job_ids.iter().map(|j| sanitize(j)).collect::<Vec<_>>().join(", ");
             let detail = sanitize(&r.detail);
-            if r.outcome == crate::plan::Outcome::Failed {
-                tracing::warn!(target_name = %r.target, rule = %r.rule, jobs, "{} {}: {detail}", r.action, r.outcome);
+            if r.outcome.is_failure() {
+                tracing::warn!(target_name = %r.target, rule = %r.rule, jobs, "{} {}: {detail}", r.action, r.outcome.printed());
             } else {
                 let mode = if r.shadow { " (shadow)" } else { "" };
                 tracing::info!(target_name = %r.target, rule = %r.rule, jobs, "{} {}{mode}: {detail}", r.action, r.outcome);

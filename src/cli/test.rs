@@ -8,7 +8,7 @@ use crate::actions::{template, ActionConfig, DEFAULT_SUBJECT, OWNER};
 use crate::arcgis::{Job, Status};
 use crate::config::{parse_yaml, ConfigDuration, LimitsConfig};
 use crate::replay::{replay, Poll, Step};
-use crate::rules::{RuleSet, SHADOW};
+use crate::rules::RuleSet;
 use anyhow::{anyhow, Context};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -303,7 +303,7 @@ fn firings(test: &TestFile, kind: &'static str, steps: &[Step]) -> BTreeMap<Seen
     let mut out = BTreeMap::new();
     for step in steps {
         for record in &step.plan.ledger {
-            let rule = record.rule.strip_suffix(SHADOW).unwrap_or(&record.rule).to_string();
+            let rule = record.rule.clone();
             let job = crate::rules::tasks::task_of(&record.job_id).unwrap_or(&record.job_id).to_string();
             let seen = Seen { step: kind, poll: step.poll + 1, rule, job, trigger: record.trigger.clone() };
             out.insert(seen, (Vec::new(), None));
@@ -331,7 +331,7 @@ fn firings(test: &TestFile, kind: &'static str, steps: &[Step]) -> BTreeMap<Seen
 /// The firings an e-mail action covers, each with the jobs of its letter to the first recipient:
 /// a digest's one slot (all its jobs), or each job (with the jobs of its owner, or all of them).
 fn letters_of(email: &crate::actions::EmailAction, planned: &crate::plan::Planned) -> Vec<(String, Vec<Job>)> {
-    if planned.event.kind == "schedule" {
+    if planned.event.kind == crate::diff::EventKind::Schedule {
         return vec![(crate::ledger::DIGEST_JOB.to_string(), planned.jobs.clone())];
     }
     let to_owner = email.to.first().is_some_and(|t| t == OWNER);

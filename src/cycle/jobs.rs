@@ -10,6 +10,7 @@ use crate::ledger::Streaks;
 use crate::plan::LedgerRecord;
 use crate::rules::evaluate::Input;
 use crate::rules::{Evaluation, Firing, RuleSet};
+use std::collections::HashMap;
 
 /// A listing and what changed since the last one. A driver may complete the events before
 /// deciding (a failed job's messages, a job's item id): they are facts it read.
@@ -81,10 +82,34 @@ impl Core {
     /// list proves nothing about the jobs it left out: they stay as last seen, not gone.
     pub fn observe(&mut self, at_ms: i64, mut jobs: Vec<Job>, complete: bool) -> Observed {
         self.usual.fill_items(&mut jobs);
-        let next = snapshot(jobs);
+        let mut next = snapshot(jobs);
+        if !self.job_tasks.is_empty() {
+            next.set_tasks(&self.job_tasks);
+        }
         let mut delta = diff(self.snapshot.as_ref(), &next);
         let next = if complete { next } else { keep_unlisted(next, &mut delta) };
-        Observed { at_ms, next, delta, baseline: self.snapshot.is_none() }
+        let observed = Observed { at_ms, next, delta, baseline: self.snapshot.is_none() };
+        for job in observed.disappeared() {
+            self.job_tasks.remove(&job.id);
+        }
+        observed
+    }
+
+    /// Takes in the task ids that job resources read for this poll's events gave (`inputs.taskId`,
+    /// which an Enterprise list leaves out): into the listing, and remembered while listed.
+    pub fn learn_tasks(&mut self, observed: &mut Observed) {
+        let read: HashMap<String, String> = observed
+            .delta
+            .events
+            .iter()
+            .filter(|e| !matches!(e, JobEvent::Disappeared { .. }))
+            .filter_map(|e| Some((e.job().id.clone(), e.job().task_id.clone().filter(|t| !t.is_empty())?)))
+            .collect();
+        if read.is_empty() {
+            return;
+        }
+        observed.next.set_tasks(&read);
+        self.job_tasks.extend(read);
     }
 
     /// Counts the runs this listing completes into the usual runtimes, when a rule of `target`

@@ -30,7 +30,7 @@ use crate::ledger::{LedgerIndex, Streaks};
 use crate::plan::LedgerRecord;
 use crate::task_diff::Seen;
 use crate::usual::Usual;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// What one target remembers from poll to poll: stored, and loaded at start.
 #[derive(Debug, Default)]
@@ -46,9 +46,22 @@ pub struct Core {
     pub usual: Usual,
     /// The scheduled tasks as last read (`tasks:`); `None` before the first read.
     pub tasks: Option<BTreeMap<String, Seen>>,
+    /// The task ids read from job resources (`inputs.taskId`) that the list leaves out, by job
+    /// id, while the job is listed: put into each listing, so that the job does not change and
+    /// its history (and `report --by task`) knows its task.
+    pub job_tasks: HashMap<String, String>,
 }
 
 impl Core {
+    /// A core loaded from the store: the task ids its snapshot's jobs carry are remembered, as
+    /// if read again.
+    pub fn loaded(mut self) -> Core {
+        let jobs = self.snapshot.as_ref().map_or(&[][..], |s| s.jobs());
+        let known = jobs.iter().filter_map(|j| Some((j.id.clone(), j.task_id.clone().filter(|t| !t.is_empty())?)));
+        self.job_tasks = known.collect();
+        self
+    }
+
     /// A core that starts from the completed runs known so far (none: from the first listing).
     pub fn with_usual(usual: Usual) -> Core {
         Core { usual, ..Core::default() }
@@ -57,7 +70,7 @@ impl Core {
     /// Records a committed decision's ledger rows, at `at_ms` (server clock).
     fn record(&mut self, ledger: &[LedgerRecord], at_ms: i64) {
         for record in ledger {
-            self.ledger.record(&record.rule, &record.job_id, &record.trigger, at_ms);
+            self.ledger.record(&record.key(), &record.job_id, &record.trigger, at_ms);
         }
     }
 

@@ -37,11 +37,7 @@ pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budg
             plan.suppressed.extend(suppressed);
             continue;
         }
-        plan.ledger.push(LedgerRecord {
-            rule: rule.ledger_name().into(),
-            job_id: firing.job.id.clone(),
-            trigger: firing.trigger.clone(),
-        });
+        plan.ledger.push(rule.record(firing.job.id.clone(), firing.trigger.clone()));
         for (index, action) in rule.actions.iter().enumerate() {
             if let Some(&at) = batches.get(&(firing.rule, index)) {
                 plan.actions[at].jobs.push(firing.job.clone());
@@ -74,7 +70,7 @@ fn grant(rules: &RuleSet, firings: &[Firing], budget: &mut Budget, now_ms: i64) 
 /// action lists every job (none: only the slot is recorded). `slot_ms` is the slot as the cron
 /// wrote it (08:00:00), for templates and the Message-ID.
 pub fn plan_digest(rule: &Rule, slot: LedgerRecord, jobs: Vec<Job>, slot_ms: i64) -> Decision {
-    let event = EventInfo { kind: "schedule".into(), from: None, to: None };
+    let event = EventInfo { kind: crate::diff::EventKind::Schedule, from: None, to: None };
     let actions = if jobs.is_empty() {
         Vec::new()
     } else {
@@ -91,7 +87,7 @@ pub fn plan_tasks(rules: &RuleSet, firings: &[TaskFiring], now_ms: i64) -> Decis
     for firing in firings {
         let rule = &rules.rules[firing.rule];
         let job_id = crate::rules::tasks::task_key(&firing.facts.task.id);
-        plan.ledger.push(LedgerRecord { rule: rule.ledger_name().into(), job_id, trigger: firing.trigger.clone() });
+        plan.ledger.push(rule.record(job_id, firing.trigger.clone()));
         if firing.quiet {
             continue;
         }

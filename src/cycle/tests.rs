@@ -19,7 +19,7 @@ fn rules(text: &str) -> RuleSet {
 
 fn firing(set: &RuleSet, rule: &str, job: &str) -> Firing {
     let index = set.rules.iter().position(|r| r.name == rule).expect("rule");
-    let event = EventInfo { kind: "poll".into(), from: None, to: None };
+    let event = EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None };
     Firing { rule: index, job: Job::new(job, Status::Executing), event, trigger: "poll".into() }
 }
 
@@ -141,7 +141,7 @@ fn task_firings_are_recorded_under_their_task_and_planned_unless_quiet() {
         next_due_ms: None,
         due_ms: None,
     };
-    let event = EventInfo { kind: "task_failed".into(), from: None, to: None };
+    let event = EventInfo { kind: crate::diff::EventKind::TaskFailed, from: None, to: None };
     let firing = |id: &str, quiet: bool| crate::rules::TaskFiring {
         rule: 0,
         facts: facts(id),

@@ -60,7 +60,7 @@ impl Dispatcher {
         waiting: &[(usize, Job, String)],
         now_ms: i64,
     ) -> Vec<ActionReport> {
-        let event = EventInfo { kind: "poll".into(), from: None, to: None };
+        let event = EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None };
         let mut reports = Vec::new();
         for (index, job, when) in waiting {
             let rule = &self.rules.rules[*index];
@@ -89,13 +89,8 @@ impl Dispatcher {
         self.rules.get(rule).is_some_and(|r| r.shadow)
     }
 
-    /// The audit line of a report that belongs to no queued action; the trail tells a cancel
-    /// that was ignored from other failures.
+    /// The audit line of a report that belongs to no queued action.
     fn audit_entry(&self, report: &ActionReport) -> AuditEntry {
-        let mut report = report.clone();
-        if report.detail.starts_with("cancel_ignored") {
-            report.outcome = Outcome::CancelIgnored;
-        }
-        AuditEntry { at_ms: self.now_ms(), report }
+        AuditEntry { at_ms: self.now_ms(), report: report.clone() }
     }
 }

@@ -30,7 +30,7 @@ fn rules(text: &str) -> RuleSet {
 
 fn firing(set: &RuleSet, rule: &str, job: &str) -> Firing {
     let index = set.rules.iter().position(|r| r.name == rule).expect("rule");
-    let event = EventInfo { kind: "poll".into(), from: None, to: None };
+    let event = EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None };
     Firing { rule: index, job: Job::new(job, Status::Executing), event, trigger: "poll".into() }
 }
 
@@ -148,7 +148,7 @@ async fn a_permanent_failure_is_final_and_a_dry_run_executes_nothing() {
 
 fn queued(set: &RuleSet, rule: &str, created_ms: i64) -> Queued {
     let rule = set.get(rule).expect("rule");
-    let event = EventInfo { kind: "poll".into(), from: None, to: None };
+    let event = EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None };
     let planned = Planned::of(rule, 0, vec![Job::new("j1", Status::Executing)], &event, 0);
     Queued { id: 1, target: "t".into(), planned: planned.stored(), attempts: 0, created_ms }
 }

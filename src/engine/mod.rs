@@ -65,7 +65,7 @@ impl Line {
     pub fn is_failure(&self) -> bool {
         match self {
             Line::Poll { ok, .. } => !ok,
-            Line::Action(report) => report.outcome == crate::plan::Outcome::Failed,
+            Line::Action(report) => report.outcome.is_failure(),
             Line::Event { .. } => false,
         }
     }
@@ -125,7 +125,7 @@ impl Target {
         source: Arc<dyn JobSource>,
         shared: &Shared,
     ) -> crate::store::Result<Target> {
-        let core = shared.dispatch.store.load_target(shared.dispatch.scope(), &config.name).await?;
+        let core = shared.dispatch.store.load_target(shared.dispatch.scope(), &config.name).await?.loaded();
         let mut target = Target { config, source, core, site: None, items_checked: false, tasks_failing: false };
         target.remember_items(shared);
         Ok(target)

@@ -35,6 +35,7 @@ impl Target {
         let scope = listing.site.scope;
         let mut observed = self.core.observe(now_ms, listing.jobs, listing.complete);
         read_job_resources(&self.source, &mut observed.delta.events).await;
+        self.core.learn_tasks(&mut observed);
         let runs = self.learn_items(shared, &mut observed).await;
         let mut lines = vec![Line::Poll {
             target: name.clone(),
@@ -121,8 +122,8 @@ impl Target {
         let reports = dispatch.commit(commit, decision, &*self.source, ignored).await?;
         for record in &fired {
             let mut labels = vec![("target", name.clone()), ("rule", record.rule.clone())];
-            if let Some(rule) = record.rule.strip_suffix(crate::rules::SHADOW) {
-                labels = vec![("target", name.clone()), ("rule", rule.to_string()), ("mode", "shadow".into())];
+            if record.shadow {
+                labels.push(("mode", "shadow".into()));
             }
             metrics::counter!(crate::telemetry::FIRINGS, &labels).increment(1);
         }
@@ -150,7 +151,7 @@ impl Target {
                         rule: check.rule.clone(),
                         action: "cancel".into(),
                         job_ids: vec![check.job_id.clone()],
-                        outcome: Outcome::Failed,
+                        outcome: Outcome::CancelIgnored,
                         detail: format!(
                             "cancel_ignored: still running {} polls after the cancel",
                             dispatch::CANCEL_CHECK_POLLS
@@ -231,7 +232,7 @@ fn event_line(target: &str, event: &JobEvent) -> Line {
             Some(final_status.as_ref().map_or("unknown".to_string(), |s| s.to_string())),
         ),
     };
-    Line::Event { target: target.into(), job_id: event.job().id.clone(), event: event.kind().into(), from, to }
+    Line::Event { target: target.into(), job_id: event.job().id.clone(), event: event.kind().to_string(), from, to }
 }
 
 /// Disappeared jobs with their final status (or `unknown`), kept as history.

@@ -65,6 +65,41 @@ impl By {
     }
 }
 
+/// When a scheduled task started a run, as the tasks watcher read it.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskStart<'a> {
+    /// The task.
+    pub task: &'a str,
+    /// Its owner, who owns the job it starts.
+    pub owner: &'a str,
+    /// When the run was created, epoch ms (the server's clock).
+    pub at_ms: i64,
+}
+
+/// How far a job's start may be from its task run's creation to be taken as that run's job.
+const TASK_START_SLACK_MS: i64 = 120_000;
+
+/// Gives the runs whose job list carried no `inputs` (Enterprise's: no task id known) the task
+/// that started them: one of their owner's tasks whose run was created within two minutes of the
+/// job's start, when exactly one task fits.
+pub fn attribute_tasks(runs: &mut [Run], starts: &[TaskStart]) {
+    if starts.is_empty() {
+        return;
+    }
+    for run in runs.iter_mut().filter(|r| r.job.task_id.is_none()) {
+        let (Some(owner), Some(started)) = (run.job.username.as_deref(), run.job.started_at) else { continue };
+        let mut tasks = starts
+            .iter()
+            .filter(|s| s.owner == owner && (s.at_ms - started).abs() <= TASK_START_SLACK_MS)
+            .map(|s| s.task);
+        if let Some(first) = tasks.next() {
+            if tasks.all(|t| t == first) {
+                run.job.task_id = Some(first.to_string());
+            }
+        }
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

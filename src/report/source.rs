@@ -18,6 +18,17 @@ pub async fn from_store(
     for target in targets {
         let titles = store.tasks(Scope::Real, target).await?.unwrap_or_default();
         let mut recorded = super::runs(target, store.changes(Scope::Real, target, i64::MAX).await?);
+        let mut starts = Vec::new();
+        for (id, seen) in &titles {
+            for run in store.task_runs(Scope::Real, target, id).await? {
+                starts.extend(run.created_ms.map(|at| super::TaskStart {
+                    task: id,
+                    owner: &seen.task.owner,
+                    at_ms: at,
+                }));
+            }
+        }
+        super::attribute_tasks(&mut recorded, &starts);
         for run in &mut recorded {
             let seen = run.job.task_id.as_ref().and_then(|id| titles.get(id));
             run.job.task_title = seen.map(|s| s.task.title.clone());

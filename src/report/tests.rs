@@ -89,6 +89,35 @@ fn runs_outside_the_window_and_other_groupings() {
     assert!(empty.groups.is_empty() && empty.longest.is_empty() && empty.days.len() == 1);
 }
 
+/// On Enterprise the job list carries no `inputs`: a run's task is the one of its owner's tasks
+/// whose run the watcher read as created within two minutes of the job's start, if only one fits.
+#[test]
+fn a_run_without_a_task_id_takes_the_one_task_of_its_owner_that_started_then() {
+    let mut runs = runs("prod", history());
+    runs.iter_mut().filter(|r| r.job.id == "a1").for_each(|r| r.job.task_id = Some(String::new()));
+    let starts = [
+        TaskStart { task: "t1", owner: "ann", at_ms: T0 + DAY - 30_000 },
+        TaskStart { task: "t1", owner: "ann", at_ms: T0 + DAY + 40_000 },
+        TaskStart { task: "t9", owner: "ann", at_ms: T0 + 2 * DAY },
+        TaskStart { task: "tb", owner: "bob", at_ms: T0 + 121_000 },
+        TaskStart { task: "tz", owner: "zed", at_ms: T0 },
+    ];
+    attribute_tasks(&mut runs, &starts);
+    let mut tasks: Vec<(&str, Option<&str>)> =
+        runs.iter().map(|r| (r.job.id.as_str(), r.job.task_id.as_deref())).collect();
+    tasks.sort();
+    assert_eq!(
+        tasks,
+        [("a1", Some("")), ("a2", Some("t1")), ("a3", Some("t1")), ("b1", None), ("b2", None)],
+        "a1's list said it was not scheduled; b1 started 2 min 1 s before bob's run"
+    );
+    let two =
+        [TaskStart { task: "t1", owner: "bob", at_ms: T0 }, TaskStart { task: "t2", owner: "bob", at_ms: T0 + 1 }];
+    let mut runs = super::runs("prod", history());
+    attribute_tasks(&mut runs, &two);
+    assert!(runs.iter().all(|r| r.job.task_id.is_none()), "two tasks fit: neither is taken");
+}
+
 #[test]
 fn every_format_carries_the_same_numbers_and_the_page_escapes_names() {
     let mut history = history();

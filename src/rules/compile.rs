@@ -7,9 +7,11 @@ use super::{Rule, RuleError, Schedule, Trigger};
 use crate::actions::template::Provides;
 use crate::actions::ActionConfig;
 use crate::config::{ConfigDuration, Flavor};
+use crate::diff::EventKind;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::time::Duration;
+use strum::VariantNames;
 
 const RULE_KEYS: &[&str] = &[
     "name",
@@ -43,9 +45,6 @@ const MATCH_KEYS: &[&str] = &[
     "min_runs",
     "window",
 ];
-const TRIGGERS: &[&str] =
-    &["poll", "appeared", "status_changed", "disappeared", "schedule", "task_failed", "task_stopped", "task_missed"];
-
 /// Compiles every located rule; names must be unique across files. `targets` are the configured
 /// targets with their flavors, when known.
 pub fn compile_all(located: &[Located], targets: &[(&str, Option<Flavor>)], errors: &mut Vec<RuleError>) -> Vec<Rule> {
@@ -189,7 +188,9 @@ fn trigger(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -
         None => "poll",
         Some(Value::String(on)) => on.as_str(),
         Some(other) => {
-            errors.push(r.error(Some("on"), format!("`on` must be one of {}, not {other}", TRIGGERS.join(", "))));
+            errors.push(
+                r.error(Some("on"), format!("`on` must be one of {}, not {other}", EventKind::VARIANTS.join(", "))),
+            );
             return None;
         }
     };
@@ -202,22 +203,26 @@ fn trigger(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -
     if on != "task_missed" && map.contains_key("grace") {
         errors.push(r.error(Some("grace"), "`grace` only applies to `on: task_missed` rules"));
     }
-    match on {
-        "poll" => Some(Trigger::Poll),
-        "task_failed" => Some(Trigger::TaskFailed),
-        "task_stopped" => Some(Trigger::TaskStopped),
-        "task_missed" => match map.get("grace") {
+    match on.parse::<EventKind>() {
+        Ok(EventKind::Poll) => Some(Trigger::Poll),
+        Ok(EventKind::TaskFailed) => Some(Trigger::TaskFailed),
+        Ok(EventKind::TaskStopped) => Some(Trigger::TaskStopped),
+        Ok(EventKind::TaskMissed) => match map.get("grace") {
             None => Some(Trigger::TaskMissed { grace: Duration::from_secs(15 * 60) }),
             Some(value) => duration(r, "grace", value, errors).map(|grace| Trigger::TaskMissed { grace }),
         },
-        "appeared" => Some(Trigger::Appeared),
-        "status_changed" => Some(Trigger::StatusChanged),
-        "disappeared" => Some(Trigger::Disappeared),
-        "schedule" => schedule(r, map, errors).map(|s| Trigger::Schedule(Box::new(s))),
-        other => {
-            let hint = nearest(other, TRIGGERS).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
-            errors
-                .push(r.error(Some("on"), format!("unknown trigger `{other}`{hint}; valid: {}", TRIGGERS.join(", "))));
+        Ok(EventKind::Appeared) => Some(Trigger::Appeared),
+        Ok(EventKind::StatusChanged) => Some(Trigger::StatusChanged),
+        Ok(EventKind::Disappeared) => Some(Trigger::Disappeared),
+        Ok(EventKind::Schedule) => schedule(r, map, errors).map(|s| Trigger::Schedule(Box::new(s))),
+        Err(_) => {
+            let other = on;
+            let hint =
+                nearest(other, EventKind::VARIANTS).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+            errors.push(r.error(
+                Some("on"),
+                format!("unknown trigger `{other}`{hint}; valid: {}", EventKind::VARIANTS.join(", ")),
+            ));
             None
         }
     }

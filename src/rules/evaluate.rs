@@ -182,13 +182,13 @@ fn poll_firing(
     Some(Firing {
         rule: index,
         job: job.clone(),
-        event: EventInfo { kind: "poll".into(), from: None, to: None },
+        event: EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None },
         trigger,
     })
 }
 
 fn event_rule(index: usize, rule: &Rule, input: &Input, out: &mut Evaluation) -> Vec<Firing> {
-    let wanted = rule.trigger.as_str();
+    let wanted = rule.trigger.kind();
     // A job first seen (after the baseline) already in a status changed from `none` (SPEC §4.10).
     let first_seen_counts = matches!(rule.trigger, Trigger::StatusChanged);
     let mut firings = Vec::new();
@@ -222,23 +222,33 @@ fn event_rule(index: usize, rule: &Rule, input: &Input, out: &mut Evaluation) ->
 /// A job first seen in its status: a change from `none`, trigger `none->FAILED`.
 fn first_seen(job: &Job) -> (EventInfo, String) {
     let to = job.status.as_str();
-    let info = EventInfo { kind: "status_changed".into(), from: Some("none".into()), to: Some(to.into()) };
+    let info =
+        EventInfo { kind: crate::diff::EventKind::StatusChanged, from: Some("none".into()), to: Some(to.into()) };
     (info, format!("none->{to}"))
 }
 
 /// The event info and the trigger part of the firing key of one event.
 fn describe(event: &JobEvent) -> (EventInfo, String) {
     match event {
-        JobEvent::Appeared(_) => (EventInfo { kind: "appeared".into(), from: None, to: None }, "appeared".into()),
+        JobEvent::Appeared(_) => {
+            (EventInfo { kind: crate::diff::EventKind::Appeared, from: None, to: None }, "appeared".into())
+        }
         JobEvent::StatusChanged { before, after } => {
             let (from, to) = (before.status.as_str(), after.status.as_str());
             let trigger =
                 if from == to { format!("{}->{}", before.phase(), after.phase()) } else { format!("{from}->{to}") };
-            (EventInfo { kind: "status_changed".into(), from: Some(from.into()), to: Some(to.into()) }, trigger)
+            (
+                EventInfo { kind: crate::diff::EventKind::StatusChanged, from: Some(from.into()), to: Some(to.into()) },
+                trigger,
+            )
         }
         JobEvent::Disappeared { last_seen, final_status } => {
             let to = Some(final_status.as_ref().map_or("unknown".to_string(), |s| s.as_str().to_string()));
-            let info = EventInfo { kind: "disappeared".into(), from: Some(last_seen.status.as_str().into()), to };
+            let info = EventInfo {
+                kind: crate::diff::EventKind::Disappeared,
+                from: Some(last_seen.status.as_str().into()),
+                to,
+            };
             (info, "disappeared".into())
         }
     }

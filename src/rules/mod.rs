@@ -16,6 +16,7 @@ pub use matcher::{Condition, Subject, Test, UsualLimit, Verdict};
 pub use tasks::{TaskCondition, TaskFiring, TaskInput};
 
 use crate::actions::ActionConfig;
+use crate::diff::EventKind;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -45,18 +46,23 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    /// The kind of event that fires it.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Trigger::Poll => EventKind::Poll,
+            Trigger::Appeared => EventKind::Appeared,
+            Trigger::StatusChanged => EventKind::StatusChanged,
+            Trigger::Disappeared => EventKind::Disappeared,
+            Trigger::Schedule(_) => EventKind::Schedule,
+            Trigger::TaskFailed => EventKind::TaskFailed,
+            Trigger::TaskStopped => EventKind::TaskStopped,
+            Trigger::TaskMissed { .. } => EventKind::TaskMissed,
+        }
+    }
+
     /// The `on:` spelling.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Trigger::Poll => "poll",
-            Trigger::Appeared => "appeared",
-            Trigger::StatusChanged => "status_changed",
-            Trigger::Disappeared => "disappeared",
-            Trigger::Schedule(_) => "schedule",
-            Trigger::TaskFailed => "task_failed",
-            Trigger::TaskStopped => "task_stopped",
-            Trigger::TaskMissed { .. } => "task_missed",
-        }
+        self.kind().as_str()
     }
 
     /// A trigger about scheduled tasks, not jobs.
@@ -105,17 +111,16 @@ pub struct Rule {
     pub line: u64,
 }
 
-/// What follows a shadow rule's name in the ledger.
-pub const SHADOW: &str = " (shadow)";
-
 impl Rule {
     /// The rule's name in the ledger: a shadow rule's firings are kept apart, so that removing
     /// `mode: shadow` acts on the jobs that still match.
     pub fn ledger_name(&self) -> std::borrow::Cow<'_, str> {
-        match self.shadow {
-            true => format!("{}{SHADOW}", self.name).into(),
-            false => self.name.as_str().into(),
-        }
+        crate::ledger::key(&self.name, self.shadow)
+    }
+
+    /// The ledger record of a firing of this rule.
+    pub fn record(&self, job_id: String, trigger: String) -> crate::plan::LedgerRecord {
+        crate::plan::LedgerRecord { rule: self.name.clone(), shadow: self.shadow, job_id, trigger }
     }
 
     /// Whether the rule has a `cancel` action.

@@ -5,7 +5,7 @@
 use super::load::{check_keys, Located};
 use super::matcher::glob_matches;
 use super::{Rule, RuleError, RuleSet, Trigger};
-use crate::diff::EventInfo;
+use crate::diff::{EventInfo, EventKind};
 use crate::ledger::LedgerIndex;
 use crate::task_diff::{missed, Seen, TaskEvent, TaskFacts};
 use serde_json::{Map, Value};
@@ -204,14 +204,14 @@ fn events_of(rule: &Rule, input: &TaskInput) -> Vec<Candidate> {
             (TaskEvent::Failed { run, consecutive_failures, .. }, Trigger::TaskFailed) => {
                 facts.consecutive_failures = *consecutive_failures;
                 facts.result = Some(run.status.clone());
-                ("task_failed", format!("failed:{}", run.id), Some(run.status.clone()))
+                (EventKind::TaskFailed, format!("failed:{}", run.id), Some(run.status.clone()))
             }
             (TaskEvent::Stopped { task }, Trigger::TaskStopped) => {
-                ("task_stopped", format!("stopped@{}", task.last_start_ms.unwrap_or(0)), task.state.clone())
+                (EventKind::TaskStopped, format!("stopped@{}", task.last_start_ms.unwrap_or(0)), task.state.clone())
             }
             _ => continue,
         };
-        out.push((facts, EventInfo { kind: kind.into(), from: None, to }, trigger));
+        out.push((facts, EventInfo { kind, from: None, to }, trigger));
     }
     out
 }
@@ -220,7 +220,7 @@ fn missed_runs(input: &TaskInput, grace_ms: i64) -> Vec<Candidate> {
     let mut out = Vec::new();
     for seen in input.tasks.values() {
         let Some(due) = missed(&seen.task, input.now_ms, grace_ms, input.zone) else { continue };
-        let event = EventInfo { kind: "task_missed".into(), from: None, to: None };
+        let event = EventInfo { kind: crate::diff::EventKind::TaskMissed, from: None, to: None };
         out.push((seen.facts(input.zone, Some(due)), event, format!("missed@{due}")));
     }
     out

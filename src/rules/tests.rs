@@ -326,7 +326,7 @@ fn a_job_first_seen_failed_is_a_change_from_none() {
     let rules_fired: Vec<&str> = result.firings.iter().map(|f| set.rules[f.rule].name.as_str()).collect();
     assert_eq!(rules_fired, ["failures", "fast", "fast"], "`from: running` does not match a job first seen");
     assert_eq!(result.firings[0].event.from.as_deref(), Some("none"));
-    assert_eq!(result.firings[0].event.kind, "status_changed");
+    assert_eq!(result.firings[0].event.kind, crate::diff::EventKind::StatusChanged);
     let mut ledger = LedgerIndex::default();
     ledger.record("failures", "quick", "none->FAILED", NOW);
     let again = evaluate(&set, &jobs, &events, &ledger, &Streaks::new());
@@ -351,7 +351,8 @@ fn a_shadow_rule_records_its_firings_apart_and_mode_takes_only_shadow() {
         rules("rules:\n  - { name: try, mode: shadow, match: { status: running }, actions: [{ type: cancel }] }\n");
     let rule = &set.rules[0];
     assert!(rule.shadow);
-    assert_eq!(rule.ledger_name(), format!("try{SHADOW}"));
+    assert_eq!(rule.ledger_name(), "try (shadow)");
+    assert_eq!(crate::ledger::parse_key(&rule.ledger_name()), ("try", true));
     let mut ledger = LedgerIndex::default();
     ledger.record("try", "j1", "poll", 1_000);
     let snap = snapshot(vec![Job::new("j1", Status::Executing)]);

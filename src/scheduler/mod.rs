@@ -56,7 +56,7 @@ impl Context {
                     ("target", r.target.clone()),
                     ("rule", r.rule.clone()),
                     ("action", r.action.clone()),
-                    ("outcome", r.outcome.to_string()),
+                    ("outcome", r.outcome.printed().to_string()),
                 ];
                 if r.shadow {
                     labels.push(("mode", "shadow".into()));

@@ -77,3 +77,53 @@ async fn a_report_of_a_recorded_run_has_exact_figures_and_its_page_draws_both_ch
     assert!(charts[1].contains("failed") && charts[1].contains("cancelled"), "the legend");
     keep_screenshot(binary, &url, "report.png").await;
 }
+
+/// Enterprise before 12.1 lists jobs without `inputs`, so without their task: `report --by task`
+/// knows a failed job's task from its resource (read for the failure, kept in the history) and a
+/// completed job's from the task runs the watcher read (its owner's task that started then).
+#[tokio::test]
+async fn report_by_task_knows_the_tasks_that_an_abbreviated_list_leaves_out() {
+    let scenario = "version: '11.5'
+users:
+  - { username: admin, password: simulator }
+  - { username: joe, password: joe, admin: false }
+jobs:
+  - { id: jfail, username: joe, start: 2s, runs: 2s, ends: failed, task_id: nightly }
+  - { id: jhourly, username: joe, start: -30m, runs: 1m }
+  - { id: jhand, username: ann, start: -20m, runs: 1m }
+tasks:
+  - { id: nightly, title: Nightly parcels, owner: joe, every: 1d, start: 1h }
+  - { id: hourly, title: Hourly check, owner: joe, every: 1h, start: -30m }
+";
+    let site = Site::start(scenario, Flavor::Enterprise, None, "{ every: 1s, timeout: 2s }").await;
+    site.target_key("tasks", "{ every: 1s }");
+    site.rules("rules:\n  - { name: failures, on: status_changed, match: { to: failed }, actions: [{ type: log, message: 'failed {{ job.id }}' }] }\n");
+    let mut daemon = Daemon::start(&site.config_path, &[]);
+    let failed = poll_until(Duration::from_secs(20), || daemon.log().contains("failed jfail")).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    daemon.signal("TERM");
+    daemon.wait_exit(Duration::from_secs(15)).await.expect("stops");
+    assert!(failed, "{}", daemon.log());
+
+    let out = site.run(&["report", "--since", "1d", "--by", "task", "--format", "json"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut groups: Vec<(String, u64, u64)> = report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (g["name"].as_str().unwrap().to_string(), g["runs"].as_u64().unwrap(), g["failures"].as_u64().unwrap())
+        })
+        .collect();
+    groups.sort();
+    assert_eq!(
+        groups,
+        [
+            ("(not scheduled)".to_string(), 1, 0),
+            ("Hourly check (hourly)".to_string(), 1, 0),
+            ("Nightly parcels (nightly)".to_string(), 1, 1)
+        ],
+        "{report}"
+    );
+}

@@ -37,7 +37,7 @@ pub(super) async fn insert_ledger(
             query = query
                 .bind(c.scope.as_str())
                 .bind(c.target)
-                .bind(record.rule.as_str())
+                .bind(record.key().into_owned())
                 .bind(record.job_id.as_str())
                 .bind(record.trigger.as_str())
                 .bind(c.now_ms);

@@ -20,8 +20,10 @@ pub struct Change {
 /// One firing the live rules recorded.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Fired {
-    /// The rule's name in the ledger.
+    /// The rule.
     pub rule: String,
+    /// Of a `mode: shadow` rule.
+    pub shadow: bool,
     /// The job (`*` for a digest slot).
     pub job_id: String,
     /// The trigger.
@@ -58,7 +60,11 @@ impl SqlStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|row| Ok(Fired { rule: row.try_get(0)?, job_id: row.try_get(1)?, trigger: row.try_get(2)? }))
+            .map(|row| {
+                let key: String = row.try_get(0)?;
+                let (rule, shadow) = crate::ledger::parse_key(&key);
+                Ok(Fired { rule: rule.into(), shadow, job_id: row.try_get(1)?, trigger: row.try_get(2)? })
+            })
             .collect()
     }
 

@@ -130,7 +130,7 @@ async fn a_poll_round_trips_and_an_unchanged_poll_writes_one_row(backend: Backen
     let jobs = [job("a", Status::Executing), job("b", Status::Failed)];
     let listed = snapshot(jobs.to_vec());
     let mut first = PollCommit { snapshot: Some(&listed), ..commit("prod", &jobs, &[]) };
-    first.ledger.push(LedgerRecord { rule: "r".into(), job_id: "a".into(), trigger: "poll".into() });
+    first.ledger.push(LedgerRecord { rule: "r".into(), shadow: false, job_id: "a".into(), trigger: "poll".into() });
     first.streaks_set.push(("s".into(), "a".into(), 2));
     store.commit_poll(&first).await.unwrap();
 
@@ -271,7 +271,7 @@ async fn pruning_keeps_what_is_still_listed(backend: Backend) {
     let (both, one) = (snapshot(jobs.to_vec()), snapshot(jobs[..1].to_vec()));
     let mut poll = PollCommit { snapshot: Some(&both), ..commit("prod", &jobs, &[]) };
     poll.ledger = ["listed", "gone"]
-        .map(|j| LedgerRecord { rule: "r".into(), job_id: j.into(), trigger: "poll".into() })
+        .map(|j| LedgerRecord { rule: "r".into(), shadow: false, job_id: j.into(), trigger: "poll".into() })
         .to_vec();
     store.commit_poll(&poll).await.unwrap();
     store.commit_poll(&PollCommit { snapshot: Some(&one), ..commit("prod", &[], &["gone"]) }).await.unwrap();
@@ -321,13 +321,15 @@ async fn a_job_ledger_goes_as_a_whole_and_each_target_is_cut_on_its_server_clock
     for (target, now) in [("ahead", 1_000), ("behind", 1_000)] {
         let mut poll = commit(target, &[], &["gone"]);
         poll.now_ms = now;
-        poll.ledger = vec![LedgerRecord { rule: "r".into(), job_id: "gone".into(), trigger: "poll".into() }];
+        poll.ledger =
+            vec![LedgerRecord { rule: "r".into(), shadow: false, job_id: "gone".into(), trigger: "poll".into() }];
         store.commit_poll(&poll).await.unwrap();
     }
     // A newer firing of another trigger for the same job keeps its older one too.
     let mut later = commit("ahead", &[], &[]);
     later.now_ms = 5_000;
-    later.ledger = vec![LedgerRecord { rule: "r".into(), job_id: "gone".into(), trigger: "disappeared".into() }];
+    later.ledger =
+        vec![LedgerRecord { rule: "r".into(), shadow: false, job_id: "gone".into(), trigger: "disappeared".into() }];
     store.commit_poll(&later).await.unwrap();
     // Local cut at 2 000; "ahead"'s server runs 10 s ahead of this machine, "behind" 10 s behind.
     let cutoff = Cutoff::ago(
@@ -350,11 +352,12 @@ async fn a_job_ledger_goes_as_a_whole_and_each_target_is_cut_on_its_server_clock
     memory.record("r", "gone", "disappeared", 5_000);
     assert_eq!(memory.prune(3_000, |_| false), 0, "the newest firing is after the cut: the job stays whole");
     let mut sql = commit("solo", &[], &["gone"]);
-    sql.ledger = vec![LedgerRecord { rule: "r".into(), job_id: "gone".into(), trigger: "poll".into() }];
+    sql.ledger = vec![LedgerRecord { rule: "r".into(), shadow: false, job_id: "gone".into(), trigger: "poll".into() }];
     store.commit_poll(&sql).await.unwrap();
     let mut newer = commit("solo", &[], &[]);
     newer.now_ms = 5_000;
-    newer.ledger = vec![LedgerRecord { rule: "r".into(), job_id: "gone".into(), trigger: "disappeared".into() }];
+    newer.ledger =
+        vec![LedgerRecord { rule: "r".into(), shadow: false, job_id: "gone".into(), trigger: "disappeared".into() }];
     store.commit_poll(&newer).await.unwrap();
     store.prune(&Cutoff { local_ms: 0, servers: vec![("solo".into(), 3_000)] }).await.unwrap();
     let solo = store.load_target(Scope::Real, "solo").await.unwrap();
