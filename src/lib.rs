@@ -16,6 +16,7 @@ pub mod engine;
 pub mod files;
 pub mod journal;
 pub mod ledger;
+pub mod page;
 pub mod plan;
 pub mod replay;
 pub mod report;

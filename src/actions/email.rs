@@ -204,7 +204,7 @@ impl Email {
         let maker = cx.services.reports.as_ref().ok_or_else(|| {
             ActionError::permanent("`report:` needs nbwarden's state store, which this command does not open")
         })?;
-        let made = maker.make(spec, cx.target, crate::clock::local_now_ms()).await;
+        let made = maker.make(spec, cx.target, cx.now_ms).await;
         made.map(Some).map_err(|e| ActionError::transient(format!("cannot make the report: {e}")))
     }
 

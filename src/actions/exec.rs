@@ -53,7 +53,7 @@ impl super::Plugin for ExecConfig {
         if let Some(Err(why)) =
             self.command.first().filter(|p| !p.contains("{{") && !p.contains("{%")).map(|p| runnable(p))
         {
-            out.push(("command", why));
+            out.push(("command", why.to_string()));
         }
         let valid = |name: &str| !name.is_empty() && !name.contains(['=', '\0']);
         for name in self.inherit_env.iter().chain(self.env.keys()).filter(|n| !valid(n)) {
@@ -83,8 +83,19 @@ impl super::Plugin for ExecConfig {
     }
 }
 
+/// Why a program cannot be started.
+#[derive(Debug, thiserror::Error)]
+enum NotRunnable {
+    #[error("the program `{0}` does not exist")]
+    Missing(String),
+    #[error("`{0}` is not an executable file (chmod +x?)")]
+    NotExecutable(String),
+    #[error("the program `{0}` is not on PATH ({1}); give its full path")]
+    NotOnPath(String, String),
+}
+
 /// Whether `program` can be started: a path to an executable file, or a name found on `PATH`.
-fn runnable(program: &str) -> Result<(), String> {
+fn runnable(program: &str) -> Result<(), NotRunnable> {
     use std::os::unix::fs::PermissionsExt;
     let executable = |path: &std::path::Path| {
         std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -92,15 +103,15 @@ fn runnable(program: &str) -> Result<(), String> {
     if program.contains('/') {
         let path = std::path::Path::new(program);
         return match (path.exists(), executable(path)) {
-            (false, _) => Err(format!("the program `{program}` does not exist")),
-            (true, false) => Err(format!("`{program}` is not an executable file (chmod +x?)")),
+            (false, _) => Err(NotRunnable::Missing(program.into())),
+            (true, false) => Err(NotRunnable::NotExecutable(program.into())),
             (true, true) => Ok(()),
         };
     }
     let path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
     match path.split(':').any(|dir| executable(&std::path::Path::new(dir).join(program))) {
         true => Ok(()),
-        false => Err(format!("the program `{program}` is not on PATH ({path}); give its full path")),
+        false => Err(NotRunnable::NotOnPath(program.into(), path)),
     }
 }
 

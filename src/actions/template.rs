@@ -32,26 +32,9 @@ fn environment() -> &'static Environment<'static> {
     })
 }
 
-/// The environment of nbwarden's own pages (`/status`, the report): strict, so that a mistake in
-/// them fails their tests.
-fn pages() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env
-    })
-}
-
 /// Renders a rule's HTML template: every value is HTML-escaped.
 pub fn render_html(source: &str, context: &impl serde::Serialize) -> Result<String, TemplateError> {
     let template = environment().template_from_named_str("body.html", source).map_err(|e| describe(&e))?;
-    template.render(minijinja::value::Serde(context)).map_err(|e| describe(&e))
-}
-
-/// Renders one of nbwarden's own HTML pages, strictly: every value is HTML-escaped.
-pub fn render_page(source: &str, context: &impl serde::Serialize) -> Result<String, TemplateError> {
-    let template = pages().template_from_named_str("page.html", source).map_err(|e| describe(&e))?;
     template.render(minijinja::value::Serde(context)).map_err(|e| describe(&e))
 }
 

@@ -9,6 +9,7 @@ pub mod duration;
 mod model;
 mod size;
 mod state;
+mod target;
 pub mod yaml;
 mod zone;
 

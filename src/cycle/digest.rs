@@ -43,7 +43,7 @@ impl Core {
         };
         let mut jobs: Vec<Job> = seen.into_iter().filter(matches).collect();
         jobs.sort_by(|a, b| a.started_at.cmp(&b.started_at).then_with(|| a.id.cmp(&b.id)));
-        let slot = rule.record(DIGEST_JOB.into(), slot_trigger(slot_ms));
+        let slot = super::planning::record(rule, DIGEST_JOB.into(), slot_trigger(slot_ms));
         Some(plan_digest(rule, slot, jobs, slot_ms))
     }
 

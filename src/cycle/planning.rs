@@ -37,7 +37,7 @@ pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budg
             plan.suppressed.extend(suppressed);
             continue;
         }
-        plan.ledger.push(rule.record(firing.job.id.clone(), firing.trigger.clone()));
+        plan.ledger.push(record(rule, firing.job.id.clone(), firing.trigger.clone()));
         for (index, action) in rule.actions.iter().enumerate() {
             if let Some(&at) = batches.get(&(firing.rule, index)) {
                 plan.actions[at].jobs.push(firing.job.clone());
@@ -87,7 +87,7 @@ pub fn plan_tasks(rules: &RuleSet, firings: &[TaskFiring], now_ms: i64) -> Decis
     for firing in firings {
         let rule = &rules.rules[firing.rule];
         let job_id = crate::rules::tasks::task_key(&firing.facts.task.id);
-        plan.ledger.push(rule.record(job_id, firing.trigger.clone()));
+        plan.ledger.push(record(rule, job_id, firing.trigger.clone()));
         if firing.quiet {
             continue;
         }
@@ -117,4 +117,9 @@ fn report(
         detail: detail.into(),
         shadow: rule.shadow,
     }
+}
+
+/// The ledger record of a firing of `rule`.
+pub(super) fn record(rule: &Rule, job_id: String, trigger: String) -> LedgerRecord {
+    LedgerRecord { rule: rule.name.clone(), shadow: rule.shadow, job_id, trigger }
 }

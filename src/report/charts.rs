@@ -1,7 +1,7 @@
 //! The report's charts, drawn by plotters as SVG: compute hours by group as bars, and the runs of
 //! each day stacked by outcome.
 
-use super::{Day, Group, Outcome};
+use super::{Day, Ending, Group};
 pub use crate::chart::ChartError;
 use crate::chart::{legend, svg, FAILED, FONT, GRID};
 use plotters::coord::ranged1d::SegmentValue;
@@ -13,12 +13,12 @@ pub const BARS: usize = 15;
 const WIDTH: u32 = 860;
 
 /// The colour of an outcome in the charts (and the page's legend).
-pub fn colour(outcome: Outcome) -> RGBColor {
+pub fn colour(outcome: Ending) -> RGBColor {
     match outcome {
-        Outcome::Completed => RGBColor(46, 125, 50),
-        Outcome::Failed => FAILED,
-        Outcome::Cancelled => RGBColor(239, 108, 0),
-        Outcome::Unknown => RGBColor(120, 120, 120),
+        Ending::Completed => RGBColor(46, 125, 50),
+        Ending::Failed => FAILED,
+        Ending::Cancelled => RGBColor(239, 108, 0),
+        Ending::Unknown => RGBColor(120, 120, 120),
     }
 }
 
@@ -85,7 +85,7 @@ pub fn runs_per_day(days: &[Day]) -> Result<String, ChartError> {
             .label_style((FONT, 12))
             .draw()?;
         let mut below = vec![0; days.len()];
-        for outcome in Outcome::ALL {
+        for outcome in Ending::ALL {
             let colour = colour(outcome);
             let segments: Vec<Rectangle<_>> = days
                 .iter()

@@ -103,7 +103,7 @@ pub fn attribute_tasks(runs: &mut [Run], starts: &[TaskStart]) {
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum Ending {
     /// COMPLETED.
     Completed,
     /// FAILED.
@@ -114,17 +114,17 @@ pub enum Outcome {
     Unknown,
 }
 
-impl Outcome {
+impl Ending {
     /// Every outcome, in chart order.
-    pub const ALL: [Outcome; 4] = [Outcome::Completed, Outcome::Failed, Outcome::Cancelled, Outcome::Unknown];
+    pub const ALL: [Ending; 4] = [Ending::Completed, Ending::Failed, Ending::Cancelled, Ending::Unknown];
 
     /// The lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Completed => "completed",
-            Outcome::Failed => "failed",
-            Outcome::Cancelled => "cancelled",
-            Outcome::Unknown => "unknown",
+            Ending::Completed => "completed",
+            Ending::Failed => "failed",
+            Ending::Cancelled => "cancelled",
+            Ending::Unknown => "unknown",
         }
     }
 }
@@ -141,7 +141,7 @@ pub struct Run {
     /// End minus start, ms.
     pub runtime_ms: i64,
     /// How it ended.
-    pub outcome: Outcome,
+    pub outcome: Ending,
 }
 
 /// The finished runs of one target's history: each job's last recorded version, when it has a
@@ -158,10 +158,10 @@ pub fn runs(target: &str, changes: Vec<Change>) -> Vec<Run> {
 
 fn finished(target: &str, change: Change) -> Option<Run> {
     let outcome = match change.job.phase() {
-        Phase::Completed => Outcome::Completed,
-        Phase::Failed => Outcome::Failed,
-        Phase::Cancelled => Outcome::Cancelled,
-        _ if !change.listed => Outcome::Unknown,
+        Phase::Completed => Ending::Completed,
+        Phase::Failed => Ending::Failed,
+        Phase::Cancelled => Ending::Cancelled,
+        _ if !change.listed => Ending::Unknown,
         _ => return None,
     };
     let ended_ms = change.job.ended_at.unwrap_or(change.at_ms);
@@ -204,7 +204,7 @@ pub struct Longest {
     /// Its runtime, minutes.
     pub runtime_minutes: f64,
     /// How it ended.
-    pub outcome: Outcome,
+    pub outcome: Ending,
     /// When it ended, RFC 3339.
     pub ended: String,
 }
@@ -270,7 +270,7 @@ fn group(name: String, runs: &[&Run], cancelled: &BTreeSet<(String, String)>) ->
     let mut runtimes: Vec<i64> = runs.iter().map(|r| r.runtime_ms).collect();
     runtimes.sort_unstable();
     let n = runtimes.len();
-    let failures = runs.iter().filter(|r| r.outcome == Outcome::Failed).count() as u64;
+    let failures = runs.iter().filter(|r| r.outcome == Ending::Failed).count() as u64;
     let median = match n % 2 {
         1 => runtimes[n / 2] as f64,
         _ => (runtimes[n / 2 - 1] + runtimes[n / 2]) as f64 / 2.0,
@@ -313,7 +313,7 @@ fn days(runs: &[&Run], since_ms: i64, until_ms: i64) -> Vec<Day> {
         }
     }
     for day in &mut out {
-        for outcome in Outcome::ALL {
+        for outcome in Ending::ALL {
             day.runs.entry(outcome.as_str()).or_default();
         }
     }

@@ -41,7 +41,7 @@ struct Totals {
 /// The HTML page: one file, no scripts, no external assets; every value escaped, the charts
 /// are plotters' SVG.
 pub fn html(report: &Report) -> Result<String, RenderError> {
-    let colours = super::Outcome::ALL
+    let colours = super::Ending::ALL
         .into_iter()
         .map(|o| {
             let c = charts::colour(o);
@@ -63,13 +63,13 @@ pub fn html(report: &Report) -> Result<String, RenderError> {
         colours,
         totals,
     };
-    crate::actions::template::render_page(PAGE, &page).map_err(|e| RenderError::Page(e.to_string()))
+    crate::page::render(PAGE, &page).map_err(|e| RenderError::Page(e.to_string()))
 }
 
 /// The groups as one HTML table with inline styles, for a message's body (mail clients show
 /// no SVG and drop style sheets).
 pub fn summary_html(report: &Report) -> Result<String, RenderError> {
-    crate::actions::template::render_page(SUMMARY, report).map_err(|e| RenderError::Page(e.to_string()))
+    crate::page::render(SUMMARY, report).map_err(|e| RenderError::Page(e.to_string()))
 }
 
 const SUMMARY: &str = r#"<p>Notebook runs by {{ by }} from {{ since }} to {{ until }}:</p>

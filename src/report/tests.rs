@@ -52,16 +52,16 @@ fn exact_figures_per_owner_the_longest_runs_and_every_day() {
     let ann = &report.groups[1];
     assert_eq!((ann.runs, ann.compute_minutes, ann.failures, ann.failure_rate), (3, 60.0, 1, 0.333));
     assert_eq!((ann.median_minutes, ann.p95_minutes, ann.cancels), (20.0, 30.0, 0));
-    let longest: Vec<(&str, f64, Outcome)> =
+    let longest: Vec<(&str, f64, Ending)> =
         report.longest.iter().map(|l| (l.job_id.as_str(), l.runtime_minutes, l.outcome)).collect();
     assert_eq!(
         longest,
         [
-            ("b1", 90.0, Outcome::Cancelled),
-            ("a2", 30.0, Outcome::Failed),
-            ("a3", 20.0, Outcome::Completed),
-            ("a1", 10.0, Outcome::Completed),
-            ("b2", 5.0, Outcome::Unknown),
+            ("b1", 90.0, Ending::Cancelled),
+            ("a2", 30.0, Ending::Failed),
+            ("a3", 20.0, Ending::Completed),
+            ("a1", 10.0, Ending::Completed),
+            ("b2", 5.0, Ending::Unknown),
         ]
     );
     let days: Vec<(&str, u64, u64)> =

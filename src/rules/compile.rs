@@ -1,7 +1,7 @@
 //! Rule compilation: the YAML tree of each rule checked key by key and turned into a `Rule`.
 //! Every problem is collected, located on its key's line, with the nearest valid key suggested.
 
-use super::load::{check_keys, nearest, Located};
+use super::load::{check_keys, nearest, strings, Located};
 use super::matcher::{Condition, StatusValue, Test};
 use super::{Rule, RuleError, Schedule, Trigger};
 use crate::actions::template::Provides;
@@ -314,22 +314,6 @@ fn test(
         "scheduled" => Test::Scheduled(boolean(r, key, value, errors)?),
         _ => Test::ExceedsOwnTimeout(boolean(r, key, value, errors)?),
     })
-}
-
-pub(super) fn strings(r: &Located, key: &str, value: &Value, errors: &mut Vec<RuleError>) -> Option<Vec<String>> {
-    let one = |v: &Value| match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    };
-    let list: Option<Vec<String>> = match value {
-        Value::Array(items) if !items.is_empty() => items.iter().map(one).collect(),
-        other => one(other).map(|s| vec![s]),
-    };
-    if list.is_none() {
-        errors.push(r.error(Some(key), format!("`{key}` takes a non-empty text value or a list of them")));
-    }
-    list
 }
 
 fn duration(r: &Located, key: &str, value: &Value, errors: &mut Vec<RuleError>) -> Option<Duration> {

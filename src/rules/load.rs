@@ -170,6 +170,22 @@ pub fn check_keys(
 
 pub use crate::text::nearest;
 
+pub(super) fn strings(r: &Located, key: &str, value: &Value, errors: &mut Vec<RuleError>) -> Option<Vec<String>> {
+    let one = |v: &Value| match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let list: Option<Vec<String>> = match value {
+        Value::Array(items) if !items.is_empty() => items.iter().map(one).collect(),
+        other => one(other).map(|s| vec![s]),
+    };
+    if list.is_none() {
+        errors.push(r.error(Some(key), format!("`{key}` takes a non-empty text value or a list of them")));
+    }
+    list
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

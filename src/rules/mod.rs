@@ -118,11 +118,6 @@ impl Rule {
         crate::ledger::key(&self.name, self.shadow)
     }
 
-    /// The ledger record of a firing of this rule.
-    pub fn record(&self, job_id: String, trigger: String) -> crate::plan::LedgerRecord {
-        crate::plan::LedgerRecord { rule: self.name.clone(), shadow: self.shadow, job_id, trigger }
-    }
-
     /// Whether the rule has a `cancel` action.
     pub fn cancels(&self) -> bool {
         self.actions.iter().any(ActionConfig::is_destructive)

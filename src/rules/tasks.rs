@@ -100,7 +100,7 @@ pub(super) fn conditions(
                 );
                 None
             }),
-            _ => super::compile::strings(r, key, inner, errors).map(|list| match key {
+            _ => super::load::strings(r, key, inner, errors).map(|list| match key {
                 "title" => TaskTest::Title(list),
                 "owner" => TaskTest::Owner(list),
                 _ => TaskTest::ItemId(list),

@@ -7,15 +7,15 @@ pub mod metrics;
 mod page;
 pub mod server;
 
-use crate::arcgis::auth::local_now_ms;
 use crate::arcgis::model::rfc3339;
 use crate::arcgis::Phase;
+use crate::clock::Clock;
 use crate::diff::Snapshot;
 use crate::engine::Line;
 use crate::text::sanitize;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Jobs shown per target (running and queued first, longest first).
@@ -117,11 +117,28 @@ struct Inner {
     activity: BTreeMap<String, activity::Activity>,
 }
 
-/// The shared board, updated by the scheduler, read by the HTTP endpoint.
-#[derive(Debug, Default)]
-pub struct Board(Mutex<Inner>);
+/// The shared board, updated by the scheduler, read by the HTTP endpoint; its times are this
+/// machine's clock, the dispatcher's.
+#[derive(Debug)]
+pub struct Board(Mutex<Inner>, Arc<dyn Clock>);
+
+impl Default for Board {
+    fn default() -> Board {
+        Board::new(crate::clock::system())
+    }
+}
 
 impl Board {
+    /// A board on `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Board {
+        Board(Mutex::new(Inner::default()), clock)
+    }
+
+    /// Now on the board's clock, epoch ms.
+    pub fn now_ms(&self) -> i64 {
+        self.1.now_ms()
+    }
+
     /// Declares the targets being watched (after a start or a reload), each with how long it may
     /// go without a successful poll: three intervals plus one poll timeout.
     pub fn set_targets(&self, targets: &[(String, Duration)]) {
@@ -129,7 +146,7 @@ impl Board {
         inner.targets.retain(|name, _| targets.iter().any(|(n, _)| n == name));
         inner.jobs.retain(|name, _| targets.iter().any(|(n, _)| n == name));
         inner.activity.retain(|name, _| targets.iter().any(|(n, _)| n == name));
-        let now = local_now_ms();
+        let now = self.now_ms();
         for (name, interval) in targets {
             let view = inner.targets.entry(name.clone()).or_insert_with(|| TargetView {
                 name: name.clone(),
@@ -170,7 +187,7 @@ impl Board {
             Phase::ALL.iter().zip(counts).filter(|(_, n)| *n > 0).map(|(p, n)| (p.as_str(), n)).collect();
         let jobs = shown_jobs(target, snapshot, now_ms);
         let mut inner = self.0.lock().expect("board");
-        let local = local_now_ms();
+        let local = self.now_ms();
         inner.activity.entry(target.to_string()).or_default().polled(local, counts[Phase::Running as usize]);
         if let Some(view) = inner.targets.get_mut(target) {
             view.last_success_ms = Some(local);
@@ -212,7 +229,7 @@ impl Board {
             return;
         }
         let mut inner = self.0.lock().expect("board");
-        let now = local_now_ms();
+        let now = self.now_ms();
         if let Line::Event { target, to: Some(to), .. } = line {
             if to.eq_ignore_ascii_case("failed") {
                 inner.activity.entry(target.clone()).or_default().failed(now, 1);

@@ -13,13 +13,13 @@ struct Page<'a> {
 }
 
 /// The page for `view`: its tables, and the chart of the last 24 hours (or why it is missing).
-pub fn render(view: &StatusView) -> Result<String, crate::actions::template::TemplateError> {
+pub fn render(view: &StatusView) -> Result<String, crate::page::PageError> {
     let targets: Vec<(&str, &super::activity::Activity)> = view.activity.iter().map(|(n, a)| (n.as_str(), a)).collect();
     let activity_chart = super::chart::running(&targets, view.now_ms).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "the status page's chart");
         String::new()
     });
-    crate::actions::template::render_page(PAGE, &Page { view, activity_chart })
+    crate::page::render(PAGE, &Page { view, activity_chart })
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 //! `MAX_HEAD_BYTES`, no request body read, and a `Host` check against DNS rebinding.
 
 use super::Board;
-use crate::arcgis::auth::local_now_ms;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -218,7 +217,7 @@ async fn render_metrics(axum::extract::State(state): axum::extract::State<AppSta
 }
 
 async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
-    let failing = state.board.unhealthy(local_now_ms());
+    let failing = state.board.unhealthy(state.board.now_ms());
     if failing.is_empty() {
         let body = if state.board.standby() { "ok: standby, holding no target's lease\n" } else { "ok\n" };
         return (StatusCode::OK, body).into_response();
@@ -228,7 +227,7 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
 }
 
 async fn status(axum::extract::State(state): axum::extract::State<AppState>, headers: HeaderMap) -> Response {
-    let view = state.board.view(local_now_ms());
+    let view = state.board.view(state.board.now_ms());
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !prefers_html(accept) {
         return axum::Json(view).into_response();

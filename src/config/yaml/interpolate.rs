@@ -39,7 +39,7 @@ fn visit(node: &mut Node, key: Option<&str>, env: &dyn Environment, problems: &m
     match &mut node.value {
         Value::Scalar { text, .. } if text.contains('$') => match expand(text, env) {
             Ok(expanded) => *text = expanded,
-            Err(message) => problems.push(Problem::at(node.at, named(key, message))),
+            Err(why) => problems.push(Problem::at(node.at, named(key, why.to_string()))),
         },
         Value::Seq(items) => items.iter_mut().for_each(|n| visit(n, key, env, problems)),
         Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
@@ -58,8 +58,22 @@ fn named(key: Option<&str>, message: String) -> String {
     }
 }
 
+/// Why a `${…}` cannot be replaced.
+#[derive(Debug, thiserror::Error)]
+pub enum Unresolved {
+    /// `${` without its `}` (the excerpt).
+    #[error("`{0}` starts a variable but has no `}}`; write ${{NAME}}, or $${{ for a literal `${{`")]
+    Unclosed(String),
+    /// Not `NAME` or `NAME:-default` (the excerpt).
+    #[error("`${{{0}}}` is not a variable reference; write ${{NAME}} or ${{NAME:-default}} (letters, digits and _), or $${{ for a literal `${{`")]
+    NotAReference(String),
+    /// The variable is not set and has no default.
+    #[error("environment variable {0} is not set (export it, or write ${{{0}:-default}})")]
+    NotSet(String),
+}
+
 /// `text` with its variables replaced, or why it cannot be.
-pub fn expand(text: &str, env: &dyn Environment) -> Result<String, String> {
+pub fn expand(text: &str, env: &dyn Environment) -> Result<String, Unresolved> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('$') {
@@ -76,10 +90,7 @@ pub fn expand(text: &str, env: &dyn Environment) -> Result<String, String> {
             continue;
         };
         let Some(end) = body.find('}') else {
-            return Err(format!(
-                "`{}` starts a variable but has no `}}`; write ${{NAME}}, or $${{ for a literal `${{`",
-                shown(after)
-            ));
+            return Err(Unresolved::Unclosed(shown(after)));
         };
         let reference = &body[..end];
         out.push_str(&resolve(reference, env)?);
@@ -90,7 +101,7 @@ pub fn expand(text: &str, env: &dyn Environment) -> Result<String, String> {
 }
 
 /// The value of `NAME` or `NAME:-default`.
-fn resolve(reference: &str, env: &dyn Environment) -> Result<String, String> {
+fn resolve(reference: &str, env: &dyn Environment) -> Result<String, Unresolved> {
     let (name, default) = match reference.split_once(":-") {
         Some((name, default)) => (name, Some(default)),
         None => (reference, None),
@@ -98,7 +109,7 @@ fn resolve(reference: &str, env: &dyn Environment) -> Result<String, String> {
     let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(format!("`${{{}}}` is not a variable reference; write ${{NAME}} or ${{NAME:-default}} (letters, digits and _), or $${{ for a literal `${{`", shown(reference)));
+        return Err(Unresolved::NotAReference(shown(reference)));
     }
     match (env.var(name), default) {
         (Some(value), Some(default)) if value.is_empty() => Ok(default.to_string()),
@@ -107,9 +118,7 @@ fn resolve(reference: &str, env: &dyn Environment) -> Result<String, String> {
             Ok(value)
         }
         (None, Some(default)) => Ok(default.to_string()),
-        (None, None) => {
-            Err(format!("environment variable {name} is not set (export it, or write ${{{name}:-default}})"))
-        }
+        (None, None) => Err(Unresolved::NotSet(name.into())),
     }
 }
 
@@ -138,9 +147,9 @@ mod tests {
         for (text, expanded) in table {
             assert_eq!(expand(text, &env).unwrap(), expanded, "{text}");
         }
-        assert!(expand("${NOPE}", &env).unwrap_err().contains("NOPE is not set"));
-        assert!(expand("${PW", &env).unwrap_err().contains("has no `}`"));
-        assert!(expand("${P W}", &env).unwrap_err().contains("is not a variable reference"));
+        assert!(expand("${NOPE}", &env).unwrap_err().to_string().contains("NOPE is not set"));
+        assert!(expand("${PW", &env).unwrap_err().to_string().contains("has no `}`"));
+        assert!(expand("${P W}", &env).unwrap_err().to_string().contains("is not a variable reference"));
     }
 
     #[test]
