@@ -74,3 +74,44 @@ impl Clock for TokioClock {
 pub fn system() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
 }
+
+/// An instant on a target's server clock (what its `Date` headers say), epoch ms: when a job
+/// started, when a poll saw it, when a rule fires. Never compared with a `LocalMs` without the
+/// target's offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ServerMs(pub i64);
+
+/// An instant on this machine's clock, epoch ms: the queue, backoff, the audit trail, the cron
+/// slots of digests, the scheduler's timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct LocalMs(pub i64);
+
+/// How far a target's server clock is ahead of this machine's, ms (server minus local).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Offset(pub i64);
+
+impl Offset {
+    /// The offset between a server's now and this machine's now, read together.
+    pub fn between(server: ServerMs, local: LocalMs) -> Offset {
+        Offset(server.0 - local.0)
+    }
+}
+
+impl LocalMs {
+    /// The same instant on a server's clock.
+    pub fn on_server(self, offset: Offset) -> ServerMs {
+        ServerMs(self.0 + offset.0)
+    }
+}
+
+impl ServerMs {
+    /// The same instant on this machine's clock.
+    pub fn on_local(self, offset: Offset) -> LocalMs {
+        LocalMs(self.0 - offset.0)
+    }
+
+    /// This instant plus `ms`.
+    pub fn plus(self, ms: i64) -> ServerMs {
+        ServerMs(self.0 + ms)
+    }
+}

@@ -6,8 +6,88 @@ use std::collections::HashMap;
 /// Consecutive matching polls per (rule, job), for rules with `for_polls` > 1.
 pub type Streaks = HashMap<(String, String), u32>;
 
-/// The trigger name of a `poll` firing, and the prefix of its repeat slots.
-pub const POLL: &str = "poll";
+/// What caused a firing: the trigger part of its key in the ledger, so that each fires once.
+/// Stored as its text (`Display`, read back by `FromStr`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cause {
+    /// A poll rule's first firing for the job: `poll`.
+    Poll,
+    /// A poll rule's `repeat` slot n: `poll#n`.
+    Repeat(usize),
+    /// A job new since the previous poll: `appeared`.
+    Appeared,
+    /// A status change, `from->to`: the statuses, or the phases when the status text stayed the
+    /// same; `none->to` for a job first seen in its status.
+    Changed {
+        /// Before.
+        from: String,
+        /// After.
+        to: String,
+    },
+    /// A job gone from the list: `disappeared`.
+    Disappeared,
+    /// A digest slot, local epoch ms: `schedule@ms`.
+    Slot(i64),
+    /// A scheduled task's run that failed: `failed:run`.
+    RunFailed(String),
+    /// A scheduled task that stopped, by its last start: `stopped@ms`.
+    Stopped(i64),
+    /// A scheduled task's run due at that instant that did not start: `missed@ms`.
+    Missed(i64),
+    /// A stored trigger this version does not write.
+    Other(String),
+}
+
+impl Cause {
+    /// A poll rule's firing (first or repeated).
+    pub fn is_poll(&self) -> bool {
+        matches!(self, Cause::Poll | Cause::Repeat(_))
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cause::Poll => f.write_str("poll"),
+            Cause::Repeat(n) => write!(f, "poll#{n}"),
+            Cause::Appeared => f.write_str("appeared"),
+            Cause::Changed { from, to } => write!(f, "{from}->{to}"),
+            Cause::Disappeared => f.write_str("disappeared"),
+            Cause::Slot(ms) => write!(f, "schedule@{ms}"),
+            Cause::RunFailed(run) => write!(f, "failed:{run}"),
+            Cause::Stopped(ms) => write!(f, "stopped@{ms}"),
+            Cause::Missed(ms) => write!(f, "missed@{ms}"),
+            Cause::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+impl std::str::FromStr for Cause {
+    type Err = std::convert::Infallible;
+
+    /// The stored text back; whatever it does not recognise is kept as it is (`Other`).
+    fn from_str(text: &str) -> Result<Cause, Self::Err> {
+        let number = |prefix: &str| text.strip_prefix(prefix).and_then(|n| n.parse::<i64>().ok());
+        Ok(match text {
+            "poll" => Cause::Poll,
+            "appeared" => Cause::Appeared,
+            "disappeared" => Cause::Disappeared,
+            _ => match (number("schedule@"), number("stopped@"), number("missed@")) {
+                (Some(ms), _, _) => Cause::Slot(ms),
+                (_, Some(ms), _) => Cause::Stopped(ms),
+                (_, _, Some(ms)) => Cause::Missed(ms),
+                _ => match (text.strip_prefix("poll#").and_then(|n| n.parse().ok()), text.strip_prefix("failed:")) {
+                    (Some(n), _) => Cause::Repeat(n),
+                    (_, Some(run)) => Cause::RunFailed(run.into()),
+                    _ => match text.split_once("->") {
+                        Some((from, to)) => Cause::Changed { from: from.into(), to: to.into() },
+                        None => Cause::Other(text.into()),
+                    },
+                },
+            },
+        })
+    }
+}
 
 /// What the ledger appends to the name of a `mode: shadow` rule, so that its firings never count
 /// as the real rule's: the stored form only, read and written here.
@@ -35,11 +115,11 @@ pub const DIGEST_JOB: &str = "*";
 /// What fired for one (rule, job).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Entry {
-    /// Triggers already fired: `poll`, `poll#1`, `appeared`, `EXECUTING->FAILED`, …
-    pub triggers: Vec<String>,
+    /// What already fired: `poll`, `poll#1`, `appeared`, `EXECUTING->FAILED`, …
+    pub triggers: Vec<Cause>,
     /// When the last `poll` firing (or repeat) happened, epoch ms.
     pub last_poll_ms: Option<i64>,
-    /// How many of `triggers` are `poll` firings (read on every poll without touching the strings).
+    /// How many of `triggers` are `poll` firings (read on every poll without touching the list).
     pub poll_firings: usize,
     /// When anything last fired, epoch ms (for pruning).
     pub last_ms: i64,
@@ -61,8 +141,8 @@ pub fn id_hash(id: &str) -> u64 {
 
 impl LedgerIndex {
     /// True when `trigger` already fired for (rule, job).
-    pub fn fired(&self, rule: &str, job: &str, trigger: &str) -> bool {
-        self.get(rule, job).is_some_and(|e| e.triggers.iter().any(|t| t == trigger))
+    pub fn fired(&self, rule: &str, job: &str, trigger: &Cause) -> bool {
+        self.get(rule, job).is_some_and(|e| e.triggers.contains(trigger))
     }
 
     /// The entry of (rule, job), if any.
@@ -76,22 +156,22 @@ impl LedgerIndex {
     }
 
     /// The trigger a `poll` rule would fire with now, or `None` when it must not fire.
-    pub fn poll_trigger(&self, rule: &str, job: &str, repeat_ms: Option<i64>, now_ms: i64) -> Option<String> {
+    pub fn poll_trigger(&self, rule: &str, job: &str, repeat_ms: Option<i64>, now_ms: i64) -> Option<Cause> {
         poll_trigger(self.get(rule, job), repeat_ms, now_ms)
     }
 
     /// Records a firing.
-    pub fn record(&mut self, rule: &str, job: &str, trigger: &str, at_ms: i64) {
+    pub fn record(&mut self, rule: &str, job: &str, trigger: &Cause, at_ms: i64) {
         let entry = self.entries.entry(rule.to_string()).or_default().entry(id_hash(job)).or_default();
         entry.last_ms = entry.last_ms.max(at_ms);
-        if entry.triggers.iter().any(|t| t == trigger) {
+        if entry.triggers.contains(trigger) {
             return;
         }
-        if trigger == POLL || trigger.starts_with("poll#") {
+        if trigger.is_poll() {
             entry.last_poll_ms = Some(at_ms);
             entry.poll_firings += 1;
         }
-        entry.triggers.push(trigger.to_string());
+        entry.triggers.push(trigger.clone());
     }
 }
 
@@ -111,12 +191,12 @@ impl LedgerIndex {
 }
 
 /// The trigger a `poll` rule fires with, given its entry for the job; `None`: it must not fire.
-pub fn poll_trigger(entry: Option<&Entry>, repeat_ms: Option<i64>, now_ms: i64) -> Option<String> {
-    let Some(entry) = entry else { return Some(POLL.into()) };
+pub fn poll_trigger(entry: Option<&Entry>, repeat_ms: Option<i64>, now_ms: i64) -> Option<Cause> {
+    let Some(entry) = entry else { return Some(Cause::Poll) };
     let done = entry.poll_firings;
     match (done, repeat_ms, entry.last_poll_ms) {
-        (0, _, _) => Some(POLL.into()),
-        (_, Some(every), Some(last)) if now_ms - last >= every => Some(format!("{POLL}#{done}")),
+        (0, _, _) => Some(Cause::Poll),
+        (_, Some(every), Some(last)) if now_ms - last >= every => Some(Cause::Repeat(done)),
         _ => None,
     }
 }
@@ -128,41 +208,64 @@ mod tests {
     #[test]
     fn never_repeat_fires_once() {
         let mut ledger = LedgerIndex::default();
-        assert_eq!(ledger.poll_trigger("r", "j", None, 0).as_deref(), Some("poll"));
-        ledger.record("r", "j", "poll", 0);
+        assert_eq!(ledger.poll_trigger("r", "j", None, 0), Some(Cause::Poll));
+        ledger.record("r", "j", &Cause::Poll, 0);
         assert_eq!(ledger.poll_trigger("r", "j", None, 1_000_000), None);
-        assert_eq!(ledger.poll_trigger("r", "other", None, 0).as_deref(), Some("poll"));
+        assert_eq!(ledger.poll_trigger("r", "other", None, 0), Some(Cause::Poll));
     }
 
     #[test]
     fn repeat_fires_again_after_the_interval_with_a_new_slot() {
         let mut ledger = LedgerIndex::default();
-        ledger.record("r", "j", "poll", 0);
+        ledger.record("r", "j", &Cause::Poll, 0);
         assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), 59_999), None);
-        assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), 60_000).as_deref(), Some("poll#1"));
-        ledger.record("r", "j", "poll#1", 60_000);
+        assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), 60_000), Some(Cause::Repeat(1)));
+        ledger.record("r", "j", &Cause::Repeat(1), 60_000);
         assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), 119_999), None);
-        assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), 120_000).as_deref(), Some("poll#2"));
+        assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), 120_000), Some(Cause::Repeat(2)));
     }
 
     #[test]
     fn event_triggers_are_separate() {
         let mut ledger = LedgerIndex::default();
-        ledger.record("r", "j", "EXECUTING->FAILED", 5);
-        assert!(ledger.fired("r", "j", "EXECUTING->FAILED"));
-        assert!(!ledger.fired("r", "j", "appeared"));
-        assert_eq!(ledger.poll_trigger("r", "j", None, 10).as_deref(), Some("poll"));
+        let failed: Cause = "EXECUTING->FAILED".parse().unwrap();
+        ledger.record("r", "j", &failed, 5);
+        assert!(ledger.fired("r", "j", &failed));
+        assert!(!ledger.fired("r", "j", &Cause::Appeared));
+        assert_eq!(ledger.poll_trigger("r", "j", None, 10), Some(Cause::Poll));
     }
 
     #[test]
     fn pruning_keeps_recent_and_listed_entries() {
         let mut ledger = LedgerIndex::default();
-        ledger.record("r", "old-gone", POLL, 1_000);
-        ledger.record("r", "old-listed", POLL, 1_000);
-        ledger.record("r", "recent", POLL, 9_000);
+        ledger.record("r", "old-gone", &Cause::Poll, 1_000);
+        ledger.record("r", "old-listed", &Cause::Poll, 1_000);
+        ledger.record("r", "recent", &Cause::Poll, 9_000);
         let listed = id_hash("old-listed");
         assert_eq!(ledger.prune(5_000, |h| h == listed), 1);
-        assert!(!ledger.fired("r", "old-gone", POLL));
-        assert!(ledger.fired("r", "old-listed", POLL) && ledger.fired("r", "recent", POLL));
+        assert!(!ledger.fired("r", "old-gone", &Cause::Poll));
+        assert!(ledger.fired("r", "old-listed", &Cause::Poll) && ledger.fired("r", "recent", &Cause::Poll));
+    }
+
+    /// Every cause reads back as itself from its stored text, and text it does not know is kept.
+    #[test]
+    fn each_cause_reads_back_from_its_stored_text() {
+        let changed = |from: &str, to: &str| Cause::Changed { from: from.into(), to: to.into() };
+        for (cause, text) in [
+            (Cause::Poll, "poll"),
+            (Cause::Repeat(3), "poll#3"),
+            (Cause::Appeared, "appeared"),
+            (changed("EXECUTING", "FAILED"), "EXECUTING->FAILED"),
+            (changed("none", "FAILED"), "none->FAILED"),
+            (Cause::Disappeared, "disappeared"),
+            (Cause::Slot(1_700_000_000_000), "schedule@1700000000000"),
+            (Cause::RunFailed("r-1".into()), "failed:r-1"),
+            (Cause::Stopped(-5), "stopped@-5"),
+            (Cause::Missed(42), "missed@42"),
+            (Cause::Other("schedule@soon".into()), "schedule@soon"),
+        ] {
+            assert_eq!(cause.to_string(), text);
+            assert_eq!(text.parse::<Cause>().unwrap(), cause, "{text}");
+        }
     }
 }

@@ -100,7 +100,7 @@ pub struct LedgerRecord {
     /// The job.
     pub job_id: String,
     /// The trigger part of the firing key.
-    pub trigger: String,
+    pub trigger: crate::ledger::Cause,
 }
 
 impl LedgerRecord {
@@ -204,12 +204,12 @@ impl Planned {
     }
 
     /// The ledger records of this action's firings as `trigger` (tests build commits with them).
-    pub fn fired(&self, trigger: &str) -> Vec<LedgerRecord> {
+    pub fn fired(&self, trigger: &crate::ledger::Cause) -> Vec<LedgerRecord> {
         let record = |job: &Job| LedgerRecord {
             rule: self.rule.clone(),
             shadow: false,
             job_id: self.fired_as(job).into_owned(),
-            trigger: trigger.to_string(),
+            trigger: trigger.clone(),
         };
         let mut records: Vec<LedgerRecord> = self.jobs.iter().map(record).collect();
         records.dedup();

@@ -5,6 +5,7 @@
 //! for one); the cycle itself is the core's. Pure and synchronous.
 
 use crate::arcgis::Job;
+use crate::clock::{LocalMs, ServerMs};
 use crate::config::LimitsConfig;
 use crate::cycle::{Core, Decision, Limits, PollDecision, MAX_EXTRA_POLLS};
 use crate::rules::{RuleSet, Trigger};
@@ -115,10 +116,11 @@ impl Driver<'_> {
         let repeats = self.rules.rules.iter().any(|r| r.applies_to(self.target) && r.repeat.is_some());
         loop {
             let regular = self.regular_ms.unwrap_or(last + interval);
-            let wake = self.core.wake(self.rules, self.target, (last, next_ms));
-            let extra = wake.at(last).filter(|at| self.extra_left > 0 && *at < regular);
-            let busy = wake.streak || self.held || repeats || wake.crossing.is_some_and(|at| at <= regular);
-            let due = match (extra, busy, wake.crossing) {
+            let wake = self.core.wake(self.rules, self.target, (ServerMs(last), ServerMs(next_ms)));
+            let extra = wake.at(ServerMs(last)).map(|at| at.0).filter(|at| self.extra_left > 0 && *at < regular);
+            let crossing = wake.crossing.map(|at| at.0);
+            let busy = wake.streak || self.held || repeats || crossing.is_some_and(|at| at <= regular);
+            let due = match (extra, busy, crossing) {
                 (Some(at), _, _) => at,
                 (None, true, _) => regular,
                 (None, false, Some(crossing)) => {
@@ -150,7 +152,7 @@ impl Driver<'_> {
             Some(last) => self.digests((last, poll.at_ms), index),
             None => Vec::new(),
         };
-        let observed = self.core.observe(poll.at_ms, poll.jobs, true);
+        let observed = self.core.observe(ServerMs(poll.at_ms), poll.jobs, true);
         self.core.count_runs(self.rules, self.target, &observed);
         let hour_ago = poll.at_ms - 3_600_000;
         self.cancels.0.retain(|(at, _)| *at >= hour_ago);
@@ -194,8 +196,9 @@ impl Driver<'_> {
                 let listed = self.core.listed().iter().filter(|_| after_ms >= since);
                 let gone = self.gone.values().filter(|(at, _)| *at >= since && *at <= slot).map(|(_, job)| job);
                 let seen: Vec<Job> = listed.chain(gone).cloned().collect();
-                if let Some(decision) = self.core.digest(rule, (slot, slot), seen) {
-                    self.core.adopt_digest(&decision.ledger, slot);
+                // The recorded history is on the server's clock; a replay's slots are read on it.
+                if let Some(decision) = self.core.digest(rule, (LocalMs(slot), ServerMs(slot)), seen) {
+                    self.core.adopt_digest(&decision.ledger, ServerMs(slot));
                     steps.push(Step { poll, at_ms: slot, plan: decision });
                 }
             }

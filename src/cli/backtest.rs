@@ -259,7 +259,7 @@ fn as_json(
         let actions: Vec<_> =
             f.actions.iter().map(|(action, detail)| json!({ "action": action, "detail": detail })).collect();
         let line = json!({
-            "kind": "firing", "target": f.target, "rule": f.fired.rule, "trigger": f.fired.trigger,
+            "kind": "firing", "target": f.target, "rule": f.fired.rule, "trigger": f.fired.trigger.to_string(),
             "at": rfc3339(f.at_ms), "job_ids": [f.fired.job_id], "actions": actions,
             "live": live.contains(&(f.target.clone(), f.fired.clone())),
         });

@@ -305,7 +305,7 @@ fn firings(test: &TestFile, kind: &'static str, steps: &[Step]) -> BTreeMap<Seen
         for record in &step.plan.ledger {
             let rule = record.rule.clone();
             let job = crate::rules::tasks::task_of(&record.job_id).unwrap_or(&record.job_id).to_string();
-            let seen = Seen { step: kind, poll: step.poll + 1, rule, job, trigger: record.trigger.clone() };
+            let seen = Seen { step: kind, poll: step.poll + 1, rule, job, trigger: record.trigger.to_string() };
             out.insert(seen, (Vec::new(), None));
         }
         for planned in &step.plan.actions {

@@ -4,6 +4,7 @@
 
 use super::{plan, Budget, Core, Decision};
 use crate::arcgis::{Job, Phase};
+use crate::clock::ServerMs;
 use crate::config::LimitsConfig;
 use crate::diff::{diff, snapshot, Delta, JobEvent, Snapshot};
 use crate::ledger::Streaks;
@@ -16,8 +17,8 @@ use std::collections::HashMap;
 /// deciding (a failed job's messages, a job's item id): they are facts it read.
 #[derive(Debug)]
 pub struct Observed {
-    /// When the list was read, the server's clock, epoch ms.
-    pub at_ms: i64,
+    /// When the list was read.
+    pub at: ServerMs,
     /// The jobs as they now stand (a cut-short list keeps those it left out).
     pub next: Snapshot,
     /// The events and the rows to write.
@@ -78,9 +79,9 @@ pub struct PollDecision {
 }
 
 impl Core {
-    /// Diffs a listing read at `at_ms` (server clock) against the last snapshot. An incomplete
+    /// Diffs a listing read at `at` against the last snapshot. An incomplete
     /// list proves nothing about the jobs it left out: they stay as last seen, not gone.
-    pub fn observe(&mut self, at_ms: i64, mut jobs: Vec<Job>, complete: bool) -> Observed {
+    pub fn observe(&mut self, at: ServerMs, mut jobs: Vec<Job>, complete: bool) -> Observed {
         self.usual.fill_items(&mut jobs);
         let mut next = snapshot(jobs);
         if !self.job_tasks.is_empty() {
@@ -88,7 +89,7 @@ impl Core {
         }
         let mut delta = diff(self.snapshot.as_ref(), &next);
         let next = if complete { next } else { keep_unlisted(next, &mut delta) };
-        let observed = Observed { at_ms, next, delta, baseline: self.snapshot.is_none() };
+        let observed = Observed { at, next, delta, baseline: self.snapshot.is_none() };
         for job in observed.disappeared() {
             self.job_tasks.remove(&job.id);
         }
@@ -122,7 +123,7 @@ impl Core {
         match observed.baseline {
             true if self.usual.is_empty() => self.usual.observe_baseline(observed.next.jobs()),
             true => Vec::new(),
-            false => self.usual.observe(&observed.delta.events, observed.at_ms),
+            false => self.usual.observe(&observed.delta.events, observed.at.0),
         }
     }
 
@@ -130,7 +131,7 @@ impl Core {
     pub fn decide(&self, rules: &RuleSet, target: &str, observed: &Observed, limits: Limits) -> PollDecision {
         let input = Input {
             target,
-            now_ms: observed.at_ms,
+            now_ms: observed.at.0,
             snapshot: &observed.next,
             events: &observed.delta.events,
             ledger: &self.ledger,
@@ -140,13 +141,13 @@ impl Core {
         let mut evaluation = rules.evaluate(&input);
         self.name_tasks(&mut evaluation.firings);
         let mut budget = limits.budget(observed.running());
-        let decision = plan(rules, target, &evaluation.firings, &mut budget, observed.at_ms);
+        let decision = plan(rules, target, &evaluation.firings, &mut budget, observed.at.0);
         PollDecision { evaluation, decision }
     }
 
     /// Takes the committed poll in: its snapshot, the streaks after it and its ledger rows.
     pub fn adopt(&mut self, observed: Observed, streaks: Streaks, ledger: &[LedgerRecord]) {
-        self.record(ledger, observed.at_ms);
+        self.record(ledger, observed.at);
         self.streaks = streaks;
         self.snapshot = Some(observed.next);
     }

@@ -67,19 +67,19 @@ impl Core {
         Core { usual, ..Core::default() }
     }
 
-    /// Records a committed decision's ledger rows, at `at_ms` (server clock).
-    fn record(&mut self, ledger: &[LedgerRecord], at_ms: i64) {
+    /// Records a committed decision's ledger rows, at `at`.
+    fn record(&mut self, ledger: &[LedgerRecord], at: crate::clock::ServerMs) {
         for record in ledger {
-            self.ledger.record(&record.key(), &record.job_id, &record.trigger, at_ms);
+            self.ledger.record(&record.key(), &record.job_id, &record.trigger, at.0);
         }
     }
 
-    /// Forgets ledger entries older than `before_ms` (server clock) of jobs no longer listed, as
+    /// Forgets ledger entries older than `before` of jobs no longer listed, as
     /// the store's pruning does, so that a daemon running for months holds only what it needs.
-    pub fn prune(&mut self, before_ms: i64) -> usize {
+    pub fn prune(&mut self, before: crate::clock::ServerMs) -> usize {
         let listed: std::collections::HashSet<u64> =
             self.snapshot.as_ref().map(|s| s.id_hashes().iter().copied().collect()).unwrap_or_default();
-        self.ledger.prune(before_ms, |hash| listed.contains(&hash))
+        self.ledger.prune(before.0, |hash| listed.contains(&hash))
     }
 
     /// The jobs of the last listing.

@@ -120,6 +120,6 @@ fn report(
 }
 
 /// The ledger record of a firing of `rule`.
-pub(super) fn record(rule: &Rule, job_id: String, trigger: String) -> LedgerRecord {
+pub(super) fn record(rule: &Rule, job_id: String, trigger: crate::ledger::Cause) -> LedgerRecord {
     LedgerRecord { rule: rule.name.clone(), shadow: rule.shadow, job_id, trigger }
 }

@@ -4,6 +4,7 @@
 
 use super::{plan_tasks, Core, Decision};
 use crate::arcgis::tasks::{Task, TaskRun};
+use crate::clock::ServerMs;
 use crate::plan::LedgerRecord;
 use crate::rules::{RuleSet, TaskFiring, TaskInput};
 use crate::task_diff::{self, Seen, TaskEvent};
@@ -12,8 +13,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// A read of the tasks and what changed since the last one.
 #[derive(Debug)]
 pub struct TasksObserved {
-    /// When, the server's clock, epoch ms.
-    pub at_ms: i64,
+    /// When.
+    pub at: ServerMs,
     /// The tasks as they now stand.
     pub next: BTreeMap<String, Seen>,
     /// What changed (none at the baseline).
@@ -38,12 +39,12 @@ impl Core {
         task_diff::needs_runs(self.tasks.as_ref(), tasks)
     }
 
-    /// Diffs a read of the tasks at `at_ms` (server clock), with the `runs` read, against the last
+    /// Diffs a read of the tasks at `at`, with the `runs` read, against the last
     /// read. A task whose runs could not be read (`unread`) keeps its last state, so that its runs
     /// are read again next time.
     pub fn observe_tasks(
         &self,
-        at_ms: i64,
+        at: ServerMs,
         tasks: Vec<Task>,
         runs: &HashMap<String, Vec<TaskRun>>,
         unread: &HashSet<String>,
@@ -56,7 +57,7 @@ impl Core {
                 None => next.remove(id),
             };
         }
-        TasksObserved { at_ms, next, events, baseline: prev.is_none() }
+        TasksObserved { at, next, events, baseline: prev.is_none() }
     }
 
     /// Fires the task rules of `target` (cron schedules read in `zone`) and plans their actions.
@@ -69,7 +70,7 @@ impl Core {
     ) -> TaskDecision {
         let input = TaskInput {
             target,
-            now_ms: observed.at_ms,
+            now_ms: observed.at.0,
             tasks: &observed.next,
             events: &observed.events,
             ledger: &self.ledger,
@@ -77,13 +78,13 @@ impl Core {
             zone,
         };
         let firings = rules.evaluate_tasks(&input);
-        let decision = plan_tasks(rules, &firings, observed.at_ms);
+        let decision = plan_tasks(rules, &firings, observed.at.0);
         TaskDecision { firings, decision }
     }
 
     /// Takes a committed read in: the tasks as read and the ledger rows.
     pub fn adopt_tasks(&mut self, observed: TasksObserved, ledger: &[LedgerRecord]) {
-        self.record(ledger, observed.at_ms);
+        self.record(ledger, observed.at);
         self.tasks = Some(observed.next);
     }
 }

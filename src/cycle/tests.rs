@@ -20,7 +20,7 @@ fn rules(text: &str) -> RuleSet {
 fn firing(set: &RuleSet, rule: &str, job: &str) -> Firing {
     let index = set.rules.iter().position(|r| r.name == rule).expect("rule");
     let event = EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None };
-    Firing { rule: index, job: Job::new(job, Status::Executing), event, trigger: "poll".into() }
+    Firing { rule: index, job: Job::new(job, Status::Executing), event, trigger: crate::ledger::Cause::Poll }
 }
 
 #[test]
@@ -146,14 +146,16 @@ fn task_firings_are_recorded_under_their_task_and_planned_unless_quiet() {
         rule: 0,
         facts: facts(id),
         event: event.clone(),
-        trigger: format!("failed:{id}-run"),
+        trigger: crate::ledger::Cause::RunFailed(format!("{id}-run")),
         quiet,
     };
     let plan = plan_tasks(&set, &[firing("t1", false), firing("t0", true)], NOW);
-    let ledger: Vec<(&str, &str, &str)> =
-        plan.ledger.iter().map(|l| (l.rule.as_str(), l.job_id.as_str(), l.trigger.as_str())).collect();
+    let ledger: Vec<(&str, &str, String)> =
+        plan.ledger.iter().map(|l| (l.rule.as_str(), l.job_id.as_str(), l.trigger.to_string())).collect();
     let (t1, t0) = (crate::rules::tasks::task_key("t1"), crate::rules::tasks::task_key("t0"));
-    assert_eq!(ledger, [("failing", t1.as_str(), "failed:t1-run"), ("failing", t0.as_str(), "failed:t0-run")]);
+    let wanted =
+        [("failing", t1.as_str(), "failed:t1-run".to_string()), ("failing", t0.as_str(), "failed:t0-run".into())];
+    assert_eq!(ledger, wanted);
     let planned: Vec<(&str, usize, &str)> =
         plan.actions.iter().map(|p| (p.action.kind(), p.jobs.len(), p.jobs[0].id.as_str())).collect();
     assert_eq!(planned, [("log", 1, "t1"), ("record", 1, "t1")], "the quiet firing plans nothing");

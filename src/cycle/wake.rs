@@ -4,13 +4,14 @@
 
 use super::{Core, Observed};
 use crate::arcgis::Job;
+use crate::clock::ServerMs;
 use crate::rules::{Evaluation, RuleSet};
 
 /// Why the core wants a poll before the regular one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Wake {
-    /// The first crossing of a limit by a listed job (server clock, epoch ms).
-    pub crossing: Option<i64>,
+    /// The first crossing of a limit by a listed job.
+    pub crossing: Option<ServerMs>,
     /// A `for_polls` streak waits for its next poll.
     pub streak: bool,
 }
@@ -25,12 +26,12 @@ pub const STREAK_WAKE_MS: i64 = 1_000;
 pub const MAX_EXTRA_POLLS: u32 = 10;
 
 impl Wake {
-    /// When to poll next for this, after a poll at `now_ms` (the same clock as the crossing): a
-    /// little after the crossing, or a second later for a streak; never sooner than `MIN_GAP_MS`.
-    pub fn at(&self, now_ms: i64) -> Option<i64> {
-        let crossing = self.crossing.map(|at| at + CROSSING_MARGIN_MS);
-        let streak = self.streak.then_some(now_ms + STREAK_WAKE_MS);
-        Some(crossing.into_iter().chain(streak).min()?.max(now_ms + MIN_GAP_MS))
+    /// When to poll next for this, after a poll at `now`: a little after the crossing, or a
+    /// second later for a streak; never sooner than `MIN_GAP_MS`.
+    pub fn at(&self, now: ServerMs) -> Option<ServerMs> {
+        let crossing = self.crossing.map(|at| at.plus(CROSSING_MARGIN_MS));
+        let streak = self.streak.then_some(now.plus(STREAK_WAKE_MS));
+        Some(crossing.into_iter().chain(streak).min()?.max(now.plus(MIN_GAP_MS)))
     }
 }
 
@@ -38,22 +39,23 @@ impl Wake {
 pub type Waiting = (usize, Job, String);
 
 impl Core {
-    /// What needs a poll after `since_ms` and before `until_ms` (server clock).
-    pub fn wake(&self, rules: &RuleSet, target: &str, (since_ms, until_ms): (i64, i64)) -> Wake {
-        let crossing = self.snapshot.as_ref().and_then(|snapshot| {
-            rules.next_crossing(target, (snapshot, &self.usual), &self.ledger, since_ms, until_ms)
-        });
-        Wake { crossing, streak: rules.streak_pending(&self.streaks) }
+    /// What needs a poll after `since` and before `until`.
+    pub fn wake(&self, rules: &RuleSet, target: &str, (since, until): (ServerMs, ServerMs)) -> Wake {
+        let crossing = self
+            .snapshot
+            .as_ref()
+            .and_then(|snapshot| rules.next_crossing(target, (snapshot, &self.usual), &self.ledger, since.0, until.0));
+        Wake { crossing: crossing.map(ServerMs), streak: rules.streak_pending(&self.streaks) }
     }
 
     /// What would fire soon without a change (a dry run says so, as `pending`): a `for_polls`
-    /// streak not yet complete, and a job crossing a limit before `until_ms`, the next regular poll.
+    /// streak not yet complete, and a job crossing a limit before `until`, the next regular poll.
     pub fn waiting(
         &self,
         rules: &RuleSet,
         target: &str,
         (observed, evaluation): (&Observed, &Evaluation),
-        until_ms: i64,
+        until: ServerMs,
     ) -> Vec<Waiting> {
         let jobs = observed.next.jobs();
         let mut waiting: Vec<Waiting> = evaluation
@@ -66,7 +68,7 @@ impl Core {
             })
             .collect();
         let seen = (&observed.next, &self.usual);
-        for (rule, job, at) in rules.crossings_within(target, seen, &self.ledger, observed.at_ms, until_ms) {
+        for (rule, job, at) in rules.crossings_within(target, seen, &self.ledger, observed.at.0, until.0) {
             let polls = rules.rules[rule].for_polls;
             let streak = if polls > 1 { format!(" and stays so for {polls} polls") } else { String::new() };
             let at = crate::arcgis::model::rfc3339(at).unwrap_or_default();

@@ -31,7 +31,7 @@ fn rules(text: &str) -> RuleSet {
 fn firing(set: &RuleSet, rule: &str, job: &str) -> Firing {
     let index = set.rules.iter().position(|r| r.name == rule).expect("rule");
     let event = EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None };
-    Firing { rule: index, job: Job::new(job, Status::Executing), event, trigger: "poll".into() }
+    Firing { rule: index, job: Job::new(job, Status::Executing), event, trigger: crate::ledger::Cause::Poll }
 }
 
 /// A site whose cancels fail with `error` (none: succeed), counting them.

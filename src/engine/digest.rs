@@ -2,6 +2,7 @@
 //! window are read from the store's history, the core decides the slot, dispatch commits it.
 
 use super::{Line, Shared, Target};
+use crate::clock::{LocalMs, Offset, ServerMs};
 use crate::store::PollCommit;
 
 impl Target {
@@ -10,18 +11,20 @@ impl Target {
         let dispatch = &shared.dispatch;
         let rule = &dispatch.rules.rules[index];
         let crate::rules::Trigger::Schedule(schedule) = &rule.trigger else { return Ok(Vec::new()) };
-        let slot_server = slot_ms + self.source.server_now_ms() - dispatch.now_ms();
-        if self.core.slot_fired(rule, slot_ms) {
+        let slot = LocalMs(slot_ms);
+        let offset = Offset::between(ServerMs(self.source.server_now_ms()), LocalMs(dispatch.now_ms()));
+        let slot_server = slot.on_server(offset);
+        if self.core.slot_fired(rule, slot) {
             return Ok(Vec::new());
         }
         let name = self.config.name.clone();
-        let since = slot_server - schedule.window.as_millis() as i64;
+        let since = slot_server.0 - schedule.window.as_millis() as i64;
         let seen = dispatch.store.history_since(dispatch.scope(), &name, since).await?;
-        let Some(decision) = self.core.digest(rule, (slot_ms, slot_server), seen) else { return Ok(Vec::new()) };
+        let Some(decision) = self.core.digest(rule, (slot, slot_server), seen) else { return Ok(Vec::new()) };
         let jobs = decision.actions.first().map_or(0, |a| a.jobs.len());
         tracing::info!(target_name = %name, rule = %rule.name, jobs, "digest slot {}", crate::arcgis::model::rfc3339(slot_ms).unwrap_or_default());
         let ledger = decision.ledger.clone();
-        let commit = PollCommit::new(dispatch.scope(), &name, slot_server);
+        let commit = PollCommit::new(dispatch.scope(), &name, slot_server.0);
         let reports = dispatch.commit(commit, decision, &*self.source, Vec::new()).await?;
         self.core.adopt_digest(&ledger, slot_server);
         metrics::counter!(crate::telemetry::FIRINGS, "target" => name.clone(), "rule" => rule.name.clone())

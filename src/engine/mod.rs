@@ -137,8 +137,8 @@ impl Target {
     }
 
     /// Forgets ledger entries older than `before_ms` (server clock) of jobs no longer listed.
-    pub fn prune_memory(&mut self, before_ms: i64) -> usize {
-        self.core.prune(before_ms)
+    pub fn prune_memory(&mut self, before: crate::clock::ServerMs) -> usize {
+        self.core.prune(before)
     }
 
     /// What the core of this target remembers: snapshot, ledger, streaks, usual runtimes, tasks.

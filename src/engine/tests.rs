@@ -178,16 +178,16 @@ async fn a_digest_takes_the_jobs_gone_within_its_window_on_the_sites_clock() {
     };
     target.digest(&shared, 0, slot).await.unwrap();
     assert_eq!(queued().await, [["edge", "late", "listed"]], "gone within the hour before the slot, or listed; failed");
-    assert_eq!(crate::cycle::last_fired_slot(target.core(), "digest"), Some(slot));
+    assert_eq!(crate::cycle::last_fired_slot(target.core(), "digest"), Some(crate::clock::LocalMs(slot)));
     target.digest(&shared, 0, slot).await.unwrap();
     let mut restarted = Target::load(config, source, &shared).await.unwrap();
     restarted.digest(&shared, 0, slot).await.unwrap();
     assert_eq!(queued().await.len(), 1, "a slot fires once, also after a restart");
     restarted.digest(&shared, 0, next_slot).await.unwrap();
     assert_eq!(queued().await.len(), 2, "the next slot fires");
-    assert_eq!(crate::cycle::last_fired_slot(restarted.core(), "digest"), Some(next_slot));
+    assert_eq!(crate::cycle::last_fired_slot(restarted.core(), "digest"), Some(crate::clock::LocalMs(next_slot)));
     let fired_at = next_slot + AHEAD;
-    assert_eq!(restarted.prune_memory(fired_at), 0, "what fired at the cut stays");
-    assert_eq!(restarted.prune_memory(fired_at + 1), 1, "the digest's slots are no listed job");
+    assert_eq!(restarted.prune_memory(crate::clock::ServerMs(fired_at)), 0, "what fired at the cut stays");
+    assert_eq!(restarted.prune_memory(crate::clock::ServerMs(fired_at + 1)), 1, "the digest's slots are no listed job");
     assert_eq!(crate::cycle::last_fired_slot(restarted.core(), "digest"), None);
 }

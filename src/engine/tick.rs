@@ -5,6 +5,7 @@
 use super::{Line, Shared, Target};
 use crate::arcgis::client::CANCEL_SINCE;
 use crate::arcgis::{Job, JobSource, Phase, Scope, SiteInfo, Status};
+use crate::clock::ServerMs;
 use crate::config::Flavor;
 use crate::cycle::{Limits, Observed, PollDecision};
 use crate::diff::{Delta, JobEvent, Snapshot};
@@ -33,7 +34,7 @@ impl Target {
         let now_ms = self.source.server_now_ms();
         self.announce(shared, &listing.site);
         let scope = listing.site.scope;
-        let mut observed = self.core.observe(now_ms, listing.jobs, listing.complete);
+        let mut observed = self.core.observe(ServerMs(now_ms), listing.jobs, listing.complete);
         read_job_resources(&self.source, &mut observed.delta.events).await;
         self.core.learn_tasks(&mut observed);
         let runs = self.learn_items(shared, &mut observed).await;
@@ -102,9 +103,9 @@ impl Target {
         let PollDecision { evaluation, decision } = self.core.decide(&dispatch.rules, &name, &observed, limits);
         log_unanswerable(shared, &evaluation);
         if dispatch.mode == dispatch::Mode::Preview {
-            let until = observed.at_ms + self.config.poll.nominal_interval(observed.at_ms).as_millis() as i64;
+            let until = observed.at.plus(self.config.poll.nominal_interval(observed.at.0).as_millis() as i64);
             let waiting = self.core.waiting(&dispatch.rules, &name, (&observed, &evaluation), until);
-            ignored.extend(dispatch.pending(&name, &*self.source, &waiting, observed.at_ms));
+            ignored.extend(dispatch.pending(&name, &*self.source, &waiting, observed.at.0));
         }
         let fired = decision.ledger.clone();
         let (streaks_set, streaks_dropped) = streak_changes(&self.core.streaks, &evaluation.streaks);
@@ -117,7 +118,7 @@ impl Target {
             streaks_dropped,
             checks_set,
             checks_dropped,
-            ..PollCommit::new(dispatch.scope(), &name, observed.at_ms)
+            ..PollCommit::new(dispatch.scope(), &name, observed.at.0)
         };
         let reports = dispatch.commit(commit, decision, &*self.source, ignored).await?;
         for record in &fired {

@@ -142,7 +142,7 @@ mod tests {
         let mut ledger = LedgerIndex::default();
         let until = now + 10 * minute;
         assert_eq!(set.next_crossing("t", (&snap, Usual::empty()), &ledger, now, until), Some(now + 2 * minute + 1));
-        ledger.record("r", "c", "poll", now);
+        ledger.record("r", "c", &crate::ledger::Cause::Poll, now);
         assert_eq!(
             set.next_crossing("t", (&snap, Usual::empty()), &ledger, now, until),
             Some(now + 5 * minute + 1),

@@ -5,7 +5,7 @@ use super::matcher::{StatusValue, Subject, Test, Verdict};
 use super::{Rule, RuleSet, Trigger};
 use crate::arcgis::{Job, Status};
 use crate::diff::{EventInfo, JobEvent, Snapshot};
-use crate::ledger::{Entry, LedgerIndex, Streaks};
+use crate::ledger::{Cause, Entry, LedgerIndex, Streaks};
 use std::collections::{BTreeSet, HashMap};
 
 /// One rule matching one job once.
@@ -18,7 +18,7 @@ pub struct Firing {
     /// What started it.
     pub event: EventInfo,
     /// The trigger part of the firing key: `poll`, `poll#1`, `appeared`, `EXECUTING->FAILED`, …
-    pub trigger: String,
+    pub trigger: Cause,
 }
 
 /// The result of evaluating one poll of one target.
@@ -220,23 +220,25 @@ fn event_rule(index: usize, rule: &Rule, input: &Input, out: &mut Evaluation) ->
 }
 
 /// A job first seen in its status: a change from `none`, trigger `none->FAILED`.
-fn first_seen(job: &Job) -> (EventInfo, String) {
+fn first_seen(job: &Job) -> (EventInfo, Cause) {
     let to = job.status.as_str();
     let info =
         EventInfo { kind: crate::diff::EventKind::StatusChanged, from: Some("none".into()), to: Some(to.into()) };
-    (info, format!("none->{to}"))
+    (info, Cause::Changed { from: "none".into(), to: to.into() })
 }
 
 /// The event info and the trigger part of the firing key of one event.
-fn describe(event: &JobEvent) -> (EventInfo, String) {
+fn describe(event: &JobEvent) -> (EventInfo, Cause) {
     match event {
         JobEvent::Appeared(_) => {
-            (EventInfo { kind: crate::diff::EventKind::Appeared, from: None, to: None }, "appeared".into())
+            (EventInfo { kind: crate::diff::EventKind::Appeared, from: None, to: None }, Cause::Appeared)
         }
         JobEvent::StatusChanged { before, after } => {
             let (from, to) = (before.status.as_str(), after.status.as_str());
-            let trigger =
-                if from == to { format!("{}->{}", before.phase(), after.phase()) } else { format!("{from}->{to}") };
+            let trigger = match from == to {
+                true => Cause::Changed { from: before.phase().to_string(), to: after.phase().to_string() },
+                false => Cause::Changed { from: from.into(), to: to.into() },
+            };
             (
                 EventInfo { kind: crate::diff::EventKind::StatusChanged, from: Some(from.into()), to: Some(to.into()) },
                 trigger,
@@ -249,7 +251,7 @@ fn describe(event: &JobEvent) -> (EventInfo, String) {
                 from: Some(last_seen.status.as_str().into()),
                 to,
             };
-            (info, "disappeared".into())
+            (info, Cause::Disappeared)
         }
     }
 }

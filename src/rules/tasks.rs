@@ -6,7 +6,7 @@ use super::load::{check_keys, Located};
 use super::matcher::glob_matches;
 use super::{Rule, RuleError, RuleSet, Trigger};
 use crate::diff::{EventInfo, EventKind};
-use crate::ledger::LedgerIndex;
+use crate::ledger::{Cause, LedgerIndex};
 use crate::task_diff::{missed, Seen, TaskEvent, TaskFacts};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -142,7 +142,7 @@ pub struct TaskFiring {
     /// What started it (`task_failed`, `task_stopped`, `task_missed`).
     pub event: EventInfo,
     /// The trigger part of the firing key: `failed:<run>`, `stopped@<last start>`, `missed@<due>`.
-    pub trigger: String,
+    pub trigger: Cause,
     /// Recorded but not acted on: a run already overdue at the baseline read.
     pub quiet: bool,
 }
@@ -193,7 +193,7 @@ impl RuleSet {
     }
 }
 
-type Candidate = (TaskFacts, EventInfo, String);
+type Candidate = (TaskFacts, EventInfo, Cause);
 
 fn events_of(rule: &Rule, input: &TaskInput) -> Vec<Candidate> {
     let facts = |id: &str, due| input.tasks.get(id).map(|seen| seen.facts(input.zone, due));
@@ -204,10 +204,10 @@ fn events_of(rule: &Rule, input: &TaskInput) -> Vec<Candidate> {
             (TaskEvent::Failed { run, consecutive_failures, .. }, Trigger::TaskFailed) => {
                 facts.consecutive_failures = *consecutive_failures;
                 facts.result = Some(run.status.clone());
-                (EventKind::TaskFailed, format!("failed:{}", run.id), Some(run.status.clone()))
+                (EventKind::TaskFailed, Cause::RunFailed(run.id.clone()), Some(run.status.clone()))
             }
             (TaskEvent::Stopped { task }, Trigger::TaskStopped) => {
-                (EventKind::TaskStopped, format!("stopped@{}", task.last_start_ms.unwrap_or(0)), task.state.clone())
+                (EventKind::TaskStopped, Cause::Stopped(task.last_start_ms.unwrap_or(0)), task.state.clone())
             }
             _ => continue,
         };
@@ -221,7 +221,7 @@ fn missed_runs(input: &TaskInput, grace_ms: i64) -> Vec<Candidate> {
     for seen in input.tasks.values() {
         let Some(due) = missed(&seen.task, input.now_ms, grace_ms, input.zone) else { continue };
         let event = EventInfo { kind: crate::diff::EventKind::TaskMissed, from: None, to: None };
-        out.push((seen.facts(input.zone, Some(due)), event, format!("missed@{due}")));
+        out.push((seen.facts(input.zone, Some(due)), event, Cause::Missed(due)));
     }
     out
 }

@@ -214,7 +214,7 @@ fn poll_rules_match_the_whole_snapshot_once_per_job() {
     let mut ledger = LedgerIndex::default();
     let first = evaluate(&set, &jobs, &[], &ledger, &Streaks::new());
     assert_eq!(fired(&first), ["a poll"]);
-    ledger.record("runaway", "a", "poll", NOW);
+    ledger.record("runaway", "a", &crate::ledger::Cause::Poll, NOW);
     assert!(evaluate(&set, &jobs, &[], &ledger, &Streaks::new()).firings.is_empty(), "never twice");
 }
 
@@ -271,9 +271,9 @@ fn for_polls_needs_consecutive_matches() {
 fn repeat_fires_again_while_the_match_holds() {
     let set = rules("rules:\n  - { name: nag, repeat: 1h, match: { status: running }, actions: [{ type: log }] }\n");
     let mut ledger = LedgerIndex::default();
-    ledger.record("nag", "a", "poll", NOW - 3_600_000);
+    ledger.record("nag", "a", &crate::ledger::Cause::Poll, NOW - 3_600_000);
     assert_eq!(fired(&evaluate(&set, &[running("a", "joe", 5)], &[], &ledger, &Streaks::new())), ["a poll#1"]);
-    ledger.record("nag", "a", "poll#1", NOW - 60_000);
+    ledger.record("nag", "a", &"poll#1".parse::<crate::ledger::Cause>().unwrap(), NOW - 60_000);
     assert!(evaluate(&set, &[running("a", "joe", 5)], &[], &ledger, &Streaks::new()).firings.is_empty());
 }
 
@@ -302,7 +302,7 @@ fn event_rules_fire_on_their_events_only() {
     assert_eq!(result.firings[1].event.from.as_deref(), Some("EXECUTING"));
     assert_eq!(result.firings[2].event.to.as_deref(), Some("COMPLETED"));
     let mut ledger = LedgerIndex::default();
-    ledger.record("failed", "a", "EXECUTING->FAILED", NOW);
+    ledger.record("failed", "a", &"EXECUTING->FAILED".parse::<crate::ledger::Cause>().unwrap(), NOW);
     assert_eq!(fired(&evaluate(&set, &jobs, &events, &ledger, &Streaks::new())), ["d appeared", "c disappeared"]);
 }
 
@@ -328,7 +328,7 @@ fn a_job_first_seen_failed_is_a_change_from_none() {
     assert_eq!(result.firings[0].event.from.as_deref(), Some("none"));
     assert_eq!(result.firings[0].event.kind, crate::diff::EventKind::StatusChanged);
     let mut ledger = LedgerIndex::default();
-    ledger.record("failures", "quick", "none->FAILED", NOW);
+    ledger.record("failures", "quick", &"none->FAILED".parse::<crate::ledger::Cause>().unwrap(), NOW);
     let again = evaluate(&set, &jobs, &events, &ledger, &Streaks::new());
     assert!(!fired(&again).iter().any(|f| f == "quick none->FAILED" && again.firings[0].rule == 0), "once");
     assert!(diff(None, &after).events.is_empty(), "the baseline stays silent");
@@ -354,7 +354,7 @@ fn a_shadow_rule_records_its_firings_apart_and_mode_takes_only_shadow() {
     assert_eq!(rule.ledger_name(), "try (shadow)");
     assert_eq!(crate::ledger::parse_key(&rule.ledger_name()), ("try", true));
     let mut ledger = LedgerIndex::default();
-    ledger.record("try", "j1", "poll", 1_000);
+    ledger.record("try", "j1", &crate::ledger::Cause::Poll, 1_000);
     let snap = snapshot(vec![Job::new("j1", Status::Executing)]);
     let streaks = Streaks::default();
     let firings = |ledger: &LedgerIndex| {
@@ -370,7 +370,7 @@ fn a_shadow_rule_records_its_firings_apart_and_mode_takes_only_shadow() {
         set.evaluate(&input).firings.len()
     };
     assert_eq!(firings(&ledger), 1, "a real firing of `try` does not count for its shadow");
-    ledger.record(&rule.ledger_name(), "j1", "poll", 1_000);
+    ledger.record(&rule.ledger_name(), "j1", &crate::ledger::Cause::Poll, 1_000);
     assert_eq!(firings(&ledger), 0, "its own shadow firing does");
     let errors = load_text("rules:\n  - { name: x, mode: dry, actions: [{ type: log }] }\n").unwrap_err();
     let text = errors[0].to_string();

@@ -19,7 +19,7 @@ impl Digests {
         for (index, rule) in rules.rules.iter().enumerate().filter(|(_, r)| r.applies_to(name)) {
             let Trigger::Schedule(schedule) = &rule.trigger else { continue };
             let missed = last_fired_slot(target.core(), &rule.name)
-                .and_then(|fired| last_slot(&schedule.cron, schedule.timezone, now_ms).filter(|last| *last > fired));
+                .and_then(|fired| last_slot(&schedule.cron, schedule.timezone, now_ms).filter(|last| *last > fired.0));
             let first = missed.or_else(|| next_slot(&schedule.cron, schedule.timezone, now_ms));
             slots.push((index, first));
         }

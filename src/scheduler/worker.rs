@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+use crate::clock::{LocalMs, Offset, ServerMs};
 use crate::cycle::MAX_EXTRA_POLLS;
 /// How often the in-memory ledger is pruned like the store.
 const PRUNE_EVERY_MS: i64 = 3_600_000;
@@ -92,7 +93,7 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
         plan.note_sign_in_wait(&name, &lines);
         if now >= next_prune {
             next_prune = now + PRUNE_EVERY_MS;
-            let before = target.source.server_now_ms() - cx.retention.as_millis() as i64;
+            let before = ServerMs(target.source.server_now_ms() - cx.retention.as_millis() as i64);
             let removed = target.prune_memory(before);
             tracing::debug!(target_name = %name, removed, "pruned the in-memory ledger");
         }
@@ -248,10 +249,10 @@ impl Schedule {
     /// A crossing since the poll started (its evaluation may have come just before it) is due now.
     fn deadline(&self, target: &Target, cx: &Context, (started, now): (i64, i64)) -> Option<i64> {
         target.core().snapshot.as_ref()?;
-        let offset = target.source.server_now_ms() - now;
-        let window = (started.min(now) + offset, self.regular_ms + offset);
+        let offset = Offset::between(ServerMs(target.source.server_now_ms()), LocalMs(now));
+        let window = (LocalMs(started.min(now)).on_server(offset), LocalMs(self.regular_ms).on_server(offset));
         let wake = target.core().wake(&cx.shared.dispatch.rules, &target.config.name, window);
-        let at = wake.at(now + offset)? - offset;
+        let at = wake.at(LocalMs(now).on_server(offset))?.on_local(offset).0;
         (at < self.regular_ms).then_some(at)
     }
 }

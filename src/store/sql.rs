@@ -53,7 +53,8 @@ impl Store for SqlStore {
         .await?;
         for row in &ledger {
             let (rule, job, trigger): (String, String, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-            state.ledger.record(&rule, &job, &trigger, row.try_get(3)?);
+            let Ok(cause) = trigger.parse::<crate::ledger::Cause>();
+            state.ledger.record(&rule, &job, &cause, row.try_get(3)?);
         }
         let streaks = sqlx::query("SELECT rule, job_id, count FROM streaks WHERE scope = $1 AND target = $2")
             .bind(scope.as_str())

@@ -6,7 +6,7 @@
 
 use super::timeline;
 use crate::arcgis::{Job, JobSource, Listing, Status};
-use crate::clock::ManualClock;
+use crate::clock::{ManualClock, ServerMs};
 use crate::cycle::MAX_EXTRA_POLLS;
 use crate::dispatch::{Dispatcher, Mode};
 use crate::engine::{Shared, Target};
@@ -109,7 +109,7 @@ impl JobSource for Timeline {
     }
 }
 
-type Key = (String, String, String);
+type Key = (String, String, crate::ledger::Cause);
 
 /// The daemon's path over `lives` polled `polls` times; the firings its ledger recorded.
 async fn daemon(store: Arc<SqlStore>, name: &str, lives: &[Life], polls: usize, limits: &str) -> BTreeSet<Key> {
@@ -135,11 +135,11 @@ async fn daemon(store: Arc<SqlStore>, name: &str, lives: &[Life], polls: usize, 
         at(regular);
         target.tick(&shared).await;
         // The scheduler's extra polls before the next regular one, as the core asks for them.
-        let (mut now, next) = (regular, regular + INTERVAL);
+        let (mut now, next) = (ServerMs(regular), ServerMs(regular + INTERVAL));
         for _ in 0..MAX_EXTRA_POLLS {
             let wake = target.core().wake(&shared.dispatch.rules, name, (now, next));
             let Some(extra) = wake.at(now).filter(|extra| *extra < next) else { break };
-            at(extra);
+            at(extra.0);
             target.tick(&shared).await;
             now = extra;
         }

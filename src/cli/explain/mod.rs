@@ -128,7 +128,9 @@ fn verdict(rule: &Rule, target: &Target, job: &Job, now: i64) -> String {
         }
     }
     let entry = target.core().ledger.get(&rule.name, &job.id);
-    let fired = entry.map(|e| e.triggers.join(", ")).filter(|t| !t.is_empty());
+    let fired = entry
+        .map(|e| e.triggers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+        .filter(|t| !t.is_empty());
     match &rule.trigger {
         Trigger::Poll => {
             let repeat_ms = rule.repeat.map(|d| d.as_millis() as i64);

@@ -70,11 +70,11 @@ fn verdict(rule: &Rule, target: &Target, seen: &Seen, now_ms: i64) -> String {
     if let Some(failing) = rule.task_conditions.iter().find(|c| !c.holds(&facts)) {
         return format!("no: {failing} does not hold for this task");
     }
-    let fired: Vec<&String> = target
+    let fired: Vec<String> = target
         .core()
         .ledger
         .get(&rule.ledger_name(), &task_key(&seen.task.id))
-        .map(|e| e.triggers.iter().collect())
+        .map(|e| e.triggers.iter().map(ToString::to_string).collect())
         .unwrap_or_default();
     let told = match fired.is_empty() {
         true => String::new(),

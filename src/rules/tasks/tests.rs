@@ -78,7 +78,7 @@ fn failures_in_a_row_match_exactly_or_at_least_and_the_ledger_fires_each_once() 
     let mut ledger = LedgerIndex::default();
     let fired = evaluate(&set, &tasks, &events, 2 * HOUR + MIN, &ledger);
     assert_eq!(fired, ["third a failed:r3", "many a failed:r4"]);
-    ledger.record("third", &task_key("a"), "failed:r3", 0);
+    ledger.record("third", &task_key("a"), &"failed:r3".parse::<crate::ledger::Cause>().unwrap(), 0);
     let again = evaluate(&set, &tasks, &events, 2 * HOUR + MIN, &ledger);
     assert_eq!(again, ["many a failed:r4"], "the third failure was told once");
 }

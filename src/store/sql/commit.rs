@@ -39,7 +39,7 @@ pub(super) async fn insert_ledger(
                 .bind(c.target)
                 .bind(record.key().into_owned())
                 .bind(record.job_id.as_str())
-                .bind(record.trigger.as_str())
+                .bind(record.trigger.to_string())
                 .bind(c.now_ms);
         }
         for row in query.fetch_all(&mut **tx).await? {

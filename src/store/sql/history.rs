@@ -27,7 +27,7 @@ pub struct Fired {
     /// The job (`*` for a digest slot).
     pub job_id: String,
     /// The trigger.
-    pub trigger: String,
+    pub trigger: crate::ledger::Cause,
 }
 
 impl SqlStore {
@@ -63,7 +63,8 @@ impl SqlStore {
             .map(|row| {
                 let key: String = row.try_get(0)?;
                 let (rule, shadow) = crate::ledger::parse_key(&key);
-                Ok(Fired { rule: rule.into(), shadow, job_id: row.try_get(1)?, trigger: row.try_get(2)? })
+                let Ok(trigger) = row.try_get::<String, _>(2)?.parse();
+                Ok(Fired { rule: rule.into(), shadow, job_id: row.try_get(1)?, trigger })
             })
             .collect()
     }

@@ -23,7 +23,7 @@ fn commit<'a>(target: &'a str, upserts: &'a [Job], gone: &[&str]) -> PollCommit<
 
 /// A commit that fires and queues `actions`.
 fn queuing<'a>(target: &'a str, actions: Vec<Planned>) -> PollCommit<'a> {
-    let ledger = actions.iter().flat_map(|a| a.fired("poll")).collect();
+    let ledger = actions.iter().flat_map(|a| a.fired(&crate::ledger::Cause::Poll)).collect();
     PollCommit { ledger, actions, ..commit(target, &[], &[]) }
 }
 
@@ -130,13 +130,18 @@ async fn a_poll_round_trips_and_an_unchanged_poll_writes_one_row(backend: Backen
     let jobs = [job("a", Status::Executing), job("b", Status::Failed)];
     let listed = snapshot(jobs.to_vec());
     let mut first = PollCommit { snapshot: Some(&listed), ..commit("prod", &jobs, &[]) };
-    first.ledger.push(LedgerRecord { rule: "r".into(), shadow: false, job_id: "a".into(), trigger: "poll".into() });
+    first.ledger.push(LedgerRecord {
+        rule: "r".into(),
+        shadow: false,
+        job_id: "a".into(),
+        trigger: crate::ledger::Cause::Poll,
+    });
     first.streaks_set.push(("s".into(), "a".into(), 2));
     store.commit_poll(&first).await.unwrap();
 
     let state = store.load_target(Scope::Real, "prod").await.unwrap();
     assert_eq!(state.snapshot.as_ref().unwrap().jobs(), jobs);
-    assert!(state.ledger.fired("r", "a", "poll"));
+    assert!(state.ledger.fired("r", "a", &crate::ledger::Cause::Poll));
     assert_eq!(state.streaks[&("s".to_string(), "a".to_string())], 2);
     assert!(store.load_target(Scope::Dry, "prod").await.unwrap().snapshot.is_none(), "dry state is apart");
 
@@ -271,7 +276,12 @@ async fn pruning_keeps_what_is_still_listed(backend: Backend) {
     let (both, one) = (snapshot(jobs.to_vec()), snapshot(jobs[..1].to_vec()));
     let mut poll = PollCommit { snapshot: Some(&both), ..commit("prod", &jobs, &[]) };
     poll.ledger = ["listed", "gone"]
-        .map(|j| LedgerRecord { rule: "r".into(), shadow: false, job_id: j.into(), trigger: "poll".into() })
+        .map(|j| LedgerRecord {
+            rule: "r".into(),
+            shadow: false,
+            job_id: j.into(),
+            trigger: crate::ledger::Cause::Poll,
+        })
         .to_vec();
     store.commit_poll(&poll).await.unwrap();
     store.commit_poll(&PollCommit { snapshot: Some(&one), ..commit("prod", &[], &["gone"]) }).await.unwrap();
@@ -280,7 +290,10 @@ async fn pruning_keeps_what_is_still_listed(backend: Backend) {
     let removed = store.prune(&Cutoff { local_ms: 2_000, servers: Vec::new() }).await.unwrap();
     assert_eq!(removed, 4, "the ledger of the gone job, and the three history rows (both listed, one gone)");
     let state = store.load_target(Scope::Real, "prod").await.unwrap();
-    assert!(state.ledger.fired("r", "listed", "poll") && !state.ledger.fired("r", "gone", "poll"));
+    assert!(
+        state.ledger.fired("r", "listed", &crate::ledger::Cause::Poll)
+            && !state.ledger.fired("r", "gone", &crate::ledger::Cause::Poll)
+    );
     assert_eq!(store.history_since(Scope::Real, "prod", 0).await.unwrap().len(), 1);
 }
 
@@ -321,15 +334,23 @@ async fn a_job_ledger_goes_as_a_whole_and_each_target_is_cut_on_its_server_clock
     for (target, now) in [("ahead", 1_000), ("behind", 1_000)] {
         let mut poll = commit(target, &[], &["gone"]);
         poll.now_ms = now;
-        poll.ledger =
-            vec![LedgerRecord { rule: "r".into(), shadow: false, job_id: "gone".into(), trigger: "poll".into() }];
+        poll.ledger = vec![LedgerRecord {
+            rule: "r".into(),
+            shadow: false,
+            job_id: "gone".into(),
+            trigger: crate::ledger::Cause::Poll,
+        }];
         store.commit_poll(&poll).await.unwrap();
     }
     // A newer firing of another trigger for the same job keeps its older one too.
     let mut later = commit("ahead", &[], &[]);
     later.now_ms = 5_000;
-    later.ledger =
-        vec![LedgerRecord { rule: "r".into(), shadow: false, job_id: "gone".into(), trigger: "disappeared".into() }];
+    later.ledger = vec![LedgerRecord {
+        rule: "r".into(),
+        shadow: false,
+        job_id: "gone".into(),
+        trigger: crate::ledger::Cause::Disappeared,
+    }];
     store.commit_poll(&later).await.unwrap();
     // Local cut at 2 000; "ahead"'s server runs 10 s ahead of this machine, "behind" 10 s behind.
     let cutoff = Cutoff::ago(
@@ -341,28 +362,39 @@ async fn a_job_ledger_goes_as_a_whole_and_each_target_is_cut_on_its_server_clock
     store.prune(&cutoff).await.unwrap();
     let ahead = store.load_target(Scope::Real, "ahead").await.unwrap();
     assert!(
-        !ahead.ledger.fired("r", "gone", "poll") && !ahead.ledger.fired("r", "gone", "disappeared"),
+        !ahead.ledger.fired("r", "gone", &crate::ledger::Cause::Poll)
+            && !ahead.ledger.fired("r", "gone", &crate::ledger::Cause::Disappeared),
         "cut at 12 000 on its clock: both go"
     );
     let behind = store.load_target(Scope::Real, "behind").await.unwrap();
-    assert!(behind.ledger.fired("r", "gone", "poll"), "cut at -8 000 on its clock: kept");
+    assert!(behind.ledger.fired("r", "gone", &crate::ledger::Cause::Poll), "cut at -8 000 on its clock: kept");
     // The in-memory ledger follows the same rule: the whole job, by its newest firing.
     let mut memory = crate::ledger::LedgerIndex::default();
-    memory.record("r", "gone", "poll", 1_000);
-    memory.record("r", "gone", "disappeared", 5_000);
+    memory.record("r", "gone", &crate::ledger::Cause::Poll, 1_000);
+    memory.record("r", "gone", &crate::ledger::Cause::Disappeared, 5_000);
     assert_eq!(memory.prune(3_000, |_| false), 0, "the newest firing is after the cut: the job stays whole");
     let mut sql = commit("solo", &[], &["gone"]);
-    sql.ledger = vec![LedgerRecord { rule: "r".into(), shadow: false, job_id: "gone".into(), trigger: "poll".into() }];
+    sql.ledger = vec![LedgerRecord {
+        rule: "r".into(),
+        shadow: false,
+        job_id: "gone".into(),
+        trigger: crate::ledger::Cause::Poll,
+    }];
     store.commit_poll(&sql).await.unwrap();
     let mut newer = commit("solo", &[], &[]);
     newer.now_ms = 5_000;
-    newer.ledger =
-        vec![LedgerRecord { rule: "r".into(), shadow: false, job_id: "gone".into(), trigger: "disappeared".into() }];
+    newer.ledger = vec![LedgerRecord {
+        rule: "r".into(),
+        shadow: false,
+        job_id: "gone".into(),
+        trigger: crate::ledger::Cause::Disappeared,
+    }];
     store.commit_poll(&newer).await.unwrap();
     store.prune(&Cutoff { local_ms: 0, servers: vec![("solo".into(), 3_000)] }).await.unwrap();
     let solo = store.load_target(Scope::Real, "solo").await.unwrap();
     assert!(
-        solo.ledger.fired("r", "gone", "poll") && solo.ledger.fired("r", "gone", "disappeared"),
+        solo.ledger.fired("r", "gone", &crate::ledger::Cause::Poll)
+            && solo.ledger.fired("r", "gone", &crate::ledger::Cause::Disappeared),
         "SQL keeps the job whole too"
     );
 }

@@ -124,7 +124,7 @@ async fn a_takeover_raises_the_epoch_and_fences_the_old_holder() {
     a.round(&["t1".to_string()]).await.unwrap();
     let mut poll = PollCommit::new(Scope::Real, "t1", 1_000);
     poll.actions = vec![super::planned("j1")];
-    poll.ledger = poll.actions[0].fired("poll");
+    poll.ledger = poll.actions[0].fired(&crate::ledger::Cause::Poll);
     let ids = store_a.commit_poll(&poll).await.unwrap();
     assert_eq!(store_a.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap().len(), 1, "claimed by a");
     assert!(store_a.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap().is_empty(), "running: not again");
@@ -158,7 +158,7 @@ async fn a_stale_process_of_the_same_replica_name_is_fenced_by_the_epoch() {
     old.round(&["t1".to_string()]).await.unwrap();
     let mut poll = PollCommit::new(Scope::Real, "t1", 1_000);
     poll.actions = vec![super::planned("j1")];
-    poll.ledger = poll.actions[0].fired("poll");
+    poll.ledger = poll.actions[0].fired(&crate::ledger::Cause::Poll);
     let ids = old_store.commit_poll(&poll).await.unwrap();
     new.round(&["t1".to_string()]).await.unwrap();
     assert_eq!(new.held(), [("t1".to_string(), 2)], "the same name, a new process: epoch + 1");
@@ -189,7 +189,7 @@ async fn progress_journaled_by_a_holder_is_what_its_successor_resumes_from() {
     a.round(&["t1".to_string()]).await.unwrap();
     let mut poll = PollCommit::new(Scope::Real, "t1", 1_000);
     poll.actions = vec![super::planned("j1")];
-    poll.ledger = poll.actions[0].fired("poll");
+    poll.ledger = poll.actions[0].fired(&crate::ledger::Cause::Poll);
     let ids = store_a.commit_poll(&poll).await.unwrap();
     let claimed = store_a.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap();
     assert_eq!(claimed.len(), 1);
