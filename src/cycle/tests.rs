@@ -7,17 +7,17 @@ use crate::diff::EventInfo;
 use crate::plan::Outcome;
 use crate::rules::{Firing, RuleSet};
 
-const NOW: i64 = 1_700_000_000_000;
+pub(crate) const NOW: i64 = 1_700_000_000_000;
 
-fn limits(per_poll: u32, per_hour: u32, fraction: f64) -> LimitsConfig {
+pub(crate) fn limits(per_poll: u32, per_hour: u32, fraction: f64) -> LimitsConfig {
     LimitsConfig { max_cancels_per_poll: per_poll, max_cancels_per_hour: per_hour, max_cancel_fraction: fraction }
 }
 
-fn rules(text: &str) -> RuleSet {
+pub(crate) fn rules(text: &str) -> RuleSet {
     RuleSet::parse(std::path::Path::new("r.yaml"), text, &["t"]).unwrap()
 }
 
-fn firing(set: &RuleSet, rule: &str, job: &str) -> Firing {
+pub(crate) fn firing(set: &RuleSet, rule: &str, job: &str) -> Firing {
     let index = set.rules.iter().position(|r| r.name == rule).expect("rule");
     let event = EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None };
     Firing { rule: index, job: Job::new(job, Status::Executing), event, trigger: crate::ledger::Cause::Poll }

@@ -8,7 +8,7 @@ use crate::actions::ActionConfig;
 use crate::arcgis::fake::FakeSource;
 use crate::arcgis::{Job, JobSource, Status};
 use crate::clock::ManualClock;
-use crate::config::LimitsConfig;
+use crate::cycle::tests::{firing, limits, rules, NOW};
 use crate::cycle::{plan, Budget};
 use crate::diff::EventInfo;
 use crate::journal::Journal;
@@ -17,22 +17,6 @@ use crate::rules::Firing;
 use crate::store::{PollCommit, SqlStore};
 use std::collections::HashMap;
 use std::time::Duration;
-
-const NOW: i64 = 1_700_000_000_000;
-
-fn limits(per_poll: u32, per_hour: u32, fraction: f64) -> LimitsConfig {
-    LimitsConfig { max_cancels_per_poll: per_poll, max_cancels_per_hour: per_hour, max_cancel_fraction: fraction }
-}
-
-fn rules(text: &str) -> RuleSet {
-    RuleSet::parse(std::path::Path::new("r.yaml"), text, &["t"]).unwrap()
-}
-
-fn firing(set: &RuleSet, rule: &str, job: &str) -> Firing {
-    let index = set.rules.iter().position(|r| r.name == rule).expect("rule");
-    let event = EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None };
-    Firing { rule: index, job: Job::new(job, Status::Executing), event, trigger: crate::ledger::Cause::Poll }
-}
 
 /// A site whose cancels fail with `error` (none: succeed), counting them.
 fn site(error: Option<crate::arcgis::Error>) -> Arc<FakeSource> {

@@ -73,12 +73,7 @@ async fn write_run(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>, task_id: &
 impl SqlStore {
     /// The target's tasks as last read; `None` before its first read (the next is a baseline).
     pub async fn tasks(&self, scope: Scope, target: &str) -> Result<Option<BTreeMap<String, Seen>>> {
-        let read = sqlx::query("SELECT read_ms FROM task_reads WHERE scope = $1 AND target = $2")
-            .bind(scope.as_str())
-            .bind(target)
-            .fetch_optional(&self.pool)
-            .await?;
-        if read.is_none() {
+        if self.tasks_read_ms(scope, target).await?.is_none() {
             return Ok(None);
         }
         let rows = sqlx::query("SELECT seen FROM tasks WHERE scope = $1 AND target = $2")
