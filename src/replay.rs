@@ -7,9 +7,8 @@
 use crate::arcgis::Job;
 use crate::clock::{LocalMs, ServerMs};
 use crate::config::LimitsConfig;
-use crate::cycle::{Core, Decision, Limits, PollDecision, MAX_EXTRA_POLLS};
+use crate::cycle::{next_slot, Core, Decision, Limits, PollDecision, MAX_EXTRA_POLLS};
 use crate::rules::{RuleSet, Trigger};
-use crate::scheduler::timing::next_slot;
 use crate::usual::Usual;
 use std::collections::BTreeMap;
 

@@ -15,6 +15,7 @@ mod budget;
 mod digest;
 mod jobs;
 mod planning;
+mod slots;
 mod tasks;
 mod wake;
 
@@ -22,6 +23,7 @@ pub use budget::Budget;
 pub use digest::{last_fired_slot, slot_trigger};
 pub use jobs::{Limits, Observed, PollDecision};
 pub use planning::{plan, plan_digest, plan_tasks, Decision};
+pub use slots::{last_slot, next_slot, slot_after};
 pub use tasks::{TaskDecision, TasksObserved};
 pub use wake::{Waiting, Wake, MAX_EXTRA_POLLS};
 

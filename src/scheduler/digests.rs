@@ -1,8 +1,8 @@
 //! The slots of one target's `on: schedule` rules: the next one of each, and a missed one caught
 //! up once after a restart.
 
-use super::timing::{last_slot, next_slot};
-use crate::cycle::last_fired_slot;
+use crate::clock::LocalMs;
+use crate::cycle::slot_after;
 use crate::engine::Target;
 use crate::rules::{RuleSet, Trigger};
 
@@ -11,19 +11,10 @@ use crate::rules::{RuleSet, Trigger};
 pub struct Digests(Vec<(usize, Option<i64>)>);
 
 impl Digests {
-    /// The schedule rules of `target` at `now_ms`. A rule that fired before and missed its latest
-    /// slot while nbwarden was down has that slot due now (once); otherwise the next slot.
+    /// The schedule rules of `target` at `now_ms`, each with the slot the core says it waits for.
     pub fn new(rules: &RuleSet, target: &Target, now_ms: i64) -> Digests {
-        let name = &target.config.name;
-        let mut slots = Vec::new();
-        for (index, rule) in rules.rules.iter().enumerate().filter(|(_, r)| r.applies_to(name)) {
-            let Trigger::Schedule(schedule) = &rule.trigger else { continue };
-            let missed = last_fired_slot(target.core(), &rule.name)
-                .and_then(|fired| last_slot(&schedule.cron, schedule.timezone, now_ms).filter(|last| *last > fired.0));
-            let first = missed.or_else(|| next_slot(&schedule.cron, schedule.timezone, now_ms));
-            slots.push((index, first));
-        }
-        Digests(slots)
+        let slots = target.core().digest_slots(rules, &target.config.name, LocalMs(now_ms));
+        Digests(slots.into_iter().map(|(index, slot)| (index, slot.map(|s| s.0))).collect())
     }
 
     /// The earliest slot to come.
@@ -39,9 +30,7 @@ impl Digests {
             let Some(at) = slot.filter(|at| *at <= now_ms) else { continue };
             due.push((*index, at));
             if let Trigger::Schedule(schedule) = &rules.rules[*index].trigger {
-                let (cron, tz) = (&schedule.cron, schedule.timezone);
-                let passed = last_slot(cron, tz, now_ms).filter(|last| *last > at);
-                *slot = passed.or_else(|| next_slot(cron, tz, now_ms));
+                *slot = slot_after(schedule, LocalMs(at), LocalMs(now_ms)).map(|s| s.0);
             }
         }
         due

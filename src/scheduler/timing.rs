@@ -1,8 +1,8 @@
-//! When things happen (pure): poll cadences with jitter, cron slots in a time zone, and how long
-//! a target may go without a successful poll before it is unhealthy.
+//! When things happen (pure): poll cadences with jitter, and how long a target may go without a
+//! successful poll before it is unhealthy (cron slots in a time zone are the core's: `cycle::slots`).
 
 use crate::config::{parse_cron, PollConfig};
-use chrono::{DateTime, TimeZone};
+use crate::cycle::next_slot;
 use croner::Cron;
 use std::time::Duration;
 
@@ -45,30 +45,6 @@ impl Cadence {
     }
 }
 
-/// The first slot of `cron` strictly after `after_ms`, in `tz` (the machine's when `None`).
-pub fn next_slot(cron: &Cron, tz: Option<chrono_tz::Tz>, after_ms: i64) -> Option<i64> {
-    match tz {
-        Some(tz) => occurrence(cron, tz, after_ms, true),
-        None => occurrence(cron, chrono::Local, after_ms, true),
-    }
-}
-
-/// The last slot of `cron` at or before `at_ms`, in `tz` (the machine's when `None`).
-pub fn last_slot(cron: &Cron, tz: Option<chrono_tz::Tz>, at_ms: i64) -> Option<i64> {
-    match tz {
-        Some(tz) => occurrence(cron, tz, at_ms, false),
-        None => occurrence(cron, chrono::Local, at_ms, false),
-    }
-}
-
-fn occurrence<Z: TimeZone>(cron: &Cron, tz: Z, from_ms: i64, forward: bool) -> Option<i64> {
-    let from: DateTime<Z> = tz.timestamp_millis_opt(from_ms).single()?;
-    // Forward: strictly after; backward: at or before.
-    let found =
-        if forward { cron.find_next_occurrence(&from, false) } else { cron.find_previous_occurrence(&from, true) };
-    found.ok().map(|t| t.timestamp_millis())
-}
-
 /// A number in 0..1 that differs between calls (for jitter; not for anything secret).
 pub fn jitter() -> f64 {
     use std::hash::{BuildHasher, RandomState};
@@ -95,16 +71,7 @@ mod tests {
     }
 
     #[test]
-    fn cron_slots_in_a_time_zone() {
-        let cron = parse_cron("0 8 * * MON-FRI").unwrap();
-        let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
-        // Friday 2026-11-27 12:00 UTC → next slot Monday 2026-11-30 08:00 Berlin = 07:00 UTC.
-        let friday = chrono::Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap().timestamp_millis();
-        let monday = chrono::Utc.with_ymd_and_hms(2026, 11, 30, 7, 0, 0).unwrap().timestamp_millis();
-        assert_eq!(next_slot(&cron, Some(berlin), friday), Some(monday));
-        assert_eq!(last_slot(&cron, Some(berlin), monday), Some(monday), "a slot is its own last slot");
-        let before = last_slot(&cron, Some(berlin), monday - 1).unwrap();
-        assert_eq!(before, monday - 3 * 86_400_000, "Friday's slot");
+    fn a_cron_cadence_polls_at_its_gap_and_a_bad_pattern_is_refused() {
         let six = parse_cron("*/2 * * * * *").unwrap();
         assert_eq!(Cadence::Cron(Box::new(six)).interval(0), Duration::from_secs(2));
         assert!(parse_cron("61 * * * *").is_err());

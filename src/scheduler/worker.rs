@@ -53,7 +53,7 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
     let mut held_epoch = None;
     loop {
         let mut wake = digests.next_due().map_or(plan.next_ms, |d| d.min(plan.next_ms));
-        wake = tasks.next_ms.map_or(wake, |t| t.min(wake));
+        wake = tasks.due(&target, &cx).map_or(wake, |t| t.min(wake));
         if cx.shared.leases.as_ref().is_some_and(|l| l.holds(&name).is_none()) {
             wake = cx.now_ms() + STANDBY_CHECK_MS;
         }
@@ -104,21 +104,35 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
 struct TaskReads {
     every_ms: i64,
     next_ms: Option<i64>,
+    /// When the tasks were last read.
+    last_ms: i64,
 }
 
 impl TaskReads {
     /// The first read comes with the first poll; none without `tasks:`.
     fn of(target: &Target, first_ms: i64) -> TaskReads {
         let every_ms = target.config.tasks.as_ref().map_or(0, |t| t.every.0.as_millis() as i64);
-        TaskReads { every_ms, next_ms: target.config.tasks.as_ref().map(|_| first_ms) }
+        TaskReads { every_ms, next_ms: target.config.tasks.as_ref().map(|_| first_ms), last_ms: i64::MIN }
+    }
+
+    /// When the next read is due: `every` after the last, or sooner when the core says that a
+    /// task's due run passes the grace of a `task_missed` rule since the last read.
+    fn due(&self, target: &Target, cx: &Context) -> Option<i64> {
+        let next = self.next_ms?;
+        let zone = target.config.tasks.as_ref()?.zone();
+        let offset = Offset::between(ServerMs(target.source.server_now_ms()), LocalMs(cx.now_ms()));
+        let rules = &cx.shared.dispatch.rules;
+        let grace = target.core().task_wake(rules, &target.config.name, zone).map(|at| at.on_local(offset).0);
+        Some(grace.filter(|at| *at > self.last_ms).map_or(next, |at| at.min(next)))
     }
 
     /// Reads the tasks when a read is due; the next one comes `every` later, whatever the outcome.
     async fn read_if_due(&mut self, target: &mut Target, cx: &Context, now: i64) {
-        if self.next_ms.is_none_or(|due| now < due) {
+        if self.due(target, cx).is_none_or(|due| now < due) {
             return;
         }
         self.next_ms = Some(now + self.every_ms);
+        self.last_ms = now;
         match target.watch_tasks(&cx.shared).await {
             Ok(lines) => lines.iter().for_each(|l| cx.report(l)),
             Err(e) => {

@@ -140,6 +140,26 @@ async fn an_hourly_task_that_does_not_start_within_the_grace_is_told_once_with_n
     assert_eq!(smtp.messages().len(), 1, "none after the restart: {:#?}\n{}", smtp.messages(), daemon.log());
 }
 
+/// The tasks are read every hour here, yet a run that does not start within the grace is told
+/// within seconds: the core says when a due run passes a `task_missed` grace, and the tasks are
+/// read then.
+#[tokio::test]
+async fn a_missed_run_is_told_at_its_grace_even_when_the_tasks_are_read_hourly() {
+    let smtp = SmtpServer::start(None, None);
+    let scenario = format!(
+        "{USERS}tasks:\n  - {{ id: hourly, title: Hourly counts, owner: joe, every: 1h, start: -59m56s, stops_running_after: 1 }}\n"
+    );
+    let site = Site::start(&scenario, Flavor::Enterprise, None, "{ every: 1s, timeout: 2s }").await;
+    site.target_key("tasks", "{ every: 1h }");
+    site.top(&smtp_config(smtp.port));
+    site.rules(MISSED);
+    let daemon = Daemon::start(&site.config_path, &[]);
+    assert!(daemon.wait_for_log("read the scheduled tasks", Duration::from_secs(10)).await, "{}", daemon.log());
+    let told = || !smtp.messages().is_empty();
+    assert!(poll_until(Duration::from_secs(15), told).await, "due in 4 s, grace 2 s\n{}", daemon.log());
+    assert_eq!(subjects(&smtp.messages()), ["[nbwarden] missed on sim: task Hourly counts (task_missed)"]);
+}
+
 #[tokio::test]
 async fn an_account_that_cannot_read_the_tasks_is_warned_about_once_and_the_jobs_are_still_watched() {
     let scenario = format!("{USERS}tasks:\n  - {{ id: t1, title: Nightly, owner: joe, every: 1h, start: -30m }}\n");
