@@ -150,7 +150,12 @@ fn commit<'a>(
     ledger: Vec<nbwarden::plan::LedgerRecord>,
 ) -> PollCommit<'a> {
     let upserts = upserts.iter().map(|&index| &snapshot.jobs()[index]).collect();
-    PollCommit { snapshot: Some(snapshot), upserts, ledger, ..PollCommit::new(Scope::Real, target, NOW) }
+    PollCommit {
+        snapshot: Some(snapshot),
+        upserts,
+        ledger,
+        ..PollCommit::new(Scope::Real, target, nbwarden::clock::ServerMs(NOW))
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -42,7 +42,11 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 async fn commits(store: &SqlStore, target: &str, n: usize, every: usize) -> Duration {
     let first = snapshot(jobs(n, 0, 0));
     let all: Vec<&Job> = first.jobs().iter().collect();
-    let baseline = PollCommit { snapshot: Some(&first), upserts: all, ..PollCommit::new(Scope::Real, target, NOW) };
+    let baseline = PollCommit {
+        snapshot: Some(&first),
+        upserts: all,
+        ..PollCommit::new(Scope::Real, target, nbwarden::clock::ServerMs(NOW))
+    };
     store.commit_poll(&baseline).await.unwrap();
     let mut previous: Snapshot = first;
     let mut samples = Vec::with_capacity(RUNS);
@@ -55,8 +59,11 @@ async fn commits(store: &SqlStore, target: &str, n: usize, every: usize) -> Dura
             .filter(|(new, old)| new.status != old.status)
             .map(|(n, _)| n)
             .collect();
-        let commit =
-            PollCommit { snapshot: Some(&next), upserts: changed, ..PollCommit::new(Scope::Real, target, NOW) };
+        let commit = PollCommit {
+            snapshot: Some(&next),
+            upserts: changed,
+            ..PollCommit::new(Scope::Real, target, nbwarden::clock::ServerMs(NOW))
+        };
         let started = Instant::now();
         store.commit_poll(&commit).await.unwrap();
         samples.push(started.elapsed());

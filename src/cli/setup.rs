@@ -193,7 +193,7 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(SqlStore::open_sqlite(&state).await.unwrap());
         let actions = vec![planned(&rules, "mail"), planned(&rules, "stop")];
         let ledger = actions.iter().flat_map(|a| a.fired(&crate::ledger::Cause::Poll)).collect();
-        let commit = PollCommit { actions, ledger, ..PollCommit::new(Scope::Real, "t", 1_000) };
+        let commit = PollCommit { actions, ledger, ..PollCommit::new(Scope::Real, "t", crate::clock::ServerMs(1_000)) };
         let ids = store.commit_poll(&commit).await.unwrap();
         // The killed process had sent joe's message and finished the cancel, and journaled both.
         let (killed, _) = Journal::open(&state).unwrap();

@@ -34,7 +34,7 @@ impl Dispatcher {
         source: &dyn JobSource,
         mut reports: Vec<ActionReport>,
     ) -> crate::store::Result<Vec<ActionReport>> {
-        commit.local_ms = self.now_ms();
+        commit.local_ms = crate::clock::LocalMs(self.now_ms());
         commit.ledger = plan.ledger;
         let acting = self.mode == Mode::Act;
         reports.extend(plan.suppressed);

@@ -18,13 +18,13 @@ impl Target {
             return Ok(Vec::new());
         }
         let name = self.config.name.clone();
-        let since = slot_server.0 - schedule.window.as_millis() as i64;
+        let since = slot_server.plus(-(schedule.window.as_millis() as i64));
         let seen = dispatch.store.history_since(dispatch.scope(), &name, since).await?;
         let Some(decision) = self.core.digest(rule, (slot, slot_server), seen) else { return Ok(Vec::new()) };
         let jobs = decision.actions.first().map_or(0, |a| a.jobs.len());
         tracing::info!(target_name = %name, rule = %rule.name, jobs, "digest slot {}", crate::arcgis::model::rfc3339(slot_ms).unwrap_or_default());
         let ledger = decision.ledger.clone();
-        let commit = PollCommit::new(dispatch.scope(), &name, slot_server.0);
+        let commit = PollCommit::new(dispatch.scope(), &name, slot_server);
         let reports = dispatch.commit(commit, decision, &*self.source, Vec::new()).await?;
         self.core.adopt_digest(&ledger, slot_server);
         metrics::counter!(crate::telemetry::FIRINGS, "target" => name.clone(), "rule" => rule.name.clone())

@@ -26,7 +26,7 @@ impl Target {
         let TaskDecision { firings, decision } =
             self.core.decide_tasks(&dispatch.rules, &name, &observed, config.zone());
         let ledger = decision.ledger.clone();
-        let mut commit = PollCommit::new(dispatch.scope(), &name, observed.at.0);
+        let mut commit = PollCommit::new(dispatch.scope(), &name, observed.at);
         commit.tasks = Some(changes(self.core.tasks.as_ref(), &observed.next, runs));
         let reports = dispatch.commit(commit, decision, &*self.source, Vec::new()).await?;
         let told = firings.iter().filter(|f| !f.quiet).count();

@@ -151,11 +151,12 @@ async fn a_digest_takes_the_jobs_gone_within_its_window_on_the_sites_clock() {
     let baseline = PollCommit {
         snapshot: Some(&snapshot),
         upserts: listed.iter().collect(),
-        ..PollCommit::new(Scope::Real, "fake", slot_server - 2 * HOUR)
+        ..PollCommit::new(Scope::Real, "fake", crate::clock::ServerMs(slot_server - 2 * HOUR))
     };
     store.commit_poll(&baseline).await.unwrap();
     for (id, at) in [("before", slot_server - HOUR - 1), ("edge", slot_server - HOUR), ("late", slot_server - 1)] {
-        let gone = PollCommit { gone: vec![failed(id)], ..PollCommit::new(Scope::Real, "fake", at) };
+        let gone =
+            PollCommit { gone: vec![failed(id)], ..PollCommit::new(Scope::Real, "fake", crate::clock::ServerMs(at)) };
         store.commit_poll(&gone).await.unwrap();
     }
     let text = "rules:\n  - { name: digest, on: schedule, cron: '0 8 * * *', window: 1h, match: { status: failed }, actions: [{ type: log, message: x }] }\n";

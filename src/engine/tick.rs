@@ -5,7 +5,7 @@
 use super::{Line, Shared, Target};
 use crate::arcgis::client::CANCEL_SINCE;
 use crate::arcgis::{Job, JobSource, Phase, Scope, SiteInfo, Status};
-use crate::clock::ServerMs;
+use crate::clock::{LocalMs, ServerMs};
 use crate::config::Flavor;
 use crate::cycle::{Limits, Observed, PollDecision};
 use crate::diff::{Delta, JobEvent, Snapshot};
@@ -91,7 +91,7 @@ impl Target {
         let dispatch = &shared.dispatch;
         let checks = dispatch.store.cancel_checks(dispatch.scope(), &name).await?;
         let (checks_set, checks_dropped, mut ignored) = self.verify_cancels(&checks, &observed.next);
-        let hour_ago = dispatch.now_ms() - 3_600_000;
+        let hour_ago = LocalMs(dispatch.now_ms() - 3_600_000);
         let acting = dispatch.mode == dispatch::Mode::Act;
         // Acting, real cancels are the queued ones; a dry run's and shadow rules' are planned ones.
         let recent = dispatch.store.cancels_since(dispatch.scope(), &name, hour_ago, !acting).await?;
@@ -118,7 +118,7 @@ impl Target {
             streaks_dropped,
             checks_set,
             checks_dropped,
-            ..PollCommit::new(dispatch.scope(), &name, observed.at.0)
+            ..PollCommit::new(dispatch.scope(), &name, observed.at)
         };
         let reports = dispatch.commit(commit, decision, &*self.source, ignored).await?;
         for record in &fired {

@@ -42,10 +42,15 @@ impl Store for NullStore {
     async fn audit_for_job(&self, _: Scope, _: &str, _: &str) -> crate::store::Result<Vec<AuditEntry>> {
         Ok(Vec::new())
     }
-    async fn cancels_since(&self, _: Scope, _: &str, _: i64, _: bool) -> crate::store::Result<u32> {
+    async fn cancels_since(&self, _: Scope, _: &str, _: crate::clock::LocalMs, _: bool) -> crate::store::Result<u32> {
         Ok(0)
     }
-    async fn history_since(&self, _: Scope, _: &str, _: i64) -> crate::store::Result<Vec<crate::arcgis::Job>> {
+    async fn history_since(
+        &self,
+        _: Scope,
+        _: &str,
+        _: crate::clock::ServerMs,
+    ) -> crate::store::Result<Vec<crate::arcgis::Job>> {
         Ok(Vec::new())
     }
     async fn prune(&self, _: &Cutoff) -> crate::store::Result<u64> {

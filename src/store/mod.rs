@@ -10,6 +10,7 @@ pub use sql::{Backend, Change, Fired, SqlStore, StateLock, TASK_RUNS_KEPT};
 
 use crate::arcgis::signin::{History, Refusal, SignInLog};
 use crate::arcgis::Job;
+use crate::clock::{LocalMs, ServerMs};
 use crate::cycle::Core;
 use crate::diff::Snapshot;
 
@@ -122,10 +123,10 @@ pub struct PollCommit<'a> {
     pub scope: Scope,
     /// The target.
     pub target: &'a str,
-    /// Now (server clock), epoch ms.
-    pub now_ms: i64,
-    /// Now on this machine's clock, epoch ms (when queued actions were queued).
-    pub local_ms: i64,
+    /// When, on the target's server clock (ledger rows, history, the last poll).
+    pub now_ms: ServerMs,
+    /// When, on this machine's clock (the queue, the audit trail).
+    pub local_ms: LocalMs,
     /// The whole new snapshot, when the commit is a poll's (`None`: a digest's).
     pub snapshot: Option<&'a Snapshot>,
     /// Listed jobs that are new or changed.
@@ -153,13 +154,13 @@ pub struct PollCommit<'a> {
 }
 
 impl<'a> PollCommit<'a> {
-    /// A commit of `target` at `now_ms` (server clock) that changes nothing yet.
-    pub fn new(scope: Scope, target: &'a str, now_ms: i64) -> PollCommit<'a> {
+    /// A commit of `target` at `now_ms` that changes nothing yet (dispatch sets `local_ms`).
+    pub fn new(scope: Scope, target: &'a str, now_ms: ServerMs) -> PollCommit<'a> {
         PollCommit {
             scope,
             target,
             now_ms,
-            local_ms: now_ms,
+            local_ms: LocalMs(now_ms.0),
             snapshot: None,
             upserts: Vec::new(),
             gone: Vec::new(),
@@ -198,9 +199,9 @@ pub trait Store: Send + Sync {
     async fn audit_for_job(&self, scope: Scope, target: &str, job_id: &str) -> Result<Vec<AuditEntry>>;
     /// Cancels of a target since `since_ms` (local clock): queued or done, or (`planned`) only
     /// planned — by a dry run, or by shadow rules.
-    async fn cancels_since(&self, scope: Scope, target: &str, since_ms: i64, planned: bool) -> Result<u32>;
+    async fn cancels_since(&self, scope: Scope, target: &str, since: LocalMs, planned: bool) -> Result<u32>;
     /// Jobs of a target listed now or updated since `since_ms` (server clock), for digests.
-    async fn history_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<Vec<Job>>;
+    async fn history_since(&self, scope: Scope, target: &str, since: ServerMs) -> Result<Vec<Job>>;
     /// Drops what is older than the retention; returns the rows removed (see [`Cutoff`]).
     async fn prune(&self, cutoff: &Cutoff) -> Result<u64>;
     /// The refused sign-ins of every account since its last successful one.

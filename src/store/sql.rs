@@ -6,6 +6,7 @@ use super::lease::Leases;
 use super::{packed, Cutoff, Error, PollCommit, Result, Scope, Store};
 use crate::arcgis::signin::{History, Refusal};
 use crate::arcgis::Job;
+use crate::clock::{LocalMs, ServerMs};
 use crate::cycle::Core;
 use crate::diff::Snapshot;
 use crate::plan::{ActionReport, Attempt, AuditEntry, CancelCheck, Outcome, Planned, Queued};
@@ -80,7 +81,7 @@ impl Store for SqlStore {
         )
         .bind(scope)
         .bind(target)
-        .bind(c.now_ms)
+        .bind(c.now_ms.0)
         .execute(&mut *tx)
         .await?;
         let appended = commit::append_history(&mut tx, c).await?;
@@ -229,7 +230,7 @@ impl Store for SqlStore {
         Ok(out)
     }
 
-    async fn cancels_since(&self, scope: Scope, target: &str, since_ms: i64, planned: bool) -> Result<u32> {
+    async fn cancels_since(&self, scope: Scope, target: &str, since: LocalMs, planned: bool) -> Result<u32> {
         // A dry run and a shadow rule queue nothing: their cancels are the `planned` lines of the
         // audit trail, so that they meet the hourly limit as acting would.
         let sql = match planned {
@@ -242,18 +243,18 @@ impl Store for SqlStore {
                  AND outcome = 'planned' AND at_ms >= $3"
             }
         };
-        let row = sqlx::query(sql).bind(scope.as_str()).bind(target).bind(since_ms).fetch_one(&self.pool).await?;
+        let row = sqlx::query(sql).bind(scope.as_str()).bind(target).bind(since.0).fetch_one(&self.pool).await?;
         Ok(row.try_get::<i64, _>(0)? as u32)
     }
 
-    async fn history_since(&self, scope: Scope, target: &str, since_ms: i64) -> Result<Vec<Job>> {
+    async fn history_since(&self, scope: Scope, target: &str, since: ServerMs) -> Result<Vec<Job>> {
         let mut jobs = self.load_snapshot(scope, target).await?.map(Snapshot::into_jobs).unwrap_or_default();
         let rows = sqlx::query(
             "SELECT job FROM job_history WHERE scope = $1 AND target = $2 AND at_ms >= $3 AND listed = 0 ORDER BY id",
         )
         .bind(scope.as_str())
         .bind(target)
-        .bind(since_ms)
+        .bind(since.0)
         .fetch_all(&self.pool)
         .await?;
         let mut gone: HashMap<String, Job> = HashMap::new();

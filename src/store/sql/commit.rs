@@ -40,7 +40,7 @@ pub(super) async fn insert_ledger(
                 .bind(record.key().into_owned())
                 .bind(record.job_id.as_str())
                 .bind(record.trigger.to_string())
-                .bind(c.now_ms);
+                .bind(c.now_ms.0);
         }
         for row in query.fetch_all(&mut **tx).await? {
             recorded.insert((row.try_get(0)?, row.try_get(1)?));
@@ -64,7 +64,7 @@ pub(super) async fn append_history(tx: &mut Transaction<'_, Any>, c: &PollCommit
             query = query
                 .bind(c.scope.as_str())
                 .bind(c.target)
-                .bind(c.now_ms)
+                .bind(c.now_ms.0)
                 .bind(job.id.as_str())
                 .bind(json.as_str())
                 .bind(i64::from(*listed));
@@ -234,7 +234,7 @@ pub(super) async fn put_audit<'e>(
 
 pub(super) async fn insert_action(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>, planned: &Planned) -> Result<i64> {
     let job_ids: Vec<&str> = planned.jobs.iter().map(|j| j.id.as_str()).collect();
-    let (scope, target, now) = (c.scope.as_str(), c.target, c.local_ms);
+    let (scope, target, now) = (c.scope.as_str(), c.target, c.local_ms.0);
     let row = sqlx::query(
         "INSERT INTO actions (scope, target, rule, kind, job_ids, payload, status, attempts, next_attempt_ms,
                               created_ms, updated_ms, detail)

@@ -22,7 +22,7 @@ pub(super) async fn write(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>) -> 
     )
     .bind(scope)
     .bind(target)
-    .bind(c.now_ms)
+    .bind(c.now_ms.0)
     .execute(&mut **tx)
     .await?;
     for seen in &read.changed {

@@ -18,7 +18,12 @@ fn job(id: &str, status: Status) -> Job {
 fn commit<'a>(target: &'a str, upserts: &'a [Job], gone: &[&str]) -> PollCommit<'a> {
     let gone = gone.iter().map(|id| job(id, Status::Completed)).collect();
     let local_ms = crate::clock::local_now_ms();
-    PollCommit { upserts: upserts.iter().collect(), gone, local_ms, ..PollCommit::new(Scope::Real, target, 1_000) }
+    PollCommit {
+        upserts: upserts.iter().collect(),
+        gone,
+        local_ms: crate::clock::LocalMs(local_ms),
+        ..PollCommit::new(Scope::Real, target, crate::clock::ServerMs(1_000))
+    }
 }
 
 /// A commit that fires and queues `actions`.
@@ -210,8 +215,12 @@ async fn queued_actions_retry_then_finish_in_the_audit_trail(backend: Backend) {
         [vec![ids[0]], vec![ids[1]]],
         "a page at a time"
     );
-    assert_eq!(store.cancels_since(Scope::Real, "prod", now - 60_000, false).await.unwrap(), 2);
-    assert_eq!(store.cancels_since(Scope::Real, "prod", now - 60_000, true).await.unwrap(), 0, "none planned");
+    assert_eq!(store.cancels_since(Scope::Real, "prod", crate::clock::LocalMs(now - 60_000), false).await.unwrap(), 2);
+    assert_eq!(
+        store.cancels_since(Scope::Real, "prod", crate::clock::LocalMs(now - 60_000), true).await.unwrap(),
+        0,
+        "none planned"
+    );
 
     store
         .record_attempt(ids[0], &Attempt::Retry { next_ms: now + 60_000, detail: "503".into(), progress: None }, now)
@@ -246,9 +255,21 @@ async fn the_hourly_cancel_count_includes_finished_cancels(backend: Backend) {
     }
     sqlx::query("UPDATE actions SET status = 'running' WHERE id = $1").bind(ids[4]).execute(&store.pool).await.unwrap();
     let hour_ago = now - 3_600_000;
-    assert_eq!(store.cancels_since(Scope::Real, "prod", hour_ago, false).await.unwrap(), 3, "done, waiting, running");
-    assert_eq!(store.cancels_since(Scope::Real, "prod", now + 60_000, false).await.unwrap(), 0, "queued before");
-    assert_eq!(store.cancels_since(Scope::Real, "other", hour_ago, false).await.unwrap(), 0, "per target");
+    assert_eq!(
+        store.cancels_since(Scope::Real, "prod", crate::clock::LocalMs(hour_ago), false).await.unwrap(),
+        3,
+        "done, waiting, running"
+    );
+    assert_eq!(
+        store.cancels_since(Scope::Real, "prod", crate::clock::LocalMs(now + 60_000), false).await.unwrap(),
+        0,
+        "queued before"
+    );
+    assert_eq!(
+        store.cancels_since(Scope::Real, "other", crate::clock::LocalMs(hour_ago), false).await.unwrap(),
+        0,
+        "per target"
+    );
 }
 on_both!(the_hourly_cancel_count_includes_finished_cancels);
 
@@ -285,8 +306,16 @@ async fn pruning_keeps_what_is_still_listed(backend: Backend) {
         .to_vec();
     store.commit_poll(&poll).await.unwrap();
     store.commit_poll(&PollCommit { snapshot: Some(&one), ..commit("prod", &[], &["gone"]) }).await.unwrap();
-    assert_eq!(store.history_since(Scope::Real, "prod", 0).await.unwrap().len(), 2, "the gone job is history");
-    assert_eq!(store.history_since(Scope::Real, "prod", 1_001).await.unwrap().len(), 1, "gone before the window");
+    assert_eq!(
+        store.history_since(Scope::Real, "prod", crate::clock::ServerMs(0)).await.unwrap().len(),
+        2,
+        "the gone job is history"
+    );
+    assert_eq!(
+        store.history_since(Scope::Real, "prod", crate::clock::ServerMs(1_001)).await.unwrap().len(),
+        1,
+        "gone before the window"
+    );
     let removed = store.prune(&Cutoff { local_ms: 2_000, servers: Vec::new() }).await.unwrap();
     assert_eq!(removed, 4, "the ledger of the gone job, and the three history rows (both listed, one gone)");
     let state = store.load_target(Scope::Real, "prod").await.unwrap();
@@ -294,7 +323,7 @@ async fn pruning_keeps_what_is_still_listed(backend: Backend) {
         state.ledger.fired("r", "listed", &crate::ledger::Cause::Poll)
             && !state.ledger.fired("r", "gone", &crate::ledger::Cause::Poll)
     );
-    assert_eq!(store.history_since(Scope::Real, "prod", 0).await.unwrap().len(), 1);
+    assert_eq!(store.history_since(Scope::Real, "prod", crate::clock::ServerMs(0)).await.unwrap().len(), 1);
 }
 
 async fn count(store: &SqlStore, table: &str) -> i64 {
@@ -333,7 +362,7 @@ async fn a_job_ledger_goes_as_a_whole_and_each_target_is_cut_on_its_server_clock
     let (_dir, store) = open(backend).await;
     for (target, now) in [("ahead", 1_000), ("behind", 1_000)] {
         let mut poll = commit(target, &[], &["gone"]);
-        poll.now_ms = now;
+        poll.now_ms = crate::clock::ServerMs(now);
         poll.ledger = vec![LedgerRecord {
             rule: "r".into(),
             shadow: false,
@@ -344,7 +373,7 @@ async fn a_job_ledger_goes_as_a_whole_and_each_target_is_cut_on_its_server_clock
     }
     // A newer firing of another trigger for the same job keeps its older one too.
     let mut later = commit("ahead", &[], &[]);
-    later.now_ms = 5_000;
+    later.now_ms = crate::clock::ServerMs(5_000);
     later.ledger = vec![LedgerRecord {
         rule: "r".into(),
         shadow: false,
@@ -382,7 +411,7 @@ async fn a_job_ledger_goes_as_a_whole_and_each_target_is_cut_on_its_server_clock
     }];
     store.commit_poll(&sql).await.unwrap();
     let mut newer = commit("solo", &[], &[]);
-    newer.now_ms = 5_000;
+    newer.now_ms = crate::clock::ServerMs(5_000);
     newer.ledger = vec![LedgerRecord {
         rule: "r".into(),
         shadow: false,
@@ -424,7 +453,7 @@ async fn a_version_2_state_file_migrates_with_its_snapshot_and_history() {
     let mut ids: Vec<&str> = loaded.values().map(|j| j.id.as_str()).collect();
     ids.sort();
     assert_eq!(ids, ["a", "b"]);
-    let history = store.history_since(Scope::Real, "prod", 0).await.unwrap();
+    let history = store.history_since(Scope::Real, "prod", crate::clock::ServerMs(0)).await.unwrap();
     assert_eq!(history.len(), 3, "the gone job stays history");
 }
 

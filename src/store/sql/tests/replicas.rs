@@ -122,7 +122,7 @@ async fn a_replica_quiet_within_its_ttl_still_counts_as_live() {
 async fn a_takeover_raises_the_epoch_and_fences_the_old_holder() {
     let Some([(store_a, a), (store_b, b)]) = replicas("a_takeover_fences_the_old_holder").await else { return };
     a.round(&["t1".to_string()]).await.unwrap();
-    let mut poll = PollCommit::new(Scope::Real, "t1", 1_000);
+    let mut poll = PollCommit::new(Scope::Real, "t1", crate::clock::ServerMs(1_000));
     poll.actions = vec![super::planned("j1")];
     poll.ledger = poll.actions[0].fired(&crate::ledger::Cause::Poll);
     let ids = store_a.commit_poll(&poll).await.unwrap();
@@ -140,7 +140,12 @@ async fn a_takeover_raises_the_epoch_and_fences_the_old_holder() {
     let done = Attempt::Final { outcome: Outcome::Done, detail: "cancelled".into() };
     let fenced = |r: Result<()>| matches!(r, Err(Error::Fenced(t)) if t == "t1");
     assert!(fenced(store_a.record_attempt(ids[0], &done, 2_000).await), "the outcome");
-    assert!(fenced(store_a.commit_poll(&PollCommit::new(Scope::Real, "t1", 2_000)).await.map(|_| ())), "a poll");
+    assert!(
+        fenced(
+            store_a.commit_poll(&PollCommit::new(Scope::Real, "t1", crate::clock::ServerMs(2_000))).await.map(|_| ())
+        ),
+        "a poll"
+    );
     assert!(fenced(store_a.add_settled(&[(ids[0], "x@example.com".into())]).await), "journal progress");
     let check = CancelCheck { job_id: "j1".into(), rule: "r".into(), polls_left: 3 };
     assert!(fenced(store_a.add_cancel_check(Scope::Real, "t1", &check).await), "a cancel check");
@@ -156,7 +161,7 @@ async fn a_takeover_raises_the_epoch_and_fences_the_old_holder() {
 async fn a_stale_process_of_the_same_replica_name_is_fenced_by_the_epoch() {
     let Some([(old_store, old), (new_store, new)]) = named("same_name_fenced", ["a", "a"]).await else { return };
     old.round(&["t1".to_string()]).await.unwrap();
-    let mut poll = PollCommit::new(Scope::Real, "t1", 1_000);
+    let mut poll = PollCommit::new(Scope::Real, "t1", crate::clock::ServerMs(1_000));
     poll.actions = vec![super::planned("j1")];
     poll.ledger = poll.actions[0].fired(&crate::ledger::Cause::Poll);
     let ids = old_store.commit_poll(&poll).await.unwrap();
@@ -165,7 +170,12 @@ async fn a_stale_process_of_the_same_replica_name_is_fenced_by_the_epoch() {
     let done = Attempt::Final { outcome: Outcome::Done, detail: "cancelled".into() };
     let fenced = |r: Result<()>| matches!(r, Err(Error::Fenced(t)) if t == "t1");
     assert!(fenced(old_store.record_attempt(ids[0], &done, 2_000).await), "the outcome");
-    assert!(fenced(old_store.commit_poll(&PollCommit::new(Scope::Real, "t1", 2_000)).await.map(|_| ())), "a poll");
+    assert!(
+        fenced(
+            old_store.commit_poll(&PollCommit::new(Scope::Real, "t1", crate::clock::ServerMs(2_000))).await.map(|_| ())
+        ),
+        "a poll"
+    );
     assert!(old.holds("t1").is_none(), "the old process knows it lost the lease");
     new_store.record_attempt(ids[0], &done, 2_000).await.expect("the new process records");
 }
@@ -187,7 +197,7 @@ async fn progress_journaled_by_a_holder_is_what_its_successor_resumes_from() {
     use crate::journal::ProgressLog;
     let Some([(store_a, a), (store_b, b)]) = replicas("progress_in_the_database").await else { return };
     a.round(&["t1".to_string()]).await.unwrap();
-    let mut poll = PollCommit::new(Scope::Real, "t1", 1_000);
+    let mut poll = PollCommit::new(Scope::Real, "t1", crate::clock::ServerMs(1_000));
     poll.actions = vec![super::planned("j1")];
     poll.ledger = poll.actions[0].fired(&crate::ledger::Cause::Poll);
     let ids = store_a.commit_poll(&poll).await.unwrap();
