@@ -162,3 +162,26 @@ fn task_firings_are_recorded_under_their_task_and_planned_unless_quiet() {
     assert!(plan.actions.iter().all(|p| p.task.as_ref() == Some(&facts("t1")) && p.planned_ms == NOW));
     assert!(plan.suppressed.is_empty());
 }
+
+/// A digest slot is decided once: after it is adopted, the same slot gives nothing; a rule that
+/// is no schedule rule gives nothing either.
+#[test]
+fn a_digest_slot_is_decided_once_and_only_for_a_schedule_rule() {
+    use crate::clock::{LocalMs, ServerMs};
+    let set = rules(
+        "rules:\n  - { name: daily, on: schedule, cron: '0 8 * * *', window: 1d, actions: [{ type: log }] }\n  - { name: each, actions: [{ type: log }] }\n",
+    );
+    let (daily, each) = (&set.rules[0], &set.rules[1]);
+    let mut core = Core::default();
+    let slot = (LocalMs(NOW), ServerMs(NOW + 5_000));
+    let job = || Job::new("j1", Status::Failed);
+    assert!(core.digest(each, slot, [job()]).is_none(), "not a schedule rule");
+    let decision = core.digest(daily, slot, [job()]).expect("the slot's first decision");
+    assert_eq!(decision.ledger[0].trigger, crate::ledger::Cause::Slot(NOW));
+    assert_eq!(decision.actions[0].jobs[0].id, "j1");
+    assert!(!core.slot_fired(daily, slot.0));
+    core.adopt_digest(&decision.ledger, slot.1);
+    assert!(core.slot_fired(daily, slot.0));
+    assert!(core.digest(daily, slot, [job()]).is_none(), "the slot fired");
+    assert!(core.digest(daily, (LocalMs(NOW + 1), slot.1), [job()]).is_some(), "another slot");
+}
