@@ -19,7 +19,7 @@ pub use duration::{format_duration, ConfigDuration};
 pub use model::*;
 pub use size::ByteSize;
 pub use state::{unwritable, HaConfig, StateConfig};
-pub use zone::{parse_zone, Zone};
+pub use zone::{parse_zone, UnknownZone, Zone};
 
 use crate::secret::Secret;
 use checks::Checks;

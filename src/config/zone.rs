@@ -7,8 +7,18 @@ use serde::{Deserialize, Deserializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Zone(pub chrono_tz::Tz);
 
-/// Reads a zone name: exact, else the nearest name of the database in the message.
-pub fn parse_zone(name: &str) -> Result<chrono_tz::Tz, String> {
+/// A zone name the tz database does not know, with the nearest one or an example.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown time zone `{name}` ({hint})")]
+pub struct UnknownZone {
+    /// As written.
+    pub name: String,
+    /// `did you mean …?`, or an example.
+    pub hint: String,
+}
+
+/// Reads a zone name: exact, else the nearest name of the database in the error.
+pub fn parse_zone(name: &str) -> Result<chrono_tz::Tz, UnknownZone> {
     if let Ok(zone) = name.parse::<chrono_tz::Tz>() {
         return Ok(zone);
     }
@@ -18,7 +28,7 @@ pub fn parse_zone(name: &str) -> Result<chrono_tz::Tz, String> {
         Some(nearest) => format!("did you mean `{nearest}`?"),
         None => "write a name of the tz database, e.g. Europe/Berlin or UTC".into(),
     };
-    Err(format!("unknown time zone `{name}` ({hint})"))
+    Err(UnknownZone { name: name.into(), hint })
 }
 
 impl<'de> Deserialize<'de> for Zone {
@@ -35,8 +45,8 @@ mod tests {
     #[test]
     fn an_unknown_zone_gets_the_nearest_name() {
         assert_eq!(parse_zone("Europe/Berlin"), Ok(chrono_tz::Europe::Berlin));
-        assert!(parse_zone("Europe/Berln").unwrap_err().contains("did you mean `Europe/Berlin`?"));
-        assert!(parse_zone("europe/berlin").unwrap_err().contains("did you mean `Europe/Berlin`?"));
-        assert!(parse_zone("Atlantis/Capital").unwrap_err().contains("e.g. Europe/Berlin"));
+        assert!(parse_zone("Europe/Berln").unwrap_err().to_string().contains("did you mean `Europe/Berlin`?"));
+        assert!(parse_zone("europe/berlin").unwrap_err().to_string().contains("did you mean `Europe/Berlin`?"));
+        assert!(parse_zone("Atlantis/Capital").unwrap_err().to_string().contains("e.g. Europe/Berlin"));
     }
 }

@@ -244,9 +244,10 @@ fn schedule(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) 
     };
     let timezone = match map.get("timezone").and_then(Value::as_str) {
         None => Some(None),
-        Some(name) => {
-            crate::config::parse_zone(name).map(Some).map_err(|e| errors.push(r.error(Some("timezone"), e))).ok()
-        }
+        Some(name) => crate::config::parse_zone(name)
+            .map(Some)
+            .map_err(|e| errors.push(r.error(Some("timezone"), e.to_string())))
+            .ok(),
     };
     Some(Schedule { cron: cron?, window: window?, timezone: timezone? })
 }
