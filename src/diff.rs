@@ -64,14 +64,17 @@ impl Snapshot {
     }
 
     /// Gives the listed jobs without a task id the one `tasks` has for them (by job id), keeping
-    /// each patched job's hash true.
-    pub fn set_tasks(&mut self, tasks: &HashMap<String, String>) {
+    /// each patched job's hash true; false when every listed job had one (a list with `inputs`).
+    pub fn set_tasks(&mut self, tasks: &HashMap<String, String>) -> bool {
+        let mut lacking = false;
         for (index, job) in self.jobs.iter_mut().enumerate().filter(|(_, j)| j.task_id.is_none()) {
+            lacking = true;
             if let Some(task) = tasks.get(&job.id) {
                 job.task_id = Some(task.clone());
                 self.prints[index] = fingerprint(job);
             }
         }
+        lacking
     }
 
     /// This snapshot with `more` jobs added after the listed ones.

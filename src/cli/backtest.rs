@@ -176,19 +176,24 @@ impl Iterator for Timeline {
 }
 
 /// Each firing of the steps, with what each of its actions would have done: per message, as
-/// sending would split it, with the owners looked up.
+/// sending would split it, with the owners looked up; each planned action previewed once, however
+/// many firings its batch holds.
 async fn described(target: &str, steps: &[Step], source: &dyn JobSource, services: &Services) -> Vec<Firing> {
     let progress = Progress::default();
     let mut out = Vec::new();
     for step in steps {
+        let mut previews = Vec::with_capacity(step.plan.actions.len());
+        for planned in &step.plan.actions {
+            let occasion = planned.occasion();
+            let cx = ActionContext { target, source, occasion, services, progress: &progress, now_ms: step.at_ms };
+            previews.push(planned.action.build().preview_each(&cx).await);
+        }
         for record in &step.plan.ledger {
-            let mut actions = Vec::new();
-            for planned in step.plan.actions.iter().filter(|p| p.rule == record.rule && covers(p, record)) {
-                let occasion = planned.occasion();
-                let cx = ActionContext { target, source, occasion, services, progress: &progress, now_ms: step.at_ms };
-                let kind = planned.action.kind().to_string();
-                actions.extend(planned.action.build().preview_each(&cx).await.into_iter().map(|d| (kind.clone(), d)));
-            }
+            let covering =
+                step.plan.actions.iter().zip(&previews).filter(|(p, _)| p.rule == record.rule && covers(p, record));
+            let actions = covering
+                .flat_map(|(planned, lines)| lines.iter().map(|line| (planned.action.kind().to_string(), line.clone())))
+                .collect();
             let fired = Fired {
                 rule: record.rule.clone(),
                 shadow: record.shadow,

@@ -10,7 +10,7 @@ use crate::plan::LedgerRecord;
 use crate::rules::{Rule, Subject, Trigger, Verdict};
 
 /// The ledger trigger of one slot.
-pub fn slot_trigger(slot: LocalMs) -> Cause {
+fn slot_trigger(slot: LocalMs) -> Cause {
     Cause::Slot(slot.0)
 }
 

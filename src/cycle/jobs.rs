@@ -84,8 +84,9 @@ impl Core {
     pub fn observe(&mut self, at: ServerMs, mut jobs: Vec<Job>, complete: bool) -> Observed {
         self.usual.fill_items(&mut jobs);
         let mut next = snapshot(jobs);
-        if !self.job_tasks.is_empty() {
-            next.set_tasks(&self.job_tasks);
+        // A list that carries every task id (`inputs`) needs no memory of them.
+        if !self.job_tasks.is_empty() && !next.set_tasks(&self.job_tasks) {
+            self.job_tasks = HashMap::new();
         }
         let mut delta = diff(self.snapshot.as_ref(), &next);
         let next = if complete { next } else { keep_unlisted(next, &mut delta) };

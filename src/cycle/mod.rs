@@ -20,7 +20,7 @@ mod tasks;
 mod wake;
 
 pub use budget::Budget;
-pub use digest::{last_fired_slot, slot_trigger};
+pub use digest::last_fired_slot;
 pub use jobs::{Limits, Observed, PollDecision};
 pub use planning::{plan, plan_digest, plan_tasks, Decision};
 pub use slots::{last_slot, next_slot, slot_after};

@@ -185,3 +185,19 @@ fn a_digest_slot_is_decided_once_and_only_for_a_schedule_rule() {
     assert!(core.digest(daily, slot, [job()]).is_none(), "the slot fired");
     assert!(core.digest(daily, (LocalMs(NOW + 1), slot.1), [job()]).is_some(), "another slot");
 }
+
+/// A task id read from a job's resource is put into later listings that lack it, so that the
+/// job does not change; a list that carries every task id (`inputs`) needs no memory of them.
+#[test]
+fn task_ids_read_from_resources_fill_listings_until_the_list_carries_them() {
+    use crate::clock::ServerMs;
+    let mut core = Core::default();
+    core.job_tasks.insert("j1".into(), "t1".into());
+    let bare = Job::new("j1", Status::Executing);
+    let observed = core.observe(ServerMs(NOW), vec![bare], true);
+    assert_eq!(observed.next.jobs()[0].task_id.as_deref(), Some("t1"));
+    assert_eq!(core.job_tasks.len(), 1, "kept while the list lacks them");
+    let listed = Job { task_id: Some(String::new()), ..Job::new("j1", Status::Executing) };
+    core.observe(ServerMs(NOW + 1), vec![listed], true);
+    assert!(core.job_tasks.is_empty(), "the list carries them now");
+}
