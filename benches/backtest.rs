@@ -21,11 +21,11 @@ fn rows_of(i: i64, start: i64) -> [(i64, Job, bool); 3] {
     let mut job = Job::new(format!("j{i:06}"), Status::Executing);
     job.job_type = Some("executeNotebook".into());
     job.username = Some(format!("user{}", i % 40));
-    job.started_at = Some(start);
+    job.started_at = Some(nbwarden::clock::ServerMs(start));
     let end = start + 600_000;
     let mut ended = job.clone();
     ended.status = if i % 20 == 0 { Status::Failed } else { Status::Completed };
-    ended.ended_at = Some(end);
+    ended.ended_at = Some(nbwarden::clock::ServerMs(end));
     [(start, job, true), (end, ended.clone(), true), (end + 3_600_000, ended, false)]
 }
 
@@ -77,7 +77,7 @@ async fn main() {
         let setup = nbwarden::cli::setup::load(Some(&config)).unwrap();
         let options = nbwarden::cli::backtest::Options {
             since: Duration::from_millis((DAYS * DAY_MS) as u64),
-            until_ms: Some(now),
+            until_ms: Some(nbwarden::clock::ServerMs(now)),
             rules: Vec::new(),
             target: None,
             json: true,

@@ -12,7 +12,7 @@ use nbwarden::rules::{evaluate::Input, RuleSet};
 use nbwarden::store::{PollCommit, Scope, SqlStore, Store};
 use std::time::{Duration, Instant};
 
-const NOW: i64 = 1_800_000_000_000;
+const NOW: nbwarden::clock::ServerMs = nbwarden::clock::ServerMs(1_800_000_000_000);
 
 /// The allocator of the `nbwarden` binary (see src/main.rs).
 #[global_allocator]
@@ -24,9 +24,9 @@ fn body(n: usize, every: usize, flip: usize) -> Vec<u8> {
     for i in 0..n {
         let running = i % 10 == 0;
         let failed_now = i % every == flip;
-        let start = NOW - (i as i64 % 7200) * 1000;
+        let start = NOW.0 - (i as i64 % 7200) * 1000;
         let (status, end) = match (running, failed_now) {
-            (_, true) => ("FAILED", NOW - 1000),
+            (_, true) => ("FAILED", NOW.0 - 1000),
             (true, false) => ("EXECUTING", 0),
             (false, false) => ("COMPLETED", start + 60_000),
         };
@@ -99,7 +99,7 @@ async fn measure(n: usize, every: usize, rules: &RuleSet, store: &SqlStore, runs
         let diffed = Instant::now();
         let input = Input {
             target: &target,
-            now_ms: NOW,
+            now: NOW,
             snapshot: &next,
             events: &delta.events,
             ledger: &ledger,
@@ -150,12 +150,7 @@ fn commit<'a>(
     ledger: Vec<nbwarden::plan::LedgerRecord>,
 ) -> PollCommit<'a> {
     let upserts = upserts.iter().map(|&index| &snapshot.jobs()[index]).collect();
-    PollCommit {
-        snapshot: Some(snapshot),
-        upserts,
-        ledger,
-        ..PollCommit::new(Scope::Real, target, nbwarden::clock::ServerMs(NOW))
-    }
+    PollCommit { snapshot: Some(snapshot), upserts, ledger, ..PollCommit::new(Scope::Real, target, NOW) }
 }
 
 #[tokio::main(flavor = "current_thread")]

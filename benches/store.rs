@@ -27,7 +27,7 @@ fn jobs(n: usize, every: usize, round: usize) -> Vec<Job> {
             let mut job = Job::new(format!("j{i:07}"), status);
             job.username = Some(format!("user{}", i % 50));
             job.job_type = Some("executeNotebook".into());
-            job.started_at = Some(NOW - (i as i64 % 7200) * 1000);
+            job.started_at = Some(nbwarden::clock::ServerMs(NOW - (i as i64 % 7200) * 1000));
             job
         })
         .collect()

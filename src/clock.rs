@@ -4,10 +4,12 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 /// Where "now" comes from.
 pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// Now on this machine's clock, epoch ms.
-    fn now_ms(&self) -> i64;
+    /// Now on this machine's clock.
+    fn now(&self) -> LocalMs;
 }
 
 /// The machine's clock.
@@ -15,8 +17,8 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        local_now_ms()
+    fn now(&self) -> LocalMs {
+        LocalMs(local_now_ms())
     }
 }
 
@@ -43,8 +45,8 @@ impl ManualClock {
 }
 
 impl Clock for ManualClock {
-    fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+    fn now(&self) -> LocalMs {
+        LocalMs(self.0.load(Ordering::SeqCst))
     }
 }
 
@@ -65,8 +67,8 @@ impl TokioClock {
 }
 
 impl Clock for TokioClock {
-    fn now_ms(&self) -> i64 {
-        self.start_ms + self.start.elapsed().as_millis() as i64
+    fn now(&self) -> LocalMs {
+        LocalMs(self.start_ms + self.start.elapsed().as_millis() as i64)
     }
 }
 
@@ -78,13 +80,56 @@ pub fn system() -> Arc<dyn Clock> {
 /// An instant on a target's server clock (what its `Date` headers say), epoch ms: when a job
 /// started, when a poll saw it, when a rule fires. Never compared with a `LocalMs` without the
 /// target's offset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct ServerMs(pub i64);
 
 /// An instant on this machine's clock, epoch ms: the queue, backoff, the audit trail, the cron
 /// slots of digests, the scheduler's timers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct LocalMs(pub i64);
+
+/// `instant ± ms` and `instant - instant = ms`, for both clocks; never across them.
+macro_rules! instant_arithmetic {
+    ($clock:ident) => {
+        impl std::ops::Add<i64> for $clock {
+            type Output = $clock;
+            fn add(self, ms: i64) -> $clock {
+                $clock(self.0.saturating_add(ms))
+            }
+        }
+
+        impl std::ops::Sub<i64> for $clock {
+            type Output = $clock;
+            fn sub(self, ms: i64) -> $clock {
+                $clock(self.0.saturating_sub(ms))
+            }
+        }
+
+        impl std::ops::Sub for $clock {
+            type Output = i64;
+            fn sub(self, earlier: $clock) -> i64 {
+                self.0.saturating_sub(earlier.0)
+            }
+        }
+    };
+}
+
+instant_arithmetic!(ServerMs);
+instant_arithmetic!(LocalMs);
+
+impl From<ServerMs> for i64 {
+    fn from(at: ServerMs) -> i64 {
+        at.0
+    }
+}
+
+impl From<LocalMs> for i64 {
+    fn from(at: LocalMs) -> i64 {
+        at.0
+    }
+}
 
 /// How far a target's server clock is ahead of this machine's, ms (server minus local).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,13 +142,6 @@ impl Offset {
     }
 }
 
-impl LocalMs {
-    /// The same instant on a server's clock.
-    pub fn on_server(self, offset: Offset) -> ServerMs {
-        ServerMs(self.0 + offset.0)
-    }
-}
-
 impl ServerMs {
     /// The same instant on this machine's clock.
     pub fn on_local(self, offset: Offset) -> LocalMs {
@@ -112,6 +150,28 @@ impl ServerMs {
 
     /// This instant plus `ms`.
     pub fn plus(self, ms: i64) -> ServerMs {
-        ServerMs(self.0 + ms)
+        ServerMs(self.0.saturating_add(ms))
+    }
+
+    /// Milliseconds from `earlier` to this instant (negative when `earlier` is later).
+    pub fn since(self, earlier: ServerMs) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+impl LocalMs {
+    /// The same instant on a server's clock.
+    pub fn on_server(self, offset: Offset) -> ServerMs {
+        ServerMs(self.0 + offset.0)
+    }
+
+    /// This instant plus `ms`.
+    pub fn plus(self, ms: i64) -> LocalMs {
+        LocalMs(self.0.saturating_add(ms))
+    }
+
+    /// Milliseconds from `earlier` to this instant (negative when `earlier` is later).
+    pub fn since(self, earlier: LocalMs) -> i64 {
+        self.0.saturating_sub(earlier.0)
     }
 }

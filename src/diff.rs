@@ -116,7 +116,7 @@ fn state_word(job: &Job) -> u64 {
         Status::Cancelled(_) => 6,
         Status::Unknown(_) => 7,
     };
-    (job.ended_at.unwrap_or(0).max(0) as u64) << 4 | kind << 1 | u64::from(job.cancelled_flag)
+    (job.ended_at.map_or(0, |at| at.0).max(0) as u64) << 4 | kind << 1 | u64::from(job.cancelled_flag)
 }
 
 fn fingerprint(job: &Job) -> u64 {
@@ -312,7 +312,7 @@ mod tests {
         let mut cancelled_flag = job("b", Status::Failed);
         cancelled_flag.cancelled_flag = true;
         let mut ended = run("a");
-        ended.ended_at = Some(5);
+        ended.ended_at = Some(crate::clock::ServerMs(5));
         let mut renamed = run("a");
         renamed.username = Some("joe".into());
         // (name, previous, next, events, rows written)
@@ -372,7 +372,7 @@ mod tests {
         let before = snap(&[job("a", Status::Executing)]);
         assert!(unchanged(&before, 0, &snap(&[job("a", Status::Executing)]), 0));
         let mut ended = job("a", Status::Executing);
-        ended.ended_at = Some(5);
+        ended.ended_at = Some(crate::clock::ServerMs(5));
         for after in [job("a", Status::Failed), ended] {
             assert!(!unchanged(&before, 0, &snap(std::slice::from_ref(&after)), 0), "{after:?}");
         }
@@ -395,7 +395,7 @@ mod tests {
         let mut words = std::collections::HashSet::new();
         let mut count = 0;
         for status in &statuses {
-            for ended_at in [None, Some(1), Some(2), Some(1_700_000_000_000)] {
+            for ended_at in [None, Some(1), Some(2), Some(1_700_000_000_000)].map(|at| at.map(crate::clock::ServerMs)) {
                 for cancelled_flag in [false, true] {
                     let job = Job { ended_at, cancelled_flag, ..job("a", status.clone()) };
                     words.insert(state_word(&job));

@@ -1,6 +1,7 @@
 //! The in-memory view of one target's ledger of firings (pure): what has fired for each
 //! (rule, job), so that nothing fires twice. The store persists it; this answers quickly.
 
+use crate::clock::{LocalMs, ServerMs};
 use std::collections::HashMap;
 
 /// Consecutive matching polls per (rule, job), for rules with `for_polls` > 1.
@@ -26,14 +27,14 @@ pub enum Cause {
     },
     /// A job gone from the list: `disappeared`.
     Disappeared,
-    /// A digest slot, local epoch ms: `schedule@ms`.
-    Slot(i64),
+    /// A digest slot as its cron wrote it: `schedule@ms`.
+    Slot(LocalMs),
     /// A scheduled task's run that failed: `failed:run`.
     RunFailed(String),
-    /// A scheduled task that stopped, by its last start: `stopped@ms`.
-    Stopped(i64),
+    /// A scheduled task that stopped, by its last start (0: never started): `stopped@ms`.
+    Stopped(ServerMs),
     /// A scheduled task's run due at that instant that did not start: `missed@ms`.
-    Missed(i64),
+    Missed(ServerMs),
     /// A stored trigger this version does not write.
     Other(String),
 }
@@ -53,10 +54,10 @@ impl std::fmt::Display for Cause {
             Cause::Appeared => f.write_str("appeared"),
             Cause::Changed { from, to } => write!(f, "{from}->{to}"),
             Cause::Disappeared => f.write_str("disappeared"),
-            Cause::Slot(ms) => write!(f, "schedule@{ms}"),
+            Cause::Slot(at) => write!(f, "schedule@{}", at.0),
             Cause::RunFailed(run) => write!(f, "failed:{run}"),
-            Cause::Stopped(ms) => write!(f, "stopped@{ms}"),
-            Cause::Missed(ms) => write!(f, "missed@{ms}"),
+            Cause::Stopped(at) => write!(f, "stopped@{}", at.0),
+            Cause::Missed(at) => write!(f, "missed@{}", at.0),
             Cause::Other(text) => f.write_str(text),
         }
     }
@@ -73,9 +74,9 @@ impl std::str::FromStr for Cause {
             "appeared" => Cause::Appeared,
             "disappeared" => Cause::Disappeared,
             _ => match (number("schedule@"), number("stopped@"), number("missed@")) {
-                (Some(ms), _, _) => Cause::Slot(ms),
-                (_, Some(ms), _) => Cause::Stopped(ms),
-                (_, _, Some(ms)) => Cause::Missed(ms),
+                (Some(ms), _, _) => Cause::Slot(LocalMs(ms)),
+                (_, Some(ms), _) => Cause::Stopped(ServerMs(ms)),
+                (_, _, Some(ms)) => Cause::Missed(ServerMs(ms)),
                 _ => match (text.strip_prefix("poll#").and_then(|n| n.parse().ok()), text.strip_prefix("failed:")) {
                     (Some(n), _) => Cause::Repeat(n),
                     (_, Some(run)) => Cause::RunFailed(run.into()),
@@ -117,12 +118,12 @@ pub const DIGEST_JOB: &str = "*";
 pub struct Entry {
     /// What already fired: `poll`, `poll#1`, `appeared`, `EXECUTING->FAILED`, …
     pub triggers: Vec<Cause>,
-    /// When the last `poll` firing (or repeat) happened, epoch ms.
-    pub last_poll_ms: Option<i64>,
+    /// When the last `poll` firing (or repeat) happened.
+    pub last_poll_ms: Option<ServerMs>,
     /// How many of `triggers` are `poll` firings (read on every poll without touching the list).
     pub poll_firings: usize,
-    /// When anything last fired, epoch ms (for pruning).
-    pub last_ms: i64,
+    /// When anything last fired (for pruning).
+    pub last_ms: ServerMs,
 }
 
 /// The ledger of one target (real or dry-run, never both): rule → hash of the job id → entry.
@@ -156,19 +157,19 @@ impl LedgerIndex {
     }
 
     /// The trigger a `poll` rule would fire with now, or `None` when it must not fire.
-    pub fn poll_trigger(&self, rule: &str, job: &str, repeat_ms: Option<i64>, now_ms: i64) -> Option<Cause> {
-        poll_trigger(self.get(rule, job), repeat_ms, now_ms)
+    pub fn poll_trigger(&self, rule: &str, job: &str, repeat_ms: Option<i64>, now: ServerMs) -> Option<Cause> {
+        poll_trigger(self.get(rule, job), repeat_ms, now)
     }
 
     /// Records a firing.
-    pub fn record(&mut self, rule: &str, job: &str, trigger: &Cause, at_ms: i64) {
+    pub fn record(&mut self, rule: &str, job: &str, trigger: &Cause, at: ServerMs) {
         let entry = self.entries.entry(rule.to_string()).or_default().entry(id_hash(job)).or_default();
-        entry.last_ms = entry.last_ms.max(at_ms);
+        entry.last_ms = entry.last_ms.max(at);
         if entry.triggers.contains(trigger) {
             return;
         }
         if trigger.is_poll() {
-            entry.last_poll_ms = Some(at_ms);
+            entry.last_poll_ms = Some(at);
             entry.poll_firings += 1;
         }
         entry.triggers.push(trigger.clone());
@@ -176,14 +177,14 @@ impl LedgerIndex {
 }
 
 impl LedgerIndex {
-    /// Forgets entries that last fired before `before_ms` for jobs `listed` does not know any more,
+    /// Forgets entries that last fired before `before` for jobs `listed` does not know any more,
     /// as the store's pruning does; returns how many went.
-    pub fn prune(&mut self, before_ms: i64, listed: impl Fn(u64) -> bool) -> usize {
+    pub fn prune(&mut self, before: ServerMs, listed: impl Fn(u64) -> bool) -> usize {
         let mut removed = 0;
         for jobs in self.entries.values_mut() {
-            let before = jobs.len();
-            jobs.retain(|hash, entry| entry.last_ms >= before_ms || listed(*hash));
-            removed += before - jobs.len();
+            let count = jobs.len();
+            jobs.retain(|hash, entry| entry.last_ms >= before || listed(*hash));
+            removed += count - jobs.len();
         }
         self.entries.retain(|_, jobs| !jobs.is_empty());
         removed
@@ -191,12 +192,12 @@ impl LedgerIndex {
 }
 
 /// The trigger a `poll` rule fires with, given its entry for the job; `None`: it must not fire.
-pub fn poll_trigger(entry: Option<&Entry>, repeat_ms: Option<i64>, now_ms: i64) -> Option<Cause> {
+pub fn poll_trigger(entry: Option<&Entry>, repeat_ms: Option<i64>, now: ServerMs) -> Option<Cause> {
     let Some(entry) = entry else { return Some(Cause::Poll) };
     let done = entry.poll_firings;
     match (done, repeat_ms, entry.last_poll_ms) {
         (0, _, _) => Some(Cause::Poll),
-        (_, Some(every), Some(last)) if now_ms - last >= every => Some(Cause::Repeat(done)),
+        (_, Some(every), Some(last)) if now.since(last) >= every => Some(Cause::Repeat(done)),
         _ => None,
     }
 }
@@ -208,41 +209,41 @@ mod tests {
     #[test]
     fn never_repeat_fires_once() {
         let mut ledger = LedgerIndex::default();
-        assert_eq!(ledger.poll_trigger("r", "j", None, 0), Some(Cause::Poll));
-        ledger.record("r", "j", &Cause::Poll, 0);
-        assert_eq!(ledger.poll_trigger("r", "j", None, 1_000_000), None);
-        assert_eq!(ledger.poll_trigger("r", "other", None, 0), Some(Cause::Poll));
+        assert_eq!(ledger.poll_trigger("r", "j", None, ServerMs(0)), Some(Cause::Poll));
+        ledger.record("r", "j", &Cause::Poll, ServerMs(0));
+        assert_eq!(ledger.poll_trigger("r", "j", None, ServerMs(1_000_000)), None);
+        assert_eq!(ledger.poll_trigger("r", "other", None, ServerMs(0)), Some(Cause::Poll));
     }
 
     #[test]
     fn repeat_fires_again_after_the_interval_with_a_new_slot() {
         let mut ledger = LedgerIndex::default();
-        ledger.record("r", "j", &Cause::Poll, 0);
-        assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), 59_999), None);
-        assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), 60_000), Some(Cause::Repeat(1)));
-        ledger.record("r", "j", &Cause::Repeat(1), 60_000);
-        assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), 119_999), None);
-        assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), 120_000), Some(Cause::Repeat(2)));
+        ledger.record("r", "j", &Cause::Poll, ServerMs(0));
+        assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), ServerMs(59_999)), None);
+        assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), ServerMs(60_000)), Some(Cause::Repeat(1)));
+        ledger.record("r", "j", &Cause::Repeat(1), ServerMs(60_000));
+        assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), ServerMs(119_999)), None);
+        assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), ServerMs(120_000)), Some(Cause::Repeat(2)));
     }
 
     #[test]
     fn event_triggers_are_separate() {
         let mut ledger = LedgerIndex::default();
         let failed: Cause = "EXECUTING->FAILED".parse().unwrap();
-        ledger.record("r", "j", &failed, 5);
+        ledger.record("r", "j", &failed, ServerMs(5));
         assert!(ledger.fired("r", "j", &failed));
         assert!(!ledger.fired("r", "j", &Cause::Appeared));
-        assert_eq!(ledger.poll_trigger("r", "j", None, 10), Some(Cause::Poll));
+        assert_eq!(ledger.poll_trigger("r", "j", None, ServerMs(10)), Some(Cause::Poll));
     }
 
     #[test]
     fn pruning_keeps_recent_and_listed_entries() {
         let mut ledger = LedgerIndex::default();
-        ledger.record("r", "old-gone", &Cause::Poll, 1_000);
-        ledger.record("r", "old-listed", &Cause::Poll, 1_000);
-        ledger.record("r", "recent", &Cause::Poll, 9_000);
+        ledger.record("r", "old-gone", &Cause::Poll, ServerMs(1_000));
+        ledger.record("r", "old-listed", &Cause::Poll, ServerMs(1_000));
+        ledger.record("r", "recent", &Cause::Poll, ServerMs(9_000));
         let listed = id_hash("old-listed");
-        assert_eq!(ledger.prune(5_000, |h| h == listed), 1);
+        assert_eq!(ledger.prune(ServerMs(5_000), |h| h == listed), 1);
         assert!(!ledger.fired("r", "old-gone", &Cause::Poll));
         assert!(ledger.fired("r", "old-listed", &Cause::Poll) && ledger.fired("r", "recent", &Cause::Poll));
     }
@@ -258,10 +259,10 @@ mod tests {
             (changed("EXECUTING", "FAILED"), "EXECUTING->FAILED"),
             (changed("none", "FAILED"), "none->FAILED"),
             (Cause::Disappeared, "disappeared"),
-            (Cause::Slot(1_700_000_000_000), "schedule@1700000000000"),
+            (Cause::Slot(LocalMs(1_700_000_000_000)), "schedule@1700000000000"),
             (Cause::RunFailed("r-1".into()), "failed:r-1"),
-            (Cause::Stopped(-5), "stopped@-5"),
-            (Cause::Missed(42), "missed@42"),
+            (Cause::Stopped(ServerMs(-5)), "stopped@-5"),
+            (Cause::Missed(ServerMs(42)), "missed@42"),
             (Cause::Other("schedule@soon".into()), "schedule@soon"),
         ] {
             assert_eq!(cause.to_string(), text);

@@ -4,6 +4,7 @@
 
 use crate::actions::{ActionConfig, Occasion};
 use crate::arcgis::Job;
+use crate::clock::{LocalMs, ServerMs};
 use crate::diff::EventInfo;
 use serde::{Deserialize, Serialize};
 
@@ -128,8 +129,11 @@ pub struct Planned {
     pub task: Option<crate::task_diff::TaskFacts>,
     /// What started it.
     pub event: EventInfo,
-    /// When it was planned, on the server's clock.
-    pub planned_ms: i64,
+    /// When it was planned, on the server's clock (a digest: its slot, on the server's clock).
+    pub planned_ms: ServerMs,
+    /// A digest's slot as its cron wrote it, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<LocalMs>,
     /// Parts already settled by earlier attempts (e-mail recipients), skipped on retries.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub settled: Vec<String>,
@@ -144,8 +148,8 @@ fn scrubbed_unless_known() -> bool {
 }
 
 impl Planned {
-    /// Action `index` of `rule` for `jobs`, fired by `event` and planned at `now_ms` (server clock).
-    pub fn of(rule: &crate::rules::Rule, index: usize, jobs: Vec<Job>, event: &EventInfo, now_ms: i64) -> Planned {
+    /// Action `index` of `rule` for `jobs`, fired by `event` and planned at `now`.
+    pub fn of(rule: &crate::rules::Rule, index: usize, jobs: Vec<Job>, event: &EventInfo, now: ServerMs) -> Planned {
         Planned {
             rule: rule.name.clone(),
             action: rule.actions[index].clone(),
@@ -153,7 +157,8 @@ impl Planned {
             jobs,
             task: None,
             event: event.clone(),
-            planned_ms: now_ms,
+            planned_ms: now,
+            slot: None,
             settled: Vec::new(),
             secrets_scrubbed: false,
         }
@@ -169,7 +174,8 @@ impl Planned {
             jobs: vec![Job::new(job, crate::arcgis::Status::Executing)],
             task: None,
             event: EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None },
-            planned_ms: 1_000,
+            planned_ms: ServerMs(1_000),
+            slot: None,
             settled: Vec::new(),
             secrets_scrubbed: false,
         }
@@ -178,7 +184,7 @@ impl Planned {
     /// What the plugin acts on: the rule, the event, the jobs and when it was planned.
     pub fn occasion(&self) -> Occasion<'_> {
         let (rule, event, jobs, task) = (&self.rule, &self.event, &self.jobs, self.task.as_ref());
-        Occasion { rule, event, jobs, task, planned_ms: self.planned_ms }
+        Occasion { rule, event, jobs, task, planned_ms: self.planned_ms, slot: self.slot }
     }
 
     /// The copy that may be stored: its secrets scrubbed, and marked when there were any.
@@ -238,8 +244,8 @@ pub struct Queued {
     pub planned: Planned,
     /// Attempts made so far.
     pub attempts: u32,
-    /// When it was queued (local clock), epoch ms.
-    pub created_ms: i64,
+    /// When it was queued.
+    pub created: LocalMs,
 }
 
 /// How an attempt ended, as the store records it.
@@ -252,10 +258,10 @@ pub enum Attempt {
         /// Details for people.
         detail: String,
     },
-    /// A transient failure: try again at `next_ms`.
+    /// A transient failure: try again at `next`.
     Retry {
-        /// When to try again (local clock), epoch ms.
-        next_ms: i64,
+        /// When to try again.
+        next: LocalMs,
         /// The failure.
         detail: String,
         /// What the attempt settled, when that changed: stored so that the next try skips it.
@@ -291,8 +297,8 @@ fn printed<S: serde::Serializer>(outcome: &Outcome, serializer: S) -> Result<S::
 /// One line of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
-    /// When (local clock), epoch ms.
-    pub at_ms: i64,
+    /// When.
+    pub at: LocalMs,
     /// What happened.
     pub report: ActionReport,
 }

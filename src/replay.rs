@@ -5,7 +5,7 @@
 //! for one); the cycle itself is the core's. Pure and synchronous.
 
 use crate::arcgis::Job;
-use crate::clock::{LocalMs, ServerMs};
+use crate::clock::{Offset, ServerMs};
 use crate::config::LimitsConfig;
 use crate::cycle::{next_slot, Core, Decision, Limits, PollDecision, MAX_EXTRA_POLLS};
 use crate::rules::{RuleSet, Trigger};
@@ -15,11 +15,11 @@ use std::collections::BTreeMap;
 mod tasks;
 pub use tasks::{replay_tasks, TaskRead};
 
-/// One poll of the timeline: when (the server's clock, epoch ms) and what it listed.
+/// One poll of the timeline: when and what it listed.
 #[derive(Debug, Clone)]
 pub struct Poll {
-    /// When, epoch ms.
-    pub at_ms: i64,
+    /// When.
+    pub at_ms: ServerMs,
     /// The jobs listed.
     pub jobs: Vec<Job>,
 }
@@ -29,8 +29,8 @@ pub struct Poll {
 pub struct Step {
     /// The poll's index in the timeline (0 is the first, the baseline).
     pub poll: usize,
-    /// When, epoch ms.
-    pub at_ms: i64,
+    /// When.
+    pub at_ms: ServerMs,
     /// Its firings, planned actions and suppressed firings.
     pub plan: Decision,
 }
@@ -38,11 +38,11 @@ pub struct Step {
 /// Cancels planned within the last hour, for the hourly limit (real and shadow apart): the
 /// store's count, in a daemon.
 #[derive(Default)]
-struct Cancels(Vec<(i64, bool)>);
+struct Cancels(Vec<(ServerMs, bool)>);
 
 impl Cancels {
-    fn since(&self, since_ms: i64, shadow: bool) -> u32 {
-        self.0.iter().filter(|(at, s)| *at >= since_ms && *s == shadow).count() as u32
+    fn since(&self, since: ServerMs, shadow: bool) -> u32 {
+        self.0.iter().filter(|(at, s)| *at >= since && *s == shadow).count() as u32
     }
 }
 
@@ -54,14 +54,14 @@ struct Driver<'a> {
     zone: Option<chrono_tz::Tz>,
     core: Core,
     /// Jobs no longer listed, with when they were last seen (the store's history, for digests).
-    gone: BTreeMap<String, (i64, Job)>,
+    gone: BTreeMap<String, (ServerMs, Job)>,
     cancels: Cancels,
     /// When the previous poll was.
-    last_ms: Option<i64>,
+    last_ms: Option<ServerMs>,
     /// The daemon's cadence, when its unrecorded polls are to be made (`backtest`).
     interval: Option<i64>,
     /// The next regular poll, and the extra polls left before it.
-    regular_ms: Option<i64>,
+    regular_ms: Option<ServerMs>,
     extra_left: u32,
     /// The last poll had firings a limit held back: they come again at the next poll.
     held: bool,
@@ -109,15 +109,15 @@ impl Driver<'_> {
     /// The polls the daemon made before `next_ms` with nothing changed that could fire: the
     /// extra ones the core's wake asks for, and the regular ones while something may fire; the
     /// idle regular polls in between are passed over (they only renew the extra polls).
-    fn unrecorded(&mut self, next_ms: i64, index: usize) -> Vec<Step> {
+    fn unrecorded(&mut self, next_ms: ServerMs, index: usize) -> Vec<Step> {
         let mut steps = Vec::new();
         let (Some(interval), Some(mut last)) = (self.interval, self.last_ms) else { return steps };
         let repeats = self.rules.rules.iter().any(|r| r.applies_to(self.target) && r.repeat.is_some());
         loop {
             let regular = self.regular_ms.unwrap_or(last + interval);
-            let wake = self.core.wake(self.rules, self.target, (ServerMs(last), ServerMs(next_ms)));
-            let extra = wake.at(ServerMs(last)).map(|at| at.0).filter(|at| self.extra_left > 0 && *at < regular);
-            let crossing = wake.crossing.map(|at| at.0);
+            let wake = self.core.wake(self.rules, self.target, (last, next_ms));
+            let extra = wake.at(last).filter(|at| self.extra_left > 0 && *at < regular);
+            let crossing = wake.crossing;
             let busy = wake.streak || self.held || repeats || crossing.is_some_and(|at| at <= regular);
             let due = match (extra, busy, crossing) {
                 (Some(at), _, _) => at,
@@ -151,7 +151,7 @@ impl Driver<'_> {
             Some(last) => self.digests((last, poll.at_ms), index),
             None => Vec::new(),
         };
-        let observed = self.core.observe(ServerMs(poll.at_ms), poll.jobs, true);
+        let observed = self.core.observe(poll.at_ms, poll.jobs, true);
         self.core.count_runs(self.rules, self.target, &observed);
         let hour_ago = poll.at_ms - 3_600_000;
         self.cancels.0.retain(|(at, _)| *at >= hour_ago);
@@ -183,21 +183,23 @@ impl Driver<'_> {
 
     /// The digest slots of schedule rules after `after_ms` up to `until_ms`, each with the jobs
     /// seen within its window: those listed at the last poll, and those gone within it.
-    fn digests(&mut self, (after_ms, until_ms): (i64, i64), poll: usize) -> Vec<Step> {
+    fn digests(&mut self, (after_ms, until_ms): (ServerMs, ServerMs), poll: usize) -> Vec<Step> {
+        // The recorded history is on the server's clock; a replay's slots are read on it.
+        let (after, until) = (after_ms.on_local(Offset::default()), until_ms.on_local(Offset::default()));
         let mut steps = Vec::new();
         for rule in self.rules.rules.iter().filter(|r| r.applies_to(self.target)) {
             let Trigger::Schedule(schedule) = &rule.trigger else { continue };
             let tz = schedule.timezone.or(self.zone);
-            let mut from = after_ms;
-            while let Some(slot) = next_slot(&schedule.cron, tz, from).filter(|s| *s <= until_ms) {
-                from = slot;
+            let mut from = after;
+            while let Some(local) = next_slot(&schedule.cron, tz, from).filter(|s| *s <= until) {
+                from = local;
+                let slot = local.on_server(Offset::default());
                 let since = slot - schedule.window.as_millis() as i64;
                 let listed = self.core.listed().iter().filter(|_| after_ms >= since);
                 let gone = self.gone.values().filter(|(at, _)| *at >= since && *at <= slot).map(|(_, job)| job);
                 let seen: Vec<Job> = listed.chain(gone).cloned().collect();
-                // The recorded history is on the server's clock; a replay's slots are read on it.
-                if let Some(decision) = self.core.digest(rule, (LocalMs(slot), ServerMs(slot)), seen) {
-                    self.core.adopt_digest(&decision.ledger, ServerMs(slot));
+                if let Some(decision) = self.core.digest(rule, (local, slot), seen) {
+                    self.core.adopt_digest(&decision.ledger, slot);
                     steps.push(Step { poll, at_ms: slot, plan: decision });
                 }
             }

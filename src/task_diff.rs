@@ -5,6 +5,7 @@
 
 use crate::arcgis::tasks::{Task, TaskRun};
 use crate::arcgis::{Job, Status};
+use crate::clock::ServerMs;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -23,7 +24,7 @@ pub struct Seen {
 
 impl Seen {
     /// What templates and match keys see of this task; `due_ms` for a missed run.
-    pub fn facts(&self, tz: chrono_tz::Tz, due_ms: Option<i64>) -> TaskFacts {
+    pub fn facts(&self, tz: chrono_tz::Tz, due_ms: Option<ServerMs>) -> TaskFacts {
         TaskFacts {
             task: self.task.clone(),
             consecutive_failures: self.consecutive_failures,
@@ -44,10 +45,10 @@ pub struct TaskFacts {
     /// The last finished run's status.
     pub result: Option<String>,
     /// When its next run is due.
-    pub next_due_ms: Option<i64>,
+    pub next_due_ms: Option<ServerMs>,
     /// The run that was missed (`task_missed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub due_ms: Option<i64>,
+    pub due_ms: Option<ServerMs>,
 }
 
 impl TaskFacts {
@@ -151,7 +152,12 @@ pub fn diff(
 /// Counts the runs finished since the last read: those created after the task's `lastStart` as
 /// last read (`since`), and the one still unfinished then. At the baseline (`told` false) every
 /// run is counted and none is an event.
-fn count_runs(seen: &mut Seen, task: &Task, runs: &[TaskRun], (told, since): (bool, Option<i64>)) -> Vec<TaskEvent> {
+fn count_runs(
+    seen: &mut Seen,
+    task: &Task,
+    runs: &[TaskRun],
+    (told, since): (bool, Option<ServerMs>),
+) -> Vec<TaskEvent> {
     let mut events = Vec::new();
     let unfinished = seen.unfinished_run.take();
     for run in runs {
@@ -184,18 +190,18 @@ fn stopped(before: &Task, now: &Task) -> bool {
 }
 
 /// The run due after the task's last start (or its start date) when it is overdue by more than
-/// `grace_ms` at `now_ms` and the task is active.
-pub fn missed(task: &Task, now_ms: i64, grace_ms: i64, tz: chrono_tz::Tz) -> Option<i64> {
+/// `grace_ms` at `now` and the task is active.
+pub fn missed(task: &Task, now: ServerMs, grace_ms: i64, tz: chrono_tz::Tz) -> Option<ServerMs> {
     if !task.active {
         return None;
     }
     let due = next_due(task, tz)?;
-    (now_ms > due + grace_ms).then_some(due)
+    (now > due + grace_ms).then_some(due)
 }
 
 /// When the next run is due: one interval after the last start, or the schedule's next slot
 /// after it (the cron pattern read in `tz`); from the start date before the first run.
-pub fn next_due(task: &Task, tz: chrono_tz::Tz) -> Option<i64> {
+pub fn next_due(task: &Task, tz: chrono_tz::Tz) -> Option<ServerMs> {
     let (from, first) = match task.last_start_ms {
         Some(last) => (last, false),
         None => (task.start_ms?, true),
@@ -204,8 +210,8 @@ pub fn next_due(task: &Task, tz: chrono_tz::Tz) -> Option<i64> {
         return Some(if first { from } else { from + seconds as i64 * 1000 });
     }
     let cron = crate::config::parse_cron(task.cron.as_deref()?).ok()?;
-    let after = chrono::DateTime::from_timestamp_millis(from - i64::from(first))?.with_timezone(&tz);
-    cron.find_next_occurrence(&after, false).ok().map(|t| t.timestamp_millis())
+    let after = chrono::DateTime::from_timestamp_millis((from - i64::from(first)).0)?.with_timezone(&tz);
+    cron.find_next_occurrence(&after, false).ok().map(|t| ServerMs(t.timestamp_millis()))
 }
 
 #[cfg(test)]
@@ -223,15 +229,15 @@ mod tests {
             item_id: Some("nb".into()),
             cron: None,
             interval_seconds: Some(3600),
-            start_ms: Some(0),
-            last_start_ms: last_start,
+            start_ms: Some(ServerMs(0)),
+            last_start_ms: last_start.map(ServerMs),
             active,
             state: Some(if active { "active" } else { "paused" }.into()),
         }
     }
 
     fn run(n: i64, status: &str) -> TaskRun {
-        TaskRun { id: format!("r{n}"), status: status.into(), created_ms: Some(n * HOUR), modified_ms: None }
+        TaskRun { id: format!("r{n}"), status: status.into(), created_ms: Some(ServerMs(n * HOUR)), modified_ms: None }
     }
 
     fn read(
@@ -283,16 +289,24 @@ mod tests {
     fn a_run_is_missed_past_the_grace_after_its_due_time_and_the_cron_reads_in_the_zone() {
         let utc = chrono_tz::UTC;
         let hourly = task(Some(HOUR), true);
-        assert_eq!(next_due(&hourly, utc), Some(2 * HOUR));
-        assert_eq!(missed(&hourly, 2 * HOUR + 10 * MIN, 15 * MIN, utc), None, "within the grace");
-        assert_eq!(missed(&hourly, 2 * HOUR + 16 * MIN, 15 * MIN, utc), Some(2 * HOUR));
-        assert_eq!(missed(&task(Some(HOUR), false), 10 * HOUR, 15 * MIN, utc), None, "a stopped task misses nothing");
-        let first = Task { last_start_ms: None, start_ms: Some(5 * HOUR), ..hourly.clone() };
-        assert_eq!(next_due(&first, utc), Some(5 * HOUR), "before its first run: its start date");
+        assert_eq!(next_due(&hourly, utc), Some(ServerMs(2 * HOUR)));
+        assert_eq!(missed(&hourly, ServerMs(2 * HOUR + 10 * MIN), 15 * MIN, utc), None, "within the grace");
+        assert_eq!(missed(&hourly, ServerMs(2 * HOUR + 16 * MIN), 15 * MIN, utc), Some(ServerMs(2 * HOUR)));
+        assert_eq!(
+            missed(&task(Some(HOUR), false), ServerMs(10 * HOUR), 15 * MIN, utc),
+            None,
+            "a stopped task misses nothing"
+        );
+        let first = Task { last_start_ms: None, start_ms: Some(ServerMs(5 * HOUR)), ..hourly.clone() };
+        assert_eq!(next_due(&first, utc), Some(ServerMs(5 * HOUR)), "before its first run: its start date");
         let cron = Task { cron: Some("0 2 * * *".into()), interval_seconds: None, ..task(Some(2 * HOUR), true) };
-        assert_eq!(next_due(&cron, utc), Some(26 * HOUR), "the next day at 02:00 UTC");
+        assert_eq!(next_due(&cron, utc), Some(ServerMs(26 * HOUR)), "the next day at 02:00 UTC");
         let berlin: chrono_tz::Tz = "Europe/Berlin".parse().expect("zone");
-        assert_eq!(next_due(&cron, berlin), Some(25 * HOUR), "02:00 in Berlin (UTC+1 in January) is 01:00 UTC");
+        assert_eq!(
+            next_due(&cron, berlin),
+            Some(ServerMs(25 * HOUR)),
+            "02:00 in Berlin (UTC+1 in January) is 01:00 UTC"
+        );
     }
 
     #[test]
@@ -305,6 +319,6 @@ mod tests {
         let facts =
             Seen { task: task(Some(HOUR), true), consecutive_failures: 2, last_result: None, unfinished_run: None }
                 .facts(chrono_tz::UTC, None);
-        assert_eq!((facts.schedule(), facts.next_due_ms), ("every 1h".to_string(), Some(2 * HOUR)));
+        assert_eq!((facts.schedule(), facts.next_due_ms), ("every 1h".to_string(), Some(ServerMs(2 * HOUR))));
     }
 }

@@ -3,6 +3,7 @@
 //! the job list does not carry them.
 
 use crate::arcgis::{Job, Phase};
+use crate::clock::ServerMs;
 use crate::diff::JobEvent;
 use std::collections::{HashMap, VecDeque};
 use std::sync::LazyLock;
@@ -17,8 +18,8 @@ pub struct Run {
     pub item_id: String,
     /// The job.
     pub job_id: String,
-    /// When it ended (server clock, epoch ms).
-    pub ended_ms: i64,
+    /// When it ended.
+    pub ended_ms: ServerMs,
     /// End minus start, ms.
     pub runtime_ms: i64,
 }
@@ -91,7 +92,7 @@ impl Usual {
     /// that left the list finished without an end time), counted here and returned to be stored.
     /// A job the list gave no item id for takes the one read from its resource; those reads
     /// are forgotten once the job has left the list.
-    pub fn observe(&mut self, events: &[JobEvent], now_ms: i64) -> Vec<Run> {
+    pub fn observe(&mut self, events: &[JobEvent], now: ServerMs) -> Vec<Run> {
         let mut runs = Vec::new();
         for event in events {
             let ended = match event {
@@ -102,7 +103,7 @@ impl Usual {
                     (done && !completed(last_seen)).then_some(last_seen)
                 }
             };
-            if let Some(run) = ended.and_then(|job| self.run_of(job, now_ms)) {
+            if let Some(run) = ended.and_then(|job| self.run_of(job, now)) {
                 self.add(&run.item_id, run.runtime_ms);
                 runs.push(run);
             }
@@ -113,10 +114,10 @@ impl Usual {
         runs
     }
 
-    fn run_of(&self, job: &Job, now_ms: i64) -> Option<Run> {
+    fn run_of(&self, job: &Job, now: ServerMs) -> Option<Run> {
         let item_id = self.item_of(job)?.to_string();
-        let ended_ms = job.ended_at.unwrap_or(now_ms);
-        let runtime_ms = ended_ms.checked_sub(job.started_at?)?.max(0);
+        let ended_ms = job.ended_at.unwrap_or(now);
+        let runtime_ms = (ended_ms - job.started_at?).max(0);
         Some(Run { item_id, job_id: job.id.clone(), ended_ms, runtime_ms })
     }
 
@@ -124,7 +125,7 @@ impl Usual {
     /// such a job ended is not known otherwise).
     pub fn observe_baseline(&mut self, jobs: &[Job]) -> Vec<Run> {
         let ended = |j: &&Job| completed(j) && j.ended_at.is_some();
-        let mut runs: Vec<Run> = jobs.iter().filter(ended).filter_map(|j| self.run_of(j, 0)).collect();
+        let mut runs: Vec<Run> = jobs.iter().filter(ended).filter_map(|j| self.run_of(j, ServerMs(0))).collect();
         runs.sort_by_key(|r| r.ended_ms);
         for run in &runs {
             self.add(&run.item_id, run.runtime_ms);
@@ -179,7 +180,8 @@ mod tests {
     use crate::arcgis::Status;
 
     fn job(id: &str, status: Status, item: Option<&str>, start: i64, end: Option<i64>) -> Job {
-        Job { item_id: item.map(Into::into), started_at: Some(start), ended_at: end, ..Job::new(id, status) }
+        let (started_at, ended_at) = (Some(ServerMs(start)), end.map(ServerMs));
+        Job { item_id: item.map(Into::into), started_at, ended_at, ..Job::new(id, status) }
     }
 
     #[test]
@@ -209,7 +211,7 @@ mod tests {
             JobEvent::Appeared(job("x", Status::Failed, Some("nb"), 0, Some(9_000))),
             JobEvent::Disappeared { last_seen: done, final_status: Some(Status::Completed) },
         ];
-        let runs = usual.observe(&events, 5_000);
+        let runs = usual.observe(&events, ServerMs(5_000));
         let got: Vec<(&str, i64)> = runs.iter().map(|r| (r.job_id.as_str(), r.runtime_ms)).collect();
         assert_eq!(got, [("r", 3_000), ("q", 2_000)], "a failed run and a repeated completion do not count");
         assert_eq!(usual.baseline("nb", 20).runs, 2);
@@ -234,7 +236,8 @@ mod tests {
     fn a_job_gone_while_running_ends_at_the_poll_that_missed_it() {
         let mut usual = Usual::default();
         let last_seen = job("g", Status::Executing, Some("nb"), 1_000, None);
-        let runs = usual.observe(&[JobEvent::Disappeared { last_seen, final_status: Some(Status::Completed) }], 8_000);
+        let runs = usual
+            .observe(&[JobEvent::Disappeared { last_seen, final_status: Some(Status::Completed) }], ServerMs(8_000));
         assert_eq!(runs[0].runtime_ms, 7_000);
     }
 

@@ -23,8 +23,8 @@ fn job() -> impl Strategy<Value = Job> {
     )
         .prop_map(|(id, status, username, started, ended, item, cancelled)| Job {
             username,
-            started_at: started,
-            ended_at: ended,
+            started_at: started.map(nbwarden::clock::ServerMs),
+            ended_at: ended.map(nbwarden::clock::ServerMs),
             item_id: item,
             cancelled_flag: cancelled,
             job_type: Some("executeNotebook".into()),
@@ -80,7 +80,7 @@ fn two_polls() -> impl Strategy<Value = (Vec<Job>, Vec<Job>)> {
                         Edit::Keep => {}
                         Edit::Drop => return None,
                         Edit::Status(s) => job.status = Status::parse(s),
-                        Edit::EndAt(t) => job.ended_at = Some(t),
+                        Edit::EndAt(t) => job.ended_at = Some(nbwarden::clock::ServerMs(t)),
                         Edit::Cancelled => job.cancelled_flag = !job.cancelled_flag,
                         Edit::Owner(o) => job.username = Some(o),
                     }

@@ -204,7 +204,7 @@ impl Email {
         let maker = cx.services.reports.as_ref().ok_or_else(|| {
             ActionError::permanent("`report:` needs nbwarden's state store, which this command does not open")
         })?;
-        let made = maker.make(spec, cx.target, cx.now_ms).await;
+        let made = maker.make(spec, cx.target, cx.now).await;
         made.map(Some).map_err(|e| ActionError::transient(format!("cannot make the report: {e}")))
     }
 
@@ -272,7 +272,7 @@ enum MessageError {
 /// Stable for one firing and recipient: the same message on every retry and after a restart.
 fn message_id(config: &EmailAction, cx: &ActionContext<'_>, letter: &Letter, from: &Mailbox) -> String {
     let planned = cx.occasion;
-    let mut key = format!("{}\0{}\0{}\0{}\0", cx.target, planned.rule, planned.planned_ms, planned.event.kind);
+    let mut key = format!("{}\0{}\0{}\0{}\0", cx.target, planned.rule, planned.planned_ms.0, planned.event.kind);
     key.push_str(&serde_json::to_string(&super::ActionConfig::Email(config.clone())).unwrap_or_default());
     for job in &letter.jobs {
         key.push('\0');
@@ -288,7 +288,7 @@ fn message_id(config: &EmailAction, cx: &ActionContext<'_>, letter: &Letter, fro
 /// the last lines of its messages, and (for administrators, not for the owner) its admin URL.
 fn default_body(cx: &ActionContext<'_>, jobs: &[Job], to_owner: bool) -> String {
     let planned = cx.occasion;
-    let when = crate::arcgis::model::rfc3339(planned.planned_ms).unwrap_or_default();
+    let when = planned.when();
     let mut text = format!(
         "nbwarden rule \"{}\" fired on target \"{}\" ({}) at {when}.\n\n",
         planned.rule, cx.target, planned.event.kind

@@ -157,8 +157,8 @@ pub struct ActionContext<'a> {
     pub services: &'a Services,
     /// What earlier attempts settled.
     pub progress: &'a Progress,
-    /// Now on this machine's clock, epoch ms (the owner cache's age).
-    pub now_ms: i64,
+    /// Now on this machine's clock (the owner cache's age, a report's window).
+    pub now: crate::clock::LocalMs,
 }
 
 impl ActionContext<'_> {
@@ -212,7 +212,7 @@ impl ActionError {
 impl From<crate::arcgis::Error> for ActionError {
     /// A refused or paused sign-in is transient for an action: it is tried again after the pause.
     fn from(e: crate::arcgis::Error) -> Self {
-        if e.is_transient() || e.sign_in_wait_ms().is_some() {
+        if e.is_transient() || e.sign_in_wait().is_some() {
             ActionError::transient(e)
         } else {
             ActionError::permanent(e)

@@ -2,6 +2,7 @@
 //! through the target's client (cached for `cache_for`), then the fallback address.
 
 use crate::arcgis::JobSource;
+use crate::clock::LocalMs;
 use crate::config::{OwnerLookup, OwnersConfig};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -28,7 +29,7 @@ impl Owner {
 }
 
 /// (target, username) → (address or none, valid until, local epoch ms).
-type Cache = HashMap<(String, String), (Option<String>, i64)>;
+type Cache = HashMap<(String, String), (Option<String>, LocalMs)>;
 
 /// Resolves usernames to addresses; one per daemon, shared by every action.
 pub struct Owners {
@@ -44,8 +45,8 @@ impl Owners {
         Owners { config, cache: Mutex::default(), logged: Mutex::default() }
     }
 
-    /// The address of `username` on `target` at `now_ms` (local clock).
-    pub async fn resolve(&self, target: &str, source: &dyn JobSource, username: Option<&str>, now_ms: i64) -> Owner {
+    /// The address of `username` on `target` at `now`.
+    pub async fn resolve(&self, target: &str, source: &dyn JobSource, username: Option<&str>, now: LocalMs) -> Owner {
         let Some(username) = username.filter(|u| !u.is_empty()) else {
             return self.fall_back(target, "?", "the job names no owner".into());
         };
@@ -55,7 +56,7 @@ impl Owners {
         if self.config.lookup == OwnerLookup::None {
             return self.fall_back(target, username, format!("{username} is not in owners.map"));
         }
-        match self.lookup(target, source, username, now_ms).await {
+        match self.lookup(target, source, username, now).await {
             Ok(Some(address)) => Owner::Address(address),
             Ok(None) => self.fall_back(target, username, format!("{username} has no e-mail address in Portal")),
             Err(e) => self.fall_back(target, username, format!("looking up {username} failed: {e}")),
@@ -67,16 +68,16 @@ impl Owners {
         target: &str,
         source: &dyn JobSource,
         username: &str,
-        now_ms: i64,
+        now: LocalMs,
     ) -> Result<Option<String>, crate::arcgis::Error> {
         let key = (target.to_string(), username.to_string());
         if let Some((address, until)) = self.cache.lock().expect("owner cache").get(&key) {
-            if *until > now_ms {
+            if *until > now {
                 return Ok(address.clone());
             }
         }
         let address = source.user_email(username).await?;
-        let until = now_ms + self.config.cache_for.0.as_millis() as i64;
+        let until = now.plus(self.config.cache_for.0.as_millis() as i64);
         self.cache.lock().expect("owner cache").insert(key, (address.clone(), until));
         Ok(address)
     }

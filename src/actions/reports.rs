@@ -55,6 +55,11 @@ pub enum ReportError {
 /// Makes reports (the program provides one over its state store).
 #[async_trait::async_trait]
 pub trait ReportMaker: Send + Sync {
-    /// The report of `spec` on `target` up to `now_ms` (this machine's clock); why not, when it cannot.
-    async fn make(&self, spec: &ReportSpec, target: &str, now_ms: i64) -> Result<MadeReport, ReportError>;
+    /// The report of `spec` on `target` up to `now`; why not, when it cannot.
+    async fn make(
+        &self,
+        spec: &ReportSpec,
+        target: &str,
+        now: crate::clock::LocalMs,
+    ) -> Result<MadeReport, ReportError>;
 }

@@ -5,6 +5,7 @@
 
 use crate::arcgis::model::rfc3339;
 use crate::arcgis::Job;
+use crate::clock::{LocalMs, ServerMs};
 use crate::config::format_duration;
 use crate::diff::EventInfo;
 use crate::task_diff::TaskFacts;
@@ -70,9 +71,9 @@ fn fields(root: &str) -> &'static [String] {
     static EVENT: OnceLock<Vec<String>> = OnceLock::new();
     let keys = |value: Value| value.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
     match root {
-        "job" => {
-            JOB.get_or_init(|| keys(job_context(&Job::new("", crate::arcgis::Status::Completed), 0, &Links::default())))
-        }
+        "job" => JOB.get_or_init(|| {
+            keys(job_context(&Job::new("", crate::arcgis::Status::Completed), ServerMs(0), &Links::default()))
+        }),
         "task" => TASK.get_or_init(|| {
             let task = crate::arcgis::tasks::Task {
                 id: String::new(),
@@ -238,8 +239,19 @@ pub struct Occasion<'a> {
     pub jobs: &'a [Job],
     /// The scheduled task, for a task rule.
     pub task: Option<&'a TaskFacts>,
-    /// When it was planned, on the server's clock: the templates' `now`.
-    pub planned_ms: i64,
+    /// When it was planned, on the server's clock: the instant runtimes are measured at.
+    pub planned_ms: ServerMs,
+    /// A digest's slot as its cron wrote it (08:00:00, this machine's clock).
+    pub slot: Option<LocalMs>,
+}
+
+impl Occasion<'_> {
+    /// When it happened, for people (the templates' `now`): a digest's slot as the cron wrote
+    /// it, else when it was planned.
+    pub fn when(&self) -> String {
+        let at = self.slot.map_or(self.planned_ms.0, |slot| slot.0);
+        rfc3339(at).unwrap_or_default()
+    }
 }
 
 /// The context of SPEC §3 (`job`, `jobs`, `rule`, `event`, `target`, `now`) for `jobs`, all or
@@ -254,13 +266,13 @@ pub fn context(planned: &Occasion<'_>, jobs: &[Job], target: &str, links: impl F
         "rule": planned.rule,
         "event": planned.event,
         "target": target,
-        "now": rfc3339(planned.planned_ms).unwrap_or_default(),
+        "now": planned.when(),
     })
 }
 
 /// One job's template fields; absent text fields are empty strings.
-pub fn job_context(job: &Job, now_ms: i64, links: &Links) -> Value {
-    let runtime = job.runtime(now_ms);
+pub fn job_context(job: &Job, now: ServerMs, links: &Links) -> Value {
+    let runtime = job.runtime(now);
     json!({
         "id": job.id,
         "type": job.job_type.clone().unwrap_or_default(),
@@ -286,7 +298,7 @@ pub fn job_context(job: &Job, now_ms: i64, links: &Links) -> Value {
 /// A scheduled task's template fields (`task.*`); absent text fields are empty strings.
 pub fn task_context(facts: &TaskFacts, item_url: Option<String>) -> Value {
     let task = &facts.task;
-    let time = |ms: Option<i64>| ms.and_then(rfc3339).unwrap_or_default();
+    let time = |at: Option<ServerMs>| at.and_then(rfc3339).unwrap_or_default();
     json!({
         "id": task.id,
         "title": task.title,
@@ -325,7 +337,7 @@ pub fn task_lines(facts: &TaskFacts, item_url: Option<String>) -> String {
 }
 
 /// A plain-text table of jobs for message bodies: id, type, status, owner, runtime.
-pub fn job_table(jobs: &[Job], now_ms: i64) -> String {
+pub fn job_table(jobs: &[Job], now: ServerMs) -> String {
     let mut lines = vec![["JOB", "TYPE", "STATUS", "OWNER", "RUNTIME"].map(String::from)];
     for job in jobs {
         lines.push([
@@ -333,7 +345,7 @@ pub fn job_table(jobs: &[Job], now_ms: i64) -> String {
             cell(job.job_type.as_deref().unwrap_or("-"), 40),
             cell(job.status.as_str(), 20),
             cell(job.username.as_deref().unwrap_or("-"), 40),
-            job.runtime(now_ms).map(format_duration).unwrap_or_else(|| "-".into()),
+            job.runtime(now).map(format_duration).unwrap_or_else(|| "-".into()),
         ]);
     }
     aligned(&lines)
@@ -422,7 +434,7 @@ mod tests {
     fn jobs_and_every_event() -> (Vec<Job>, Vec<EventInfo>) {
         let mut failed = Job::new("j1", crate::arcgis::Status::Failed);
         (failed.username, failed.job_type, failed.started_at, failed.ended_at) =
-            (Some("joe".into()), Some("executeNotebook".into()), Some(1_000), Some(61_000));
+            (Some("joe".into()), Some("executeNotebook".into()), Some(ServerMs(1_000)), Some(ServerMs(61_000)));
         failed.messages = vec!["Traceback (most recent call last):".into(), "KeyError: 'X'".into()];
         let bare = Job::new("j2", crate::arcgis::Status::Unknown(String::new()));
         let event = |kind: &str, from: Option<&str>, to: Option<&str>| crate::diff::EventInfo {
@@ -483,7 +495,14 @@ mod tests {
                     if rule.trigger.is_task() { task_and_every_event() } else { jobs_and_every_event() };
                 let task = rule.trigger.is_task().then(sample_task);
                 for event in &events {
-                    let planned = Occasion { rule: "r", event, jobs: &all, task: task.as_ref(), planned_ms: 120_000 };
+                    let planned = Occasion {
+                        rule: "r",
+                        event,
+                        jobs: &all,
+                        task: task.as_ref(),
+                        planned_ms: ServerMs(120_000),
+                        slot: None,
+                    };
                     for jobs in [&all[..1], &all[1..], &all[..]] {
                         let cx = context(&planned, jobs, "prod", |_| Links { admin: "a".into(), item: None });
                         for (key, source) in &sources {

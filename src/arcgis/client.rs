@@ -115,10 +115,10 @@ impl Client {
             Some(value) => request.header("X-Esri-Authorization", value),
             None => request,
         };
-        let sent = self.clock.local_ms();
+        let sent = self.clock.local();
         let response = request.send().await.map_err(|e| Error::from_transport(&call.url, &e, self.timeout))?;
         let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        self.clock.observe(header(reqwest::header::DATE).as_deref(), sent, self.clock.local_ms());
+        self.clock.observe(header(reqwest::header::DATE).as_deref(), sent, self.clock.local());
         let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
         let location = header(reqwest::header::LOCATION);
         let status = response.status().as_u16();
@@ -179,7 +179,7 @@ impl Client {
         }
         let mut cache = self.tokens.lock().await;
         match &cache.current {
-            Some(issued) if issued.fresh(self.clock.now_ms()) => Ok(issued.token.clone()),
+            Some(issued) if issued.fresh(self.clock.server_now()) => Ok(issued.token.clone()),
             _ => self.sign_in(&mut cache).await,
         }
     }
@@ -247,8 +247,8 @@ impl JobSource for Client {
         Ok(user.email.filter(|e| !e.trim().is_empty()))
     }
 
-    fn server_now_ms(&self) -> i64 {
-        self.clock.now_ms()
+    fn server_now(&self) -> crate::clock::ServerMs {
+        self.clock.server_now()
     }
 
     fn job_url(&self, id: &str) -> String {

@@ -115,8 +115,8 @@ pub enum Error {
         message: String,
         /// When the next try is safe, for people.
         next_try: String,
-        /// The same, epoch ms on this machine's clock.
-        next_try_ms: i64,
+        /// The same, on this machine's clock.
+        next_try_at: crate::clock::LocalMs,
     },
     /// A sign-in now could lock the account: refused recently, or locked.
     #[error("not signing in as {account} before {until} ({reason}), to protect the account from lockout; fix auth and reload (SIGHUP) to try at once")]
@@ -127,8 +127,8 @@ pub enum Error {
         reason: String,
         /// The next safe try, for people.
         until: String,
-        /// The same, epoch ms on this machine's clock.
-        until_ms: i64,
+        /// The same, on this machine's clock.
+        until_at: crate::clock::LocalMs,
     },
     /// HTTP 401: the token, or something in front of the site, refused the call.
     #[error("{url} answered HTTP 401{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
@@ -188,10 +188,10 @@ impl Error {
     }
 
     /// When a sign-in may be tried again, for errors that wait for one (this machine's clock).
-    pub fn sign_in_wait_ms(&self) -> Option<i64> {
+    pub fn sign_in_wait(&self) -> Option<crate::clock::LocalMs> {
         match self {
-            Error::LoginRefused { next_try_ms, .. } => Some(*next_try_ms),
-            Error::SignInPaused { until_ms, .. } => Some(*until_ms),
+            Error::LoginRefused { next_try_at, .. } => Some(*next_try_at),
+            Error::SignInPaused { until_at, .. } => Some(*until_at),
             _ => None,
         }
     }

@@ -21,8 +21,8 @@ pub struct FakeSource {
     pub cancels: AtomicU32,
     /// When each poll came (tokio's clock, so paused time shows the schedule).
     pub polled_at: Mutex<Vec<tokio::time::Instant>>,
-    /// `server_now_ms()`.
-    pub now_ms: i64,
+    /// `server_now()`.
+    pub now: crate::clock::ServerMs,
     /// The status each of these ids reads as now (before `running`).
     pub reads: std::collections::HashMap<String, Status>,
 }
@@ -30,7 +30,7 @@ pub struct FakeSource {
 impl FakeSource {
     /// A source answering `polls` in turn, then empty lists.
     pub fn scripted(polls: Vec<Result<Vec<Job>>>) -> FakeSource {
-        FakeSource { polls: Mutex::new(polls.into()), now_ms: 1_000, ..FakeSource::default() }
+        FakeSource { polls: Mutex::new(polls.into()), now: crate::clock::ServerMs(1_000), ..FakeSource::default() }
     }
 
     /// As a shared `JobSource`.
@@ -87,8 +87,8 @@ impl JobSource for FakeSource {
         Ok(None)
     }
 
-    fn server_now_ms(&self) -> i64 {
-        self.now_ms
+    fn server_now(&self) -> crate::clock::ServerMs {
+        self.now
     }
 
     fn job_url(&self, id: &str) -> String {

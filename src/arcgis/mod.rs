@@ -33,8 +33,8 @@ pub trait JobSource: Send + Sync {
     async fn cancel(&self, id: &str) -> Result<()>;
     /// The Portal e-mail address of a user; `None` when the user has none visible.
     async fn user_email(&self, username: &str) -> Result<Option<String>>;
-    /// Now, on the server's clock (epoch ms).
-    fn server_now_ms(&self) -> i64;
+    /// Now, on the server's clock.
+    fn server_now(&self) -> crate::clock::ServerMs;
     /// The admin URL of one job, for messages.
     fn job_url(&self, id: &str) -> String;
     /// The Portal page of a notebook item, which its owner can open.

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
 
+use crate::clock::ServerMs;
+
 /// The normalised status of SPEC §1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -149,9 +151,9 @@ pub struct Job {
     /// Owner; the abbreviated lists of some versions omit it.
     pub username: Option<String>,
     /// `startTime`, else `dateCreated`.
-    pub started_at: Option<i64>,
+    pub started_at: Option<ServerMs>,
     /// `endTime` when > 0.
-    pub ended_at: Option<i64>,
+    pub ended_at: Option<ServerMs>,
     /// `inputs.itemId`: the notebook item.
     pub item_id: Option<String>,
     /// `notebookRuntimeName`.
@@ -214,11 +216,11 @@ impl Job {
         }
     }
 
-    /// `(endTime or now) - startTime`, with `now_ms` on the server's clock.
-    pub fn runtime(&self, now_ms: i64) -> Option<Duration> {
+    /// `(endTime or now) - startTime`.
+    pub fn runtime(&self, now: ServerMs) -> Option<Duration> {
         let start = self.started_at?;
-        let end = self.ended_at.unwrap_or(now_ms);
-        Some(Duration::from_millis(end.saturating_sub(start).max(0) as u64))
+        let end = self.ended_at.unwrap_or(now);
+        Some(Duration::from_millis(end.since(start).max(0) as u64))
     }
 
     /// True when a scheduled task started the job.
@@ -294,8 +296,8 @@ pub fn version_below(version: &str, (major, minor): (u32, u32)) -> bool {
 }
 
 /// An epoch-ms timestamp as RFC 3339 in UTC, to the second.
-pub fn rfc3339(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+pub fn rfc3339(ms: impl Into<i64>) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms.into()).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 #[cfg(test)]
@@ -348,7 +350,7 @@ mod tests {
     fn end_time_and_is_cancelled_override_the_status() {
         let mut job = Job::new("j", Status::Executing);
         assert_eq!(job.phase(), Phase::Running);
-        job.ended_at = Some(10);
+        job.ended_at = Some(ServerMs(10));
         assert_eq!(job.phase(), Phase::Unknown, "a job with an endTime is never running");
         let mut job = Job::new("j", Status::Failed);
         job.cancelled_flag = true;
@@ -358,12 +360,13 @@ mod tests {
     #[test]
     fn runtime_uses_end_time_or_now() {
         let mut job = Job::new("j", Status::Executing);
-        assert_eq!(job.runtime(5_000), None);
-        job.started_at = Some(1_000);
-        assert_eq!(job.runtime(61_000), Some(Duration::from_secs(60)));
-        job.ended_at = Some(31_000);
-        assert_eq!(job.runtime(61_000), Some(Duration::from_secs(30)));
-        assert_eq!(Job { started_at: Some(9_000), ended_at: None, ..job }.runtime(1_000), Some(Duration::ZERO));
+        let at = ServerMs;
+        assert_eq!(job.runtime(at(5_000)), None);
+        job.started_at = Some(at(1_000));
+        assert_eq!(job.runtime(at(61_000)), Some(Duration::from_secs(60)));
+        job.ended_at = Some(at(31_000));
+        assert_eq!(job.runtime(at(61_000)), Some(Duration::from_secs(30)));
+        assert_eq!(Job { started_at: Some(at(9_000)), ended_at: None, ..job }.runtime(at(1_000)), Some(Duration::ZERO));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! pure; `SignIns` keeps them per account and hands each refusal to a `SignInLog` (the store), so
 //! that `once` from cron and a restarted daemon wait too.
 
-use crate::clock::Clock;
+use crate::clock::{Clock, LocalMs};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -63,8 +63,8 @@ impl RefusalKind {
 /// One refused sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// When (this machine's clock), epoch ms.
-    pub at_ms: i64,
+    /// When.
+    pub at: LocalMs,
     /// Refused or locked.
     pub kind: RefusalKind,
     /// A 16-bit fingerprint of the credentials tried: enough to notice a change, too little to
@@ -77,8 +77,8 @@ pub struct Refusal {
 /// Why a sign-in must wait, and until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wait {
-    /// The next safe try (this machine's clock), epoch ms.
-    pub until_ms: i64,
+    /// The next safe try.
+    pub until: LocalMs,
     /// For people.
     pub reason: String,
 }
@@ -92,39 +92,39 @@ pub struct History {
 impl History {
     /// A history from stored refusals (any order).
     pub fn from_refusals(mut refusals: Vec<Refusal>) -> History {
-        refusals.sort_by_key(|r| r.at_ms);
+        refusals.sort_by_key(|r| r.at);
         let skip = refusals.len().saturating_sub(REMEMBERED);
         History { refusals: refusals.split_off(skip) }
     }
 
-    /// `None` when a sign-in with `credentials` may be tried at `now_ms`; otherwise until when not.
-    pub fn wait(&self, credentials: u16, now_ms: i64) -> Option<Wait> {
+    /// `None` when a sign-in with `credentials` may be tried at `now`; otherwise until when not.
+    pub fn wait(&self, credentials: u16, now: LocalMs) -> Option<Wait> {
         let last = self.refusals.last()?;
         let mut waits = Vec::new();
-        let recent: Vec<&Refusal> = self.refusals.iter().filter(|r| r.at_ms > now_ms - WINDOW_MS).collect();
+        let recent: Vec<&Refusal> = self.refusals.iter().filter(|r| r.at > now.plus(-WINDOW_MS)).collect();
         if recent.len() >= MAX_REFUSALS_IN_WINDOW {
             let oldest_that_counts = recent[recent.len() - MAX_REFUSALS_IN_WINDOW];
             let reason = format!(
                 "{} refused sign-ins within 15 minutes, the most nbwarden allows (the server locks at 5)",
                 recent.len()
             );
-            waits.push(Wait { until_ms: oldest_that_counts.at_ms + WINDOW_MS, reason });
+            waits.push(Wait { until: oldest_that_counts.at.plus(WINDOW_MS), reason });
         }
         if last.credentials == credentials {
             waits.push(match last.kind {
                 RefusalKind::Locked => Wait {
-                    until_ms: last.at_ms + LOCKOUT_PAUSE_MS,
+                    until: last.at.plus(LOCKOUT_PAUSE_MS),
                     reason: format!("the account is locked: \"{}\"", last.message),
                 },
                 RefusalKind::Refused => {
                     let streak = self.refusals.iter().rev().take_while(|r| r.credentials == credentials).count();
                     let pause = (FIRST_PAUSE_MS << (streak - 1).min(10)).min(LONGEST_PAUSE_MS);
                     let times = if streak == 1 { "once".to_string() } else { format!("{streak} times") };
-                    Wait { until_ms: last.at_ms + pause, reason: format!("refused {times}: {}", last.message) }
+                    Wait { until: last.at.plus(pause), reason: format!("refused {times}: {}", last.message) }
                 }
             });
         }
-        waits.into_iter().filter(|w| w.until_ms > now_ms).max_by_key(|w| w.until_ms)
+        waits.into_iter().filter(|w| w.until > now).max_by_key(|w| w.until)
     }
 
     /// Counts a refusal (the oldest beyond `REMEMBERED` are forgotten).
@@ -173,8 +173,8 @@ impl SignIns {
     }
 
     /// Now, on this gate's clock.
-    pub fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
+    pub fn now(&self) -> LocalMs {
+        self.clock.now()
     }
 
     /// This gate's clock: the clock of this machine for every client that signs in through it.
@@ -185,22 +185,22 @@ impl SignIns {
     /// Whether `account` may try `credentials` now.
     pub fn wait(&self, account: &str, credentials: u16) -> Option<Wait> {
         let accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
-        accounts.get(account).and_then(|h| h.wait(credentials, self.clock.now_ms()))
+        accounts.get(account).and_then(|h| h.wait(credentials, self.clock.now()))
     }
 
     /// Records a refusal; returns when the next try is safe.
     pub async fn refused(&self, account: &str, kind: RefusalKind, credentials: u16, message: &str) -> Wait {
-        let refusal = Refusal { at_ms: self.clock.now_ms(), kind, credentials, message: message.to_string() };
+        let refusal = Refusal { at: self.clock.now(), kind, credentials, message: message.to_string() };
         let wait = {
             let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
             let history = accounts.entry(account.to_string()).or_default();
             history.refused(refusal.clone());
-            history.wait(credentials, refusal.at_ms)
+            history.wait(credentials, refusal.at)
         };
         if let Some(log) = &self.log {
             log.refused(account, &refusal).await;
         }
-        wait.unwrap_or(Wait { until_ms: refusal.at_ms, reason: message.to_string() })
+        wait.unwrap_or(Wait { until: refusal.at, reason: message.to_string() })
     }
 
     /// Records a successful sign-in.
@@ -230,11 +230,11 @@ mod tests {
     const MIN: i64 = 60_000;
 
     fn refusal(at_ms: i64, kind: RefusalKind, credentials: u16) -> Refusal {
-        Refusal { at_ms, kind, credentials, message: "Invalid username or password.".into() }
+        Refusal { at: LocalMs(at_ms), kind, credentials, message: "Invalid username or password.".into() }
     }
 
     fn until(history: &History, credentials: u16, now: i64) -> Option<i64> {
-        history.wait(credentials, now).map(|w| w.until_ms)
+        history.wait(credentials, LocalMs(now)).map(|w| w.until.0)
     }
 
     #[test]
@@ -269,7 +269,7 @@ mod tests {
         for minute in 0..180 {
             let now = minute * MIN;
             let credentials = (minute % 7) as u16;
-            if history.wait(credentials, now).is_none() {
+            if history.wait(credentials, LocalMs(now)).is_none() {
                 history.refused(refusal(now, RefusalKind::Refused, credentials));
                 times.push(now);
             }
@@ -282,8 +282,8 @@ mod tests {
     #[test]
     fn the_lockout_answer_waits_fifteen_minutes() {
         let history = History::from_refusals(vec![refusal(0, RefusalKind::Locked, 1)]);
-        let wait = history.wait(1, 0).unwrap();
-        assert_eq!(wait.until_ms, 15 * MIN);
+        let wait = history.wait(1, LocalMs(0)).unwrap();
+        assert_eq!(wait.until, LocalMs(15 * MIN));
         assert!(wait.reason.contains("locked"), "{}", wait.reason);
         assert_eq!(until(&history, 1, 15 * MIN), None);
     }
@@ -302,13 +302,13 @@ mod tests {
     async fn a_refused_sign_in_waits_one_minute_then_two_on_tokio_time() {
         let gate = SignIns::new(std::sync::Arc::new(crate::clock::TokioClock::starting_at(1_000_000)));
         let first = gate.refused("a", RefusalKind::Refused, 1, "Invalid username or password.").await;
-        assert_eq!(first.until_ms, 1_000_000 + MIN);
+        assert_eq!(first.until, LocalMs(1_000_000 + MIN));
         tokio::time::sleep(std::time::Duration::from_millis(59_999)).await;
         assert!(gate.wait("a", 1).is_some(), "still paused a millisecond before the minute is over");
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         assert!(gate.wait("a", 1).is_none(), "a try is safe after one minute");
         let second = gate.refused("a", RefusalKind::Refused, 1, "Invalid username or password.").await;
-        assert_eq!(second.until_ms - gate.now_ms(), 2 * MIN, "the second pause is two minutes");
+        assert_eq!(second.until.since(gate.now()), 2 * MIN, "the second pause is two minutes");
         tokio::time::sleep(std::time::Duration::from_secs(120)).await;
         assert!(gate.wait("a", 1).is_none());
     }
@@ -317,13 +317,13 @@ mod tests {
     fn the_reason_says_how_often_and_how_many_within_the_window() {
         let mut history = History::default();
         history.refused(refusal(0, RefusalKind::Refused, 1));
-        assert_eq!(history.wait(1, 0).unwrap().reason, "refused once: Invalid username or password.");
+        assert_eq!(history.wait(1, LocalMs(0)).unwrap().reason, "refused once: Invalid username or password.");
         history.refused(refusal(MIN, RefusalKind::Refused, 1));
-        assert_eq!(history.wait(1, MIN).unwrap().reason, "refused 2 times: Invalid username or password.");
+        assert_eq!(history.wait(1, LocalMs(MIN)).unwrap().reason, "refused 2 times: Invalid username or password.");
         // Four refusals, the first exactly 15 minutes ago: it no longer counts.
         let four = History::from_refusals((0..4).map(|m| refusal(m * MIN, RefusalKind::Refused, m as u16)).collect());
-        let wait = four.wait(9, 15 * MIN).unwrap();
-        assert_eq!(wait.until_ms, 16 * MIN);
+        let wait = four.wait(9, LocalMs(15 * MIN)).unwrap();
+        assert_eq!(wait.until, LocalMs(16 * MIN));
         assert!(wait.reason.starts_with("3 refused sign-ins within 15 minutes"), "{}", wait.reason);
     }
 
@@ -333,7 +333,7 @@ mod tests {
         for m in 0..20 {
             history.refused(refusal(m * MIN, RefusalKind::Refused, m as u16));
         }
-        let kept: Vec<i64> = history.refusals.iter().map(|r| r.at_ms / MIN).collect();
+        let kept: Vec<i64> = history.refusals.iter().map(|r| r.at.0 / MIN).collect();
         assert_eq!(kept, (4..20).collect::<Vec<i64>>());
     }
 

@@ -2,6 +2,7 @@
 //! from `portals/<id>/allScheduledTasks`, and a task's runs from
 //! `community/users/<owner>/tasks/<id>/runs`. Every field is optional on the wire.
 
+use crate::clock::ServerMs;
 use serde::{Deserialize, Serialize};
 
 /// One scheduled task.
@@ -19,10 +20,10 @@ pub struct Task {
     pub cron: Option<String>,
     /// `runIntervalSeconds`.
     pub interval_seconds: Option<u64>,
-    /// `startDate`, epoch ms.
-    pub start_ms: Option<i64>,
-    /// `lastStart`, epoch ms (`None` before its first run).
-    pub last_start_ms: Option<i64>,
+    /// `startDate`.
+    pub start_ms: Option<ServerMs>,
+    /// `lastStart` (`None` before its first run).
+    pub last_start_ms: Option<ServerMs>,
     /// `active`.
     pub active: bool,
     /// `taskState`, e.g. `active`, `paused`.
@@ -36,10 +37,10 @@ pub struct TaskRun {
     pub id: String,
     /// `scheduled`, `executing`, `succeeded`, `skipped`, `failed`, `submitfailed`.
     pub status: String,
-    /// `created`, epoch ms.
-    pub created_ms: Option<i64>,
-    /// `modified`, epoch ms.
-    pub modified_ms: Option<i64>,
+    /// `created`.
+    pub created_ms: Option<ServerMs>,
+    /// `modified`.
+    pub modified_ms: Option<ServerMs>,
 }
 
 impl TaskRun {
@@ -108,8 +109,8 @@ impl WireTask {
             item_id: self.item_id.filter(|i| !i.is_empty()),
             cron: self.cron_schedule.map(|c| c.crontab()),
             interval_seconds: self.run_interval_seconds.filter(|s| *s > 0).map(|s| s as u64),
-            start_ms: self.start_date.filter(|t| *t > 0),
-            last_start_ms: self.last_start.filter(|t| *t > 0),
+            start_ms: self.start_date.filter(|t| *t > 0).map(ServerMs),
+            last_start_ms: self.last_start.filter(|t| *t > 0).map(ServerMs),
             active: self.active.unwrap_or(true),
             state: self.task_state,
         })
@@ -152,8 +153,8 @@ impl WireRun {
         Some(TaskRun {
             id: self.run_id.filter(|i| !i.is_empty())?,
             status: self.status.unwrap_or_default().to_ascii_lowercase(),
-            created_ms: self.created,
-            modified_ms: self.modified,
+            created_ms: self.created.map(ServerMs),
+            modified_ms: self.modified.map(ServerMs),
         })
     }
 }

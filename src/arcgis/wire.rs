@@ -2,6 +2,7 @@
 //! Lenient by design: unknown fields are ignored, timestamps may be numbers or strings.
 
 use super::model::{Job, Status};
+use crate::clock::ServerMs;
 use serde::{de, Deserialize, Deserializer};
 
 mod list;
@@ -97,8 +98,8 @@ impl WireJob {
             job_type: non_empty(self.job_type.or(self.name)),
             status: self.status.unwrap_or_else(|| Status::Unknown(String::new())),
             username: non_empty(self.username),
-            started_at: positive(self.start_time).or(positive(self.date_created)),
-            ended_at: positive(self.end_time),
+            started_at: positive(self.start_time).or(positive(self.date_created)).map(ServerMs),
+            ended_at: positive(self.end_time).map(ServerMs),
             item_id: non_empty(inputs.item_id),
             runtime_name: non_empty(self.notebook_runtime_name),
             task_id: inputs_present.then(|| inputs.task_id.unwrap_or_default()),

@@ -7,6 +7,7 @@ use super::setup::{self, Setup};
 use crate::actions::{ActionContext, Progress, Services};
 use crate::arcgis::model::rfc3339;
 use crate::arcgis::{Job, JobSource};
+use crate::clock::{Offset, ServerMs};
 use crate::replay::{replay, replay_tasks, Poll, Step};
 use crate::rules::RuleSet;
 use crate::store::{Change, Fired, Scope};
@@ -25,8 +26,8 @@ use tasks::Untested;
 pub struct Options {
     /// From this long ago.
     pub since: std::time::Duration,
-    /// Up to this instant (epoch ms); now when `None`.
-    pub until_ms: Option<i64>,
+    /// Up to this instant, read on the servers' clocks; now when `None`.
+    pub until_ms: Option<ServerMs>,
     /// Other rule files to replay instead of the configured ones.
     pub rules: Vec<std::path::PathBuf>,
     /// Only this target.
@@ -38,7 +39,7 @@ pub struct Options {
 /// One back-tested firing.
 struct Firing {
     target: String,
-    at_ms: i64,
+    at_ms: ServerMs,
     fired: Fired,
     actions: Vec<(String, String)>,
 }
@@ -60,7 +61,8 @@ pub async fn report(setup: Setup, options: Options) -> anyhow::Result<String> {
         })?,
     };
     let (store, _) = setup::open(config).await?;
-    let until = options.until_ms.unwrap_or_else(crate::clock::local_now_ms);
+    // The recorded history is on the servers' clocks: this machine's now is read as theirs.
+    let until = options.until_ms.unwrap_or_else(|| crate::clock::system().now().on_server(Offset::default()));
     let since = until - options.since.as_millis() as i64;
     let services = Services::new(config.email.as_ref(), &config.owners, None)?;
     let sign_ins = crate::arcgis::signin::SignIns::new(crate::clock::system());
@@ -70,12 +72,12 @@ pub async fn report(setup: Setup, options: Options) -> anyhow::Result<String> {
         let source: Arc<dyn JobSource> = Arc::new(setup::client(target, &sign_ins)?);
         let polled = store.polled(Scope::Real, &target.name).await?;
         let last_poll = polled.map(|(_, last)| last);
-        let last_read = store.tasks_read_ms(Scope::Real, &target.name).await?;
+        let last_read = store.tasks_read_ms(Scope::Real, &target.name).await?.map(ServerMs);
         // Recorded times are the server's clock, which may run ahead of this machine's: without
         // `--until`, everything recorded up to now on either clock is in.
         let until = match options.until_ms {
             Some(until) => until,
-            None => last_poll.into_iter().chain(last_read).fold(until, i64::max),
+            None => last_poll.into_iter().chain(last_read).fold(until, ServerMs::max),
         };
         let polled = polled.map(|(first, last)| (first, last.min(until)));
         let polls = timeline(store.changes(Scope::Real, &target.name, until).await?, since, polled);
@@ -88,7 +90,7 @@ pub async fn report(setup: Setup, options: Options) -> anyhow::Result<String> {
         held_back(&target.name, &steps, &mut held);
         let task_steps = task_steps(&store, target, &rules, (since, until), &mut untested).await?;
         firings.extend(described(&target.name, &task_steps, &*source, &services).await);
-        for fired in store.fired_between(Scope::Real, &target.name, since, until).await? {
+        for fired in store.fired_between(Scope::Real, &target.name, (since, until)).await? {
             live.insert((target.name.clone(), fired));
         }
     }
@@ -104,7 +106,7 @@ async fn task_steps(
     store: &crate::store::SqlStore,
     target: &crate::config::TargetConfig,
     rules: &RuleSet,
-    window: (i64, i64),
+    window: (ServerMs, ServerMs),
     untested: &mut Untested,
 ) -> anyhow::Result<Vec<Step>> {
     let task_rules: Vec<_> = rules.rules.iter().filter(|r| r.applies_to(&target.name) && r.trigger.is_task()).collect();
@@ -130,15 +132,15 @@ struct Timeline {
     changes: std::vec::IntoIter<Change>,
     next: Option<Change>,
     listed: BTreeMap<String, Job>,
-    since: i64,
+    since: ServerMs,
     /// The first poll, still to be yielded when earlier than the first change.
-    first_poll: Option<i64>,
+    first_poll: Option<ServerMs>,
     /// The last poll, still to be yielded when later than the last change.
-    last_poll: Option<i64>,
+    last_poll: Option<ServerMs>,
 }
 
 /// The timeline of `changes` from `since`, given when the target was first and last `polled`.
-fn timeline(changes: Vec<Change>, since: i64, polled: Option<(i64, i64)>) -> Timeline {
+fn timeline(changes: Vec<Change>, since: ServerMs, polled: Option<(ServerMs, ServerMs)>) -> Timeline {
     let mut changes = changes.into_iter();
     let next = changes.next();
     let (first_poll, last_poll) = (polled.map(|(first, _)| first), polled.map(|(_, last)| last));
@@ -185,7 +187,8 @@ async fn described(target: &str, steps: &[Step], source: &dyn JobSource, service
         let mut previews = Vec::with_capacity(step.plan.actions.len());
         for planned in &step.plan.actions {
             let occasion = planned.occasion();
-            let cx = ActionContext { target, source, occasion, services, progress: &progress, now_ms: step.at_ms };
+            let now = step.at_ms.on_local(Offset::default());
+            let cx = ActionContext { target, source, occasion, services, progress: &progress, now };
             previews.push(planned.action.build().preview_each(&cx).await);
         }
         for record in &step.plan.ledger {
@@ -216,7 +219,7 @@ fn covers(planned: &crate::plan::Planned, record: &crate::plan::LedgerRecord) ->
 
 /// Firings a limit held back, by (rule, target, job): the first poll that held it, at how many
 /// polls, and the last limit's words. A held firing is not recorded, so it comes again at each poll.
-type Held = BTreeMap<(String, String, String), (i64, u32, String)>;
+type Held = BTreeMap<(String, String, String), (ServerMs, u32, String)>;
 
 fn held_back(target: &str, steps: &[Step], held: &mut Held) {
     for step in steps {
@@ -292,7 +295,7 @@ fn as_text(
     rules: &RuleSet,
     (firings, held, untested): (&[Firing], &Held, &Untested),
     live: &BTreeSet<(String, Fired)>,
-    (since, until): (i64, i64),
+    (since, until): (ServerMs, ServerMs),
 ) -> String {
     let mut out = format!(
         "back-test from {} to {} (recorded history; nothing was executed)\n",

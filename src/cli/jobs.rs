@@ -3,6 +3,7 @@
 use crate::arcgis::model::rfc3339;
 use crate::arcgis::signin::SignIns;
 use crate::arcgis::{Client, Job, JobSource};
+use crate::clock::ServerMs;
 use crate::config::{format_duration, Config, TargetConfig};
 use crate::text::{aligned, cell};
 use anyhow::bail;
@@ -25,11 +26,11 @@ struct Row<'a> {
     runtime_name: Option<&'a str>,
     task_id: Option<&'a str>,
     #[serde(skip)]
-    started_ms: Option<i64>,
+    started_ms: Option<ServerMs>,
 }
 
 /// One target's jobs and the server's "now", or why they could not be read.
-type Fetched = anyhow::Result<(Vec<Job>, i64)>;
+type Fetched = anyhow::Result<(Vec<Job>, ServerMs)>;
 
 /// Prints the jobs; `Ok(false)` when some target could not be read.
 pub async fn run(config: &Config, only: Option<&str>, json: bool) -> anyhow::Result<bool> {
@@ -73,10 +74,10 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> anyhow::Res
 async fn fetch(target: &TargetConfig, sign_ins: &std::sync::Arc<SignIns>) -> Fetched {
     let client = Client::new(target, sign_ins)?;
     let jobs = client.list_jobs().await?;
-    Ok((jobs, client.server_now_ms()))
+    Ok((jobs, client.server_now()))
 }
 
-fn row<'a>(target: &'a str, job: &'a Job, now_ms: i64) -> Row<'a> {
+fn row<'a>(target: &'a str, job: &'a Job, now: ServerMs) -> Row<'a> {
     Row {
         target,
         id: &job.id,
@@ -86,7 +87,7 @@ fn row<'a>(target: &'a str, job: &'a Job, now_ms: i64) -> Row<'a> {
         username: job.username.as_deref(),
         started_at: job.started_at.and_then(rfc3339),
         ended_at: job.ended_at.and_then(rfc3339),
-        runtime_seconds: job.runtime(now_ms).map(|d| d.as_secs()),
+        runtime_seconds: job.runtime(now).map(|d| d.as_secs()),
         item_id: job.item_id.as_deref(),
         runtime_name: job.runtime_name.as_deref(),
         task_id: job.task_id.as_deref(),
@@ -112,7 +113,7 @@ fn table(rows: &[Row]) -> String {
             cell(if r.status.is_empty() { "-" } else { r.status }, 120),
             r.phase.to_string(),
             cell(r.username.unwrap_or("-"), 120),
-            r.started_ms.map(local_time).unwrap_or("-".into()),
+            r.started_ms.map(|at| local_time(at.0)).unwrap_or("-".into()),
             r.runtime_seconds.map(|s| format_duration(std::time::Duration::from_secs(s))).unwrap_or("-".into()),
         ]);
     }

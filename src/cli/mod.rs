@@ -167,11 +167,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Test { files } => test::run(&files),
         Command::Backtest { since, until, rules, target, json } => {
             let until_ms = match until.as_deref() {
-                Some(t) => Some(
+                Some(t) => Some(crate::clock::ServerMs(
                     chrono::DateTime::parse_from_rfc3339(t)
                         .map_err(|e| anyhow::anyhow!("--until {t}: {e}; write e.g. 2026-11-30T08:00:00Z"))?
                         .timestamp_millis(),
-                ),
+                )),
                 None => None,
             };
             let options = backtest::Options { since: since.0, until_ms, rules, target, json };

@@ -33,7 +33,7 @@ pub async fn run(setup: Setup, preview: bool, json: bool) -> anyhow::Result<bool
     lines.extend(reports.into_iter().map(Line::Action));
     if mode.writes() {
         let retention: Duration = setup.config.state.retention.0;
-        store.prune(&engine::prune_cutoff(retention, shared.dispatch.now_ms(), &sources)).await?;
+        store.prune(&engine::prune_cutoff(retention, shared.dispatch.now(), &sources)).await?;
     }
     if let Some(leases) = &shared.leases {
         leases.release_all().await;

@@ -46,7 +46,7 @@ pub async fn run(config: &Config, options: Options) -> anyhow::Result<bool> {
 /// The report as it is written.
 pub async fn text(config: &Config, options: &Options) -> anyhow::Result<String> {
     let (store, _) = setup::open(config).await?;
-    let until = crate::clock::local_now_ms();
+    let until = crate::clock::Clock::now(&crate::clock::SystemClock);
     let since = until - options.since.as_millis() as i64;
     let targets: Vec<String> = config.targets.iter().map(|t| t.name.clone()).collect();
     let report = report::source::from_store(&store, &targets, options.by, (since, until)).await?;

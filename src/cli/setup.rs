@@ -174,7 +174,13 @@ mod tests {
     fn planned(rules: &RuleSet, rule: &str) -> crate::plan::Planned {
         let rule = rules.get(rule).unwrap();
         let event = crate::diff::EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None };
-        let planned = crate::plan::Planned::of(rule, 0, vec![Job::new("j1", Status::Executing)], &event, 1_000);
+        let planned = crate::plan::Planned::of(
+            rule,
+            0,
+            vec![Job::new("j1", Status::Executing)],
+            &event,
+            crate::clock::ServerMs(1_000),
+        );
         crate::plan::Planned { action: rule.actions[0].scrubbed(), ..planned }
     }
 

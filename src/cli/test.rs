@@ -6,6 +6,7 @@
 
 use crate::actions::{template, ActionConfig, DEFAULT_SUBJECT, OWNER};
 use crate::arcgis::{Job, Status};
+use crate::clock::ServerMs;
 use crate::config::{parse_yaml, ConfigDuration, LimitsConfig};
 use crate::replay::{replay, Poll, Step};
 use crate::rules::RuleSet;
@@ -220,7 +221,7 @@ fn run_file(file: &Path) -> anyhow::Result<Vec<String>> {
 }
 
 fn read(r: &TestRead) -> crate::replay::TaskRead {
-    let at = |o: Offset| START_MS + o.0;
+    let at = |o: Offset| ServerMs(START_MS + o.0);
     let mut runs = std::collections::HashMap::new();
     let mut tasks = Vec::new();
     for t in &r.tasks {
@@ -249,15 +250,15 @@ fn read(r: &TestRead) -> crate::replay::TaskRead {
 }
 
 fn poll(p: &TestPoll) -> Poll {
-    let at = START_MS + p.at.0;
+    let at = ServerMs(START_MS + p.at.0);
     let jobs = p
         .jobs
         .iter()
         .map(|j| Job {
             job_type: j.job_type.clone(),
             username: j.user.clone(),
-            started_at: j.start.map(|o| START_MS + o.0),
-            ended_at: j.end.map(|o| START_MS + o.0),
+            started_at: j.start.map(|o| ServerMs(START_MS + o.0)),
+            ended_at: j.end.map(|o| ServerMs(START_MS + o.0)),
             item_id: j.item_id.clone(),
             ..Job::new(j.id.clone(), Status::parse(&j.status))
         })

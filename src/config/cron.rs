@@ -12,15 +12,15 @@ pub fn parse_cron(pattern: &str) -> Result<Cron, CronError> {
     })
 }
 
-/// The gap between the next two slots of `cron` after `now_ms` (in the machine's time zone): a
+/// The gap between the next two slots of `cron` after `now` (in the machine's time zone): a
 /// cron cadence's nominal interval; a day when it has no two more slots.
-pub fn gap(cron: &Cron, now_ms: i64) -> std::time::Duration {
+pub fn gap(cron: &Cron, now: crate::clock::LocalMs) -> std::time::Duration {
     use chrono::TimeZone;
     let next = |after_ms: i64| {
         let from = chrono::Local.timestamp_millis_opt(after_ms).single()?;
         cron.find_next_occurrence(&from, false).ok().map(|t| t.timestamp_millis())
     };
-    match next(now_ms).and_then(|first| Some((first, next(first)?))) {
+    match next(now.0).and_then(|first| Some((first, next(first)?))) {
         Some((first, second)) => std::time::Duration::from_millis((second - first).max(1000) as u64),
         None => std::time::Duration::from_secs(86_400),
     }

@@ -185,10 +185,10 @@ impl PollConfig {
     }
 
     /// The time between two regular polls: `every`, or the gap between the next two slots of
-    /// `cron` after `now_ms`.
-    pub fn nominal_interval(&self, now_ms: i64) -> Duration {
+    /// `cron` after `now`.
+    pub fn nominal_interval(&self, now: crate::clock::LocalMs) -> Duration {
         match self.cron.as_deref().map(super::parse_cron) {
-            Some(Ok(cron)) => super::cron::gap(&cron, now_ms),
+            Some(Ok(cron)) => super::cron::gap(&cron, now),
             _ => self.interval(),
         }
     }

@@ -11,14 +11,14 @@ use crate::rules::{Rule, Subject, Trigger, Verdict};
 
 /// The ledger trigger of one slot.
 fn slot_trigger(slot: LocalMs) -> Cause {
-    Cause::Slot(slot.0)
+    Cause::Slot(slot)
 }
 
 /// The latest slot recorded for the rule whose ledger name is `rule`, if any.
 pub fn last_fired_slot(core: &Core, rule: &str) -> Option<LocalMs> {
     let entry = core.ledger.get(rule, DIGEST_JOB)?;
     let slot = |cause: &Cause| match cause {
-        Cause::Slot(ms) => Some(LocalMs(*ms)),
+        Cause::Slot(at) => Some(*at),
         _ => None,
     };
     entry.triggers.iter().filter_map(slot).max()
@@ -43,13 +43,13 @@ impl Core {
             return None;
         }
         let matches = |job: &Job| {
-            let subject = Subject::at(job, on_server.0, &self.usual);
+            let subject = Subject::at(job, on_server, &self.usual);
             rule.conditions.iter().all(|c| c.check(&subject) == Verdict::Holds)
         };
         let mut jobs: Vec<Job> = seen.into_iter().filter(matches).collect();
         jobs.sort_by(|a, b| a.started_at.cmp(&b.started_at).then_with(|| a.id.cmp(&b.id)));
         let record = super::planning::record(rule, DIGEST_JOB.into(), slot_trigger(slot));
-        Some(plan_digest(rule, record, jobs, slot.0))
+        Some(plan_digest(rule, record, jobs, (slot, on_server)))
     }
 
     /// Takes a committed slot in, at `on_server`.

@@ -124,7 +124,7 @@ impl Core {
         match observed.baseline {
             true if self.usual.is_empty() => self.usual.observe_baseline(observed.next.jobs()),
             true => Vec::new(),
-            false => self.usual.observe(&observed.delta.events, observed.at.0),
+            false => self.usual.observe(&observed.delta.events, observed.at),
         }
     }
 
@@ -132,7 +132,7 @@ impl Core {
     pub fn decide(&self, rules: &RuleSet, target: &str, observed: &Observed, limits: Limits) -> PollDecision {
         let input = Input {
             target,
-            now_ms: observed.at.0,
+            now: observed.at,
             snapshot: &observed.next,
             events: &observed.delta.events,
             ledger: &self.ledger,
@@ -142,7 +142,7 @@ impl Core {
         let mut evaluation = rules.evaluate(&input);
         self.name_tasks(&mut evaluation.firings);
         let mut budget = limits.budget(observed.running());
-        let decision = plan(rules, target, &evaluation.firings, &mut budget, observed.at.0);
+        let decision = plan(rules, target, &evaluation.firings, &mut budget, observed.at);
         PollDecision { evaluation, decision }
     }
 

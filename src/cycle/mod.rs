@@ -72,7 +72,7 @@ impl Core {
     /// Records a committed decision's ledger rows, at `at`.
     fn record(&mut self, ledger: &[LedgerRecord], at: crate::clock::ServerMs) {
         for record in ledger {
-            self.ledger.record(&record.key(), &record.job_id, &record.trigger, at.0);
+            self.ledger.record(&record.key(), &record.job_id, &record.trigger, at);
         }
     }
 
@@ -81,7 +81,7 @@ impl Core {
     pub fn prune(&mut self, before: crate::clock::ServerMs) -> usize {
         let listed: std::collections::HashSet<u64> =
             self.snapshot.as_ref().map(|s| s.id_hashes().iter().copied().collect()).unwrap_or_default();
-        self.ledger.prune(before.0, |hash| listed.contains(&hash))
+        self.ledger.prune(before, |hash| listed.contains(&hash))
     }
 
     /// The jobs of the last listing.

@@ -4,6 +4,7 @@
 use super::Budget;
 use crate::actions::ActionConfig;
 use crate::arcgis::Job;
+use crate::clock::{LocalMs, ServerMs};
 use crate::diff::EventInfo;
 use crate::plan::{ActionReport, LedgerRecord, Outcome, Planned};
 use crate::rules::{Firing, Rule, RuleSet, TaskFiring};
@@ -23,10 +24,10 @@ pub struct Decision {
 
 /// Plans the firings of one poll of `target` (pure). Batched actions (e-mail) of one rule go out
 /// as one planned action listing every job of the poll.
-pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budget, now_ms: i64) -> Decision {
+pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budget, now: ServerMs) -> Decision {
     let mut plan = Decision::default();
     let mut batches: HashMap<(usize, usize), usize> = HashMap::new();
-    let granted = grant(rules, firings, budget, now_ms);
+    let granted = grant(rules, firings, budget, now);
     for (position, firing) in firings.iter().enumerate() {
         let rule = &rules.rules[firing.rule];
         if rule.cancels() && !granted.contains(&position) {
@@ -46,7 +47,7 @@ pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budg
             if action.is_batched() {
                 batches.insert((firing.rule, index), plan.actions.len());
             }
-            plan.actions.push(Planned::of(rule, index, vec![firing.job.clone()], &firing.event, now_ms));
+            plan.actions.push(Planned::of(rule, index, vec![firing.job.clone()], &firing.event, now));
         }
     }
     plan
@@ -55,11 +56,11 @@ pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budg
 /// The destructive firings the budget allows (their positions): when it binds, the most overdue
 /// go first (SPEC §4.14): the furthest past its rule's `runtime_over`, then the longest running,
 /// then by job id, so that a limit never spares the worst runaway for a newer one.
-fn grant(rules: &RuleSet, firings: &[Firing], budget: &mut Budget, now_ms: i64) -> HashSet<usize> {
+fn grant(rules: &RuleSet, firings: &[Firing], budget: &mut Budget, now: ServerMs) -> HashSet<usize> {
     let mut destructive: Vec<usize> = (0..firings.len()).filter(|&i| rules.rules[firings[i].rule].cancels()).collect();
     destructive.sort_by_cached_key(|&i| {
         let firing = &firings[i];
-        let runtime = firing.job.runtime(now_ms).unwrap_or_default();
+        let runtime = firing.job.runtime(now).unwrap_or_default();
         let overdue = runtime.saturating_sub(rules.rules[firing.rule].runtime_threshold().unwrap_or_default());
         (Reverse(overdue), Reverse(runtime), firing.job.id.clone())
     });
@@ -67,22 +68,24 @@ fn grant(rules: &RuleSet, firings: &[Firing], budget: &mut Budget, now_ms: i64) 
 }
 
 /// Plans one slot of a digest rule (pure): the slot goes to the ledger under `job_id`, and each
-/// action lists every job (none: only the slot is recorded). `slot_ms` is the slot as the cron
-/// wrote it (08:00:00), for templates and the Message-ID.
-pub fn plan_digest(rule: &Rule, slot: LedgerRecord, jobs: Vec<Job>, slot_ms: i64) -> Decision {
+/// action lists every job (none: only the slot is recorded). The slot is given as the cron wrote
+/// it (08:00:00, the templates' `now`) and on the server's clock (runtimes, the Message-ID).
+pub fn plan_digest(
+    rule: &Rule,
+    record: LedgerRecord,
+    jobs: Vec<Job>,
+    (slot, on_server): (LocalMs, ServerMs),
+) -> Decision {
     let event = EventInfo { kind: crate::diff::EventKind::Schedule, from: None, to: None };
-    let actions = if jobs.is_empty() {
-        Vec::new()
-    } else {
-        (0..rule.actions.len()).map(|index| Planned::of(rule, index, jobs.clone(), &event, slot_ms)).collect()
-    };
-    Decision { ledger: vec![slot], actions, suppressed: Vec::new() }
+    let planned = |index| Planned { slot: Some(slot), ..Planned::of(rule, index, jobs.clone(), &event, on_server) };
+    let actions = if jobs.is_empty() { Vec::new() } else { (0..rule.actions.len()).map(planned).collect() };
+    Decision { ledger: vec![record], actions, suppressed: Vec::new() }
 }
 
 /// Plans one read of a target's tasks (pure): each firing is recorded in the ledger under its
 /// task, and each of its rule's actions planned for that task alone; a quiet firing (the
 /// baseline) is only recorded. Task rules never cancel, so no budget applies.
-pub fn plan_tasks(rules: &RuleSet, firings: &[TaskFiring], now_ms: i64) -> Decision {
+pub fn plan_tasks(rules: &RuleSet, firings: &[TaskFiring], now: ServerMs) -> Decision {
     let mut plan = Decision::default();
     for firing in firings {
         let rule = &rules.rules[firing.rule];
@@ -92,7 +95,7 @@ pub fn plan_tasks(rules: &RuleSet, firings: &[TaskFiring], now_ms: i64) -> Decis
             continue;
         }
         for index in 0..rule.actions.len() {
-            let mut planned = Planned::of(rule, index, vec![firing.facts.as_job()], &firing.event, now_ms);
+            let mut planned = Planned::of(rule, index, vec![firing.facts.as_job()], &firing.event, now);
             planned.task = Some(firing.facts.clone());
             plan.actions.push(planned);
         }

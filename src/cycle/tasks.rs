@@ -70,7 +70,7 @@ impl Core {
     ) -> TaskDecision {
         let input = TaskInput {
             target,
-            now_ms: observed.at.0,
+            now: observed.at,
             tasks: &observed.next,
             events: &observed.events,
             ledger: &self.ledger,
@@ -78,7 +78,7 @@ impl Core {
             zone,
         };
         let firings = rules.evaluate_tasks(&input);
-        let decision = plan_tasks(rules, &firings, observed.at.0);
+        let decision = plan_tasks(rules, &firings, observed.at);
         TaskDecision { firings, decision }
     }
 

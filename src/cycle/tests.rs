@@ -7,7 +7,7 @@ use crate::diff::EventInfo;
 use crate::plan::Outcome;
 use crate::rules::{Firing, RuleSet};
 
-pub(crate) const NOW: i64 = 1_700_000_000_000;
+pub(crate) const NOW: crate::clock::ServerMs = crate::clock::ServerMs(1_700_000_000_000);
 
 pub(crate) fn limits(per_poll: u32, per_hour: u32, fraction: f64) -> LimitsConfig {
     LimitsConfig { max_cancels_per_poll: per_poll, max_cancels_per_hour: per_hour, max_cancel_fraction: fraction }
@@ -164,40 +164,46 @@ fn task_firings_are_recorded_under_their_task_and_planned_unless_quiet() {
 }
 
 /// A digest slot is decided once: after it is adopted, the same slot gives nothing; a rule that
-/// is no schedule rule gives nothing either.
+/// is no schedule rule gives nothing either. Its actions show the slot as the cron wrote it and
+/// measure runtimes on the server's clock.
 #[test]
 fn a_digest_slot_is_decided_once_and_only_for_a_schedule_rule() {
-    use crate::clock::{LocalMs, ServerMs};
+    use crate::clock::LocalMs;
     let set = rules(
         "rules:\n  - { name: daily, on: schedule, cron: '0 8 * * *', window: 1d, actions: [{ type: log }] }\n  - { name: each, actions: [{ type: log }] }\n",
     );
     let (daily, each) = (&set.rules[0], &set.rules[1]);
     let mut core = Core::default();
-    let slot = (LocalMs(NOW), ServerMs(NOW + 5_000));
+    let slot = (LocalMs(NOW.0), NOW + 5_000);
     let job = || Job::new("j1", Status::Failed);
     assert!(core.digest(each, slot, [job()]).is_none(), "not a schedule rule");
     let decision = core.digest(daily, slot, [job()]).expect("the slot's first decision");
-    assert_eq!(decision.ledger[0].trigger, crate::ledger::Cause::Slot(NOW));
+    assert_eq!(decision.ledger[0].trigger, crate::ledger::Cause::Slot(slot.0));
     assert_eq!(decision.actions[0].jobs[0].id, "j1");
+    let planned = &decision.actions[0];
+    assert_eq!(
+        (planned.slot, planned.planned_ms),
+        (Some(slot.0), slot.1),
+        "shown as the cron wrote it, timed on the server"
+    );
     assert!(!core.slot_fired(daily, slot.0));
     core.adopt_digest(&decision.ledger, slot.1);
     assert!(core.slot_fired(daily, slot.0));
     assert!(core.digest(daily, slot, [job()]).is_none(), "the slot fired");
-    assert!(core.digest(daily, (LocalMs(NOW + 1), slot.1), [job()]).is_some(), "another slot");
+    assert!(core.digest(daily, (LocalMs(NOW.0 + 1), slot.1), [job()]).is_some(), "another slot");
 }
 
 /// A task id read from a job's resource is put into later listings that lack it, so that the
 /// job does not change; a list that carries every task id (`inputs`) needs no memory of them.
 #[test]
 fn task_ids_read_from_resources_fill_listings_until_the_list_carries_them() {
-    use crate::clock::ServerMs;
     let mut core = Core::default();
     core.job_tasks.insert("j1".into(), "t1".into());
     let bare = Job::new("j1", Status::Executing);
-    let observed = core.observe(ServerMs(NOW), vec![bare], true);
+    let observed = core.observe(NOW, vec![bare], true);
     assert_eq!(observed.next.jobs()[0].task_id.as_deref(), Some("t1"));
     assert_eq!(core.job_tasks.len(), 1, "kept while the list lacks them");
     let listed = Job { task_id: Some(String::new()), ..Job::new("j1", Status::Executing) };
-    core.observe(ServerMs(NOW + 1), vec![listed], true);
+    core.observe(NOW + 1, vec![listed], true);
     assert!(core.job_tasks.is_empty(), "the list carries them now");
 }

@@ -44,8 +44,8 @@ impl Core {
         let crossing = self
             .snapshot
             .as_ref()
-            .and_then(|snapshot| rules.next_crossing(target, (snapshot, &self.usual), &self.ledger, since.0, until.0));
-        Wake { crossing: crossing.map(ServerMs), streak: rules.streak_pending(&self.streaks) }
+            .and_then(|snapshot| rules.next_crossing(target, (snapshot, &self.usual), &self.ledger, since, until));
+        Wake { crossing, streak: rules.streak_pending(&self.streaks) }
     }
 
     /// What would fire soon without a change (a dry run says so, as `pending`): a `for_polls`
@@ -68,7 +68,7 @@ impl Core {
             })
             .collect();
         let seen = (&observed.next, &self.usual);
-        for (rule, job, at) in rules.crossings_within(target, seen, &self.ledger, observed.at.0, until.0) {
+        for (rule, job, at) in rules.crossings_within(target, seen, &self.ledger, observed.at, until) {
             let polls = rules.rules[rule].for_polls;
             let streak = if polls > 1 { format!(" and stays so for {polls} polls") } else { String::new() };
             let at = crate::arcgis::model::rfc3339(at).unwrap_or_default();

@@ -4,6 +4,7 @@
 use super::{failpoint, Dispatcher, Mode};
 use crate::actions::{ActionContext, Progress};
 use crate::arcgis::{Job, JobSource};
+use crate::clock::ServerMs;
 use crate::cycle::Decision;
 use crate::diff::EventInfo;
 use crate::plan::{ActionReport, AuditEntry, Outcome, Planned};
@@ -34,7 +35,7 @@ impl Dispatcher {
         source: &dyn JobSource,
         mut reports: Vec<ActionReport>,
     ) -> crate::store::Result<Vec<ActionReport>> {
-        commit.local_ms = crate::clock::LocalMs(self.now_ms());
+        commit.local_ms = self.now();
         commit.ledger = plan.ledger;
         let acting = self.mode == Mode::Act;
         reports.extend(plan.suppressed);
@@ -58,14 +59,14 @@ impl Dispatcher {
         target: &str,
         source: &dyn JobSource,
         waiting: &[(usize, Job, String)],
-        now_ms: i64,
+        now: ServerMs,
     ) -> Vec<ActionReport> {
         let event = EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None };
         let mut reports = Vec::new();
         for (index, job, when) in waiting {
             let rule = &self.rules.rules[*index];
             for action in 0..rule.actions.len() {
-                let planned = Planned::of(rule, action, vec![job.clone()], &event, now_ms);
+                let planned = Planned::of(rule, action, vec![job.clone()], &event, now);
                 let report = self.preview(target, source, &planned);
                 let detail = format!("{} {when}", report.detail);
                 reports.push(ActionReport { outcome: Outcome::Pending, detail, ..report });
@@ -79,7 +80,7 @@ impl Dispatcher {
         let progress = Progress::default();
         let services = &self.services;
         let occasion = planned.occasion();
-        let cx = ActionContext { target, source, occasion, services, progress: &progress, now_ms: self.now_ms() };
+        let cx = ActionContext { target, source, occasion, services, progress: &progress, now: self.now() };
         let report = planned_report(target, planned, Outcome::Planned, planned.action.build().preview(&cx));
         ActionReport { shadow: self.is_shadow(&planned.rule), ..report }
     }
@@ -91,6 +92,6 @@ impl Dispatcher {
 
     /// The audit line of a report that belongs to no queued action.
     fn audit_entry(&self, report: &ActionReport) -> AuditEntry {
-        AuditEntry { at_ms: self.now_ms(), report: report.clone() }
+        AuditEntry { at: self.now(), report: report.clone() }
     }
 }

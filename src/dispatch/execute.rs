@@ -5,6 +5,7 @@ use super::commit::planned_report;
 use super::{Dispatcher, Mode, CANCEL_CHECK_POLLS};
 use crate::actions::{ActionConfig, ActionContext, ActionError, Done, Journaled, Progress};
 use crate::arcgis::JobSource;
+use crate::clock::LocalMs;
 use crate::journal::FINISHED;
 use crate::plan::{ActionReport, Attempt, CancelCheck, Outcome, Planned, Queued};
 use std::collections::HashMap;
@@ -45,10 +46,10 @@ pub struct SecretsGone {
     kind: &'static str,
 }
 
-/// Exponential backoff with ±20 % jitter (taken from `now_ms`): 1 s, 2 s, 4 s, … up to 5 min.
-pub fn backoff(attempts: u32, now_ms: i64) -> Duration {
+/// Exponential backoff with ±20 % jitter (taken from `now`): 1 s, 2 s, 4 s, … up to 5 min.
+pub fn backoff(attempts: u32, now: LocalMs) -> Duration {
     let base = Duration::from_secs(1u64 << attempts.saturating_sub(1).min(9)).min(Duration::from_secs(300));
-    let jitter = 0.8 + 0.4 * (now_ms.rem_euclid(1000) as f64 / 1000.0);
+    let jitter = 0.8 + 0.4 * (now.0.rem_euclid(1000) as f64 / 1000.0);
     base.mul_f64(jitter)
 }
 
@@ -97,7 +98,7 @@ impl Dispatcher {
         if self.mode != Mode::Act {
             return Ok(Vec::new());
         }
-        self.store.due_actions(self.scope(), self.now_ms(), after, limit).await
+        self.store.due_actions(self.scope(), self.now(), after, limit).await
     }
 
     /// Executes one queued action (the policy's attempts); nothing is recorded yet.
@@ -118,7 +119,7 @@ impl Dispatcher {
                 self.store.add_cancel_check(self.scope(), &queued.target, &check).await?;
             }
         }
-        self.store.record_attempt(queued.id, attempt, self.now_ms()).await?;
+        self.store.record_attempt(queued.id, attempt, self.now()).await?;
         Ok(match attempt {
             Attempt::Final { outcome, detail } => planned_report(&queued.target, planned, *outcome, detail.clone()),
             Attempt::Retry { detail, .. } => {
@@ -156,10 +157,10 @@ impl Dispatcher {
         if !progress.may_act() {
             // Recording this is fenced too: the target's new holder runs the action.
             let detail = "this replica lost the target's lease".to_string();
-            return Attempt::Retry { next_ms: self.now_ms(), detail, progress: None };
+            return Attempt::Retry { next: self.now(), detail, progress: None };
         }
         let (target, services, occasion) = (&queued.target, &*self.services, queued.planned.occasion());
-        let cx = ActionContext { target, source, occasion, services, progress: &progress, now_ms: self.now_ms() };
+        let cx = ActionContext { target, source, occasion, services, progress: &progress, now: self.now() };
         let mut attempts = queued.attempts;
         let result = loop {
             attempts += 1;
@@ -186,8 +187,8 @@ impl Dispatcher {
         result: Result<Done, ActionError>,
         progress: &Progress,
     ) -> Attempt {
-        let now = self.now_ms();
-        let expired = now - queued.created_ms >= policy.give_up_after.as_millis() as i64;
+        let now = self.now();
+        let expired = now.since(queued.created) >= policy.give_up_after.as_millis() as i64;
         match result {
             Ok(Done::Done(detail)) => Attempt::Final { outcome: Outcome::Done, detail },
             Ok(Done::Skipped(detail)) => Attempt::Final { outcome: Outcome::Skipped, detail },
@@ -197,10 +198,10 @@ impl Dispatcher {
                 detail: format!("{e}; gave up after {}", crate::config::format_duration(policy.give_up_after)),
             },
             Err(ActionError::Transient(e)) => {
-                let next_ms = now + backoff(attempts, now).as_millis() as i64;
+                let next = now.plus(backoff(attempts, now).as_millis() as i64);
                 let settled = progress.settled();
                 let progress = (settled != queued.planned.settled).then_some(settled);
-                Attempt::Retry { next_ms, detail: e.to_string(), progress }
+                Attempt::Retry { next, detail: e.to_string(), progress }
             }
         }
     }

@@ -63,9 +63,9 @@ impl Dispatcher {
         self.mode.scope()
     }
 
-    /// Now on this machine's clock, epoch ms.
-    pub fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
+    /// Now on this machine's clock.
+    pub fn now(&self) -> crate::clock::LocalMs {
+        self.clock.now()
     }
 }
 

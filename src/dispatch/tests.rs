@@ -7,7 +7,7 @@ use crate::actions::recording::calls;
 use crate::actions::ActionConfig;
 use crate::arcgis::fake::FakeSource;
 use crate::arcgis::{Job, JobSource, Status};
-use crate::clock::ManualClock;
+use crate::clock::{LocalMs, ManualClock};
 use crate::cycle::tests::{firing, limits, rules, NOW};
 use crate::cycle::{plan, Budget};
 use crate::diff::EventInfo;
@@ -20,7 +20,7 @@ use std::time::Duration;
 
 /// A site whose cancels fail with `error` (none: succeed), counting them.
 fn site(error: Option<crate::arcgis::Error>) -> Arc<FakeSource> {
-    FakeSource { cancel_error: error, now_ms: NOW, ..FakeSource::default() }.shared()
+    FakeSource { cancel_error: error, now: NOW, ..FakeSource::default() }.shared()
 }
 
 /// A dispatcher on a SQLite file in `dir`, with its progress journal, at a manual clock.
@@ -29,7 +29,7 @@ async fn dispatcher(dir: &std::path::Path, set: RuleSet, mode: Mode) -> (Arc<Dis
     let store: Arc<dyn Store> = Arc::new(SqlStore::open_sqlite(&path).await.unwrap());
     let journal = Some(Arc::new(Journal::open(&path).unwrap().0) as Arc<dyn crate::journal::ProgressLog>);
     let services = Services::new(None, &Default::default(), journal).unwrap();
-    let clock = ManualClock::at(NOW);
+    let clock = ManualClock::at(NOW.0);
     let services = Arc::new(services);
     let dispatch = Dispatcher { rules: Arc::new(set), store, mode, services, clock: Arc::new(clock.clone()) };
     (Arc::new(dispatch), clock)
@@ -40,7 +40,7 @@ async fn commit(dispatch: &Dispatcher, rule: &str, jobs: &[&str]) -> Vec<crate::
     let firings: Vec<Firing> = jobs.iter().map(|j| firing(&dispatch.rules, rule, j)).collect();
     let mut budget = Budget::new(&limits(10, 60, 1.0), jobs.len(), 0);
     let plan = plan(&dispatch.rules, "t", &firings, &mut budget, NOW);
-    let commit = PollCommit::new(dispatch.scope(), "t", crate::clock::ServerMs(NOW));
+    let commit = PollCommit::new(dispatch.scope(), "t", NOW);
     dispatch.commit(commit, plan, &*site(None), Vec::new()).await.unwrap()
 }
 
@@ -104,7 +104,7 @@ async fn quick_attempts_pause_between_tries_within_one_dispatch() {
     // Paused time once the store is open (its pool's timers would race a paused clock).
     tokio::time::pause();
     let started = tokio::time::Instant::now();
-    let attempt = dispatch.execute(Some(site(None)), &queued(&set, "r", NOW), RetryPolicy::ONCE).await;
+    let attempt = dispatch.execute(Some(site(None)), &queued(&set, "r", LocalMs(NOW.0)), RetryPolicy::ONCE).await;
     assert!(matches!(attempt, Attempt::Final { outcome: Outcome::Done, .. }), "{attempt:?}");
     assert_eq!(calls("quick").len(), 3);
     let paused = started.elapsed().as_millis();
@@ -130,11 +130,11 @@ async fn a_permanent_failure_is_final_and_a_dry_run_executes_nothing() {
     assert!(calls("dry").is_empty(), "a dry run never calls a plugin");
 }
 
-fn queued(set: &RuleSet, rule: &str, created_ms: i64) -> Queued {
+fn queued(set: &RuleSet, rule: &str, created: LocalMs) -> Queued {
     let rule = set.get(rule).expect("rule");
     let event = EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None };
-    let planned = Planned::of(rule, 0, vec![Job::new("j1", Status::Executing)], &event, 0);
-    Queued { id: 1, target: "t".into(), planned: planned.stored(), attempts: 0, created_ms }
+    let planned = Planned::of(rule, 0, vec![Job::new("j1", Status::Executing)], &event, crate::clock::ServerMs(0));
+    Queued { id: 1, target: "t".into(), planned: planned.stored(), attempts: 0, created }
 }
 
 const ONE_TRY: RetryPolicy =
@@ -146,10 +146,10 @@ async fn transient_failures_are_retried_until_an_hour_has_passed() {
     let set = rules("rules:\n  - { name: stop, actions: [{ type: cancel }] }\n");
     let (dispatch, clock) = dispatcher(dir.path(), set.clone(), Mode::Act).await;
     let down = || Some(crate::arcgis::Error::Connect { url: "t".into(), detail: "refused".into() });
-    let young = dispatch.execute(Some(site(down())), &queued(&set, "stop", NOW), ONE_TRY).await;
+    let young = dispatch.execute(Some(site(down())), &queued(&set, "stop", LocalMs(NOW.0)), ONE_TRY).await;
     assert!(matches!(young, Attempt::Retry { .. }), "{young:?}");
     clock.advance(3_600_000);
-    let old = dispatch.execute(Some(site(down())), &queued(&set, "stop", NOW), ONE_TRY).await;
+    let old = dispatch.execute(Some(site(down())), &queued(&set, "stop", LocalMs(NOW.0)), ONE_TRY).await;
     let Attempt::Final { outcome, detail } = old else { panic!("{old:?}") };
     assert_eq!(outcome, Outcome::Failed);
     assert!(detail.contains("gave up after 1h"), "{detail}");
@@ -172,8 +172,8 @@ async fn a_cancel_reads_the_job_first_and_cancels_only_what_still_waits_or_runs(
     ];
     for (status, expected, calls, said) in table {
         let reads = HashMap::from([("j1".to_string(), status.clone())]);
-        let source = FakeSource { reads, now_ms: NOW, ..FakeSource::default() }.shared();
-        let attempt = dispatch.execute(Some(source.clone()), &queued(&set, "stop", NOW), ONE_TRY).await;
+        let source = FakeSource { reads, now: NOW, ..FakeSource::default() }.shared();
+        let attempt = dispatch.execute(Some(source.clone()), &queued(&set, "stop", LocalMs(NOW.0)), ONE_TRY).await;
         assert_eq!(attempt, Attempt::Final { outcome: expected, detail: said.into() }, "{status:?}");
         assert_eq!(source.cancelled(), calls, "{status:?}: cancel calls");
     }
@@ -188,9 +188,9 @@ async fn a_paused_sign_in_during_a_cancel_is_retried_after_the_pause() {
         account: "a".into(),
         reason: "refused once".into(),
         until: "later".into(),
-        until_ms: 0,
+        until_at: LocalMs(0),
     };
-    let attempt = dispatch.execute(Some(site(Some(paused))), &queued(&set, "stop", NOW), ONE_TRY).await;
+    let attempt = dispatch.execute(Some(site(Some(paused))), &queued(&set, "stop", LocalMs(NOW.0)), ONE_TRY).await;
     assert!(matches!(attempt, Attempt::Retry { .. }), "transient, not permanent: {attempt:?}");
 }
 
@@ -199,15 +199,15 @@ async fn a_target_or_rule_gone_while_its_action_waits() {
     let dir = tempfile::tempdir().unwrap();
     let set = rules("rules:\n  - { name: stop, actions: [{ type: cancel }] }\n  - { name: hook, actions: [{ type: webhook, url: 'https://u:pw@h/x' }] }\n");
     let (dispatch, _) = dispatcher(dir.path(), set.clone(), Mode::Act).await;
-    let gone = dispatch.execute(None, &queued(&set, "stop", NOW), ONE_TRY).await;
+    let gone = dispatch.execute(None, &queued(&set, "stop", LocalMs(NOW.0)), ONE_TRY).await;
     assert_eq!(gone, Attempt::Final { outcome: Outcome::Failed, detail: "the target is no longer configured".into() });
     // The rule was removed: a cancel holds no secret and runs from its stored copy; a webhook
     // whose URL was scrubbed of credentials cannot, and says why.
     let (without, _) = dispatcher(dir.path(), RuleSet::default(), Mode::Act).await;
     let cancelling = site(Some(crate::arcgis::Error::NoPortal { what: "x" }));
-    let cancel = without.execute(Some(cancelling.clone()), &queued(&set, "stop", NOW), ONE_TRY).await;
+    let cancel = without.execute(Some(cancelling.clone()), &queued(&set, "stop", LocalMs(NOW.0)), ONE_TRY).await;
     assert_eq!(cancelling.cancelled(), 1, "{cancel:?}");
-    let hook = without.execute(Some(cancelling), &queued(&set, "hook", NOW), ONE_TRY).await;
+    let hook = without.execute(Some(cancelling), &queued(&set, "hook", LocalMs(NOW.0)), ONE_TRY).await;
     let Attempt::Final { outcome, detail } = hook else { panic!("{hook:?}") };
     assert_eq!(outcome, Outcome::Failed);
     assert!(detail.contains("rule hook no longer has this webhook action"), "{detail}");
@@ -218,7 +218,7 @@ async fn a_rule_changed_while_its_action_waits_gives_its_current_settings() {
     let dir = tempfile::tempdir().unwrap();
     let before = rules("rules:\n  - { name: hook, actions: [{ type: webhook, url: 'https://u:pw@old/x' }] }\n");
     let after = rules("rules:\n  - { name: hook, actions: [{ type: webhook, url: 'https://u:pw@new/x' }] }\n");
-    let waiting = queued(&before, "hook", NOW);
+    let waiting = queued(&before, "hook", LocalMs(NOW.0));
     let (dispatch, _) = dispatcher(dir.path(), after, Mode::Act).await;
     let current = dispatch.current_action(&waiting.planned).unwrap();
     let ActionConfig::Webhook(hook) = current else { panic!("{current:?}") };
@@ -233,7 +233,7 @@ async fn a_rule_changed_while_its_action_waits_gives_its_current_settings() {
 fn backoff_grows_to_five_minutes_with_jitter() {
     for (attempts, secs) in [(1, 1.0), (2, 2.0), (3, 4.0), (20, 300.0)] {
         for now in [0, 499, 999] {
-            let d = backoff(attempts, now).as_secs_f64();
+            let d = backoff(attempts, LocalMs(now)).as_secs_f64();
             assert!(d >= secs * 0.8 && d <= secs * 1.2, "{attempts}: {d}");
         }
     }
@@ -272,9 +272,7 @@ async fn a_shadow_rule_spends_its_own_budget_and_is_only_previewed() {
         plan.suppressed.iter().map(|r| (r.rule.as_str(), r.job_ids[0].as_str())).collect();
     assert_eq!(suppressed, [("trial", "b"), ("stop", "b")]);
     assert!(plan.suppressed[0].shadow && !plan.suppressed[1].shadow);
-    let reports = dispatch
-        .commit(PollCommit::new(dispatch.scope(), "t", crate::clock::ServerMs(NOW)), plan, &*site(None), Vec::new())
-        .await;
+    let reports = dispatch.commit(PollCommit::new(dispatch.scope(), "t", NOW), plan, &*site(None), Vec::new()).await;
     let previewed: Vec<(&str, Outcome, bool)> =
         reports.as_ref().unwrap().iter().map(|r| (r.rule.as_str(), r.outcome, r.shadow)).collect();
     assert!(previewed.contains(&("trial", Outcome::Planned, true)), "{previewed:?}");

@@ -2,17 +2,16 @@
 //! window are read from the store's history, the core decides the slot, dispatch commits it.
 
 use super::{Line, Shared, Target};
-use crate::clock::{LocalMs, Offset, ServerMs};
+use crate::clock::{LocalMs, Offset};
 use crate::store::PollCommit;
 
 impl Target {
-    /// Fires schedule rule `index` for the slot at `slot_ms` (local clock), unless it already did.
-    pub async fn digest(&mut self, shared: &Shared, index: usize, slot_ms: i64) -> crate::store::Result<Vec<Line>> {
+    /// Fires schedule rule `index` for `slot`, unless it already did.
+    pub async fn digest(&mut self, shared: &Shared, index: usize, slot: LocalMs) -> crate::store::Result<Vec<Line>> {
         let dispatch = &shared.dispatch;
         let rule = &dispatch.rules.rules[index];
         let crate::rules::Trigger::Schedule(schedule) = &rule.trigger else { return Ok(Vec::new()) };
-        let slot = LocalMs(slot_ms);
-        let offset = Offset::between(ServerMs(self.source.server_now_ms()), LocalMs(dispatch.now_ms()));
+        let offset = Offset::between(self.source.server_now(), dispatch.now());
         let slot_server = slot.on_server(offset);
         if self.core.slot_fired(rule, slot) {
             return Ok(Vec::new());
@@ -22,7 +21,7 @@ impl Target {
         let seen = dispatch.store.history_since(dispatch.scope(), &name, since).await?;
         let Some(decision) = self.core.digest(rule, (slot, slot_server), seen) else { return Ok(Vec::new()) };
         let jobs = decision.actions.first().map_or(0, |a| a.jobs.len());
-        tracing::info!(target_name = %name, rule = %rule.name, jobs, "digest slot {}", crate::arcgis::model::rfc3339(slot_ms).unwrap_or_default());
+        tracing::info!(target_name = %name, rule = %rule.name, jobs, "digest slot {}", crate::arcgis::model::rfc3339(slot).unwrap_or_default());
         let ledger = decision.ledger.clone();
         let commit = PollCommit::new(dispatch.scope(), &name, slot_server);
         let reports = dispatch.commit(commit, decision, &*self.source, Vec::new()).await?;

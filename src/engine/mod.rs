@@ -7,6 +7,7 @@ mod tasks;
 mod tick;
 
 use crate::arcgis::JobSource;
+use crate::clock::{LocalMs, Offset};
 use crate::config::TargetConfig;
 use crate::cycle::Core;
 use crate::dispatch::Dispatcher;
@@ -37,9 +38,9 @@ pub enum Line {
         /// Why the poll failed.
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
-        /// A failed sign-in: no sign-in is safe before this instant (this machine's clock, epoch ms).
+        /// A failed sign-in: no sign-in is safe before this instant.
         #[serde(skip)]
-        sign_in_wait_ms: Option<i64>,
+        sign_in_wait: Option<LocalMs>,
     },
     /// A change between two polls.
     Event {
@@ -73,7 +74,7 @@ impl Line {
 
 impl Line {
     /// A failed poll of `target`.
-    pub fn poll_failed(target: &str, error: String, sign_in_wait_ms: Option<i64>) -> Line {
+    pub fn poll_failed(target: &str, error: String, sign_in_wait: Option<LocalMs>) -> Line {
         Line::Poll {
             target: target.into(),
             ok: false,
@@ -81,7 +82,7 @@ impl Line {
             baseline: None,
             scope: None,
             error: Some(error),
-            sign_in_wait_ms,
+            sign_in_wait,
         }
     }
 }
@@ -155,10 +156,11 @@ pub fn sources(targets: &[Target]) -> HashMap<String, Arc<dyn JobSource>> {
 /// `retention` before `now` (this machine's clock) and on each target's server clock.
 pub fn prune_cutoff(
     retention: std::time::Duration,
-    now: i64,
+    now: LocalMs,
     sources: &HashMap<String, Arc<dyn JobSource>>,
 ) -> crate::store::Cutoff {
-    let offsets: Vec<(String, i64)> = sources.iter().map(|(name, s)| (name.clone(), s.server_now_ms() - now)).collect();
+    let offsets: Vec<_> =
+        sources.iter().map(|(name, s)| (name.clone(), Offset::between(s.server_now(), now))).collect();
     crate::store::Cutoff::ago(retention, now, &offsets)
 }
 

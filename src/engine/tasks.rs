@@ -5,7 +5,6 @@
 use super::{Line, Shared, Target};
 use crate::arcgis::tasks::{Task, TaskRun};
 use crate::arcgis::JobSource;
-use crate::clock::ServerMs;
 use crate::cycle::TaskDecision;
 use crate::store::{PollCommit, TaskCommit};
 use crate::task_diff::Seen;
@@ -22,7 +21,7 @@ impl Target {
         let wanted: Vec<Task> = self.core.tasks_to_read(&tasks).into_iter().cloned().collect();
         let (runs, unread) = read_runs(&self.source, wanted).await;
         let (dispatch, name) = (&shared.dispatch, self.config.name.clone());
-        let observed = self.core.observe_tasks(ServerMs(self.source.server_now_ms()), tasks, &runs, &unread);
+        let observed = self.core.observe_tasks(self.source.server_now(), tasks, &runs, &unread);
         let TaskDecision { firings, decision } =
             self.core.decide_tasks(&dispatch.rules, &name, &observed, config.zone());
         let ledger = decision.ledger.clone();

@@ -99,7 +99,7 @@ async fn a_job_read_once_for_its_end_carries_its_messages_to_the_rules() {
 ";
     let rules = RuleSet::parse(std::path::Path::new("r.yaml"), text, &["fake"]).unwrap();
     let mut quick = Job::new("failquick", Status::Failed);
-    quick.ended_at = Some(900);
+    quick.ended_at = Some(crate::clock::ServerMs(900));
     let script = vec![jobs(&["failgone", "x"]), Ok(vec![Job::new("x", Status::Executing), quick])];
     let (shared, mut target) = fake_target(script, &[], rules).await;
     target.tick(&shared).await;
@@ -126,7 +126,7 @@ async fn an_item_read_once_stays_with_the_job_and_an_unchanged_poll_writes_no_hi
     let items: Vec<Option<&str>> =
         target.core.snapshot.as_ref().unwrap().values().map(|j| j.item_id.as_deref()).collect();
     assert_eq!(items, [Some("nb-a"), Some("nb-b")], "a read at the first poll (running), b as it appeared");
-    let changes = store.changes(crate::store::Scope::Real, "fake", i64::MAX).await.unwrap();
+    let changes = store.changes(crate::store::Scope::Real, "fake", crate::clock::ServerMs(i64::MAX)).await.unwrap();
     let rows: Vec<(&str, Option<&str>)> =
         changes.iter().map(|c| (c.job.id.as_str(), c.job.item_id.as_deref())).collect();
     assert_eq!(rows, [("a", Some("nb-a")), ("b", Some("nb-b"))], "one history row each, with its item");
@@ -169,22 +169,23 @@ async fn a_digest_takes_the_jobs_gone_within_its_window_on_the_sites_clock() {
         "{ name: fake, flavor: enterprise, admin_url: 'http://fake/admin', auth: { token: t } }",
     )
     .unwrap();
-    let source = crate::arcgis::fake::FakeSource { now_ms: LOCAL + AHEAD, ..Default::default() }.shared();
+    let source =
+        crate::arcgis::fake::FakeSource { now: crate::clock::ServerMs(LOCAL + AHEAD), ..Default::default() }.shared();
     let mut target = Target::load(config.clone(), source.clone(), &shared).await.unwrap();
     assert_eq!(target.core().snapshot.as_ref().map(|s| s.len()), Some(2), "the listed jobs, from the store");
 
     let queued = || async {
-        let due = store.due_actions(Scope::Real, i64::MAX, 0, 10).await.unwrap();
+        let due = store.due_actions(Scope::Real, crate::clock::LocalMs(i64::MAX), 0, 10).await.unwrap();
         due.iter().map(|q| q.planned.jobs.iter().map(|j| j.id.clone()).collect()).collect::<Vec<Vec<String>>>()
     };
-    target.digest(&shared, 0, slot).await.unwrap();
+    target.digest(&shared, 0, crate::clock::LocalMs(slot)).await.unwrap();
     assert_eq!(queued().await, [["edge", "late", "listed"]], "gone within the hour before the slot, or listed; failed");
     assert_eq!(crate::cycle::last_fired_slot(target.core(), "digest"), Some(crate::clock::LocalMs(slot)));
-    target.digest(&shared, 0, slot).await.unwrap();
+    target.digest(&shared, 0, crate::clock::LocalMs(slot)).await.unwrap();
     let mut restarted = Target::load(config, source, &shared).await.unwrap();
-    restarted.digest(&shared, 0, slot).await.unwrap();
+    restarted.digest(&shared, 0, crate::clock::LocalMs(slot)).await.unwrap();
     assert_eq!(queued().await.len(), 1, "a slot fires once, also after a restart");
-    restarted.digest(&shared, 0, next_slot).await.unwrap();
+    restarted.digest(&shared, 0, crate::clock::LocalMs(next_slot)).await.unwrap();
     assert_eq!(queued().await.len(), 2, "the next slot fires");
     assert_eq!(crate::cycle::last_fired_slot(restarted.core(), "digest"), Some(crate::clock::LocalMs(next_slot)));
     let fired_at = next_slot + AHEAD;

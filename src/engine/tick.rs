@@ -5,7 +5,7 @@
 use super::{Line, Shared, Target};
 use crate::arcgis::client::CANCEL_SINCE;
 use crate::arcgis::{Job, JobSource, Phase, Scope, SiteInfo, Status};
-use crate::clock::{LocalMs, ServerMs};
+
 use crate::config::Flavor;
 use crate::cycle::{Limits, Observed, PollDecision};
 use crate::diff::{Delta, JobEvent, Snapshot};
@@ -28,13 +28,13 @@ impl Target {
                 } else {
                     tracing::warn!(target_name = %name, error = %e, "poll failed; keeping the previous snapshot");
                 }
-                return vec![Line::poll_failed(&name, e.to_string(), e.sign_in_wait_ms())];
+                return vec![Line::poll_failed(&name, e.to_string(), e.sign_in_wait())];
             }
         };
-        let now_ms = self.source.server_now_ms();
+        let now = self.source.server_now();
         self.announce(shared, &listing.site);
         let scope = listing.site.scope;
-        let mut observed = self.core.observe(ServerMs(now_ms), listing.jobs, listing.complete);
+        let mut observed = self.core.observe(now, listing.jobs, listing.complete);
         read_job_resources(&self.source, &mut observed.delta.events).await;
         self.core.learn_tasks(&mut observed);
         let runs = self.learn_items(shared, &mut observed).await;
@@ -45,7 +45,7 @@ impl Target {
             baseline: Some(observed.baseline),
             scope,
             error: None,
-            sign_in_wait_ms: None,
+            sign_in_wait: None,
         }];
         lines.extend(observed.delta.events.iter().map(|e| event_line(&name, e)));
         match self.decide_and_commit(shared, observed, runs).await {
@@ -91,7 +91,7 @@ impl Target {
         let dispatch = &shared.dispatch;
         let checks = dispatch.store.cancel_checks(dispatch.scope(), &name).await?;
         let (checks_set, checks_dropped, mut ignored) = self.verify_cancels(&checks, &observed.next);
-        let hour_ago = LocalMs(dispatch.now_ms() - 3_600_000);
+        let hour_ago = dispatch.now().plus(-3_600_000);
         let acting = dispatch.mode == dispatch::Mode::Act;
         // Acting, real cancels are the queued ones; a dry run's and shadow rules' are planned ones.
         let recent = dispatch.store.cancels_since(dispatch.scope(), &name, hour_ago, !acting).await?;
@@ -103,9 +103,9 @@ impl Target {
         let PollDecision { evaluation, decision } = self.core.decide(&dispatch.rules, &name, &observed, limits);
         log_unanswerable(shared, &evaluation);
         if dispatch.mode == dispatch::Mode::Preview {
-            let until = observed.at.plus(self.config.poll.nominal_interval(observed.at.0).as_millis() as i64);
+            let until = observed.at.plus(self.config.poll.nominal_interval(dispatch.now()).as_millis() as i64);
             let waiting = self.core.waiting(&dispatch.rules, &name, (&observed, &evaluation), until);
-            ignored.extend(dispatch.pending(&name, &*self.source, &waiting, observed.at.0));
+            ignored.extend(dispatch.pending(&name, &*self.source, &waiting, observed.at));
         }
         let fired = decision.ledger.clone();
         let (streaks_set, streaks_dropped) = streak_changes(&self.core.streaks, &evaluation.streaks);

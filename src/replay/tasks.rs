@@ -12,8 +12,8 @@ use std::collections::{HashMap, HashSet};
 /// One read of a target's scheduled tasks.
 #[derive(Debug, Clone)]
 pub struct TaskRead {
-    /// When, epoch ms (server clock).
-    pub at_ms: i64,
+    /// When.
+    pub at_ms: ServerMs,
     /// The tasks as listed.
     pub tasks: Vec<Task>,
     /// Each task's runs, oldest first.
@@ -28,7 +28,7 @@ pub fn replay_tasks(rules: &RuleSet, target: &str, reads: Vec<TaskRead>, zone: c
     for (index, read) in reads.into_iter().enumerate() {
         let wanted: HashSet<String> = core.tasks_to_read(&read.tasks).iter().map(|t| t.id.clone()).collect();
         let runs: HashMap<String, Vec<TaskRun>> = read.runs.into_iter().filter(|(id, _)| wanted.contains(id)).collect();
-        let observed = core.observe_tasks(ServerMs(read.at_ms), read.tasks, &runs, &HashSet::new());
+        let observed = core.observe_tasks(read.at_ms, read.tasks, &runs, &HashSet::new());
         let mut plan = core.decide_tasks(rules, target, &observed, zone).decision;
         core.adopt_tasks(observed, &plan.ledger);
         if index == 0 {

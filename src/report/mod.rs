@@ -8,6 +8,7 @@ pub mod render;
 pub mod source;
 
 use crate::arcgis::{Job, Phase};
+use crate::clock::ServerMs;
 use crate::store::Change;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -72,8 +73,8 @@ pub struct TaskStart<'a> {
     pub task: &'a str,
     /// Its owner, who owns the job it starts.
     pub owner: &'a str,
-    /// When the run was created, epoch ms (the server's clock).
-    pub at_ms: i64,
+    /// When the run was created.
+    pub at_ms: ServerMs,
 }
 
 /// How far a job's start may be from its task run's creation to be taken as that run's job.
@@ -136,8 +137,8 @@ pub struct Run {
     pub target: String,
     /// The job as last recorded.
     pub job: Job,
-    /// When it ended (or was found gone), epoch ms.
-    pub ended_ms: i64,
+    /// When it ended (or was found gone).
+    pub ended_ms: ServerMs,
     /// End minus start, ms.
     pub runtime_ms: i64,
     /// How it ended.
@@ -165,7 +166,7 @@ fn finished(target: &str, change: Change) -> Option<Run> {
         _ => return None,
     };
     let ended_ms = change.job.ended_at.unwrap_or(change.at_ms);
-    let runtime_ms = ended_ms.checked_sub(change.job.started_at?)?.max(0);
+    let runtime_ms = (ended_ms - change.job.started_at?).max(0);
     Some(Run { target: target.into(), job: change.job, ended_ms, runtime_ms, outcome })
 }
 
@@ -244,7 +245,7 @@ pub fn report(
     runs: &[Run],
     cancelled: &BTreeSet<(String, String)>,
     by: By,
-    (since_ms, until_ms): (i64, i64),
+    (since_ms, until_ms): (ServerMs, ServerMs),
 ) -> Report {
     let window: Vec<&Run> = runs.iter().filter(|r| (since_ms..=until_ms).contains(&r.ended_ms)).collect();
     let mut grouped: BTreeMap<String, Vec<&Run>> = BTreeMap::new();
@@ -257,8 +258,8 @@ pub fn report(
     longest.sort_by(|a, b| b.runtime_ms.cmp(&a.runtime_ms).then_with(|| a.job.id.cmp(&b.job.id)));
     let longest = longest.into_iter().take(LONGEST).map(|r| longest_run(r, by)).collect();
     Report {
-        since: rfc3339(since_ms),
-        until: rfc3339(until_ms),
+        since: rfc3339(since_ms.0),
+        until: rfc3339(until_ms.0),
         by: by.as_str(),
         groups,
         longest,
@@ -296,18 +297,19 @@ fn longest_run(run: &Run, by: By) -> Longest {
         group: by.key(&run.job),
         runtime_minutes: minutes(run.runtime_ms as f64),
         outcome: run.outcome,
-        ended: rfc3339(run.ended_ms),
+        ended: rfc3339(run.ended_ms.0),
     }
 }
 
 /// Every UTC day from `since_ms` to `until_ms`, with the runs that ended on it by outcome.
-fn days(runs: &[&Run], since_ms: i64, until_ms: i64) -> Vec<Day> {
+fn days(runs: &[&Run], since: ServerMs, until: ServerMs) -> Vec<Day> {
     const DAY: i64 = 86_400_000;
+    let (since_ms, until_ms) = (since.0, until.0);
     let mut out: Vec<Day> = (since_ms.div_euclid(DAY)..=until_ms.div_euclid(DAY))
         .map(|day| Day { date: rfc3339(day * DAY)[..10].to_string(), runs: BTreeMap::new() })
         .collect();
     for run in runs {
-        let index = (run.ended_ms.div_euclid(DAY) - since_ms.div_euclid(DAY)) as usize;
+        let index = (run.ended_ms.0.div_euclid(DAY) - since_ms.div_euclid(DAY)) as usize;
         if let Some(day) = out.get_mut(index) {
             *day.runs.entry(run.outcome.as_str()).or_default() += 1;
         }

@@ -3,21 +3,25 @@
 
 use super::{render, By, Report};
 use crate::actions::reports::{MadeReport, ReportError, ReportMaker, ReportSpec};
+use crate::clock::{LocalMs, Offset, ServerMs};
 use crate::store::{Scope, SqlStore};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-/// The report of `targets` over `(since_ms, until_ms]` (this machine's clock).
+/// The report of `targets` over `(since, until]` on this machine's clock. The runs are on their
+/// servers' clocks, which a report over days reads as this machine's (`Offset` zero): a run a few
+/// seconds from the window's edge may fall on the other side of it.
 pub async fn from_store(
     store: &SqlStore,
     targets: &[String],
     by: By,
-    (since_ms, until_ms): (i64, i64),
+    (since, until): (LocalMs, LocalMs),
 ) -> crate::store::Result<Report> {
+    let on_servers = (since.on_server(Offset::default()), until.on_server(Offset::default()));
     let mut runs = Vec::new();
     for target in targets {
         let titles = store.tasks(Scope::Real, target).await?.unwrap_or_default();
-        let mut recorded = super::runs(target, store.changes(Scope::Real, target, i64::MAX).await?);
+        let mut recorded = super::runs(target, store.changes(Scope::Real, target, ServerMs(i64::MAX)).await?);
         let mut starts = Vec::new();
         for (id, seen) in &titles {
             for run in store.task_runs(Scope::Real, target, id).await? {
@@ -36,8 +40,8 @@ pub async fn from_store(
         runs.extend(recorded);
     }
     let cancelled: BTreeSet<(String, String)> =
-        store.cancelled_between(Scope::Real, since_ms, until_ms).await?.into_iter().collect();
-    Ok(super::report(&runs, &cancelled, by, (since_ms, until_ms)))
+        store.cancelled_between(Scope::Real, (since, until)).await?.into_iter().collect();
+    Ok(super::report(&runs, &cancelled, by, on_servers))
 }
 
 /// Reports over a state store, for e-mails: each of one target.
@@ -45,9 +49,9 @@ pub struct StoreReports(pub SqlStore);
 
 #[async_trait::async_trait]
 impl ReportMaker for StoreReports {
-    async fn make(&self, spec: &ReportSpec, target: &str, now_ms: i64) -> Result<MadeReport, ReportError> {
+    async fn make(&self, spec: &ReportSpec, target: &str, now: LocalMs) -> Result<MadeReport, ReportError> {
         let by = By::parse(&spec.by).ok_or_else(|| ReportError::UnknownGrouping(spec.by.clone()))?;
-        let window = (now_ms - spec.since.0.as_millis() as i64, now_ms);
+        let window = (now - spec.since.0.as_millis() as i64, now);
         let targets = [target.to_string()];
         let making = |e: Box<dyn std::error::Error + Send + Sync>| ReportError::Making(e);
         let report = from_store(&self.0, &targets, by, window).await.map_err(|e| making(e.into()))?;

@@ -2,13 +2,21 @@
 
 use super::*;
 use crate::arcgis::Status;
+use crate::clock::ServerMs;
 
 const MIN: i64 = 60_000;
 const DAY: i64 = 86_400_000;
 /// 2026-11-28T00:00:00Z.
-const T0: i64 = 1_795_824_000_000;
+const T0: ServerMs = ServerMs(1_795_824_000_000);
 
-fn change(id: &str, owner: &str, (start, end): (i64, Option<i64>), status: Status, listed: bool, at: i64) -> Change {
+fn change(
+    id: &str,
+    owner: &str,
+    (start, end): (ServerMs, Option<ServerMs>),
+    status: Status,
+    listed: bool,
+    at: ServerMs,
+) -> Change {
     let job = Job {
         username: Some(owner.into()),
         item_id: Some(format!("nb-{owner}")),

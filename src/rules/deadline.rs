@@ -4,6 +4,7 @@
 
 use super::{Rule, RuleSet, Subject, Test, Trigger, Verdict};
 use crate::arcgis::Job;
+use crate::clock::ServerMs;
 use crate::diff::Snapshot;
 use crate::ledger::Streaks;
 use crate::ledger::{poll_trigger, LedgerIndex};
@@ -20,31 +21,31 @@ impl RuleSet {
         target: &str,
         seen: (&Snapshot, &Usual),
         ledger: &LedgerIndex,
-        since_ms: i64,
-        until_ms: i64,
-    ) -> Option<i64> {
-        let mut best = until_ms;
-        self.crossings(target, seen, ledger, (since_ms, until_ms), &mut |_, _, at| {
+        since: ServerMs,
+        until: ServerMs,
+    ) -> Option<ServerMs> {
+        let mut best = until;
+        self.crossings(target, seen, ledger, (since, until), &mut |_, _, at| {
             best = best.min(at);
             best
         });
-        (best < until_ms).then_some(best)
+        (best < until).then_some(best)
     }
 
-    /// Every crossing in `(since_ms, until_ms)`: (rule index, job index in the snapshot, when), in
+    /// Every crossing in `(since, until)`: (rule index, job index in the snapshot, when), in
     /// rule order (a dry run reports them as pending).
     pub fn crossings_within(
         &self,
         target: &str,
         seen: (&Snapshot, &Usual),
         ledger: &LedgerIndex,
-        since_ms: i64,
-        until_ms: i64,
-    ) -> Vec<(usize, usize, i64)> {
+        since: ServerMs,
+        until: ServerMs,
+    ) -> Vec<(usize, usize, ServerMs)> {
         let mut found = Vec::new();
-        self.crossings(target, seen, ledger, (since_ms, until_ms), &mut |rule, job, at| {
+        self.crossings(target, seen, ledger, (since, until), &mut |rule, job, at| {
             found.push((rule, job, at));
-            until_ms
+            until
         });
         found
     }
@@ -56,10 +57,10 @@ impl RuleSet {
         target: &str,
         (snapshot, usual): (&Snapshot, &Usual),
         ledger: &LedgerIndex,
-        (since_ms, until_ms): (i64, i64),
-        crossed: &mut dyn FnMut(usize, usize, i64) -> i64,
+        (since, until): (ServerMs, ServerMs),
+        crossed: &mut dyn FnMut(usize, usize, ServerMs) -> ServerMs,
     ) {
-        let mut end = until_ms;
+        let mut end = until;
         let rules =
             self.rules.iter().enumerate().filter(|(_, r)| r.applies_to(target) && matches!(r.trigger, Trigger::Poll));
         for (index, rule) in rules.filter(|(_, r)| has_limit(r)) {
@@ -68,7 +69,7 @@ impl RuleSet {
             let jobs = snapshot.jobs().iter().zip(snapshot.id_hashes()).enumerate();
             for (position, (job, id_hash)) in jobs.filter(|(_, (j, _))| j.ended_at.is_none()) {
                 let Some(at) = crossing(rule, job, usual) else { continue };
-                if at <= since_ms || at >= end {
+                if at <= since || at >= end {
                     continue;
                 }
                 let subject = Subject::at(job, at, usual);
@@ -93,7 +94,7 @@ fn has_limit(rule: &Rule) -> bool {
 }
 
 /// When the job passes the last of the rule's runtime limits (its own for `runtime_over_usual`).
-fn crossing(rule: &Rule, job: &Job, usual: &Usual) -> Option<i64> {
+fn crossing(rule: &Rule, job: &Job, usual: &Usual) -> Option<ServerMs> {
     let mut limit = None;
     for condition in rule.conditions.iter().filter(|c| !c.negated) {
         let this = match &condition.test {
@@ -103,12 +104,13 @@ fn crossing(rule: &Rule, job: &Job, usual: &Usual) -> Option<i64> {
         };
         limit = limit.max(Some(this));
     }
-    Some(job.started_at? + limit? + 1)
+    Some(job.started_at?.plus(limit? + 1))
 }
 
 #[cfg(test)]
 mod tests {
     use crate::arcgis::{Job, Status};
+    use crate::clock::ServerMs;
     use crate::diff::snapshot;
     use crate::ledger::LedgerIndex;
     use crate::rules::RuleSet;
@@ -118,7 +120,7 @@ mod tests {
         RuleSet::parse(std::path::Path::new("r.yaml"), yaml, &["t", "dev"]).unwrap()
     }
 
-    fn job(id: &str, user: &str, started_at: i64) -> Job {
+    fn job(id: &str, user: &str, started_at: ServerMs) -> Job {
         Job {
             job_type: Some("executeNotebook".into()),
             username: Some(user.into()),
@@ -131,7 +133,7 @@ mod tests {
     fn the_earliest_crossing_of_a_job_the_rule_would_fire_for() {
         let set = rules("rules:\n  - { name: r, match: { status: running, runtime_over: 90m, username: { not: svc } }, actions: [{ type: cancel }] }\n");
         let minute = 60_000;
-        let now = 1_000 * minute;
+        let now = ServerMs(1_000 * minute);
         let jobs = vec![
             job("a", "joe", now - 85 * minute),  // crosses in 5 minutes
             job("b", "svc", now - 89 * minute),  // excluded by username
@@ -172,7 +174,7 @@ mod tests {
 ",
         );
         let minute = 60_000;
-        let now = 1_000 * minute;
+        let now = ServerMs(1_000 * minute);
         let snap = snapshot(vec![job("a", "joe", now - 85 * minute), job("c", "jane", now - 88 * minute)]);
         let found = set.crossings_within("t", (&snap, Usual::empty()), &LedgerIndex::default(), now, now + 10 * minute);
         let position = |id: &str| snap.jobs().iter().position(|j| j.id == id).unwrap();
@@ -191,7 +193,7 @@ mod tests {
     #[test]
     fn a_usual_runtime_limit_crosses_at_the_items_own_limit() {
         let minute = 60_000;
-        let now = 1_000 * minute;
+        let now = ServerMs(1_000 * minute);
         let mut usual = Usual::default();
         for _ in 0..5 {
             usual.add("nb", 10 * minute);

@@ -4,6 +4,7 @@
 use super::matcher::{StatusValue, Subject, Test, Verdict};
 use super::{Rule, RuleSet, Trigger};
 use crate::arcgis::{Job, Status};
+use crate::clock::ServerMs;
 use crate::diff::{EventInfo, JobEvent, Snapshot};
 use crate::ledger::{Cause, Entry, LedgerIndex, Streaks};
 use std::collections::{BTreeSet, HashMap};
@@ -50,8 +51,8 @@ pub struct Pending {
 pub struct Input<'a> {
     /// The target's name.
     pub target: &'a str,
-    /// Now on the server's clock, epoch ms.
-    pub now_ms: i64,
+    /// Now on the server's clock.
+    pub now: ServerMs,
     /// The jobs listed by this poll.
     pub snapshot: &'a Snapshot,
     /// The events of this poll (none at a baseline).
@@ -160,13 +161,13 @@ fn poll_firing(
     input: &Input,
     out: &mut Evaluation,
 ) -> Option<Firing> {
-    let subject = Subject::at(job, input.now_ms, input.usual);
+    let subject = Subject::at(job, input.now, input.usual);
     if !matches(index, rule, &subject, out) {
         return None;
     }
     let repeat_ms = rule.repeat.map(|d| d.as_millis() as i64);
     let entry = fired.and_then(|entries| entries.get(&id_hash));
-    let trigger = crate::ledger::poll_trigger(entry, repeat_ms, input.now_ms);
+    let trigger = crate::ledger::poll_trigger(entry, repeat_ms, input.now);
     if rule.for_polls > 1 {
         let key = (rule.name.clone(), job.id.clone());
         let count = input.streaks.get(&key).copied().unwrap_or(0).saturating_add(1);
@@ -204,7 +205,7 @@ fn event_rule(index: usize, rule: &Rule, input: &Input, out: &mut Evaluation) ->
                 (&final_job, None)
             }
         };
-        let subject = Subject { job, before, now_ms: input.now_ms, usual: input.usual };
+        let subject = Subject { job, before, now: input.now, usual: input.usual };
         if !matches(index, rule, &subject, out) {
             continue;
         }

@@ -2,6 +2,7 @@
 //! and "cannot tell" kept apart from "does not hold".
 
 use crate::arcgis::{Job, Phase};
+use crate::clock::ServerMs;
 use crate::config::format_duration;
 use crate::usual::Usual;
 use std::fmt;
@@ -106,7 +107,7 @@ impl UsualLimit {
     }
 
     /// What is known for this job's item, in words.
-    fn explain(&self, usual: &Usual, job: &Job, now_ms: i64) -> String {
+    fn explain(&self, usual: &Usual, job: &Job, now: ServerMs) -> String {
         let Some(item) = usual.item_of(job) else {
             return "the job's notebook item is not known (not in the list, and its resource gave none)".into();
         };
@@ -115,7 +116,7 @@ impl UsualLimit {
         let Some(median) = baseline.median_ms.filter(|_| runs >= needed as usize) else {
             return format!("only {runs} earlier run(s) of item {item} are known, {needed} needed (min_runs)");
         };
-        let runtime = job.runtime(now_ms).map_or("unknown".into(), format_duration);
+        let runtime = job.runtime(now).map_or("unknown".into(), format_duration);
         let limit = format_duration(Duration::from_millis((median as f64 * self.factor) as u64));
         let median = format_duration(Duration::from_millis(median as u64));
         format!("runtime is {runtime}; the median of the last {runs} run(s) of item {item} is {median}, times {} is {limit}", self.factor)
@@ -151,16 +152,16 @@ pub struct Subject<'a> {
     pub job: &'a Job,
     /// For `status_changed`: the job before.
     pub before: Option<&'a Job>,
-    /// Now on the server's clock, epoch ms.
-    pub now_ms: i64,
+    /// Now on the server's clock.
+    pub now: ServerMs,
     /// The target's usual runtimes, for `runtime_over_usual`.
     pub usual: &'a Usual,
 }
 
 impl<'a> Subject<'a> {
-    /// A job on its own at `now_ms`, with what is known of usual runtimes.
-    pub fn at(job: &'a Job, now_ms: i64, usual: &'a Usual) -> Subject<'a> {
-        Subject { job, before: None, now_ms, usual }
+    /// A job on its own at `now`, with what is known of usual runtimes.
+    pub fn at(job: &'a Job, now: ServerMs, usual: &'a Usual) -> Subject<'a> {
+        Subject { job, before: None, now, usual }
     }
 }
 
@@ -183,8 +184,8 @@ impl Condition {
             Test::Type(values) => any_eq(values, &job.job_type),
             Test::Status(values) => Some(values.iter().any(|v| v.matches(job))),
             Test::Username(globs) => job.username.as_deref().map(|u| globs.iter().any(|g| glob_matches(g, u))),
-            Test::RuntimeOver(limit) => job.runtime(s.now_ms).map(|r| r > *limit),
-            Test::RuntimeUnder(limit) => job.runtime(s.now_ms).map(|r| r < *limit),
+            Test::RuntimeOver(limit) => job.runtime(s.now).map(|r| r > *limit),
+            Test::RuntimeUnder(limit) => job.runtime(s.now).map(|r| r < *limit),
             Test::ItemId(values) => any_eq(values, &job.item_id),
             Test::RuntimeName(values) => any_eq(values, &job.runtime_name),
             Test::From(values) => Some(values.iter().any(|v| v.matches_before(s.before))),
@@ -192,11 +193,11 @@ impl Condition {
             Test::Scheduled(wanted) => job.task_id.as_ref().map(|_| job.scheduled() == *wanted),
             Test::ExceedsOwnTimeout(wanted) => {
                 let limit = Duration::from_secs(job.timeout_minutes? * 60);
-                job.runtime(s.now_ms).map(|r| (r > limit) == *wanted)
+                job.runtime(s.now).map(|r| (r > limit) == *wanted)
             }
             Test::RuntimeOverUsual(usual) => {
                 let item = s.usual.item_of(job)?;
-                let runtime = job.runtime(s.now_ms)?.as_millis() as i64;
+                let runtime = job.runtime(s.now)?.as_millis() as i64;
                 Some(usual.limit_ms(s.usual, item).is_some_and(|limit| runtime > limit))
             }
         }
@@ -214,7 +215,7 @@ impl Condition {
             },
             Test::Username(_) => format!("username is {}", job.username.as_deref().unwrap_or("not given")),
             Test::RuntimeOver(_) | Test::RuntimeUnder(_) | Test::ExceedsOwnTimeout(_) => {
-                match job.runtime(subject.now_ms) {
+                match job.runtime(subject.now) {
                     Some(r) => format!("runtime is {}", format_duration(r)),
                     None => "the start time is not given".into(),
                 }
@@ -225,7 +226,7 @@ impl Condition {
                 Some(_) => format!("scheduled is {}", job.scheduled()),
                 None => "this job list does not say whether a task started it".into(),
             },
-            Test::RuntimeOverUsual(usual) => usual.explain(subject.usual, job, subject.now_ms),
+            Test::RuntimeOverUsual(usual) => usual.explain(subject.usual, job, subject.now),
         };
         format!("{self}: {actual}")
     }

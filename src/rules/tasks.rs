@@ -5,6 +5,7 @@
 use super::load::{check_keys, Located};
 use super::matcher::glob_matches;
 use super::{Rule, RuleError, RuleSet, Trigger};
+use crate::clock::ServerMs;
 use crate::diff::{EventInfo, EventKind};
 use crate::ledger::{Cause, LedgerIndex};
 use crate::task_diff::{missed, Seen, TaskEvent, TaskFacts};
@@ -152,8 +153,8 @@ pub struct TaskFiring {
 pub struct TaskInput<'a> {
     /// The target's name.
     pub target: &'a str,
-    /// Now on the server's clock, epoch ms.
-    pub now_ms: i64,
+    /// Now on the server's clock.
+    pub now: ServerMs,
     /// The tasks after this read.
     pub tasks: &'a BTreeMap<String, Seen>,
     /// The events of this read (none at the baseline).
@@ -207,7 +208,7 @@ fn events_of(rule: &Rule, input: &TaskInput) -> Vec<Candidate> {
                 (EventKind::TaskFailed, Cause::RunFailed(run.id.clone()), Some(run.status.clone()))
             }
             (TaskEvent::Stopped { task }, Trigger::TaskStopped) => {
-                (EventKind::TaskStopped, Cause::Stopped(task.last_start_ms.unwrap_or(0)), task.state.clone())
+                (EventKind::TaskStopped, Cause::Stopped(task.last_start_ms.unwrap_or_default()), task.state.clone())
             }
             _ => continue,
         };
@@ -219,7 +220,7 @@ fn events_of(rule: &Rule, input: &TaskInput) -> Vec<Candidate> {
 fn missed_runs(input: &TaskInput, grace_ms: i64) -> Vec<Candidate> {
     let mut out = Vec::new();
     for seen in input.tasks.values() {
-        let Some(due) = missed(&seen.task, input.now_ms, grace_ms, input.zone) else { continue };
+        let Some(due) = missed(&seen.task, input.now, grace_ms, input.zone) else { continue };
         let event = EventInfo { kind: crate::diff::EventKind::TaskMissed, from: None, to: None };
         out.push((seen.facts(input.zone, Some(due)), event, Cause::Missed(due)));
     }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::arcgis::{Job, Status};
+use crate::clock::ServerMs;
 use crate::diff::{diff, snapshot, JobEvent};
 use crate::ledger::{LedgerIndex, Streaks};
 
@@ -179,7 +180,7 @@ fn every_trigger_compiles() {
     assert!(errors[0].message.contains("invalid cron"), "{}", errors[0]);
 }
 
-const NOW: i64 = 10 * 3_600_000;
+const NOW: ServerMs = ServerMs(10 * 3_600_000);
 
 fn running(id: &str, user: &str, minutes: i64) -> Job {
     let mut job = Job::new(id, Status::Executing);
@@ -193,7 +194,7 @@ fn evaluate(set: &RuleSet, jobs: &[Job], events: &[JobEvent], ledger: &LedgerInd
     let snap = snapshot(jobs.to_vec());
     set.evaluate(&evaluate::Input {
         target: "prod",
-        now_ms: NOW,
+        now: NOW,
         snapshot: &snap,
         events,
         ledger,
@@ -354,13 +355,13 @@ fn a_shadow_rule_records_its_firings_apart_and_mode_takes_only_shadow() {
     assert_eq!(rule.ledger_name(), "try (shadow)");
     assert_eq!(crate::ledger::parse_key(&rule.ledger_name()), ("try", true));
     let mut ledger = LedgerIndex::default();
-    ledger.record("try", "j1", &crate::ledger::Cause::Poll, 1_000);
+    ledger.record("try", "j1", &crate::ledger::Cause::Poll, ServerMs(1_000));
     let snap = snapshot(vec![Job::new("j1", Status::Executing)]);
     let streaks = Streaks::default();
     let firings = |ledger: &LedgerIndex| {
         let input = evaluate::Input {
             target: "prod",
-            now_ms: 2_000,
+            now: ServerMs(2_000),
             snapshot: &snap,
             events: &[],
             ledger,
@@ -370,7 +371,7 @@ fn a_shadow_rule_records_its_firings_apart_and_mode_takes_only_shadow() {
         set.evaluate(&input).firings.len()
     };
     assert_eq!(firings(&ledger), 1, "a real firing of `try` does not count for its shadow");
-    ledger.record(&rule.ledger_name(), "j1", &crate::ledger::Cause::Poll, 1_000);
+    ledger.record(&rule.ledger_name(), "j1", &crate::ledger::Cause::Poll, ServerMs(1_000));
     assert_eq!(firings(&ledger), 0, "its own shadow firing does");
     let errors = load_text("rules:\n  - { name: x, mode: dry, actions: [{ type: log }] }\n").unwrap_err();
     let text = errors[0].to_string();

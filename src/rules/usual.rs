@@ -52,6 +52,7 @@ fn count(r: &Located, map: &Map<String, Value>, key: &str, default: u32, errors:
 #[cfg(test)]
 mod tests {
     use crate::arcgis::{Job, Status};
+    use crate::clock::ServerMs;
     use crate::rules::{RuleSet, Subject, Verdict};
     use crate::usual::Usual;
 
@@ -74,7 +75,11 @@ mod tests {
 
     /// A job of item `nb` running for `minutes` at time 0.
     fn running(minutes: i64) -> Job {
-        Job { item_id: Some("nb".into()), started_at: Some(-minutes * MIN), ..Job::new("j", Status::Executing) }
+        Job {
+            item_id: Some("nb".into()),
+            started_at: Some(ServerMs(-minutes * MIN)),
+            ..Job::new("j", Status::Executing)
+        }
     }
 
     #[test]
@@ -82,10 +87,10 @@ mod tests {
         let set = rules("runtime_over_usual: 3x").unwrap();
         let condition = &set.rules[0].conditions[0];
         let six = usual(6);
-        let check = |job: &Job| condition.check(&Subject::at(job, 0, &six));
+        let check = |job: &Job| condition.check(&Subject::at(job, ServerMs(0), &six));
         assert_eq!(check(&running(35)), Verdict::Holds, "35 m is 3.5 x the median of 10 m");
         assert_eq!(check(&running(20)), Verdict::Fails, "20 m is 2 x");
-        let explained = condition.explain(&Subject::at(&running(35), 0, &six));
+        let explained = condition.explain(&Subject::at(&running(35), ServerMs(0), &six));
         assert!(explained.contains("the median of the last 6 run(s) of item nb is 10m, times 3 is 30m"), "{explained}");
         let no_item = Job { item_id: None, ..running(35) };
         assert_eq!(check(&no_item), Verdict::Unanswerable, "no item id: the key cannot be answered");
@@ -97,13 +102,17 @@ mod tests {
         let condition = &set.rules[0].conditions[0];
         let four = usual(4);
         let long = running(600);
-        let subject = Subject::at(&long, 0, &four);
+        let subject = Subject::at(&long, ServerMs(0), &four);
         assert_eq!(condition.check(&subject), Verdict::Fails);
         let why = condition.explain(&subject);
         assert!(why.contains("only 4 earlier run(s) of item nb are known, 5 needed (min_runs)"), "{why}");
         let three_of_three = rules("runtime_over_usual: 2x, min_runs: 3, window: 3").unwrap_or_else(|e| panic!("{e}"));
         let c = &three_of_three.rules[0].conditions[0];
-        assert_eq!(c.check(&Subject::at(&running(35), 0, &four)), Verdict::Holds, "the last 3 runs: 10 m each");
+        assert_eq!(
+            c.check(&Subject::at(&running(35), ServerMs(0), &four)),
+            Verdict::Holds,
+            "the last 3 runs: 10 m each"
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub async fn keep(cx: Arc<Context>, leases: Arc<Leases>, targets: Vec<String>, m
             }
         };
         match leases.view(&targets).await {
-            Ok(view) => cx.board.leases(&view, cx.now_ms()),
+            Ok(view) => cx.board.leases(&view, cx.now()),
             Err(e) => tracing::debug!(error = %e, "cannot read the leases for /status"),
         }
         tokio::select! {

@@ -7,6 +7,7 @@ mod runner;
 pub mod timing;
 mod worker;
 
+use crate::clock::LocalMs;
 use crate::engine::{Line, Shared, Target};
 use crate::status::Board;
 use std::sync::Arc;
@@ -39,9 +40,9 @@ pub struct Context {
 }
 
 impl Context {
-    /// Now on this machine's clock (the dispatcher's), epoch ms.
-    pub fn now_ms(&self) -> i64 {
-        self.shared.dispatch.now_ms()
+    /// Now on this machine's clock (the dispatcher's).
+    pub fn now(&self) -> LocalMs {
+        self.shared.dispatch.now()
     }
 
     /// Reports one line: metrics, the board, then the sink.
@@ -87,7 +88,7 @@ impl Running {
             .map(|t| {
                 let cadence =
                     timing::Cadence::of(&t.config.poll).unwrap_or(timing::Cadence::Every(Duration::from_secs(30)));
-                let interval = cadence.interval(cx.now_ms());
+                let interval = cadence.interval(cx.now());
                 (t.config.name.clone(), interval * HEALTHY_INTERVALS + t.config.poll.timeout.0)
             })
             .collect();
@@ -123,9 +124,9 @@ impl Running {
     }
 }
 
-/// Sleeps until `at_ms` (local clock); false when the stop came first.
-async fn sleep_until(cx: &Context, at_ms: i64, stop: &mut watch::Receiver<bool>) -> bool {
-    let wait = Duration::from_millis((at_ms - cx.now_ms()).max(0) as u64);
+/// Sleeps until `at`; false when the stop came first.
+async fn sleep_until(cx: &Context, at: LocalMs, stop: &mut watch::Receiver<bool>) -> bool {
+    let wait = Duration::from_millis(at.since(cx.now()).max(0) as u64);
     let slept = tokio::select! {
         _ = tokio::time::sleep(wait) => true,
         _ = stop.wait_for(|s| *s) => false,

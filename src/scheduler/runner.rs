@@ -24,7 +24,7 @@ pub async fn run(cx: Arc<Context>, mut stop: watch::Receiver<bool>) {
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let limit = Arc::new(Semaphore::new(PARALLEL));
     let mut tasks = JoinSet::new();
-    let mut next_prune = cx.now_ms();
+    let mut next_prune = cx.now();
     let mut cursor = 0;
     loop {
         tokio::select! {
@@ -34,8 +34,8 @@ pub async fn run(cx: Arc<Context>, mut stop: watch::Receiver<bool>) {
         }
         while tasks.try_join_next().is_some() {}
         start_due(&cx, &in_flight, &limit, &mut tasks, &mut cursor).await;
-        if cx.now_ms() >= next_prune {
-            next_prune = cx.now_ms() + PRUNE_EVERY_MS;
+        if cx.now() >= next_prune {
+            next_prune = cx.now().plus(PRUNE_EVERY_MS);
             prune(&cx).await;
         }
     }
@@ -123,7 +123,7 @@ async fn prune(cx: &Context) {
         .shared
         .dispatch
         .store
-        .prune(&crate::engine::prune_cutoff(cx.retention, cx.shared.dispatch.now_ms(), &cx.sources))
+        .prune(&crate::engine::prune_cutoff(cx.retention, cx.shared.dispatch.now(), &cx.sources))
         .await
     {
         Ok(0) => {}

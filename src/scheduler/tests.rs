@@ -24,13 +24,19 @@ impl Store for NullStore {
     async fn commit_poll(&self, c: &PollCommit<'_>) -> crate::store::Result<Vec<i64>> {
         Ok((0..c.actions.len() as i64).collect())
     }
-    async fn due_actions(&self, _: Scope, _: i64, _: i64, _: u32) -> crate::store::Result<Vec<Queued>> {
+    async fn due_actions(
+        &self,
+        _: Scope,
+        _: crate::clock::LocalMs,
+        _: i64,
+        _: u32,
+    ) -> crate::store::Result<Vec<Queued>> {
         Ok(Vec::new())
     }
     async fn add_settled(&self, _: &[(i64, String)]) -> crate::store::Result<()> {
         Ok(())
     }
-    async fn record_attempt(&self, _: i64, _: &Attempt, _: i64) -> crate::store::Result<()> {
+    async fn record_attempt(&self, _: i64, _: &Attempt, _: crate::clock::LocalMs) -> crate::store::Result<()> {
         Ok(())
     }
     async fn cancel_checks(&self, _: Scope, _: &str) -> crate::store::Result<Vec<CancelCheck>> {
@@ -118,7 +124,7 @@ async fn polls_go_on_while_sign_in_waits_and_back_off_like_failures() {
             account: "a".into(),
             reason: "refused once".into(),
             until: "later".into(),
-            until_ms: 1_700_000_060_000,
+            until_at: crate::clock::LocalMs(1_700_000_060_000),
         })
     };
     let source = FakeSource::scripted(vec![paused(), paused(), executing(&["a"])]).shared();

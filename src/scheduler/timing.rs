@@ -1,6 +1,7 @@
 //! When things happen (pure): poll cadences with jitter, and how long a target may go without a
 //! successful poll before it is unhealthy (cron slots in a time zone are the core's: `cycle::slots`).
 
+use crate::clock::LocalMs;
 use crate::config::{parse_cron, PollConfig};
 use crate::cycle::next_slot;
 use croner::Cron;
@@ -24,23 +25,23 @@ impl Cadence {
         }
     }
 
-    /// The next regular poll (local epoch ms) after one that started at `last_ms`, never before
-    /// `now_ms`, shifted by up to `jitter` (0..1) of a tenth of the interval, at most 2 s.
-    pub fn next_poll(&self, last_ms: i64, now_ms: i64, jitter: f64) -> i64 {
-        let spread = (self.interval(now_ms).as_millis() as f64 / 10.0).min(2000.0);
+    /// The next regular poll after one that started at `last`, never before `now`, shifted by
+    /// up to `jitter` (0..1) of a tenth of the interval, at most 2 s.
+    pub fn next_poll(&self, last: LocalMs, now: LocalMs, jitter: f64) -> LocalMs {
+        let spread = (self.interval(now).as_millis() as f64 / 10.0).min(2000.0);
         let shift = (spread * jitter.clamp(0.0, 1.0)) as i64;
         let due = match self {
-            Cadence::Every(every) => last_ms + every.as_millis() as i64,
-            Cadence::Cron(cron) => next_slot(cron, None, last_ms.max(now_ms)).unwrap_or(i64::MAX - shift),
+            Cadence::Every(every) => last.plus(every.as_millis() as i64),
+            Cadence::Cron(cron) => next_slot(cron, None, last.max(now)).unwrap_or(LocalMs(i64::MAX - shift)),
         };
-        due.max(now_ms) + shift
+        due.max(now).plus(shift)
     }
 
     /// The nominal gap between polls: `every`, or the gap between the next two cron slots.
-    pub fn interval(&self, now_ms: i64) -> Duration {
+    pub fn interval(&self, now: LocalMs) -> Duration {
         match self {
             Cadence::Every(every) => *every,
-            Cadence::Cron(cron) => crate::config::gap(cron, now_ms),
+            Cadence::Cron(cron) => crate::config::gap(cron, now),
         }
     }
 }
@@ -63,17 +64,18 @@ mod tests {
     #[test]
     fn intervals_add_a_little_jitter_and_never_schedule_in_the_past() {
         let every = Cadence::of(&poll(Some("60s"), None)).unwrap();
-        assert_eq!(every.next_poll(0, 0, 0.0), 60_000);
-        assert_eq!(every.next_poll(0, 0, 1.0), 62_000, "at most 2 s of jitter");
-        assert_eq!(every.next_poll(0, 90_000, 0.0), 90_000, "a late poll is not made up twice");
+        let at = LocalMs;
+        assert_eq!(every.next_poll(at(0), at(0), 0.0), at(60_000));
+        assert_eq!(every.next_poll(at(0), at(0), 1.0), at(62_000), "at most 2 s of jitter");
+        assert_eq!(every.next_poll(at(0), at(90_000), 0.0), at(90_000), "a late poll is not made up twice");
         let short = Cadence::of(&poll(Some("5s"), None)).unwrap();
-        assert_eq!(short.next_poll(0, 0, 1.0), 5_500, "a tenth of a short interval");
+        assert_eq!(short.next_poll(at(0), at(0), 1.0), at(5_500), "a tenth of a short interval");
     }
 
     #[test]
     fn a_cron_cadence_polls_at_its_gap_and_a_bad_pattern_is_refused() {
         let six = parse_cron("*/2 * * * * *").unwrap();
-        assert_eq!(Cadence::Cron(Box::new(six)).interval(0), Duration::from_secs(2));
+        assert_eq!(Cadence::Cron(Box::new(six)).interval(LocalMs(0)), Duration::from_secs(2));
         assert!(parse_cron("61 * * * *").is_err());
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-use crate::clock::{LocalMs, Offset, ServerMs};
+use crate::clock::{LocalMs, Offset};
 use crate::cycle::MAX_EXTRA_POLLS;
 /// How often the in-memory ledger is pruned like the store.
 const PRUNE_EVERY_MS: i64 = 3_600_000;
@@ -20,11 +20,11 @@ const FIRST_RETRY_MS: i64 = 2_000;
 /// The schedule state of one target.
 struct Schedule {
     cadence: Cadence,
-    regular_ms: i64,
-    next_ms: i64,
+    regular: LocalMs,
+    next: LocalMs,
     extra_left: u32,
     failures: u32,
-    sign_in_wait: Option<i64>,
+    sign_in_wait: Option<LocalMs>,
 }
 
 /// Runs until the stop; the target's state lives in `target`.
@@ -37,35 +37,29 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
     // Present from the start, at zero, so that dashboards and alerts see them before the first error.
     metrics::counter!(POLL_ERRORS, "target" => name.clone()).increment(0);
     metrics::counter!(POLLS, "target" => name.clone()).increment(0);
-    let now = cx.now_ms();
-    let first = now + (jitter() * 1000.0) as i64;
-    let mut plan = Schedule {
-        cadence,
-        regular_ms: first,
-        next_ms: first,
-        extra_left: MAX_EXTRA_POLLS,
-        failures: 0,
-        sign_in_wait: None,
-    };
+    let now = cx.now();
+    let first = now.plus((jitter() * 1000.0) as i64);
+    let mut plan =
+        Schedule { cadence, regular: first, next: first, extra_left: MAX_EXTRA_POLLS, failures: 0, sign_in_wait: None };
     let mut digests = Digests::new(&cx.shared.dispatch.rules, &target, now);
     let mut tasks = TaskReads::of(&target, first);
-    let mut next_prune = now + PRUNE_EVERY_MS;
+    let mut next_prune = now.plus(PRUNE_EVERY_MS);
     let mut held_epoch = None;
     loop {
-        let mut wake = digests.next_due().map_or(plan.next_ms, |d| d.min(plan.next_ms));
+        let mut wake = digests.next_due().map_or(plan.next, |d| d.min(plan.next));
         wake = tasks.due(&target, &cx).map_or(wake, |t| t.min(wake));
         if cx.shared.leases.as_ref().is_some_and(|l| l.holds(&name).is_none()) {
-            wake = cx.now_ms() + STANDBY_CHECK_MS;
+            wake = cx.now().plus(STANDBY_CHECK_MS);
         }
         if !sleep_until(&cx, wake, &mut stop).await {
             break;
         }
         match lease_gate(&cx, &mut target, &mut held_epoch).await {
             Gate::Standby => continue,
-            Gate::Gained => plan.poll_now(cx.now_ms()),
+            Gate::Gained => plan.poll_now(cx.now()),
             Gate::Held => {}
         }
-        let now = cx.now_ms();
+        let now = cx.now();
         if target.core().snapshot.as_ref().is_some() {
             for (index, slot) in digests.take_due(&cx.shared.dispatch.rules, now) {
                 match target.digest(&cx.shared, index, slot).await {
@@ -76,7 +70,7 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
             }
         }
         tasks.read_if_due(&mut target, &cx, now).await;
-        if now < plan.next_ms {
+        if now < plan.next {
             continue;
         }
         let started = Instant::now();
@@ -92,8 +86,8 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
         plan.after_poll(&target, &cx, ok, now);
         plan.note_sign_in_wait(&name, &lines);
         if now >= next_prune {
-            next_prune = now + PRUNE_EVERY_MS;
-            let before = ServerMs(target.source.server_now_ms() - cx.retention.as_millis() as i64);
+            next_prune = now.plus(PRUNE_EVERY_MS);
+            let before = target.source.server_now().plus(-(cx.retention.as_millis() as i64));
             let removed = target.prune_memory(before);
             tracing::debug!(target_name = %name, removed, "pruned the in-memory ledger");
         }
@@ -103,36 +97,36 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
 /// The cadence of a target's scheduled-task reads (`tasks: { every }`).
 struct TaskReads {
     every_ms: i64,
-    next_ms: Option<i64>,
+    next: Option<LocalMs>,
     /// When the tasks were last read.
-    last_ms: i64,
+    last: LocalMs,
 }
 
 impl TaskReads {
     /// The first read comes with the first poll; none without `tasks:`.
-    fn of(target: &Target, first_ms: i64) -> TaskReads {
+    fn of(target: &Target, first: LocalMs) -> TaskReads {
         let every_ms = target.config.tasks.as_ref().map_or(0, |t| t.every.0.as_millis() as i64);
-        TaskReads { every_ms, next_ms: target.config.tasks.as_ref().map(|_| first_ms), last_ms: i64::MIN }
+        TaskReads { every_ms, next: target.config.tasks.as_ref().map(|_| first), last: LocalMs(i64::MIN) }
     }
 
     /// When the next read is due: `every` after the last, or sooner when the core says that a
     /// task's due run passes the grace of a `task_missed` rule since the last read.
-    fn due(&self, target: &Target, cx: &Context) -> Option<i64> {
-        let next = self.next_ms?;
+    fn due(&self, target: &Target, cx: &Context) -> Option<LocalMs> {
+        let next = self.next?;
         let zone = target.config.tasks.as_ref()?.zone();
-        let offset = Offset::between(ServerMs(target.source.server_now_ms()), LocalMs(cx.now_ms()));
+        let offset = Offset::between(target.source.server_now(), cx.now());
         let rules = &cx.shared.dispatch.rules;
-        let grace = target.core().task_wake(rules, &target.config.name, zone).map(|at| at.on_local(offset).0);
-        Some(grace.filter(|at| *at > self.last_ms).map_or(next, |at| at.min(next)))
+        let grace = target.core().task_wake(rules, &target.config.name, zone).map(|at| at.on_local(offset));
+        Some(grace.filter(|at| *at > self.last).map_or(next, |at| at.min(next)))
     }
 
     /// Reads the tasks when a read is due; the next one comes `every` later, whatever the outcome.
-    async fn read_if_due(&mut self, target: &mut Target, cx: &Context, now: i64) {
+    async fn read_if_due(&mut self, target: &mut Target, cx: &Context, now: LocalMs) {
         if self.due(target, cx).is_none_or(|due| now < due) {
             return;
         }
-        self.next_ms = Some(now + self.every_ms);
-        self.last_ms = now;
+        self.next = Some(now.plus(self.every_ms));
+        self.last = now;
         match target.watch_tasks(&cx.shared).await {
             Ok(lines) => lines.iter().for_each(|l| cx.report(l)),
             Err(e) => {
@@ -188,15 +182,15 @@ fn observe(target: &Target, cx: &Context, lines: &[Line], took: Duration) -> boo
     metrics::histogram!(POLL_SECONDS, "target" => name.clone()).record(took.as_secs_f64());
     let ok = matches!(lines.first(), Some(Line::Poll { ok: true, .. }));
     let waiting = match lines.first() {
-        Some(Line::Poll { sign_in_wait_ms: Some(until), .. }) => *until,
-        _ => 0,
+        Some(Line::Poll { sign_in_wait: Some(until), .. }) => Some(*until),
+        _ => None,
     };
     cx.board.sign_in_wait(&name, waiting);
-    metrics::gauge!(SIGN_IN_PAUSED_UNTIL, "target" => name.clone()).set(waiting as f64 / 1000.0);
+    metrics::gauge!(SIGN_IN_PAUSED_UNTIL, "target" => name.clone()).set(waiting.map_or(0.0, |w| w.0 as f64 / 1000.0));
     match (ok, target.core().snapshot.as_ref()) {
         (true, Some(snapshot)) => {
-            let phases = cx.board.polled(&name, snapshot, target.site(), target.source.server_now_ms());
-            metrics::gauge!(LAST_SUCCESS, "target" => name.clone()).set(cx.now_ms() as f64 / 1000.0);
+            let phases = cx.board.polled(&name, snapshot, target.site(), target.source.server_now());
+            metrics::gauge!(LAST_SUCCESS, "target" => name.clone()).set(cx.now().0 as f64 / 1000.0);
             for phase in ["submitted", "running", "completed", "failed", "cancelled", "unknown"] {
                 let count = phases.get(phase).copied().unwrap_or(0);
                 metrics::gauge!(JOBS, "target" => name.clone(), "phase" => phase).set(count as f64);
@@ -215,58 +209,58 @@ fn observe(target: &Target, cx: &Context, lines: &[Line], took: Duration) -> boo
 
 impl Schedule {
     /// The next poll is now (a lease just taken).
-    fn poll_now(&mut self, now: i64) {
-        self.regular_ms = now;
-        self.next_ms = now;
+    fn poll_now(&mut self, now: LocalMs) {
+        self.regular = now;
+        self.next = now;
     }
 
     /// Polls go on while sign-in waits: they cost no request, and a rotated password file is
     /// tried at once. Each new pause is logged once.
     fn note_sign_in_wait(&mut self, name: &str, lines: &[Line]) {
         let waiting = match lines.first() {
-            Some(Line::Poll { sign_in_wait_ms: Some(until), .. }) => Some(*until),
+            Some(Line::Poll { sign_in_wait: Some(until), .. }) => Some(*until),
             _ => None,
         };
         if waiting.is_some() && waiting != self.sign_in_wait {
-            let until = waiting.and_then(crate::arcgis::model::rfc3339).unwrap_or_default();
+            let until = waiting.and_then(|w| crate::arcgis::model::rfc3339(w.0)).unwrap_or_default();
             tracing::warn!(target_name = %name, until = %until, "sign-in waits until {until} to protect the account from lockout; fix auth and reload (SIGHUP) to try at once");
         }
         self.sign_in_wait = waiting;
     }
 
-    /// Decides the next poll after one that started at `started_ms`.
-    fn after_poll(&mut self, target: &Target, cx: &Context, ok: bool, started_ms: i64) {
-        let now = cx.now_ms();
-        if started_ms >= self.regular_ms {
-            self.regular_ms = self.cadence.next_poll(started_ms, now, jitter());
+    /// Decides the next poll after one that started at `started`.
+    fn after_poll(&mut self, target: &Target, cx: &Context, ok: bool, started: LocalMs) {
+        let now = cx.now();
+        if started >= self.regular {
+            self.regular = self.cadence.next_poll(started, now, jitter());
             self.extra_left = MAX_EXTRA_POLLS;
         }
-        self.next_ms = self.regular_ms;
+        self.next = self.regular;
         if !ok {
             self.failures += 1;
             let retry = FIRST_RETRY_MS.saturating_mul(1 << self.failures.saturating_sub(1).min(16));
-            self.next_ms = self.next_ms.min(now + retry);
+            self.next = self.next.min(now.plus(retry));
             return;
         }
         self.failures = 0;
         if self.extra_left == 0 {
             return;
         }
-        if let Some(at) = self.deadline(target, cx, (started_ms, now)) {
-            self.next_ms = at;
+        if let Some(at) = self.deadline(target, cx, (started, now)) {
+            self.next = at;
             self.extra_left -= 1;
-            tracing::debug!(target_name = %target.config.name, in_ms = at - now, "polling early for a runtime threshold");
+            tracing::debug!(target_name = %target.config.name, in_ms = at.since(now), "polling early for a runtime threshold");
         }
     }
 
     /// An extra poll before the regular one: at a threshold crossing, or soon for a pending streak.
     /// A crossing since the poll started (its evaluation may have come just before it) is due now.
-    fn deadline(&self, target: &Target, cx: &Context, (started, now): (i64, i64)) -> Option<i64> {
+    fn deadline(&self, target: &Target, cx: &Context, (started, now): (LocalMs, LocalMs)) -> Option<LocalMs> {
         target.core().snapshot.as_ref()?;
-        let offset = Offset::between(ServerMs(target.source.server_now_ms()), LocalMs(now));
-        let window = (LocalMs(started.min(now)).on_server(offset), LocalMs(self.regular_ms).on_server(offset));
+        let offset = Offset::between(target.source.server_now(), now);
+        let window = (started.min(now).on_server(offset), self.regular.on_server(offset));
         let wake = target.core().wake(&cx.shared.dispatch.rules, &target.config.name, window);
-        let at = wake.at(LocalMs(now).on_server(offset))?.on_local(offset).0;
-        (at < self.regular_ms).then_some(at)
+        let at = wake.at(now.on_server(offset))?.on_local(offset);
+        (at < self.regular).then_some(at)
     }
 }

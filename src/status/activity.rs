@@ -2,6 +2,7 @@
 //! poll within each 10-minute slot, and the failures seen in it (this machine's clock; since the
 //! daemon started). At most 144 slots per target.
 
+use crate::clock::LocalMs;
 use serde::Serialize;
 use std::collections::VecDeque;
 
@@ -13,8 +14,8 @@ pub const SPAN_MS: i64 = 86_400_000;
 /// One slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Slot {
-    /// Its start, epoch ms (this machine's clock).
-    pub start_ms: i64,
+    /// Its start.
+    pub start_ms: LocalMs,
     /// The most jobs running at a poll within it.
     pub running: usize,
     /// Jobs seen failing within it.
@@ -27,15 +28,15 @@ pub struct Slot {
 pub struct Activity(VecDeque<Slot>);
 
 impl Activity {
-    /// A poll at `now_ms` saw `running` jobs running.
-    pub fn polled(&mut self, now_ms: i64, running: usize) {
-        let slot = self.slot(now_ms);
+    /// A poll at `now` saw `running` jobs running.
+    pub fn polled(&mut self, now: LocalMs, running: usize) {
+        let slot = self.slot(now);
         slot.running = slot.running.max(running);
     }
 
-    /// `count` jobs were seen failing at `now_ms`.
-    pub fn failed(&mut self, now_ms: i64, count: u32) {
-        self.slot(now_ms).failures += count;
+    /// `count` jobs were seen failing at `now`.
+    pub fn failed(&mut self, now: LocalMs, count: u32) {
+        self.slot(now).failures += count;
     }
 
     /// The slots, oldest first.
@@ -43,9 +44,9 @@ impl Activity {
         self.0.iter()
     }
 
-    fn slot(&mut self, now_ms: i64) -> &mut Slot {
-        let start_ms = now_ms - now_ms.rem_euclid(SLOT_MS);
-        while self.0.front().is_some_and(|s| s.start_ms <= now_ms - SPAN_MS) {
+    fn slot(&mut self, now: LocalMs) -> &mut Slot {
+        let start_ms = now.plus(-now.0.rem_euclid(SLOT_MS));
+        while self.0.front().is_some_and(|s| s.start_ms <= now.plus(-SPAN_MS)) {
             self.0.pop_front();
         }
         if self.0.back().is_none_or(|s| s.start_ms != start_ms) {
@@ -61,24 +62,25 @@ mod tests {
 
     #[test]
     fn slots_keep_the_most_running_and_the_failures_for_24_hours() {
+        let at = LocalMs;
         let mut activity = Activity::default();
-        activity.polled(SLOT_MS, 3);
-        activity.polled(SLOT_MS + 1_000, 5);
-        activity.polled(SLOT_MS + 2_000, 4);
-        activity.failed(SLOT_MS + 2_000, 2);
-        activity.polled(3 * SLOT_MS, 1);
+        activity.polled(at(SLOT_MS), 3);
+        activity.polled(at(SLOT_MS + 1_000), 5);
+        activity.polled(at(SLOT_MS + 2_000), 4);
+        activity.failed(at(SLOT_MS + 2_000), 2);
+        activity.polled(at(3 * SLOT_MS), 1);
         let slots: Vec<Slot> = activity.slots().copied().collect();
         assert_eq!(
             slots,
             [
-                Slot { start_ms: SLOT_MS, running: 5, failures: 2 },
-                Slot { start_ms: 3 * SLOT_MS, running: 1, failures: 0 }
+                Slot { start_ms: at(SLOT_MS), running: 5, failures: 2 },
+                Slot { start_ms: at(3 * SLOT_MS), running: 1, failures: 0 }
             ]
         );
-        activity.polled(SLOT_MS + SPAN_MS, 0);
-        assert_eq!(activity.slots().next().unwrap().start_ms, 3 * SLOT_MS, "a day later the first slot is gone");
+        activity.polled(at(SLOT_MS + SPAN_MS), 0);
+        assert_eq!(activity.slots().next().unwrap().start_ms, at(3 * SLOT_MS), "a day later the first slot is gone");
         for n in 0..1_000 {
-            activity.polled(SPAN_MS * 2 + n * SLOT_MS, 1);
+            activity.polled(at(SPAN_MS * 2 + n * SLOT_MS), 1);
         }
         assert_eq!(activity.slots().count(), (SPAN_MS / SLOT_MS) as usize, "bounded");
     }

@@ -14,8 +14,9 @@ const COLOURS: [RGBColor; 6] = [
     RGBColor(158, 157, 36),
 ];
 
-/// The chart of every target's activity up to `now_ms` (this machine's clock).
-pub fn running(targets: &[(&str, &Activity)], now_ms: i64) -> Result<String, ChartError> {
+/// The chart of every target's activity up to `now`.
+pub fn running(targets: &[(&str, &Activity)], now: crate::clock::LocalMs) -> Result<String, ChartError> {
+    let now_ms = now.0;
     let from = now_ms - SPAN_MS;
     let peak = targets.iter().flat_map(|(_, a)| a.slots().map(|s| s.running)).max().unwrap_or(0);
     let top = (peak as f64 * 1.2).ceil().max(2.0) as i64;
@@ -41,7 +42,7 @@ pub fn running(targets: &[(&str, &Activity)], now_ms: i64) -> Result<String, Cha
             let colour = COLOURS[index % COLOURS.len()];
             // Each slot at its middle (the current one at now), as a line and a dot.
             let at = |start: i64| (start + SLOT_MS / 2).min(now_ms);
-            let points: Vec<(i64, i64)> = activity.slots().map(|s| (at(s.start_ms), s.running as i64)).collect();
+            let points: Vec<(i64, i64)> = activity.slots().map(|s| (at(s.start_ms.0), s.running as i64)).collect();
             chart
                 .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?
                 .label(name.to_string())
@@ -49,7 +50,7 @@ pub fn running(targets: &[(&str, &Activity)], now_ms: i64) -> Result<String, Cha
             chart.draw_series(points.into_iter().map(|p| Circle::new(p, 2, colour.filled())))?;
             let failures = activity.slots().filter(|s| s.failures > 0);
             let marks = failures
-                .map(|s| Circle::new((at(s.start_ms), s.running as i64), 3 + s.failures.min(5), FAILED.filled()));
+                .map(|s| Circle::new((at(s.start_ms.0), s.running as i64), 3 + s.failures.min(5), FAILED.filled()));
             chart.draw_series(marks)?;
         }
         legend(&mut chart)

@@ -9,7 +9,7 @@ pub mod server;
 
 use crate::arcgis::model::rfc3339;
 use crate::arcgis::Phase;
-use crate::clock::Clock;
+use crate::clock::{Clock, LocalMs, ServerMs};
 use crate::diff::Snapshot;
 use crate::engine::Line;
 use crate::text::sanitize;
@@ -52,13 +52,13 @@ pub struct TargetView {
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub lease: Option<LeaseInfo>,
     #[serde(skip)]
-    sign_in_wait_ms: i64,
+    sign_in_wait: Option<LocalMs>,
     #[serde(skip)]
     interval: Duration,
     #[serde(skip)]
-    since_ms: i64,
+    since: LocalMs,
     #[serde(skip)]
-    last_success_ms: Option<i64>,
+    last_success_at: Option<LocalMs>,
 }
 
 /// One job as `/status` shows it.
@@ -134,9 +134,9 @@ impl Board {
         Board(Mutex::new(Inner::default()), clock)
     }
 
-    /// Now on the board's clock, epoch ms.
-    pub fn now_ms(&self) -> i64 {
-        self.1.now_ms()
+    /// Now on the board's clock.
+    pub fn now(&self) -> LocalMs {
+        self.1.now()
     }
 
     /// Declares the targets being watched (after a start or a reload), each with how long it may
@@ -146,7 +146,7 @@ impl Board {
         inner.targets.retain(|name, _| targets.iter().any(|(n, _)| n == name));
         inner.jobs.retain(|name, _| targets.iter().any(|(n, _)| n == name));
         inner.activity.retain(|name, _| targets.iter().any(|(n, _)| n == name));
-        let now = self.now_ms();
+        let now = self.now();
         for (name, interval) in targets {
             let view = inner.targets.entry(name.clone()).or_insert_with(|| TargetView {
                 name: name.clone(),
@@ -160,24 +160,24 @@ impl Board {
                 site: Default::default(),
                 sign_in_paused_until: None,
                 lease: None,
-                sign_in_wait_ms: 0,
+                sign_in_wait: None,
                 interval: *interval,
-                since_ms: now,
-                last_success_ms: None,
+                since: now,
+                last_success_at: None,
             });
             view.interval = *interval;
             view.unhealthy_after_seconds = interval.as_secs();
         }
     }
 
-    /// Records a successful poll and the jobs it listed (`now_ms` on the server's clock); returns
-    /// the jobs by phase, for the metrics.
+    /// Records a successful poll and the jobs it listed (`now` on the server's clock, for their
+    /// runtimes); returns the jobs by phase, for the metrics.
     pub fn polled(
         &self,
         target: &str,
         snapshot: &Snapshot,
         site: Option<&crate::arcgis::SiteInfo>,
-        now_ms: i64,
+        now: ServerMs,
     ) -> BTreeMap<&'static str, usize> {
         let mut counts = [0usize; Phase::ALL.len()];
         for bits in snapshot.phase_bits() {
@@ -185,13 +185,13 @@ impl Board {
         }
         let phases: BTreeMap<&'static str, usize> =
             Phase::ALL.iter().zip(counts).filter(|(_, n)| *n > 0).map(|(p, n)| (p.as_str(), n)).collect();
-        let jobs = shown_jobs(target, snapshot, now_ms);
+        let jobs = shown_jobs(target, snapshot, now);
         let mut inner = self.0.lock().expect("board");
-        let local = self.now_ms();
+        let local = self.now();
         inner.activity.entry(target.to_string()).or_default().polled(local, counts[Phase::Running as usize]);
         if let Some(view) = inner.targets.get_mut(target) {
-            view.last_success_ms = Some(local);
-            view.last_success = rfc3339(local);
+            view.last_success_at = Some(local);
+            view.last_success = rfc3339(local.0);
             view.last_error = None;
             view.failures_in_a_row = 0;
             view.jobs_total = snapshot.len();
@@ -202,11 +202,11 @@ impl Board {
         phases
     }
 
-    /// Records whether sign-in waits for `until_ms` (0: it does not); a waiting target is unhealthy.
-    pub fn sign_in_wait(&self, target: &str, until_ms: i64) {
+    /// Records whether sign-in waits, and until when; a waiting target is unhealthy.
+    pub fn sign_in_wait(&self, target: &str, until: Option<LocalMs>) {
         if let Some(view) = self.0.lock().expect("board").targets.get_mut(target) {
-            view.sign_in_wait_ms = until_ms;
-            view.sign_in_paused_until = (until_ms > 0).then(|| rfc3339(until_ms).unwrap_or_default());
+            view.sign_in_wait = until;
+            view.sign_in_paused_until = until.map(|u| rfc3339(u.0).unwrap_or_default());
         }
     }
 
@@ -229,7 +229,7 @@ impl Board {
             return;
         }
         let mut inner = self.0.lock().expect("board");
-        let now = self.now_ms();
+        let now = self.now();
         if let Line::Event { target, to: Some(to), .. } = line {
             if to.eq_ignore_ascii_case("failed") {
                 inner.activity.entry(target.clone()).or_default().failed(now, 1);
@@ -239,20 +239,20 @@ impl Board {
             inner.recent.pop_front();
         }
         let line = for_people(line, inner.show_details);
-        inner.recent.push_back(Recent { at: rfc3339(now).unwrap_or_default(), line });
+        inner.recent.push_back(Recent { at: rfc3339(now.0).unwrap_or_default(), line });
     }
 
     /// Records who holds each target's lease (replicas); a target held elsewhere is healthy
     /// here and shows no jobs, and one taken here is given three intervals from now.
-    pub fn leases(&self, leases: &[crate::store::lease::LeaseView], now_ms: i64) {
+    pub fn leases(&self, leases: &[crate::store::lease::LeaseView], now: LocalMs) {
         let mut inner = self.0.lock().expect("board");
         for lease in leases {
             let Some(view) = inner.targets.get_mut(&lease.target) else { continue };
             let was_here = view.lease.as_ref().is_some_and(|l| l.held_here);
             if lease.held_here && !was_here {
                 // Health counts from when this replica took the target.
-                view.since_ms = now_ms;
-                view.last_success_ms = None;
+                view.since = now;
+                view.last_success_at = None;
             }
             view.lease =
                 Some(LeaseInfo { holder: lease.holder.clone(), held_here: lease.held_here, epoch: lease.epoch });
@@ -275,29 +275,28 @@ impl Board {
     }
 
     /// The targets that have not polled successfully within three intervals, with why.
-    pub fn unhealthy(&self, now_ms: i64) -> Vec<(String, String)> {
+    pub fn unhealthy(&self, now: LocalMs) -> Vec<(String, String)> {
         let inner = self.0.lock().expect("board");
         inner
             .targets
             .values()
-            .filter(|v| !is_healthy(v, now_ms))
+            .filter(|v| !is_healthy(v, now))
             .map(|v| (v.name.clone(), v.last_error.clone().unwrap_or_else(|| "no successful poll yet".into())))
             .collect()
     }
 
     /// Everything `/status` shows, newest events first.
-    pub fn view(&self, now_ms: i64) -> StatusView {
+    pub fn view(&self, now: LocalMs) -> StatusView {
         let inner = self.0.lock().expect("board");
-        let targets =
-            inner.targets.values().map(|v| TargetView { healthy: is_healthy(v, now_ms), ..v.clone() }).collect();
+        let targets = inner.targets.values().map(|v| TargetView { healthy: is_healthy(v, now), ..v.clone() }).collect();
         StatusView {
             version: env!("CARGO_PKG_VERSION"),
-            now: rfc3339(now_ms).unwrap_or_default(),
+            now: rfc3339(now.0).unwrap_or_default(),
             targets,
             jobs: inner.jobs.values().flatten().cloned().collect(),
             recent: inner.recent.iter().rev().cloned().collect(),
             activity: inner.activity.clone(),
-            now_ms,
+            now_at: now,
         }
     }
 }
@@ -318,15 +317,15 @@ pub struct StatusView {
     /// Per target, the last 24 hours in 10-minute slots: the most jobs running, the failures.
     pub activity: BTreeMap<String, activity::Activity>,
     #[serde(skip)]
-    now_ms: i64,
+    now_at: LocalMs,
 }
 
-fn is_healthy(view: &TargetView, now_ms: i64) -> bool {
+fn is_healthy(view: &TargetView, now: LocalMs) -> bool {
     if view.lease.as_ref().is_some_and(|l| !l.held_here) {
         return true;
     }
-    let waiting = view.sign_in_wait_ms > now_ms;
-    !waiting && now_ms - view.last_success_ms.unwrap_or(view.since_ms) <= view.interval.as_millis() as i64
+    let waiting = view.sign_in_wait.is_some_and(|until| until > now);
+    !waiting && now.since(view.last_success_at.unwrap_or(view.since)) <= view.interval.as_millis() as i64
 }
 
 /// What `/status` shows of a line: site text sanitized; unless `show_details`, no e-mail
@@ -354,9 +353,9 @@ fn for_people(line: &Line, show_details: bool) -> Line {
     }
 }
 
-fn shown_jobs(target: &str, snapshot: &Snapshot, now_ms: i64) -> Vec<JobView> {
+fn shown_jobs(target: &str, snapshot: &Snapshot, now: ServerMs) -> Vec<JobView> {
     let finished = |j: &crate::arcgis::Job| !matches!(j.phase(), Phase::Running | Phase::Submitted);
-    let mut jobs: Vec<_> = snapshot.values().map(|j| (finished(j), j.runtime(now_ms), j)).collect();
+    let mut jobs: Vec<_> = snapshot.values().map(|j| (finished(j), j.runtime(now), j)).collect();
     type Shown<'a> = (bool, Option<std::time::Duration>, &'a crate::arcgis::Job);
     let order = |a: &Shown, b: &Shown| a.0.cmp(&b.0).then(b.1.cmp(&a.1));
     // Only the jobs shown are sorted: a poll of 100k jobs selects 500 in linear time.
@@ -373,7 +372,7 @@ fn shown_jobs(target: &str, snapshot: &Snapshot, now_ms: i64) -> Vec<JobView> {
             status: sanitize(job.status.as_str()).into_owned(),
             phase: job.phase().as_str(),
             username: sanitize(job.username.as_deref().unwrap_or_default()).into_owned(),
-            started_at: job.started_at.and_then(rfc3339),
+            started_at: job.started_at.and_then(|at| rfc3339(at.0)),
             runtime_seconds: runtime.map(|r| r.as_secs()),
             runtime: runtime.map(crate::config::format_duration).unwrap_or_default(),
         })

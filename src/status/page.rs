@@ -15,7 +15,7 @@ struct Page<'a> {
 /// The page for `view`: its tables, and the chart of the last 24 hours (or why it is missing).
 pub fn render(view: &StatusView) -> Result<String, crate::page::PageError> {
     let targets: Vec<(&str, &super::activity::Activity)> = view.activity.iter().map(|(n, a)| (n.as_str(), a)).collect();
-    let activity_chart = super::chart::running(&targets, view.now_ms).unwrap_or_else(|e| {
+    let activity_chart = super::chart::running(&targets, view.now_at).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "the status page's chart");
         String::new()
     });
@@ -50,10 +50,10 @@ mod tests {
             portal_id: None,
         };
         let mut job = crate::arcgis::Job::new("j1", crate::arcgis::Status::Executing);
-        job.started_at = Some(0);
-        board.polled("prod", &snapshot(vec![job]), Some(&site), 60_000);
+        job.started_at = Some(crate::clock::ServerMs(0));
+        board.polled("prod", &snapshot(vec![job]), Some(&site), crate::clock::ServerMs(60_000));
         board.failed("dev", "sign-in was refused");
-        board.sign_in_wait("dev", i64::MAX / 2);
+        board.sign_in_wait("dev", Some(crate::clock::LocalMs(i64::MAX / 2)));
         board.record(&event("appeared", None, Some("FAILED")));
         board.record(&event("status_changed", Some("EXECUTING"), Some("FAILED")));
         board.record(&event("disappeared", Some("EXECUTING"), Some("unknown")));
@@ -68,7 +68,7 @@ mod tests {
                 shadow: outcome == crate::plan::Outcome::Planned,
             }));
         }
-        let page = render(&board.view(60_000)).unwrap_or_else(|e| panic!("{e}"));
+        let page = render(&board.view(crate::clock::LocalMs(60_000))).unwrap_or_else(|e| panic!("{e}"));
         for text in [
             "j-appeared",
             "→ FAILED",

@@ -217,7 +217,7 @@ async fn render_metrics(axum::extract::State(state): axum::extract::State<AppSta
 }
 
 async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
-    let failing = state.board.unhealthy(state.board.now_ms());
+    let failing = state.board.unhealthy(state.board.now());
     if failing.is_empty() {
         let body = if state.board.standby() { "ok: standby, holding no target's lease\n" } else { "ok\n" };
         return (StatusCode::OK, body).into_response();
@@ -227,7 +227,7 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
 }
 
 async fn status(axum::extract::State(state): axum::extract::State<AppState>, headers: HeaderMap) -> Response {
-    let view = state.board.view(state.board.now_ms());
+    let view = state.board.view(state.board.now());
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !prefers_html(accept) {
         return axum::Json(view).into_response();

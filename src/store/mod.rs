@@ -10,7 +10,7 @@ pub use sql::{Backend, Change, Fired, SqlStore, StateLock, TASK_RUNS_KEPT};
 
 use crate::arcgis::signin::{History, Refusal, SignInLog};
 use crate::arcgis::Job;
-use crate::clock::{LocalMs, ServerMs};
+use crate::clock::{LocalMs, Offset, ServerMs};
 use crate::cycle::Core;
 use crate::diff::Snapshot;
 
@@ -186,11 +186,11 @@ pub trait Store: Send + Sync {
     async fn commit_poll(&self, commit: &PollCommit<'_>) -> Result<Vec<i64>>;
     /// Up to `limit` queued actions due at `now_ms` (local clock) with ids above `after_id`,
     /// oldest first: a queue of any length is read a page at a time.
-    async fn due_actions(&self, scope: Scope, now_ms: i64, after_id: i64, limit: u32) -> Result<Vec<Queued>>;
+    async fn due_actions(&self, scope: Scope, now: LocalMs, after_id: i64, limit: u32) -> Result<Vec<Queued>>;
     /// Adds parts settled (from the progress journal) to queued actions.
     async fn add_settled(&self, entries: &[(i64, String)]) -> Result<()>;
     /// Records one attempt of a queued action (and, when final, its audit line).
-    async fn record_attempt(&self, id: i64, attempt: &Attempt, now_ms: i64) -> Result<()>;
+    async fn record_attempt(&self, id: i64, attempt: &Attempt, now: LocalMs) -> Result<()>;
     /// Cancelled jobs still to be verified. Read at every poll: dispatch adds to them as it acts.
     async fn cancel_checks(&self, scope: Scope, target: &str) -> Result<Vec<CancelCheck>>;
     /// Starts verifying a cancelled job on the next polls.
@@ -212,26 +212,27 @@ pub trait Store: Send + Sync {
 
 /// Where pruning cuts, on the clock of each column: the audit trail and the action queue are on
 /// this machine's clock; each target's history and ledger on its server's (they are compared
-/// with job times). A target without an entry (no longer configured) is cut on `local_ms`.
+/// with job times). A target without an entry (no longer configured) is cut at `local`, read
+/// as if its server had no offset.
 #[derive(Debug, Clone, Default)]
 pub struct Cutoff {
-    /// This machine's clock, epoch ms.
-    pub local_ms: i64,
-    /// Per target: its server's clock, epoch ms.
-    pub servers: Vec<(String, i64)>,
+    /// This machine's clock.
+    pub local: LocalMs,
+    /// Per target: its server's clock.
+    pub servers: Vec<(String, ServerMs)>,
 }
 
 impl Cutoff {
-    /// `retention` ago, on this machine's clock and on each target's server clock
-    /// (`(target, server minus local)` offsets).
-    pub fn ago(retention: std::time::Duration, now_local_ms: i64, offsets: &[(String, i64)]) -> Cutoff {
-        let local_ms = now_local_ms - retention.as_millis() as i64;
-        Cutoff { local_ms, servers: offsets.iter().map(|(t, offset)| (t.clone(), local_ms + offset)).collect() }
+    /// `retention` before `now`, on this machine's clock and on each target's server clock.
+    pub fn ago(retention: std::time::Duration, now: LocalMs, offsets: &[(String, Offset)]) -> Cutoff {
+        let local = now.plus(-(retention.as_millis() as i64));
+        Cutoff { local, servers: offsets.iter().map(|(t, offset)| (t.clone(), local.on_server(*offset))).collect() }
     }
 
     /// The cut of `target`: on its server's clock, or this machine's when it is not configured.
-    pub fn of(&self, target: &str) -> i64 {
-        self.servers.iter().find(|(t, _)| t == target).map_or(self.local_ms, |(_, cut)| *cut)
+    pub fn of(&self, target: &str) -> ServerMs {
+        let unknown = || self.local.on_server(Offset::default());
+        self.servers.iter().find(|(t, _)| t == target).map_or_else(unknown, |(_, cut)| *cut)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::{Error, Result};
 use crate::arcgis::{Job, Status};
+use crate::clock::ServerMs;
 use serde::{de, Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -19,8 +20,8 @@ struct Packed<'a> {
     #[serde(borrow)]
     status: Cow<'a, str>,
     username: Option<Cow<'a, str>>,
-    started_at: Option<i64>,
-    ended_at: Option<i64>,
+    started_at: Option<ServerMs>,
+    ended_at: Option<ServerMs>,
     item_id: Option<Cow<'a, str>>,
     runtime_name: Option<Cow<'a, str>>,
     task_id: Option<Cow<'a, str>>,
@@ -152,14 +153,15 @@ pub fn replay(base: Vec<Job>, changes: Vec<(Job, bool)>) -> Vec<Job> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ServerMs;
 
     #[test]
     fn every_field_round_trips_and_bad_bytes_are_an_error() {
         let mut full = Job::new("j1", Status::Cancelled("CANCELED".into()));
         full.job_type = Some("executeNotebook".into());
         full.username = Some("ann".into());
-        full.started_at = Some(1);
-        full.ended_at = Some(2);
+        full.started_at = Some(ServerMs(1));
+        full.ended_at = Some(ServerMs(2));
         full.item_id = Some("item".into());
         full.runtime_name = Some("Standard".into());
         full.task_id = Some(String::new());

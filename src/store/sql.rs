@@ -55,7 +55,7 @@ impl Store for SqlStore {
         for row in &ledger {
             let (rule, job, trigger): (String, String, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
             let Ok(cause) = trigger.parse::<crate::ledger::Cause>();
-            state.ledger.record(&rule, &job, &cause, row.try_get(3)?);
+            state.ledger.record(&rule, &job, &cause, ServerMs(row.try_get(3)?));
         }
         let streaks = sqlx::query("SELECT rule, job_id, count FROM streaks WHERE scope = $1 AND target = $2")
             .bind(scope.as_str())
@@ -65,7 +65,7 @@ impl Store for SqlStore {
         for row in &streaks {
             state.streaks.insert((row.try_get(0)?, row.try_get(1)?), row.try_get::<i64, _>(2)? as u32);
         }
-        state.usual = crate::usual::Usual::from_runs(self.runs(scope, target, i64::MAX).await?);
+        state.usual = crate::usual::Usual::from_runs(self.runs(scope, target, ServerMs(i64::MAX)).await?);
         state.tasks = self.tasks(scope, target).await?;
         Ok(state)
     }
@@ -107,16 +107,16 @@ impl Store for SqlStore {
         Ok(ids)
     }
 
-    async fn due_actions(&self, scope: Scope, now_ms: i64, after_id: i64, limit: u32) -> Result<Vec<Queued>> {
+    async fn due_actions(&self, scope: Scope, now: LocalMs, after_id: i64, limit: u32) -> Result<Vec<Queued>> {
         if let Some(leases) = &self.fence {
-            return claim::due(&self.pool, leases, scope, now_ms, after_id, limit).await;
+            return claim::due(&self.pool, leases, scope, now, after_id, limit).await;
         }
         let rows = sqlx::query(
             "SELECT id, target, payload, attempts, created_ms FROM actions
              WHERE id > $3 AND scope = $1 AND status = 'pending' AND next_attempt_ms <= $2 ORDER BY id LIMIT $4",
         )
         .bind(scope.as_str())
-        .bind(now_ms)
+        .bind(now.0)
         .bind(after_id)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -139,22 +139,22 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn record_attempt(&self, id: i64, attempt: &Attempt, now_ms: i64) -> Result<()> {
+    async fn record_attempt(&self, id: i64, attempt: &Attempt, now: LocalMs) -> Result<()> {
         fault::disk()?;
         let mut tx = self.pool.begin().await?;
         self.fence_action(&mut tx, id).await?;
         let (status, next_ms, detail) = match attempt {
-            Attempt::Final { outcome, detail } => (outcome.as_str(), now_ms, detail.as_str()),
-            Attempt::Retry { next_ms, detail, .. } => ("pending", *next_ms, detail.as_str()),
+            Attempt::Final { outcome, detail } => (outcome.as_str(), now, detail.as_str()),
+            Attempt::Retry { next, detail, .. } => ("pending", *next, detail.as_str()),
         };
         sqlx::query(
             "UPDATE actions SET status = $1, next_attempt_ms = $2, detail = $3, updated_ms = $4, attempts = attempts + 1
              WHERE id = $5",
         )
         .bind(status)
-        .bind(next_ms)
+        .bind(next_ms.0)
         .bind(detail)
-        .bind(now_ms)
+        .bind(now.0)
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -166,7 +166,7 @@ impl Store for SqlStore {
                 "INSERT INTO audit (at_ms, scope, target, rule, action, job_ids, outcome, detail)
                  SELECT $1, scope, target, rule, kind, job_ids, $2, $3 FROM actions WHERE id = $4",
             )
-            .bind(now_ms)
+            .bind(now.0)
             .bind(outcome.as_str())
             .bind(detail.as_str())
             .bind(id)
@@ -224,7 +224,7 @@ impl Store for SqlStore {
                     // Acting, only shadow rules plan without queuing.
                     shadow: scope == Scope::Real && outcome == Outcome::Planned,
                 };
-                out.push(AuditEntry { at_ms: row.try_get(0)?, report });
+                out.push(AuditEntry { at: LocalMs(row.try_get(0)?), report });
             }
         }
         Ok(out)
@@ -315,7 +315,7 @@ fn queued(row: &AnyRow) -> Result<Queued> {
         target: row.try_get(1)?,
         planned: serde_json::from_str::<Planned>(&row.try_get::<String, _>(2)?)?,
         attempts: row.try_get::<i64, _>(3)? as u32,
-        created_ms: row.try_get(4)?,
+        created: LocalMs(row.try_get(4)?),
     })
 }
 

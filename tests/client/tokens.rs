@@ -98,7 +98,7 @@ async fn a_refused_password_waits_a_minute_then_longer_and_never_locks_the_accou
     assert!(matches!(first, Error::LoginRefused { .. }), "{first:?}");
     assert!(first.to_string().contains("Invalid username or password"), "{first}");
     assert!(!first.to_string().contains("wrong-password"));
-    assert_eq!(first.sign_in_wait_ms(), Some(sign_ins.now_ms() + MINUTE), "the next try waits a minute");
+    assert_eq!(first.sign_in_wait(), Some(sign_ins.now() + MINUTE), "the next try waits a minute");
     for _ in 0..3 {
         let later = client.job("j1").await.unwrap_err();
         assert!(matches!(later, Error::SignInPaused { .. }), "{later:?}");

@@ -5,6 +5,7 @@ use super::{outcomes, smtp_config, FAILED};
 use crate::util::smtp::SmtpServer;
 use crate::util::Site;
 use nbwarden::actions::{Owner, Owners};
+use nbwarden::clock::LocalMs;
 use nbwarden::config::{ConfigDuration, Flavor, OwnerLookup, OwnersConfig};
 use std::time::Duration;
 
@@ -27,7 +28,7 @@ fn owners(map: &[(&str, &str)], fallback: Option<&str>) -> Owners {
 async fn the_map_wins_and_needs_no_lookup() {
     let site = Site::simple(USERS, Flavor::Enterprise).await;
     let owners = owners(&[("joe", "etl-team@example.com")], None);
-    let owner = owners.resolve("sim", &site.client(), Some("joe"), 0).await;
+    let owner = owners.resolve("sim", &site.client(), Some("joe"), LocalMs(0)).await;
     assert_eq!(owner, Owner::Address("etl-team@example.com".into()));
     assert_eq!(site.sim.stats().user_lookups, 0);
 }
@@ -36,10 +37,16 @@ async fn the_map_wins_and_needs_no_lookup() {
 async fn portal_addresses_are_cached_for_cache_for() {
     let site = Site::simple(USERS, Flavor::NotebookServer).await;
     let (owners, client) = (owners(&[], None), site.client());
-    assert_eq!(owners.resolve("sim", &client, Some("joe"), 1_000).await, Owner::Address("joe@example.com".into()));
-    assert_eq!(owners.resolve("sim", &client, Some("joe"), 2_000).await, Owner::Address("joe@example.com".into()));
+    assert_eq!(
+        owners.resolve("sim", &client, Some("joe"), LocalMs(1_000)).await,
+        Owner::Address("joe@example.com".into())
+    );
+    assert_eq!(
+        owners.resolve("sim", &client, Some("joe"), LocalMs(2_000)).await,
+        Owner::Address("joe@example.com".into())
+    );
     assert_eq!(site.sim.stats().user_lookups, 1, "the second answer came from the cache");
-    owners.resolve("sim", &client, Some("joe"), 1_000 + 3_600_000).await;
+    owners.resolve("sim", &client, Some("joe"), LocalMs(1_000 + 3_600_000)).await;
     assert_eq!(site.sim.stats().user_lookups, 2, "an expired entry is looked up again");
 }
 
@@ -48,19 +55,19 @@ async fn owners_without_an_address_get_the_fallback_or_are_reported() {
     let site = Site::simple(USERS, Flavor::Enterprise).await;
     let client = site.client();
     let with = owners(&[], Some("gis-admins@example.com"));
-    match with.resolve("sim", &client, Some("svc_etl"), 0).await {
+    match with.resolve("sim", &client, Some("svc_etl"), LocalMs(0)).await {
         Owner::Fallback(address, why) => {
             assert_eq!(address, "gis-admins@example.com");
             assert!(why.contains("no e-mail address"), "{why}");
         }
         other => panic!("{other:?}"),
     }
-    match with.resolve("sim", &client, Some("ghost"), 0).await {
+    match with.resolve("sim", &client, Some("ghost"), LocalMs(0)).await {
         Owner::Fallback(_, why) => assert!(why.contains("looking up ghost failed"), "{why}"),
         other => panic!("{other:?}"),
     }
     let without = owners(&[], None);
-    assert!(matches!(without.resolve("sim", &client, Some("svc_etl"), 0).await, Owner::Unreachable(_)));
+    assert!(matches!(without.resolve("sim", &client, Some("svc_etl"), LocalMs(0)).await, Owner::Unreachable(_)));
 }
 
 /// One `once` of a rule mailing failed jobs to their owners; the action lines and the server.

@@ -77,7 +77,7 @@ async fn owners(cx: &ActionContext<'_>, jobs: &[Job]) -> HashMap<Option<String>,
     let mut lookups = Vec::with_capacity(names.len());
     for name in names {
         lookups.push(async move {
-            let owner = cx.services.owners.resolve(cx.target, cx.source, name.as_deref(), cx.now_ms).await;
+            let owner = cx.services.owners.resolve(cx.target, cx.source, name.as_deref(), cx.now).await;
             (name, owner)
         });
     }

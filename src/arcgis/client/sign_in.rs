@@ -7,6 +7,7 @@ use crate::arcgis::error::{Error, Result};
 use crate::arcgis::model::rfc3339;
 use crate::arcgis::signin::{self, RefusalKind};
 use crate::arcgis::wire::TokenResponse;
+use crate::clock::ServerMs;
 use crate::config::AuthMethod;
 use crate::secret::Secret;
 
@@ -24,8 +25,8 @@ impl Client {
         let account = signin::account(&url, username);
         let credentials = signin::fingerprint(&account, password.expose());
         if let Some(wait) = self.sign_ins.wait(&account, credentials) {
-            let until = rfc3339(wait.until_ms).unwrap_or_default();
-            return Err(Error::SignInPaused { account, reason: wait.reason, until, until_ms: wait.until_ms });
+            let until = rfc3339(wait.until.0).unwrap_or_default();
+            return Err(Error::SignInPaused { account, reason: wait.reason, until, until_at: wait.until });
         }
         let params = vec![
             ("username", username.clone()),
@@ -38,8 +39,8 @@ impl Client {
         let answer = self.send::<TokenResponse>(&Call::post(url.clone(), params), None).await;
         match answer {
             Ok(TokenResponse { token: Some(token), expires }) => {
-                let issued = Issued::new(token, expires, self.clock.now_ms(), self.lifetime);
-                tracing::debug!(target_name = %self.name, expires_ms = issued.expires_ms, "signed in");
+                let issued = Issued::new(token, expires.map(ServerMs), self.clock.server_now(), self.lifetime);
+                tracing::debug!(target_name = %self.name, expires_ms = issued.expires.0, "signed in");
                 metrics::counter!(crate::telemetry::TOKEN_REFRESHES, "target" => self.name.clone()).increment(1);
                 self.sign_ins.succeeded(&account).await;
                 *self.site.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -53,8 +54,8 @@ impl Client {
                 let kind = RefusalKind::of_message(&message);
                 let wait = self.sign_ins.refused(&account, kind, credentials, &message).await;
                 cache.current = None;
-                let next_try = rfc3339(wait.until_ms).unwrap_or_default();
-                Err(Error::LoginRefused { url, message, next_try, next_try_ms: wait.until_ms })
+                let next_try = rfc3339(wait.until.0).unwrap_or_default();
+                Err(Error::LoginRefused { url, message, next_try, next_try_at: wait.until })
             }
             Err(e) => Err(e),
         }

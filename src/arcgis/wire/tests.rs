@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::arcgis::model::Phase;
+use crate::clock::ServerMs;
 use std::path::PathBuf;
 
 fn fixture_dir() -> PathBuf {
@@ -35,8 +36,8 @@ fn enterprise_abbreviated_list() {
         ]
     );
     assert_eq!(jobs[2].id, "jsmxxqor3lqg0qv7gt1co3fmutfhgb0kr");
-    assert_eq!((jobs[2].started_at, jobs[2].ended_at), (Some(1747664863350), None));
-    assert_eq!(jobs[0].ended_at, Some(1747664335113));
+    assert_eq!((jobs[2].started_at, jobs[2].ended_at), (Some(ServerMs(1747664863350)), None));
+    assert_eq!(jobs[0].ended_at, Some(ServerMs(1747664335113)));
     assert!(jobs.iter().all(|j| j.item_id.is_none()), "the abbreviated list has no item_id");
 }
 
@@ -46,7 +47,7 @@ fn enterprise_detailed_list() {
     assert_eq!(jobs.len(), 2);
     let (first, second) = (&jobs[0], &jobs[1]);
     assert_eq!(first.status, Status::Executing);
-    assert_eq!(first.started_at, Some(1747664863350), "dateCreated stands in for startTime");
+    assert_eq!(first.started_at, Some(ServerMs(1747664863350)), "dateCreated stands in for startTime");
     assert_eq!(first.item_id.as_deref(), Some("d9c20adc5f95476590be87f1e6eb1dba"));
     assert_eq!(first.runtime_name.as_deref(), Some("ArcGIS Notebook Python 3 Standard"));
     assert_eq!(first.timeout_minutes, Some(10_000_000));
@@ -64,7 +65,7 @@ fn enterprise_single_job() {
     let job = wire.into_job().unwrap();
     assert_eq!(job.id, "j69a35465-0cf4-4e4f-a815-7e90fb5d5a2f");
     assert_eq!((job.status, job.username.as_deref()), (Status::Executing, Some("Joe")));
-    assert_eq!(job.started_at, Some(1731012905732));
+    assert_eq!(job.started_at, Some(ServerMs(1731012905732)));
 }
 
 #[test]
@@ -188,7 +189,7 @@ fn lenient_fields_and_missing_ids() {
     let body = br#"{"asyncJobs":[{"jobId":"a","startTime":"1700000000000","endTime":null,"status":"weird","extra":{"x":1}},{"status":"EXECUTING"},{"jobId":"b","startTime":true,"inputs":{"executionTimeoutInMinutes":"30"}}]}"#;
     let jobs = serde_json::from_slice::<JobList>(body).unwrap().into_jobs();
     assert_eq!(jobs.len(), 2, "an item without jobId is dropped");
-    assert_eq!(jobs[0].started_at, Some(1_700_000_000_000));
+    assert_eq!(jobs[0].started_at, Some(ServerMs(1_700_000_000_000)));
     assert_eq!(jobs[0].status, Status::Unknown("weird".into()));
     assert_eq!(jobs[1].started_at, None);
     assert_eq!(jobs[1].timeout_minutes, Some(30));

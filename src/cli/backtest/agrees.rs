@@ -54,9 +54,12 @@ impl Life {
         job.job_type = Some("executeNotebook".into());
         match step {
             s if s < self.queued => {}
-            s if s < self.queued + self.runs => (job.status, job.started_at) = (Status::Executing, Some(started)),
+            s if s < self.queued + self.runs => {
+                (job.status, job.started_at) = (Status::Executing, Some(ServerMs(started)))
+            }
             s if s < self.queued + self.runs + self.lingers => {
-                (job.status, job.started_at, job.ended_at) = (self.end.clone(), Some(started), Some(ended))
+                (job.status, job.started_at, job.ended_at) =
+                    (self.end.clone(), Some(ServerMs(started)), Some(ServerMs(ended)))
             }
             _ => return None,
         }
@@ -100,8 +103,8 @@ impl JobSource for Timeline {
         Ok(None)
     }
 
-    fn server_now_ms(&self) -> i64 {
-        self.now.load(Ordering::SeqCst)
+    fn server_now(&self) -> crate::clock::ServerMs {
+        ServerMs(self.now.load(Ordering::SeqCst))
     }
 
     fn job_url(&self, id: &str) -> String {
@@ -127,7 +130,7 @@ async fn daemon(store: Arc<SqlStore>, name: &str, lives: &[Life], polls: usize, 
     let mut target = Target::load(config, site.clone(), &shared).await.expect("load");
     let at = |ms: i64| {
         site.now.store(ms, Ordering::SeqCst);
-        clock.advance(ms - crate::clock::Clock::now_ms(&clock));
+        clock.advance(ms - crate::clock::Clock::now(&clock).0);
     };
     for poll in 0..polls {
         let regular = T0 + poll as i64 * INTERVAL;
@@ -144,7 +147,7 @@ async fn daemon(store: Arc<SqlStore>, name: &str, lives: &[Life], polls: usize, 
             now = extra;
         }
     }
-    let fired = store.fired_between(Scope::Dry, name, i64::MIN, i64::MAX).await.expect("ledger");
+    let fired = store.fired_between(Scope::Dry, name, (ServerMs(i64::MIN), ServerMs(i64::MAX))).await.expect("ledger");
     fired.into_iter().map(|f| (f.rule, f.job_id, f.trigger)).collect()
 }
 
@@ -153,7 +156,11 @@ async fn backtest(store: &SqlStore, name: &str, limits: &str) -> BTreeSet<Key> {
     let rules = RuleSet::parse(std::path::Path::new("r.yaml"), RULES, &[name]).expect("rules");
     let limits: crate::config::LimitsConfig = crate::config::yaml::from_str(limits).expect("limits");
     let polled = store.polled(Scope::Dry, name).await.expect("polled");
-    let polls = timeline(store.changes(Scope::Dry, name, i64::MAX).await.expect("history"), i64::MIN, polled);
+    let polls = timeline(
+        store.changes(Scope::Dry, name, ServerMs(i64::MAX)).await.expect("history"),
+        ServerMs(i64::MIN),
+        polled,
+    );
     let steps = replay((&rules, name, &limits), polls, None, None, Some(INTERVAL));
     let records = steps.iter().flat_map(|s| &s.plan.ledger);
     records.map(|r| (r.rule.clone(), r.job_id.clone(), r.trigger.clone())).collect()

@@ -5,6 +5,7 @@
 //! with the reason.
 
 use crate::arcgis::tasks::{Task, TaskRun};
+use crate::clock::ServerMs;
 use crate::config::TargetConfig;
 use crate::replay::TaskRead;
 use crate::rules::{Rule, Trigger};
@@ -22,7 +23,7 @@ pub(super) enum Untestable {
     /// The watcher has not read this target's tasks yet.
     NeverRead,
     /// A task's kept runs begin after the back-test does.
-    RunsCut { task: String, from_ms: i64 },
+    RunsCut { task: String, from_ms: ServerMs },
     /// When a task stopped is not kept: only each task's last state is.
     StopNotKept,
 }
@@ -52,14 +53,14 @@ impl std::fmt::Display for Untestable {
 pub(super) async fn reads(
     store: &SqlStore,
     target: &TargetConfig,
-    (since, until): (i64, i64),
+    (since, until): (ServerMs, ServerMs),
 ) -> anyhow::Result<Result<Vec<TaskRead>, Untestable>> {
     let Some(config) = &target.tasks else { return Ok(Err(Untestable::NotWatched)) };
     let Some(seen) = store.tasks(Scope::Real, &target.name).await? else { return Ok(Err(Untestable::NeverRead)) };
     let mut runs = HashMap::new();
     for id in seen.keys() {
         let kept = store.task_runs(Scope::Real, &target.name, id).await?;
-        let first = kept.first().and_then(|r| r.created_ms).unwrap_or(i64::MIN);
+        let first = kept.first().and_then(|r| r.created_ms).unwrap_or(ServerMs(i64::MIN));
         if kept.len() as i64 >= crate::store::TASK_RUNS_KEPT && first > since {
             return Ok(Err(Untestable::RunsCut { task: seen[id].task.title.clone(), from_ms: first }));
         }
@@ -73,7 +74,7 @@ pub(super) async fn reads(
 
 /// The read the watcher would have made at `at_ms`: each task with its last start then, and its
 /// runs created by then (one still going then reads `executing`).
-fn read_at(at_ms: i64, tasks: &[Task], runs: &HashMap<String, Vec<TaskRun>>) -> TaskRead {
+fn read_at(at_ms: ServerMs, tasks: &[Task], runs: &HashMap<String, Vec<TaskRun>>) -> TaskRead {
     let mut by_task = HashMap::new();
     let tasks = tasks
         .iter()

@@ -4,6 +4,7 @@
 
 use super::setup::{self, Setup};
 use crate::arcgis::Job;
+use crate::clock::ServerMs;
 use crate::config::format_duration;
 use crate::dispatch::Mode;
 use crate::engine::Target;
@@ -69,7 +70,7 @@ async fn explain_job(
         {
             job.item_id = target.source.job(&job_id).await.ok().and_then(|detail| detail.item_id);
         }
-        let now = target.source.server_now_ms();
+        let now = target.source.server_now();
         let _ = writeln!(
             out,
             "job {} on {}: {} ({}), {} by {}, runtime {}",
@@ -109,7 +110,7 @@ async fn find(target: &Target, job_id: &str) -> Result<Option<Job>, crate::arcgi
     })
 }
 
-fn verdict(rule: &Rule, target: &Target, job: &Job, now: i64) -> String {
+fn verdict(rule: &Rule, target: &Target, job: &Job, now: ServerMs) -> String {
     if !rule.applies_to(&target.config.name) {
         return format!(
             "does not apply to this target (targets: {})",
@@ -157,7 +158,7 @@ fn verdict(rule: &Rule, target: &Target, job: &Job, now: i64) -> String {
 }
 
 /// What `runtime_over_usual` compares the job with, whether it holds or not: median, runs, factor.
-fn usual_lines(rule: &Rule, target: &Target, job: &Job, now: i64, out: &mut String) {
+fn usual_lines(rule: &Rule, target: &Target, job: &Job, now: ServerMs, out: &mut String) {
     if !rule.applies_to(&target.config.name) {
         return;
     }

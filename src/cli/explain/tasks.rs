@@ -22,7 +22,7 @@ pub async fn explain(rules: &RuleSet, target: &Target, id: &str) -> Result<Strin
         }
     };
     let mut out = String::new();
-    let now = target.source.server_now_ms();
+    let now = target.source.server_now();
     for seen in tasks.iter().filter(|s| s.task.id == id || s.task.title.eq_ignore_ascii_case(id)) {
         let task = &seen.task;
         let due = next_due(task, config.zone()).and_then(rfc3339).unwrap_or_else(|| "not known".into());
@@ -61,7 +61,7 @@ pub async fn explain(rules: &RuleSet, target: &Target, id: &str) -> Result<Strin
 }
 
 /// Whether `rule` fires for the task, and why not.
-fn verdict(rule: &Rule, target: &Target, seen: &Seen, now_ms: i64) -> String {
+fn verdict(rule: &Rule, target: &Target, seen: &Seen, now: crate::clock::ServerMs) -> String {
     if !rule.applies_to(&target.config.name) {
         return "does not apply to this target".into();
     }
@@ -92,7 +92,7 @@ fn verdict(rule: &Rule, target: &Target, seen: &Seen, now_ms: i64) -> String {
             Some(due) => {
                 let late = due + grace.as_millis() as i64;
                 let when = rfc3339(late).unwrap_or_default();
-                match now_ms > late {
+                match now > late {
                     true => format!(
                         "YES: the run due at {} has not started within the grace ({when})",
                         rfc3339(due).unwrap_or_default()

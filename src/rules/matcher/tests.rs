@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::arcgis::Status;
+use crate::clock::ServerMs;
 use crate::usual::Usual;
 
 const MIN: i64 = 60_000;
@@ -10,7 +11,7 @@ fn job() -> Job {
     let mut job = Job::new("j1", Status::Executing);
     job.job_type = Some("executeNotebook".into());
     job.username = Some("svc_etl".into());
-    job.started_at = Some(0);
+    job.started_at = Some(ServerMs(0));
     job.item_id = Some("abc".into());
     job.runtime_name = Some("ArcGIS Notebook Python 3 Advanced".into());
     job.task_id = Some("t1".into());
@@ -60,9 +61,9 @@ fn each_key_against_a_full_and_a_bare_job() {
     before.status = Status::Submitted;
     let bare = bare();
     for (condition, on_full, on_bare) in table {
-        let with_before = Subject { job: &full, before: Some(&before), now_ms: 90 * MIN, usual: Usual::empty() };
+        let with_before = Subject { job: &full, before: Some(&before), now: ServerMs(90 * MIN), usual: Usual::empty() };
         assert_eq!(condition.check(&with_before), on_full, "{condition} on a full job");
-        let subject = Subject { job: &bare, before: None, now_ms: 90 * MIN, usual: Usual::empty() };
+        let subject = Subject { job: &bare, before: None, now: ServerMs(90 * MIN), usual: Usual::empty() };
         assert_eq!(condition.check(&subject), on_bare, "{condition} on a bare job");
     }
 }
@@ -72,12 +73,18 @@ fn not_inverts_but_cannot_invent_an_answer() {
     let full = job();
     let bare = bare();
     let negated = Condition { key: "username", negated: true, test: Test::Username(strings(&["svc_etl", "admin*"])) };
-    assert_eq!(negated.check(&Subject { job: &full, before: None, now_ms: 0, usual: Usual::empty() }), Verdict::Fails);
+    assert_eq!(
+        negated.check(&Subject { job: &full, before: None, now: ServerMs(0), usual: Usual::empty() }),
+        Verdict::Fails
+    );
     let mut joe = job();
     joe.username = Some("joe".into());
-    assert_eq!(negated.check(&Subject { job: &joe, before: None, now_ms: 0, usual: Usual::empty() }), Verdict::Holds);
     assert_eq!(
-        negated.check(&Subject { job: &bare, before: None, now_ms: 0, usual: Usual::empty() }),
+        negated.check(&Subject { job: &joe, before: None, now: ServerMs(0), usual: Usual::empty() }),
+        Verdict::Holds
+    );
+    assert_eq!(
+        negated.check(&Subject { job: &bare, before: None, now: ServerMs(0), usual: Usual::empty() }),
         Verdict::Unanswerable
     );
 }
@@ -87,7 +94,7 @@ fn phase_names_follow_is_cancelled_and_raw_values_do_not() {
     let mut cancelled = job();
     cancelled.status = Status::Failed;
     cancelled.cancelled_flag = true;
-    let subject = Subject { job: &cancelled, before: None, now_ms: 0, usual: Usual::empty() };
+    let subject = Subject { job: &cancelled, before: None, now: ServerMs(0), usual: Usual::empty() };
     assert_eq!(cond("to", Test::To(vec![StatusValue::parse("failed")])).check(&subject), Verdict::Fails);
     assert_eq!(cond("to", Test::To(vec![StatusValue::parse("FAILED")])).check(&subject), Verdict::Holds);
 }
@@ -110,7 +117,7 @@ fn globs() {
 #[test]
 fn explanations_name_the_key_and_the_actual_value() {
     let full = job();
-    let subject = Subject { job: &full, before: None, now_ms: 45 * MIN, usual: Usual::empty() };
+    let subject = Subject { job: &full, before: None, now: ServerMs(45 * MIN), usual: Usual::empty() };
     let over = cond("runtime_over", Test::RuntimeOver(Duration::from_secs(90 * 60)));
     assert_eq!(over.explain(&subject), "runtime_over: 1h30m: runtime is 45m");
 }

@@ -20,8 +20,8 @@ fn task(id: &str, last_start: i64) -> Task {
         item_id: Some(format!("nb-{id}")),
         cron: None,
         interval_seconds: Some(3600),
-        start_ms: Some(0),
-        last_start_ms: Some(last_start),
+        start_ms: Some(ServerMs(0)),
+        last_start_ms: Some(ServerMs(last_start)),
         active: true,
         state: Some("active".into()),
     }
@@ -32,7 +32,7 @@ fn seen(task: Task, failures: u32) -> Seen {
 }
 
 fn failed(task: &Task, run: &str, consecutive_failures: u32) -> TaskEvent {
-    let run = TaskRun { id: run.into(), status: "failed".into(), created_ms: Some(0), modified_ms: None };
+    let run = TaskRun { id: run.into(), status: "failed".into(), created_ms: Some(ServerMs(0)), modified_ms: None };
     TaskEvent::Failed { task: task.clone(), run, consecutive_failures }
 }
 
@@ -62,7 +62,15 @@ fn evaluate(
     now_ms: i64,
     ledger: &LedgerIndex,
 ) -> Vec<String> {
-    let input = TaskInput { target: "prod", now_ms, tasks, events, ledger, baseline: false, zone: chrono_tz::UTC };
+    let input = TaskInput {
+        target: "prod",
+        now: ServerMs(now_ms),
+        tasks,
+        events,
+        ledger,
+        baseline: false,
+        zone: chrono_tz::UTC,
+    };
     set.evaluate_tasks(&input)
         .iter()
         .map(|f| format!("{} {} {}", set.rules[f.rule].name, f.facts.task.id, f.trigger))
@@ -78,7 +86,7 @@ fn failures_in_a_row_match_exactly_or_at_least_and_the_ledger_fires_each_once() 
     let mut ledger = LedgerIndex::default();
     let fired = evaluate(&set, &tasks, &events, 2 * HOUR + MIN, &ledger);
     assert_eq!(fired, ["third a failed:r3", "many a failed:r4"]);
-    ledger.record("third", &task_key("a"), &"failed:r3".parse::<crate::ledger::Cause>().unwrap(), 0);
+    ledger.record("third", &task_key("a"), &"failed:r3".parse::<crate::ledger::Cause>().unwrap(), ServerMs(0));
     let again = evaluate(&set, &tasks, &events, 2 * HOUR + MIN, &ledger);
     assert_eq!(again, ["many a failed:r4"], "the third failure was told once");
 }
@@ -94,7 +102,7 @@ fn a_missed_run_waits_for_the_rules_grace_and_its_title_condition() {
     assert_eq!(evaluate(&set, &tasks, &[], 2 * HOUR + 31 * MIN, &ledger), [format!("missed a missed@{due}")]);
     let input = TaskInput {
         target: "prod",
-        now_ms: 2 * HOUR + 31 * MIN,
+        now: ServerMs(2 * HOUR + 31 * MIN),
         tasks: &tasks,
         events: &[],
         ledger: &ledger,

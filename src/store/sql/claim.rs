@@ -3,6 +3,7 @@
 //! and marked `running` in one transaction, so that no other replica runs them meanwhile.
 
 use super::queued;
+use crate::clock::LocalMs;
 use crate::plan::Queued;
 use crate::store::lease::Leases;
 use crate::store::{Result, Scope};
@@ -13,7 +14,7 @@ pub(super) async fn due(
     pool: &Pool<Any>,
     leases: &Leases,
     scope: Scope,
-    now_ms: i64,
+    now: LocalMs,
     after_id: i64,
     limit: u32,
 ) -> Result<Vec<Queued>> {
@@ -34,7 +35,7 @@ pub(super) async fn due(
         pairs.join(" OR ")
     );
     let mut query = sqlx::query(AssertSqlSafe(sql))
-        .bind(now_ms)
+        .bind(now.0)
         .bind(after_id)
         .bind(scope.as_str())
         .bind(leases.replica())

@@ -219,7 +219,7 @@ pub(super) async fn put_audit<'e>(
         "INSERT INTO audit (at_ms, scope, target, rule, action, job_ids, outcome, detail)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(entry.at_ms)
+    .bind(entry.at.0)
     .bind(scope)
     .bind(&e.target)
     .bind(&e.rule)

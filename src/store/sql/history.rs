@@ -3,14 +3,15 @@
 
 use super::{decode_job, Result, Scope, SqlStore};
 use crate::arcgis::Job;
+use crate::clock::{LocalMs, ServerMs};
 use sqlx::Row;
 
 /// One recorded change: when the poll saw it (the server's clock), the job as then listed, and
 /// whether it was still listed (`false`: gone, with its final status).
 #[derive(Debug, Clone)]
 pub struct Change {
-    /// When, epoch ms.
-    pub at_ms: i64,
+    /// When.
+    pub at_ms: ServerMs,
     /// The job.
     pub job: Job,
     /// Listed by that poll.
@@ -31,32 +32,38 @@ pub struct Fired {
 }
 
 impl SqlStore {
-    /// The changes recorded for `target` up to `until_ms`, in the order they were seen.
-    pub async fn changes(&self, scope: Scope, target: &str, until_ms: i64) -> Result<Vec<Change>> {
+    /// The changes recorded for `target` up to `until`, in the order they were seen.
+    pub async fn changes(&self, scope: Scope, target: &str, until: ServerMs) -> Result<Vec<Change>> {
         let rows = sqlx::query(
             "SELECT job, listed, at_ms FROM job_history WHERE scope = $1 AND target = $2 AND at_ms <= $3 ORDER BY id",
         )
         .bind(scope.as_str())
         .bind(target)
-        .bind(until_ms)
+        .bind(until.0)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
-                Ok(Change { job: decode_job(row)?, listed: row.try_get::<i64, _>(1)? == 1, at_ms: row.try_get(2)? })
+                let (listed, at_ms) = (row.try_get::<i64, _>(1)? == 1, ServerMs(row.try_get(2)?));
+                Ok(Change { job: decode_job(row)?, listed, at_ms })
             })
             .collect()
     }
 
-    /// The firings recorded for `target` in `[since_ms, until_ms]` (the server's clock).
-    pub async fn fired_between(&self, scope: Scope, target: &str, since_ms: i64, until_ms: i64) -> Result<Vec<Fired>> {
+    /// The firings recorded for `target` in `[since, until]`.
+    pub async fn fired_between(
+        &self,
+        scope: Scope,
+        target: &str,
+        (since, until): (ServerMs, ServerMs),
+    ) -> Result<Vec<Fired>> {
         let rows = sqlx::query(
             "SELECT rule, job_id, trig FROM ledger WHERE scope = $1 AND target = $2 AND fired_ms >= $3 AND fired_ms <= $4",
         )
         .bind(scope.as_str())
         .bind(target)
-        .bind(since_ms)
-        .bind(until_ms)
+        .bind(since.0)
+        .bind(until.0)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -69,26 +76,29 @@ impl SqlStore {
             .collect()
     }
 
-    /// When the target was first polled (its baseline) and last polled (the server's clock), if ever.
-    pub async fn polled(&self, scope: Scope, target: &str) -> Result<Option<(i64, i64)>> {
+    /// When the target was first polled (its baseline) and last polled, if ever.
+    pub async fn polled(&self, scope: Scope, target: &str) -> Result<Option<(ServerMs, ServerMs)>> {
         let row = sqlx::query("SELECT baseline_ms, last_poll_ms FROM targets WHERE scope = $1 AND target = $2")
             .bind(scope.as_str())
             .bind(target)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?))).transpose()?)
+        Ok(row.map(|r| Ok::<_, sqlx::Error>((ServerMs(r.try_get(0)?), ServerMs(r.try_get(1)?)))).transpose()?)
     }
 
-    /// The (target, job id) pairs nbwarden cancelled (a cancel action done) in `[since_ms, until_ms]`
-    /// (this machine's clock).
-    pub async fn cancelled_between(&self, scope: Scope, since_ms: i64, until_ms: i64) -> Result<Vec<(String, String)>> {
+    /// The (target, job id) pairs nbwarden cancelled (a cancel action done) in `[since, until]`.
+    pub async fn cancelled_between(
+        &self,
+        scope: Scope,
+        (since, until): (LocalMs, LocalMs),
+    ) -> Result<Vec<(String, String)>> {
         let rows = sqlx::query(
             "SELECT target, job_ids FROM audit WHERE scope = $1 AND action = 'cancel' AND outcome = 'done'
              AND at_ms >= $2 AND at_ms <= $3",
         )
         .bind(scope.as_str())
-        .bind(since_ms)
-        .bind(until_ms)
+        .bind(since.0)
+        .bind(until.0)
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::new();

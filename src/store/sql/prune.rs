@@ -20,7 +20,7 @@ pub(super) async fn run(store: &SqlStore, cutoff: &Cutoff) -> Result<u64> {
         removed += sqlx::query(HISTORY)
             .bind(scope.as_str())
             .bind(&target)
-            .bind(before)
+            .bind(before.0)
             .bind(i64::MAX)
             .execute(pool)
             .await?
@@ -29,7 +29,7 @@ pub(super) async fn run(store: &SqlStore, cutoff: &Cutoff) -> Result<u64> {
     for sql in
         ["DELETE FROM audit WHERE at_ms < $1", "DELETE FROM actions WHERE status <> 'pending' AND updated_ms < $1"]
     {
-        removed += sqlx::query(sql).bind(cutoff.local_ms).execute(pool).await?.rows_affected();
+        removed += sqlx::query(sql).bind(cutoff.local.0).execute(pool).await?.rows_affected();
     }
     Ok(removed + super::runs::prune(store).await? + super::tasks::prune(store).await?)
 }

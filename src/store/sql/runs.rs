@@ -22,7 +22,7 @@ pub(super) async fn insert(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>) ->
                 .bind(c.target)
                 .bind(run.job_id.as_str())
                 .bind(run.item_id.as_str())
-                .bind(run.ended_ms)
+                .bind(run.ended_ms.0)
                 .bind(run.runtime_ms);
         }
         query.execute(&mut **tx).await?;
@@ -31,22 +31,22 @@ pub(super) async fn insert(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>) ->
 }
 
 impl SqlStore {
-    /// The stored runs of a target's items that ended before `before_ms` (server clock), oldest first.
-    pub async fn runs(&self, scope: Scope, target: &str, before_ms: i64) -> Result<Vec<Run>> {
+    /// The stored runs of a target's items that ended before `before`, oldest first.
+    pub async fn runs(&self, scope: Scope, target: &str, before: crate::clock::ServerMs) -> Result<Vec<Run>> {
         let rows = sqlx::query(
             "SELECT item_id, job_id, ended_ms, runtime_ms FROM runs
              WHERE scope = $1 AND target = $2 AND ended_ms < $3 ORDER BY ended_ms, job_id",
         )
         .bind(scope.as_str())
         .bind(target)
-        .bind(before_ms)
+        .bind(before.0)
         .fetch_all(&self.pool)
         .await?;
         let run = |row: &sqlx::any::AnyRow| -> Result<Run> {
             Ok(Run {
                 item_id: row.try_get(0)?,
                 job_id: row.try_get(1)?,
-                ended_ms: row.try_get(2)?,
+                ended_ms: crate::clock::ServerMs(row.try_get(2)?),
                 runtime_ms: row.try_get(3)?,
             })
         };

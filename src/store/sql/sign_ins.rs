@@ -1,6 +1,7 @@
 //! Refused sign-ins per account, so that every process waits as long as the last one said.
 
 use crate::arcgis::signin::{History, Refusal, RefusalKind};
+use crate::clock::LocalMs;
 use crate::store::Result;
 use sqlx::{Any, Pool, Row};
 use std::collections::HashMap;
@@ -12,7 +13,7 @@ pub(super) async fn load(pool: &Pool<Any>) -> Result<HashMap<String, History>> {
     let mut by_account: HashMap<String, Vec<Refusal>> = HashMap::new();
     for row in &rows {
         by_account.entry(row.try_get(0)?).or_default().push(Refusal {
-            at_ms: row.try_get(1)?,
+            at: LocalMs(row.try_get(1)?),
             kind: RefusalKind::parse(&row.try_get::<String, _>(2)?),
             credentials: row.try_get::<i64, _>(3)? as u16,
             message: row.try_get(4)?,
@@ -31,7 +32,7 @@ pub(super) async fn record(pool: &Pool<Any>, account: &str, refusal: Option<&Ref
         "INSERT INTO sign_in_refusals (account, at_ms, kind, credentials, message) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(account)
-    .bind(r.at_ms)
+    .bind(r.at.0)
     .bind(r.kind.as_str())
     .bind(i64::from(r.credentials))
     .bind(&r.message)

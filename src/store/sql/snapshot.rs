@@ -33,13 +33,13 @@ impl SqlStore {
     }
 
     /// Forgets ledger entries whose job is no longer listed and fired last before the cut.
-    pub(super) async fn prune_ledger(&self, scope: Scope, target: &str, before_ms: i64) -> Result<u64> {
+    pub(super) async fn prune_ledger(&self, scope: Scope, target: &str, before: crate::clock::ServerMs) -> Result<u64> {
         let stale = sqlx::query(
             "SELECT job_id FROM ledger WHERE scope = $1 AND target = $2 GROUP BY job_id HAVING MAX(fired_ms) < $3",
         )
         .bind(scope.as_str())
         .bind(target)
-        .bind(before_ms)
+        .bind(before.0)
         .fetch_all(&self.pool)
         .await?;
         if stale.is_empty() {

@@ -4,6 +4,7 @@
 
 use super::SqlStore;
 use crate::arcgis::tasks::TaskRun;
+use crate::clock::ServerMs;
 use crate::store::{PollCommit, Result, Scope};
 use crate::task_diff::Seen;
 use sqlx::{Any, Row, Transaction};
@@ -63,8 +64,8 @@ async fn write_run(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>, task_id: &
     .bind(task_id)
     .bind(run.id.as_str())
     .bind(run.status.as_str())
-    .bind(run.created_ms)
-    .bind(run.modified_ms)
+    .bind(run.created_ms.map(|at| at.0))
+    .bind(run.modified_ms.map(|at| at.0))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -114,8 +115,8 @@ impl SqlStore {
             Ok(TaskRun {
                 id: row.try_get(0)?,
                 status: row.try_get(1)?,
-                created_ms: row.try_get(2)?,
-                modified_ms: row.try_get(3)?,
+                created_ms: row.try_get::<Option<i64>, _>(2)?.map(ServerMs),
+                modified_ms: row.try_get::<Option<i64>, _>(3)?.map(ServerMs),
             })
         };
         rows.iter().map(run).collect()

@@ -204,7 +204,7 @@ async fn queued_actions_retry_then_finish_in_the_audit_trail(backend: Backend) {
     let (_dir, store) = open(backend).await;
     let ids = store.commit_poll(&queuing("prod", vec![planned("a"), planned("b")])).await.unwrap();
     assert_eq!(ids.len(), 2);
-    let now = crate::arcgis::auth::local_now_ms();
+    let now = crate::clock::LocalMs(crate::arcgis::auth::local_now_ms());
     let due = store.due_actions(Scope::Real, now, 0, 64).await.unwrap();
     assert_eq!(due.iter().map(|q| q.planned.jobs[0].id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     let pages = [
@@ -216,15 +216,11 @@ async fn queued_actions_retry_then_finish_in_the_audit_trail(backend: Backend) {
         [vec![ids[0]], vec![ids[1]]],
         "a page at a time"
     );
-    assert_eq!(store.cancels_since(Scope::Real, "prod", crate::clock::LocalMs(now - 60_000), false).await.unwrap(), 2);
-    assert_eq!(
-        store.cancels_since(Scope::Real, "prod", crate::clock::LocalMs(now - 60_000), true).await.unwrap(),
-        0,
-        "none planned"
-    );
+    assert_eq!(store.cancels_since(Scope::Real, "prod", now - 60_000, false).await.unwrap(), 2);
+    assert_eq!(store.cancels_since(Scope::Real, "prod", now - 60_000, true).await.unwrap(), 0, "none planned");
 
     store
-        .record_attempt(ids[0], &Attempt::Retry { next_ms: now + 60_000, detail: "503".into(), progress: None }, now)
+        .record_attempt(ids[0], &Attempt::Retry { next: now + 60_000, detail: "503".into(), progress: None }, now)
         .await
         .unwrap();
     store
@@ -249,28 +245,16 @@ async fn the_hourly_cancel_count_includes_finished_cancels(backend: Backend) {
     log.action = ActionConfig::Log(Default::default());
     let planned = ["done", "failed", "skipped", "waiting", "running"].map(planned).to_vec();
     let ids = store.commit_poll(&queuing("prod", [planned, vec![log]].concat())).await.unwrap();
-    let now = crate::arcgis::auth::local_now_ms();
+    let now = crate::clock::LocalMs(crate::arcgis::auth::local_now_ms());
     let outcomes = [Outcome::Done, Outcome::Failed, Outcome::Skipped];
     for (id, outcome) in ids.iter().zip(outcomes) {
         store.record_attempt(*id, &Attempt::Final { outcome, detail: String::new() }, now).await.unwrap();
     }
     sqlx::query("UPDATE actions SET status = 'running' WHERE id = $1").bind(ids[4]).execute(&store.pool).await.unwrap();
     let hour_ago = now - 3_600_000;
-    assert_eq!(
-        store.cancels_since(Scope::Real, "prod", crate::clock::LocalMs(hour_ago), false).await.unwrap(),
-        3,
-        "done, waiting, running"
-    );
-    assert_eq!(
-        store.cancels_since(Scope::Real, "prod", crate::clock::LocalMs(now + 60_000), false).await.unwrap(),
-        0,
-        "queued before"
-    );
-    assert_eq!(
-        store.cancels_since(Scope::Real, "other", crate::clock::LocalMs(hour_ago), false).await.unwrap(),
-        0,
-        "per target"
-    );
+    assert_eq!(store.cancels_since(Scope::Real, "prod", hour_ago, false).await.unwrap(), 3, "done, waiting, running");
+    assert_eq!(store.cancels_since(Scope::Real, "prod", now + 60_000, false).await.unwrap(), 0, "queued before");
+    assert_eq!(store.cancels_since(Scope::Real, "other", hour_ago, false).await.unwrap(), 0, "per target");
 }
 on_both!(the_hourly_cancel_count_includes_finished_cancels);
 
@@ -285,7 +269,7 @@ async fn an_action_is_queued_only_by_the_commit_that_recorded_its_firing(backend
     let mut batch = planned("a");
     batch.jobs.push(job("b", Status::Executing));
     let ids = store.commit_poll(&queuing("prod", vec![batch])).await.unwrap();
-    let queued = store.due_actions(Scope::Real, i64::MAX / 2, first[0], 64).await.unwrap();
+    let queued = store.due_actions(Scope::Real, crate::clock::LocalMs(i64::MAX / 2), first[0], 64).await.unwrap();
     assert_eq!(ids.len(), 1);
     assert_eq!(queued[0].planned.job_ids(), ["b"], "the batch went out with the one new job only");
 }

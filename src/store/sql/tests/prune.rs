@@ -2,6 +2,7 @@
 //! (never pending ones), a job's ledger goes as a whole, each target cut on its own server clock.
 
 use super::*;
+use crate::clock::{LocalMs, Offset, ServerMs};
 
 async fn pruning_keeps_what_is_still_listed(backend: Backend) {
     let (_dir, mut store) = open(backend).await;
@@ -29,7 +30,7 @@ async fn pruning_keeps_what_is_still_listed(backend: Backend) {
         1,
         "gone before the window"
     );
-    let removed = store.prune(&Cutoff { local_ms: 2_000, servers: Vec::new() }).await.unwrap();
+    let removed = store.prune(&Cutoff { local: LocalMs(2_000), servers: Vec::new() }).await.unwrap();
     assert_eq!(removed, 4, "the ledger of the gone job, and the three history rows (both listed, one gone)");
     let state = store.load_target(Scope::Real, "prod").await.unwrap();
     assert!(
@@ -49,7 +50,7 @@ async fn pruning_clears_old_audit_lines_and_finished_actions_but_never_pending_o
     let (_dir, store) = open(backend).await;
     let ids = store.commit_poll(&queuing("prod", vec![planned("a"), planned("b")])).await.unwrap();
     let done = Attempt::Final { outcome: Outcome::Done, detail: "ok".into() };
-    store.record_attempt(ids[0], &done, 1_000).await.unwrap();
+    store.record_attempt(ids[0], &done, crate::clock::LocalMs(1_000)).await.unwrap();
     let report = ActionReport {
         target: "prod".into(),
         rule: "r".into(),
@@ -59,15 +60,15 @@ async fn pruning_clears_old_audit_lines_and_finished_actions_but_never_pending_o
         detail: String::new(),
         shadow: false,
     };
-    let audited = PollCommit { audit: vec![AuditEntry { at_ms: 500, report }], ..commit("prod", &[], &[]) };
+    let audited = PollCommit { audit: vec![AuditEntry { at: LocalMs(500), report }], ..commit("prod", &[], &[]) };
     store.commit_poll(&audited).await.unwrap();
     let (actions, audit) = (count(&store, "actions").await, count(&store, "audit").await);
     assert_eq!((actions, audit), (2, 2), "one finished and one pending action; two audit lines");
-    let far_future = Cutoff { local_ms: i64::MAX / 2, servers: Vec::new() };
+    let far_future = Cutoff { local: LocalMs(i64::MAX / 2), servers: Vec::new() };
     store.prune(&far_future).await.unwrap();
     assert_eq!(count(&store, "audit").await, 0);
     assert_eq!(count(&store, "actions").await, 1, "the pending action stays, however old");
-    assert_eq!(store.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap()[0].id, ids[1]);
+    assert_eq!(store.due_actions(Scope::Real, crate::clock::LocalMs(i64::MAX / 2), 0, 64).await.unwrap()[0].id, ids[1]);
 }
 on_both!(pruning_clears_old_audit_lines_and_finished_actions_but_never_pending_ones);
 
@@ -97,10 +98,10 @@ async fn a_job_ledger_goes_as_a_whole_and_each_target_is_cut_on_its_server_clock
     // Local cut at 2 000; "ahead"'s server runs 10 s ahead of this machine, "behind" 10 s behind.
     let cutoff = Cutoff::ago(
         std::time::Duration::from_millis(1_000),
-        3_000,
-        &[("ahead".into(), 10_000), ("behind".into(), -10_000)],
+        LocalMs(3_000),
+        &[("ahead".into(), Offset(10_000)), ("behind".into(), Offset(-10_000))],
     );
-    assert_eq!(cutoff.servers, [("ahead".to_string(), 12_000), ("behind".to_string(), -8_000)]);
+    assert_eq!(cutoff.servers, [("ahead".to_string(), ServerMs(12_000)), ("behind".to_string(), ServerMs(-8_000))]);
     store.prune(&cutoff).await.unwrap();
     let ahead = store.load_target(Scope::Real, "ahead").await.unwrap();
     assert!(
@@ -112,9 +113,9 @@ async fn a_job_ledger_goes_as_a_whole_and_each_target_is_cut_on_its_server_clock
     assert!(behind.ledger.fired("r", "gone", &crate::ledger::Cause::Poll), "cut at -8 000 on its clock: kept");
     // The in-memory ledger follows the same rule: the whole job, by its newest firing.
     let mut memory = crate::ledger::LedgerIndex::default();
-    memory.record("r", "gone", &crate::ledger::Cause::Poll, 1_000);
-    memory.record("r", "gone", &crate::ledger::Cause::Disappeared, 5_000);
-    assert_eq!(memory.prune(3_000, |_| false), 0, "the newest firing is after the cut: the job stays whole");
+    memory.record("r", "gone", &crate::ledger::Cause::Poll, ServerMs(1_000));
+    memory.record("r", "gone", &crate::ledger::Cause::Disappeared, ServerMs(5_000));
+    assert_eq!(memory.prune(ServerMs(3_000), |_| false), 0, "the newest firing is after the cut: the job stays whole");
     let mut sql = commit("solo", &[], &["gone"]);
     sql.ledger = vec![LedgerRecord {
         rule: "r".into(),
@@ -132,7 +133,7 @@ async fn a_job_ledger_goes_as_a_whole_and_each_target_is_cut_on_its_server_clock
         trigger: crate::ledger::Cause::Disappeared,
     }];
     store.commit_poll(&newer).await.unwrap();
-    store.prune(&Cutoff { local_ms: 0, servers: vec![("solo".into(), 3_000)] }).await.unwrap();
+    store.prune(&Cutoff { local: LocalMs(0), servers: vec![("solo".into(), ServerMs(3_000))] }).await.unwrap();
     let solo = store.load_target(Scope::Real, "solo").await.unwrap();
     assert!(
         solo.ledger.fired("r", "gone", &crate::ledger::Cause::Poll)

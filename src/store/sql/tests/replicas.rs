@@ -126,20 +126,27 @@ async fn a_takeover_raises_the_epoch_and_fences_the_old_holder() {
     poll.actions = vec![super::planned("j1")];
     poll.ledger = poll.actions[0].fired(&crate::ledger::Cause::Poll);
     let ids = store_a.commit_poll(&poll).await.unwrap();
-    assert_eq!(store_a.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap().len(), 1, "claimed by a");
-    assert!(store_a.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap().is_empty(), "running: not again");
+    assert_eq!(
+        store_a.due_actions(Scope::Real, crate::clock::LocalMs(i64::MAX / 2), 0, 64).await.unwrap().len(),
+        1,
+        "claimed by a"
+    );
+    assert!(
+        store_a.due_actions(Scope::Real, crate::clock::LocalMs(i64::MAX / 2), 0, 64).await.unwrap().is_empty(),
+        "running: not again"
+    );
 
     // a stops renewing (paused); its lease runs out and b takes the target over.
     expire_all(&store_a).await;
     b.round(&["t1".to_string()]).await.unwrap();
     assert_eq!(b.held(), [("t1".to_string(), 2)], "epoch raised by one");
-    let resumed = store_b.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap();
+    let resumed = store_b.due_actions(Scope::Real, crate::clock::LocalMs(i64::MAX / 2), 0, 64).await.unwrap();
     assert_eq!(resumed.iter().map(|q| q.id).collect::<Vec<_>>(), ids, "a's claimed action is b's to resume");
 
     // a wakes up: every write about t1 loses the race.
     let done = Attempt::Final { outcome: Outcome::Done, detail: "cancelled".into() };
     let fenced = |r: Result<()>| matches!(r, Err(Error::Fenced(t)) if t == "t1");
-    assert!(fenced(store_a.record_attempt(ids[0], &done, 2_000).await), "the outcome");
+    assert!(fenced(store_a.record_attempt(ids[0], &done, crate::clock::LocalMs(2_000)).await), "the outcome");
     assert!(
         fenced(
             store_a.commit_poll(&PollCommit::new(Scope::Real, "t1", crate::clock::ServerMs(2_000))).await.map(|_| ())
@@ -150,8 +157,11 @@ async fn a_takeover_raises_the_epoch_and_fences_the_old_holder() {
     let check = CancelCheck { job_id: "j1".into(), rule: "r".into(), polls_left: 3 };
     assert!(fenced(store_a.add_cancel_check(Scope::Real, "t1", &check).await), "a cancel check");
     assert!(a.holds("t1").is_none(), "a knows it lost the lease");
-    assert!(store_a.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap().is_empty(), "and claims nothing");
-    store_b.record_attempt(ids[0], &done, 2_000).await.expect("the holder records");
+    assert!(
+        store_a.due_actions(Scope::Real, crate::clock::LocalMs(i64::MAX / 2), 0, 64).await.unwrap().is_empty(),
+        "and claims nothing"
+    );
+    store_b.record_attempt(ids[0], &done, crate::clock::LocalMs(2_000)).await.expect("the holder records");
 }
 
 /// Two processes with the same `ha.replica` (its default is the host name): a new one takes
@@ -169,7 +179,7 @@ async fn a_stale_process_of_the_same_replica_name_is_fenced_by_the_epoch() {
     assert_eq!(new.held(), [("t1".to_string(), 2)], "the same name, a new process: epoch + 1");
     let done = Attempt::Final { outcome: Outcome::Done, detail: "cancelled".into() };
     let fenced = |r: Result<()>| matches!(r, Err(Error::Fenced(t)) if t == "t1");
-    assert!(fenced(old_store.record_attempt(ids[0], &done, 2_000).await), "the outcome");
+    assert!(fenced(old_store.record_attempt(ids[0], &done, crate::clock::LocalMs(2_000)).await), "the outcome");
     assert!(
         fenced(
             old_store.commit_poll(&PollCommit::new(Scope::Real, "t1", crate::clock::ServerMs(2_000))).await.map(|_| ())
@@ -177,7 +187,7 @@ async fn a_stale_process_of_the_same_replica_name_is_fenced_by_the_epoch() {
         "a poll"
     );
     assert!(old.holds("t1").is_none(), "the old process knows it lost the lease");
-    new_store.record_attempt(ids[0], &done, 2_000).await.expect("the new process records");
+    new_store.record_attempt(ids[0], &done, crate::clock::LocalMs(2_000)).await.expect("the new process records");
 }
 
 #[tokio::test]
@@ -201,7 +211,7 @@ async fn progress_journaled_by_a_holder_is_what_its_successor_resumes_from() {
     poll.actions = vec![super::planned("j1")];
     poll.ledger = poll.actions[0].fired(&crate::ledger::Cause::Poll);
     let ids = store_a.commit_poll(&poll).await.unwrap();
-    let claimed = store_a.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap();
+    let claimed = store_a.due_actions(Scope::Real, crate::clock::LocalMs(i64::MAX / 2), 0, 64).await.unwrap();
     assert_eq!(claimed.len(), 1);
     // a serves one recipient, records it, and is killed before the action's outcome.
     let store_a: Arc<dyn Store> = Arc::new(store_a);
@@ -211,7 +221,7 @@ async fn progress_journaled_by_a_holder_is_what_its_successor_resumes_from() {
     drop(journal);
     sqlx::query("UPDATE leases SET expires_ms = 0").execute(&store_b.pool).await.unwrap();
     b.round(&["t1".to_string()]).await.unwrap();
-    let resumed = store_b.due_actions(Scope::Real, i64::MAX / 2, 0, 64).await.unwrap();
+    let resumed = store_b.due_actions(Scope::Real, crate::clock::LocalMs(i64::MAX / 2), 0, 64).await.unwrap();
     assert_eq!(resumed.len(), 1, "b resumes a's action");
     assert_eq!(resumed[0].planned.settled, ["joe@example.com"], "without the recipient a already served");
     a.round(&["t1".to_string()]).await.unwrap();

@@ -15,8 +15,8 @@ fn seen(id: &str, failures: u32) -> Seen {
         item_id: None,
         cron: Some("0 2 * * *".into()),
         interval_seconds: None,
-        start_ms: Some(1),
-        last_start_ms: Some(2),
+        start_ms: Some(crate::clock::ServerMs(1)),
+        last_start_ms: Some(crate::clock::ServerMs(2)),
         active: true,
         state: Some("active".into()),
     };
@@ -24,7 +24,12 @@ fn seen(id: &str, failures: u32) -> Seen {
 }
 
 fn run(n: i64, status: &str) -> TaskRun {
-    TaskRun { id: format!("r{n}"), status: status.into(), created_ms: Some(n), modified_ms: None }
+    TaskRun {
+        id: format!("r{n}"),
+        status: status.into(),
+        created_ms: Some(crate::clock::ServerMs(n)),
+        modified_ms: None,
+    }
 }
 
 fn read(changed: Vec<Seen>, removed: &[&str], runs: Vec<(String, TaskRun)>) -> Option<TaskCommit> {
@@ -51,7 +56,7 @@ async fn a_tasks_read_round_trips_and_only_its_changes_are_written(backend: Back
     assert_eq!(store.load_target(Scope::Dry, "t").await.unwrap().tasks, None, "the dry run's scope is apart");
     let many = (0..105).map(|n| ("a".to_string(), run(n + 10, "succeeded"))).collect();
     store.commit_poll(&PollCommit { tasks: read(vec![], &[], many), ..commit("t", &[], &[]) }).await.unwrap();
-    store.prune(&crate::store::Cutoff { local_ms: 0, ..Default::default() }).await.unwrap();
+    store.prune(&crate::store::Cutoff { local: crate::clock::LocalMs(0), ..Default::default() }).await.unwrap();
     let kept = store.task_runs(Scope::Real, "t", "a").await.unwrap();
     assert_eq!((kept.len(), kept[0].id.as_str()), (100, "r15"), "the newest 100 (r1, r2 and r10…r14 went)");
 }
