@@ -6,7 +6,7 @@
 
 use crate::arcgis::Job;
 use crate::clock::{Offset, ServerMs};
-use crate::config::LimitsConfig;
+use crate::config::{LimitsConfig, ProtectConfig};
 use crate::cycle::{next_slot, Core, Decision, Limits, PollDecision, MAX_EXTRA_POLLS};
 use crate::rules::{RuleSet, Trigger};
 use crate::usual::Usual;
@@ -51,6 +51,7 @@ struct Driver<'a> {
     rules: &'a RuleSet,
     target: &'a str,
     limits: &'a LimitsConfig,
+    protect: &'a ProtectConfig,
     zone: Option<chrono_tz::Tz>,
     core: Core,
     /// Jobs no longer listed, with when they were last seen (the store's history, for digests).
@@ -76,7 +77,7 @@ struct Driver<'a> {
 /// polls after a crossing the extra polls missed, while a streak is pending, after firings a limit
 /// held back, and all of them when a rule repeats.
 pub fn replay(
-    (rules, target, limits): (&RuleSet, &str, &LimitsConfig),
+    (rules, target, (limits, protect)): (&RuleSet, &str, (&LimitsConfig, &ProtectConfig)),
     polls: impl IntoIterator<Item = Poll>,
     stored: Option<Usual>,
     zone: Option<chrono_tz::Tz>,
@@ -87,6 +88,7 @@ pub fn replay(
         rules,
         target,
         limits,
+        protect,
         zone,
         core,
         gone: BTreeMap::new(),
@@ -156,7 +158,7 @@ impl Driver<'_> {
         let hour_ago = poll.at_ms - 3_600_000;
         self.cancels.0.retain(|(at, _)| *at >= hour_ago);
         let (recent, shadow) = (self.cancels.since(hour_ago, false), self.cancels.since(hour_ago, true));
-        let limits = Limits { config: self.limits, recent, shadow: Some(shadow) };
+        let limits = Limits { config: self.limits, recent, shadow: Some(shadow), protect: self.protect };
         let decided = self.core.decide(self.rules, self.target, &observed, limits);
         for action in decided.decision.actions.iter().filter(|a| a.action.is_destructive()) {
             let shadow = self.rules.get(&action.rule).is_some_and(|r| r.shadow);

@@ -1,6 +1,6 @@
-//! Usual runtimes (pure; no I/O): the last completed runs of each notebook item on one target,
-//! which `runtime_over_usual` compares a job with, and the item ids read from job resources when
-//! the job list does not carry them.
+//! What is known of one target's notebook items (pure; no I/O): the last completed runs of each,
+//! which `runtime_over_usual` compares a job with; the item ids read from job resources when the
+//! job list does not carry them; and each item's title and owner, read once from Portal.
 
 use crate::arcgis::{Job, Phase};
 use crate::clock::ServerMs;
@@ -33,13 +33,26 @@ pub struct Baseline {
     pub median_ms: Option<i64>,
 }
 
-/// The usual runtimes of one target's notebook items.
+/// A notebook item as Portal describes it (`content/items/<id>`), read once per item.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Notebook {
+    /// Its title; `None` when Portal did not give it (see `why`).
+    pub title: Option<String>,
+    /// Its owner.
+    pub owner: Option<String>,
+    /// Why the title is not known, for people (the item is gone, or not shared with the account).
+    pub why: Option<String>,
+}
+
+/// The usual runtimes of one target's notebook items, and what else is known of them.
 #[derive(Debug, Clone, Default)]
 pub struct Usual {
     /// Per item, the runtimes of its last runs, oldest first.
     runs: HashMap<String, VecDeque<i64>>,
     /// Item ids read from job resources, by job id, while the job is listed.
     items: HashMap<String, String>,
+    /// Per item id, its title and owner as read from Portal.
+    notebooks: HashMap<String, Notebook>,
 }
 
 static EMPTY: LazyLock<Usual> = LazyLock::new(Usual::default);
@@ -131,6 +144,26 @@ impl Usual {
             self.add(&run.item_id, run.runtime_ms);
         }
         runs
+    }
+
+    /// The notebook item of the job, as read from Portal.
+    pub fn notebook_of(&self, job: &Job) -> Option<&Notebook> {
+        self.notebooks.get(self.item_of(job)?)
+    }
+
+    /// The title of the job's notebook item, when Portal gave it.
+    pub fn title_of(&self, job: &Job) -> Option<&str> {
+        self.notebook_of(job)?.title.as_deref()
+    }
+
+    /// Whether item `item_id` was read from Portal already (whatever the answer).
+    pub fn knows_notebook(&self, item_id: &str) -> bool {
+        self.notebooks.contains_key(item_id)
+    }
+
+    /// Remembers what Portal said of item `item_id`.
+    pub fn learn_notebook(&mut self, item_id: &str, notebook: Notebook) {
+        self.notebooks.insert(item_id.to_string(), notebook);
     }
 
     /// The job's item id: from the list, else read from its resource.

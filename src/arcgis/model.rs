@@ -172,6 +172,10 @@ pub struct Job {
     /// copies firings carry to the actions, never in snapshots or history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_title: Option<String>,
+    /// The notebook item's title, as Portal gives it: set on the copies firings carry to the
+    /// actions, never in snapshots or history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 impl Job {
@@ -191,6 +195,7 @@ impl Job {
             cancelled_flag: false,
             messages: Vec::new(),
             task_title: None,
+            title: None,
         }
     }
 

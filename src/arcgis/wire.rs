@@ -107,6 +107,7 @@ impl WireJob {
             cancelled_flag: self.custom_attributes.and_then(|c| c.is_cancelled).unwrap_or(false),
             messages: message_texts(self.messages),
             task_title: None,
+            title: None,
         })
     }
 

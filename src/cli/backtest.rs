@@ -85,7 +85,8 @@ pub async fn report(setup: Setup, options: Options) -> anyhow::Result<String> {
         // Runs recorded live (a rule with `runtime_over_usual` was loaded), else those of the first poll.
         let stored = store.runs(Scope::Real, &target.name, since).await?;
         let usual = (!stored.is_empty()).then(|| Usual::from_runs(stored));
-        let steps = replay((&rules, &target.name, &target.limits), polls, usual, None, Some(interval));
+        let guards = (&target.limits, &target.protect);
+        let steps = replay((&rules, &target.name, guards), polls, usual, None, Some(interval));
         firings.extend(described(&target.name, &steps, &*source, &services).await);
         held_back(&target.name, &steps, &mut held);
         let task_steps = task_steps(&store, target, &rules, (since, until), &mut untested).await?;

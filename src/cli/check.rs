@@ -61,6 +61,7 @@ pub async fn run(explicit: Option<&Path>, probe_targets: bool) -> anyhow::Result
         let _ = writeln!(out, "warning: http.listen {listen} serves /metrics, /healthz and /status beyond this machine: anyone who can reach the port reads the targets, rules and recent actions; prefer 127.0.0.1 (behind a proxy) or a firewall; requests must name an IP address, localhost or one of http.hosts");
     }
     task_rule_notes(&config, &rules, &mut out);
+    protect_notes(&config, &rules, &mut out);
     if let Some(ha) = &config.ha {
         let _ = writeln!(out, "replicas: this one is \"{}\", leases last {}", ha.replica_name(), ha.lease_ttl);
     }
@@ -172,6 +173,27 @@ fn task_rule_notes(config: &crate::config::Config, rules: &RuleSet, out: &mut St
     }
 }
 
+/// A warning for each `not:` of a cancelling rule that repeats an entry of the protection list
+/// of a target it applies to: the list already keeps every rule's cancels off it.
+fn protect_notes(config: &crate::config::Config, rules: &RuleSet, out: &mut String) {
+    for target in &config.targets {
+        let protect = &target.protect;
+        for rule in rules.rules.iter().filter(|r| r.cancels() && r.applies_to(&target.name)) {
+            for condition in rule.conditions.iter().filter(|c| c.negated) {
+                let (list, values, entries) = match &condition.test {
+                    Test::Username(values) => ("users", values, &protect.users),
+                    Test::ItemId(values) => ("items", values, &protect.items),
+                    Test::Title(values) => ("titles", values, &protect.titles),
+                    _ => continue,
+                };
+                for value in values.iter().filter(|v| entries.iter().any(|e| e.eq_ignore_ascii_case(v))) {
+                    let _ = writeln!(out, "warning: rule \"{}\": `{}: {{ not: {value} }}` repeats protect.{list} of target \"{}\", which already keeps every rule's cancels off it; the `not:` can go", rule.name, condition.key, target.name);
+                }
+            }
+        }
+    }
+}
+
 /// With `tasks:`, whether the org's scheduled tasks can be read, and how many there are.
 async fn tasks_line(target: &TargetConfig, client: &Client, out: &mut String) -> bool {
     if target.tasks.is_none() {
@@ -269,7 +291,8 @@ fn field_of(test: &Test) -> Option<&'static str> {
         Test::Type(_) => "type",
         Test::Username(_) => "username",
         Test::RuntimeOver(_) | Test::RuntimeUnder(_) => "start time",
-        Test::ItemId(_) => "item_id",
+        // The title is read from Portal by the job's item id.
+        Test::ItemId(_) | Test::Title(_) => "item_id",
         Test::RuntimeName(_) => "runtime_name",
         Test::Scheduled(_) => "task (scheduled)",
         Test::ExceedsOwnTimeout(_) => "timeout",

@@ -7,7 +7,7 @@
 use crate::actions::{template, ActionConfig, DEFAULT_SUBJECT, OWNER};
 use crate::arcgis::{Job, Status};
 use crate::clock::ServerMs;
-use crate::config::{parse_yaml, ConfigDuration, LimitsConfig};
+use crate::config::{parse_yaml, ConfigDuration, LimitsConfig, ProtectConfig};
 use crate::replay::{replay, Poll, Step};
 use crate::rules::RuleSet;
 use anyhow::{anyhow, Context};
@@ -33,6 +33,9 @@ struct TestFile {
     /// The target's limits (default: nbwarden's).
     #[serde(default)]
     limits: Option<LimitsConfig>,
+    /// The target's protection list (default: none).
+    #[serde(default)]
+    protect: ProtectConfig,
     /// The polls, in time order.
     #[serde(default)]
     polls: Vec<TestPoll>,
@@ -214,7 +217,8 @@ fn run_file(file: &Path) -> anyhow::Result<Vec<String>> {
     let polls: Vec<Poll> = test.polls.iter().map(poll).collect();
     // Schedule rules without `timezone:` run in UTC here, so that a test passes on every machine.
     let limits = test.limits.clone().unwrap_or_default();
-    let steps = replay((&rules, &test.target, &limits), polls, None, Some(chrono_tz::UTC), None);
+    let guards = (&limits, &test.protect);
+    let steps = replay((&rules, &test.target, guards), polls, None, Some(chrono_tz::UTC), None);
     let reads = test.reads.iter().map(read).collect();
     let task_steps = crate::replay::replay_tasks(&rules, &test.target, reads, chrono_tz::UTC);
     Ok(compare(&test, &[("poll", &steps), ("read", &task_steps)]))

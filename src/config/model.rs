@@ -87,6 +87,9 @@ pub struct TargetConfig {
     /// Blast-radius limits for destructive actions.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// What no destructive action ever touches, whatever the rule.
+    #[serde(default)]
+    pub protect: ProtectConfig,
     /// Also watch the org's scheduled notebook tasks.
     #[serde(default)]
     pub tasks: Option<TasksConfig>,
@@ -192,6 +195,22 @@ impl PollConfig {
             _ => self.interval(),
         }
     }
+}
+
+/// `protect:`: users, notebook items and titles (globs) that no rule cancels or closes. Their jobs
+/// are still watched and e-mailed about.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectConfig {
+    /// Usernames, e.g. `svc_*`.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// Notebook item ids.
+    #[serde(default)]
+    pub items: Vec<String>,
+    /// Notebook titles, e.g. `Nightly *`.
+    #[serde(default)]
+    pub titles: Vec<String>,
 }
 
 /// `limits:`.

@@ -5,7 +5,7 @@
 use super::{plan, Budget, Core, Decision};
 use crate::arcgis::{Job, Phase};
 use crate::clock::ServerMs;
-use crate::config::LimitsConfig;
+use crate::config::{LimitsConfig, ProtectConfig};
 use crate::diff::{diff, snapshot, Delta, JobEvent, Snapshot};
 use crate::ledger::Streaks;
 use crate::plan::LedgerRecord;
@@ -57,6 +57,8 @@ pub struct Limits<'a> {
     pub recent: u32,
     /// Shadow rules' planned cancels in the last hour, when they have a budget of their own.
     pub shadow: Option<u32>,
+    /// `protect:` of the target: what no destructive action touches.
+    pub protect: &'a ProtectConfig,
 }
 
 impl Limits<'_> {
@@ -142,7 +144,7 @@ impl Core {
         let mut evaluation = rules.evaluate(&input);
         self.name_tasks(&mut evaluation.firings);
         let mut budget = limits.budget(observed.running());
-        let decision = plan(rules, target, &evaluation.firings, &mut budget, observed.at);
+        let decision = plan(rules, target, &evaluation.firings, (&mut budget, limits.protect), observed.at);
         PollDecision { evaluation, decision }
     }
 

@@ -1,10 +1,12 @@
 //! Planning (pure): firings become ledger records and planned actions within the blast-radius
 //! budget; when a limit binds, the most overdue cancels go first.
 
+use super::protection::protected_by;
 use super::Budget;
 use crate::actions::ActionConfig;
 use crate::arcgis::Job;
 use crate::clock::{LocalMs, ServerMs};
+use crate::config::ProtectConfig;
 use crate::diff::EventInfo;
 use crate::plan::{ActionReport, LedgerRecord, Outcome, Planned};
 use crate::rules::{Firing, Rule, RuleSet, TaskFiring};
@@ -20,17 +22,32 @@ pub struct Decision {
     pub actions: Vec<Planned>,
     /// Firings over a limit: reported, not recorded, so they fire again when the budget allows.
     pub suppressed: Vec<ActionReport>,
+    /// Destructive actions left out because the target's `protect:` covers the job (the firing
+    /// is recorded and its other actions go out): reported, `skipped`.
+    pub protected: Vec<ActionReport>,
 }
 
 /// Plans the firings of one poll of `target` (pure). Batched actions (e-mail) of one rule go out
-/// as one planned action listing every job of the poll.
-pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budget, now: ServerMs) -> Decision {
+/// as one planned action listing every job of the poll. A job `protect` covers is never the
+/// object of a destructive action and takes nothing from the budget.
+pub fn plan(
+    rules: &RuleSet,
+    target: &str,
+    firings: &[Firing],
+    (budget, protect): (&mut Budget, &ProtectConfig),
+    now: ServerMs,
+) -> Decision {
     let mut plan = Decision::default();
     let mut batches: HashMap<(usize, usize), usize> = HashMap::new();
-    let granted = grant(rules, firings, budget, now);
+    let protection: Vec<Option<String>> = firings
+        .iter()
+        .map(|f| rules.rules[f.rule].cancels().then(|| protected_by(protect, &f.job)).flatten())
+        .collect();
+    let granted = grant(rules, firings, &protection, budget, now);
     for (position, firing) in firings.iter().enumerate() {
         let rule = &rules.rules[firing.rule];
-        if rule.cancels() && !granted.contains(&position) {
+        let protected = protection[position].as_deref();
+        if rule.cancels() && protected.is_none() && !granted.contains(&position) {
             let budget = budget.of(rule.shadow);
             let detail = format!("limit reached: {}; fires again when the budget allows", budget.reason);
             let ids = [firing.job.id.clone()];
@@ -40,6 +57,12 @@ pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budg
         }
         plan.ledger.push(record(rule, firing.job.id.clone(), firing.trigger.clone()));
         for (index, action) in rule.actions.iter().enumerate() {
+            if let (Some(entry), true) = (protected, action.is_destructive()) {
+                let detail = format!("not done: {entry} of target {target} protects this job");
+                let ids = [firing.job.id.clone()];
+                plan.protected.push(report(target, rule, action, &ids, Outcome::Skipped, &detail));
+                continue;
+            }
             if let Some(&at) = batches.get(&(firing.rule, index)) {
                 plan.actions[at].jobs.push(firing.job.clone());
                 continue;
@@ -55,9 +78,17 @@ pub fn plan(rules: &RuleSet, target: &str, firings: &[Firing], budget: &mut Budg
 
 /// The destructive firings the budget allows (their positions): when it binds, the most overdue
 /// go first (SPEC §4.14): the furthest past its rule's `runtime_over`, then the longest running,
-/// then by job id, so that a limit never spares the worst runaway for a newer one.
-fn grant(rules: &RuleSet, firings: &[Firing], budget: &mut Budget, now: ServerMs) -> HashSet<usize> {
-    let mut destructive: Vec<usize> = (0..firings.len()).filter(|&i| rules.rules[firings[i].rule].cancels()).collect();
+/// then by job id, so that a limit never spares the worst runaway for a newer one. Protected
+/// jobs are not cancelled, so they take nothing.
+fn grant(
+    rules: &RuleSet,
+    firings: &[Firing],
+    protection: &[Option<String>],
+    budget: &mut Budget,
+    now: ServerMs,
+) -> HashSet<usize> {
+    let cancels = |i: usize| rules.rules[firings[i].rule].cancels() && protection[i].is_none();
+    let mut destructive: Vec<usize> = (0..firings.len()).filter(|&i| cancels(i)).collect();
     destructive.sort_by_cached_key(|&i| {
         let firing = &firings[i];
         let runtime = firing.job.runtime(now).unwrap_or_default();
@@ -79,7 +110,7 @@ pub fn plan_digest(
     let event = EventInfo { kind: crate::diff::EventKind::Schedule, from: None, to: None };
     let planned = |index| Planned { slot: Some(slot), ..Planned::of(rule, index, jobs.clone(), &event, on_server) };
     let actions = if jobs.is_empty() { Vec::new() } else { (0..rule.actions.len()).map(planned).collect() };
-    Decision { ledger: vec![record], actions, suppressed: Vec::new() }
+    Decision { ledger: vec![record], actions, ..Decision::default() }
 }
 
 /// Plans one read of a target's tasks (pure): each firing is recorded in the ledger under its

@@ -44,7 +44,7 @@ fn the_share_of_running_jobs_rounds_down() {
     }
     let set = rules("rules:\n  - { name: stop, actions: [{ type: cancel }] }\n");
     let firings: Vec<Firing> = ["a", "b", "c"].iter().map(|j| firing(&set, "stop", j)).collect();
-    let plan = plan(&set, "t", &firings, &mut Budget::new(&limits(10, 60, 0.5), 3, 0), NOW);
+    let plan = plan(&set, "t", &firings, (&mut Budget::new(&limits(10, 60, 0.5), 3, 0), &Default::default()), NOW);
     assert_eq!((plan.actions.len(), plan.suppressed.len()), (1, 2), "3 running, 50 %: one cancel");
     assert!(
         plan.suppressed[0].detail.contains("max_cancel_fraction (0.5 of 3 running)"),
@@ -66,7 +66,7 @@ fn a_binding_limit_cancels_the_most_overdue_first_and_names_the_others() {
         firing
     };
     let firings = [started("strict", "j70", 70), started("strict", "j80", 80), started("strict", "j95", 95)];
-    let planned = plan(&set, "t", &firings, &mut Budget::new(&limits(2, 60, 1.0), 4, 0), NOW);
+    let planned = plan(&set, "t", &firings, (&mut Budget::new(&limits(2, 60, 1.0), 4, 0), &Default::default()), NOW);
     let cancelled: Vec<&str> = planned.actions.iter().map(|p| p.jobs[0].id.as_str()).collect();
     assert_eq!(cancelled, ["j80", "j95"], "in the poll's order, the two most overdue");
     assert_eq!(planned.suppressed.len(), 1);
@@ -80,13 +80,40 @@ fn a_binding_limit_cancels_the_most_overdue_first_and_names_the_others() {
         started("late", "d65", 65),
     ];
     for (left, wanted) in [(1, vec!["b70"]), (2, vec!["a95", "b70"]), (3, vec!["a95", "b70", "c65"])] {
-        let planned = plan(&set, "t", &firings, &mut Budget::new(&limits(left, 60, 1.0), 4, 0), NOW);
+        let planned =
+            plan(&set, "t", &firings, (&mut Budget::new(&limits(left, 60, 1.0), 4, 0), &Default::default()), NOW);
         let cancelled: Vec<&str> = planned.actions.iter().map(|p| p.jobs[0].id.as_str()).collect();
         assert_eq!(cancelled, wanted, "room for {left}");
     }
     let firings = [started("late", "y40", 40), started("late", "x40", 40)];
-    let planned = plan(&set, "t", &firings, &mut Budget::new(&limits(1, 60, 1.0), 2, 0), NOW);
+    let planned = plan(&set, "t", &firings, (&mut Budget::new(&limits(1, 60, 1.0), 2, 0), &Default::default()), NOW);
     assert_eq!(planned.actions[0].jobs[0].id, "x40", "a tie goes to the first id");
+}
+
+/// A job the target's `protect:` covers is never cancelled (SPEC §4.15): its firing is recorded,
+/// its notice goes out, its cancel is reported `skipped` with the entry that protects it, and it
+/// takes nothing from the budget, which goes to the unprotected job.
+#[test]
+fn a_protected_job_is_told_about_but_never_cancelled_and_takes_no_budget() {
+    let set = rules("rules:\n  - { name: stop, actions: [{ type: log }, { type: cancel }] }\n");
+    let owned = |id: &str, user: &str| {
+        let mut firing = firing(&set, "stop", id);
+        firing.job.username = Some(user.into());
+        firing
+    };
+    let firings = [owned("a", "svc_etl"), owned("b", "joe")];
+    let protect = crate::config::ProtectConfig { users: vec!["svc_*".into()], ..Default::default() };
+    let planned = plan(&set, "t", &firings, (&mut Budget::new(&limits(1, 60, 1.0), 2, 0), &protect), NOW);
+    let acts: Vec<(&str, &str)> = planned.actions.iter().map(|p| (p.action.kind(), p.jobs[0].id.as_str())).collect();
+    assert_eq!(acts, [("log", "a"), ("log", "b"), ("cancel", "b")], "the one cancel allowed goes to joe's job");
+    assert_eq!(planned.ledger.len(), 2, "both firings are recorded");
+    assert!(planned.suppressed.is_empty());
+    let [protected] = &planned.protected[..] else { panic!("{:?}", planned.protected) };
+    assert_eq!(
+        (protected.action.as_str(), protected.job_ids.clone(), protected.outcome),
+        ("cancel", vec!["a".to_string()], Outcome::Skipped)
+    );
+    assert!(protected.detail.contains("protect.users \"svc_*\" of target t"), "{}", protected.detail);
 }
 
 #[test]
@@ -97,7 +124,7 @@ fn planning_batches_records_and_suppresses_over_the_budget() {
     let firings: Vec<Firing> =
         ["a", "b"].iter().flat_map(|j| [firing(&set, "note", j), firing(&set, "stop", j)]).collect();
     let mut budget = Budget::new(&limits(1, 60, 1.0), 10, 0);
-    let plan = plan(&set, "t", &firings, &mut budget, NOW);
+    let plan = plan(&set, "t", &firings, (&mut budget, &Default::default()), NOW);
     let planned: Vec<(&str, &str, Vec<&str>)> = plan
         .actions
         .iter()

@@ -39,6 +39,7 @@ impl Dispatcher {
         commit.ledger = plan.ledger;
         let acting = self.mode == Mode::Act;
         reports.extend(plan.suppressed);
+        reports.extend(plan.protected);
         // Shadow rules' actions are only previewed, whatever the mode; the others when not acting.
         let (queued, previewed): (Vec<Planned>, Vec<Planned>) =
             plan.actions.into_iter().partition(|p| acting && !self.is_shadow(&p.rule));

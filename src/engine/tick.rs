@@ -99,7 +99,7 @@ impl Target {
             true => Some(dispatch.store.cancels_since(dispatch.scope(), &name, hour_ago, true).await?),
             false => None,
         };
-        let limits = Limits { config: &self.config.limits, recent, shadow };
+        let limits = Limits { config: &self.config.limits, recent, shadow, protect: &self.config.protect };
         let PollDecision { evaluation, decision } = self.core.decide(&dispatch.rules, &name, &observed, limits);
         log_unanswerable(shared, &evaluation);
         if dispatch.mode == dispatch::Mode::Preview {

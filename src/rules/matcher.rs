@@ -4,7 +4,7 @@
 use crate::arcgis::{Job, Phase};
 use crate::clock::ServerMs;
 use crate::config::format_duration;
-use crate::usual::Usual;
+use crate::usual::{Notebook, Usual};
 use std::fmt;
 use std::time::Duration;
 
@@ -73,6 +73,8 @@ pub enum Test {
     RuntimeUnder(Duration),
     /// `item_id`.
     ItemId(Vec<String>),
+    /// `title`: globs on the notebook item's title, as Portal gives it.
+    Title(Vec<String>),
     /// `runtime_name`.
     RuntimeName(Vec<String>),
     /// `from` (status_changed only): the status before.
@@ -187,6 +189,7 @@ impl Condition {
             Test::RuntimeOver(limit) => job.runtime(s.now).map(|r| r > *limit),
             Test::RuntimeUnder(limit) => job.runtime(s.now).map(|r| r < *limit),
             Test::ItemId(values) => any_eq(values, &job.item_id),
+            Test::Title(globs) => s.usual.title_of(job).map(|t| globs.iter().any(|g| glob_matches(g, t))),
             Test::RuntimeName(values) => any_eq(values, &job.runtime_name),
             Test::From(values) => Some(values.iter().any(|v| v.matches_before(s.before))),
             Test::To(values) => Some(values.iter().any(|v| v.matches(job))),
@@ -221,6 +224,16 @@ impl Condition {
                 }
             }
             Test::ItemId(_) => format!("item_id is {}", job.item_id.as_deref().unwrap_or("not given by this job list")),
+            Test::Title(_) => match (subject.usual.notebook_of(job), &job.item_id) {
+                (Some(Notebook { title: Some(title), .. }), _) => format!("title is {title}"),
+                (Some(Notebook { why, .. }), _) => {
+                    format!("the title is not known: {}", why.as_deref().unwrap_or("Portal gave none"))
+                }
+                (None, None) => {
+                    "the title is not known: this site's job list gives no item id (turn on `poll.details`)".into()
+                }
+                (None, Some(_)) => "the title is not known yet: the item has not been read from Portal".into(),
+            },
             Test::RuntimeName(_) => format!("runtime_name is {}", job.runtime_name.as_deref().unwrap_or("not given")),
             Test::Scheduled(_) => match &job.task_id {
                 Some(_) => format!("scheduled is {}", job.scheduled()),
@@ -237,7 +250,7 @@ impl fmt::Display for Condition {
         let list = |values: &[String]| values.join(" | ");
         let statuses = |values: &[StatusValue]| values.iter().map(StatusValue::as_str).collect::<Vec<_>>().join(" | ");
         let value = match &self.test {
-            Test::Type(v) | Test::Username(v) | Test::ItemId(v) | Test::RuntimeName(v) => list(v),
+            Test::Type(v) | Test::Username(v) | Test::ItemId(v) | Test::RuntimeName(v) | Test::Title(v) => list(v),
             Test::Status(v) | Test::From(v) | Test::To(v) => statuses(v),
             Test::RuntimeOver(d) | Test::RuntimeUnder(d) => format_duration(*d),
             Test::Scheduled(b) | Test::ExceedsOwnTimeout(b) => b.to_string(),

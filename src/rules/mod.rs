@@ -12,7 +12,7 @@ mod usual;
 pub mod values;
 
 pub use evaluate::{Evaluation, Firing, Pending};
-pub use matcher::{Condition, Subject, Test, UsualLimit, Verdict};
+pub use matcher::{glob_matches, Condition, Subject, Test, UsualLimit, Verdict};
 pub use tasks::{TaskCondition, TaskFiring, TaskInput};
 
 use crate::actions::ActionConfig;

@@ -327,3 +327,27 @@ async fn explain_answers_for_a_task_by_title_and_names_a_target_it_cannot_reach(
         "{said}"
     );
 }
+
+/// `protect:` (SPEC §4.15): a protected user's runaway is not cancelled while another user's
+/// is; the protected one's cancel is reported `skipped` with the entry, once; `explain` names the
+/// entry; `check` warns when a cancelling rule's own `not:` repeats it.
+#[tokio::test]
+async fn a_protected_users_runaway_is_never_cancelled_while_anothers_is() {
+    let jobs = "jobs: [{ id: jsvc, username: svc_etl, start: -2h }, { id: jjoe, username: joe, start: -2h }]";
+    let site = Site::ruled(jobs, RUNAWAY).await;
+    site.target_key("protect", "{ users: ['svc_*'] }");
+    let out = site.run(&["once", "--json"]).await;
+    let mut outcomes = actions(&out);
+    outcomes.sort();
+    assert_eq!(outcomes, [act("runaway", "cancel", "jjoe", "done"), act("runaway", "cancel", "jsvc", "skipped")]);
+    let skipped = action_lines(&out).into_iter().find(|l| l["job_ids"][0] == "jsvc").unwrap();
+    let detail = skipped["detail"].as_str().unwrap();
+    assert!(detail.contains("protect.users \"svc_*\""), "{detail}");
+    assert_eq!(site.sim.stats().cancels.keys().collect::<Vec<_>>(), ["jjoe"], "only joe's job is cancelled");
+    assert!(actions(&site.run(&["once", "--json"]).await).is_empty(), "told once");
+    let explained = text(&site.run(&["explain", "jsvc"]).await.stdout);
+    assert!(explained.contains("protected by protect.users \"svc_*\""), "{explained}");
+    site.rules("rules:\n  - { name: runaway, match: { runtime_over: 90m, username: { not: svc_* } }, actions: [{ type: cancel }] }\n");
+    let checked = text(&site.run(&["check"]).await.stdout);
+    assert!(checked.contains("`username: { not: svc_* }` repeats protect.users of target"), "{checked}");
+}

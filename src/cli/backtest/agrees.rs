@@ -161,7 +161,7 @@ async fn backtest(store: &SqlStore, name: &str, limits: &str) -> BTreeSet<Key> {
         ServerMs(i64::MIN),
         polled,
     );
-    let steps = replay((&rules, name, &limits), polls, None, None, Some(INTERVAL));
+    let steps = replay((&rules, name, (&limits, &Default::default())), polls, None, None, Some(INTERVAL));
     let records = steps.iter().flat_map(|s| &s.plan.ledger);
     records.map(|r| (r.rule.clone(), r.job_id.clone(), r.trigger.clone())).collect()
 }

@@ -82,6 +82,10 @@ async fn explain_job(
             sanitize(job.username.as_deref().unwrap_or("?")),
             job.runtime(now).map(format_duration).unwrap_or_else(|| "unknown".into())
         );
+        let protection = crate::cycle::protected_by(&target.config.protect, &job);
+        if let Some(entry) = &protection {
+            let _ = writeln!(out, "  protected by {entry}: no rule cancels this job; its notices still go out");
+        }
         for rule in setup.rules.rules.iter().filter(|r| !r.trigger.is_task()) {
             let _ = writeln!(
                 out,
@@ -146,8 +150,15 @@ fn verdict(rule: &Rule, target: &Target, job: &Job, now: ServerMs) -> String {
                     rule.for_polls
                 );
             }
-            let actions: Vec<&str> = rule.actions.iter().map(|a| a.kind()).collect();
-            format!("YES: would fire at the next poll ({})", actions.join(", "))
+            let protection = crate::cycle::protected_by(&target.config.protect, job);
+            let (acts, left_out): (Vec<_>, Vec<_>) =
+                rule.actions.iter().partition(|a| !a.is_destructive() || protection.is_none());
+            let acts: Vec<&str> = acts.iter().map(|a| a.kind()).collect();
+            let mut verdict = format!("YES: would fire at the next poll ({})", acts.join(", "));
+            if let (Some(entry), Some(action)) = (protection, left_out.first()) {
+                let _ = write!(verdict, "; its {} is left out: {entry} protects the job", action.kind());
+            }
+            verdict
         }
         Trigger::Schedule(_) => "its conditions hold; it reports on its schedule".into(),
         other => match fired {

@@ -121,3 +121,27 @@ fn explanations_name_the_key_and_the_actual_value() {
     let over = cond("runtime_over", Test::RuntimeOver(Duration::from_secs(90 * 60)));
     assert_eq!(over.explain(&subject), "runtime_over: 1h30m: runtime is 45m");
 }
+
+/// `title` matches the notebook item's title by glob once Portal gave it; before that, or when
+/// Portal gave none, it cannot tell, and `explain` says why.
+#[test]
+fn a_title_matches_by_glob_once_portal_gave_it() {
+    let title = cond("title", Test::Title(strings(&["parcels*"])));
+    let mut usual = Usual::default();
+    let subject = |usual: &Usual, job: &Job| title.check(&Subject::at(job, ServerMs(0), usual));
+    assert_eq!(subject(&usual, &job()), Verdict::Unanswerable, "not read yet");
+    assert!(title.explain(&Subject::at(&job(), ServerMs(0), &usual)).contains("not been read from Portal"));
+    assert!(title.explain(&Subject::at(&bare(), ServerMs(0), &usual)).contains("turn on `poll.details`"));
+    let notebook = |title: Option<&str>| crate::usual::Notebook {
+        title: title.map(Into::into),
+        owner: Some("joe".into()),
+        why: title.is_none().then(|| "Portal: item not found".into()),
+    };
+    usual.learn_notebook("abc", notebook(Some("Parcels import")));
+    assert_eq!(subject(&usual, &job()), Verdict::Holds);
+    usual.learn_notebook("abc", notebook(Some("Roads")));
+    assert_eq!(subject(&usual, &job()), Verdict::Fails);
+    usual.learn_notebook("abc", notebook(None));
+    assert_eq!(subject(&usual, &job()), Verdict::Unanswerable);
+    assert!(title.explain(&Subject::at(&job(), ServerMs(0), &usual)).contains("item not found"));
+}

@@ -137,7 +137,7 @@ fn task_rule_mistakes_are_located() {
     actions: [{ type: cancel }]
   - name: c
     on: poll
-    match: { title: x }
+    match: { owner: x }
     actions: [{ type: log }]
 ",
     )
@@ -149,7 +149,7 @@ fn task_rule_mistakes_are_located() {
         "tasks.yaml:8:5: rule \"b\": `grace` only applies to `on: task_missed` rules",
         "`consecutive_failures` takes a whole number from 1, or `{ at_least: N }`",
         "task rules tell people about scheduled tasks; they cannot cancel",
-        "rule \"c\": unknown key `title`",
+        "rule \"c\": unknown key `owner`",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
