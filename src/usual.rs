@@ -2,7 +2,7 @@
 //! which `runtime_over_usual` compares a job with; the item ids read from job resources when the
 //! job list does not carry them; and each item's title and owner, read once from Portal.
 
-use crate::arcgis::{Job, Phase};
+use crate::arcgis::{Item, Job, Phase};
 use crate::clock::ServerMs;
 use crate::diff::JobEvent;
 use std::collections::{HashMap, VecDeque};
@@ -33,17 +33,6 @@ pub struct Baseline {
     pub median_ms: Option<i64>,
 }
 
-/// A notebook item as Portal describes it (`content/items/<id>`), read once per item.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Notebook {
-    /// Its title; `None` when Portal did not give it (see `why`).
-    pub title: Option<String>,
-    /// Its owner.
-    pub owner: Option<String>,
-    /// Why the title is not known, for people (the item is gone, or not shared with the account).
-    pub why: Option<String>,
-}
-
 /// The usual runtimes of one target's notebook items, and what else is known of them.
 #[derive(Debug, Clone, Default)]
 pub struct Usual {
@@ -52,7 +41,7 @@ pub struct Usual {
     /// Item ids read from job resources, by job id, while the job is listed.
     items: HashMap<String, String>,
     /// Per item id, its title and owner as read from Portal.
-    notebooks: HashMap<String, Notebook>,
+    notebooks: HashMap<String, Item>,
 }
 
 static EMPTY: LazyLock<Usual> = LazyLock::new(Usual::default);
@@ -147,7 +136,7 @@ impl Usual {
     }
 
     /// The notebook item of the job, as read from Portal.
-    pub fn notebook_of(&self, job: &Job) -> Option<&Notebook> {
+    pub fn notebook_of(&self, job: &Job) -> Option<&Item> {
         self.notebooks.get(self.item_of(job)?)
     }
 
@@ -162,7 +151,7 @@ impl Usual {
     }
 
     /// Remembers what Portal said of item `item_id`.
-    pub fn learn_notebook(&mut self, item_id: &str, notebook: Notebook) {
+    pub fn learn_notebook(&mut self, item_id: &str, notebook: Item) {
         self.notebooks.insert(item_id.to_string(), notebook);
     }
 

@@ -5,7 +5,6 @@
 use super::reports::MadeReport;
 use super::template;
 use super::{ActionContext, ActionError, Done};
-use crate::arcgis::Job;
 use futures_util::StreamExt;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart};
@@ -79,12 +78,13 @@ impl super::Plugin for EmailAction {
     }
 }
 
-/// Default subject, when the rule gives none.
-pub const DEFAULT_SUBJECT: &str = "[nbwarden] {{ rule }} on {{ target }}: \
-    {% if task %}task {{ task.title }} ({{ event.kind }}{% if task.consecutive_failures %}, \
-    {{ task.consecutive_failures }} failure(s) in a row{% endif %})\
-    {% elif jobs | length == 1 %}{{ job.type or 'job' }} {{ job.id }} {{ job.status }}\
-    {% else %}{{ jobs | length }} jobs{% endif %}";
+/// Default subject, when the rule gives none: the notebook's title first, as its owner knows it.
+pub const DEFAULT_SUBJECT: &str = "{% if task %}[nbwarden] {{ rule }} on {{ target }}: task {{ task.title }} \
+    ({{ event.kind }}{% if task.consecutive_failures %}, {{ task.consecutive_failures }} failure(s) in a row{% endif %})\
+    {% elif jobs | length == 1 %}Notebook {% if job.title %}'{{ job.title }}'{% else %}job {{ job.id }}{% endif %} \
+    {% if job.phase == 'running' %}has been running for {{ job.runtime }}{% elif job.phase == 'submitted' %}is waiting to start\
+    {% elif job.phase == 'cancelled' %}was cancelled{% else %}{{ job.phase }}{% endif %} ({{ rule }} on {{ target }})\
+    {% else %}[nbwarden] {{ rule }} on {{ target }}: {{ jobs | length }} notebook jobs{% endif %}";
 
 /// Sends the planned jobs to their recipients.
 #[derive(Debug)]
@@ -97,11 +97,9 @@ enum Field {
     Cc,
 }
 
+mod body;
 mod letters;
 use letters::{with_owners, Letter};
-
-/// Lines of a failed job's messages quoted in the default body (the end of a traceback).
-const QUOTED_MESSAGES: usize = 6;
 
 #[async_trait::async_trait]
 impl super::Action for Email {
@@ -220,7 +218,7 @@ impl Email {
         let subject = template::render_header(self.0.subject.as_deref().unwrap_or(DEFAULT_SUBJECT), &context)?;
         let text = match &self.0.body {
             Some(body) => template::render(body, &context)?,
-            None => default_body(cx, &letter.jobs, letter.to_owner),
+            None => body::default_body(cx, letter, report.is_some()),
         };
         let builder = Message::builder()
             .from(from.clone())
@@ -282,48 +280,6 @@ fn message_id(config: &EmailAction, cx: &ActionContext<'_>, letter: &Letter, fro
     key.push_str(&letter.address.to_ascii_lowercase());
     let hash = crate::text::fx_hash(&key);
     format!("<nbwarden.{hash:016x}@{}>", from.email.domain())
-}
-
-/// The default body: what fired, a plain-text table of the jobs, then per job its notebook item,
-/// the last lines of its messages, and (for administrators, not for the owner) its admin URL.
-fn default_body(cx: &ActionContext<'_>, jobs: &[Job], to_owner: bool) -> String {
-    let planned = cx.occasion;
-    let when = planned.when();
-    let mut text = format!(
-        "nbwarden rule \"{}\" fired on target \"{}\" ({}) at {when}.\n\n",
-        planned.rule, cx.target, planned.event.kind
-    );
-    if let Some(task) = planned.task {
-        text.push_str(&template::task_lines(task, jobs.first().and_then(|j| cx.links(j).item)));
-        return text;
-    }
-    text.push_str(&template::job_table(jobs, planned.planned_ms));
-    for job in jobs {
-        let links = cx.links(job);
-        let mut about = String::new();
-        match (&links.item, &job.item_id) {
-            (Some(url), _) => about.push_str(&format!("  notebook: {url}\n")),
-            (None, Some(item)) => about.push_str(&format!("  notebook item: {item}\n")),
-            (None, None) => {}
-        }
-        if let Some(title) = &job.task_title {
-            about.push_str(&format!("  scheduled task: {}\n", crate::text::sanitize(title)));
-        }
-        if !job.messages.is_empty() {
-            about.push_str("  last messages:\n");
-            let skip = job.messages.len().saturating_sub(QUOTED_MESSAGES);
-            for line in job.messages.iter().skip(skip).flat_map(|m| m.lines()) {
-                about.push_str(&format!("    > {}\n", crate::text::sanitize(line)));
-            }
-        }
-        if !to_owner {
-            about.push_str(&format!("  admin: {}\n", links.admin));
-        }
-        if !about.is_empty() {
-            text.push_str(&format!("\n{}:\n{about}", job.id));
-        }
-    }
-    text
 }
 
 fn preview_recipient(cx: &ActionContext<'_>, recipient: &str) -> String {

@@ -82,6 +82,11 @@ impl Owners {
         Ok(address)
     }
 
+    /// Who owners may ask (`owners.contact`).
+    pub fn contact(&self) -> Option<&str> {
+        self.config.contact.as_deref()
+    }
+
     fn fall_back(&self, target: &str, username: &str, why: String) -> Owner {
         if let Some(fallback) = &self.config.fallback {
             return Owner::Fallback(fallback.clone(), why);

@@ -292,6 +292,9 @@ pub fn job_context(job: &Job, now: ServerMs, links: &Links) -> Value {
         "item_url": links.item.clone().unwrap_or_default(),
         "messages": job.messages,
         "task_title": job.task_title.clone().unwrap_or_default(),
+        "title": job.title().unwrap_or_default(),
+        "title_unknown": job.notebook.as_ref().and_then(|n| n.why.clone()).unwrap_or_default(),
+        "item_owner": job.notebook.as_ref().and_then(|n| n.owner.clone()).unwrap_or_default(),
     })
 }
 

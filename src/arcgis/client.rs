@@ -5,8 +5,8 @@ use super::auth::{ServerClock, TokenCache};
 use super::endpoints::Endpoints;
 use super::error::{html_title, looks_like_html, Error, Result};
 use super::signin::SignIns;
-use super::wire::{AdminRoot, Envelope, JobList, OperationResponse, Payload, UserResponse, WireJob};
-use super::{Job, JobSource, Listing, SiteInfo};
+use super::wire::{AdminRoot, Envelope, ItemResponse, JobList, OperationResponse, Payload, UserResponse, WireJob};
+use super::{Item, Job, JobSource, Listing, SiteInfo};
 use crate::config::{AuthMethod, ByteSize, Flavor, TargetConfig};
 
 mod http;
@@ -245,6 +245,24 @@ impl JobSource for Client {
         let url = self.endpoints.user(username).ok_or(Error::NoPortal { what: "looking up a user's e-mail" })?;
         let user: UserResponse = self.authed(Call::get(url, vec![("f", "json".into())])).await?;
         Ok(user.email.filter(|e| !e.trim().is_empty()))
+    }
+
+    async fn item(&self, item_id: &str) -> Result<Item> {
+        let Some(url) = self.endpoints.content_item(item_id) else {
+            return Ok(Item::unknown("this target has no Portal to read titles from (auth.portal_url)"));
+        };
+        match self.authed::<ItemResponse>(Call::get(url, vec![("f", "json".into())])).await {
+            Ok(item) => {
+                let title = item.title.map(|t| crate::text::sanitize(&t).into_owned()).filter(|t| !t.trim().is_empty());
+                let why = title.is_none().then(|| "Portal gives the item no title".to_string());
+                Ok(Item { title, owner: item.owner, why })
+            }
+            // Portal's "Item does not exist or is inaccessible." (CONT_0001, code 400), or a 403.
+            Err(Error::Api { code: Some(400 | 404), message, .. } | Error::Forbidden { message, .. }) => {
+                Ok(Item::unknown(format!("Portal does not show the item to nbwarden's account: \"{message}\"")))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn server_now(&self) -> crate::clock::ServerMs {

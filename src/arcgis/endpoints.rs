@@ -96,6 +96,11 @@ impl Endpoints {
         self.portal.as_ref().map(|p| format!("{p}/sharing/rest/community/users/{owner}/tasks/{task}/runs"))
     }
 
+    /// `<portal>/sharing/rest/content/items/<id>`: an item's title and owner.
+    pub fn content_item(&self, item_id: &str) -> Option<String> {
+        self.portal.as_ref().map(|p| format!("{p}/sharing/rest/content/items/{}", segment(item_id)))
+    }
+
     /// `<portal>/sharing/rest/community/users/<name>`, when a portal is configured.
     pub fn user(&self, username: &str) -> Option<String> {
         self.portal.as_ref().map(|p| format!("{p}/sharing/rest/community/users/{}", segment(username)))

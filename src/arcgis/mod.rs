@@ -13,7 +13,7 @@ pub mod wire;
 
 pub use client::Client;
 pub use error::{Error, Result};
-pub use model::{Job, Listing, Phase, Scope, SiteInfo, Status};
+pub use model::{Item, Job, Listing, Phase, Scope, SiteInfo, Status};
 
 /// Where jobs come from: the ArcGIS client in production, scripted sources in tests.
 #[async_trait::async_trait]
@@ -33,6 +33,12 @@ pub trait JobSource: Send + Sync {
     async fn cancel(&self, id: &str) -> Result<()>;
     /// The Portal e-mail address of a user; `None` when the user has none visible.
     async fn user_email(&self, username: &str) -> Result<Option<String>>;
+    /// A notebook item's title and owner from Portal; an `Item` saying why, when Portal cannot
+    /// give them (the item is gone or not shared with the account, or there is no Portal); an
+    /// error only when the call failed and may succeed later.
+    async fn item(&self, _item_id: &str) -> Result<Item> {
+        Ok(Item::unknown("this target does not read item titles"))
+    }
     /// Now, on the server's clock.
     fn server_now(&self) -> crate::clock::ServerMs;
     /// The admin URL of one job, for messages.

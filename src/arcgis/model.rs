@@ -172,10 +172,10 @@ pub struct Job {
     /// copies firings carry to the actions, never in snapshots or history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_title: Option<String>,
-    /// The notebook item's title, as Portal gives it: set on the copies firings carry to the
-    /// actions, never in snapshots or history.
+    /// The notebook item as Portal describes it (title, owner), or why it is not known: set on
+    /// the copies firings carry to the actions, never in snapshots or history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
+    pub notebook: Option<Item>,
 }
 
 impl Job {
@@ -195,7 +195,7 @@ impl Job {
             cancelled_flag: false,
             messages: Vec::new(),
             task_title: None,
-            title: None,
+            notebook: None,
         }
     }
 
@@ -228,9 +228,37 @@ impl Job {
         Some(Duration::from_millis(end.since(start).max(0) as u64))
     }
 
+    /// The notebook's title, when known.
+    pub fn title(&self) -> Option<&str> {
+        self.notebook.as_ref()?.title.as_deref()
+    }
+
     /// True when a scheduled task started the job.
     pub fn scheduled(&self) -> bool {
         self.task_id.as_deref().is_some_and(|t| !t.is_empty())
+    }
+}
+
+/// A notebook item as Portal describes it (`content/items/<id>`): read once per item, and
+/// carried on the copies of jobs that firings give to the actions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Item {
+    /// Its title; `None` when it cannot be known (see `why`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Its owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Why the title is not known, for people: no item id in the list, the item gone or not
+    /// shared with the account, no Portal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+impl Item {
+    /// An item whose title cannot be known, and why.
+    pub fn unknown(why: impl Into<String>) -> Item {
+        Item { title: None, owner: None, why: Some(why.into()) }
     }
 }
 

@@ -107,7 +107,7 @@ impl WireJob {
             cancelled_flag: self.custom_attributes.and_then(|c| c.is_cancelled).unwrap_or(false),
             messages: message_texts(self.messages),
             task_title: None,
-            title: None,
+            notebook: None,
         })
     }
 
@@ -243,6 +243,24 @@ impl Payload for Properties {
     const EXPECTED: &'static str = "server properties";
     fn is_payload(&self) -> bool {
         !self.0.contains_key("error") && self.0.get("status").and_then(|s| s.as_str()) != Some("error")
+    }
+}
+
+/// `content/items/<id>`: the title and the owner (Esri: "Item", users-groups-and-items/item.htm).
+#[derive(Debug, Deserialize)]
+pub struct ItemResponse {
+    /// The item's id (absent in an error envelope).
+    pub id: Option<String>,
+    /// Its title.
+    pub title: Option<String>,
+    /// Its owner's username.
+    pub owner: Option<String>,
+}
+
+impl Payload for ItemResponse {
+    const EXPECTED: &'static str = "an item";
+    fn is_payload(&self) -> bool {
+        self.id.is_some()
     }
 }
 

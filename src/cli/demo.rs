@@ -106,7 +106,7 @@ fn configuration(admin_url: &str, portal_url: &str, every: u64, outbox: &Path) -
     poll: {{ every: {every}s, timeout: 5s }}
     tasks: {{ every: 2s }}
 email: {{ transport: file, dir: '{}', from: 'nbwarden demo <nbwarden@example.com>' }}
-owners: {{ fallback: gis-admins@example.com }}
+owners: {{ fallback: gis-admins@example.com, contact: gis-admins@example.com }}
 rules: [rules]
 state: {{ path: state.db }}
 http: {{ listen: '' }}

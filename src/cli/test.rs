@@ -77,6 +77,9 @@ struct TestJob {
     end: Option<Offset>,
     #[serde(default)]
     item_id: Option<String>,
+    /// The notebook's title, as Portal would give it.
+    #[serde(default)]
+    title: Option<String>,
 }
 
 /// One read of the scheduled tasks: every task with its runs so far.
@@ -264,6 +267,7 @@ fn poll(p: &TestPoll) -> Poll {
             started_at: j.start.map(|o| ServerMs(START_MS + o.0)),
             ended_at: j.end.map(|o| ServerMs(START_MS + o.0)),
             item_id: j.item_id.clone(),
+            notebook: j.title.clone().map(|title| crate::arcgis::Item { title: Some(title), ..Default::default() }),
             ..Job::new(j.id.clone(), Status::parse(&j.status))
         })
         .collect();

@@ -328,6 +328,8 @@ pub struct OwnersConfig {
     /// Explicit username → address entries.
     #[serde(default)]
     pub map: BTreeMap<String, String>,
+    /// Who owners may ask about nbwarden's messages (an address or a team), named in their letters.
+    pub contact: Option<String>,
 }
 
 fn default_cache_for() -> ConfigDuration {
@@ -336,7 +338,13 @@ fn default_cache_for() -> ConfigDuration {
 
 impl Default for OwnersConfig {
     fn default() -> Self {
-        Self { lookup: OwnerLookup::Portal, cache_for: default_cache_for(), fallback: None, map: BTreeMap::new() }
+        Self {
+            lookup: OwnerLookup::Portal,
+            cache_for: default_cache_for(),
+            fallback: None,
+            map: BTreeMap::new(),
+            contact: None,
+        }
     }
 }
 

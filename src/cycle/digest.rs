@@ -47,6 +47,7 @@ impl Core {
             rule.conditions.iter().all(|c| c.check(&subject) == Verdict::Holds)
         };
         let mut jobs: Vec<Job> = seen.into_iter().filter(matches).collect();
+        jobs.iter_mut().for_each(|job| self.name_job(job));
         jobs.sort_by(|a, b| a.started_at.cmp(&b.started_at).then_with(|| a.id.cmp(&b.id)));
         let record = super::planning::record(rule, DIGEST_JOB.into(), slot_trigger(slot));
         Some(plan_digest(rule, record, jobs, (slot, on_server)))

@@ -3,7 +3,7 @@
 //! and `adopt` (once committed).
 
 use super::{plan, Budget, Core, Decision};
-use crate::arcgis::{Job, Phase};
+use crate::arcgis::{Item, Job, Phase};
 use crate::clock::ServerMs;
 use crate::config::{LimitsConfig, ProtectConfig};
 use crate::diff::{diff, snapshot, Delta, JobEvent, Snapshot};
@@ -142,7 +142,7 @@ impl Core {
             usual: &self.usual,
         };
         let mut evaluation = rules.evaluate(&input);
-        self.name_tasks(&mut evaluation.firings);
+        self.name_jobs(&mut evaluation.firings);
         let mut budget = limits.budget(observed.running());
         let decision = plan(rules, target, &evaluation.firings, (&mut budget, limits.protect), observed.at);
         PollDecision { evaluation, decision }
@@ -155,13 +155,24 @@ impl Core {
         self.snapshot = Some(observed.next);
     }
 
-    /// Gives each firing's job the title of its scheduled task, as last read.
-    fn name_tasks(&self, firings: &mut [Firing]) {
-        let Some(tasks) = &self.tasks else { return };
+    /// Gives each firing's job its notebook item (title, owner, or why not known) and the title
+    /// of its scheduled task, as last read.
+    fn name_jobs(&self, firings: &mut [Firing]) {
         for firing in firings {
-            let title = firing.job.task_id.as_ref().and_then(|id| tasks.get(id)).map(|seen| seen.task.title.clone());
-            firing.job.task_title = title;
+            self.name_job(&mut firing.job);
         }
+    }
+
+    /// Gives a job that goes to the actions its notebook item and its task's title.
+    /// A job that carries its item already (`nbwarden test`'s `title:`) keeps it.
+    pub(super) fn name_job(&self, job: &mut Job) {
+        let known = job.notebook.take().or_else(|| self.usual.notebook_of(job).cloned());
+        job.notebook = Some(known.unwrap_or_else(|| match self.usual.item_of(job) {
+            None => Item::unknown("this site's job list gives no item id; turn on `poll.details`"),
+            Some(_) => Item::unknown("the item has not been read from Portal yet"),
+        }));
+        let task = job.task_id.as_ref().and_then(|id| self.tasks.as_ref()?.get(id));
+        job.task_title = task.map(|seen| seen.task.title.clone());
     }
 }
 

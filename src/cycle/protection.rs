@@ -12,7 +12,7 @@ pub fn protected_by(protect: &ProtectConfig, job: &Job) -> Option<String> {
     let lists = [
         ("users", &protect.users, job.username.as_deref()),
         ("items", &protect.items, job.item_id.as_deref()),
-        ("titles", &protect.titles, job.title.as_deref()),
+        ("titles", &protect.titles, job.title()),
     ];
     lists.into_iter().find_map(|(list, globs, field)| {
         let field = field?;
@@ -36,7 +36,7 @@ mod tests {
         let job = |user: &str, item: &str, title: Option<&str>| Job {
             username: Some(user.into()),
             item_id: Some(item.into()),
-            title: title.map(Into::into),
+            notebook: title.map(|t| crate::arcgis::Item { title: Some(t.into()), ..Default::default() }),
             ..Job::new("j", Status::Executing)
         };
         assert_eq!(protected_by(&protect, &job("SVC_etl", "x", None)).as_deref(), Some("protect.users \"svc_*\""));

@@ -5,6 +5,7 @@ pub mod digest;
 mod items;
 mod tasks;
 mod tick;
+mod titles;
 
 use crate::arcgis::JobSource;
 use crate::clock::{LocalMs, Offset};
@@ -117,6 +118,8 @@ pub struct Target {
     items_checked: bool,
     /// Whether the last read of the scheduled tasks failed (its warning is logged once).
     tasks_failing: bool,
+    /// Notebook items whose titles are still to be read from Portal.
+    pending_items: titles::PendingItems,
 }
 
 impl Target {
@@ -127,7 +130,15 @@ impl Target {
         shared: &Shared,
     ) -> crate::store::Result<Target> {
         let core = shared.dispatch.store.load_target(shared.dispatch.scope(), &config.name).await?.loaded();
-        let mut target = Target { config, source, core, site: None, items_checked: false, tasks_failing: false };
+        let mut target = Target {
+            config,
+            source,
+            core,
+            site: None,
+            items_checked: false,
+            tasks_failing: false,
+            pending_items: Default::default(),
+        };
         target.remember_items(shared);
         Ok(target)
     }

@@ -38,6 +38,7 @@ impl Target {
         read_job_resources(&self.source, &mut observed.delta.events).await;
         self.core.learn_tasks(&mut observed);
         let runs = self.learn_items(shared, &mut observed).await;
+        self.learn_titles(shared, &observed).await;
         let mut lines = vec![Line::Poll {
             target: name.clone(),
             ok: true,

@@ -1,10 +1,11 @@
 //! Match conditions (pure; no I/O): each key of SPEC §3 checked against one job, with `not`,
 //! and "cannot tell" kept apart from "does not hold".
 
+use crate::arcgis::Item;
 use crate::arcgis::{Job, Phase};
 use crate::clock::ServerMs;
 use crate::config::format_duration;
-use crate::usual::{Notebook, Usual};
+use crate::usual::Usual;
 use std::fmt;
 use std::time::Duration;
 
@@ -189,7 +190,10 @@ impl Condition {
             Test::RuntimeOver(limit) => job.runtime(s.now).map(|r| r > *limit),
             Test::RuntimeUnder(limit) => job.runtime(s.now).map(|r| r < *limit),
             Test::ItemId(values) => any_eq(values, &job.item_id),
-            Test::Title(globs) => s.usual.title_of(job).map(|t| globs.iter().any(|g| glob_matches(g, t))),
+            Test::Title(globs) => {
+                let title = job.title().or_else(|| s.usual.title_of(job));
+                title.map(|t| globs.iter().any(|g| glob_matches(g, t)))
+            }
             Test::RuntimeName(values) => any_eq(values, &job.runtime_name),
             Test::From(values) => Some(values.iter().any(|v| v.matches_before(s.before))),
             Test::To(values) => Some(values.iter().any(|v| v.matches(job))),
@@ -225,8 +229,8 @@ impl Condition {
             }
             Test::ItemId(_) => format!("item_id is {}", job.item_id.as_deref().unwrap_or("not given by this job list")),
             Test::Title(_) => match (subject.usual.notebook_of(job), &job.item_id) {
-                (Some(Notebook { title: Some(title), .. }), _) => format!("title is {title}"),
-                (Some(Notebook { why, .. }), _) => {
+                (Some(Item { title: Some(title), .. }), _) => format!("title is {title}"),
+                (Some(Item { why, .. }), _) => {
                     format!("the title is not known: {}", why.as_deref().unwrap_or("Portal gave none"))
                 }
                 (None, None) => {

@@ -68,6 +68,9 @@ impl Store for NullStore {
     async fn record_sign_in(&self, _: &str, _: Option<&crate::arcgis::signin::Refusal>) -> crate::store::Result<()> {
         Ok(())
     }
+    async fn save_items(&self, _: Scope, _: &str, _: &[(String, crate::arcgis::Item)]) -> crate::store::Result<()> {
+        Ok(())
+    }
 }
 
 /// Runs one target polled `every` for `run` of paused time; the gaps between its polls.

@@ -28,6 +28,9 @@ pub struct Scenario {
     /// Scheduled notebook tasks (Portal's `allScheduledTasks`).
     #[serde(default)]
     pub tasks: Vec<super::site::tasks::TaskPlan>,
+    /// Notebook items (Portal's `content/items/<id>`): their titles and owners.
+    #[serde(default)]
+    pub items: Vec<ItemPlan>,
     /// Enterprise: list items without `username`, as an older documentation page shows them.
     #[serde(default)]
     pub list_without_username: bool,
@@ -66,6 +69,22 @@ fn default_users() -> Vec<User> {
         privileges: Vec::new(),
         locked: false,
     }]
+}
+
+/// A notebook item of the simulated Portal.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemPlan {
+    /// Its id, as jobs name it in `inputs.itemId`.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its owner.
+    pub owner: String,
+    /// Shared with nobody: only its owner and administrators see it; others are told that it
+    /// "does not exist or is inaccessible", as Portal says.
+    #[serde(default)]
+    pub private: bool,
 }
 
 /// An account of the simulated Portal.

@@ -268,6 +268,7 @@ fn authorized(
 ) -> Result<Value, Refusal> {
     match endpoint {
         Endpoint::User(name) => site.user(name, caller),
+        Endpoint::Item(id) => site.item(id, caller),
         Endpoint::PortalSelf => Ok(site.portal_self(caller)),
         Endpoint::AdminRoot => Ok(site.admin_root()),
         Endpoint::Limits => Ok(site.limits()),

@@ -33,6 +33,7 @@ pub struct Site {
     started_ms: i64,
     jobs: Vec<SimJob>,
     tasks: Vec<tasks::TaskPlan>,
+    items: Vec<super::scenario::ItemPlan>,
     tokens: HashMap<String, Grant>,
     issued: u64,
     list_without_username: bool,
@@ -94,6 +95,8 @@ pub struct Stats {
     pub lists: u32,
     /// `community/users/<name>` look-ups.
     pub user_lookups: u32,
+    /// `content/items/<id>` reads.
+    pub item_reads: u32,
     /// Reads of a task's runs, per task id.
     pub task_run_reads: BTreeMap<String, u32>,
     /// Reads of `<jobs>/<id>` per job id.
@@ -146,6 +149,7 @@ impl Site {
             started_ms,
             jobs,
             tasks: scenario.tasks.clone(),
+            items: scenario.items.clone(),
             tokens: HashMap::new(),
             issued: 0,
             list_without_username: scenario.list_without_username,
@@ -322,6 +326,22 @@ impl Site {
             doc["email"] = json!(user.email);
         }
         Ok(doc)
+    }
+
+    /// `content/items/<id>`: a notebook item the caller may see (Esri, "Item": id, owner, title,
+    /// type…); any other answers Portal's CONT_0001 error, code 400.
+    pub fn item(&mut self, id: &str, caller: &User) -> Result<Value, Refusal> {
+        self.stats.item_reads += 1;
+        let visible = |item: &&super::scenario::ItemPlan| {
+            item.id == id && (!item.private || caller.is_admin() || caller.username == item.owner)
+        };
+        let item =
+            self.items.iter().find(visible).ok_or((400, "Item does not exist or is inaccessible.".to_string()))?;
+        let access = if item.private { "private" } else { "org" };
+        Ok(json!({
+            "id": item.id, "owner": item.owner, "title": item.title, "type": "Notebook",
+            "typeKeywords": ["Notebook", "Python"], "access": access, "created": 0, "modified": 0,
+        }))
     }
 
     /// A job the caller may see: their own, or any for an administrator.

@@ -73,7 +73,7 @@ impl From<Packed<'_>> for Job {
             cancelled_flag: p.cancelled_flag,
             messages: p.messages.into_owned(),
             task_title: None,
-            title: None,
+            notebook: None,
         }
     }
 }

@@ -67,6 +67,9 @@ impl Store for SqlStore {
         }
         state.usual = crate::usual::Usual::from_runs(self.runs(scope, target, ServerMs(i64::MAX)).await?);
         state.tasks = self.tasks(scope, target).await?;
+        for (id, item) in self.items(scope, target).await? {
+            state.usual.learn_notebook(&id, item);
+        }
         Ok(state)
     }
 
@@ -284,6 +287,10 @@ impl Store for SqlStore {
         fault::disk()?;
         prune::run(self, cutoff).await
     }
+
+    async fn save_items(&self, scope: Scope, target: &str, items: &[(String, crate::arcgis::Item)]) -> Result<()> {
+        self.save_items_sql(scope, target, items).await
+    }
 }
 
 impl SqlStore {
@@ -325,6 +332,7 @@ mod fault;
 mod file;
 pub use file::StateLock;
 mod history;
+mod items;
 pub use history::{Change, Fired};
 mod open;
 mod prune;

@@ -126,12 +126,15 @@ async fn an_smtp_outage_delays_the_message_and_it_arrives_exactly_once() {
     let mut recipients: Vec<&str> = messages.iter().flat_map(to).collect();
     recipients.sort();
     assert_eq!(recipients, ["jane@example.com", "joe@example.com"], "each owner exactly once");
-    // The default subject and body: the rule, and a table of the jobs; the owner gets no admin
-    // URL (they cannot open it), the administrators' copy would.
+    // The default subject and body: the rule, and a line per job as its owner knows it; the
+    // owner gets no admin URL (they cannot open it), the administrators' copy would.
     let joe = for_recipient(&messages, "joe@example.com");
-    assert_eq!(joe["subject"], "[nbwarden] f on sim: 2 jobs");
+    assert_eq!(joe["subject"], "[nbwarden] f on sim: 2 notebook jobs");
     let body = joe["text"].as_str().unwrap();
-    assert!(body.contains("JOB  TYPE") && body.contains("jf2  executeNotebook  FAILED  joe"), "{body}");
+    assert!(
+        body.contains("Your notebook (title not known) failed") && body.contains("  job: jf2 (executeNotebook)"),
+        "{body}"
+    );
     assert!(!body.contains("/notebooks/jobs/"), "{body}");
 }
 
@@ -266,32 +269,61 @@ async fn the_shipped_failure_email_reaches_each_owner_with_their_jobs() {
   - { username: admin, password: simulator, email: gis-admins@example.com }
   - { username: joe, password: joe, email: joe@example.com, admin: false }
   - { username: jane, password: jane, email: jane@example.com, admin: false }
+  - { username: svc_etl, password: etl, admin: false }
+items:
+  - { id: 9a1e0c55, title: Parcels import, owner: joe }
+  - { id: 5e7c0001, title: Nightly ETL, owner: svc_etl }
 jobs:
   - { id: ja, username: joe, start: -20m, item_id: 9a1e0c55 }
   - { id: jb, username: joe, start: -10m }
   - { id: jc, username: jane, start: -5m }
+  - { id: jd, username: svc_etl, start: -5m, item_id: 5e7c0001 }
 ";
     let shipped = include_str!("../../rules/failure-email-owner.yaml");
     let site = Site::ruled(scenario, shipped).await;
     site.top(&smtp_config(smtp.port));
+    site.top("owners: { fallback: gis-admins@example.com, contact: gis-admins@example.com }");
     assert!(outcomes(&site.run(&["once", "--json"]).await).is_empty(), "baseline: no events");
-    for id in ["ja", "jb", "jc"] {
+    for id in ["ja", "jb", "jc", "jd"] {
         site.sim.end_job(id, nbwarden::simulator::Ending::Failed);
     }
     let out = site.run(&["once", "--json"]).await;
-    assert_eq!(outcomes(&out)[0].2, "to joe@example.com, jane@example.com", "{}", text(&out.stderr));
-    let messages = smtp.wait_for(2).await;
+    assert_eq!(
+        outcomes(&out)[0].2,
+        "to joe@example.com, jane@example.com, gis-admins@example.com (jd: svc_etl has no e-mail address in Portal)",
+        "{}",
+        text(&out.stderr)
+    );
+    let messages = smtp.wait_for(3).await;
     let joe = for_recipient(&messages, "joe@example.com");
-    assert_eq!(joe["subject"], "Notebook job failed: executeNotebook ja and 1 more");
+    assert_eq!(joe["subject"], "[nbwarden] failure-email-to-owner on sim: 2 notebook jobs");
     let body = joe["text"].as_str().unwrap();
-    assert!(body.starts_with("Hello joe,") && body.contains("2 notebook jobs of yours failed on sim"), "{body}");
-    // The job resource, read once as each job failed, gives the item and the messages.
+    assert!(body.starts_with("You receive this as the owner: nbwarden, which watches the notebook jobs of target \"sim\", sent it by its rule \"failure-email-to-owner\". Questions: gis-admins@example.com."), "{body}");
+    // The title, read once from Portal; the job resource, read as the job failed, gives the
+    // messages; a job without an item says why its notebook is not known.
+    assert!(body.contains("Your notebook 'Parcels import' failed at "), "{body}");
     let item = format!("notebook: {}/home/item.html?id=9a1e0c55", site.sim.portal_url());
     assert!(body.contains(&item), "{body}");
-    assert!(body.contains("notebook: (not known)"), "jb has no item: {body}");
+    assert!(body.contains("Your notebook (title not known) failed"), "{body}");
+    assert!(
+        body.contains("notebook: not known (this site's job list gives no item id; turn on `poll.details`)"),
+        "jb has no item: {body}"
+    );
     assert!(body.contains("> KeyError: 'PARCEL_ID'"), "the error is quoted: {body}");
     assert!(!body.contains("/notebooks/jobs/"), "no admin URL for the owner: {body}");
-    assert!(!body.contains("jc"), "{body}");
+    assert!(!body.contains("jc") && !body.contains("(not known)\n"), "{body}");
     let jane = for_recipient(&messages, "jane@example.com");
-    assert_eq!(jane["subject"], "Notebook job failed: executeNotebook jc");
+    assert_eq!(jane["subject"], "Notebook job jc failed (failure-email-to-owner on sim)");
+    let fallback = for_recipient(&messages, "gis-admins@example.com");
+    assert_eq!(fallback["subject"], "Notebook 'Nightly ETL' failed (failure-email-to-owner on sim)");
+    let body = fallback["text"].as_str().unwrap();
+    assert!(
+        body.starts_with("You receive this because svc_etl has no e-mail address in Portal (owners.fallback)."),
+        "{body}"
+    );
+    assert!(body.contains("svc_etl's notebook 'Nightly ETL' failed at "), "{body}");
+    assert!(body.contains("/notebooks/jobs/jd"), "the administrators get the admin URL: {body}");
+    assert_eq!(site.sim.stats().item_reads, 2, "each item read once");
+    site.run(&["once", "--json"]).await;
+    assert_eq!(site.sim.stats().item_reads, 2, "and kept");
 }

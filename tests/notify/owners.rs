@@ -21,6 +21,7 @@ fn owners(map: &[(&str, &str)], fallback: Option<&str>) -> Owners {
         cache_for: ConfigDuration(Duration::from_secs(3600)),
         fallback: fallback.map(str::to_string),
         map: map.iter().map(|(u, a)| (u.to_string(), a.to_string())).collect(),
+        contact: None,
     })
 }
 

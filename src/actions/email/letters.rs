@@ -17,6 +17,8 @@ pub(super) struct Letter {
     pub(super) jobs: Vec<Job>,
     /// Written to the jobs' owner, who cannot open admin URLs.
     pub(super) to_owner: bool,
+    /// Written to `owners.fallback` for these owners, and why each has no address of their own.
+    pub(super) fallback_for: Vec<String>,
 }
 
 impl Email {
@@ -29,19 +31,23 @@ impl Email {
             for recipient in list {
                 for job in jobs {
                     let to_owner = recipient == OWNER;
-                    let address = if to_owner {
+                    let (address, fallback) = if to_owner {
                         let Some(owner) = owners.get(&job.username) else { continue };
                         if let Owner::Fallback(_, why) | Owner::Unreachable(why) = owner {
                             notes.push(format!("{}: {why}", job.id));
                         }
+                        let fallback = match owner {
+                            Owner::Fallback(_, why) => Some(why.clone()),
+                            _ => None,
+                        };
                         match owner.address() {
-                            Some(a) => a.to_string(),
+                            Some(a) => (a.to_string(), fallback),
                             None => continue,
                         }
                     } else {
-                        recipient.clone()
+                        (recipient.clone(), None)
                     };
-                    add(&mut letters, address, (field, to_owner), job);
+                    add(&mut letters, address, (field, to_owner, fallback), job);
                 }
             }
         }
@@ -85,11 +91,24 @@ async fn owners(cx: &ActionContext<'_>, jobs: &[Job]) -> HashMap<Option<String>,
 }
 
 /// Adds `job` to the letter for `address` (the first header a recipient appears in wins).
-fn add(letters: &mut Vec<Letter>, address: String, (field, to_owner): (Field, bool), job: &Job) {
-    match letters.iter_mut().find(|l| l.address.eq_ignore_ascii_case(&address)) {
-        Some(letter) if !letter.jobs.iter().any(|j| j.id == job.id) => letter.jobs.push(job.clone()),
-        Some(_) => {}
-        None => letters.push(Letter { address, field, jobs: vec![job.clone()], to_owner }),
+fn add(
+    letters: &mut Vec<Letter>,
+    address: String,
+    (field, to_owner, fallback): (Field, bool, Option<String>),
+    job: &Job,
+) {
+    let letter = match letters.iter_mut().position(|l| l.address.eq_ignore_ascii_case(&address)) {
+        Some(at) => &mut letters[at],
+        None => {
+            letters.push(Letter { address, field, jobs: Vec::new(), to_owner, fallback_for: Vec::new() });
+            letters.last_mut().expect("just pushed")
+        }
+    };
+    if !letter.jobs.iter().any(|j| j.id == job.id) {
+        letter.jobs.push(job.clone());
+    }
+    if let Some(why) = fallback.filter(|why| !letter.fallback_for.contains(why)) {
+        letter.fallback_for.push(why);
     }
 }
 

@@ -132,7 +132,7 @@ fn a_title_matches_by_glob_once_portal_gave_it() {
     assert_eq!(subject(&usual, &job()), Verdict::Unanswerable, "not read yet");
     assert!(title.explain(&Subject::at(&job(), ServerMs(0), &usual)).contains("not been read from Portal"));
     assert!(title.explain(&Subject::at(&bare(), ServerMs(0), &usual)).contains("turn on `poll.details`"));
-    let notebook = |title: Option<&str>| crate::usual::Notebook {
+    let notebook = |title: Option<&str>| crate::arcgis::Item {
         title: title.map(Into::into),
         owner: Some("joe".into()),
         why: title.is_none().then(|| "Portal: item not found".into()),

@@ -9,6 +9,7 @@ pub(super) enum Endpoint {
     PortalToken,
     AdminToken,
     User(String),
+    Item(String),
     PortalSelf,
     AdminRoot,
     Limits,
@@ -37,7 +38,7 @@ impl Endpoint {
     /// read and cancel their own jobs, but not read the notebook configuration.
     pub(super) fn needs_admin(&self, flavor: Flavor) -> bool {
         match self {
-            Endpoint::User(_) | Endpoint::PortalSelf => false,
+            Endpoint::User(_) | Endpoint::Item(_) | Endpoint::PortalSelf => false,
             // An owner reads their own task's runs; an administrator anyone's.
             Endpoint::TaskRuns(..) => false,
             Endpoint::AdminRoot | Endpoint::List | Endpoint::Job(_) | Endpoint::Cancel(_) => {
@@ -53,6 +54,7 @@ impl Endpoint {
             self,
             Endpoint::PortalToken
                 | Endpoint::User(_)
+                | Endpoint::Item(_)
                 | Endpoint::PortalSelf
                 | Endpoint::AllTasks(_)
                 | Endpoint::TaskRuns(..)
@@ -79,6 +81,7 @@ pub(super) fn route(flavor: Flavor, path: &str) -> Endpoint {
         (_, ["portal", "sharing", "rest", "generateToken"]) => Endpoint::PortalToken,
         (_, ["portal", "sharing", "rest", "community", "users", name]) => Endpoint::User(name.to_string()),
         (_, ["portal", "sharing", "rest", "portals", "self"]) => Endpoint::PortalSelf,
+        (_, ["portal", "sharing", "rest", "content", "items", id]) => Endpoint::Item(id.to_string()),
         (_, ["portal", "sharing", "rest", "portals", id, "allScheduledTasks"]) => Endpoint::AllTasks(id.to_string()),
         (_, ["portal", "sharing", "rest", "community", "users", owner, "tasks", id, "runs"]) => {
             Endpoint::TaskRuns(owner.to_string(), id.to_string())
