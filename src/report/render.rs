@@ -72,11 +72,16 @@ pub fn summary_html(report: &Report) -> Result<String, RenderError> {
     crate::page::render(SUMMARY, report).map_err(|e| RenderError::Page(e.to_string()))
 }
 
+/// The most groups an e-mail's summary lists (those with the most compute); the attached page
+/// has them all, so that a message stays short whatever the number of owners or notebooks.
+pub const SUMMARY_GROUPS: usize = 40;
+
 const SUMMARY: &str = r#"<p>Notebook runs by {{ by }} from {{ since }} to {{ until }}:</p>
 <table style="border-collapse: collapse" cellpadding="4">
 <tr style="background: #f4f4f4"><th align="left">{{ by }}</th><th align="right">Runs</th><th align="right">Compute minutes</th><th align="right">Failures</th><th align="right">Failure rate</th><th align="right">Cancelled by nbwarden</th></tr>
-{% for g in groups %}<tr><td>{{ g.name }}</td><td align="right">{{ g.runs }}</td><td align="right">{{ g.compute_minutes }}</td><td align="right">{{ g.failures }}</td><td align="right">{{ (g.failure_rate * 100) | round(1) }} %</td><td align="right">{{ g.cancels }}</td></tr>
+{% for g in groups[:40] %}<tr><td>{{ g.name }}</td><td align="right">{{ g.runs }}</td><td align="right">{{ g.compute_minutes }}</td><td align="right">{{ g.failures }}</td><td align="right">{{ (g.failure_rate * 100) | round(1) }} %</td><td align="right">{{ g.cancels }}</td></tr>
 {% endfor %}</table>
+{% if groups | length > 40 %}<p>… and {{ groups | length - 40 }} more, with less compute, in the attached page.</p>{% endif %}
 <p>The attached page has the charts, the longest runs and the runs of each day.</p>"#;
 
 /// One JSON object.

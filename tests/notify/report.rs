@@ -32,7 +32,7 @@ async fn a_scheduled_report_attaches_the_page_and_puts_a_summary_table_in_the_bo
     site.rules(RULES);
     site.top(&smtp_config(smtp.port));
     let daemon = Daemon::start(&site.config_path, &[]);
-    // The report's summary follows the rule's body (which lists the jobs in the window).
+    // The report's summary follows the default body, which says why the letter came.
     let summary = |m: &serde_json::Value| {
         m["text"].as_str().and_then(|t| t.split("Notebook runs by owner").nth(1)).map(str::to_string)
     };
@@ -59,4 +59,38 @@ async fn a_scheduled_report_attaches_the_page_and_puts_a_summary_table_in_the_bo
     let content = page["content"].as_str().unwrap();
     assert_eq!(content.matches("<svg").count(), 2, "the page with both charts");
     assert!(content.contains("Compute hours by owner"));
+}
+
+/// The report e-mail is the report (issue 30): with 520 jobs of 260 owners in the window, the
+/// message lists no job, its summary the 40 owners with the most compute, and stays under 200
+/// lines; the attached page has every owner.
+#[tokio::test]
+async fn a_report_email_over_500_jobs_stays_under_200_lines_and_lists_no_job() {
+    let smtp = SmtpServer::start(None, None);
+    let mut scenario = String::from("jobs:\n");
+    for i in 0..520 {
+        scenario.push_str(&format!(
+            "  - {{ id: job{i:03}, username: owner{:03}, start: -50m, runs: {}m }}\n",
+            i / 2,
+            1 + i % 40
+        ));
+    }
+    let site = Site::start(&scenario, Flavor::Enterprise, None, "{ every: 1s, timeout: 5s }").await;
+    site.rules(RULES);
+    site.top(&smtp_config(smtp.port));
+    let daemon = Daemon::start(&site.config_path, &[]);
+    let complete =
+        |m: &serde_json::Value| m["text"].as_str().is_some_and(|t| t.contains("owner259") || t.contains("220 more"));
+    let arrived = poll_until(Duration::from_secs(40), || smtp.messages().iter().any(complete)).await;
+    assert!(arrived, "{:#?}\n{}", smtp.messages().len(), daemon.log());
+    let messages = smtp.messages();
+    let message = messages.iter().find(|m| complete(m)).unwrap();
+    let text = message["text"].as_str().unwrap();
+    assert!(text.lines().count() < 200, "{} lines:\n{text}", text.lines().count());
+    assert!(!text.contains("job0") && !text.contains("JOB "), "no job list: {text}");
+    assert!(text.contains("… and 220 more, with less compute, in the attached page."), "{text}");
+    let html = message["html"].as_str().unwrap();
+    assert!(html.lines().count() < 200 && html.contains("220 more"), "{html}");
+    let page = message["attachments"][0]["content"].as_str().unwrap();
+    assert!(page.contains("owner000") && page.contains("owner259"), "the page has every owner");
 }
