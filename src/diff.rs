@@ -162,6 +162,9 @@ pub enum EventKind {
     TaskStopped,
     /// A scheduled task's due run did not start.
     TaskMissed,
+    /// A job a poll rule fired for (with an action that follows the state) no longer matches,
+    /// or left the list: its alert is resolved.
+    Resolved,
 }
 
 impl EventKind {

@@ -35,6 +35,8 @@ pub enum Cause {
     Stopped(ServerMs),
     /// A scheduled task's run due at that instant that did not start: `missed@ms`.
     Missed(ServerMs),
+    /// What a poll rule fired for no longer matches (its alert resolved): `resolved`.
+    Resolved,
     /// A stored trigger this version does not write.
     Other(String),
 }
@@ -54,6 +56,7 @@ impl std::fmt::Display for Cause {
             Cause::Appeared => f.write_str("appeared"),
             Cause::Changed { from, to } => write!(f, "{from}->{to}"),
             Cause::Disappeared => f.write_str("disappeared"),
+            Cause::Resolved => f.write_str("resolved"),
             Cause::Slot(at) => write!(f, "schedule@{}", at.0),
             Cause::RunFailed(run) => write!(f, "failed:{run}"),
             Cause::Stopped(at) => write!(f, "stopped@{}", at.0),
@@ -73,6 +76,7 @@ impl std::str::FromStr for Cause {
             "poll" => Cause::Poll,
             "appeared" => Cause::Appeared,
             "disappeared" => Cause::Disappeared,
+            "resolved" => Cause::Resolved,
             _ => match (number("schedule@"), number("stopped@"), number("missed@")) {
                 (Some(ms), _, _) => Cause::Slot(LocalMs(ms)),
                 (_, Some(ms), _) => Cause::Stopped(ServerMs(ms)),
@@ -259,6 +263,7 @@ mod tests {
             (changed("EXECUTING", "FAILED"), "EXECUTING->FAILED"),
             (changed("none", "FAILED"), "none->FAILED"),
             (Cause::Disappeared, "disappeared"),
+            (Cause::Resolved, "resolved"),
             (Cause::Slot(LocalMs(1_700_000_000_000)), "schedule@1700000000000"),
             (Cause::RunFailed("r-1".into()), "failed:r-1"),
             (Cause::Stopped(ServerMs(-5)), "stopped@-5"),

@@ -114,7 +114,7 @@ impl Driver<'_> {
     fn unrecorded(&mut self, next_ms: ServerMs, index: usize) -> Vec<Step> {
         let mut steps = Vec::new();
         let (Some(interval), Some(mut last)) = (self.interval, self.last_ms) else { return steps };
-        let repeats = self.rules.rules.iter().any(|r| r.applies_to(self.target) && r.repeat.is_some());
+        let repeats = self.rules.rules.iter().any(|r| r.applies_to(self.target) && r.repeat_ms().is_some());
         loop {
             let regular = self.regular_ms.unwrap_or(last + interval);
             let wake = self.core.wake(self.rules, self.target, (last, next_ms));

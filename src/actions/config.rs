@@ -2,7 +2,10 @@
 //! configuration answers for itself through [`Plugin`]; `ActionConfig` only delegates, and the
 //! action types and their keys are read from the serde types themselves.
 
-use super::{Action, CancelConfig, EmailAction, ExecConfig, LogConfig, WebhookConfig};
+use super::{
+    Action, AlertmanagerConfig, CancelConfig, EmailAction, ExecConfig, LogConfig, SlackConfig, TeamsConfig,
+    WebhookConfig,
+};
 use serde::{Deserialize, Serialize};
 
 /// One action of a rule, as written (`type:` selects the variant).
@@ -19,6 +22,12 @@ pub enum ActionConfig {
     Exec(ExecConfig),
     /// Write a log line.
     Log(LogConfig),
+    /// Post alerts to an Alertmanager: resent while a poll rule matches, resolved when it stops.
+    Alertmanager(AlertmanagerConfig),
+    /// Post a Block Kit message to a Slack incoming webhook.
+    Slack(SlackConfig),
+    /// Post an Adaptive Card to a Microsoft Teams Workflows webhook.
+    Teams(TeamsConfig),
     /// A plugin that exists in unit tests only: it records what it is asked to do.
     #[cfg(test)]
     Record(super::recording::RecordConfig),
@@ -54,6 +63,11 @@ pub trait Plugin {
     fn is_batched(&self) -> bool {
         false
     }
+    /// Follows the job's state: sent again this often while a poll rule matches, and resolved
+    /// when it stops (`alertmanager`).
+    fn resend(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 impl ActionConfig {
@@ -65,6 +79,9 @@ impl ActionConfig {
             ActionConfig::Webhook(config) => config,
             ActionConfig::Exec(config) => config,
             ActionConfig::Log(config) => config,
+            ActionConfig::Alertmanager(config) => config,
+            ActionConfig::Slack(config) => config,
+            ActionConfig::Teams(config) => config,
             #[cfg(test)]
             ActionConfig::Record(config) => config,
         }
@@ -103,6 +120,11 @@ impl ActionConfig {
     /// Actions whose firings of one poll go out together.
     pub fn is_batched(&self) -> bool {
         self.plugin().is_batched()
+    }
+
+    /// How often a firing is sent again while it matches, for actions that follow the state.
+    pub fn resend(&self) -> Option<std::time::Duration> {
+        self.plugin().resend()
     }
 
     /// The plugin for this configuration.
@@ -180,12 +202,18 @@ mod tests {
         r#"{"type": "webhook", "url": "https://h/x"}"#,
         r#"{"type": "exec", "command": ["/bin/true"]}"#,
         r#"{"type": "log"}"#,
+        r#"{"type": "alertmanager", "url": "http://am:9093"}"#,
+        r#"{"type": "slack", "url": "https://hooks.slack.com/services/T/B/x"}"#,
+        r#"{"type": "teams", "url": "https://prod.logic.azure.com/workflows/x?sig=y"}"#,
         r#"{"type": "record", "tag": "t"}"#,
     ];
 
     #[test]
     fn the_types_and_keys_are_read_from_the_serde_types() {
-        assert_eq!(ActionConfig::kinds(), ["cancel", "email", "webhook", "exec", "log", "record"]);
+        assert_eq!(
+            ActionConfig::kinds(),
+            ["cancel", "email", "webhook", "exec", "log", "alertmanager", "slack", "teams", "record"]
+        );
         assert_eq!(ActionConfig::keys("webhook").unwrap(), ["type", "url", "method", "headers", "body", "timeout"]);
         assert_eq!(ActionConfig::keys("cancel").unwrap(), ["type"]);
         assert_eq!(ActionConfig::keys("nope"), None);

@@ -1,19 +1,24 @@
 //! Actions stage: the closed set of action configurations and one plugin per file. Plugins make
 //! one attempt; retries, dry run and the ledger live in dispatch, never here.
 
+mod alertmanager;
 mod cancel;
 mod config;
 mod email;
 mod exec;
 mod log;
 mod mailer;
+mod notice;
 mod owners;
 #[cfg(test)]
 pub(crate) mod recording;
 pub mod reports;
+mod slack;
+mod teams;
 pub mod template;
 mod webhook;
 
+pub use alertmanager::{Alert, AlertmanagerConfig};
 pub use cancel::CancelConfig;
 use config::hidden;
 pub use config::{ActionConfig, Plugin};
@@ -22,6 +27,8 @@ pub use exec::ExecConfig;
 pub use log::{LogConfig, LogLevel};
 pub use mailer::{Mailer, MailerError};
 pub use owners::{Owner, Owners};
+pub use slack::SlackConfig;
+pub use teams::TeamsConfig;
 pub use template::Occasion;
 pub use webhook::{redact_url, WebhookConfig};
 
@@ -43,6 +50,8 @@ pub struct Services {
     pub journal: Option<Arc<dyn ProgressLog>>,
     /// What makes the reports e-mails attach (`report:`), when there is a state store.
     pub reports: Option<Arc<dyn reports::ReportMaker>>,
+    /// Where people open nbwarden's `/status` (`http.url`), for the links of chat messages and alerts.
+    pub status_url: Option<String>,
 }
 
 impl Services {
@@ -55,7 +64,12 @@ impl Services {
     ) -> Result<Services, ServicesError> {
         let mailer = email.map(Mailer::new).transpose()?;
         let owners = Owners::new(owners.clone());
-        Ok(Services { mailer, owners, http: Default::default(), journal, reports: None })
+        Ok(Services { mailer, owners, http: Default::default(), journal, reports: None, status_url: None })
+    }
+
+    /// These services, linking to `/status` at `url`.
+    pub fn with_status_url(self, url: Option<String>) -> Services {
+        Services { status_url: url, ..self }
     }
 
     /// These services, with reports made by `maker`.

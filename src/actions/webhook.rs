@@ -144,6 +144,24 @@ async fn first_bytes(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
     body
 }
 
+/// What an HTTP answer means for an action: 2xx done; 429 and 5xx worth another try; the rest
+/// refused for good. The detail quotes the start of a failure's answer.
+pub(super) async fn answered(response: reqwest::Response, shown: String) -> Result<Done, ActionError> {
+    let status = response.status();
+    let outcome = format!("{shown} answered {}", status.as_u16());
+    if status.is_success() {
+        return Ok(Done::Done(outcome));
+    }
+    let body = first_bytes(response, ANSWER_READ).await;
+    let excerpt: String = crate::text::sanitize(String::from_utf8_lossy(&body).trim()).chars().take(200).collect();
+    let detail = if excerpt.is_empty() { outcome } else { format!("{outcome}: {excerpt}") };
+    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        Err(ActionError::transient(detail))
+    } else {
+        Err(ActionError::permanent(detail))
+    }
+}
+
 /// Calls the configured URL.
 #[derive(Debug)]
 pub struct Webhook(pub WebhookConfig);
@@ -157,19 +175,7 @@ impl super::Action for Webhook {
             let kind = if e.is_timeout() { "no answer in time" } else { "cannot connect" };
             ActionError::transient(format!("{shown}: {kind}: {}", e.without_url()))
         })?;
-        let status = response.status();
-        let outcome = format!("{shown} answered {}", status.as_u16());
-        if status.is_success() {
-            return Ok(Done::Done(outcome));
-        }
-        let body = first_bytes(response, ANSWER_READ).await;
-        let excerpt: String = crate::text::sanitize(String::from_utf8_lossy(&body).trim()).chars().take(200).collect();
-        let detail = if excerpt.is_empty() { outcome } else { format!("{outcome}: {excerpt}") };
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            Err(ActionError::transient(detail))
-        } else {
-            Err(ActionError::permanent(detail))
-        }
+        answered(response, shown).await
     }
 
     fn preview(&self, cx: &ActionContext<'_>) -> String {

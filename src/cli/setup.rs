@@ -144,7 +144,9 @@ pub async fn engine(setup: &Setup, mode: Mode) -> anyhow::Result<(Arc<dyn Store>
     let store: Arc<dyn Store> = Arc::new(sql.clone());
     let journal = if mode.writes() { Some(progress_log(&setup.config.state, &store, &leases).await?) } else { None };
     let reports = Arc::new(crate::report::source::StoreReports(sql));
-    let services = Services::new(setup.config.email.as_ref(), &setup.config.owners, journal)?.with_reports(reports);
+    let services = Services::new(setup.config.email.as_ref(), &setup.config.owners, journal)?
+        .with_reports(reports)
+        .with_status_url(setup.config.http.status_url());
     let services = Arc::new(services);
     let rules = Arc::new(setup.rules.clone());
     let sign_ins = sign_ins(store.clone()).await?;

@@ -361,6 +361,17 @@ pub struct HttpConfig {
     /// Show e-mail recipients and program output on `/status`.
     #[serde(default)]
     pub show_details: bool,
+    /// Where people open `/status` (behind a proxy, say), for the links of chat messages and
+    /// alerts; by default `http://<listen>/status`.
+    pub url: Option<String>,
+}
+
+impl HttpConfig {
+    /// The `/status` address links point to, if any.
+    pub fn status_url(&self) -> Option<String> {
+        let listen = self.listen.trim();
+        self.url.clone().or_else(|| (!listen.is_empty()).then(|| format!("http://{listen}/status")))
+    }
 }
 
 fn default_listen() -> String {
@@ -369,6 +380,6 @@ fn default_listen() -> String {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { listen: default_listen(), hosts: Vec::new(), show_details: false }
+        Self { listen: default_listen(), hosts: Vec::new(), show_details: false, url: None }
     }
 }

@@ -165,7 +165,7 @@ impl Core {
 
     /// Gives a job that goes to the actions its notebook item and its task's title.
     /// A job that carries its item already (`nbwarden test`'s `title:`) keeps it.
-    pub(super) fn name_job(&self, job: &mut Job) {
+    pub fn name_job(&self, job: &mut Job) {
         let known = job.notebook.take().or_else(|| self.usual.notebook_of(job).cloned());
         job.notebook = Some(known.unwrap_or_else(|| match self.usual.item_of(job) {
             None => Item::unknown("this site's job list gives no item id; turn on `poll.details`"),

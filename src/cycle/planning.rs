@@ -38,16 +38,17 @@ pub fn plan(
     now: ServerMs,
 ) -> Decision {
     let mut plan = Decision::default();
-    let mut batches: HashMap<(usize, usize), usize> = HashMap::new();
+    // A batch per rule, action, and whether it resolves (an alert's resolutions go apart).
+    let mut batches: HashMap<(usize, usize, bool), usize> = HashMap::new();
     let protection: Vec<Option<String>> = firings
         .iter()
-        .map(|f| rules.rules[f.rule].cancels().then(|| protected_by(protect, &f.job)).flatten())
+        .map(|f| rules.rules[f.rule].cancels_on(&f.trigger).then(|| protected_by(protect, &f.job)).flatten())
         .collect();
     let granted = grant(rules, firings, &protection, budget, now);
     for (position, firing) in firings.iter().enumerate() {
         let rule = &rules.rules[firing.rule];
         let protected = protection[position].as_deref();
-        if rule.cancels() && protected.is_none() && !granted.contains(&position) {
+        if rule.cancels_on(&firing.trigger) && protected.is_none() && !granted.contains(&position) {
             let budget = budget.of(rule.shadow);
             let detail = format!("limit reached: {}; fires again when the budget allows", budget.reason);
             let ids = [firing.job.id.clone()];
@@ -56,19 +57,20 @@ pub fn plan(
             continue;
         }
         plan.ledger.push(record(rule, firing.job.id.clone(), firing.trigger.clone()));
-        for (index, action) in rule.actions.iter().enumerate() {
+        let resolves = firing.trigger == crate::ledger::Cause::Resolved;
+        for (index, action) in rule.actions.iter().enumerate().filter(|(_, a)| rule.acts_on(a, &firing.trigger)) {
             if let (Some(entry), true) = (protected, action.is_destructive()) {
                 let detail = format!("not done: {entry} of target {target} protects this job");
                 let ids = [firing.job.id.clone()];
                 plan.protected.push(report(target, rule, action, &ids, Outcome::Skipped, &detail));
                 continue;
             }
-            if let Some(&at) = batches.get(&(firing.rule, index)) {
+            if let Some(&at) = batches.get(&(firing.rule, index, resolves)) {
                 plan.actions[at].jobs.push(firing.job.clone());
                 continue;
             }
             if action.is_batched() {
-                batches.insert((firing.rule, index), plan.actions.len());
+                batches.insert((firing.rule, index, resolves), plan.actions.len());
             }
             plan.actions.push(Planned::of(rule, index, vec![firing.job.clone()], &firing.event, now));
         }
@@ -87,7 +89,7 @@ fn grant(
     budget: &mut Budget,
     now: ServerMs,
 ) -> HashSet<usize> {
-    let cancels = |i: usize| rules.rules[firings[i].rule].cancels() && protection[i].is_none();
+    let cancels = |i: usize| rules.rules[firings[i].rule].cancels_on(&firings[i].trigger) && protection[i].is_none();
     let mut destructive: Vec<usize> = (0..firings.len()).filter(|&i| cancels(i)).collect();
     destructive.sort_by_cached_key(|&i| {
         let firing = &firings[i];
@@ -96,6 +98,26 @@ fn grant(
         (Reverse(overdue), Reverse(runtime), firing.job.id.clone())
     });
     destructive.into_iter().filter(|&i| budget.of(rules.rules[firings[i].rule].shadow).take()).collect()
+}
+
+impl Decision {
+    /// Moves the destructive actions whose job `protect` covers (its title known only now, say)
+    /// to `protected`, reported `skipped` with the entry; their firings stay recorded.
+    pub fn protect(&mut self, rules: &RuleSet, target: &str, protect: &ProtectConfig) {
+        let mut kept = Vec::with_capacity(self.actions.len());
+        for planned in std::mem::take(&mut self.actions) {
+            let entry = planned.jobs.iter().find_map(|job| protected_by(protect, job));
+            match (planned.action.is_destructive(), entry, rules.get(&planned.rule)) {
+                (true, Some(entry), Some(rule)) => {
+                    let detail = format!("not done: {entry} of target {target} protects this job");
+                    let ids: Vec<String> = planned.jobs.iter().map(|j| j.id.clone()).collect();
+                    self.protected.push(report(target, rule, &planned.action, &ids, Outcome::Skipped, &detail));
+                }
+                _ => kept.push(planned),
+            }
+        }
+        self.actions = kept;
+    }
 }
 
 /// Plans one slot of a digest rule (pure): the slot goes to the ledger under `job_id`, and each

@@ -234,3 +234,22 @@ fn task_ids_read_from_resources_fill_listings_until_the_list_carries_them() {
     core.observe(NOW + 1, vec![listed], true);
     assert!(core.job_tasks.is_empty(), "the list carries them now");
 }
+
+/// A resend goes to the actions that follow the state only; a resolution too, in a batch of its
+/// own; the first firing to every action.
+#[test]
+fn resends_and_resolutions_go_to_the_alert_only_in_batches_of_their_own() {
+    use crate::ledger::Cause;
+    let set = rules("rules:\n  - { name: long, actions: [{ type: alertmanager, url: 'http://am:9093' }, { type: log }, { type: cancel }] }\n");
+    let with = |job: &str, trigger: Cause| Firing { trigger, ..firing(&set, "long", job) };
+    let firings =
+        [with("a", Cause::Poll), with("b", Cause::Repeat(1)), with("c", Cause::Resolved), with("d", Cause::Resolved)];
+    let planned = plan(&set, "t", &firings, (&mut Budget::new(&limits(10, 60, 1.0), 4, 0), &Default::default()), NOW);
+    let acts: Vec<(&str, Vec<&str>)> =
+        planned.actions.iter().map(|p| (p.action.kind(), p.jobs.iter().map(|j| j.id.as_str()).collect())).collect();
+    assert_eq!(
+        acts,
+        [("alertmanager", vec!["a", "b"]), ("log", vec!["a"]), ("cancel", vec!["a"]), ("alertmanager", vec!["c", "d"])]
+    );
+    assert_eq!(planned.ledger.len(), 4, "every firing is recorded");
+}

@@ -65,7 +65,7 @@ impl Target {
 }
 
 /// Reads the item id of each job, a few at once; a failed read leaves the job without.
-async fn read_items(source: &Arc<dyn JobSource>, ids: Vec<String>) -> Vec<(String, String)> {
+pub(super) async fn read_items(source: &Arc<dyn JobSource>, ids: Vec<String>) -> Vec<(String, String)> {
     let reads = ids.into_iter().map(|id| {
         let source = source.clone();
         async move {

@@ -101,7 +101,8 @@ impl Target {
             false => None,
         };
         let limits = Limits { config: &self.config.limits, recent, shadow, protect: &self.config.protect };
-        let PollDecision { evaluation, decision } = self.core.decide(&dispatch.rules, &name, &observed, limits);
+        let PollDecision { evaluation, mut decision } = self.core.decide(&dispatch.rules, &name, &observed, limits);
+        self.name_planned(shared, &mut decision).await;
         log_unanswerable(shared, &evaluation);
         if dispatch.mode == dispatch::Mode::Preview {
             let until = observed.at.plus(self.config.poll.nominal_interval(dispatch.now()).as_millis() as i64);

@@ -32,8 +32,13 @@ impl Target {
         });
         let seen = observed.changed().chain(events).filter_map(|job| usual.item_of(job));
         let new: Vec<String> = seen.filter(|id| !usual.knows_notebook(id)).map(str::to_string).collect();
+        self.pending_items.ids.extend(new);
+        self.read_pending_items(shared).await;
+    }
+
+    /// Reads up to `ITEM_READS_PER_POLL` of the pending items, unless a failed read asks to wait.
+    async fn read_pending_items(&mut self, shared: &Shared) {
         let pending = &mut self.pending_items;
-        pending.ids.extend(new);
         if pending.skip > 0 {
             pending.skip -= 1;
             return;
@@ -77,5 +82,49 @@ impl Target {
                 tracing::warn!(target_name = %self.config.name, error = %e, "could not keep the notebook titles; they are read again after a restart");
             }
         }
+    }
+}
+
+impl Target {
+    /// Gives the jobs of the planned actions their notebook titles when the list gave no item
+    /// ids (Enterprise's abbreviated list): each job's resource read for its item, each new item
+    /// read from Portal; then a cancel of a job a title protects is left out. Proportional to the
+    /// firings, not to the list.
+    pub(super) async fn name_planned(&mut self, shared: &Shared, decision: &mut crate::cycle::Decision) {
+        let usual = &self.core.usual;
+        let lacking: BTreeSet<String> = decision
+            .actions
+            .iter()
+            .flat_map(|p| &p.jobs)
+            .filter(|job| usual.item_of(job).is_none())
+            .map(|job| job.id.clone())
+            .collect();
+        for (job, item) in super::items::read_items(&self.source, lacking.into_iter().collect()).await {
+            self.core.usual.learn_item(&job, &item);
+        }
+        let usual = &self.core.usual;
+        let unknown: BTreeSet<String> = decision
+            .actions
+            .iter()
+            .flat_map(|p| &p.jobs)
+            .filter_map(|job| usual.item_of(job))
+            .filter(|item| !usual.knows_notebook(item))
+            .map(str::to_string)
+            .collect();
+        if !unknown.is_empty() {
+            self.pending_items.ids.extend(unknown);
+            self.read_pending_items(shared).await;
+        }
+        for job in decision.actions.iter_mut().flat_map(|p| p.jobs.iter_mut()) {
+            if job.item_id.is_none() {
+                job.item_id = self.core.usual.item_of(job).map(str::to_string);
+                job.notebook = None;
+                self.core.name_job(job);
+            } else if job.title().is_none() {
+                job.notebook = None;
+                self.core.name_job(job);
+            }
+        }
+        decision.protect(&shared.dispatch.rules, &self.config.name, &self.config.protect);
     }
 }

@@ -85,7 +85,7 @@ pub fn summary_text(report: &Report) -> String {
     let mut out = format!("Notebook runs by {} from {} to {}:\n\n", report.by, report.since, report.until);
     out += &crate::text::aligned(&rows);
     if let Some(more) = report.groups.len().checked_sub(render::SUMMARY_GROUPS).filter(|n| *n > 0) {
-        let _ = write!(out, "… and {more} more, with less compute, in the attached page.\n");
+        let _ = writeln!(out, "… and {more} more, with less compute, in the attached page.");
     }
     let _ = write!(out, "\nThe attached page has the charts, the longest runs and the runs of each day.\n");
     out

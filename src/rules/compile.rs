@@ -107,6 +107,11 @@ fn compile_rule(r: &Located, targets: &[(&str, Option<Flavor>)], errors: &mut Ve
     let repeat = repeat(r, map, is_poll, errors);
     let provides = if is_task { Provides::Tasks } else { Provides::Jobs };
     let actions = actions(r, map, provides, errors);
+    let resend = actions.iter().filter_map(ActionConfig::resend).min().filter(|_| is_poll);
+    if let (Some(_), Some(_)) = (repeat, resend) {
+        let message = "an alertmanager action is sent again on its own while the job matches (`resend`), and resolved when it stops; `repeat` would repeat the rule's other actions too: put the alert in a rule of its own";
+        errors.push(r.error(Some("repeat"), message));
+    }
     let shadow = shadow(r, map, errors);
     if actions.iter().any(ActionConfig::is_destructive) {
         if let Some(reason) = only_ended(trigger.as_ref(), &conditions) {
@@ -134,6 +139,7 @@ fn compile_rule(r: &Located, targets: &[(&str, Option<Flavor>)], errors: &mut Ve
         task_conditions,
         for_polls,
         repeat,
+        resend,
         actions,
         shadow,
         file: r.file.clone(),
@@ -216,14 +222,12 @@ fn trigger(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -
         Ok(EventKind::StatusChanged) => Some(Trigger::StatusChanged),
         Ok(EventKind::Disappeared) => Some(Trigger::Disappeared),
         Ok(EventKind::Schedule) => schedule(r, map, errors).map(|s| Trigger::Schedule(Box::new(s))),
-        Err(_) => {
+        // `resolved` is what a poll rule's alert becomes, not a trigger of its own.
+        Ok(EventKind::Resolved) | Err(_) => {
             let other = on;
-            let hint =
-                nearest(other, EventKind::VARIANTS).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
-            errors.push(r.error(
-                Some("on"),
-                format!("unknown trigger `{other}`{hint}; valid: {}", EventKind::VARIANTS.join(", ")),
-            ));
+            let valid: Vec<&str> = EventKind::VARIANTS.iter().copied().filter(|v| *v != "resolved").collect();
+            let hint = nearest(other, &valid).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+            errors.push(r.error(Some("on"), format!("unknown trigger `{other}`{hint}; valid: {}", valid.join(", "))));
             None
         }
     }

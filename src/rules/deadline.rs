@@ -65,7 +65,7 @@ impl RuleSet {
             self.rules.iter().enumerate().filter(|(_, r)| r.applies_to(target) && matches!(r.trigger, Trigger::Poll));
         for (index, rule) in rules.filter(|(_, r)| has_limit(r)) {
             let fired = ledger.rule(&rule.ledger_name());
-            let repeat_ms = rule.repeat.map(|d| d.as_millis() as i64);
+            let repeat_ms = rule.repeat_ms();
             let jobs = snapshot.jobs().iter().zip(snapshot.id_hashes()).enumerate();
             for (position, (job, id_hash)) in jobs.filter(|(_, (j, _))| j.ended_at.is_none()) {
                 let Some(at) = crossing(rule, job, usual) else { continue };

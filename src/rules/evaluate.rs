@@ -7,7 +7,7 @@ use crate::arcgis::{Job, Status};
 use crate::clock::ServerMs;
 use crate::diff::{EventInfo, JobEvent, Snapshot};
 use crate::ledger::{Cause, Entry, LedgerIndex, Streaks};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// One rule matching one job once.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,7 +78,11 @@ impl RuleSet {
         let mut poll_firings = poll_rules(&poll, input, &mut out).into_iter();
         for (index, rule) in applicable {
             let mut firings = match rule.trigger {
-                Trigger::Poll => poll_firings.next().unwrap_or_default(),
+                Trigger::Poll => {
+                    let mut firings = poll_firings.next().unwrap_or_default();
+                    firings.extend(resolutions(index, rule, input));
+                    firings
+                }
                 Trigger::Appeared | Trigger::StatusChanged | Trigger::Disappeared => {
                     event_rule(index, rule, input, &mut out)
                 }
@@ -137,6 +141,41 @@ fn poll_rules(poll: &[(usize, &Rule)], input: &Input, out: &mut Evaluation) -> V
     firings
 }
 
+/// The firings that resolve what a poll rule following the state (`resend`) fired for and has
+/// not resolved: a listed job that no longer matches, or one that left the list at this poll.
+/// Few: one per open alert, found in one pass over the ids only when there is one.
+fn resolutions(index: usize, rule: &Rule, input: &Input) -> Vec<Firing> {
+    let Some(fired) = rule.resend.and_then(|_| input.ledger.rule(&rule.ledger_name())) else { return Vec::new() };
+    let open: HashSet<u64> = fired
+        .iter()
+        .filter(|(_, entry)| entry.poll_firings > 0 && !entry.triggers.contains(&Cause::Resolved))
+        .map(|(hash, _)| *hash)
+        .collect();
+    if open.is_empty() {
+        return Vec::new();
+    }
+    let resolved = |job: Job| {
+        let event = EventInfo { kind: crate::diff::EventKind::Resolved, from: None, to: Some(job.status.to_string()) };
+        Firing { rule: index, job, event, trigger: Cause::Resolved }
+    };
+    let holds = |job: &Job| {
+        let subject = Subject::at(job, input.now, input.usual);
+        rule.conditions.iter().all(|c| c.check(&subject) == Verdict::Holds)
+    };
+    let (jobs, ids) = (input.snapshot.jobs(), input.snapshot.id_hashes());
+    let listed = ids.iter().zip(jobs).filter(|(hash, job)| open.contains(hash) && !holds(job));
+    let mut firings: Vec<Firing> = listed.map(|(_, job)| resolved(job.clone())).collect();
+    for event in input.events {
+        if let JobEvent::Disappeared { last_seen, final_status } = event {
+            if open.contains(&crate::ledger::id_hash(&last_seen.id)) {
+                let status = final_status.clone().unwrap_or(Status::Unknown(String::new()));
+                firings.push(resolved(Job { status, ..last_seen.clone() }));
+            }
+        }
+    }
+    firings
+}
+
 /// Checks every condition; notes the keys a job cannot answer.
 fn matches(index: usize, rule: &Rule, subject: &Subject, out: &mut Evaluation) -> bool {
     for condition in &rule.conditions {
@@ -165,7 +204,7 @@ fn poll_firing(
     if !matches(index, rule, &subject, out) {
         return None;
     }
-    let repeat_ms = rule.repeat.map(|d| d.as_millis() as i64);
+    let repeat_ms = rule.repeat_ms();
     let entry = fired.and_then(|entries| entries.get(&id_hash));
     let trigger = crate::ledger::poll_trigger(entry, repeat_ms, input.now);
     if rule.for_polls > 1 {

@@ -101,6 +101,10 @@ pub struct Rule {
     pub for_polls: u32,
     /// `None`: once per job; otherwise again after this long while it still matches.
     pub repeat: Option<Duration>,
+    /// A poll rule with an action that follows the job's state (`alertmanager`): the firing is
+    /// sent again this often while the job matches (those actions only), and once more, as
+    /// resolved, when it stops matching or leaves the list.
+    pub resend: Option<Duration>,
     /// What to do.
     pub actions: Vec<ActionConfig>,
     /// `mode: shadow`: evaluated, planned, recorded and reported as `planned`; never executed.
@@ -121,6 +125,26 @@ impl Rule {
     /// Whether the rule has a `cancel` action.
     pub fn cancels(&self) -> bool {
         self.actions.iter().any(ActionConfig::is_destructive)
+    }
+
+    /// How often a firing for a job that still matches comes again: `repeat`, else `resend`.
+    pub fn repeat_ms(&self) -> Option<i64> {
+        self.repeat.or(self.resend).map(|d| d.as_millis() as i64)
+    }
+
+    /// Whether `action` acts on a firing with `trigger`: a resend or a resolution only goes to
+    /// the actions that follow the job's state; every other firing to every action.
+    pub fn acts_on(&self, action: &ActionConfig, trigger: &crate::ledger::Cause) -> bool {
+        match trigger {
+            crate::ledger::Cause::Resolved => action.resend().is_some(),
+            crate::ledger::Cause::Repeat(_) if self.repeat.is_none() => action.resend().is_some(),
+            _ => true,
+        }
+    }
+
+    /// Whether a firing with `trigger` cancels.
+    pub fn cancels_on(&self, trigger: &crate::ledger::Cause) -> bool {
+        self.actions.iter().any(|a| a.is_destructive() && self.acts_on(a, trigger))
     }
 
     /// The runtime past which the rule matches (its `runtime_over`; the largest if several): how

@@ -377,3 +377,50 @@ fn a_shadow_rule_records_its_firings_apart_and_mode_takes_only_shadow() {
     let text = errors[0].to_string();
     assert!(text.contains("`mode` may only be `shadow`") && text.contains("rules.yaml:2"), "{text}");
 }
+
+/// A poll rule with an action that follows the state (`alertmanager`) fires again every `resend`
+/// while the job matches, and once, `resolved`, when it stops matching or leaves the list.
+#[test]
+fn an_alert_rule_resends_while_matching_and_resolves_once_when_it_stops() {
+    use crate::ledger::Cause;
+    let set = rules("rules:\n  - name: long\n    match: { status: running, runtime_over: 90m }\n    actions: [{ type: alertmanager, url: 'http://am:9093', resend: 1m }, { type: log }]\n");
+    assert_eq!(set.rules[0].resend, Some(std::time::Duration::from_secs(60)));
+    let mut ledger = LedgerIndex::default();
+    let long = [running("a", "joe", 100), running("b", "joe", 100)];
+    assert_eq!(fired(&evaluate(&set, &long, &[], &ledger, &Streaks::new())), ["a poll", "b poll"]);
+    ledger.record("long", "a", &Cause::Poll, NOW - 60_000);
+    ledger.record("long", "b", &Cause::Poll, NOW - 30_000);
+    assert_eq!(fired(&evaluate(&set, &long, &[], &ledger, &Streaks::new())), ["a poll#1"], "b's resend is not due");
+    // a ended (still listed, no longer running); b left the list.
+    let mut ended = running("a", "joe", 100);
+    ended.status = Status::Completed;
+    let gone = JobEvent::Disappeared { last_seen: long[1].clone(), final_status: Some(Status::Failed) };
+    let evaluation =
+        evaluate(&set, std::slice::from_ref(&ended), std::slice::from_ref(&gone), &ledger, &Streaks::new());
+    assert_eq!(fired(&evaluation), ["a resolved", "b resolved"]);
+    assert_eq!(evaluation.firings[1].job.status, Status::Failed, "with its final status");
+    ledger.record("long", "a", &Cause::Resolved, NOW);
+    ledger.record("long", "b", &Cause::Resolved, NOW);
+    assert!(evaluate(&set, &[ended], &[gone], &ledger, &Streaks::new()).firings.is_empty(), "resolved once");
+    // A rule without such an action resolves nothing.
+    let plain =
+        rules("rules:\n  - { name: long, match: { status: running, runtime_over: 90m }, actions: [{ type: log }] }\n");
+    let mut ledger = LedgerIndex::default();
+    ledger.record("long", "a", &Cause::Poll, NOW);
+    assert!(evaluate(
+        &plain,
+        &[],
+        &[JobEvent::Disappeared { last_seen: long[0].clone(), final_status: None }],
+        &ledger,
+        &Streaks::new()
+    )
+    .firings
+    .is_empty());
+    // `repeat` beside it is refused: it would repeat the log too.
+    let both = RuleSet::parse(
+        std::path::Path::new("r.yaml"),
+        "rules:\n  - { name: x, repeat: 1h, actions: [{ type: alertmanager, url: 'http://am:9093' }] }\n",
+        &["prod"],
+    );
+    assert!(both.unwrap_err()[0].message.contains("put the alert in a rule of its own"));
+}

@@ -3,6 +3,7 @@
 
 mod exec;
 mod owners;
+mod receivers;
 mod report;
 mod tasks;
 mod webhook;

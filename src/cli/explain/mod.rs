@@ -138,7 +138,7 @@ fn verdict(rule: &Rule, target: &Target, job: &Job, now: ServerMs) -> String {
         .filter(|t| !t.is_empty());
     match &rule.trigger {
         Trigger::Poll => {
-            let repeat_ms = rule.repeat.map(|d| d.as_millis() as i64);
+            let repeat_ms = rule.repeat_ms();
             if target.core().ledger.poll_trigger(&rule.name, &job.id, repeat_ms, now).is_none() {
                 return format!("no: already fired ({})", fired.unwrap_or_default());
             }
