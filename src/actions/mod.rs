@@ -26,6 +26,7 @@ pub use email::{EmailAction, DEFAULT_SUBJECT, OWNER};
 pub use exec::ExecConfig;
 pub use log::{LogConfig, LogLevel};
 pub use mailer::{Mailer, MailerError};
+pub use notice::host_only;
 pub use owners::{Owner, Owners};
 pub use slack::SlackConfig;
 pub use teams::TeamsConfig;

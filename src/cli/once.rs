@@ -38,6 +38,15 @@ pub async fn run(setup: Setup, preview: bool, json: bool) -> anyhow::Result<bool
     if let Some(leases) = &shared.leases {
         leases.release_all().await;
     }
+    // `once` from cron tells the dead-man service of each round, as the daemon does (not a preview).
+    if let (Some(heartbeat), true) = (&setup.config.heartbeat, mode.writes()) {
+        let polls: Vec<bool> =
+            lines.iter().filter_map(|l| if let Line::Poll { ok, .. } = l { Some(*ok) } else { None }).collect();
+        if !polls.is_empty() {
+            let alive = polls.iter().any(|ok| *ok);
+            crate::scheduler::heartbeat::ping(&shared.dispatch.services, &heartbeat.url, alive).await;
+        }
+    }
     super::write_stdout(&render(&lines, json)?)?;
     Ok(!lines.iter().any(Line::is_failure))
 }

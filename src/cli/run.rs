@@ -130,6 +130,7 @@ async fn start(setup: &Setup, options: &Options<'_>, board: &Arc<Board>) -> anyh
         wake: Default::default(),
         grace: GRACE,
         retention: setup.config.state.retention.0,
+        heartbeat: setup.config.heartbeat.clone(),
     };
     let names: Vec<&str> = targets.iter().map(|t| t.config.name.as_str()).collect();
     tracing::info!(targets = %names.join(", "), rules = setup.rules.rules.len(), dry_run = mode == Mode::DryRun, "watching");

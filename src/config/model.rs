@@ -31,6 +31,9 @@ pub struct Config {
     /// The metrics/status endpoint.
     #[serde(default)]
     pub http: HttpConfig,
+    /// A dead-man service (Healthchecks.io, Cronitor) told after each round of polls.
+    #[serde(default)]
+    pub heartbeat: Option<HeartbeatConfig>,
     /// Rule files and folders, relative to this file.
     #[serde(default = "default_rules")]
     pub rules: Vec<PathBuf>,
@@ -346,6 +349,23 @@ impl Default for OwnersConfig {
             contact: None,
         }
     }
+}
+
+/// `heartbeat:`: a GET on `url` after a round of polls in which a target answered, at most every
+/// `every`; on `<url>/fail` when every target failed. Someone learns that nbwarden stopped, even
+/// when the whole host is down.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatConfig {
+    /// The ping URL (a secret: it names the check).
+    pub url: String,
+    /// How often (default 5m).
+    #[serde(default = "default_heartbeat_every")]
+    pub every: ConfigDuration,
+}
+
+fn default_heartbeat_every() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(300))
 }
 
 /// `http:`.

@@ -2,6 +2,7 @@
 //! deadline wake-ups and digest slots), one task running queued actions, until told to stop.
 
 mod digests;
+pub mod heartbeat;
 mod leases;
 mod runner;
 pub mod timing;
@@ -37,6 +38,8 @@ pub struct Context {
     pub grace: Duration,
     /// Retention of history and audit.
     pub retention: Duration,
+    /// The dead-man heartbeat, when configured.
+    pub heartbeat: Option<crate::config::HeartbeatConfig>,
 }
 
 impl Context {
@@ -101,6 +104,9 @@ impl Running {
         let mut tasks = JoinSet::new();
         for target in targets {
             tasks.spawn(worker::work(target, cx.clone(), watching.clone()));
+        }
+        if let Some(config) = cx.heartbeat.clone() {
+            tasks.spawn(heartbeat::beat(cx.clone(), config, watching.clone()));
         }
         tasks.spawn(runner::run(cx.clone(), watching));
         Running { stop, tasks, keeper }

@@ -92,6 +92,7 @@ async fn gaps(source: Arc<FakeSource>, every: &str, run: Duration) -> Vec<Durati
         wake: Notify::new(),
         grace: Duration::from_secs(1),
         retention: Duration::from_secs(86_400),
+        heartbeat: None,
     });
     let running = Running::start(vec![target], cx);
     tokio::time::sleep(run).await;

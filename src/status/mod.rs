@@ -115,6 +115,8 @@ struct Inner {
     jobs: BTreeMap<String, Vec<JobView>>,
     recent: VecDeque<Recent>,
     activity: BTreeMap<String, activity::Activity>,
+    /// Polls that succeeded and that failed since the start, for the heartbeat.
+    polls: (u64, u64),
 }
 
 /// The shared board, updated by the scheduler, read by the HTTP endpoint; its times are this
@@ -189,6 +191,7 @@ impl Board {
         let mut inner = self.0.lock().expect("board");
         let local = self.now();
         inner.activity.entry(target.to_string()).or_default().polled(local, counts[Phase::Running as usize]);
+        inner.polls.0 += 1;
         if let Some(view) = inner.targets.get_mut(target) {
             view.last_success_at = Some(local);
             view.last_success = rfc3339(local.0);
@@ -215,9 +218,16 @@ impl Board {
         self.0.lock().expect("board").show_details = show;
     }
 
+    /// Polls that succeeded and that failed since the start.
+    pub fn polls(&self) -> (u64, u64) {
+        self.0.lock().expect("board").polls
+    }
+
     /// Records a failed poll.
     pub fn failed(&self, target: &str, error: &str) {
-        if let Some(view) = self.0.lock().expect("board").targets.get_mut(target) {
+        let mut inner = self.0.lock().expect("board");
+        inner.polls.1 += 1;
+        if let Some(view) = inner.targets.get_mut(target) {
             view.last_error = Some(sanitize(error).into_owned());
             view.failures_in_a_row += 1;
         }

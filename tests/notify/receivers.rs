@@ -133,3 +133,30 @@ async fn a_runaway_fires_in_a_real_alertmanager_and_resolves_once_cancelled() {
     }
     assert!(outcomes(&site.run(&["once", "--json"]).await).is_empty(), "resolved once");
 }
+
+/// The dead-man heartbeat (Healthchecks.io's convention): a GET on the URL after a round with a
+/// successful poll, on `<url>/fail` when every target failed; from the daemon every `every`, and
+/// from `once` after its round; the URL (a secret) never in the output.
+#[tokio::test]
+async fn the_heartbeat_pings_after_a_good_round_and_fail_when_every_target_failed() {
+    let hook = HookServer::start(&[200]).await;
+    let ping = format!("{}/ping/5bf66975-secret", hook.url);
+    let site = Site::ruled("jobs: [{ id: j1, start: -1m }]", "rules: []\n").await;
+    site.top(&format!("heartbeat: {{ url: '{ping}', every: 1s }}"));
+    let out = site.run(&["once", "--json"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let uris =
+        |hook: &HookServer| hook.received().iter().map(|r| (r.method.clone(), r.uri.clone())).collect::<Vec<_>>();
+    assert_eq!(uris(&hook), [("GET".to_string(), "/ping/5bf66975-secret".to_string())]);
+    let daemon = crate::util::daemon::Daemon::start(&site.config_path, &[]);
+    let beat = crate::util::daemon::poll_until(std::time::Duration::from_secs(10), || hook.received().len() >= 2).await;
+    assert!(beat, "the daemon beats: {}", daemon.log());
+    drop(daemon);
+    let down = Site::ruled("jobs: []\nfaults: [{ on: list, kind: http_error, status: 503 }]\n", "rules: []\n").await;
+    down.top(&format!("heartbeat: {{ url: '{ping}', every: 1s }}"));
+    let before = hook.received().len();
+    let out = down.run(&["once", "--json"]).await;
+    assert!(!text(&out.stdout).contains("secret") && !text(&out.stderr).contains("secret"));
+    let after = uris(&hook);
+    assert_eq!(after[before..], [("GET".to_string(), "/ping/5bf66975-secret/fail".to_string())], "{after:?}");
+}
