@@ -92,11 +92,7 @@ pub async fn post_json(
     let shown = format!("POST {shown}");
     let http = cx.services.http().map_err(ActionError::permanent)?;
     let request = http.post(url).timeout(TIMEOUT).json(body);
-    let response = request.send().await.map_err(|e| {
-        let kind = if e.is_timeout() { "no answer in time" } else { "cannot connect" };
-        ActionError::transient(format!("{shown}: {kind}: {}", e.without_url()))
-    })?;
-    super::webhook::answered(response, shown).await
+    super::webhook::answered(request.send().await, shown).await
 }
 
 /// Bound on one call.

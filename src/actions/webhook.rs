@@ -144,9 +144,13 @@ async fn first_bytes(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
     body
 }
 
-/// What an HTTP answer means for an action: 2xx done; 429 and 5xx worth another try; the rest
-/// refused for good. The detail quotes the start of a failure's answer.
-pub(super) async fn answered(response: reqwest::Response, shown: String) -> Result<Done, ActionError> {
+/// What an HTTP call's outcome means for an action: 2xx done; no answer, 429 and 5xx worth
+/// another try; the rest refused for good. The detail quotes the start of a failure's answer.
+pub(super) async fn answered(sent: reqwest::Result<reqwest::Response>, shown: String) -> Result<Done, ActionError> {
+    let response = sent.map_err(|e| {
+        let kind = if e.is_timeout() { "no answer in time" } else { "cannot connect" };
+        ActionError::transient(format!("{shown}: {kind}: {}", e.without_url()))
+    })?;
     let status = response.status();
     let outcome = format!("{shown} answered {}", status.as_u16());
     if status.is_success() {
@@ -171,11 +175,7 @@ impl super::Action for Webhook {
     async fn execute(&self, cx: &ActionContext<'_>) -> Result<Done, ActionError> {
         let request = self.request(cx).map_err(ActionError::permanent)?;
         let shown = format!("{} {}", self.method(), redact_url(&self.0.url));
-        let response = request.send().await.map_err(|e| {
-            let kind = if e.is_timeout() { "no answer in time" } else { "cannot connect" };
-            ActionError::transient(format!("{shown}: {kind}: {}", e.without_url()))
-        })?;
-        answered(response, shown).await
+        answered(request.send().await, shown).await
     }
 
     fn preview(&self, cx: &ActionContext<'_>) -> String {
