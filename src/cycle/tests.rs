@@ -253,3 +253,29 @@ fn resends_and_resolutions_go_to_the_alert_only_in_batches_of_their_own() {
     );
     assert_eq!(planned.ledger.len(), 4, "every firing is recorded");
 }
+
+/// A title read only after planning (Enterprise's list gives no item ids; the firing job's is read
+/// before the commit) still protects: `Decision::protect` moves the cancel to `protected`,
+/// `skipped` with its entry, and leaves the rest, and the firing's record, as they are.
+#[test]
+fn a_title_known_only_after_planning_still_protects_the_job() {
+    let set = rules("rules:\n  - { name: stop, actions: [{ type: log }, { type: cancel }] }\n");
+    let firings = [firing(&set, "stop", "a"), firing(&set, "stop", "b")];
+    let protect = crate::config::ProtectConfig { titles: vec!["nightly *".into()], ..Default::default() };
+    let mut planned = plan(&set, "t", &firings, (&mut Budget::new(&limits(10, 60, 1.0), 2, 0), &protect), NOW);
+    assert_eq!(planned.actions.len(), 4, "no title known yet: nothing protected");
+    let titled = crate::arcgis::Item { title: Some("Nightly ETL".into()), ..Default::default() };
+    for p in planned.actions.iter_mut() {
+        p.jobs.iter_mut().filter(|j| j.id == "a").for_each(|j| j.notebook = Some(titled.clone()));
+    }
+    planned.protect(&set, "t", &protect);
+    let acts: Vec<(&str, &str)> = planned.actions.iter().map(|p| (p.action.kind(), p.jobs[0].id.as_str())).collect();
+    assert_eq!(acts, [("log", "a"), ("log", "b"), ("cancel", "b")]);
+    let [left_out] = &planned.protected[..] else { panic!("{:?}", planned.protected) };
+    assert_eq!(
+        (left_out.action.as_str(), left_out.job_ids.clone(), left_out.outcome),
+        ("cancel", vec!["a".to_string()], Outcome::Skipped)
+    );
+    assert!(left_out.detail.contains("protect.titles \"nightly *\""), "{}", left_out.detail);
+    assert_eq!(planned.ledger.len(), 2);
+}

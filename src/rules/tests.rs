@@ -401,7 +401,11 @@ fn an_alert_rule_resends_while_matching_and_resolves_once_when_it_stops() {
     assert_eq!(evaluation.firings[1].job.status, Status::Failed, "with its final status");
     ledger.record("long", "a", &Cause::Resolved, NOW);
     ledger.record("long", "b", &Cause::Resolved, NOW);
-    assert!(evaluate(&set, &[ended], &[gone], &ledger, &Streaks::new()).firings.is_empty(), "resolved once");
+    assert!(evaluate(&set, &[ended.clone()], &[gone], &ledger, &Streaks::new()).firings.is_empty(), "resolved once");
+    // What a rule of that name recorded before it was a poll rule fired no alert: nothing to resolve.
+    ledger.record("long", "c", &Cause::Appeared, NOW - 60_000);
+    let c = Job { id: "c".into(), ..ended };
+    assert!(evaluate(&set, &[c], &[], &ledger, &Streaks::new()).firings.is_empty(), "no alert fired for c");
     // A rule without such an action resolves nothing.
     let plain =
         rules("rules:\n  - { name: long, match: { status: running, runtime_over: 90m }, actions: [{ type: log }] }\n");
