@@ -23,6 +23,7 @@ pub mod report;
 pub mod rules;
 pub mod scheduler;
 pub mod secret;
+pub mod silence;
 pub mod simulator;
 pub mod status;
 pub mod store;

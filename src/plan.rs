@@ -27,16 +27,20 @@ pub enum Outcome {
     /// A dry run's firing that waits: on more matching polls (`for_polls`), or on a job's
     /// crossing of its limit before the next poll.
     Pending,
+    /// A silence covers the firing: not done, not recorded, so it fires when the silence ends
+    /// if it still matches.
+    Silenced,
 }
 
 impl Outcome {
     /// Every outcome, in the order the status page lists them.
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Done,
         Outcome::Planned,
         Outcome::Pending,
         Outcome::Failed,
         Outcome::Suppressed,
+        Outcome::Silenced,
         Outcome::Skipped,
         Outcome::CancelIgnored,
     ];
@@ -51,6 +55,7 @@ impl Outcome {
             Outcome::Skipped => "skipped",
             Outcome::CancelIgnored => "cancel_ignored",
             Outcome::Pending => "pending",
+            Outcome::Silenced => "silenced",
         }
     }
 

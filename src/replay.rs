@@ -158,7 +158,7 @@ impl Driver<'_> {
         let hour_ago = poll.at_ms - 3_600_000;
         self.cancels.0.retain(|(at, _)| *at >= hour_ago);
         let (recent, shadow) = (self.cancels.since(hour_ago, false), self.cancels.since(hour_ago, true));
-        let limits = Limits { config: self.limits, recent, shadow: Some(shadow), protect: self.protect };
+        let limits = Limits { config: self.limits, recent, shadow: Some(shadow), protect: self.protect, silences: &[] };
         let decided = self.core.decide(self.rules, self.target, &observed, limits);
         for action in decided.decision.actions.iter().filter(|a| a.action.is_destructive()) {
             let shadow = self.rules.get(&action.rule).is_some_and(|r| r.shadow);

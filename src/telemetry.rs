@@ -25,3 +25,5 @@ pub const SIGN_IN_PAUSED_UNTIL: &str = "nbwarden_sign_in_paused_until_timestamp_
 pub const LEASE_HELD: &str = "nbwarden_lease_held";
 /// Counter: leases this replica took from another holder (or from an earlier run of itself).
 pub const LEASE_TAKEOVERS: &str = "nbwarden_lease_takeovers_total";
+/// Gauge: silences in force (`state="active"`) and ended within the last day (`"expired"`).
+pub const SILENCES: &str = "nbwarden_silences";

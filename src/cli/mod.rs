@@ -11,6 +11,7 @@ mod once;
 pub mod report;
 mod run;
 pub mod setup;
+mod silence;
 mod simulate;
 mod test;
 
@@ -98,6 +99,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Silences: hold back the firings they cover for a while, read by the daemon at each poll.
+    Silence {
+        #[command(subcommand)]
+        command: silence::SilenceCommand,
+    },
     /// Rule unit tests: a timeline of polls in, expected firings out; a diff and exit 1 on a mismatch.
     Test {
         /// Test files (YAML).
@@ -165,6 +171,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             explain::run(setup::load(cli.config.as_deref())?, &job_id, target.as_deref()).await
         }
         Command::Test { files } => test::run(&files),
+        Command::Silence { command } => silence::run(&load_config(cli.config.as_deref())?, command).await,
         Command::Backtest { since, until, rules, target, json } => {
             let until_ms = match until.as_deref() {
                 Some(t) => Some(crate::clock::ServerMs(

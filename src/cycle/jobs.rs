@@ -2,7 +2,7 @@
 //! `count_runs` (the usual runtimes), `decide` (evaluate the rules, then plan within the limits)
 //! and `adopt` (once committed).
 
-use super::{plan, Budget, Core, Decision};
+use super::{plan, Budget, Core, Decision, Guards};
 use crate::arcgis::{Item, Job, Phase};
 use crate::clock::ServerMs;
 use crate::config::{LimitsConfig, ProtectConfig};
@@ -59,6 +59,8 @@ pub struct Limits<'a> {
     pub shadow: Option<u32>,
     /// `protect:` of the target: what no destructive action touches.
     pub protect: &'a ProtectConfig,
+    /// The silences in force now.
+    pub silences: &'a [crate::silence::Silence],
 }
 
 impl Limits<'_> {
@@ -144,7 +146,8 @@ impl Core {
         let mut evaluation = rules.evaluate(&input);
         self.name_jobs(&mut evaluation.firings);
         let mut budget = limits.budget(observed.running());
-        let decision = plan(rules, target, &evaluation.firings, (&mut budget, limits.protect), observed.at);
+        let guards = Guards { protect: limits.protect, silences: limits.silences, told: &self.silenced_told };
+        let decision = plan(rules, target, &evaluation.firings, (&mut budget, &guards), observed.at);
         PollDecision { evaluation, decision }
     }
 

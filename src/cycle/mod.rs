@@ -23,7 +23,7 @@ mod wake;
 pub use budget::Budget;
 pub use digest::last_fired_slot;
 pub use jobs::{Limits, Observed, PollDecision};
-pub use planning::{plan, plan_digest, plan_tasks, Decision};
+pub use planning::{plan, plan_digest, plan_tasks, Decision, Guards, Silenced};
 pub use protection::protected_by;
 pub use slots::{last_slot, next_slot, slot_after};
 pub use tasks::{TaskDecision, TasksObserved};
@@ -54,9 +54,18 @@ pub struct Core {
     /// id, while the job is listed: put into each listing, so that the job does not change and
     /// its history (and `report --by task`) knows its task.
     pub job_tasks: HashMap<String, String>,
+    /// The firings a silence in force covers that were told (`silenced`), so each is told once.
+    pub silenced_told: std::collections::HashSet<Silenced>,
 }
 
 impl Core {
+    /// Takes in the silenced firings a committed decision told, and forgets those of silences
+    /// no longer in force (`active`: their ids).
+    pub fn adopt_silenced(&mut self, told: &[Silenced], active: &[&str]) {
+        self.silenced_told.extend(told.iter().cloned());
+        self.silenced_told.retain(|(id, _, _)| active.contains(&id.as_str()));
+    }
+
     /// A core loaded from the store: the task ids its snapshot's jobs carry are remembered, as
     /// if read again.
     pub fn loaded(mut self) -> Core {

@@ -10,6 +10,7 @@ use crate::config::ProtectConfig;
 use crate::diff::EventInfo;
 use crate::plan::{ActionReport, LedgerRecord, Outcome, Planned};
 use crate::rules::{Firing, Rule, RuleSet, TaskFiring};
+use crate::silence::Silence;
 use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
 
@@ -25,28 +26,70 @@ pub struct Decision {
     /// Destructive actions left out because the target's `protect:` covers the job (the firing
     /// is recorded and its other actions go out): reported, `skipped`.
     pub protected: Vec<ActionReport>,
+    /// Firings a silence covers, told for the first time: reported `silenced`, not recorded, so
+    /// they fire when the silence ends if they still match.
+    pub silenced: Vec<ActionReport>,
+    /// The (silence, rule, job) of every firing a silence covered: told once.
+    pub silenced_keys: Vec<Silenced>,
+}
+
+/// A (silence id, rule, job) that was told as silenced.
+pub type Silenced = (String, String, String);
+
+/// What keeps a firing from its actions besides the budget: the target's protection list and
+/// the silences in force (with those already told).
+#[derive(Debug, Clone, Copy)]
+pub struct Guards<'a> {
+    /// `protect:` of the target.
+    pub protect: &'a ProtectConfig,
+    /// The silences in force now.
+    pub silences: &'a [Silence],
+    /// The silenced firings already told.
+    pub told: &'a HashSet<Silenced>,
+}
+
+impl Default for Guards<'static> {
+    fn default() -> Guards<'static> {
+        static PROTECT: std::sync::LazyLock<ProtectConfig> = std::sync::LazyLock::new(ProtectConfig::default);
+        static TOLD: std::sync::LazyLock<HashSet<Silenced>> = std::sync::LazyLock::new(HashSet::new);
+        Guards { protect: &PROTECT, silences: &[], told: &TOLD }
+    }
 }
 
 /// Plans the firings of one poll of `target` (pure). Batched actions (e-mail) of one rule go out
 /// as one planned action listing every job of the poll. A job `protect` covers is never the
-/// object of a destructive action and takes nothing from the budget.
+/// object of a destructive action and takes nothing from the budget; a firing a silence covers
+/// does nothing and is not recorded.
 pub fn plan(
     rules: &RuleSet,
     target: &str,
     firings: &[Firing],
-    (budget, protect): (&mut Budget, &ProtectConfig),
+    (budget, guards): (&mut Budget, &Guards),
     now: ServerMs,
 ) -> Decision {
     let mut plan = Decision::default();
     // A batch per rule, action, and whether it resolves (an alert's resolutions go apart).
     let mut batches: HashMap<(usize, usize, bool), usize> = HashMap::new();
+    let silenced: Vec<Option<&Silence>> = firings
+        .iter()
+        .map(|f| guards.silences.iter().find(|s| s.covers(target, &rules.rules[f.rule].name, &f.job)))
+        .collect();
+    // A silenced firing is kept out of the budget as if it were protected.
     let protection: Vec<Option<String>> = firings
         .iter()
-        .map(|f| rules.rules[f.rule].cancels_on(&f.trigger).then(|| protected_by(protect, &f.job)).flatten())
+        .zip(&silenced)
+        .map(|(f, silence)| match silence {
+            Some(s) => Some(format!("silence {}", s.id)),
+            None => rules.rules[f.rule].cancels_on(&f.trigger).then(|| protected_by(guards.protect, &f.job)).flatten(),
+        })
         .collect();
     let granted = grant(rules, firings, &protection, budget, now);
     for (position, firing) in firings.iter().enumerate() {
         let rule = &rules.rules[firing.rule];
+        if let Some(silence) = silenced[position] {
+            plan.silence(target, rule, &firing.job, silence, guards.told);
+            continue;
+        }
         let protected = protection[position].as_deref();
         if rule.cancels_on(&firing.trigger) && protected.is_none() && !granted.contains(&position) {
             let budget = budget.of(rule.shadow);
@@ -101,6 +144,21 @@ fn grant(
 }
 
 impl Decision {
+    /// Holds back a firing `silence` covers: told once per silence, rule and job.
+    fn silence(&mut self, target: &str, rule: &Rule, job: &Job, silence: &Silence, told: &HashSet<Silenced>) {
+        let key = (silence.id.clone(), rule.ledger_name().into_owned(), job.id.clone());
+        if !told.contains(&key) && !self.silenced_keys.contains(&key) {
+            let until = crate::arcgis::model::rfc3339(silence.ends).unwrap_or_default();
+            let comment = crate::text::sanitize(&silence.comment);
+            let detail =
+                format!("silenced by {} until {until} ({comment}): fires then if it still matches", silence.id);
+            let ids = [job.id.clone()];
+            self.silenced
+                .extend(rule.actions.iter().map(|a| report(target, rule, a, &ids, Outcome::Silenced, &detail)));
+        }
+        self.silenced_keys.push(key);
+    }
+
     /// Moves the destructive actions whose job `protect` covers (its title known only now, say)
     /// to `protected`, reported `skipped` with the entry; their firings stay recorded.
     pub fn protect(&mut self, rules: &RuleSet, target: &str, protect: &ProtectConfig) {

@@ -103,7 +103,13 @@ fn a_protected_job_is_told_about_but_never_cancelled_and_takes_no_budget() {
     };
     let firings = [owned("a", "svc_etl"), owned("b", "joe")];
     let protect = crate::config::ProtectConfig { users: vec!["svc_*".into()], ..Default::default() };
-    let planned = plan(&set, "t", &firings, (&mut Budget::new(&limits(1, 60, 1.0), 2, 0), &protect), NOW);
+    let planned = plan(
+        &set,
+        "t",
+        &firings,
+        (&mut Budget::new(&limits(1, 60, 1.0), 2, 0), &Guards { protect: &protect, ..Guards::default() }),
+        NOW,
+    );
     let acts: Vec<(&str, &str)> = planned.actions.iter().map(|p| (p.action.kind(), p.jobs[0].id.as_str())).collect();
     assert_eq!(acts, [("log", "a"), ("log", "b"), ("cancel", "b")], "the one cancel allowed goes to joe's job");
     assert_eq!(planned.ledger.len(), 2, "both firings are recorded");
@@ -262,7 +268,13 @@ fn a_title_known_only_after_planning_still_protects_the_job() {
     let set = rules("rules:\n  - { name: stop, actions: [{ type: log }, { type: cancel }] }\n");
     let firings = [firing(&set, "stop", "a"), firing(&set, "stop", "b")];
     let protect = crate::config::ProtectConfig { titles: vec!["nightly *".into()], ..Default::default() };
-    let mut planned = plan(&set, "t", &firings, (&mut Budget::new(&limits(10, 60, 1.0), 2, 0), &protect), NOW);
+    let mut planned = plan(
+        &set,
+        "t",
+        &firings,
+        (&mut Budget::new(&limits(10, 60, 1.0), 2, 0), &Guards { protect: &protect, ..Guards::default() }),
+        NOW,
+    );
     assert_eq!(planned.actions.len(), 4, "no title known yet: nothing protected");
     let titled = crate::arcgis::Item { title: Some("Nightly ETL".into()), ..Default::default() };
     for p in planned.actions.iter_mut() {

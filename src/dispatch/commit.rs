@@ -40,6 +40,7 @@ impl Dispatcher {
         let acting = self.mode == Mode::Act;
         reports.extend(plan.suppressed);
         reports.extend(plan.protected);
+        reports.extend(plan.silenced);
         // Shadow rules' actions are only previewed, whatever the mode; the others when not acting.
         let (queued, previewed): (Vec<Planned>, Vec<Planned>) =
             plan.actions.into_iter().partition(|p| acting && !self.is_shadow(&p.rule));

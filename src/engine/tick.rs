@@ -100,7 +100,10 @@ impl Target {
             true => Some(dispatch.store.cancels_since(dispatch.scope(), &name, hour_ago, true).await?),
             false => None,
         };
-        let limits = Limits { config: &self.config.limits, recent, shadow, protect: &self.config.protect };
+        let now = dispatch.now();
+        let silences: Vec<_> = dispatch.store.silences(now).await?.into_iter().filter(|s| s.active(now)).collect();
+        let limits =
+            Limits { config: &self.config.limits, recent, shadow, protect: &self.config.protect, silences: &silences };
         let PollDecision { evaluation, mut decision } = self.core.decide(&dispatch.rules, &name, &observed, limits);
         self.name_planned(shared, &mut decision).await;
         log_unanswerable(shared, &evaluation);
@@ -110,6 +113,7 @@ impl Target {
             ignored.extend(dispatch.pending(&name, &*self.source, &waiting, observed.at));
         }
         let fired = decision.ledger.clone();
+        let told = std::mem::take(&mut decision.silenced_keys);
         let (streaks_set, streaks_dropped) = streak_changes(&self.core.streaks, &evaluation.streaks);
         let commit = PollCommit {
             snapshot: Some(&observed.next),
@@ -131,6 +135,8 @@ impl Target {
             metrics::counter!(crate::telemetry::FIRINGS, &labels).increment(1);
         }
         self.core.adopt(observed, evaluation.streaks, &fired);
+        let active: Vec<&str> = silences.iter().map(|s| s.id.as_str()).collect();
+        self.core.adopt_silenced(&told, &active);
         Ok(reports.into_iter().map(Line::Action).collect())
     }
 

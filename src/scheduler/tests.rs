@@ -71,6 +71,9 @@ impl Store for NullStore {
     async fn save_items(&self, _: Scope, _: &str, _: &[(String, crate::arcgis::Item)]) -> crate::store::Result<()> {
         Ok(())
     }
+    async fn silences(&self, _: crate::clock::LocalMs) -> crate::store::Result<Vec<crate::silence::Silence>> {
+        Ok(Vec::new())
+    }
 }
 
 /// Runs one target polled `every` for `run` of paused time; the gaps between its polls.

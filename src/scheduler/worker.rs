@@ -83,6 +83,7 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
         };
         cx.wake.notify_one();
         let ok = observe(&target, &cx, &lines, started.elapsed());
+        show_silences(&cx).await;
         plan.after_poll(&target, &cx, ok, now);
         plan.note_sign_in_wait(&name, &lines);
         if now >= next_prune {
@@ -173,6 +174,16 @@ async fn lease_gate(cx: &Context, target: &mut Target, held_epoch: &mut Option<i
             }
         },
     }
+}
+
+/// Puts the silences in force on the board and in the metrics.
+async fn show_silences(cx: &Context) {
+    let now = cx.now();
+    let Ok(silences) = cx.shared.dispatch.store.silences(now.plus(-86_400_000)).await else { return };
+    let (active, expired): (Vec<_>, Vec<_>) = silences.into_iter().partition(|s| s.active(now));
+    cx.board.silences(&active);
+    metrics::gauge!(crate::telemetry::SILENCES, "state" => "active").set(active.len() as f64);
+    metrics::gauge!(crate::telemetry::SILENCES, "state" => "expired").set(expired.len() as f64);
 }
 
 /// Reports a poll's lines and records its metrics; true when the poll succeeded.

@@ -36,6 +36,7 @@ fn describe() {
     metrics::describe_counter!(ACTIONS, "Action outcomes (done, planned, failed, suppressed, skipped).");
     metrics::describe_gauge!(LAST_SUCCESS, metrics::Unit::Seconds, "Unix time of the last successful poll.");
     metrics::describe_counter!(TOKEN_REFRESHES, "Sign-ins that produced a token.");
+    metrics::describe_gauge!(SILENCES, "Silences in force (active) and ended within the last day (expired).");
     metrics::describe_gauge!(
         SIGN_IN_PAUSED_UNTIL,
         metrics::Unit::Seconds,

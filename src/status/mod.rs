@@ -117,6 +117,22 @@ struct Inner {
     activity: BTreeMap<String, activity::Activity>,
     /// Polls that succeeded and that failed since the start, for the heartbeat.
     polls: (u64, u64),
+    silences: Vec<SilenceView>,
+}
+
+/// A silence in force, as `/status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SilenceView {
+    /// Its id.
+    pub id: String,
+    /// "job=j1 user=svc_*".
+    pub matchers: String,
+    /// Until when (RFC 3339).
+    pub ends: String,
+    /// Why.
+    pub comment: String,
+    /// Who.
+    pub author: String,
 }
 
 /// The shared board, updated by the scheduler, read by the HTTP endpoint; its times are this
@@ -218,6 +234,18 @@ impl Board {
         self.0.lock().expect("board").show_details = show;
     }
 
+    /// Records the silences in force.
+    pub fn silences(&self, silences: &[crate::silence::Silence]) {
+        let view = |s: &crate::silence::Silence| SilenceView {
+            id: sanitize(&s.id).into_owned(),
+            matchers: s.matchers_text(),
+            ends: rfc3339(s.ends).unwrap_or_default(),
+            comment: sanitize(&s.comment).into_owned(),
+            author: sanitize(&s.author).into_owned(),
+        };
+        self.0.lock().expect("board").silences = silences.iter().map(view).collect();
+    }
+
     /// Polls that succeeded and that failed since the start.
     pub fn polls(&self) -> (u64, u64) {
         self.0.lock().expect("board").polls
@@ -305,6 +333,7 @@ impl Board {
             targets,
             jobs: inner.jobs.values().flatten().cloned().collect(),
             recent: inner.recent.iter().rev().cloned().collect(),
+            silences: inner.silences.clone(),
             activity: inner.activity.clone(),
             now_at: now,
         }
@@ -324,6 +353,8 @@ pub struct StatusView {
     pub jobs: Vec<JobView>,
     /// Recent events and actions, newest first.
     pub recent: Vec<Recent>,
+    /// The silences in force.
+    pub silences: Vec<SilenceView>,
     /// Per target, the last 24 hours in 10-minute slots: the most jobs running, the failures.
     pub activity: BTreeMap<String, activity::Activity>,
     #[serde(skip)]

@@ -208,6 +208,8 @@ pub trait Store: Send + Sync {
     async fn sign_in_refusals(&self) -> Result<std::collections::HashMap<String, History>>;
     /// Records a refused sign-in of `account`, or (`None`) forgets its refusals after a success.
     async fn record_sign_in(&self, account: &str, refusal: Option<&Refusal>) -> Result<()>;
+    /// The silences that have not ended before `since` (the daemon reads them at each poll).
+    async fn silences(&self, since: LocalMs) -> Result<Vec<crate::silence::Silence>>;
     /// Keeps what Portal said of notebook items of `target` (loaded with it).
     async fn save_items(&self, scope: Scope, target: &str, items: &[(String, crate::arcgis::Item)]) -> Result<()>;
 }

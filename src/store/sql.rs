@@ -291,6 +291,10 @@ impl Store for SqlStore {
     async fn save_items(&self, scope: Scope, target: &str, items: &[(String, crate::arcgis::Item)]) -> Result<()> {
         self.save_items_sql(scope, target, items).await
     }
+
+    async fn silences(&self, since: LocalMs) -> Result<Vec<crate::silence::Silence>> {
+        SqlStore::silences(self, since).await
+    }
 }
 
 impl SqlStore {
@@ -333,6 +337,7 @@ mod file;
 pub use file::StateLock;
 mod history;
 mod items;
+mod silences;
 pub use history::{Change, Fired};
 mod open;
 mod prune;

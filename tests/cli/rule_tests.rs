@@ -46,7 +46,10 @@ async fn a_wrong_expectation_fails_with_a_diff_and_a_typo_names_its_line() {
     let rules = root().join("rules/failure-email-owner.yaml").display().to_string();
     let wrong = right
         .replace("../failure-email-owner.yaml", &rules)
-        .replace("subject: \"Notebook job failed: executeNotebook j1\"", "subject: \"Job failed\"")
+        .replace(
+            "subject: \"Notebook 'Parcels import' failed (failure-email-to-owner on test)\"",
+            "subject: \"Job failed\"",
+        )
         .replace("trigger: \"none->FAILED\"", "trigger: \"EXECUTING->FAILED\"");
     let path = dir.path().join("wrong.test.yaml");
     std::fs::write(&path, wrong).unwrap();
@@ -55,7 +58,7 @@ async fn a_wrong_expectation_fails_with_a_diff_and_a_typo_names_its_line() {
     assert_eq!(out.status.code(), Some(1), "{said}");
     for line in [
         "wrong.test.yaml: FAILED",
-        "~ poll 2: rule failure-email-to-owner job j1 trigger EXECUTING->FAILED: subject \"Notebook job failed: executeNotebook j1\", expected \"Job failed\"",
+        "~ poll 2: rule failure-email-to-owner job j1 trigger EXECUTING->FAILED: subject \"Notebook 'Parcels import' failed (failure-email-to-owner on test)\", expected \"Job failed\"",
         "- poll 2: rule failure-email-to-owner job quick trigger EXECUTING->FAILED   (expected; it did not fire)",
         "+ poll 2: rule failure-email-to-owner job quick trigger none->FAILED   (fired; not expected)",
     ] {

@@ -89,8 +89,14 @@ async fn the_demo_cancels_mails_and_stops_by_itself() {
     assert_eq!(mode(&dir.path().join("demo-report.html")), 0o600, "so is the report");
     assert!(stdout.contains("./demo-report.html"), "the closing hint names a file that exists: {stdout}");
     assert!(stdout.contains(&format!("{} e-mail(s) written to ./demo-outbox/", emails.len())), "{stdout}");
-    // A job a scheduled task started names the task (jfail4joe, of the hourly sync task).
+    // The owner reads the notebook's title, and a job a scheduled task started names the task
+    // (jfail4joe, of the hourly sync task); every failure mail knows its notebook.
     let bodies: Vec<String> = emails.iter().map(|p| std::fs::read_to_string(p).unwrap().replace("=\r\n", "")).collect();
-    let named = bodies.iter().any(|b| b.contains("executeNotebook jfail4joe (scheduled task \"Hourly sync\")"));
+    let named = bodies.iter().any(|b| {
+        b.contains("Your notebook 'Hourly sync' failed at ")
+            && b.contains("  job: jfail4joe (executeNotebook)")
+            && b.contains("  scheduled task: Hourly sync")
+    });
     assert!(named, "{bodies:#?}");
+    assert!(bodies.iter().all(|b| !b.contains("not known")), "{bodies:#?}");
 }

@@ -351,3 +351,44 @@ async fn a_protected_users_runaway_is_never_cancelled_while_anothers_is() {
     let checked = text(&site.run(&["check"]).await.stdout);
     assert!(checked.contains("`username: { not: svc_* }` repeats protect.users of target"), "{checked}");
 }
+
+/// Silences (SPEC §4.16): a silenced runaway is left alone while an unsilenced one is cancelled;
+/// the silenced firing is told once (`silenced`, with the silence's id) and not recorded; once the
+/// silence is expired with `silence expire`, the job still matches and is cancelled.
+#[tokio::test]
+async fn a_silenced_runaway_is_left_alone_until_the_silence_is_expired() {
+    let jobs = "jobs: [{ id: jquiet, username: joe, start: -2h }, { id: jloud, username: jane, start: -2h }]";
+    let site = Site::ruled(jobs, RUNAWAY).await;
+    let added = site
+        .run(&["silence", "add", "--job", "jquiet", "--for", "2h", "--comment", "the year-end run", "--author", "ops"])
+        .await;
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let id = text(&added.stdout).lines().next().unwrap().trim().to_string();
+    assert_eq!(id.len(), 8, "{}", text(&added.stdout));
+    let listed = text(&site.run(&["silence", "list"]).await.stdout);
+    assert!(
+        listed.contains(&id)
+            && listed.contains("active")
+            && listed.contains("job=jquiet")
+            && listed.contains("the year-end run"),
+        "{listed}"
+    );
+    let explained = text(&site.run(&["explain", "jquiet"]).await.stdout);
+    assert!(explained.contains(&format!("silenced by {id} until")) && explained.contains("runaway"), "{explained}");
+    let first = site.run(&["once", "--json"]).await;
+    let mut outcomes = actions(&first);
+    outcomes.sort();
+    assert_eq!(outcomes, [act("runaway", "cancel", "jloud", "done"), act("runaway", "cancel", "jquiet", "silenced")]);
+    let silenced = action_lines(&first).into_iter().find(|l| l["outcome"] == "silenced").unwrap();
+    assert!(silenced["detail"].as_str().unwrap().contains(&format!("silenced by {id} until")), "{silenced}");
+    assert_eq!(site.sim.stats().cancels.keys().collect::<Vec<_>>(), ["jloud"]);
+    // Not recorded: each `once` (a process of its own) tells it again; the daemon tells it once.
+    assert_eq!(actions(&site.run(&["once", "--json"]).await), [act("runaway", "cancel", "jquiet", "silenced")]);
+    assert_eq!(site.sim.stats().cancels.len(), 1);
+    let expired = site.run(&["silence", "expire", &id]).await;
+    assert!(expired.status.success(), "{}", text(&expired.stderr));
+    assert_eq!(actions(&site.run(&["once", "--json"]).await), [act("runaway", "cancel", "jquiet", "done")]);
+    assert_eq!(site.sim.stats().cancels.len(), 2, "{:?}", site.sim.stats().cancels);
+    let again = site.run(&["silence", "expire", &id]).await;
+    assert_eq!(again.status.code(), Some(1), "no such silence in force any more");
+}

@@ -86,6 +86,27 @@ async fn explain_job(
         if let Some(entry) = &protection {
             let _ = writeln!(out, "  protected by {entry}: no rule cancels this job; its notices still go out");
         }
+        let local = crate::clock::Clock::now(&crate::clock::SystemClock);
+        for silence in store.silences(local).await?.iter().filter(|s| s.active(local)) {
+            let rules: Vec<&str> = setup
+                .rules
+                .rules
+                .iter()
+                .filter(|r| silence.covers(&target.config.name, &r.name, &job))
+                .map(|r| r.name.as_str())
+                .collect();
+            if !rules.is_empty() {
+                let until = crate::arcgis::model::rfc3339(silence.ends).unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  silenced by {} until {until} for rule(s) {} ({}: {})",
+                    silence.id,
+                    rules.join(", "),
+                    sanitize(&silence.author),
+                    sanitize(&silence.comment)
+                );
+            }
+        }
         for rule in setup.rules.rules.iter().filter(|r| !r.trigger.is_task()) {
             let _ = writeln!(
                 out,

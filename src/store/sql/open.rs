@@ -176,12 +176,14 @@ pub(super) fn migrator_until(backend: Backend, last: i64) -> Migrator {
             migration(4, "runs", include_str!("../migrations/0004_runs.sql")),
             migration(5, "tasks", include_str!("../migrations/0005_tasks.sql")),
             migration(6, "items", include_str!("../migrations/0006_items.sql")),
+            migration(7, "silences", include_str!("../migrations/0007_silences.sql")),
         ],
         Backend::Postgres => vec![
             migration(1, "init", include_str!("../migrations/postgres/0001_init.sql")),
             migration(2, "runs", include_str!("../migrations/postgres/0002_runs.sql")),
             migration(3, "tasks", include_str!("../migrations/postgres/0003_tasks.sql")),
             migration(4, "items", include_str!("../migrations/postgres/0004_items.sql")),
+            migration(5, "silences", include_str!("../migrations/postgres/0005_silences.sql")),
         ],
     };
     Migrator::with_migrations(all.into_iter().filter(|m| m.version <= last).collect())
