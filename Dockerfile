@@ -3,12 +3,16 @@
 #   docker run -d --name nbwarden -v /srv/nbwarden:/etc/nbwarden:ro -v nbwarden-state:/var/lib/nbwarden \
 #     -e NBWARDEN_PROD_PASSWORD=… -p 127.0.0.1:9187:9187 nbwarden
 # In nbwarden.yaml: state.path /var/lib/nbwarden/nbwarden.db and http.listen 0.0.0.0:9187 (inside the
-# container; publish the port on loopback only, as above) — point your orchestrator's health check at
-# /healthz. `docker kill -s HUP nbwarden` reloads; `docker stop` sends SIGTERM (10 s grace).
+# container; publish the port on loopback only, as above); the image's HEALTHCHECK runs
+# `nbwarden healthcheck` against it. `docker kill -s HUP nbwarden` reloads; give `docker stop` time
+# for running actions to finish: `docker run --stop-timeout 30 …` (the default is 10 s).
+# `--build-arg NBWARDEN_COMMIT=$(git rev-parse --short=12 HEAD)` names the commit in `--version`.
 
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+ARG NBWARDEN_COMMIT=unknown
+ENV NBWARDEN_COMMIT=$NBWARDEN_COMMIT
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src src
 COPY benches benches
 COPY tests tests
@@ -27,6 +31,7 @@ USER 10001:10001
 WORKDIR /var/lib/nbwarden
 ENV NBWARDEN_CONFIG=/etc/nbwarden/nbwarden.yaml
 EXPOSE 9187
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s CMD ["/usr/local/bin/nbwarden", "healthcheck"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/nbwarden"]
 CMD ["run"]

@@ -25,5 +25,9 @@ pub const SIGN_IN_PAUSED_UNTIL: &str = "nbwarden_sign_in_paused_until_timestamp_
 pub const LEASE_HELD: &str = "nbwarden_lease_held";
 /// Counter: leases this replica took from another holder (or from an earlier run of itself).
 pub const LEASE_TAKEOVERS: &str = "nbwarden_lease_takeovers_total";
+/// Gauge: 1 when the last configuration reload succeeded (or none was asked), 0 when it was refused.
+pub const RELOAD_OK: &str = "nbwarden_config_last_reload_successful";
+/// Gauge: Unix time of the last successful configuration load (the start, or a reload).
+pub const RELOAD_OK_AT: &str = "nbwarden_config_last_reload_success_timestamp_seconds";
 /// Gauge: silences in force (`state="active"`) and ended within the last day (`"expired"`).
 pub const SILENCES: &str = "nbwarden_silences";

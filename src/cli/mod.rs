@@ -5,6 +5,7 @@ pub mod backtest;
 mod check;
 mod demo;
 mod explain;
+mod healthcheck;
 mod jobs;
 mod logging;
 mod once;
@@ -20,7 +21,7 @@ use std::path::PathBuf;
 
 /// nbwarden: a watchdog for ArcGIS Enterprise notebook jobs.
 #[derive(Debug, Parser)]
-#[command(name = "nbwarden", version, about)]
+#[command(name = "nbwarden", version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("NBWARDEN_COMMIT"), ")"), about)]
 pub struct Cli {
     /// Configuration file (default: $NBWARDEN_CONFIG, then ./nbwarden.yaml).
     #[arg(long, global = true, value_name = "FILE")]
@@ -134,6 +135,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Shell completion for bash, zsh, fish, elvish or powershell, on standard output.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff), on standard output: `nbwarden man > nbwarden.1`.
+    Man,
+    /// Exit 0 when the daemon's /healthz answers 200, 1 otherwise (a container's HEALTHCHECK).
+    Healthcheck {
+        /// The /healthz to ask (default: http://<http.listen>/healthz of the configuration).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Run the simulator, the example rules and the engine together for a minute, printing what happens.
     Demo {
         /// How long to run.
@@ -190,6 +204,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             report::run(&load_config(cli.config.as_deref())?, options).await
         }
         Command::Demo { seconds, every } => demo::run(seconds, every.max(1)).await,
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "nbwarden", &mut out);
+            write_stdout(&String::from_utf8_lossy(&out))?;
+            Ok(true)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
+            write_stdout(&String::from_utf8_lossy(&out))?;
+            Ok(true)
+        }
+        Command::Healthcheck { url } => {
+            let config = if url.is_none() { Some(load_config(cli.config.as_deref())?) } else { None };
+            healthcheck::run(config.as_ref(), url).await
+        }
         Command::Simulate { listen, flavor, scenario } => {
             simulate::run(listen, flavor.as_deref(), scenario.as_deref()).await.map(|()| true)
         }

@@ -51,6 +51,7 @@ pub async fn daemon(options: Options<'_>) -> anyhow::Result<()> {
     let mut held = setup::lock_state(&current.config, Mode::Act)?;
     let mut endpoint = Endpoint::start(&current.config.http, &board).await?;
     let mut running = start(&current, &options, &board).await?;
+    reloaded(true);
     let deadline = options.stop_after.map(|d| tokio::time::Instant::now() + d);
     loop {
         let stop_at = async {
@@ -66,13 +67,17 @@ pub async fn daemon(options: Options<'_>) -> anyhow::Result<()> {
         if !reloading {
             break;
         }
-        let Some(next) = reload(options.config) else { continue };
+        let Some(next) = reload(options.config) else {
+            reloaded(false);
+            continue;
+        };
         let moved =
             next.config.state.path != current.config.state.path || next.config.state.url != current.config.state.url;
         let next_hold = match moved.then(|| setup::lock_state(&next.config, Mode::Act)).transpose() {
             Ok(hold) => hold,
             Err(e) => {
                 tracing::error!("reload refused: {e:#}; the previous configuration keeps running");
+                reloaded(false);
                 continue;
             }
         };
@@ -84,10 +89,12 @@ pub async fn daemon(options: Options<'_>) -> anyhow::Result<()> {
                     held = hold;
                 }
                 tracing::info!("configuration reloaded");
+                reloaded(true);
                 started
             }
             Err(e) => {
                 tracing::error!("the new configuration could not start ({e:#}); going on with the old one");
+                reloaded(false);
                 start(&current, &options, &board).await?
             }
         };
@@ -101,6 +108,16 @@ pub async fn daemon(options: Options<'_>) -> anyhow::Result<()> {
     tracing::info!("stopped; state committed");
     drop(held);
     Ok(())
+}
+
+/// Records a reload's outcome as Prometheus and Alertmanager name theirs: whether the last one
+/// succeeded, and when one last did (the start counts as one).
+fn reloaded(ok: bool) {
+    use crate::telemetry::{RELOAD_OK, RELOAD_OK_AT};
+    metrics::gauge!(RELOAD_OK).set(if ok { 1.0 } else { 0.0 });
+    if ok {
+        metrics::gauge!(RELOAD_OK_AT).set(crate::clock::local_now_ms() as f64 / 1000.0);
+    }
 }
 
 /// Loads the configuration again; `None` (with every problem logged) when it is invalid.

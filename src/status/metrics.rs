@@ -36,6 +36,12 @@ fn describe() {
     metrics::describe_counter!(ACTIONS, "Action outcomes (done, planned, failed, suppressed, skipped).");
     metrics::describe_gauge!(LAST_SUCCESS, metrics::Unit::Seconds, "Unix time of the last successful poll.");
     metrics::describe_counter!(TOKEN_REFRESHES, "Sign-ins that produced a token.");
+    metrics::describe_gauge!(RELOAD_OK, "1 when the last configuration reload succeeded, 0 when it was refused.");
+    metrics::describe_gauge!(
+        RELOAD_OK_AT,
+        metrics::Unit::Seconds,
+        "Unix time of the last successful configuration load (the start or a reload)."
+    );
     metrics::describe_gauge!(SILENCES, "Silences in force (active) and ended within the last day (expired).");
     metrics::describe_gauge!(
         SIGN_IN_PAUSED_UNTIL,

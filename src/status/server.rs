@@ -73,6 +73,7 @@ pub async fn start(
         .route("/metrics", get(render_metrics))
         .route("/healthz", get(healthz))
         .route("/status", get(status))
+        .route("/", get(|| async { axum::response::Redirect::permanent("/status") }))
         .with_state(AppState { board, metrics });
     let hosts = Arc::new(access.hosts);
     let task = tokio::spawn(async move {

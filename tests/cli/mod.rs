@@ -188,3 +188,30 @@ async fn once_from_cron_with_a_wrong_password_tries_once_then_waits_across_runs(
     let fixed = site.run(&["once", "--json"]).await;
     assert!(fixed.status.success(), "changed credentials try at once: {}", text(&fixed.stdout));
 }
+
+/// The command line as people expect it: completions that bash loads, a man page, and a
+/// `--version` that names the commit.
+#[tokio::test]
+async fn completions_load_in_bash_the_man_page_renders_and_the_version_names_the_commit() {
+    let completions = crate::util::nbwarden(&["completions", "bash"], &[]).await;
+    assert!(completions.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("nbwarden.bash");
+    std::fs::write(&script, &completions.stdout).unwrap();
+    let loaded = std::process::Command::new("bash")
+        .args(["-c", &format!("source '{}' && complete -p nbwarden", script.display())])
+        .output()
+        .expect("bash runs");
+    assert!(loaded.status.success(), "{}", String::from_utf8_lossy(&loaded.stderr));
+    assert!(String::from_utf8_lossy(&loaded.stdout).contains("nbwarden"));
+    let man = crate::util::nbwarden(&["man"], &[]).await;
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(man.status.success() && page.contains(".TH nbwarden") && page.contains("silence"), "{page}");
+    let version = crate::util::nbwarden(&["--version"], &[]).await;
+    let said = String::from_utf8_lossy(&version.stdout);
+    assert!(said.starts_with(&format!("nbwarden {} (commit ", env!("CARGO_PKG_VERSION"))), "{said}");
+    assert!(
+        !said.contains("unknown") || !std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".git").exists(),
+        "{said}"
+    );
+}

@@ -151,6 +151,16 @@ async fn sighup_with_a_broken_rule_file_keeps_the_old_rules() {
     assert!(daemon.wait_for_log("the previous one keeps running", 10 * SECOND).await, "{}", daemon.log());
     let log = daemon.log();
     assert!(log.contains("test.yaml:3") && log.contains("did you mean `runtime_over`"), "{log}");
+    let metric = |text: &str, name: &str| {
+        text.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    };
+    let (_, metrics) = get(&format!("{base}/metrics"), "*/*").await;
+    assert_eq!(
+        metric(&metrics, "nbwarden_config_last_reload_successful "),
+        Some(0.0),
+        "a refused reload shows: {metrics}"
+    );
+    assert!(metric(&metrics, "nbwarden_config_last_reload_success_timestamp_seconds ").is_some_and(|t| t > 1e9));
     let plan = nbwarden::config::parse_yaml(std::path::Path::new("job"), "{ id: jlate, username: joe, start: -3h }");
     site.sim.add_job(plan.unwrap());
     let cancelled = poll_until(10 * SECOND, || site.sim.stats().cancels.contains_key("jlate")).await;
@@ -161,6 +171,8 @@ async fn sighup_with_a_broken_rule_file_keeps_the_old_rules() {
     assert!(daemon.wait_for_log("configuration reloaded", 10 * SECOND).await, "{}", daemon.log());
     let (code, _) = get(&format!("{base}/healthz"), "*/*").await;
     assert_eq!(code, 200, "the endpoint serves across reloads\n{}", daemon.log());
+    let (_, metrics) = get(&format!("{base}/metrics"), "*/*").await;
+    assert_eq!(metric(&metrics, "nbwarden_config_last_reload_successful "), Some(1.0), "{metrics}");
 }
 
 #[tokio::test]
@@ -227,9 +239,19 @@ async fn healthz_turns_unhealthy_when_a_target_keeps_failing() {
     site.sim.add_fault(
         nbwarden::config::parse_yaml(std::path::Path::new("f"), "{ on: list, kind: http_error, status: 503 }").unwrap(),
     );
+    let healthcheck = |url: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_nbwarden")).args(["healthcheck", "--url", url]).output().unwrap()
+    };
+    assert!(healthcheck(&healthz).status.success(), "healthy: exit 0");
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let root = no_redirects.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!((root.status().as_u16(), root.headers()["location"].to_str().unwrap()), (308, "/status"));
     let (code, body) = get_until(&healthz, 15 * SECOND, |code, _| code == 503).await;
     assert_eq!(code, 503, "{}", daemon.log());
     assert!(body.starts_with("target sim: "), "{body}");
+    let unhealthy = healthcheck(&healthz);
+    assert_eq!(unhealthy.status.code(), Some(1), "while /healthz is 503");
+    assert!(String::from_utf8_lossy(&unhealthy.stderr).contains("unhealthy (503): target sim: "));
     let (_, status) = get(&format!("{base}/status"), "application/json").await;
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["targets"][0]["healthy"], false);
