@@ -10,15 +10,19 @@ use tracing_subscriber::field::{MakeVisitor, VisitFmt, VisitOutput};
 use tracing_subscriber::fmt::format::Writer;
 
 /// Starts logging on standard error.
-pub fn init(format: LogFormat, verbose: u8, quiet: bool) {
+/// `demo`: the log action's lines are left out, since the demo prints each action's outcome, the
+/// message included, already.
+pub fn init(format: LogFormat, verbose: u8, quiet: bool, demo: bool) {
     let default = match (quiet, verbose) {
         (true, _) => "warn",
         (false, 0) => "info",
         (false, 1) => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("NBWARDEN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,nbwarden={default}")));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NBWARDEN_LOG").unwrap_or_else(|_| {
+        let muted = if demo { ",nbwarden::actions::log=off" } else { "" };
+        tracing_subscriber::EnvFilter::new(format!("warn,nbwarden={default}{muted}"))
+    });
     // Colours only on a terminal (and never with NO_COLOR): a log file gets plain lines.
     use std::io::IsTerminal;
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();

@@ -241,7 +241,7 @@ fn write_stdout(text: &str) -> std::io::Result<()> {
     }
 }
 
-/// Starts logging on standard error, every field sanitized.
-pub fn init_logging(format: LogFormat, verbose: u8, quiet: bool) {
-    logging::init(format, verbose, quiet);
+/// Starts logging on standard error, every field sanitized, for `cli`'s command.
+pub fn init_logging(cli: &Cli) {
+    logging::init(cli.log_format, cli.verbose, cli.quiet, matches!(cli.command, Command::Demo { .. }));
 }

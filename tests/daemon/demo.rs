@@ -64,6 +64,9 @@ async fn the_demo_cancels_mails_and_stops_by_itself() {
     assert!(stdout.contains("first poll: ") && stdout.contains("(the baseline: no events"), "{stdout}");
     assert!(stdout.contains("rule cancel-runaway-executions cancel [jrunaway1jane] done: cancelled"), "{stdout}");
     assert!(stdout.contains("rule cancel-runaway-executions cancel [jrunaway0joe] done"), "{stdout}");
+    // Each action once: the log action's message is in its action line, not again in the log.
+    assert!(stdout.contains("log [jrunaway0joe] done: cancelling jrunaway0joe of joe"), "{stdout}");
+    assert!(!text(&output.stderr).contains("cancelling jrunaway0joe"), "{}", text(&output.stderr));
     assert!(stdout.contains("rule failure-email-to-owner email [jfail4joe] done: to joe@example.com"), "{stdout}");
     // The job that started and failed between two polls gets its notice all the same (alone, or
     // batched with another failure of the same poll).
