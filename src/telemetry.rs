@@ -29,5 +29,9 @@ pub const LEASE_TAKEOVERS: &str = "nbwarden_lease_takeovers_total";
 pub const RELOAD_OK: &str = "nbwarden_config_last_reload_successful";
 /// Gauge: Unix time of the last successful configuration load (the start, or a reload).
 pub const RELOAD_OK_AT: &str = "nbwarden_config_last_reload_success_timestamp_seconds";
+/// Gauge: a scheduled task's failures in a row, as last read (`target`, `task`: its id).
+pub const TASK_FAILURES: &str = "nbwarden_task_consecutive_failures";
+/// Gauge: the scheduled tasks as last read, by `state`.
+pub const TASKS: &str = "nbwarden_tasks";
 /// Gauge: silences in force (`state="active"`) and ended within the last day (`"expired"`).
 pub const SILENCES: &str = "nbwarden_silences";

@@ -129,12 +129,34 @@ impl TaskReads {
         self.next = Some(now.plus(self.every_ms));
         self.last = now;
         match target.watch_tasks(&cx.shared).await {
-            Ok(lines) => lines.iter().for_each(|l| cx.report(l)),
+            Ok(lines) => {
+                lines.iter().for_each(|l| cx.report(l));
+                task_metrics(target);
+            }
             Err(e) => {
                 tracing::error!(target_name = %target.config.name, error = %e, "could not record the scheduled tasks")
             }
         }
         cx.wake.notify_one();
+    }
+}
+
+/// The tasks as last read, in the metrics operators alert on: each task's failures in a row, and
+/// the tasks by state (`active`, `paused`, … as Portal says; `inactive` when it gives none).
+fn task_metrics(target: &Target) {
+    use crate::telemetry::{TASKS, TASK_FAILURES};
+    let Some(tasks) = target.core().tasks.as_ref() else { return };
+    let name = target.config.name.clone();
+    let mut states: std::collections::BTreeMap<String, usize> = Default::default();
+    for seen in tasks.values() {
+        let failures = f64::from(seen.consecutive_failures);
+        metrics::gauge!(TASK_FAILURES, "target" => name.clone(), "task" => seen.task.id.clone()).set(failures);
+        let state =
+            seen.task.state.clone().unwrap_or_else(|| if seen.task.active { "active" } else { "inactive" }.into());
+        *states.entry(state.to_ascii_lowercase()).or_default() += 1;
+    }
+    for (state, count) in states {
+        metrics::gauge!(TASKS, "target" => name.clone(), "state" => state).set(count as f64);
     }
 }
 

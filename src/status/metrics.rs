@@ -42,6 +42,8 @@ fn describe() {
         metrics::Unit::Seconds,
         "Unix time of the last successful configuration load (the start or a reload)."
     );
+    metrics::describe_gauge!(TASK_FAILURES, "A scheduled task's failures in a row, as last read.");
+    metrics::describe_gauge!(TASKS, "The scheduled tasks as last read, by state.");
     metrics::describe_gauge!(SILENCES, "Silences in force (active) and ended within the last day (expired).");
     metrics::describe_gauge!(
         SIGN_IN_PAUSED_UNTIL,

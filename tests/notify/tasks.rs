@@ -63,6 +63,7 @@ tasks:
     let site = site(tasks, &smtp).await;
     shipped(&site, &["task-failing.yaml", "task-stopped.yaml", "task-missed.yaml"]);
     site.rules(JOB_OF_TASK);
+    let base = site.serve_http();
     let daemon = Daemon::start(&site.config_path, &[]);
     let stopped = || {
         to(&smtp.messages(), "gis-admins@example.com")
@@ -101,6 +102,22 @@ tasks:
     assert_eq!(reads.get("fine"), Some(&1), "read once, at the baseline: {reads:?}");
     assert_eq!(reads.get("old"), None, "inactive at the baseline: {reads:?}");
     assert!(reads.get("flaky").is_some_and(|n| (5..=12).contains(n)), "{reads:?}");
+    // The metrics operators alert on: failures in a row per task, tasks by state.
+    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    let value = |series: &str| {
+        metrics.lines().find(|l| l.starts_with(series)).and_then(|l| l.rsplit(' ').next()).map(str::to_string)
+    };
+    assert_eq!(
+        value("nbwarden_task_consecutive_failures{target=\"sim\",task=\"flaky\"}").as_deref(),
+        Some("5"),
+        "{metrics}"
+    );
+    assert_eq!(
+        value("nbwarden_task_consecutive_failures{target=\"sim\",task=\"fine\"}").as_deref(),
+        Some("0"),
+        "{metrics}"
+    );
+    assert!(value("nbwarden_tasks{target=\"sim\",state=\"paused\"}").is_some_and(|v| v != "0"), "{metrics}");
 }
 
 const MISSED: &str = "rules:
