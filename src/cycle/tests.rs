@@ -291,3 +291,36 @@ fn a_title_known_only_after_planning_still_protects_the_job() {
     assert!(left_out.detail.contains("protect.titles \"nightly *\""), "{}", left_out.detail);
     assert_eq!(planned.ledger.len(), 2);
 }
+
+/// A firing a silence covers does nothing, is not recorded, takes no budget, and is told once per
+/// silence, rule and job: the keys of a decision, once adopted, keep it from being told again.
+#[test]
+fn a_silenced_firing_is_told_once_and_never_recorded() {
+    use crate::silence::{Matcher, Silence};
+    let set = rules("rules:\n  - { name: stop, actions: [{ type: log }, { type: cancel }] }\n");
+    let firings = [firing(&set, "stop", "a"), firing(&set, "stop", "b")];
+    let silence = Silence {
+        id: "s1".into(),
+        matchers: vec![Matcher::Job("a".into())],
+        starts: crate::clock::LocalMs(0),
+        ends: crate::clock::LocalMs(1),
+        comment: "tonight".into(),
+        author: "ops".into(),
+    };
+    let mut core = Core::default();
+    let decide = |core: &Core| {
+        let guards =
+            Guards { silences: std::slice::from_ref(&silence), told: &core.silenced_told, ..Guards::default() };
+        plan(&set, "t", &firings, (&mut Budget::new(&limits(1, 60, 1.0), 2, 0), &guards), NOW)
+    };
+    let first = decide(&core);
+    let acts: Vec<(&str, &str)> = first.actions.iter().map(|p| (p.action.kind(), p.jobs[0].id.as_str())).collect();
+    assert_eq!(acts, [("log", "b"), ("cancel", "b")], "the one cancel allowed goes to b");
+    assert_eq!(first.ledger.iter().map(|r| r.job_id.as_str()).collect::<Vec<_>>(), ["b"], "a is not recorded");
+    assert_eq!(first.silenced.len(), 2, "both of a's actions told");
+    assert!(first.silenced.iter().all(|r| r.outcome == Outcome::Silenced && r.detail.contains("silenced by s1")));
+    core.adopt_silenced(&first.silenced_keys, &["s1"]);
+    assert!(decide(&core).silenced.is_empty(), "told once");
+    core.adopt_silenced(&[], &[]);
+    assert_eq!(decide(&core).silenced.len(), 2, "a silence no longer in force is forgotten");
+}
