@@ -220,6 +220,26 @@ async fn metrics_parse_as_prometheus_text_and_carry_every_series() {
     }
     assert!(text.contains("nbwarden_jobs{target=\"sim\",phase=\"failed\"} 1"), "{text}");
     assert!(text.contains("rule=\"runaway\",action=\"cancel\",outcome=\"done\"} 1"), "{text}");
+    promtool_checks(&text);
+}
+
+/// `promtool check metrics` (Debian's `prometheus`) finds nothing to say about `text`: no error,
+/// no lint warning (names, units, `_total` on counters, HELP on every metric).
+pub fn promtool_checks(text: &str) {
+    use std::io::Write;
+    let Ok(mut child) = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    else {
+        return crate::util::skipped("promtool_checks", "no promtool (Debian's prometheus package)");
+    };
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && said.trim().is_empty(), "promtool check metrics: {said}\n{text}");
 }
 
 #[tokio::test]

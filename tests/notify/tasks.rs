@@ -118,6 +118,7 @@ tasks:
         "{metrics}"
     );
     assert!(value("nbwarden_tasks{target=\"sim\",state=\"paused\"}").is_some_and(|v| v != "0"), "{metrics}");
+    crate::daemon::promtool_checks(&metrics);
 }
 
 const MISSED: &str = "rules:
