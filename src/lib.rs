@@ -4,6 +4,7 @@
 //! `config` reads `nbwarden.yaml`, `simulator` serves a simulated ArcGIS site for demos and tests.
 
 pub mod actions;
+pub mod activity;
 pub mod arcgis;
 pub mod chart;
 pub mod cli;

@@ -184,8 +184,7 @@ impl ActionContext<'_> {
 
     /// The admin URL of a job and its notebook item's page.
     pub fn links(&self, job: &crate::arcgis::Job) -> template::Links {
-        let item = job.item_id.as_deref().and_then(|id| self.source.item_url(id));
-        template::Links { admin: self.source.job_url(&job.id), item }
+        template::Links::of(self.source, job)
     }
 }
 

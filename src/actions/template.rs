@@ -228,6 +228,14 @@ pub struct Links {
     pub item: Option<String>,
 }
 
+impl Links {
+    /// The links of `job` on `source`.
+    pub fn of(source: &dyn crate::arcgis::JobSource, job: &Job) -> Links {
+        let item = job.item_id.as_deref().and_then(|id| source.item_url(id));
+        Links { admin: source.job_url(&job.id), item }
+    }
+}
+
 /// What an action acts on: the rule that fired, the event, the jobs and when it was planned.
 #[derive(Debug, Clone, Copy)]
 pub struct Occasion<'a> {

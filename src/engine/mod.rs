@@ -63,6 +63,14 @@ pub enum Line {
 }
 
 impl Line {
+    /// The target it is about.
+    pub fn target(&self) -> &str {
+        match self {
+            Line::Poll { target, .. } | Line::Event { target, .. } => target,
+            Line::Action(report) => &report.target,
+        }
+    }
+
     /// A failed poll or a failed action.
     pub fn is_failure(&self) -> bool {
         match self {

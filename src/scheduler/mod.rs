@@ -1,6 +1,7 @@
 //! The scheduler beside the pipeline: one task per target polling on its own cadence (plus
 //! deadline wake-ups and digest slots), one task running queued actions, until told to stop.
 
+mod activity;
 mod digests;
 pub mod heartbeat;
 mod leases;
@@ -96,6 +97,7 @@ impl Running {
             })
             .collect();
         cx.board.set_targets(&intervals);
+        cx.board.set_rules(&cx.shared.dispatch.rules);
         let keeper = cx.shared.leases.clone().map(|leases| {
             let names = targets.iter().map(|t| t.config.name.clone()).collect();
             let (stop, watching) = watch::channel(false);

@@ -74,6 +74,23 @@ impl Store for NullStore {
     async fn silences(&self, _: crate::clock::LocalMs) -> crate::store::Result<Vec<crate::silence::Silence>> {
         Ok(Vec::new())
     }
+    async fn activity(
+        &self,
+        _: Scope,
+        _: &str,
+        _: crate::clock::LocalMs,
+    ) -> crate::store::Result<Vec<crate::activity::Slot>> {
+        Ok(Vec::new())
+    }
+    async fn save_activity(
+        &self,
+        _: Scope,
+        _: &str,
+        _: &crate::activity::Slot,
+        _: crate::clock::LocalMs,
+    ) -> crate::store::Result<()> {
+        Ok(())
+    }
 }
 
 /// Runs one target polled `every` for `run` of paused time; the gaps between its polls.

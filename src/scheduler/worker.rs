@@ -45,6 +45,7 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
     let mut tasks = TaskReads::of(&target, first);
     let mut next_prune = now.plus(PRUNE_EVERY_MS);
     let mut held_epoch = None;
+    let mut activity = super::activity::Kept::restore(&cx, &name).await;
     loop {
         let mut wake = digests.next_due().map_or(plan.next, |d| d.min(plan.next));
         wake = tasks.due(&target, &cx).map_or(wake, |t| t.min(wake));
@@ -83,6 +84,7 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
         };
         cx.wake.notify_one();
         let ok = observe(&target, &cx, &lines, started.elapsed());
+        activity.save(&cx, &name).await;
         show_silences(&cx).await;
         plan.after_poll(&target, &cx, ok, now);
         plan.note_sign_in_wait(&name, &lines);
@@ -132,9 +134,11 @@ impl TaskReads {
             Ok(lines) => {
                 lines.iter().for_each(|l| cx.report(l));
                 task_metrics(target);
+                cx.board.tasks(&target.config.name, task_views(target));
             }
             Err(e) => {
-                tracing::error!(target_name = %target.config.name, error = %e, "could not record the scheduled tasks")
+                tracing::error!(target_name = %target.config.name, error = %e, "could not record the scheduled tasks");
+                cx.board.tasks_failed(&target.config.name, &e.to_string());
             }
         }
         cx.wake.notify_one();
@@ -158,6 +162,16 @@ fn task_metrics(target: &Target) {
     for (state, count) in states {
         metrics::gauge!(TASKS, "target" => name.clone(), "state" => state).set(count as f64);
     }
+}
+
+/// The tasks as last read, for `/status`.
+fn task_views(target: &Target) -> Vec<crate::status::TaskView> {
+    let Some(tasks) = target.core().tasks.as_ref() else { return Vec::new() };
+    let zone = target.config.tasks.as_ref().map_or(chrono_tz::UTC, |t| t.zone());
+    let item_url =
+        |seen: &crate::task_diff::Seen| seen.task.item_id.as_deref().and_then(|id| target.source.item_url(id));
+    let view = |seen| crate::status::TaskView::of(&target.config.name, seen, zone, item_url(seen), None);
+    tasks.values().map(view).collect()
 }
 
 /// How often a replica standing by for a target looks whether it holds its lease now.
@@ -222,7 +236,8 @@ fn observe(target: &Target, cx: &Context, lines: &[Line], took: Duration) -> boo
     metrics::gauge!(SIGN_IN_PAUSED_UNTIL, "target" => name.clone()).set(waiting.map_or(0.0, |w| w.0 as f64 / 1000.0));
     match (ok, target.core().snapshot.as_ref()) {
         (true, Some(snapshot)) => {
-            let phases = cx.board.polled(&name, snapshot, target.site(), target.source.server_now());
+            let phases =
+                cx.board.polled(&name, snapshot, target.site(), target.source.server_now(), target.source.as_ref());
             metrics::gauge!(LAST_SUCCESS, "target" => name.clone()).set(cx.now().0 as f64 / 1000.0);
             for phase in ["submitted", "running", "completed", "failed", "cancelled", "unknown"] {
                 let count = phases.get(phase).copied().unwrap_or(0);

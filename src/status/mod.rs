@@ -1,11 +1,14 @@
 //! What the daemon shows about itself: the board behind `/status` and `/healthz` (targets and
-//! their health, current jobs, recent events and actions), the metrics, and the HTTP endpoint.
+//! their health, scheduled tasks, rules, silences, current jobs, recent events and actions, the
+//! activity), the metrics, and the HTTP endpoint.
 
-pub mod activity;
 mod chart;
 pub mod metrics;
 mod page;
 pub mod server;
+mod views;
+
+pub use views::{RuleView, TaskView};
 
 use crate::arcgis::model::rfc3339;
 use crate::arcgis::Phase;
@@ -38,6 +41,11 @@ pub struct TargetView {
     pub last_error: Option<String>,
     /// Failed polls in a row.
     pub failures_in_a_row: u32,
+    /// The last poll failed: the jobs shown are those of the last successful one, their
+    /// runtimes as of then.
+    pub stale: bool,
+    /// When the jobs shown were listed (RFC 3339, local clock): the last successful poll.
+    pub as_of: Option<String>,
     /// Jobs listed by the last successful poll.
     pub jobs_total: usize,
     /// Jobs by phase.
@@ -95,6 +103,10 @@ pub struct JobView {
     pub runtime_seconds: Option<u64>,
     /// The same, for people.
     pub runtime: String,
+    /// The job's page in the admin API.
+    pub admin_url: String,
+    /// The notebook item's page in Portal, when known.
+    pub item_url: Option<String>,
 }
 
 /// An event or action, with when it happened.
@@ -114,10 +126,16 @@ struct Inner {
     targets: BTreeMap<String, TargetView>,
     jobs: BTreeMap<String, Vec<JobView>>,
     recent: VecDeque<Recent>,
-    activity: BTreeMap<String, activity::Activity>,
+    activity: BTreeMap<String, crate::activity::Activity>,
     /// Polls that succeeded and that failed since the start, for the heartbeat.
     polls: (u64, u64),
     silences: Vec<SilenceView>,
+    /// Per target, the scheduled tasks as last read.
+    tasks: BTreeMap<String, Vec<TaskView>>,
+    /// The rules loaded, in file order, with their firings.
+    rules: Vec<RuleView>,
+    /// Per target, its polls so far (a firing's several actions count once per poll).
+    poll_count: BTreeMap<String, u64>,
 }
 
 /// A silence in force, as `/status` shows it.
@@ -164,6 +182,7 @@ impl Board {
         inner.targets.retain(|name, _| targets.iter().any(|(n, _)| n == name));
         inner.jobs.retain(|name, _| targets.iter().any(|(n, _)| n == name));
         inner.activity.retain(|name, _| targets.iter().any(|(n, _)| n == name));
+        inner.tasks.retain(|name, _| targets.iter().any(|(n, _)| n == name));
         let now = self.now();
         for (name, interval) in targets {
             let view = inner.targets.entry(name.clone()).or_insert_with(|| TargetView {
@@ -173,6 +192,8 @@ impl Board {
                 last_success: None,
                 last_error: None,
                 failures_in_a_row: 0,
+                stale: false,
+                as_of: None,
                 jobs_total: 0,
                 phases: BTreeMap::new(),
                 site: Default::default(),
@@ -188,14 +209,46 @@ impl Board {
         }
     }
 
+    /// Declares the rules loaded (after a start or a reload); a rule kept by name keeps its
+    /// firings.
+    pub fn set_rules(&self, rules: &crate::rules::RuleSet) {
+        let mut inner = self.0.lock().expect("board");
+        let old = std::mem::take(&mut inner.rules);
+        inner.rules = rules
+            .rules
+            .iter()
+            .map(|rule| {
+                let fresh = RuleView::of(rule);
+                match old.iter().find(|o| o.name == rule.name) {
+                    Some(kept) => kept.with_definition_of(fresh),
+                    None => fresh,
+                }
+            })
+            .collect();
+    }
+
+    /// Records a read of `target`'s scheduled tasks.
+    pub fn tasks(&self, target: &str, tasks: Vec<TaskView>) {
+        self.0.lock().expect("board").tasks.insert(target.to_string(), tasks);
+    }
+
+    /// Records a failed read of `target`'s scheduled tasks: each keeps its last view, with why.
+    pub fn tasks_failed(&self, target: &str, error: &str) {
+        let mut inner = self.0.lock().expect("board");
+        for task in inner.tasks.get_mut(target).into_iter().flatten() {
+            task.last_error = Some(sanitize(error).into_owned());
+        }
+    }
+
     /// Records a successful poll and the jobs it listed (`now` on the server's clock, for their
-    /// runtimes); returns the jobs by phase, for the metrics.
+    /// runtimes; `source` for their links); returns the jobs by phase, for the metrics.
     pub fn polled(
         &self,
         target: &str,
         snapshot: &Snapshot,
         site: Option<&crate::arcgis::SiteInfo>,
         now: ServerMs,
+        source: &dyn crate::arcgis::JobSource,
     ) -> BTreeMap<&'static str, usize> {
         let mut counts = [0usize; Phase::ALL.len()];
         for bits in snapshot.phase_bits() {
@@ -203,14 +256,17 @@ impl Board {
         }
         let phases: BTreeMap<&'static str, usize> =
             Phase::ALL.iter().zip(counts).filter(|(_, n)| *n > 0).map(|(p, n)| (p.as_str(), n)).collect();
-        let jobs = shown_jobs(target, snapshot, now);
+        let jobs = shown_jobs(target, snapshot, now, source);
         let mut inner = self.0.lock().expect("board");
+        *inner.poll_count.entry(target.to_string()).or_default() += 1;
         let local = self.now();
         inner.activity.entry(target.to_string()).or_default().polled(local, counts[Phase::Running as usize]);
         inner.polls.0 += 1;
         if let Some(view) = inner.targets.get_mut(target) {
             view.last_success_at = Some(local);
             view.last_success = rfc3339(local.0);
+            view.as_of = view.last_success.clone();
+            view.stale = false;
             view.last_error = None;
             view.failures_in_a_row = 0;
             view.jobs_total = snapshot.len();
@@ -219,6 +275,16 @@ impl Board {
         }
         inner.jobs.insert(target.to_string(), jobs);
         phases
+    }
+
+    /// Puts back the activity the store kept for `target` (after a restart).
+    pub fn restore_activity(&self, target: &str, activity: crate::activity::Activity) {
+        self.0.lock().expect("board").activity.insert(target.to_string(), activity);
+    }
+
+    /// The current activity slot of `target`, the one polls update.
+    pub fn latest_slot(&self, target: &str) -> Option<crate::activity::Slot> {
+        self.0.lock().expect("board").activity.get(target).and_then(|a| a.latest())
     }
 
     /// Records whether sign-in waits, and until when; a waiting target is unhealthy.
@@ -255,9 +321,11 @@ impl Board {
     pub fn failed(&self, target: &str, error: &str) {
         let mut inner = self.0.lock().expect("board");
         inner.polls.1 += 1;
+        *inner.poll_count.entry(target.to_string()).or_default() += 1;
         if let Some(view) = inner.targets.get_mut(target) {
             view.last_error = Some(sanitize(error).into_owned());
             view.failures_in_a_row += 1;
+            view.stale = true;
         }
     }
 
@@ -268,10 +336,17 @@ impl Board {
         }
         let mut inner = self.0.lock().expect("board");
         let now = self.now();
-        if let Line::Event { target, to: Some(to), .. } = line {
-            if to.eq_ignore_ascii_case("failed") {
+        match line {
+            Line::Event { target, to: Some(to), .. } if to.eq_ignore_ascii_case("failed") => {
                 inner.activity.entry(target.clone()).or_default().failed(now, 1);
             }
+            Line::Action(report) => {
+                let poll = inner.poll_count.get(&report.target).copied().unwrap_or(0);
+                if let Some(rule) = inner.rules.iter_mut().find(|r| r.name == report.rule) {
+                    rule.counted(report, poll, now);
+                }
+            }
+            _ => {}
         }
         if inner.recent.len() == RECENT_KEPT {
             inner.recent.pop_front();
@@ -323,21 +398,67 @@ impl Board {
             .collect()
     }
 
-    /// Everything `/status` shows, newest events first.
-    pub fn view(&self, now: LocalMs) -> StatusView {
-        let inner = self.0.lock().expect("board");
-        let targets = inner.targets.values().map(|v| TargetView { healthy: is_healthy(v, now), ..v.clone() }).collect();
+    /// Everything `/status` shows of what `filter` keeps, newest events first.
+    pub fn view(&self, now: LocalMs, filter: &Filter) -> StatusView {
+        let mut inner = self.0.lock().expect("board");
+        let targets = inner
+            .targets
+            .values()
+            .filter(|v| filter.target_kept(&v.name))
+            .map(|v| TargetView { healthy: is_healthy(v, now), ..v.clone() })
+            .collect();
+        let rules = inner
+            .rules
+            .iter_mut()
+            .filter(|r| filter.target.as_deref().is_none_or(|t| r.applies_to(t)))
+            .map(|r| r.as_of(now))
+            .collect();
+        let tasks = inner.tasks.values().flatten().filter(|t| filter.kept(&t.target, &t.owner)).cloned().collect();
+        let jobs = inner.jobs.values().flatten().filter(|j| filter.kept(&j.target, &j.username)).cloned().collect();
+        let recent = inner.recent.iter().rev().filter(|r| filter.target_kept(r.line.target())).cloned().collect();
+        let activity =
+            inner.activity.iter().filter(|(name, _)| filter.target_kept(name)).map(|(n, a)| (n.clone(), a.clone()));
         StatusView {
             version: env!("CARGO_PKG_VERSION"),
             now: rfc3339(now.0).unwrap_or_default(),
+            filter: filter.clone(),
             targets,
-            jobs: inner.jobs.values().flatten().cloned().collect(),
-            recent: inner.recent.iter().rev().cloned().collect(),
+            tasks,
+            rules,
             silences: inner.silences.clone(),
-            activity: inner.activity.clone(),
+            jobs,
+            recent,
+            activity: activity.collect(),
             now_at: now,
         }
     }
+}
+
+/// What `/status?target=…&owner=…` keeps: one target's, one owner's (its jobs and tasks).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Filter {
+    /// Only this target.
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub target: Option<String>,
+    /// Only this owner's jobs and tasks.
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub owner: Option<String>,
+}
+
+impl Filter {
+    fn target_kept(&self, target: &str) -> bool {
+        self.target.as_deref().is_none_or(|t| t == target)
+    }
+
+    fn kept(&self, target: &str, owner: &str) -> bool {
+        self.target_kept(target) && self.owner.as_deref().is_none_or(|o| o.eq_ignore_ascii_case(owner))
+    }
+}
+
+/// An empty field of the form (`?owner=`) filters nothing.
+fn blank_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value: Option<String> = serde::Deserialize::deserialize(d)?;
+    Ok(value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()))
 }
 
 /// The document of `/status`.
@@ -347,16 +468,22 @@ pub struct StatusView {
     pub version: &'static str,
     /// When this was produced.
     pub now: String,
+    /// The filter applied (`?target=…&owner=…`).
+    pub filter: Filter,
     /// Targets and their health.
     pub targets: Vec<TargetView>,
+    /// The scheduled tasks as last read.
+    pub tasks: Vec<TaskView>,
+    /// The rules loaded, with their firings of the last 24 hours.
+    pub rules: Vec<RuleView>,
+    /// The silences in force.
+    pub silences: Vec<SilenceView>,
     /// Current jobs (running and queued first, longest first; at most 500 per target).
     pub jobs: Vec<JobView>,
     /// Recent events and actions, newest first.
     pub recent: Vec<Recent>,
-    /// The silences in force.
-    pub silences: Vec<SilenceView>,
     /// Per target, the last 24 hours in 10-minute slots: the most jobs running, the failures.
-    pub activity: BTreeMap<String, activity::Activity>,
+    pub activity: BTreeMap<String, crate::activity::Activity>,
     #[serde(skip)]
     now_at: LocalMs,
 }
@@ -394,7 +521,7 @@ fn for_people(line: &Line, show_details: bool) -> Line {
     }
 }
 
-fn shown_jobs(target: &str, snapshot: &Snapshot, now: ServerMs) -> Vec<JobView> {
+fn shown_jobs(target: &str, snapshot: &Snapshot, now: ServerMs, source: &dyn crate::arcgis::JobSource) -> Vec<JobView> {
     let finished = |j: &crate::arcgis::Job| !matches!(j.phase(), Phase::Running | Phase::Submitted);
     let mut jobs: Vec<_> = snapshot.values().map(|j| (finished(j), j.runtime(now), j)).collect();
     type Shown<'a> = (bool, Option<std::time::Duration>, &'a crate::arcgis::Job);
@@ -406,16 +533,21 @@ fn shown_jobs(target: &str, snapshot: &Snapshot, now: ServerMs) -> Vec<JobView> 
     }
     jobs.sort_by(order);
     jobs.into_iter()
-        .map(|(_, runtime, job)| JobView {
-            target: target.to_string(),
-            id: sanitize(&job.id).into_owned(),
-            job_type: sanitize(job.job_type.as_deref().unwrap_or_default()).into_owned(),
-            status: sanitize(job.status.as_str()).into_owned(),
-            phase: job.phase().as_str(),
-            username: sanitize(job.username.as_deref().unwrap_or_default()).into_owned(),
-            started_at: job.started_at.and_then(|at| rfc3339(at.0)),
-            runtime_seconds: runtime.map(|r| r.as_secs()),
-            runtime: runtime.map(crate::config::format_duration).unwrap_or_default(),
+        .map(|(_, runtime, job)| {
+            let links = crate::actions::template::Links::of(source, job);
+            JobView {
+                target: target.to_string(),
+                id: sanitize(&job.id).into_owned(),
+                job_type: sanitize(job.job_type.as_deref().unwrap_or_default()).into_owned(),
+                status: sanitize(job.status.as_str()).into_owned(),
+                phase: job.phase().as_str(),
+                username: sanitize(job.username.as_deref().unwrap_or_default()).into_owned(),
+                started_at: job.started_at.and_then(|at| rfc3339(at.0)),
+                runtime_seconds: runtime.map(|r| r.as_secs()),
+                runtime: runtime.map(crate::config::format_duration).unwrap_or_default(),
+                admin_url: links.admin,
+                item_url: links.item,
+            }
         })
         .collect()
 }

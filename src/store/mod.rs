@@ -210,6 +210,17 @@ pub trait Store: Send + Sync {
     async fn record_sign_in(&self, account: &str, refusal: Option<&Refusal>) -> Result<()>;
     /// The silences that have not ended before `since` (the daemon reads them at each poll).
     async fn silences(&self, since: LocalMs) -> Result<Vec<crate::silence::Silence>>;
+    /// The activity slots kept for `target` (the status page's chart), from `since` on.
+    async fn activity(&self, scope: Scope, target: &str, since: LocalMs) -> Result<Vec<crate::activity::Slot>>;
+    /// Keeps `slot` of `target` (replacing what was kept for its start), and drops the slots
+    /// that started before `drop_before`.
+    async fn save_activity(
+        &self,
+        scope: Scope,
+        target: &str,
+        slot: &crate::activity::Slot,
+        drop_before: LocalMs,
+    ) -> Result<()>;
     /// Keeps what Portal said of notebook items of `target` (loaded with it).
     async fn save_items(&self, scope: Scope, target: &str, items: &[(String, crate::arcgis::Item)]) -> Result<()>;
 }

@@ -295,6 +295,21 @@ impl Store for SqlStore {
     async fn silences(&self, since: LocalMs) -> Result<Vec<crate::silence::Silence>> {
         SqlStore::silences(self, since).await
     }
+
+    async fn activity(&self, scope: Scope, target: &str, since: LocalMs) -> Result<Vec<crate::activity::Slot>> {
+        activity::read(&self.pool, scope, target, since).await
+    }
+
+    async fn save_activity(
+        &self,
+        scope: Scope,
+        target: &str,
+        slot: &crate::activity::Slot,
+        drop_before: LocalMs,
+    ) -> Result<()> {
+        fault::disk()?;
+        activity::save(&self.pool, scope, target, slot, drop_before).await
+    }
 }
 
 impl SqlStore {
@@ -330,6 +345,7 @@ fn queued(row: &AnyRow) -> Result<Queued> {
     })
 }
 
+mod activity;
 mod claim;
 mod commit;
 mod fault;

@@ -2,6 +2,7 @@
 //! reload, metrics, health and the status page.
 
 mod browser;
+mod console;
 mod demo;
 mod reload;
 mod usual;

@@ -177,6 +177,7 @@ pub(super) fn migrator_until(backend: Backend, last: i64) -> Migrator {
             migration(5, "tasks", include_str!("../migrations/0005_tasks.sql")),
             migration(6, "items", include_str!("../migrations/0006_items.sql")),
             migration(7, "silences", include_str!("../migrations/0007_silences.sql")),
+            migration(8, "activity", include_str!("../migrations/0008_activity.sql")),
         ],
         Backend::Postgres => vec![
             migration(1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -184,6 +185,7 @@ pub(super) fn migrator_until(backend: Backend, last: i64) -> Migrator {
             migration(3, "tasks", include_str!("../migrations/postgres/0003_tasks.sql")),
             migration(4, "items", include_str!("../migrations/postgres/0004_items.sql")),
             migration(5, "silences", include_str!("../migrations/postgres/0005_silences.sql")),
+            migration(6, "activity", include_str!("../migrations/postgres/0006_activity.sql")),
         ],
     };
     Migrator::with_migrations(all.into_iter().filter(|m| m.version <= last).collect())

@@ -82,6 +82,7 @@ async fn changes(store: &SqlStore) -> i64 {
     sqlx::query(sql).fetch_one(&store.pool).await.unwrap().try_get(0).unwrap()
 }
 
+mod activity;
 mod prune;
 mod replicas;
 mod runs;

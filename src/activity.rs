@@ -1,6 +1,6 @@
 //! The last 24 hours of each target, for the status page's chart: the most jobs running at a
-//! poll within each 10-minute slot, and the failures seen in it (this machine's clock; since the
-//! daemon started). At most 144 slots per target.
+//! poll within each 10-minute slot, and the failures seen in it (this machine's clock). At most
+//! 144 slots per target; the state store keeps them, so a restart keeps the chart.
 
 use crate::clock::LocalMs;
 use serde::Serialize;
@@ -12,7 +12,7 @@ pub const SLOT_MS: i64 = 600_000;
 pub const SPAN_MS: i64 = 86_400_000;
 
 /// One slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Slot {
     /// Its start.
     pub start_ms: LocalMs,
@@ -28,6 +28,19 @@ pub struct Slot {
 pub struct Activity(VecDeque<Slot>);
 
 impl Activity {
+    /// The slots kept by the store, as of `now`: those of the last 24 hours, oldest first.
+    pub fn restored(mut slots: Vec<Slot>, now: LocalMs) -> Activity {
+        slots.sort_by_key(|s| s.start_ms);
+        slots.dedup_by_key(|s| s.start_ms);
+        slots.retain(|s| s.start_ms > now.plus(-SPAN_MS) && s.start_ms <= now);
+        Activity(slots.into())
+    }
+
+    /// The newest slot, the one polls update.
+    pub fn latest(&self) -> Option<Slot> {
+        self.0.back().copied()
+    }
+
     /// A poll at `now` saw `running` jobs running.
     pub fn polled(&mut self, now: LocalMs, running: usize) {
         let slot = self.slot(now);
@@ -83,5 +96,17 @@ mod tests {
             activity.polled(at(SPAN_MS * 2 + n * SLOT_MS), 1);
         }
         assert_eq!(activity.slots().count(), (SPAN_MS / SLOT_MS) as usize, "bounded");
+    }
+
+    #[test]
+    fn restored_slots_are_those_of_the_last_24_hours_in_order() {
+        let at = LocalMs;
+        let slot = |start: i64, running: usize| Slot { start_ms: at(start), running, failures: 0 };
+        let now = at(SPAN_MS + 5 * SLOT_MS);
+        let kept = vec![slot(SPAN_MS + 2 * SLOT_MS, 2), slot(0, 9), slot(6 * SLOT_MS, 1), slot(6 * SLOT_MS, 1)];
+        let activity = Activity::restored(kept, now);
+        let starts: Vec<i64> = activity.slots().map(|s| s.start_ms.0).collect();
+        assert_eq!(starts, [6 * SLOT_MS, SPAN_MS + 2 * SLOT_MS], "a day old is gone; oldest first; no slot twice");
+        assert_eq!(activity.latest(), Some(slot(SPAN_MS + 2 * SLOT_MS, 2)));
     }
 }
