@@ -4,6 +4,7 @@
 //! every notice happens exactly once (cancels counted at the simulators, messages by Message-ID).
 
 mod crash;
+mod rollout;
 mod spread;
 
 use crate::util::daemon::Daemon;
