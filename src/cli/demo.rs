@@ -28,6 +28,9 @@ const OUTBOX: &str = "demo-outbox";
 /// The report of what the demo saw, written in the working directory at the end.
 const REPORT: &str = "demo-report.html";
 
+/// The configuration that points at `nbwarden simulate`, in the repository.
+const EXAMPLE: &str = "examples/simulator.yaml";
+
 /// Runs the demo for `seconds`, polling every `every` seconds.
 pub async fn run(seconds: u64, every: u64) -> anyhow::Result<bool> {
     let sim = Simulator::start(&Scenario::builtin(), Flavor::Enterprise, "127.0.0.1:0".parse()?).await?;
@@ -146,5 +149,22 @@ fn summary(lines: &[Line], stats: &crate::simulator::site::Stats, emails: usize,
     if let Some(report) = report {
         println!("A report of the runs it saw, with charts: ./{report} (open it in a browser).");
     }
-    println!("To try each command yourself: `nbwarden simulate` in one terminal, then README's \"Try it\" commands with examples/simulator.yaml in another.");
+    println!("{}", closing_hint());
+}
+
+/// How to go on once the demo has stopped: a simulated site of its own, and the commands against
+/// it, with the program as it was started (`cargo run` puts none on the PATH).
+fn closing_hint() -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let exe = std::env::current_exe().unwrap_or_else(|_| "nbwarden".into());
+    let program = exe.strip_prefix(&cwd).map(Path::to_path_buf).unwrap_or(exe);
+    let program = program.display();
+    let config = Path::new(EXAMPLE);
+    let where_ = match config.exists() {
+        true => String::new(),
+        false => " (from a clone of the repository, which has it)".into(),
+    };
+    format!(
+        "To try each command yourself, the demo having stopped: in one terminal\n  {program} simulate\nand in another{where_}\n  {program} --config {EXAMPLE} once --dry-run\n  {program} --config {EXAMPLE} jobs\n(README's \"Try it\" has the rest)."
+    )
 }

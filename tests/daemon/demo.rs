@@ -35,6 +35,16 @@ async fn the_demo_cancels_mails_and_stops_by_itself() {
         plant(&tmp.path().join(format!("nbwarden-demo-{pid}")), &marker);
     }
     let planted: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    // A clone of the repository, as a new user has: the example configuration and rules.
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(dir.path().join("examples")).unwrap();
+    std::fs::copy(repository.join("examples/simulator.yaml"), dir.path().join("examples/simulator.yaml")).unwrap();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    for entry in std::fs::read_dir(repository.join("rules")).unwrap().flatten() {
+        if entry.path().extension().is_some_and(|x| x == "yaml") {
+            std::fs::copy(entry.path(), dir.path().join("rules").join(entry.file_name())).unwrap();
+        }
+    }
     let child = tokio::process::Command::new("sh")
         .args(["-c", "umask 000; exec \"$0\" demo --seconds 32", env!("CARGO_BIN_EXE_nbwarden")])
         .current_dir(dir.path())
@@ -102,4 +112,41 @@ async fn the_demo_cancels_mails_and_stops_by_itself() {
     });
     assert!(named, "{bodies:#?}");
     assert!(bodies.iter().all(|b| !b.contains("not known")), "{bodies:#?}");
+    closing_hint_works(&stdout, dir.path()).await;
+}
+
+/// The commands of the demo's closing hint, run as printed once the demo has stopped (the
+/// simulated site on a free port instead of 8921, which the test machine may have in use).
+async fn closing_hint_works(stdout: &str, dir: &Path) {
+    let hint = stdout.split("To try each command yourself").nth(1).unwrap_or_else(|| panic!("no hint in {stdout}"));
+    let commands: Vec<Vec<&str>> =
+        hint.lines().filter_map(|l| l.strip_prefix("  ")).map(|l| l.split(' ').collect()).collect();
+    assert_eq!(commands.len(), 3, "{hint}");
+    assert!(commands[0].ends_with(&["simulate"]), "{hint}");
+    let port = crate::util::smtp::free_port();
+    let mut site = tokio::process::Command::new(commands[0][0])
+        .args(&commands[0][1..])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(dir)
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = poll_until(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()).await;
+    assert!(up, "the simulated site listens");
+    for command in &commands[1..] {
+        let output = tokio::process::Command::new(command[0])
+            .args(&command[1..])
+            .current_dir(dir)
+            .env("NBWARDEN_SIM", format!("http://127.0.0.1:{port}"))
+            .env_remove("NBWARDEN_CONFIG")
+            .output()
+            .await
+            .unwrap();
+        assert!(output.status.success(), "{command:?}: {}{}", text(&output.stdout), text(&output.stderr));
+        let listed = command.ends_with(&["jobs"]);
+        assert!(!listed || text(&output.stdout).contains("jrunaway0joe"), "{command:?}: {}", text(&output.stdout));
+    }
+    site.kill().await.unwrap();
 }
