@@ -17,13 +17,17 @@ COPY src src
 COPY benches benches
 COPY tests tests
 COPY rules rules
-RUN cargo build --release --locked --bin nbwarden
+RUN cargo build --release --locked --bin nbwarden \
+    && target/release/nbwarden man > nbwarden.1 \
+    && target/release/nbwarden completions bash > nbwarden.bash
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --home /var/lib/nbwarden --shell /usr/sbin/nologin nbwarden \
     && install -d -m 0700 -o nbwarden -g nbwarden /var/lib/nbwarden
 COPY --from=build /src/target/release/nbwarden /usr/local/bin/nbwarden
+COPY --from=build /src/nbwarden.1 /usr/share/man/man1/nbwarden.1
+COPY --from=build /src/nbwarden.bash /usr/share/bash-completion/completions/nbwarden
 COPY rules /usr/share/nbwarden/rules
 COPY nbwarden.example.yaml /usr/share/nbwarden/
 # By number, so that Kubernetes can check runAsNonRoot (packaging/kubernetes).

@@ -48,10 +48,11 @@ pub async fn run(seconds: u64, every: u64) -> anyhow::Result<bool> {
         crate::files::write_private(&dir.join("rules").join(name), text)?;
     }
     let config = dir.join("nbwarden.yaml");
-    crate::files::write_private(&config, configuration(&sim.admin_url(), &sim.portal_url(), every, &outbox))?;
+    let console = free_loopback_address()?;
+    crate::files::write_private(&config, configuration(&sim.admin_url(), &sim.portal_url(), every, &outbox, &console))?;
     let before = eml_files(&outbox);
     println!(
-        "nbwarden demo: a simulated ArcGIS site on {} with {} jobs and {} scheduled notebook tasks, the example rules of rules/, a poll every {every} s (the tasks every 2 s) for {seconds} s.\nE-mails are written to ./{OUTBOX}/. Watch:\n",
+        "nbwarden demo: a simulated ArcGIS site on {} with {} jobs and {} scheduled notebook tasks, the example rules of rules/, a poll every {every} s (the tasks every 2 s) for {seconds} s.\nE-mails are written to ./{OUTBOX}/. The console, while the demo runs: http://{console}/status\nWatch:\n",
         sim.admin_url(),
         Scenario::builtin().jobs.len(),
         Scenario::builtin().tasks.len()
@@ -99,7 +100,18 @@ async fn write_report(config: &Path) -> Option<String> {
     }
 }
 
-fn configuration(admin_url: &str, portal_url: &str, every: u64, outbox: &Path) -> String {
+/// A loopback address with a free port, for the demo's console.
+fn free_loopback_address() -> std::io::Result<std::net::SocketAddr> {
+    std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
+}
+
+fn configuration(
+    admin_url: &str,
+    portal_url: &str,
+    every: u64,
+    outbox: &Path,
+    console: &std::net::SocketAddr,
+) -> String {
     format!(
         "targets:
   - name: demo
@@ -112,7 +124,7 @@ email: {{ transport: file, dir: '{}', from: 'nbwarden demo <nbwarden@example.com
 owners: {{ fallback: gis-admins@example.com, contact: gis-admins@example.com }}
 rules: [rules]
 state: {{ path: state.db }}
-http: {{ listen: '' }}
+http: {{ listen: '{console}' }}
 ",
         outbox.display()
     )

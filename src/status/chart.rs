@@ -78,12 +78,14 @@ pub fn running(targets: &[(&str, &Activity)], now: crate::clock::LocalMs) -> Res
             chart.draw_series(points.into_iter().map(|p| Circle::new(p, 2, colour.filled())))?;
         }
         let failed = targets.iter().flat_map(|(_, a)| a.slots().filter(|s| s.failures > 0));
-        let marks =
-            failed.map(|s| Circle::new((at(s.start_ms.0), s.running as i64), 3 + s.failures.min(5), FAILED.filled()));
+        // Rings around the slot's dot, so that both show.
+        let ring = |s: &crate::activity::Slot| {
+            Circle::new((at(s.start_ms.0), s.running as i64), 4 + s.failures.min(5), FAILED.stroke_width(2))
+        };
         chart
-            .draw_series(marks)?
+            .draw_series(failed.map(ring))?
             .label("jobs failed (larger: more)")
-            .legend(|(x, y)| Circle::new((x + 7, y), 4, FAILED.filled()));
+            .legend(|(x, y)| Circle::new((x + 7, y), 4, FAILED.stroke_width(2)));
         legend(&mut chart)
     })
 }

@@ -95,6 +95,10 @@ async fn the_console_shows_tasks_rules_and_silences_filters_and_reads_at_420_and
     let none = json(&format!("{status}?target=elsewhere")).await;
     assert!(none["targets"].as_array().unwrap().is_empty() && none["jobs"].as_array().unwrap().is_empty());
 
+    let page = reqwest::Client::new().get(&status).header("accept", "text/html").send().await.unwrap();
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(policy.starts_with("default-src 'none'") && !policy.contains("script"), "no script may run: {policy}");
+
     let Some(binary) = chromium_for("the_console_shows_tasks_rules_and_silences") else { return };
     let dom = browser(binary, &status, None).await;
     let tasks = rows(&dom, "tasks");

@@ -72,6 +72,7 @@ async fn the_demo_cancels_mails_and_stops_by_itself() {
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
     assert!(stdout.contains("first poll: ") && stdout.contains("(the baseline: no events"), "{stdout}");
+    assert!(stdout.contains("The console, while the demo runs: http://127.0.0.1:"), "{stdout}");
     assert!(stdout.contains("rule cancel-runaway-executions cancel [jrunaway1jane] done: cancelled"), "{stdout}");
     assert!(stdout.contains("rule cancel-runaway-executions cancel [jrunaway0joe] done"), "{stdout}");
     // Each action once: the log action's message is in its action line, not again in the log.
