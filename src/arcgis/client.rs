@@ -13,6 +13,7 @@ mod http;
 mod sign_in;
 use http::http_client;
 pub use http::SetupError;
+mod notebooks;
 mod site;
 mod tasks;
 
@@ -284,6 +285,21 @@ impl JobSource for Client {
     async fn task_runs(&self, owner: &str, task_id: &str) -> Result<Vec<crate::arcgis::tasks::TaskRun>> {
         Client::task_runs(self, owner, task_id).await
     }
+
+    async fn open_notebooks(&self) -> Result<Vec<crate::arcgis::notebooks::OpenNotebook>> {
+        Client::open_notebooks(self).await
+    }
+
+    async fn reread_notebook(
+        &self,
+        notebook: &crate::arcgis::notebooks::OpenNotebook,
+    ) -> Result<Option<crate::arcgis::notebooks::OpenNotebook>> {
+        Client::reread_notebook(self, notebook).await
+    }
+
+    async fn close_notebook(&self, notebook: &crate::arcgis::notebooks::OpenNotebook) -> Result<()> {
+        Client::close_notebook(self, notebook).await
+    }
 }
 
 /// Turns one HTTP answer into the expected document or the error it reports.
@@ -340,7 +356,7 @@ pub fn decode<T: Payload>(
 /// The URL of a job's resource, unless the id cannot be one path segment: a server decodes the
 /// path before it splits it, so a `/` (however encoded), `.` or `..` would address another
 /// resource. Such an id is refused and nothing is sent.
-fn addressable(id: &str, url: String) -> Result<String> {
+pub(super) fn addressable(id: &str, url: String) -> Result<String> {
     let unsafe_id = id.is_empty() || id == "." || id == ".." || id.contains(['/', '\\']);
     match unsafe_id {
         true => Err(Error::UnsafeId { id: crate::text::sanitize(id).into_owned() }),

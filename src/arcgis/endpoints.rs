@@ -45,6 +45,31 @@ impl Endpoints {
         format!("{}/cancel", self.job(id))
     }
 
+    /// `<admin>/notebooks`: the open notebooks (paged on Notebook Server, all at once on Kubernetes).
+    pub fn notebooks(&self) -> String {
+        format!("{}/notebooks", self.admin)
+    }
+
+    /// The records that give each open notebook its runtime and opening time:
+    /// `<admin>/system/containers` or `<admin>/notebooks/deployments`.
+    pub fn notebook_hosts(&self) -> String {
+        match self.flavor {
+            Flavor::NotebookServer => format!("{}/system/containers", self.admin),
+            Flavor::Enterprise => format!("{}/notebooks/deployments", self.admin),
+        }
+    }
+
+    /// One open notebook's resource: `<admin>/notebooks/<id>` on Notebook Server,
+    /// `<admin>/notebooks/deployments/<deployment>/notebooks/<id>` on Kubernetes.
+    pub fn notebook(&self, notebook: &crate::arcgis::notebooks::OpenNotebook) -> String {
+        match (&notebook.host, self.flavor) {
+            (Some(crate::arcgis::notebooks::Host::Deployment(d)), Flavor::Enterprise) => {
+                format!("{}/notebooks/deployments/{}/notebooks/{}", self.admin, segment(d), segment(&notebook.id))
+            }
+            _ => format!("{}/{}", self.notebooks(), segment(&notebook.id)),
+        }
+    }
+
     /// Query of the list call; `detailed` asks Enterprise 12.1+ for `details=true`.
     pub fn list_query(&self, detailed: bool, page_size: u32) -> Vec<(&'static str, String)> {
         let mut query = vec![("f", "json".to_string())];

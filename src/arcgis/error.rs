@@ -160,6 +160,9 @@ pub enum Error {
         /// The id, sanitized.
         id: String,
     },
+    /// A source that does not read open notebooks (a test's scripted source).
+    #[error("this job source does not read open notebooks")]
+    NoNotebooks,
     /// A call that needs `auth.portal_url` on a target without one.
     #[error("no auth.portal_url is configured for this target, so {what} is not possible")]
     NoPortal {
@@ -194,6 +197,11 @@ impl Error {
             Error::SignInPaused { until_at, .. } => Some(*until_at),
             _ => None,
         }
+    }
+
+    /// The resource is not there (HTTP 404, or an ArcGIS 404 in the body).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Api { code: Some(404), .. } | Error::Http { status: 404, .. })
     }
 
     /// A token problem that a fresh sign-in may cure (498/499, or an HTTP 401).

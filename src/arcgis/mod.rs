@@ -7,6 +7,7 @@ pub mod error;
 #[cfg(test)]
 pub mod fake;
 pub mod model;
+pub mod notebooks;
 pub mod signin;
 pub mod tasks;
 pub mod wire;
@@ -50,6 +51,18 @@ pub trait JobSource: Send + Sync {
     /// The org's scheduled notebook tasks (a target with `tasks:`).
     async fn scheduled_tasks(&self) -> Result<Vec<tasks::Task>> {
         Err(Error::NoPortal { what: "reading scheduled tasks" })
+    }
+    /// The open interactive notebooks (a target with `notebooks:`).
+    async fn open_notebooks(&self) -> Result<Vec<notebooks::OpenNotebook>> {
+        Err(Error::NoNotebooks)
+    }
+    /// `notebook` read again before it is closed; `None` when it is no longer open.
+    async fn reread_notebook(&self, _notebook: &notebooks::OpenNotebook) -> Result<Option<notebooks::OpenNotebook>> {
+        Err(Error::NoNotebooks)
+    }
+    /// Asks the server to close an open notebook.
+    async fn close_notebook(&self, _notebook: &notebooks::OpenNotebook) -> Result<()> {
+        Err(Error::NoNotebooks)
     }
     /// The runs of `owner`'s task `task_id`, oldest first.
     async fn task_runs(&self, _owner: &str, _task_id: &str) -> Result<Vec<tasks::TaskRun>> {

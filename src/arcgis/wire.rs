@@ -371,7 +371,7 @@ fn status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Status>, D::Error> {
 }
 
 /// A number, a numeric string, or null; anything else unparseable becomes `None`.
-fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+pub(crate) fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     struct Lenient;
     impl<'de> de::Visitor<'de> for Lenient {
         type Value = Option<i64>;

@@ -28,6 +28,9 @@ pub struct Scenario {
     /// Scheduled notebook tasks (Portal's `allScheduledTasks`).
     #[serde(default)]
     pub tasks: Vec<super::site::tasks::TaskPlan>,
+    /// Open interactive notebooks.
+    #[serde(default)]
+    pub notebooks: Vec<super::site::notebooks::NotebookPlan>,
     /// Notebook items (Portal's `content/items/<id>`): their titles and owners.
     #[serde(default)]
     pub items: Vec<ItemPlan>,

@@ -119,6 +119,12 @@ impl SimulatorHandle {
         self.shared.site().add_job(plan);
     }
 
+    /// Marks activity in an open notebook now; false when it is not open.
+    pub fn touch_notebook(&self, id: &str) -> bool {
+        let now = self.shared.now_ms();
+        self.shared.site().touch_notebook(id, now)
+    }
+
     /// Ends a running or queued job now, completed or failed; false when it had already ended.
     pub fn end_job(&self, id: &str, ending: super::scenario::Ending) -> bool {
         let now = self.shared.now_ms();
@@ -290,6 +296,16 @@ fn authorized(
             Err((403, "You do not have permissions to access this resource or perform this operation.".into()))
         }
         Endpoint::TaskRuns(owner, id) => site.task_runs(owner, id, now),
+        Endpoint::Notebooks => {
+            let number = |name: &str, default: usize| params.get(name).and_then(|n| n.parse().ok()).unwrap_or(default);
+            Ok(site.open_notebooks((number("start", 1), number("num", 10)), now))
+        }
+        Endpoint::NotebookHosts => Ok(site.notebook_hosts()),
+        Endpoint::Notebook(host, id) => site.open_notebook(host.as_deref(), id, now),
+        Endpoint::CloseNotebook(..) if *method != Method::POST => {
+            Err((405, "closeNotebook must be called with POST.".into()))
+        }
+        Endpoint::CloseNotebook(host, id) => site.close_notebook(host.as_deref(), id),
         Endpoint::Cancel(_) if *method != Method::POST => Err((405, "cancel must be called with POST.".into())),
         Endpoint::Cancel(id) => site.cancel(id, now, caller).map(|()| json!({ "status": "success" })),
         _ => Err((404, "Not found.".into())),

@@ -33,6 +33,7 @@ pub struct Site {
     started_ms: i64,
     jobs: Vec<SimJob>,
     tasks: Vec<tasks::TaskPlan>,
+    notebooks: Vec<notebooks::SimNotebook>,
     items: Vec<super::scenario::ItemPlan>,
     tokens: HashMap<String, Grant>,
     issued: u64,
@@ -99,6 +100,10 @@ pub struct Stats {
     pub item_reads: u32,
     /// Reads of a task's runs, per task id.
     pub task_run_reads: BTreeMap<String, u32>,
+    /// `closeNotebook` calls per notebook id (accepted or not).
+    pub closes: BTreeMap<String, u32>,
+    /// Reads of one open notebook.
+    pub notebook_reads: u32,
     /// Reads of `<jobs>/<id>` per job id.
     pub job_reads: BTreeMap<String, u32>,
     /// When each job was first asked to cancel (the site's clock, epoch ms).
@@ -149,6 +154,7 @@ impl Site {
             started_ms,
             jobs,
             tasks: scenario.tasks.clone(),
+            notebooks: scenario.notebooks.iter().cloned().map(notebooks::SimNotebook::new).collect(),
             items: scenario.items.clone(),
             tokens: HashMap::new(),
             issued: 0,
@@ -433,6 +439,7 @@ fn messages(job: &SimJob, state: &JobState) -> Vec<String> {
 }
 
 mod accounts;
+pub mod notebooks;
 pub mod tasks;
 pub use accounts::REQUEST_REFERER;
 

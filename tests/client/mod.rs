@@ -1,6 +1,7 @@
 //! The ArcGIS client over real HTTP: against the simulator (both flavors) and raw local servers.
 
 mod faults;
+mod notebooks;
 mod tasks;
 mod tls;
 mod tokens;

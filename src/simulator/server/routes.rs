@@ -18,6 +18,11 @@ pub(super) enum Endpoint {
     Cancel(String),
     AllTasks(String),
     TaskRuns(String, String),
+    Notebooks,
+    NotebookHosts,
+    /// A notebook: its deployment (Kubernetes) and id.
+    Notebook(Option<String>, String),
+    CloseNotebook(Option<String>, String),
     Stats,
     Unknown,
 }
@@ -96,6 +101,21 @@ pub(super) fn route(flavor: Flavor, path: &str) -> Endpoint {
         | (Flavor::NotebookServer, ["arcgis", "admin", "system", "jobs"]) => Endpoint::List,
         (Flavor::Enterprise, ["portal", "admin", "notebooks", "jobs", id])
         | (Flavor::NotebookServer, ["arcgis", "admin", "system", "jobs", id]) => Endpoint::Job(id.to_string()),
+        (Flavor::Enterprise, ["portal", "admin", "notebooks"])
+        | (Flavor::NotebookServer, ["arcgis", "admin", "notebooks"]) => Endpoint::Notebooks,
+        (Flavor::Enterprise, ["portal", "admin", "notebooks", "deployments"])
+        | (Flavor::NotebookServer, ["arcgis", "admin", "system", "containers"]) => Endpoint::NotebookHosts,
+        (Flavor::Enterprise, ["portal", "admin", "notebooks", "deployments", host, "notebooks", id]) => {
+            Endpoint::Notebook(Some(host.to_string()), id.to_string())
+        }
+        (
+            Flavor::Enterprise,
+            ["portal", "admin", "notebooks", "deployments", host, "notebooks", id, "closeNotebook"],
+        ) => Endpoint::CloseNotebook(Some(host.to_string()), id.to_string()),
+        (Flavor::NotebookServer, ["arcgis", "admin", "notebooks", id]) => Endpoint::Notebook(None, id.to_string()),
+        (Flavor::NotebookServer, ["arcgis", "admin", "notebooks", id, "closeNotebook"]) => {
+            Endpoint::CloseNotebook(None, id.to_string())
+        }
         (Flavor::Enterprise, ["portal", "admin", "notebooks", "jobs", id, "cancel"])
         | (Flavor::NotebookServer, ["arcgis", "admin", "system", "jobs", id, "cancel"]) => {
             Endpoint::Cancel(id.to_string())
