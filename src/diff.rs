@@ -162,6 +162,8 @@ pub enum EventKind {
     TaskStopped,
     /// A scheduled task's due run did not start.
     TaskMissed,
+    /// A read of the open notebooks, over every open notebook.
+    Notebook,
     /// A job a poll rule fired for (with an action that follows the state) no longer matches,
     /// or left the list: its alert is resolved.
     Resolved,

@@ -35,6 +35,9 @@ pub enum Cause {
     Stopped(ServerMs),
     /// A scheduled task's run due at that instant that did not start: `missed@ms`.
     Missed(ServerMs),
+    /// An open notebook as of its last activity (0: not known): `activity@ms`. A notebook used
+    /// again and idle again fires again.
+    Activity(ServerMs),
     /// What a poll rule fired for no longer matches (its alert resolved): `resolved`.
     Resolved,
     /// A stored trigger this version does not write.
@@ -61,6 +64,7 @@ impl std::fmt::Display for Cause {
             Cause::RunFailed(run) => write!(f, "failed:{run}"),
             Cause::Stopped(at) => write!(f, "stopped@{}", at.0),
             Cause::Missed(at) => write!(f, "missed@{}", at.0),
+            Cause::Activity(at) => write!(f, "activity@{}", at.0),
             Cause::Other(text) => f.write_str(text),
         }
     }
@@ -77,10 +81,11 @@ impl std::str::FromStr for Cause {
             "appeared" => Cause::Appeared,
             "disappeared" => Cause::Disappeared,
             "resolved" => Cause::Resolved,
-            _ => match (number("schedule@"), number("stopped@"), number("missed@")) {
-                (Some(ms), _, _) => Cause::Slot(LocalMs(ms)),
-                (_, Some(ms), _) => Cause::Stopped(ServerMs(ms)),
-                (_, _, Some(ms)) => Cause::Missed(ServerMs(ms)),
+            _ => match (number("schedule@"), number("stopped@"), number("missed@"), number("activity@")) {
+                (Some(ms), _, _, _) => Cause::Slot(LocalMs(ms)),
+                (_, Some(ms), _, _) => Cause::Stopped(ServerMs(ms)),
+                (_, _, Some(ms), _) => Cause::Missed(ServerMs(ms)),
+                (_, _, _, Some(ms)) => Cause::Activity(ServerMs(ms)),
                 _ => match (text.strip_prefix("poll#").and_then(|n| n.parse().ok()), text.strip_prefix("failed:")) {
                     (Some(n), _) => Cause::Repeat(n),
                     (_, Some(run)) => Cause::RunFailed(run.into()),
@@ -268,6 +273,7 @@ mod tests {
             (Cause::RunFailed("r-1".into()), "failed:r-1"),
             (Cause::Stopped(ServerMs(-5)), "stopped@-5"),
             (Cause::Missed(ServerMs(42)), "missed@42"),
+            (Cause::Activity(ServerMs(43)), "activity@43"),
             (Cause::Other("schedule@soon".into()), "schedule@soon"),
         ] {
             assert_eq!(cause.to_string(), text);

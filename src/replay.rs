@@ -12,7 +12,9 @@ use crate::rules::{RuleSet, Trigger};
 use crate::usual::Usual;
 use std::collections::BTreeMap;
 
+mod notebooks;
 mod tasks;
+pub use notebooks::{replay_notebooks, NotebookRead};
 pub use tasks::{replay_tasks, TaskRead};
 
 /// One poll of the timeline: when and what it listed.

@@ -33,5 +33,9 @@ pub const RELOAD_OK_AT: &str = "nbwarden_config_last_reload_success_timestamp_se
 pub const TASK_FAILURES: &str = "nbwarden_task_consecutive_failures";
 /// Gauge: the scheduled tasks as last read, by `state`.
 pub const TASKS: &str = "nbwarden_tasks";
+/// Gauge: the open notebooks as last read (`notebooks:`), by `runtime`.
+pub const OPEN_NOTEBOOKS: &str = "nbwarden_open_notebooks";
+/// Counter: notebooks nbwarden closed (`close_notebook` done).
+pub const NOTEBOOKS_CLOSED: &str = "nbwarden_notebooks_closed_total";
 /// Gauge: silences in force (`state="active"`) and ended within the last day (`"expired"`).
 pub const SILENCES: &str = "nbwarden_silences";

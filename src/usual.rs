@@ -150,6 +150,11 @@ impl Usual {
         self.notebooks.contains_key(item_id)
     }
 
+    /// What Portal said of item `item_id`, once read.
+    pub fn item(&self, item_id: &str) -> Option<&Item> {
+        self.notebooks.get(item_id)
+    }
+
     /// Remembers what Portal said of item `item_id`.
     pub fn learn_notebook(&mut self, item_id: &str, notebook: Item) {
         self.notebooks.insert(item_id.to_string(), notebook);

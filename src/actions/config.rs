@@ -3,8 +3,8 @@
 //! action types and their keys are read from the serde types themselves.
 
 use super::{
-    Action, AlertmanagerConfig, CancelConfig, EmailAction, ExecConfig, LogConfig, SlackConfig, TeamsConfig,
-    WebhookConfig,
+    Action, AlertmanagerConfig, CancelConfig, CloseNotebookConfig, EmailAction, ExecConfig, LogConfig, SlackConfig,
+    TeamsConfig, WebhookConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 pub enum ActionConfig {
     /// Cancel the job (check first, then act; counted against the target's limits).
     Cancel(CancelConfig),
+    /// Close an open notebook (read again first; counted against the target's close limits).
+    CloseNotebook(CloseNotebookConfig),
     /// Send e-mail, batched per recipient within one poll.
     Email(EmailAction),
     /// Call an HTTP endpoint.
@@ -75,6 +77,7 @@ impl ActionConfig {
     fn plugin(&self) -> &dyn Plugin {
         match self {
             ActionConfig::Cancel(config) => config,
+            ActionConfig::CloseNotebook(config) => config,
             ActionConfig::Email(config) => config,
             ActionConfig::Webhook(config) => config,
             ActionConfig::Exec(config) => config,
@@ -202,6 +205,7 @@ mod tests {
         r#"{"type": "webhook", "url": "https://h/x"}"#,
         r#"{"type": "exec", "command": ["/bin/true"]}"#,
         r#"{"type": "log"}"#,
+        r#"{"type": "close_notebook"}"#,
         r#"{"type": "alertmanager", "url": "http://am:9093"}"#,
         r#"{"type": "slack", "url": "https://hooks.slack.com/services/T/B/x"}"#,
         r#"{"type": "teams", "url": "https://prod.logic.azure.com/workflows/x?sig=y"}"#,
@@ -212,7 +216,7 @@ mod tests {
     fn the_types_and_keys_are_read_from_the_serde_types() {
         assert_eq!(
             ActionConfig::kinds(),
-            ["cancel", "email", "webhook", "exec", "log", "alertmanager", "slack", "teams", "record"]
+            ["cancel", "close_notebook", "email", "webhook", "exec", "log", "alertmanager", "slack", "teams", "record"]
         );
         assert_eq!(ActionConfig::keys("webhook").unwrap(), ["type", "url", "method", "headers", "body", "timeout"]);
         assert_eq!(ActionConfig::keys("cancel").unwrap(), ["type"]);

@@ -3,6 +3,7 @@
 
 mod alertmanager;
 mod cancel;
+mod close_notebook;
 mod config;
 mod email;
 mod exec;
@@ -20,6 +21,7 @@ mod webhook;
 
 pub use alertmanager::{Alert, AlertmanagerConfig};
 pub use cancel::CancelConfig;
+pub use close_notebook::CloseNotebookConfig;
 use config::hidden;
 pub use config::{ActionConfig, Plugin};
 pub use email::{EmailAction, DEFAULT_SUBJECT, OWNER};

@@ -46,6 +46,8 @@ pub enum Provides {
     Jobs,
     /// A task rule: the same, and `task`.
     Tasks,
+    /// A notebook rule: the same as a job rule, and `notebook`.
+    Notebooks,
 }
 
 impl Provides {
@@ -53,6 +55,7 @@ impl Provides {
         match self {
             Provides::Jobs => &["job", "jobs", "rule", "event", "target", "now"],
             Provides::Tasks => &["job", "jobs", "task", "rule", "event", "target", "now"],
+            Provides::Notebooks => &["job", "jobs", "notebook", "rule", "event", "target", "now"],
         }
     }
 
@@ -60,6 +63,7 @@ impl Provides {
         match self {
             Provides::Jobs => "a job rule's templates see job, jobs, rule, event, target and now",
             Provides::Tasks => "a task rule's templates see task, job, jobs, rule, event, target and now",
+            Provides::Notebooks => "a notebook rule's templates see notebook, job, jobs, rule, event, target and now",
         }
     }
 }
@@ -69,6 +73,7 @@ fn fields(root: &str) -> &'static [String] {
     static JOB: OnceLock<Vec<String>> = OnceLock::new();
     static TASK: OnceLock<Vec<String>> = OnceLock::new();
     static EVENT: OnceLock<Vec<String>> = OnceLock::new();
+    static NOTEBOOK: OnceLock<Vec<String>> = OnceLock::new();
     let keys = |value: Value| value.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
     match root {
         "job" => JOB.get_or_init(|| {
@@ -89,6 +94,9 @@ fn fields(root: &str) -> &'static [String] {
             };
             let facts = TaskFacts { task, consecutive_failures: 0, result: None, next_due_ms: None, due_ms: None };
             keys(task_context(&facts, None))
+        }),
+        "notebook" => NOTEBOOK.get_or_init(|| {
+            keys(notebook_context(&Job::new("", crate::arcgis::Status::Executing), ServerMs(0), &Links::default()))
         }),
         "event" => {
             EVENT.get_or_init(|| keys(json!(EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None })))
@@ -266,11 +274,14 @@ impl Occasion<'_> {
 /// part of the planned ones.
 pub fn context(planned: &Occasion<'_>, jobs: &[Job], target: &str, links: impl Fn(&Job) -> Links) -> Value {
     let task = planned.task.map(|t| task_context(t, planned.jobs.first().and_then(|j| links(j).item)));
+    let notebook = planned.jobs.first().filter(|j| j.session.is_some());
+    let notebook = notebook.map(|j| notebook_context(j, planned.planned_ms, &links(j)));
     let jobs: Vec<Value> = jobs.iter().map(|j| job_context(j, planned.planned_ms, &links(j))).collect();
     json!({
         "job": jobs.first().cloned().unwrap_or(Value::Null),
         "jobs": jobs,
         "task": task,
+        "notebook": notebook,
         "rule": planned.rule,
         "event": planned.event,
         "target": target,
@@ -303,6 +314,29 @@ pub fn job_context(job: &Job, now: ServerMs, links: &Links) -> Value {
         "title": job.title().unwrap_or_default(),
         "title_unknown": job.notebook.as_ref().and_then(|n| n.why.clone()).unwrap_or_default(),
         "item_owner": job.notebook.as_ref().and_then(|n| n.owner.clone()).unwrap_or_default(),
+    })
+}
+
+/// An open notebook's template fields (`notebook.*`), from the job-shaped record of a notebook
+/// rule's firing; absent text fields are empty strings.
+pub fn notebook_context(job: &Job, now: ServerMs, links: &Links) -> Value {
+    let session = job.session.as_deref();
+    let idle = session.and_then(|n| n.idle(now));
+    let open = session.and_then(|n| n.open_for(now));
+    let text =
+        |f: fn(&crate::arcgis::notebooks::OpenNotebook) -> Option<String>| session.and_then(f).unwrap_or_default();
+    json!({
+        "id": text(|n| Some(n.id.clone())),
+        "title": job.title().unwrap_or_default(),
+        "owner": text(|n| Some(n.username.clone())),
+        "runtime": text(|n| n.runtime.clone()),
+        "item_id": text(|n| n.item_id.clone()),
+        "item_url": links.item.clone().unwrap_or_default(),
+        "idle": idle.map(format_duration).unwrap_or_default(),
+        "idle_seconds": idle.map(|d| d.as_secs()),
+        "open": open.map(format_duration).unwrap_or_default(),
+        "open_seconds": open.map(|d| d.as_secs()),
+        "last_activity": session.and_then(|n| n.last_activity).and_then(rfc3339).unwrap_or_default(),
     })
 }
 

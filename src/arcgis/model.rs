@@ -176,6 +176,10 @@ pub struct Job {
     /// the copies firings carry to the actions, never in snapshots or history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notebook: Option<Item>,
+    /// The open notebook this record stands for (`on: notebook` rules): set only on the records
+    /// a notebook read makes (`OpenNotebook::as_job`), never on a job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<Box<crate::arcgis::notebooks::OpenNotebook>>,
 }
 
 impl Job {
@@ -196,6 +200,7 @@ impl Job {
             messages: Vec::new(),
             task_title: None,
             notebook: None,
+            session: None,
         }
     }
 

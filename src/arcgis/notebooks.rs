@@ -26,7 +26,7 @@ impl Host {
 }
 
 /// One open notebook.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct OpenNotebook {
     /// Its id in its container or deployment (not the item id).
     pub id: String,
@@ -50,6 +50,24 @@ impl OpenNotebook {
     /// How long it has been idle at `now`.
     pub fn idle(&self, now: ServerMs) -> Option<std::time::Duration> {
         self.last_activity.map(|at| std::time::Duration::from_millis(now.since(at).max(0) as u64))
+    }
+
+    /// The notebook as a job-shaped record, for what actions share with job rules: the owner as
+    /// recipient, batching, the Message-ID, the protection list and silences (its id, owner, item
+    /// and title). Its type is `notebook`; it "started" at its last activity, so that the time
+    /// since — what a limit orders destructive firings by, most first — is how long it has been
+    /// idle. The notebook itself rides along (`session`).
+    pub fn as_job(&self) -> crate::arcgis::Job {
+        let mut job = crate::arcgis::Job::new(self.id.clone(), crate::arcgis::Status::Executing);
+        job.job_type = Some("notebook".into());
+        job.username = Some(self.username.clone()).filter(|u| !u.is_empty());
+        job.item_id = self.item_id.clone();
+        job.started_at = self.last_activity;
+        job.runtime_name = self.runtime.clone();
+        job.notebook =
+            self.title.clone().map(|title| crate::arcgis::Item { title: Some(title), owner: None, why: None });
+        job.session = Some(Box::new(self.clone()));
+        job
     }
 
     /// How long it has been open at `now`.

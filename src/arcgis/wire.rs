@@ -108,6 +108,7 @@ impl WireJob {
             messages: message_texts(self.messages),
             task_title: None,
             notebook: None,
+            session: None,
         })
     }
 

@@ -160,11 +160,45 @@ async fn probe(target: &TargetConfig, rules: &RuleSet, sign_ins: &Arc<SignIns>, 
     }
     cap_lines(&site, &applicable, out);
     let tasks_ok = tasks_line(target, &client, out).await;
-    version_errors(target, &site, &applicable, out) && tasks_ok
+    let notebooks_ok = notebooks_line(target, &client, out).await;
+    version_errors(target, &site, &applicable, out) && tasks_ok && notebooks_ok
 }
 
-/// A note for each task rule that no target with `tasks:` lets act: it would never fire.
+/// With `notebooks:`, whether the open notebooks can be read, how many there are, and whether
+/// the server gives their activity times (rules with `idle_over` need them).
+async fn notebooks_line(target: &TargetConfig, client: &Client, out: &mut String) -> bool {
+    if target.notebooks.is_none() {
+        return true;
+    }
+    let how = match target.flavor {
+        crate::config::Flavor::NotebookServer => "<admin>/notebooks, 100 a page, and system/containers for runtimes",
+        crate::config::Flavor::Enterprise => "<admin>/notebooks and notebooks/deployments for runtimes",
+    };
+    match client.open_notebooks().await {
+        Ok(notebooks) => {
+            let timed = notebooks.iter().filter(|n| n.last_activity.is_some()).count();
+            let _ = writeln!(out, "  open notebooks (notebooks:): {} open, read from {how}", notebooks.len());
+            if timed < notebooks.len() {
+                let _ = writeln!(out, "  note: {} of them give no activity time (dateLastActivity): `idle_over` cannot match them, so idle rules never close them", notebooks.len() - timed);
+            }
+            true
+        }
+        Err(e) => {
+            let _ = writeln!(out, "  cannot read the open notebooks (notebooks:): {e}");
+            false
+        }
+    }
+}
+
+/// A note for each task or notebook rule that no target with `tasks:` (`notebooks:`) lets act:
+/// it would never fire.
 fn task_rule_notes(config: &crate::config::Config, rules: &RuleSet, out: &mut String) {
+    let reading: Vec<&str> = config.targets.iter().filter(|t| t.notebooks.is_some()).map(|t| t.name.as_str()).collect();
+    for rule in rules.rules.iter().filter(|r| matches!(r.trigger, crate::rules::Trigger::Notebook)) {
+        if !reading.iter().any(|name| rule.applies_to(name)) {
+            let _ = writeln!(out, "note: rule \"{}\" (on: notebook) applies to no target with `notebooks:`, so it never fires; add `notebooks: {{ every: 5m }}` to a target to watch its open notebooks", rule.name);
+        }
+    }
     let watching: Vec<&str> = config.targets.iter().filter(|t| t.tasks.is_some()).map(|t| t.name.as_str()).collect();
     for rule in rules.rules.iter().filter(|r| r.trigger.is_task()) {
         if !watching.iter().any(|name| rule.applies_to(name)) {

@@ -42,6 +42,9 @@ struct TestFile {
     /// The reads of the org's scheduled tasks, in time order (task rules).
     #[serde(default)]
     reads: Vec<TestRead>,
+    /// The reads of the open notebooks, in time order (notebook rules).
+    #[serde(default)]
+    notebook_reads: Vec<TestNotebookRead>,
     /// Every firing expected (none: nothing may fire).
     #[serde(default)]
     expect: Vec<Expected>,
@@ -80,6 +83,34 @@ struct TestJob {
     /// The notebook's title, as Portal would give it.
     #[serde(default)]
     title: Option<String>,
+}
+
+/// One read of the open notebooks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestNotebookRead {
+    at: Offset,
+    #[serde(default)]
+    notebooks: Vec<TestNotebook>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestNotebook {
+    id: String,
+    owner: String,
+    #[serde(default)]
+    item_id: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    runtime: Option<String>,
+    /// Its last activity, from the start of the timeline (`-2h`: before it).
+    #[serde(default)]
+    active: Option<Offset>,
+    /// When its container or deployment started.
+    #[serde(default)]
+    opened: Option<Offset>,
 }
 
 /// One read of the scheduled tasks: every task with its runs so far.
@@ -143,6 +174,9 @@ struct Expected {
     /// 1 is the first read of the tasks (task rules).
     #[serde(default)]
     read: Option<usize>,
+    /// 1 is the first read of the open notebooks (notebook rules).
+    #[serde(default)]
+    notebook_read: Option<usize>,
     rule: String,
     job: String,
     trigger: String,
@@ -224,7 +258,24 @@ fn run_file(file: &Path) -> anyhow::Result<Vec<String>> {
     let steps = replay((&rules, &test.target, guards), polls, None, Some(chrono_tz::UTC), None);
     let reads = test.reads.iter().map(read).collect();
     let task_steps = crate::replay::replay_tasks(&rules, &test.target, reads, chrono_tz::UTC);
-    Ok(compare(&test, &[("poll", &steps), ("read", &task_steps)]))
+    let notebook_reads = test.notebook_reads.iter().map(notebook_read).collect();
+    let notebook_steps = crate::replay::replay_notebooks(&rules, &test.target, guards, notebook_reads);
+    Ok(compare(&test, &[("poll", &steps), ("read", &task_steps), ("notebook read", &notebook_steps)]))
+}
+
+fn notebook_read(r: &TestNotebookRead) -> crate::replay::NotebookRead {
+    let at = |o: Offset| ServerMs(START_MS + o.0);
+    let notebook = |n: &TestNotebook| crate::arcgis::notebooks::OpenNotebook {
+        id: n.id.clone(),
+        item_id: n.item_id.clone(),
+        title: n.title.clone(),
+        username: n.owner.clone(),
+        host: None,
+        last_activity: n.active.map(at),
+        opened: n.opened.map(at),
+        runtime: n.runtime.clone(),
+    };
+    crate::replay::NotebookRead { at_ms: at(r.at), notebooks: r.notebooks.iter().map(notebook).collect() }
 }
 
 fn read(r: &TestRead) -> crate::replay::TaskRead {
@@ -299,9 +350,10 @@ fn compare(test: &TestFile, timelines: &[(&'static str, &[Step])]) -> Vec<String
 
 /// An expectation as a firing: at its `read` when it names one, else at its `poll`.
 fn expected(e: &Expected) -> Seen {
-    let (step, poll) = match (e.read, e.poll) {
-        (Some(read), _) => ("read", read),
-        (None, poll) => ("poll", poll.unwrap_or(0)),
+    let (step, poll) = match (e.notebook_read, e.read, e.poll) {
+        (Some(read), _, _) => ("notebook read", read),
+        (None, Some(read), _) => ("read", read),
+        (None, None, poll) => ("poll", poll.unwrap_or(0)),
     };
     Seen { step, poll, rule: e.rule.clone(), job: e.job.clone(), trigger: e.trigger.clone() }
 }

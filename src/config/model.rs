@@ -96,6 +96,9 @@ pub struct TargetConfig {
     /// Also watch the org's scheduled notebook tasks.
     #[serde(default)]
     pub tasks: Option<TasksConfig>,
+    /// Also watch the open interactive notebooks (idle-notebook rules, `close_notebook`).
+    #[serde(default)]
+    pub notebooks: Option<NotebooksConfig>,
     /// The largest answer read from the site (a bigger one is a failed call).
     #[serde(default = "default_max_response")]
     pub max_response: ByteSize,
@@ -132,6 +135,15 @@ impl TasksConfig {
 
 fn default_tasks_every() -> ConfigDuration {
     ConfigDuration(Duration::from_secs(300))
+}
+
+/// `notebooks:`: the open interactive notebooks, read on their own cadence.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotebooksConfig {
+    /// How often the open notebooks are read (default 5m).
+    #[serde(default = "default_tasks_every")]
+    pub every: ConfigDuration,
 }
 
 /// `tls:`.
@@ -229,6 +241,19 @@ pub struct LimitsConfig {
     /// Largest share of the running jobs cancelled in one poll (one job is always allowed).
     #[serde(default = "default_fraction")]
     pub max_cancel_fraction: f64,
+    /// Notebooks closed in one read of the open notebooks.
+    #[serde(default = "default_closes_per_poll")]
+    pub max_closes_per_poll: u32,
+    /// Notebooks closed in a sliding hour.
+    #[serde(default = "default_closes_per_hour")]
+    pub max_closes_per_hour: u32,
+}
+
+fn default_closes_per_poll() -> u32 {
+    5
+}
+fn default_closes_per_hour() -> u32 {
+    20
 }
 
 fn default_per_poll() -> u32 {
@@ -247,6 +272,8 @@ impl Default for LimitsConfig {
             max_cancels_per_poll: default_per_poll(),
             max_cancels_per_hour: default_per_hour(),
             max_cancel_fraction: default_fraction(),
+            max_closes_per_poll: default_closes_per_poll(),
+            max_closes_per_hour: default_closes_per_hour(),
         }
     }
 }

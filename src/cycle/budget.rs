@@ -29,6 +29,21 @@ impl Budget {
         Budget { left, reason, shadow: None }
     }
 
+    /// The budget of one read of the open notebooks: the tighter of `max_closes_per_poll` and
+    /// what `max_closes_per_hour` leaves.
+    pub fn closes(limits: &LimitsConfig, closes_last_hour: u32) -> Budget {
+        let hour = limits.max_closes_per_hour.saturating_sub(closes_last_hour);
+        let candidates = [
+            (limits.max_closes_per_poll, format!("max_closes_per_poll ({})", limits.max_closes_per_poll)),
+            (
+                hour,
+                format!("max_closes_per_hour ({}, {closes_last_hour} in the last hour)", limits.max_closes_per_hour),
+            ),
+        ];
+        let (left, reason) = candidates.into_iter().min_by_key(|(n, _)| *n).unwrap_or((0, String::new()));
+        Budget { left, reason, shadow: None }
+    }
+
     /// This budget, with `shadow` for the cancels of shadow rules.
     pub fn with_shadow(mut self, shadow: Budget) -> Budget {
         self.shadow = Some(Box::new(shadow));

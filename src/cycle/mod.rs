@@ -14,6 +14,7 @@
 mod budget;
 mod digest;
 mod jobs;
+mod notebooks;
 mod planning;
 mod protection;
 mod slots;
@@ -23,6 +24,7 @@ mod wake;
 pub use budget::Budget;
 pub use digest::last_fired_slot;
 pub use jobs::{Limits, Observed, PollDecision};
+pub use notebooks::{CloseLimits, NotebookDecision, NotebooksRead};
 pub use planning::{plan, plan_digest, plan_tasks, Decision, Guards, Silenced};
 pub use protection::protected_by;
 pub use slots::{last_slot, next_slot, slot_after};
@@ -56,6 +58,11 @@ pub struct Core {
     pub job_tasks: HashMap<String, String>,
     /// The firings a silence in force covers that were told (`silenced`), so each is told once.
     pub silenced_told: std::collections::HashSet<Silenced>,
+    /// The open notebooks as last read (`notebooks:`); `None` before the first read.
+    pub notebooks: Option<NotebooksRead>,
+    /// Consecutive matching reads of `for_polls` notebook rules (kept in memory: after a
+    /// restart they count again from zero, which only delays a firing).
+    pub notebook_streaks: Streaks,
 }
 
 impl Core {

@@ -10,7 +10,12 @@ use crate::rules::{Firing, RuleSet};
 pub(crate) const NOW: crate::clock::ServerMs = crate::clock::ServerMs(1_700_000_000_000);
 
 pub(crate) fn limits(per_poll: u32, per_hour: u32, fraction: f64) -> LimitsConfig {
-    LimitsConfig { max_cancels_per_poll: per_poll, max_cancels_per_hour: per_hour, max_cancel_fraction: fraction }
+    LimitsConfig {
+        max_cancels_per_poll: per_poll,
+        max_cancels_per_hour: per_hour,
+        max_cancel_fraction: fraction,
+        ..LimitsConfig::default()
+    }
 }
 
 pub(crate) fn rules(text: &str) -> RuleSet {

@@ -3,6 +3,7 @@
 
 pub mod digest;
 mod items;
+mod notebooks;
 mod tasks;
 mod tick;
 mod titles;
@@ -126,6 +127,8 @@ pub struct Target {
     items_checked: bool,
     /// Whether the last read of the scheduled tasks failed (its warning is logged once).
     tasks_failing: bool,
+    /// Whether the last read of the open notebooks failed (its warning is logged once).
+    notebooks_failing: bool,
     /// Notebook items whose titles are still to be read from Portal.
     pending_items: titles::PendingItems,
 }
@@ -145,6 +148,7 @@ impl Target {
             site: None,
             items_checked: false,
             tasks_failing: false,
+            notebooks_failing: false,
             pending_items: Default::default(),
         };
         target.remember_items(shared);

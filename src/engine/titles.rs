@@ -20,6 +20,13 @@ pub(super) struct PendingItems {
     skip: u32,
 }
 
+impl PendingItems {
+    /// Adds items to read.
+    pub(super) fn extend(&mut self, ids: impl IntoIterator<Item = String>) {
+        self.ids.extend(ids);
+    }
+}
+
 impl Target {
     /// Reads the titles of the items of the jobs this poll saw new, changed or gone, that are not
     /// known yet; what Portal says (a title, or why not) is kept in the core and the store.
@@ -37,7 +44,7 @@ impl Target {
     }
 
     /// Reads up to `ITEM_READS_PER_POLL` of the pending items, unless a failed read asks to wait.
-    async fn read_pending_items(&mut self, shared: &Shared) {
+    pub(super) async fn read_pending_items(&mut self, shared: &Shared) {
         let pending = &mut self.pending_items;
         if pending.skip > 0 {
             pending.skip -= 1;

@@ -87,13 +87,19 @@ fn compile_rule(r: &Located, targets: &[(&str, Option<Flavor>)], errors: &mut Ve
     let names: Vec<&str> = targets.iter().map(|(name, _)| *name).collect();
     let rule_targets = rule_targets(r, map, &names, errors);
     let flavors = flavors(targets, rule_targets.as_deref());
-    let (conditions, task_conditions) = match (map.get("match"), &trigger) {
-        (None | Some(Value::Null), _) => (Vec::new(), Vec::new()),
-        (Some(Value::Object(m)), Some(t)) if is_task => (Vec::new(), super::tasks::conditions(r, m, t, errors)),
-        (Some(Value::Object(m)), _) => (conditions(r, m, &flavors, errors), Vec::new()),
+    let is_notebook = matches!(trigger, Some(Trigger::Notebook));
+    let (conditions, task_conditions, notebook_conditions) = match (map.get("match"), &trigger) {
+        (None | Some(Value::Null), _) => (Vec::new(), Vec::new(), Vec::new()),
+        (Some(Value::Object(m)), Some(t)) if is_task => {
+            (Vec::new(), super::tasks::conditions(r, m, t, errors), Vec::new())
+        }
+        (Some(Value::Object(m)), _) if is_notebook => {
+            (Vec::new(), Vec::new(), super::notebooks::conditions(r, m, errors))
+        }
+        (Some(Value::Object(m)), _) => (conditions(r, m, &flavors, errors), Vec::new(), Vec::new()),
         (Some(_), _) => {
             errors.push(r.error(Some("match"), "`match` must be a mapping of match keys"));
-            (Vec::new(), Vec::new())
+            (Vec::new(), Vec::new(), Vec::new())
         }
     };
     let event_only = |key: &'static str| conditions.iter().any(|c| c.key == key);
@@ -103,9 +109,13 @@ fn compile_rule(r: &Located, targets: &[(&str, Option<Flavor>)], errors: &mut Ve
         }
     }
     let is_poll = matches!(trigger, Some(Trigger::Poll));
-    let for_polls = for_polls(r, map, is_poll, errors);
+    let for_polls = for_polls(r, map, is_poll || is_notebook, errors);
     let repeat = repeat(r, map, is_poll, errors);
-    let provides = if is_task { Provides::Tasks } else { Provides::Jobs };
+    let provides = match (is_task, is_notebook) {
+        (true, _) => Provides::Tasks,
+        (_, true) => Provides::Notebooks,
+        _ => Provides::Jobs,
+    };
     let actions = actions(r, map, provides, errors);
     let resend = actions.iter().filter_map(ActionConfig::resend).min().filter(|_| is_poll);
     if let (Some(_), Some(_)) = (repeat, resend) {
@@ -126,6 +136,7 @@ fn compile_rule(r: &Located, targets: &[(&str, Option<Flavor>)], errors: &mut Ve
             "`on: schedule` rules report; they cannot cancel (use `on: poll`)",
         ));
     }
+    destructive_fits(r, &actions, is_notebook, errors);
     if is_task && actions.iter().any(ActionConfig::is_destructive) {
         let message = "task rules tell people about scheduled tasks; they cannot cancel (a task is no job)";
         errors.push(r.error_at_value("type", "cancel", message));
@@ -137,6 +148,7 @@ fn compile_rule(r: &Located, targets: &[(&str, Option<Flavor>)], errors: &mut Ve
         trigger: trigger.unwrap_or(Trigger::Poll),
         conditions,
         task_conditions,
+        notebook_conditions,
         for_polls,
         repeat,
         resend,
@@ -218,6 +230,7 @@ fn trigger(r: &Located, map: &Map<String, Value>, errors: &mut Vec<RuleError>) -
             None => Some(Trigger::TaskMissed { grace: Duration::from_secs(15 * 60) }),
             Some(value) => duration(r, "grace", value, errors).map(|grace| Trigger::TaskMissed { grace }),
         },
+        Ok(EventKind::Notebook) => Some(Trigger::Notebook),
         Ok(EventKind::Appeared) => Some(Trigger::Appeared),
         Ok(EventKind::StatusChanged) => Some(Trigger::StatusChanged),
         Ok(EventKind::Disappeared) => Some(Trigger::Disappeared),
@@ -323,7 +336,7 @@ fn test(
     })
 }
 
-fn duration(r: &Located, key: &str, value: &Value, errors: &mut Vec<RuleError>) -> Option<Duration> {
+pub(super) fn duration(r: &Located, key: &str, value: &Value, errors: &mut Vec<RuleError>) -> Option<Duration> {
     let parsed = value
         .as_str()
         .ok_or_else(|| "write it as text such as 90m".to_string())
@@ -339,11 +352,27 @@ fn boolean(r: &Located, key: &str, value: &Value, errors: &mut Vec<RuleError>) -
     parsed
 }
 
+/// `close_notebook` closes what a notebook rule matched, and `cancel` cancels jobs: each only in
+/// its own kind of rule.
+fn destructive_fits(r: &Located, actions: &[ActionConfig], is_notebook: bool, errors: &mut Vec<RuleError>) {
+    for action in actions.iter().filter(|a| a.is_destructive()) {
+        let message = match (action.kind(), is_notebook) {
+            ("close_notebook", false) => {
+                "`close_notebook` only applies to `on: notebook` rules, which match open notebooks"
+            }
+            ("close_notebook", true) => continue,
+            (_, true) => "a notebook rule cannot cancel (an open notebook is no job): use `close_notebook`",
+            (_, false) => continue,
+        };
+        errors.push(r.error_at_value("type", action.kind(), message));
+    }
+}
+
 fn for_polls(r: &Located, map: &Map<String, Value>, is_poll: bool, errors: &mut Vec<RuleError>) -> u32 {
     let Some(value) = map.get("for_polls") else { return 1 };
     match value.as_u64().filter(|n| (1..=10_000).contains(n)) {
         Some(n) if n > 1 && !is_poll => {
-            errors.push(r.error(Some("for_polls"), "`for_polls` only applies to `on: poll` rules"));
+            errors.push(r.error(Some("for_polls"), "`for_polls` only applies to `on: poll` and `on: notebook` rules"));
             1
         }
         Some(n) => n as u32,

@@ -86,10 +86,13 @@ impl RuleSet {
                 Trigger::Appeared | Trigger::StatusChanged | Trigger::Disappeared => {
                     event_rule(index, rule, input, &mut out)
                 }
-                // Digests and task rules are planned elsewhere (engine/digest.rs, the task watcher).
-                Trigger::Schedule(_) | Trigger::TaskFailed | Trigger::TaskStopped | Trigger::TaskMissed { .. } => {
-                    Vec::new()
-                }
+                // Digests, task and notebook rules are planned elsewhere (engine/digest.rs, the
+                // task and notebook watchers).
+                Trigger::Schedule(_)
+                | Trigger::TaskFailed
+                | Trigger::TaskStopped
+                | Trigger::TaskMissed { .. }
+                | Trigger::Notebook => Vec::new(),
             };
             firings.sort_by(|a, b| a.job.id.cmp(&b.job.id));
             out.firings.append(&mut firings);

@@ -6,6 +6,7 @@ mod deadline;
 pub mod evaluate;
 mod load;
 pub mod matcher;
+pub mod notebooks;
 pub mod tasks;
 mod trust;
 mod usual;
@@ -43,6 +44,8 @@ pub enum Trigger {
         /// How long after the due time a run may start.
         grace: Duration,
     },
+    /// Every read of the open notebooks, over every open notebook.
+    Notebook,
 }
 
 impl Trigger {
@@ -57,6 +60,7 @@ impl Trigger {
             Trigger::TaskFailed => EventKind::TaskFailed,
             Trigger::TaskStopped => EventKind::TaskStopped,
             Trigger::TaskMissed { .. } => EventKind::TaskMissed,
+            Trigger::Notebook => EventKind::Notebook,
         }
     }
 
@@ -97,6 +101,8 @@ pub struct Rule {
     pub conditions: Vec<Condition>,
     /// All must hold (task rules).
     pub task_conditions: Vec<TaskCondition>,
+    /// All must hold (notebook rules).
+    pub notebook_conditions: Vec<notebooks::NotebookCondition>,
     /// Consecutive matching polls needed (poll rules).
     pub for_polls: u32,
     /// `None`: once per job; otherwise again after this long while it still matches.

@@ -5,6 +5,7 @@ mod activity;
 mod digests;
 pub mod heartbeat;
 mod leases;
+mod notebooks;
 mod runner;
 pub mod timing;
 mod worker;
@@ -67,6 +68,9 @@ impl Context {
                     labels.push(("mode", "shadow".into()));
                 }
                 metrics::counter!(ACTIONS, &labels).increment(1);
+                if r.action == "close_notebook" && r.outcome == crate::plan::Outcome::Done {
+                    metrics::counter!(crate::telemetry::NOTEBOOKS_CLOSED, "target" => r.target.clone()).increment(1);
+                }
             }
             Line::Poll { .. } => {}
         }

@@ -71,6 +71,9 @@ impl Store for NullStore {
     async fn save_items(&self, _: Scope, _: &str, _: &[(String, crate::arcgis::Item)]) -> crate::store::Result<()> {
         Ok(())
     }
+    async fn closes_since(&self, _: Scope, _: &str, _: crate::clock::LocalMs, _: bool) -> crate::store::Result<u32> {
+        Ok(0)
+    }
     async fn silences(&self, _: crate::clock::LocalMs) -> crate::store::Result<Vec<crate::silence::Silence>> {
         Ok(Vec::new())
     }

@@ -43,12 +43,14 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
         Schedule { cadence, regular: first, next: first, extra_left: MAX_EXTRA_POLLS, failures: 0, sign_in_wait: None };
     let mut digests = Digests::new(&cx.shared.dispatch.rules, &target, now);
     let mut tasks = TaskReads::of(&target, first);
+    let mut notebooks = super::notebooks::NotebookReads::of(&target, first);
     let mut next_prune = now.plus(PRUNE_EVERY_MS);
     let mut held_epoch = None;
     let mut activity = super::activity::Kept::restore(&cx, &name).await;
     loop {
         let mut wake = digests.next_due().map_or(plan.next, |d| d.min(plan.next));
         wake = tasks.due(&target, &cx).map_or(wake, |t| t.min(wake));
+        wake = notebooks.due().map_or(wake, |n| n.min(wake));
         if cx.shared.leases.as_ref().is_some_and(|l| l.holds(&name).is_none()) {
             wake = cx.now().plus(STANDBY_CHECK_MS);
         }
@@ -71,6 +73,7 @@ pub async fn work(mut target: Target, cx: Arc<Context>, mut stop: watch::Receive
             }
         }
         tasks.read_if_due(&mut target, &cx, now).await;
+        notebooks.read_if_due(&mut target, &cx, now).await;
         if now < plan.next {
             continue;
         }

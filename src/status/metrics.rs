@@ -44,6 +44,8 @@ fn describe() {
     );
     metrics::describe_gauge!(TASK_FAILURES, "A scheduled task's failures in a row, as last read.");
     metrics::describe_gauge!(TASKS, "The scheduled tasks as last read, by state.");
+    metrics::describe_gauge!(OPEN_NOTEBOOKS, "The open interactive notebooks as last read, by runtime.");
+    metrics::describe_counter!(NOTEBOOKS_CLOSED, "Open notebooks nbwarden closed.");
     metrics::describe_gauge!(SILENCES, "Silences in force (active) and ended within the last day (expired).");
     metrics::describe_gauge!(
         SIGN_IN_PAUSED_UNTIL,

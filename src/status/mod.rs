@@ -8,7 +8,7 @@ mod page;
 pub mod server;
 mod views;
 
-pub use views::{RuleView, TaskView};
+pub use views::{NotebookView, RuleView, TaskView};
 
 use crate::arcgis::model::rfc3339;
 use crate::arcgis::Phase;
@@ -132,6 +132,8 @@ struct Inner {
     silences: Vec<SilenceView>,
     /// Per target, the scheduled tasks as last read.
     tasks: BTreeMap<String, Vec<TaskView>>,
+    /// Per target, the open notebooks as last read, most idle first.
+    notebooks: BTreeMap<String, Vec<NotebookView>>,
     /// The rules loaded, in file order, with their firings.
     rules: Vec<RuleView>,
     /// Per target, its polls so far (a firing's several actions count once per poll).
@@ -183,6 +185,7 @@ impl Board {
         inner.jobs.retain(|name, _| targets.iter().any(|(n, _)| n == name));
         inner.activity.retain(|name, _| targets.iter().any(|(n, _)| n == name));
         inner.tasks.retain(|name, _| targets.iter().any(|(n, _)| n == name));
+        inner.notebooks.retain(|name, _| targets.iter().any(|(n, _)| n == name));
         let now = self.now();
         for (name, interval) in targets {
             let view = inner.targets.entry(name.clone()).or_insert_with(|| TargetView {
@@ -237,6 +240,22 @@ impl Board {
         let mut inner = self.0.lock().expect("board");
         for task in inner.tasks.get_mut(target).into_iter().flatten() {
             task.last_error = Some(sanitize(error).into_owned());
+        }
+    }
+
+    /// Records a read of `target`'s open notebooks, most idle first.
+    pub fn notebooks(&self, target: &str, read: &crate::cycle::NotebooksRead) {
+        let mut views: Vec<NotebookView> =
+            read.notebooks.values().map(|n| NotebookView::of(target, n, read.at)).collect();
+        views.sort_by(|a, b| b.idle_seconds.cmp(&a.idle_seconds).then(a.id.cmp(&b.id)));
+        self.0.lock().expect("board").notebooks.insert(target.to_string(), views);
+    }
+
+    /// Records a failed read of `target`'s open notebooks: each keeps its last view, with why.
+    pub fn notebooks_failed(&self, target: &str, error: &str) {
+        let mut inner = self.0.lock().expect("board");
+        for notebook in inner.notebooks.get_mut(target).into_iter().flatten() {
+            notebook.last_error = Some(sanitize(error).into_owned());
         }
     }
 
@@ -415,6 +434,8 @@ impl Board {
             .collect();
         let tasks = inner.tasks.values().flatten().filter(|t| filter.kept(&t.target, &t.owner)).cloned().collect();
         let jobs = inner.jobs.values().flatten().filter(|j| filter.kept(&j.target, &j.username)).cloned().collect();
+        let notebooks =
+            inner.notebooks.values().flatten().filter(|n| filter.kept(&n.target, &n.owner)).cloned().collect();
         let recent = inner.recent.iter().rev().filter(|r| filter.target_kept(r.line.target())).cloned().collect();
         let activity =
             inner.activity.iter().filter(|(name, _)| filter.target_kept(name)).map(|(n, a)| (n.clone(), a.clone()));
@@ -427,6 +448,7 @@ impl Board {
             rules,
             silences: inner.silences.clone(),
             jobs,
+            notebooks,
             recent,
             activity: activity.collect(),
             now_at: now,
@@ -480,6 +502,8 @@ pub struct StatusView {
     pub silences: Vec<SilenceView>,
     /// Current jobs (running and queued first, longest first; at most 500 per target).
     pub jobs: Vec<JobView>,
+    /// The open notebooks as last read (`notebooks:`), most idle first.
+    pub notebooks: Vec<NotebookView>,
     /// Recent events and actions, newest first.
     pub recent: Vec<Recent>,
     /// Per target, the last 24 hours in 10-minute slots: the most jobs running, the failures.

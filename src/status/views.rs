@@ -63,6 +63,52 @@ impl TaskView {
     }
 }
 
+/// One open notebook as `/status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotebookView {
+    /// The target.
+    pub target: String,
+    /// The notebook's id.
+    pub id: String,
+    /// Its item's title, when known.
+    pub title: Option<String>,
+    /// Its owner.
+    pub owner: String,
+    /// Its runtime.
+    pub runtime: Option<String>,
+    /// How long it had been idle at the read (seconds), when its activity time is known.
+    pub idle_seconds: Option<u64>,
+    /// The same, for people.
+    pub idle: String,
+    /// Its last activity (RFC 3339).
+    pub last_activity: Option<String>,
+    /// Why the last read failed, while it does.
+    pub last_error: Option<String>,
+}
+
+impl NotebookView {
+    /// The view of `notebook` of `target`, as of the read at `at`.
+    pub fn of(
+        target: &str,
+        notebook: &crate::arcgis::notebooks::OpenNotebook,
+        at: crate::clock::ServerMs,
+    ) -> NotebookView {
+        let clean = |text: &str| sanitize(text).into_owned();
+        let idle = notebook.idle(at);
+        NotebookView {
+            target: target.to_string(),
+            id: clean(&notebook.id),
+            title: notebook.title.as_deref().map(clean),
+            owner: clean(&notebook.username),
+            runtime: notebook.runtime.as_deref().map(clean),
+            idle_seconds: idle.map(|d| d.as_secs()),
+            idle: idle.map(crate::config::format_duration).unwrap_or_default(),
+            last_activity: notebook.last_activity.and_then(|t| rfc3339(t.0)),
+            last_error: None,
+        }
+    }
+}
+
 /// What is kept per rule: each firing of the last 24 hours, at most this many.
 const FIRINGS_KEPT: usize = 10_000;
 const DAY_MS: i64 = 86_400_000;

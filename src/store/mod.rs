@@ -200,6 +200,8 @@ pub trait Store: Send + Sync {
     /// Cancels of a target since `since_ms` (local clock): queued or done, or (`planned`) only
     /// planned — by a dry run, or by shadow rules.
     async fn cancels_since(&self, scope: Scope, target: &str, since: LocalMs, planned: bool) -> Result<u32>;
+    /// Notebooks of a target closed (queued or done) since `since`, or (`planned`) only planned.
+    async fn closes_since(&self, scope: Scope, target: &str, since: LocalMs, planned: bool) -> Result<u32>;
     /// Jobs of a target listed now or updated since `since_ms` (server clock), for digests.
     async fn history_since(&self, scope: Scope, target: &str, since: ServerMs) -> Result<Vec<Job>>;
     /// Drops what is older than the retention; returns the rows removed (see [`Cutoff`]).

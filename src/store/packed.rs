@@ -74,6 +74,7 @@ impl From<Packed<'_>> for Job {
             messages: p.messages.into_owned(),
             task_title: None,
             notebook: None,
+            session: None,
         }
     }
 }

@@ -234,20 +234,11 @@ impl Store for SqlStore {
     }
 
     async fn cancels_since(&self, scope: Scope, target: &str, since: LocalMs, planned: bool) -> Result<u32> {
-        // A dry run and a shadow rule queue nothing: their cancels are the `planned` lines of the
-        // audit trail, so that they meet the hourly limit as acting would.
-        let sql = match planned {
-            false => {
-                "SELECT COUNT(*) FROM actions WHERE scope = $1 AND target = $2 AND kind = 'cancel'
-                 AND created_ms >= $3 AND status IN ('pending', 'running', 'done')"
-            }
-            true => {
-                "SELECT COUNT(*) FROM audit WHERE scope = $1 AND target = $2 AND action = 'cancel'
-                 AND outcome = 'planned' AND at_ms >= $3"
-            }
-        };
-        let row = sqlx::query(sql).bind(scope.as_str()).bind(target).bind(since.0).fetch_one(&self.pool).await?;
-        Ok(row.try_get::<i64, _>(0)? as u32)
+        self.destructive_since("cancel", (scope, target), since, planned).await
+    }
+
+    async fn closes_since(&self, scope: Scope, target: &str, since: LocalMs, planned: bool) -> Result<u32> {
+        self.destructive_since("close_notebook", (scope, target), since, planned).await
     }
 
     async fn history_since(&self, scope: Scope, target: &str, since: ServerMs) -> Result<Vec<Job>> {
@@ -313,6 +304,31 @@ impl Store for SqlStore {
 }
 
 impl SqlStore {
+    /// Actions of `kind` of a target since `since`: queued or done, or (`planned`) only planned.
+    async fn destructive_since(
+        &self,
+        kind: &str,
+        (scope, target): (Scope, &str),
+        since: LocalMs,
+        planned: bool,
+    ) -> Result<u32> {
+        // A dry run and a shadow rule queue nothing: their cancels are the `planned` lines of the
+        // audit trail, so that they meet the hourly limit as acting would.
+        let sql = match planned {
+            false => {
+                "SELECT COUNT(*) FROM actions WHERE scope = $1 AND target = $2 AND kind = $4
+                 AND created_ms >= $3 AND status IN ('pending', 'running', 'done')"
+            }
+            true => {
+                "SELECT COUNT(*) FROM audit WHERE scope = $1 AND target = $2 AND action = $4
+                 AND outcome = 'planned' AND at_ms >= $3"
+            }
+        };
+        let query = sqlx::query(sql).bind(scope.as_str()).bind(target).bind(since.0).bind(kind);
+        let row = query.fetch_one(&self.pool).await?;
+        Ok(row.try_get::<i64, _>(0)? as u32)
+    }
+
     /// Fails unless this replica may write about `target` (always, without replicas).
     async fn fence(&self, tx: &mut sqlx::Transaction<'_, Any>, target: &str) -> Result<()> {
         match &self.fence {

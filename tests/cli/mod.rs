@@ -131,6 +131,7 @@ fn the_example_configuration_shows_every_key_of_the_types() {
         ("poll", keys_of::<PollConfig>()),
         ("limits", keys_of::<LimitsConfig>()),
         ("tasks", keys_of::<TasksConfig>()),
+        ("notebooks", keys_of::<nbwarden::config::NotebooksConfig>()),
         ("email", keys_of::<EmailConfig>()),
         ("owners", keys_of::<OwnersConfig>()),
         ("state", keys_of::<StateConfig>()),

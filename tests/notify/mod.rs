@@ -2,6 +2,7 @@
 //! the file transport, retries across an SMTP outage, and header injection.
 
 mod exec;
+mod notebooks;
 mod owners;
 mod receivers;
 mod report;

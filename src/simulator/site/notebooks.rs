@@ -36,6 +36,10 @@ pub struct NotebookPlan {
     /// In use: its activity moves this often.
     #[serde(default)]
     pub active_every: Option<ConfigDuration>,
+    /// Someone works in it whenever it is read on its own (as before a close): its activity
+    /// moves to that instant.
+    #[serde(default)]
+    pub busy_when_read: bool,
 }
 
 fn standard() -> String {
@@ -119,6 +123,10 @@ impl Site {
     /// One open notebook (in deployment `host` on Kubernetes).
     pub fn open_notebook(&mut self, host: Option<&str>, id: &str, now_ms: i64) -> Result<Value, Refusal> {
         self.stats.notebook_reads += 1;
+        let busy = self.find_notebook(host, id)?.plan.busy_when_read;
+        if busy {
+            self.touch_notebook(id, now_ms);
+        }
         let notebook = self.find_notebook(host, id)?;
         Ok(self.notebook_json(notebook, now_ms))
     }
