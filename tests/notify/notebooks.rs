@@ -143,3 +143,38 @@ async fn the_close_limits_hold_with_many_idle_notebooks_most_idle_first() {
     assert!(closes.values().all(|n| *n == 1), "{closes:?}");
     assert!(daemon.log().contains("max_closes_per_hour (5"), "{}", daemon.log());
 }
+
+#[tokio::test]
+async fn explain_finds_a_notebook_by_id_or_title_and_says_why_each_rule_fires_or_not() {
+    let smtp = SmtpServer::start(None, None);
+    let notebooks = "
+  - { id: nb-idle, item_id: item1, title: Parcel cleanup, owner: ann, active: -1h }
+  - { id: nb-svc, item_id: item3, title: ETL, owner: svc_etl, active: -1h }
+  - { id: nb-new, item_id: item4, title: Fresh, owner: bob, active: 0s }
+";
+    let site = site(notebooks, &smtp, Flavor::Enterprise).await;
+    let text = |args: &[&str]| {
+        let site = &site;
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = site.run(&args).await;
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let idle = text(&["explain", "Parcel*"]).await;
+    assert!(idle.contains("notebook nb-idle \"Parcel cleanup\" of ann on sim: idle 1h"), "{idle}");
+    assert!(idle.contains("rule idle-close (on notebook): YES: it fires at the next read"), "{idle}");
+    let protected = text(&["explain", "nb-svc"]).await;
+    assert!(protected.contains("not closed: protect.users \"svc_*\" of target sim protects it"), "{protected}");
+    let fresh = text(&["explain", "nb-new"]).await;
+    assert!(fresh.contains("rule idle-warning (on notebook): no: idle_over: 3s does not hold"), "{fresh}");
+    let none = site.run(&["explain", "nb-nope"]).await;
+    assert!(!none.status.success());
+    assert!(
+        String::from_utf8_lossy(&none.stderr).contains("nor an open notebook"),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
+}

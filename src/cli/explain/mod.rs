@@ -14,6 +14,7 @@ use crate::text::sanitize;
 use anyhow::bail;
 use std::fmt::Write;
 
+mod notebooks;
 mod tasks;
 
 /// Prints the explanation; an id that is neither a job nor a task is an error, which names the
@@ -40,9 +41,22 @@ pub async fn run(setup: Setup, id: &str, only: Option<&str>) -> anyhow::Result<b
         }
     }
     if out.is_empty() {
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        let silences: Vec<_> = store.silences(now).await?.into_iter().filter(|s| s.active(now)).collect();
+        for target in &targets {
+            match notebooks::explain(&setup.rules, target, id, &silences).await {
+                Ok(text) => out.push_str(&text),
+                Err(e) => unreachable
+                    .push(format!("target \"{}\": its open notebooks could not be read: {e}", target.config.name)),
+            }
+        }
+    }
+    if out.is_empty() {
         let place = only.map_or("any target".to_string(), |t| format!("target \"{t}\""));
-        let mut message =
-            format!("{} was found neither as a job nor as a scheduled task on {place}", crate::text::sanitize(id));
+        let mut message = format!(
+            "{} was found neither as a job, a scheduled task nor an open notebook on {place}",
+            crate::text::sanitize(id)
+        );
         for why in &unreachable {
             message.push_str(&format!("; {why}"));
         }
