@@ -234,6 +234,31 @@ pub struct Report {
     pub longest: Vec<Longest>,
     /// Every day of the window.
     pub days: Vec<Day>,
+    /// The open notebooks nbwarden closed in the window, by owner and runtime, most first.
+    pub closes: Vec<Closes>,
+}
+
+/// Open notebooks closed for one owner on one runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Closes {
+    /// The owner.
+    pub owner: String,
+    /// The runtime.
+    pub runtime: String,
+    /// How many.
+    pub closes: u64,
+}
+
+/// The closes of `closed` ((target, owner, runtime) each), counted by owner and runtime.
+pub fn closes_by_owner_and_runtime(closed: &[(String, String, String)]) -> Vec<Closes> {
+    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for (_, owner, runtime) in closed {
+        *counts.entry((owner.clone(), runtime.clone())).or_default() += 1;
+    }
+    let mut out: Vec<Closes> =
+        counts.into_iter().map(|((owner, runtime), closes)| Closes { owner, runtime, closes }).collect();
+    out.sort_by(|a, b| b.closes.cmp(&a.closes).then_with(|| (&a.owner, &a.runtime).cmp(&(&b.owner, &b.runtime))));
+    out
 }
 
 /// How many of the longest runs are listed.
@@ -264,6 +289,7 @@ pub fn report(
         groups,
         longest,
         days: days(&window, since_ms, until_ms),
+        closes: Vec::new(),
     }
 }
 

@@ -41,7 +41,9 @@ pub async fn from_store(
     }
     let cancelled: BTreeSet<(String, String)> =
         store.cancelled_between(Scope::Real, (since, until)).await?.into_iter().collect();
-    Ok(super::report(&runs, &cancelled, by, on_servers))
+    let closed = store.closed_between(Scope::Real, (since, until)).await?;
+    let closes = super::closes_by_owner_and_runtime(&closed);
+    Ok(super::Report { closes, ..super::report(&runs, &cancelled, by, on_servers) })
 }
 
 /// Reports over a state store, for e-mails: each of one target.
@@ -86,6 +88,18 @@ pub fn summary_text(report: &Report) -> String {
     out += &crate::text::aligned(&rows);
     if let Some(more) = report.groups.len().checked_sub(render::SUMMARY_GROUPS).filter(|n| *n > 0) {
         let _ = writeln!(out, "… and {more} more, with less compute, in the attached page.");
+    }
+    if !report.closes.is_empty() {
+        let _ = writeln!(out, "\nOpen notebooks nbwarden closed:");
+        for c in &report.closes {
+            let _ = writeln!(
+                out,
+                "  {} on {}: {}",
+                crate::text::cell(&c.owner, 60),
+                crate::text::cell(&c.runtime, 60),
+                c.closes
+            );
+        }
     }
     let _ = write!(out, "\nThe attached page has the charts, the longest runs and the runs of each day.\n");
     out

@@ -101,6 +101,20 @@ async fn warned_then_closed_once(flavor: Flavor) {
         "{metrics}"
     );
     crate::daemon::promtool_checks(&metrics);
+    // `report`: the closes by owner and runtime.
+    let mut daemon = daemon;
+    daemon.signal("TERM");
+    assert!(daemon.wait_exit(10 * SECOND).await.is_some(), "{}", daemon.log());
+    let out = site.run(&["report", "--since", "1h", "--format", "json"]).await;
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    let closes = &report["closes"];
+    assert_eq!(
+        closes,
+        &serde_json::json!([{ "owner": "ann", "runtime": "ArcGIS Notebook Python 3 Standard", "closes": 1 }]),
+        "{report:#}"
+    );
 }
 
 #[tokio::test]

@@ -87,6 +87,34 @@ impl SqlStore {
     }
 
     /// The (target, job id) pairs nbwarden cancelled (a cancel action done) in `[since, until]`.
+    /// The open notebooks nbwarden closed within `(since, until]`: (target, owner, runtime), from
+    /// the done `close_notebook` actions and the notebook each carried.
+    pub async fn closed_between(
+        &self,
+        scope: Scope,
+        (since, until): (LocalMs, LocalMs),
+    ) -> Result<Vec<(String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT target, payload FROM actions WHERE scope = $1 AND kind = 'close_notebook' AND status = 'done'
+             AND updated_ms > $2 AND updated_ms <= $3",
+        )
+        .bind(scope.as_str())
+        .bind(since.0)
+        .bind(until.0)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let target: String = row.try_get(0)?;
+            let planned: crate::plan::Planned = serde_json::from_str(&row.try_get::<String, _>(1)?)?;
+            for notebook in planned.jobs.iter().filter_map(|j| j.session.as_deref()) {
+                let runtime = notebook.runtime.clone().unwrap_or_else(|| "(unknown)".into());
+                out.push((target.clone(), notebook.username.clone(), runtime));
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn cancelled_between(
         &self,
         scope: Scope,
