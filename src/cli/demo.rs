@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The example rules, embedded so that the demo runs from anywhere.
-const RULES: [(&str, &str); 9] = [
+const RULES: [(&str, &str); 10] = [
     ("cancel-runaway.yaml", include_str!("../../rules/cancel-runaway.yaml")),
     ("failure-log.yaml", include_str!("../../rules/failure-log.yaml")),
     ("failure-email-owner.yaml", include_str!("../../rules/failure-email-owner.yaml")),
@@ -21,6 +21,7 @@ const RULES: [(&str, &str); 9] = [
     ("task-failing.yaml", include_str!("../../rules/task-failing.yaml")),
     ("task-stopped.yaml", include_str!("../../rules/task-stopped.yaml")),
     ("task-missed.yaml", include_str!("../../rules/task-missed.yaml")),
+    ("idle-notebooks.yaml", include_str!("../../rules/idle-notebooks.yaml")),
 ];
 
 /// Where the demo's e-mails go, relative to the working directory.
@@ -52,10 +53,11 @@ pub async fn run(seconds: u64, every: u64) -> anyhow::Result<bool> {
     crate::files::write_private(&config, configuration(&sim.admin_url(), &sim.portal_url(), every, &outbox, &console))?;
     let before = eml_files(&outbox);
     println!(
-        "nbwarden demo: a simulated ArcGIS site on {} with {} jobs and {} scheduled notebook tasks, the example rules of rules/, a poll every {every} s (the tasks every 2 s) for {seconds} s.\nE-mails are written to ./{OUTBOX}/. The console, while the demo runs: http://{console}/status\nWatch:\n",
+        "nbwarden demo: a simulated ArcGIS site on {} with {} jobs, {} scheduled notebook tasks and {} open notebooks, the example rules of rules/, a poll every {every} s (the tasks and notebooks every 2 s) for {seconds} s.\nE-mails are written to ./{OUTBOX}/. The console, while the demo runs: http://{console}/status\nWatch:\n",
         sim.admin_url(),
         Scenario::builtin().jobs.len(),
-        Scenario::builtin().tasks.len()
+        Scenario::builtin().tasks.len(),
+        Scenario::builtin().notebooks.len()
     );
     let started = Instant::now();
     let seen: Arc<Mutex<Vec<Line>>> = Arc::default();
@@ -120,6 +122,7 @@ fn configuration(
     auth: {{ portal_url: '{portal_url}', username: admin, password: simulator }}
     poll: {{ every: {every}s, timeout: 5s }}
     tasks: {{ every: 2s }}
+    notebooks: {{ every: 2s }}
 email: {{ transport: file, dir: '{}', from: 'nbwarden demo <nbwarden@example.com>' }}
 owners: {{ fallback: gis-admins@example.com, contact: gis-admins@example.com }}
 rules: [rules]

@@ -94,6 +94,12 @@ async fn the_demo_cancels_mails_and_stops_by_itself() {
     let missed = "rule task-missed-tell-admins email [t-hourly-sync] done: to gis-admins@example.com";
     assert!(stdout.contains(missed), "{stdout}");
     assert_eq!(stdout.matches("rule task-missed-tell-admins email").count(), 1, "{stdout}");
+    // An idle notebook: its owner is warned, then it is closed.
+    let warned = "rule idle-notebook-warning email [nb-road-closures] done: to joe@example.com";
+    let closed = "rule idle-notebook-close close_notebook [nb-road-closures] done: closed notebook 'Road closures map' (nb-road-closures) of joe";
+    let (w, c) = (stdout.find(warned), stdout.find(closed));
+    assert!(w.is_some() && c.is_some() && w < c, "warned, then closed: {stdout}");
+    assert!(!stdout.contains("[nb-tree-qa]"), "the notebook in use is left alone: {stdout}");
     assert!(stdout.contains("Summary: ") && stdout.contains("2 cancel(s) done"), "{stdout}");
     let outbox = dir.path().join("demo-outbox");
     let emails: Vec<_> = std::fs::read_dir(&outbox).unwrap().map(|e| e.unwrap().path()).collect();
@@ -112,6 +118,8 @@ async fn the_demo_cancels_mails_and_stops_by_itself() {
             && b.contains("  scheduled task: Hourly sync")
     });
     assert!(named, "{bodies:#?}");
+    let warning = bodies.iter().any(|b| b.contains("Road closures map") && b.contains("will be closed in 15 minutes"));
+    assert!(warning, "{bodies:#?}");
     assert!(bodies.iter().all(|b| !b.contains("not known")), "{bodies:#?}");
     closing_hint_works(&stdout, dir.path()).await;
 }
