@@ -274,7 +274,7 @@ impl Occasion<'_> {
 /// part of the planned ones.
 pub fn context(planned: &Occasion<'_>, jobs: &[Job], target: &str, links: impl Fn(&Job) -> Links) -> Value {
     let task = planned.task.map(|t| task_context(t, planned.jobs.first().and_then(|j| links(j).item)));
-    let notebook = planned.jobs.first().filter(|j| j.session.is_some());
+    let notebook = jobs.first().filter(|j| j.session.is_some());
     let notebook = notebook.map(|j| notebook_context(j, planned.planned_ms, &links(j)));
     let jobs: Vec<Value> = jobs.iter().map(|j| job_context(j, planned.planned_ms, &links(j))).collect();
     json!({

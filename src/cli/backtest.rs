@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 #[cfg(test)]
 mod agrees;
+mod notebooks;
 mod tasks;
 use tasks::Untested;
 
@@ -91,6 +92,9 @@ pub async fn report(setup: Setup, options: Options) -> anyhow::Result<String> {
         held_back(&target.name, &steps, &mut held);
         let task_steps = task_steps(&store, target, &rules, (since, until), &mut untested).await?;
         firings.extend(described(&target.name, &task_steps, &*source, &services).await);
+        let notebook_steps = notebook_steps(&store, target, &rules, (since, until), &mut untested).await?;
+        firings.extend(described(&target.name, &notebook_steps, &*source, &services).await);
+        held_back(&target.name, &notebook_steps, &mut held);
         for fired in store.fired_between(Scope::Real, &target.name, (since, until)).await? {
             live.insert((target.name.clone(), fired));
         }
@@ -122,6 +126,37 @@ async fn task_steps(
     }
     let zone = target.tasks.as_ref().map_or(chrono_tz::UTC, |t| t.zone());
     Ok(reads.map(|reads| replay_tasks(rules, &target.name, reads, zone)).unwrap_or_default())
+}
+
+/// The notebook rules of `target` replayed over its rebuilt reads of the open notebooks; the rules
+/// that cannot be back-tested there go into `untested`, with why.
+async fn notebook_steps(
+    store: &crate::store::SqlStore,
+    target: &crate::config::TargetConfig,
+    rules: &RuleSet,
+    window: (ServerMs, ServerMs),
+    untested: &mut Untested,
+) -> anyhow::Result<Vec<Step>> {
+    let notebook_rules = rules
+        .rules
+        .iter()
+        .filter(|r| r.applies_to(&target.name) && matches!(r.trigger, crate::rules::Trigger::Notebook));
+    let names: Vec<String> = notebook_rules.map(|r| r.name.clone()).collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    match notebooks::reads(store, target, window).await? {
+        Ok(reads) => {
+            let guards = (&target.limits, &target.protect);
+            Ok(crate::replay::replay_notebooks(rules, &target.name, guards, reads))
+        }
+        Err(why) => {
+            for name in names {
+                untested.entry(name).or_default().push((target.name.clone(), why.clone()));
+            }
+            Ok(Vec::new())
+        }
+    }
 }
 
 /// The polls that saw changes from `since` on, each with every job then listed (the changes

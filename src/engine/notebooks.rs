@@ -34,7 +34,11 @@ impl Target {
             self.core.decide_notebooks(&dispatch.rules, &name, &read, &limits);
         let fired = decision.ledger.clone();
         let told = std::mem::take(&mut decision.silenced_keys);
-        let commit = PollCommit::new(dispatch.scope(), &name, read.at);
+        let mut commit = PollCommit::new(dispatch.scope(), &name, read.at);
+        // The read is recorded (for `backtest`) when it differs from the one before.
+        if self.core.notebooks.as_ref().is_none_or(|last| last.notebooks != read.notebooks) {
+            commit.notebooks = Some(read.notebooks.values().cloned().collect());
+        }
         let reports = dispatch.commit(commit, decision, &*self.source, Vec::new()).await?;
         tracing::debug!(target_name = %name, notebooks = read.notebooks.len(), firings = firings.len(), "read the open notebooks");
         for record in &fired {

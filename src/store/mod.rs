@@ -137,6 +137,8 @@ pub struct PollCommit<'a> {
     pub runs: Vec<crate::usual::Run>,
     /// A read of the target's scheduled tasks.
     pub tasks: Option<TaskCommit>,
+    /// A read of the open notebooks that differs from the one before, to record.
+    pub notebooks: Option<Vec<crate::arcgis::notebooks::OpenNotebook>>,
     /// New ledger entries.
     pub ledger: Vec<LedgerRecord>,
     /// Streak counts to set.
@@ -166,6 +168,7 @@ impl<'a> PollCommit<'a> {
             gone: Vec::new(),
             runs: Vec::new(),
             tasks: None,
+            notebooks: None,
             ledger: Vec::new(),
             streaks_set: Vec::new(),
             streaks_dropped: Vec::new(),

@@ -94,6 +94,7 @@ impl Store for SqlStore {
         commit::write_streaks(&mut tx, c).await?;
         commit::write_checks(&mut tx, c).await?;
         tasks::write(&mut tx, c).await?;
+        notebooks::write(&mut tx, c).await?;
         let mut ids = Vec::with_capacity(c.actions.len());
         for planned in &c.actions {
             // Only what this commit recorded first: another process that recorded a firing
@@ -369,6 +370,7 @@ mod file;
 pub use file::StateLock;
 mod history;
 mod items;
+mod notebooks;
 mod silences;
 pub use history::{Change, Fired};
 mod open;

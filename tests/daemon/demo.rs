@@ -139,11 +139,15 @@ async fn closing_hint_works(stdout: &str, dir: &Path) {
         .current_dir(dir)
         .kill_on_drop(true)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let up = poll_until(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()).await;
-    assert!(up, "the simulated site listens");
+    let up = poll_until(Duration::from_secs(30), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()).await;
+    if !up {
+        site.kill().await.unwrap();
+        let said = site.wait_with_output().await.unwrap();
+        panic!("the simulated site does not listen on {port}: {}", text(&said.stderr));
+    }
     for command in &commands[1..] {
         let output = tokio::process::Command::new(command[0])
             .args(&command[1..])

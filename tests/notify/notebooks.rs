@@ -115,6 +115,18 @@ async fn warned_then_closed_once(flavor: Flavor) {
         &serde_json::json!([{ "owner": "ann", "runtime": "ArcGIS Notebook Python 3 Standard", "closes": 1 }]),
         "{report:#}"
     );
+    // `backtest`: the recorded reads replayed through the core fire what the daemon fired.
+    let out = site.run(&["backtest", "--since", "1h", "--json"]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for name in ["idle-warning", "idle-close"] {
+        let rule =
+            lines.iter().find(|l| l["kind"] == "rule" && l["rule"] == name).unwrap_or_else(|| panic!("{lines:#?}"));
+        assert!(rule["firings"].as_u64() >= Some(2), "{rule}");
+        let none = serde_json::json!([]);
+        assert_eq!((&rule["only_backtest"], &rule["only_live"]), (&none, &none), "{rule}\n{lines:#?}");
+    }
 }
 
 #[tokio::test]

@@ -322,7 +322,7 @@ async fn explain_answers_for_a_task_by_title_and_names_a_target_it_cannot_reach(
     let said = text(&unknown.stderr);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(
-        said.contains("was found neither as a job nor as a scheduled task")
+        said.contains("was found neither as a job, a scheduled task nor an open notebook")
             && said.contains("target \"down\" could not be asked: cannot connect"),
         "{said}"
     );

@@ -26,6 +26,10 @@ pub(super) enum Untestable {
     RunsCut { task: String, from_ms: ServerMs },
     /// When a task stopped is not kept: only each task's last state is.
     StopNotKept,
+    /// The target has no `notebooks:`, so its open notebooks are never read.
+    NotebooksNotWatched,
+    /// No read of this target's open notebooks is recorded before the back-test's end.
+    NotebooksNeverRead,
 }
 
 impl std::fmt::Display for Untestable {
@@ -40,6 +44,12 @@ impl std::fmt::Display for Untestable {
                 crate::text::sanitize(task),
                 crate::arcgis::model::rfc3339(*from_ms).unwrap_or_default()
             ),
+            Untestable::NotebooksNotWatched => {
+                write!(f, "the target has no `notebooks:`, so its open notebooks were never read")
+            }
+            Untestable::NotebooksNeverRead => {
+                write!(f, "no read of this target's open notebooks is recorded before the back-test's end")
+            }
             Untestable::StopNotKept => write!(
                 f,
                 "the store keeps each task as last read, not when it stopped, so `on: task_stopped` cannot be replayed"

@@ -31,7 +31,9 @@ pub(super) async fn run(store: &SqlStore, cutoff: &Cutoff) -> Result<u64> {
     {
         removed += sqlx::query(sql).bind(cutoff.local.0).execute(pool).await?.rows_affected();
     }
-    Ok(removed + super::runs::prune(store).await? + super::tasks::prune(store).await?)
+    // Notebook reads are on the servers' clocks; a cut on this machine's is near enough for them.
+    let notebooks = super::notebooks::prune(store, crate::clock::ServerMs(cutoff.local.0)).await?;
+    Ok(removed + super::runs::prune(store).await? + super::tasks::prune(store).await? + notebooks)
 }
 
 /// Every `(scope, target)` with a ledger or a history (every commit writes its `targets` row).
