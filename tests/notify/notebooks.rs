@@ -140,10 +140,20 @@ async fn notebook_server_an_idle_notebook_is_warned_once_then_closed_once_across
 }
 
 #[tokio::test]
-async fn a_dry_run_closes_and_sends_nothing() {
+async fn a_dry_run_closes_and_sends_nothing_on_notebook_server() {
+    dry_run_closes_nothing(Flavor::NotebookServer).await;
+}
+
+#[tokio::test]
+async fn a_dry_run_closes_and_sends_nothing_on_kubernetes() {
+    dry_run_closes_nothing(Flavor::Enterprise).await;
+}
+
+async fn dry_run_closes_nothing(flavor: Flavor) {
     let smtp = SmtpServer::start(None, None);
     let site =
-        site("  - { id: nb-idle, item_id: item1, owner: ann, active: -1h }\n", &smtp, Flavor::NotebookServer).await;
+        site("  - { id: nb-idle, item_id: item1, title: Parcel cleanup, owner: ann, active: -1h }\n", &smtp, flavor)
+            .await;
     let daemon = Daemon::start(&site.config_path, &["--dry-run"]);
     let planned = || daemon.log().contains("would close notebook 'Parcel cleanup' (nb-idle) of ann");
     assert!(poll_until(15 * SECOND, planned).await, "{}", daemon.log());
@@ -153,11 +163,20 @@ async fn a_dry_run_closes_and_sends_nothing() {
 }
 
 #[tokio::test]
-async fn the_close_limits_hold_with_many_idle_notebooks_most_idle_first() {
+async fn the_close_limits_hold_with_many_idle_notebooks_most_idle_first_on_kubernetes() {
+    limits_hold(Flavor::Enterprise).await;
+}
+
+#[tokio::test]
+async fn the_close_limits_hold_with_many_idle_notebooks_most_idle_first_on_notebook_server() {
+    limits_hold(Flavor::NotebookServer).await;
+}
+
+async fn limits_hold(flavor: Flavor) {
     let smtp = SmtpServer::start(None, None);
     let notebooks: String =
         (1..=12).map(|n| format!("  - {{ id: nb{n:02}, item_id: item{n}, owner: ann, active: -{n}h }}\n")).collect();
-    let site = site(&notebooks, &smtp, Flavor::Enterprise).await;
+    let site = site(&notebooks, &smtp, flavor).await;
     site.target_key("limits", "{ max_closes_per_poll: 2, max_closes_per_hour: 5 }");
     let daemon = Daemon::start(&site.config_path, &[]);
     let five = || site.sim.stats().closes.len() >= 5;
@@ -190,12 +209,21 @@ async fn explain_finds_a_notebook_by_id_or_title_and_says_why_each_rule_fires_or
         }
     };
     let idle = text(&["explain", "Parcel*"]).await;
-    assert!(idle.contains("notebook nb-idle \"Parcel cleanup\" of ann on sim: idle 1h"), "{idle}");
-    assert!(idle.contains("rule idle-close (on notebook): YES: it fires at the next read"), "{idle}");
+    // An hour idle, give or take the second of the server's Date header.
+    let hour = idle.contains("of ann on sim: idle 1h") || idle.contains("of ann on sim: idle 59m59s");
+    assert!(idle.contains("notebook nb-idle \"Parcel cleanup\" of ann on sim: idle ") && hour, "{idle}");
+    assert!(idle.contains("rule idle-warning (on notebook): YES: it fires at the next read\n"), "{idle}");
+    let close = "rule idle-close (on notebook): YES: it fires at the next read, if the close limits allow";
+    assert!(idle.contains(close), "{idle}");
     let protected = text(&["explain", "nb-svc"]).await;
     assert!(protected.contains("not closed: protect.users \"svc_*\" of target sim protects it"), "{protected}");
     let fresh = text(&["explain", "nb-new"]).await;
     assert!(fresh.contains("rule idle-warning (on notebook): no: idle_over: 3s does not hold"), "{fresh}");
+    let checked = text(&["check", "--targets"]).await;
+    assert!(
+        checked.contains("open notebooks (notebooks:): 3 open, read from <admin>/notebooks and notebooks/deployments"),
+        "{checked}"
+    );
     let none = site.run(&["explain", "nb-nope"]).await;
     assert!(!none.status.success());
     assert!(

@@ -72,6 +72,7 @@ fn verdict(rule: &Rule, target: &Target, notebook: &OpenNotebook, silences: &[Si
         (true, Some(entry)) => {
             format!("YES for its notices; not closed: {entry} of target {} protects it", target.config.name)
         }
-        _ => "YES: it fires at the next read (if a close limit allows)".into(),
+        (true, None) => "YES: it fires at the next read, if the close limits allow".into(),
+        (false, _) => "YES: it fires at the next read".into(),
     }
 }
