@@ -286,10 +286,7 @@ fn conditions(
             }
             continue;
         }
-        let (negated, inner) = match value {
-            Value::Object(wrapper) if wrapper.len() == 1 && wrapper.contains_key("not") => (true, &wrapper["not"]),
-            plain => (false, plain),
-        };
+        let (negated, inner) = super::load::negation(value);
         let test = match key {
             "runtime_over_usual" => super::usual::limit(r, map, inner, errors).map(Test::RuntimeOverUsual),
             _ => test(r, key, inner, flavors, errors),

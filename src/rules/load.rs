@@ -170,6 +170,14 @@ pub fn check_keys(
 
 pub use crate::text::nearest;
 
+/// A match key's value, and whether it is negated: `{ not: value }`.
+pub(super) fn negation(value: &Value) -> (bool, &Value) {
+    match value {
+        Value::Object(wrapper) if wrapper.len() == 1 && wrapper.contains_key("not") => (true, &wrapper["not"]),
+        plain => (false, plain),
+    }
+}
+
 pub(super) fn strings(r: &Located, key: &str, value: &Value, errors: &mut Vec<RuleError>) -> Option<Vec<String>> {
     let one = |v: &Value| match v {
         Value::String(s) if !s.is_empty() => Some(s.clone()),

@@ -81,10 +81,7 @@ pub(super) fn conditions(r: &Located, map: &Map<String, Value>, errors: &mut Vec
     let mut out = Vec::new();
     for &key in NOTEBOOK_MATCH_KEYS {
         let Some(value) = map.get(key) else { continue };
-        let (negated, inner) = match value {
-            Value::Object(w) if w.len() == 1 && w.contains_key("not") => (true, &w["not"]),
-            plain => (false, plain),
-        };
+        let (negated, inner) = super::load::negation(value);
         let test = match key {
             "idle_over" => super::compile::duration(r, key, inner, errors).map(NotebookTest::IdleOver),
             "open_over" => super::compile::duration(r, key, inner, errors).map(NotebookTest::OpenOver),

@@ -86,10 +86,7 @@ pub(super) fn conditions(
     let mut out = Vec::new();
     for &key in TASK_MATCH_KEYS {
         let Some(value) = map.get(key) else { continue };
-        let (negated, inner) = match value {
-            Value::Object(w) if w.len() == 1 && w.contains_key("not") => (true, &w["not"]),
-            plain => (false, plain),
-        };
+        let (negated, inner) = super::load::negation(value);
         let test = match key {
             "consecutive_failures" if !matches!(trigger, Trigger::TaskFailed) => {
                 errors.push(r.error(Some(key), "`consecutive_failures` only applies to `on: task_failed` rules"));
