@@ -235,5 +235,16 @@ pub async fn tick_all(targets: Vec<Target>, shared: &Arc<Shared>) -> (Vec<Target
     (targets, lines)
 }
 
+/// `nbwarden_firings_total` for the ledger rows a commit recorded (`mode="shadow"` for shadow rules).
+fn count_firings(target: &str, fired: &[crate::plan::LedgerRecord]) {
+    for record in fired {
+        let mut labels = vec![("target", target.to_string()), ("rule", record.rule.clone())];
+        if record.shadow {
+            labels.push(("mode", "shadow".into()));
+        }
+        metrics::counter!(crate::telemetry::FIRINGS, &labels).increment(1);
+    }
+}
+
 #[cfg(test)]
 mod tests;

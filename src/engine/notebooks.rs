@@ -41,10 +41,7 @@ impl Target {
         }
         let reports = dispatch.commit(commit, decision, &*self.source, Vec::new()).await?;
         tracing::debug!(target_name = %name, notebooks = read.notebooks.len(), firings = firings.len(), "read the open notebooks");
-        for record in &fired {
-            metrics::counter!(crate::telemetry::FIRINGS, "target" => name.clone(), "rule" => record.rule.clone())
-                .increment(1);
-        }
+        super::count_firings(&name, &fired);
         self.core.adopt_notebooks(read, streaks, &fired);
         let active: Vec<&str> = silences.iter().map(|s| s.id.as_str()).collect();
         self.core.adopt_silenced(&told, &active);

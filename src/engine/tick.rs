@@ -127,13 +127,7 @@ impl Target {
             ..PollCommit::new(dispatch.scope(), &name, observed.at)
         };
         let reports = dispatch.commit(commit, decision, &*self.source, ignored).await?;
-        for record in &fired {
-            let mut labels = vec![("target", name.clone()), ("rule", record.rule.clone())];
-            if record.shadow {
-                labels.push(("mode", "shadow".into()));
-            }
-            metrics::counter!(crate::telemetry::FIRINGS, &labels).increment(1);
-        }
+        super::count_firings(&name, &fired);
         self.core.adopt(observed, evaluation.streaks, &fired);
         let active: Vec<&str> = silences.iter().map(|s| s.id.as_str()).collect();
         self.core.adopt_silenced(&told, &active);
