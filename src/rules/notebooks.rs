@@ -118,11 +118,6 @@ pub fn activity_cause(notebook: &OpenNotebook) -> Cause {
 }
 
 impl RuleSet {
-    /// Whether some rule of `target` is a notebook rule.
-    pub fn watches_notebooks(&self, target: &str) -> bool {
-        self.rules.iter().any(|r| r.applies_to(target) && matches!(r.trigger, Trigger::Notebook))
-    }
-
     /// The firings of the notebook rules of the target, in rule then notebook order, and the
     /// streaks after this read. A notebook fires once per rule and last activity: used again
     /// and idle again, it fires again.

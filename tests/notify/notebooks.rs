@@ -81,6 +81,7 @@ async fn warned_then_closed_once(flavor: Flavor) {
     assert_eq!(subjects_to(&smtp, "etl@example.com").len(), 1, "the protected owner is still told");
     let log = daemon.log();
     assert!(log.contains("its activity moved since the read that fired"), "{log}");
+    assert!(log.contains("closed notebook 'Parcel cleanup' (nb-idle) of ann"), "{log}");
     assert!(log.contains("protect.users \\\"svc_*\\\"") || log.contains("protect.users \"svc_*\""), "{log}");
     // The console lists what is open, most idle first.
     let status: Value = reqwest::Client::new()
@@ -155,7 +156,8 @@ async fn dry_run_closes_nothing(flavor: Flavor) {
         site("  - { id: nb-idle, item_id: item1, title: Parcel cleanup, owner: ann, active: -1h }\n", &smtp, flavor)
             .await;
     let daemon = Daemon::start(&site.config_path, &["--dry-run"]);
-    let planned = || daemon.log().contains("would close notebook 'Parcel cleanup' (nb-idle) of ann");
+    let planned =
+        || daemon.log().contains("close_notebook planned: would close notebook 'Parcel cleanup' (nb-idle) of ann");
     assert!(poll_until(15 * SECOND, planned).await, "{}", daemon.log());
     tokio::time::sleep(2 * SECOND).await;
     assert!(site.sim.stats().closes.is_empty(), "{:?}", site.sim.stats().closes);

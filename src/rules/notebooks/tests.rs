@@ -58,6 +58,23 @@ fn each_key_matches_and_an_unknown_activity_never_counts_as_idle() {
 }
 
 #[test]
+fn idle_and_open_limits_are_strict_and_each_condition_reads_as_written() {
+    let set = rules(
+        "rules:\n  - { name: a, on: notebook, match: { idle_over: 2h, open_over: 16h40m, runtime: { not: '*Advanced*' } }, actions: [{ type: log }] }\n",
+    );
+    let conditions = &set.rules[0].notebook_conditions;
+    let at = |idle_minutes| notebook("n1", "joe", idle_minutes, "Standard");
+    let now = ServerMs(1_000 * MINUTE);
+    assert_eq!(conditions[0].holds(&at(120), now), Some(false), "exactly 2 hours idle is not over 2 hours");
+    assert_eq!(conditions[0].holds(&at(121), now), Some(true));
+    let opened = |minutes| OpenNotebook { opened: Some(ServerMs(now.0 - minutes * MINUTE)), ..at(121) };
+    assert_eq!(conditions[1].holds(&opened(1_000), now), Some(false), "exactly the limit open is not over it");
+    assert_eq!(conditions[1].holds(&opened(1_001), now), Some(true));
+    let written: Vec<String> = conditions.iter().map(ToString::to_string).collect();
+    assert_eq!(written, ["idle_over: 2h", "open_over: 16h40m", "runtime: not *Advanced*"]);
+}
+
+#[test]
 fn a_notebook_fires_once_per_last_activity_and_again_once_used_and_idle_again() {
     let set = rules(
         "rules:\n  - { name: close, on: notebook, match: { idle_over: 2h }, actions: [{ type: close_notebook }] }\n",
