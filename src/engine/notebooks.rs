@@ -9,17 +9,28 @@ use crate::cycle::{CloseLimits, NotebookDecision, NotebooksRead};
 use crate::dispatch;
 use crate::store::PollCommit;
 
+/// Why a read of the open notebooks came to nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum NotebooksError {
+    /// The site did not give them.
+    #[error("cannot read the open notebooks: {0}")]
+    Read(#[from] crate::arcgis::Error),
+    /// The read could not be committed.
+    #[error("cannot record the read of the open notebooks: {0}")]
+    Store(#[from] crate::store::Error),
+}
+
 impl Target {
     /// Reads the open notebooks and fires the notebook rules. A failed read keeps the last one
     /// and is returned, for the status page.
-    pub async fn watch_notebooks(&mut self, shared: &Shared) -> Result<Vec<Line>, String> {
+    pub async fn watch_notebooks(&mut self, shared: &Shared) -> Result<Vec<Line>, NotebooksError> {
         if self.config.notebooks.is_none() {
             return Ok(Vec::new());
         }
         let notebooks = self.read_notebooks().await?;
         let notebooks = self.titled(shared, notebooks).await;
         let read = NotebooksRead::new(self.source.server_now(), notebooks);
-        self.decide_notebooks(shared, read).await.map_err(|e| e.to_string())
+        Ok(self.decide_notebooks(shared, read).await?)
     }
 
     async fn decide_notebooks(&mut self, shared: &Shared, read: NotebooksRead) -> crate::store::Result<Vec<Line>> {
@@ -49,7 +60,7 @@ impl Target {
     }
 
     /// The open notebooks; the first failure in a row is a warning, the next ones are not.
-    async fn read_notebooks(&mut self) -> Result<Vec<OpenNotebook>, String> {
+    async fn read_notebooks(&mut self) -> Result<Vec<OpenNotebook>, crate::arcgis::Error> {
         let name = &self.config.name;
         match self.source.open_notebooks().await {
             Ok(notebooks) => {
@@ -65,7 +76,7 @@ impl Target {
                         tracing::warn!(target_name = %name, error = %e, "cannot read the open notebooks; nothing is closed until they can be read again")
                     }
                 }
-                Err(e.to_string())
+                Err(e)
             }
         }
     }

@@ -33,7 +33,7 @@ impl NotebookReads {
         let name = target.config.name.clone();
         match target.watch_notebooks(&cx.shared).await {
             Ok(lines) => lines.iter().for_each(|l| cx.report(l)),
-            Err(e) => cx.board.notebooks_failed(&name, &e),
+            Err(e) => cx.board.notebooks_failed(&name, &e.to_string()),
         }
         if let Some(read) = target.open_notebooks() {
             cx.board.notebooks(&name, read);

@@ -3,11 +3,16 @@
 //! activity), the metrics, and the HTTP endpoint.
 
 mod chart;
+mod filter;
 pub mod metrics;
 mod page;
 pub mod server;
+mod shown;
 mod views;
 
+pub use filter::Filter;
+use shown::{for_people, shown_jobs};
+pub use shown::{JobView, Recent, SilenceView};
 pub use views::{NotebookView, RuleView, TaskView};
 
 use crate::arcgis::model::rfc3339;
@@ -21,8 +26,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Jobs shown per target (running and queued first, longest first).
-const JOBS_SHOWN: usize = 500;
 /// Recent events and actions kept.
 const RECENT_KEPT: usize = 200;
 
@@ -69,7 +72,6 @@ pub struct TargetView {
     last_success_at: Option<LocalMs>,
 }
 
-/// One job as `/status` shows it.
 /// A target's lease as `/status` shows it (SPEC §4.12).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LeaseInfo {
@@ -79,44 +81,6 @@ pub struct LeaseInfo {
     pub held_here: bool,
     /// Raised at every takeover.
     pub epoch: i64,
-}
-
-/// One job as shown.
-#[derive(Debug, Clone, Serialize)]
-pub struct JobView {
-    /// The target.
-    pub target: String,
-    /// The job.
-    pub id: String,
-    /// Its type.
-    #[serde(rename = "type")]
-    pub job_type: String,
-    /// Its raw status.
-    pub status: String,
-    /// Its phase.
-    pub phase: &'static str,
-    /// Its owner.
-    pub username: String,
-    /// When it started (RFC 3339).
-    pub started_at: Option<String>,
-    /// For how long it has run (or ran).
-    pub runtime_seconds: Option<u64>,
-    /// The same, for people.
-    pub runtime: String,
-    /// The job's page in the admin API.
-    pub admin_url: String,
-    /// The notebook item's page in Portal, when known.
-    pub item_url: Option<String>,
-}
-
-/// An event or action, with when it happened.
-#[derive(Debug, Clone, Serialize)]
-pub struct Recent {
-    /// RFC 3339, local clock.
-    pub at: String,
-    /// The line.
-    #[serde(flatten)]
-    pub line: Line,
 }
 
 #[derive(Debug, Default)]
@@ -138,21 +102,6 @@ struct Inner {
     rules: Vec<RuleView>,
     /// Per target, its polls so far (a firing's several actions count once per poll).
     poll_count: BTreeMap<String, u64>,
-}
-
-/// A silence in force, as `/status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SilenceView {
-    /// Its id.
-    pub id: String,
-    /// "job=j1 user=svc_*".
-    pub matchers: String,
-    /// Until when (RFC 3339).
-    pub ends: String,
-    /// Why.
-    pub comment: String,
-    /// Who.
-    pub author: String,
 }
 
 /// The shared board, updated by the scheduler, read by the HTTP endpoint; its times are this
@@ -456,33 +405,6 @@ impl Board {
     }
 }
 
-/// What `/status?target=…&owner=…` keeps: one target's, one owner's (its jobs and tasks).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Filter {
-    /// Only this target.
-    #[serde(default, deserialize_with = "blank_is_none")]
-    pub target: Option<String>,
-    /// Only this owner's jobs and tasks.
-    #[serde(default, deserialize_with = "blank_is_none")]
-    pub owner: Option<String>,
-}
-
-impl Filter {
-    fn target_kept(&self, target: &str) -> bool {
-        self.target.as_deref().is_none_or(|t| t == target)
-    }
-
-    fn kept(&self, target: &str, owner: &str) -> bool {
-        self.target_kept(target) && self.owner.as_deref().is_none_or(|o| o.eq_ignore_ascii_case(owner))
-    }
-}
-
-/// An empty field of the form (`?owner=`) filters nothing.
-fn blank_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let value: Option<String> = serde::Deserialize::deserialize(d)?;
-    Ok(value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()))
-}
-
 /// The document of `/status`.
 #[derive(Debug, Serialize)]
 pub struct StatusView {
@@ -518,60 +440,4 @@ fn is_healthy(view: &TargetView, now: LocalMs) -> bool {
     }
     let waiting = view.sign_in_wait.is_some_and(|until| until > now);
     !waiting && now.since(view.last_success_at.unwrap_or(view.since)) <= view.interval.as_millis() as i64
-}
-
-/// What `/status` shows of a line: site text sanitized; unless `show_details`, no e-mail
-/// recipient (owners' addresses) and no program output.
-fn for_people(line: &Line, show_details: bool) -> Line {
-    let clean = |text: &str| sanitize(text).into_owned();
-    match line {
-        Line::Event { target, job_id, event, from, to } => Line::Event {
-            target: target.clone(),
-            job_id: clean(job_id),
-            event: event.clone(),
-            from: from.as_deref().map(clean),
-            to: to.as_deref().map(clean),
-        },
-        Line::Action(report) => {
-            let private = matches!(report.action.as_str(), "email" | "exec") && !show_details;
-            let detail = match private {
-                true => "details hidden (recipients and program output; http.show_details: true shows them)".into(),
-                false => clean(&report.detail),
-            };
-            let job_ids = report.job_ids.iter().map(|id| clean(id)).collect();
-            Line::Action(crate::plan::ActionReport { detail, job_ids, ..report.clone() })
-        }
-        Line::Poll { .. } => line.clone(),
-    }
-}
-
-fn shown_jobs(target: &str, snapshot: &Snapshot, now: ServerMs, source: &dyn crate::arcgis::JobSource) -> Vec<JobView> {
-    let finished = |j: &crate::arcgis::Job| !matches!(j.phase(), Phase::Running | Phase::Submitted);
-    let mut jobs: Vec<_> = snapshot.values().map(|j| (finished(j), j.runtime(now), j)).collect();
-    type Shown<'a> = (bool, Option<std::time::Duration>, &'a crate::arcgis::Job);
-    let order = |a: &Shown, b: &Shown| a.0.cmp(&b.0).then(b.1.cmp(&a.1));
-    // Only the jobs shown are sorted: a poll of 100k jobs selects 500 in linear time.
-    if jobs.len() > JOBS_SHOWN {
-        jobs.select_nth_unstable_by(JOBS_SHOWN, order);
-        jobs.truncate(JOBS_SHOWN);
-    }
-    jobs.sort_by(order);
-    jobs.into_iter()
-        .map(|(_, runtime, job)| {
-            let links = crate::actions::template::Links::of(source, job);
-            JobView {
-                target: target.to_string(),
-                id: sanitize(&job.id).into_owned(),
-                job_type: sanitize(job.job_type.as_deref().unwrap_or_default()).into_owned(),
-                status: sanitize(job.status.as_str()).into_owned(),
-                phase: job.phase().as_str(),
-                username: sanitize(job.username.as_deref().unwrap_or_default()).into_owned(),
-                started_at: job.started_at.and_then(|at| rfc3339(at.0)),
-                runtime_seconds: runtime.map(|r| r.as_secs()),
-                runtime: runtime.map(crate::config::format_duration).unwrap_or_default(),
-                admin_url: links.admin,
-                item_url: links.item,
-            }
-        })
-        .collect()
 }
