@@ -149,7 +149,7 @@ fn commit<'a>(
     upserts: &[usize],
     ledger: Vec<nbwarden::plan::LedgerRecord>,
 ) -> PollCommit<'a> {
-    let upserts = upserts.iter().map(|&index| &snapshot.jobs()[index]).collect();
+    let upserts = upserts.iter().map(|&index| &*snapshot.jobs()[index]).collect();
     PollCommit { snapshot: Some(snapshot), upserts, ledger, ..PollCommit::new(Scope::Real, target, NOW) }
 }
 

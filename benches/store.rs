@@ -41,7 +41,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 /// Median commit time of `RUNS` polls of `n` jobs with one in `every` changed (0: none).
 async fn commits(store: &SqlStore, target: &str, n: usize, every: usize) -> Duration {
     let first = snapshot(jobs(n, 0, 0));
-    let all: Vec<&Job> = first.jobs().iter().collect();
+    let all: Vec<&Job> = first.values().collect();
     let baseline = PollCommit {
         snapshot: Some(&first),
         upserts: all,
@@ -53,9 +53,8 @@ async fn commits(store: &SqlStore, target: &str, n: usize, every: usize) -> Dura
     for round in 1..=RUNS {
         let next = snapshot(jobs(n, every, round));
         let changed: Vec<&Job> = next
-            .jobs()
-            .iter()
-            .zip(previous.jobs())
+            .values()
+            .zip(previous.values())
             .filter(|(new, old)| new.status != old.status)
             .map(|(n, _)| n)
             .collect();

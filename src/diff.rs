@@ -1,17 +1,22 @@
 //! Diff stage (pure; no I/O): two snapshots of one target → `appeared`, `status_changed`,
 //! `disappeared` events (SPEC §4). A baseline has no previous snapshot and yields no events.
 
-use crate::arcgis::{Job, Status};
+use crate::arcgis::{Job, Known, Status};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The jobs of one target at one poll, in the order the server listed them.
 ///
 /// Servers list jobs in a stable order, so two consecutive polls diff in one sequential pass:
-/// at 100k jobs a hash map's scattered lookups cost more than parsing the list.
+/// at 100k jobs a hash map's scattered lookups cost more than parsing the list. A job listed in
+/// the same bytes as at the previous poll is that poll's `Job`, shared.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
-    jobs: Vec<Job>,
+    jobs: Vec<Arc<Job>>,
+    /// The hash of the bytes each job was listed as (`0`: not known), which the next poll's list
+    /// read compares.
+    raw: Vec<u64>,
     /// A hash of each job, taken while the freshly parsed job is still in cache: comparing
     /// two polls then reads eight bytes per job instead of every string of the older one.
     prints: Vec<u64>,
@@ -25,18 +30,28 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// The jobs, in listing order.
-    pub fn jobs(&self) -> &[Job] {
+    pub fn jobs(&self) -> &[Arc<Job>] {
         &self.jobs
     }
 
     /// The jobs, given up.
-    pub fn into_jobs(self) -> Vec<Job> {
+    pub fn into_jobs(self) -> Vec<Arc<Job>> {
         self.jobs
     }
 
     /// Iterates over the jobs.
-    pub fn values(&self) -> std::slice::Iter<'_, Job> {
-        self.jobs.iter()
+    pub fn values(&self) -> impl Iterator<Item = &Job> + '_ {
+        self.jobs.iter().map(|job| &**job)
+    }
+
+    /// The jobs with the hash of the bytes each was listed as, for the next list read.
+    pub fn known(&self) -> Known<'_> {
+        Known { jobs: &self.jobs, raw: &self.raw }
+    }
+
+    /// The hash of the bytes each job was listed as (`0`: not known), in the order of [`Snapshot::jobs`].
+    pub fn raw_hashes(&self) -> &[u64] {
+        &self.raw
     }
 
     /// The ledger's hash of each job id, in the order of [`Snapshot::jobs`].
@@ -55,6 +70,7 @@ impl Snapshot {
         let mut patched = 0;
         for (index, job) in self.jobs.iter_mut().enumerate().filter(|(_, j)| j.item_id.is_none()) {
             if let Some(item) = items.get(&job.id) {
+                let job = Arc::make_mut(job);
                 job.item_id = Some(item.clone());
                 self.prints[index] = fingerprint(job);
                 patched += 1;
@@ -70,6 +86,7 @@ impl Snapshot {
         for (index, job) in self.jobs.iter_mut().enumerate().filter(|(_, j)| j.task_id.is_none()) {
             lacking = true;
             if let Some(task) = tasks.get(&job.id) {
+                let job = Arc::make_mut(job);
                 job.task_id = Some(task.clone());
                 self.prints[index] = fingerprint(job);
             }
@@ -79,9 +96,10 @@ impl Snapshot {
 
     /// This snapshot with `more` jobs added after the listed ones.
     pub fn extended(self, more: Vec<Job>) -> Snapshot {
-        let mut jobs = self.jobs;
-        jobs.extend(more);
-        snapshot(jobs)
+        let (mut jobs, mut raw) = (self.jobs, self.raw);
+        raw.resize(jobs.len() + more.len(), 0);
+        jobs.extend(more.into_iter().map(Arc::new));
+        listed(jobs, raw, None)
     }
 
     /// Number of jobs.
@@ -95,13 +113,49 @@ impl Snapshot {
     }
 }
 
-/// Builds a snapshot from a job list, keeping the server's order.
+/// Builds a snapshot from a job list whose listed bytes are not known, keeping the server's order.
 pub fn snapshot(jobs: Vec<Job>) -> Snapshot {
-    let prints = jobs.iter().map(fingerprint).collect();
-    let ids = jobs.iter().map(|j| crate::ledger::id_hash(&j.id)).collect();
-    let states = jobs.iter().map(state_word).collect();
-    let phases = jobs.iter().map(|j| 1u8 << j.phase() as u8).collect();
-    Snapshot { jobs, prints, ids, states, phases }
+    let raw = vec![0; jobs.len()];
+    listed(jobs.into_iter().map(Arc::new).collect(), raw, None)
+}
+
+/// Builds a snapshot from a listing (`raw`: the hash of each job's listed bytes), keeping the
+/// server's order. A job shared with `prev` takes its hashes from there instead of hashing again.
+pub fn listed(jobs: Vec<Arc<Job>>, mut raw: Vec<u64>, prev: Option<&Snapshot>) -> Snapshot {
+    raw.resize(jobs.len(), 0);
+    let mut next = Snapshot { raw, ..Snapshot::default() };
+    let capacity = jobs.len();
+    next.prints.reserve_exact(capacity);
+    next.ids.reserve_exact(capacity);
+    next.states.reserve_exact(capacity);
+    next.phases.reserve_exact(capacity);
+    let mut cursor = 0;
+    for job in &jobs {
+        match prev.and_then(|prev| shared_at(prev, cursor, job)) {
+            Some((prev, at)) => {
+                next.prints.push(prev.prints[at]);
+                next.ids.push(prev.ids[at]);
+                next.states.push(prev.states[at]);
+                next.phases.push(prev.phases[at]);
+                cursor = at + 1;
+            }
+            None => {
+                next.prints.push(fingerprint(job));
+                next.ids.push(crate::ledger::id_hash(&job.id));
+                next.states.push(state_word(job));
+                next.phases.push(1u8 << job.phase() as u8);
+            }
+        }
+    }
+    next.jobs = jobs;
+    next
+}
+
+/// Where `prev` holds this very `Job` (shared, not equal), looked for a little ahead of `cursor`.
+fn shared_at<'p>(prev: &'p Snapshot, cursor: usize, job: &Arc<Job>) -> Option<(&'p Snapshot, usize)> {
+    let end = (cursor + LOOKAHEAD).min(prev.jobs.len());
+    let offset = prev.jobs.get(cursor..end)?.iter().position(|p| Arc::ptr_eq(p, job))?;
+    Some((prev, cursor + offset))
 }
 
 /// The fields whose change is an event, packed without loss: end time, status kind, isCancelled.
@@ -268,12 +322,12 @@ pub fn diff(prev: Option<&Snapshot>, next: &Snapshot) -> Delta {
     }
     // Jobs that moved further than the lookahead: pair them through a map of the few leftovers.
     let mut leftovers: HashMap<&str, &Job> =
-        old.iter().zip(&paired).filter(|(_, p)| !**p).map(|(j, _)| (j.id.as_str(), j)).collect();
+        old.iter().zip(&paired).filter(|(_, p)| !**p).map(|(j, _)| (j.id.as_str(), &**j)).collect();
     for (index, job) in unpaired_new {
         match leftovers.remove(job.id.as_str()) {
             Some(before) => compare(before, (index, job), &mut delta),
             None => {
-                delta.events.push(JobEvent::Appeared(job.clone()));
+                delta.events.push(JobEvent::Appeared(Job::clone(job)));
                 delta.upserts.push(index);
             }
         }

@@ -4,7 +4,7 @@
 //! the scheduler (digest slots, and with `between` the daemon's extra polls when the core asks
 //! for one); the cycle itself is the core's. Pure and synchronous.
 
-use crate::arcgis::Job;
+use crate::arcgis::{Job, Listing};
 use crate::clock::{Offset, ServerMs};
 use crate::config::{LimitsConfig, ProtectConfig};
 use crate::cycle::{next_slot, Core, Decision, Limits, PollDecision, MAX_EXTRA_POLLS};
@@ -104,7 +104,7 @@ pub fn replay(
     let mut steps = Vec::new();
     for (index, poll) in polls.into_iter().enumerate() {
         steps.extend(driver.unrecorded(poll.at_ms, index));
-        steps.extend(driver.step(poll, index));
+        steps.extend(driver.step(poll.at_ms, Listing::of(poll.jobs, true), index));
     }
     steps
 }
@@ -144,30 +144,31 @@ impl Driver<'_> {
                 self.extra_left -= 1;
             }
             let jobs = self.core.listed().to_vec();
-            steps.extend(self.step(Poll { at_ms: due, jobs }, index));
+            let listing = Listing { raw: vec![0; jobs.len()], jobs, complete: true, ..Listing::default() };
+            steps.extend(self.step(due, listing, index));
             last = due;
         }
     }
 
     /// One poll: its digest slots since the previous one, then the core's cycle.
-    fn step(&mut self, poll: Poll, index: usize) -> Vec<Step> {
+    fn step(&mut self, at_ms: ServerMs, listing: Listing, index: usize) -> Vec<Step> {
         let mut steps = match self.last_ms {
-            Some(last) => self.digests((last, poll.at_ms), index),
+            Some(last) => self.digests((last, at_ms), index),
             None => Vec::new(),
         };
-        let observed = self.core.observe(poll.at_ms, poll.jobs, true);
+        let observed = self.core.observe(at_ms, listing);
         self.core.count_runs(self.rules, self.target, &observed);
-        let hour_ago = poll.at_ms - 3_600_000;
+        let hour_ago = at_ms - 3_600_000;
         self.cancels.0.retain(|(at, _)| *at >= hour_ago);
         let (recent, shadow) = (self.cancels.since(hour_ago, false), self.cancels.since(hour_ago, true));
         let limits = Limits { config: self.limits, recent, shadow: Some(shadow), protect: self.protect, silences: &[] };
         let decided = self.core.decide(self.rules, self.target, &observed, limits);
         for action in decided.decision.actions.iter().filter(|a| a.action.is_destructive()) {
             let shadow = self.rules.get(&action.rule).is_some_and(|r| r.shadow);
-            self.cancels.0.extend(action.jobs.iter().map(|_| (poll.at_ms, shadow)));
+            self.cancels.0.extend(action.jobs.iter().map(|_| (at_ms, shadow)));
         }
         // Jobs no longer listed were last seen at the previous poll; those listed are seen now.
-        let last_seen = self.last_ms.unwrap_or(poll.at_ms);
+        let last_seen = self.last_ms.unwrap_or(at_ms);
         for job in observed.disappeared() {
             self.gone.insert(job.id.clone(), (last_seen, job.clone()));
         }
@@ -177,11 +178,11 @@ impl Driver<'_> {
         let PollDecision { evaluation, decision } = decided;
         self.core.adopt(observed, evaluation.streaks, &decision.ledger);
         self.held = !decision.suppressed.is_empty();
-        if let Some(interval) = self.interval.filter(|_| self.regular_ms.is_none_or(|r| poll.at_ms >= r)) {
-            (self.regular_ms, self.extra_left) = (Some(poll.at_ms + interval), MAX_EXTRA_POLLS);
+        if let Some(interval) = self.interval.filter(|_| self.regular_ms.is_none_or(|r| at_ms >= r)) {
+            (self.regular_ms, self.extra_left) = (Some(at_ms + interval), MAX_EXTRA_POLLS);
         }
-        steps.push(Step { poll: index, at_ms: poll.at_ms, plan: decision });
-        self.last_ms = Some(poll.at_ms);
+        steps.push(Step { poll: index, at_ms, plan: decision });
+        self.last_ms = Some(at_ms);
         steps
     }
 
@@ -201,7 +202,7 @@ impl Driver<'_> {
                 let since = slot - schedule.window.as_millis() as i64;
                 let listed = self.core.listed().iter().filter(|_| after_ms >= since);
                 let gone = self.gone.values().filter(|(at, _)| *at >= since && *at <= slot).map(|(_, job)| job);
-                let seen: Vec<Job> = listed.chain(gone).cloned().collect();
+                let seen: Vec<Job> = listed.map(|job| &**job).chain(gone).cloned().collect();
                 if let Some(decision) = self.core.digest(rule, (local, slot), seen) {
                     self.core.adopt_digest(&decision.ledger, slot);
                     steps.push(Step { poll, at_ms: slot, plan: decision });

@@ -125,9 +125,9 @@ impl Usual {
 
     /// Every run of the baseline's completed jobs that carry an item id and an end time (when
     /// such a job ended is not known otherwise).
-    pub fn observe_baseline(&mut self, jobs: &[Job]) -> Vec<Run> {
+    pub fn observe_baseline<'a>(&mut self, jobs: impl IntoIterator<Item = &'a Job>) -> Vec<Run> {
         let ended = |j: &&Job| completed(j) && j.ended_at.is_some();
-        let mut runs: Vec<Run> = jobs.iter().filter(ended).filter_map(|j| self.run_of(j, ServerMs(0))).collect();
+        let mut runs: Vec<Run> = jobs.into_iter().filter(ended).filter_map(|j| self.run_of(j, ServerMs(0))).collect();
         runs.sort_by_key(|r| r.ended_ms);
         for run in &runs {
             self.add(&run.item_id, run.runtime_ms);
@@ -173,22 +173,19 @@ impl Usual {
     /// Puts the item ids read earlier into listed jobs that lack them, so that a job does not
     /// change from one poll to the next merely because the list leaves its item out. A list
     /// that carries every item id makes the reads unneeded: they are forgotten.
-    pub fn fill_items(&mut self, jobs: &mut [Job]) {
+    pub fn fill_items(&mut self, next: &mut crate::diff::Snapshot) {
         if self.items.is_empty() {
             return;
         }
-        let mut lacking = false;
-        for job in jobs.iter_mut().filter(|j| j.item_id.is_none()) {
-            lacking = true;
-            job.item_id = self.items.get(&job.id).cloned();
-        }
-        if !lacking {
-            self.items = HashMap::new();
+        let lacking = next.values().any(|j| j.item_id.is_none());
+        match lacking {
+            true => drop(next.set_items(&self.items)),
+            false => self.items = HashMap::new(),
         }
     }
 
     /// After a restart: the item ids of the stored snapshot's jobs, as if read again.
-    pub fn remember_items(&mut self, jobs: &[Job]) {
+    pub fn remember_items<'a>(&mut self, jobs: impl IntoIterator<Item = &'a Job>) {
         for job in jobs {
             if let Some(item) = &job.item_id {
                 self.items.insert(job.id.clone(), item.clone());
@@ -242,9 +239,9 @@ mod tests {
         let got: Vec<(&str, i64)> = runs.iter().map(|r| (r.job_id.as_str(), r.runtime_ms)).collect();
         assert_eq!(got, [("r", 3_000), ("q", 2_000)], "a failed run and a repeated completion do not count");
         assert_eq!(usual.baseline("nb", 20).runs, 2);
-        let mut listed = vec![Job::new("r", Status::Completed)];
+        let mut listed = crate::diff::snapshot(vec![Job::new("r", Status::Completed)]);
         usual.fill_items(&mut listed);
-        assert_eq!(listed[0].item_id, None, "forgotten once the job left the list");
+        assert_eq!(listed.jobs()[0].item_id, None, "forgotten once the job left the list");
     }
 
     #[test]
@@ -272,10 +269,13 @@ mod tests {
     fn read_item_ids_fill_the_list_until_it_carries_them() {
         let mut usual = Usual::default();
         usual.learn_item("a", "nb");
-        let mut listed = vec![Job::new("a", Status::Executing), Job::new("b", Status::Executing)];
+        let mut listed =
+            crate::diff::snapshot(vec![Job::new("a", Status::Executing), Job::new("b", Status::Executing)]);
         usual.fill_items(&mut listed);
-        assert_eq!((listed[0].item_id.as_deref(), listed[1].item_id.as_deref()), (Some("nb"), None));
-        let mut detailed = vec![Job { item_id: Some("nb".into()), ..Job::new("a", Status::Executing) }];
+        let jobs = listed.jobs();
+        assert_eq!((jobs[0].item_id.as_deref(), jobs[1].item_id.as_deref()), (Some("nb"), None));
+        let mut detailed =
+            crate::diff::snapshot(vec![Job { item_id: Some("nb".into()), ..Job::new("a", Status::Executing) }]);
         usual.fill_items(&mut detailed);
         assert!(usual.items.is_empty(), "a list with every item id makes the reads unneeded");
     }

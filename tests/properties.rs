@@ -229,3 +229,163 @@ fn json_item() -> impl Strategy<Value = serde_json::Value> {
     )
     .prop_map(|m| serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
 }
+
+mod list_read {
+    //! The reusing list read (`JobList::read`) against the full parse (`JobList::from_json`): for
+    //! any body — whitespace, key order, escapes, duplicate keys, truncation, a byte changed — the
+    //! same jobs, or an error from both; and a job listed in the same bytes is shared.
+    use nbwarden::arcgis::wire::{JobList, Payload, Scratch};
+    use nbwarden::arcgis::{Job, Known};
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    const SPACES: &[&str] = &["", " ", "\n  ", "\t", "\r\n"];
+
+    /// A JSON string of `text`, some of its ASCII letters written as `\u` escapes.
+    fn quoted(text: &str, escape: bool) -> String {
+        let plain = serde_json::to_string(text).unwrap();
+        if !escape {
+            return plain;
+        }
+        plain
+            .chars()
+            .map(|c| if c.is_ascii_lowercase() { format!("\\u{:04x}", c as u32) } else { c.to_string() })
+            .collect()
+    }
+
+    /// One job object's members as (key, value) text.
+    fn members() -> impl Strategy<Value = Vec<(String, String)>> {
+        (
+            "[a-c][0-9]{1,2}",
+            proptest::sample::select(&["EXECUTING", "FAILED", "COMPLETED", "CANCELLED", "odd"][..]),
+            proptest::option::of("[a-zé\"\\\\/ ]{0,6}"),
+            proptest::option::of(prop_oneof![
+                (0i64..9_999).prop_map(|n| n.to_string()),
+                (0i64..9_999).prop_map(|n| format!("\"{n}\"")),
+                Just("null".to_string())
+            ]),
+            proptest::option::of("[a-f0-9]{3}"),
+            proptest::option::of(Just(r#"{"deep":[1,{"x":"]}"},[[]]],"s":"\"{["}"#.to_string())),
+            any::<bool>(),
+        )
+            .prop_map(|(id, status, user, start, item, extra, escape)| {
+                let mut m = vec![("jobId".to_string(), quoted(&id, escape)), ("status".into(), quoted(status, false))];
+                if let Some(user) = user {
+                    m.push(("username".into(), quoted(&user, escape)));
+                }
+                if let Some(start) = start {
+                    m.push(("startTime".into(), start));
+                }
+                if let Some(item) = item {
+                    m.push(("inputs".into(), format!(r#"{{"itemId":{}}}"#, quoted(&item, false))));
+                }
+                if let Some(extra) = extra {
+                    m.push(("unknownField".into(), extra));
+                }
+                m
+            })
+    }
+
+    /// A job object: its members in some order, with some whitespace, maybe a member twice.
+    fn object() -> impl Strategy<Value = String> {
+        (members().prop_shuffle(), proptest::sample::select(SPACES), any::<u8>()).prop_map(|(mut m, ws, dup)| {
+            if dup % 13 == 0 && !m.is_empty() {
+                m.push(m[0].clone());
+            }
+            let inner: Vec<String> = m.iter().map(|(k, v)| format!("{ws}\"{k}\"{ws}:{ws}{v}")).collect();
+            format!("{{{}{ws}}}", inner.join(","))
+        })
+    }
+
+    /// A list body: the items under one of the keys, maybe beside `total` and other members.
+    fn body(items: Vec<String>, key: &str, ws: &str, extra: u8) -> String {
+        let written = quoted(key, extra & 0x10 != 0);
+        let mut members = vec![format!("{written}{ws}:{ws}[{ws}{}{ws}]", items.join(&format!("{ws},{ws}")))];
+        match extra % 4 {
+            0 => members.push(format!("\"total\":{}", items.len() + 1)),
+            1 => members.insert(0, r#""num":100,"nextStart":-1"#.into()),
+            2 => members.push(format!("\"{key}\":[]")),
+            _ => {}
+        }
+        format!("{ws}{{{ws}{}{ws}}}{ws}", members.join(","))
+    }
+
+    fn listed(list: JobList) -> (Vec<Job>, bool, Option<(i64, usize)>) {
+        let (payload, cut) = (list.is_payload(), list.cut_short());
+        (list.into_jobs(), payload, cut)
+    }
+
+    /// Both reads of `next`, the reusing one knowing what it read of `prev`.
+    fn compare(prev: &str, next: &[u8]) -> Result<usize, TestCaseError> {
+        let mut scratch = Scratch::default();
+        let before = JobList::read(prev.as_bytes(), Known::default(), &mut scratch).ok().map(JobList::into_listed);
+        let (jobs, raw) = before.unwrap_or_default();
+        let known = Known { jobs: &jobs, raw: &raw };
+        let full = JobList::from_json(next).map(listed);
+        let fast = JobList::read(next, known, &mut scratch);
+        let shared = match (&full, fast) {
+            (Ok(full), Ok(fast)) => {
+                let (payload, cut) = (fast.is_payload(), fast.cut_short());
+                let (fast_jobs, _) = fast.into_listed();
+                let shared = fast_jobs.iter().filter(|j| jobs.iter().any(|k| Arc::ptr_eq(k, j))).count();
+                let fast_jobs: Vec<Job> = fast_jobs.into_iter().map(Arc::unwrap_or_clone).collect();
+                prop_assert_eq!(&(fast_jobs, payload, cut), full);
+                shared
+            }
+            (Err(_), Err(_)) => 0,
+            (full, fast) => return Err(TestCaseError::fail(format!("full {full:?}, reusing {:?}", fast.map(listed)))),
+        };
+        Ok(shared)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        #[test]
+        fn a_reusing_read_equals_a_full_parse(
+            items in proptest::collection::vec(object(), 0..12),
+            keep in proptest::collection::vec(any::<bool>(), 12),
+            key in proptest::sample::select(&["asyncNotebookJobs", "notebookJobs", "asyncJobs"][..]),
+            ws in proptest::sample::select(SPACES),
+            extra in any::<u8>(),
+        ) {
+            let prev = body(items.iter().zip(&keep).filter(|(_, k)| **k).map(|(i, _)| i.clone()).collect(), key, "", extra);
+            let next = body(items.clone(), key, ws, extra);
+            compare(&prev, next.as_bytes())?;
+            compare(&next, next.as_bytes())?;
+        }
+
+        #[test]
+        fn a_cut_or_changed_body_reads_as_a_full_parse_does(
+            items in proptest::collection::vec(object(), 1..6),
+            at in any::<prop::sample::Index>(),
+            byte in proptest::sample::select(&b"{}[]\",:\\ 0an\xff"[..]),
+            cut in any::<bool>(),
+        ) {
+            let whole = body(items, "asyncNotebookJobs", " ", 3);
+            let mut next = whole.clone().into_bytes();
+            let at = at.index(next.len());
+            match cut {
+                true => next.truncate(at),
+                false => next[at] = byte,
+            }
+            compare(&whole, &next)?;
+        }
+    }
+
+    /// Unchanged jobs are shared, changed and new ones parsed, whatever moved in between.
+    #[test]
+    fn jobs_listed_in_the_same_bytes_are_shared_not_parsed() {
+        let item =
+            |i: usize, status: &str| format!(r#"{{"jobId":"j{i}","status":"{status}","username":"u{}"}}"#, i % 3);
+        let list = |items: Vec<String>| format!(r#"{{"asyncNotebookJobs":[{}]}}"#, items.join(","));
+        let prev = list((0..40).map(|i| item(i, "EXECUTING")).collect());
+        // j5 changed, j0..j2 and j20..j34 gone (more than the lookahead), j99 new at the top.
+        let mut next: Vec<String> = vec![item(99, "SUBMITTED")];
+        next.extend(
+            (3..40).filter(|i| !(20..35).contains(i)).map(|i| item(i, if i == 5 { "FAILED" } else { "EXECUTING" })),
+        );
+        let shared = compare(&prev, list(next.clone()).as_bytes()).unwrap();
+        assert_eq!(shared, next.len() - 2, "all but the changed and the new job");
+    }
+}

@@ -5,8 +5,10 @@ use super::auth::{ServerClock, TokenCache};
 use super::endpoints::Endpoints;
 use super::error::{html_title, looks_like_html, Error, Result};
 use super::signin::SignIns;
-use super::wire::{AdminRoot, Envelope, ItemResponse, JobList, OperationResponse, Payload, UserResponse, WireJob};
-use super::{Item, Job, JobSource, Listing, SiteInfo};
+use super::wire::{
+    AdminRoot, Envelope, ItemResponse, JobList, OperationResponse, Payload, Scratch, UserResponse, WireJob,
+};
+use super::{Item, Job, JobSource, Known, Listing, SiteInfo};
 use crate::config::{AuthMethod, ByteSize, Flavor, TargetConfig};
 
 mod http;
@@ -46,7 +48,19 @@ pub struct Client {
     password_file: Option<PathBuf>,
     /// What the site said about itself since the last sign-in (`None`: read it at the next poll).
     site: std::sync::Mutex<Option<SiteInfo>>,
+    /// The list's body buffer and the scan's, kept from one poll to the next.
+    kept: std::sync::Mutex<Kept>,
 }
+
+/// The buffers a list read reuses.
+#[derive(Debug, Default)]
+struct Kept {
+    body: Vec<u8>,
+    scan: Scratch,
+}
+
+/// How a body becomes the answer (`Payload::from_json`, or the list's reusing read).
+type Read<'r, T> = &'r mut (dyn FnMut(&[u8]) -> serde_json::Result<T> + Send);
 
 /// One request, before the token is added.
 struct Call {
@@ -89,6 +103,7 @@ impl Client {
             sign_ins: sign_ins.clone(),
             password_file: target.auth.password_file.clone(),
             site: std::sync::Mutex::default(),
+            kept: std::sync::Mutex::default(),
         })
     }
 
@@ -103,6 +118,17 @@ impl Client {
     }
 
     async fn send<T: Payload>(&self, call: &Call, token: Option<&Secret>) -> Result<T> {
+        self.send_into(call, token, &mut Vec::new(), &mut |body| T::from_json(body)).await
+    }
+
+    /// One call; its body read into `body` and made the answer by `read`.
+    async fn send_into<T: Payload>(
+        &self,
+        call: &Call,
+        token: Option<&Secret>,
+        body: &mut Vec<u8>,
+        read: Read<'_, T>,
+    ) -> Result<T> {
         let request = if call.post {
             let mut form: Vec<(&str, &str)> = call.params.iter().map(|(k, v)| (*k, v.as_str())).collect();
             if let Some(token) = token {
@@ -123,52 +149,61 @@ impl Client {
         let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
         let location = header(reqwest::header::LOCATION);
         let status = response.status().as_u16();
-        let body = self.body(response, &call.url).await?;
-        decode(&call.url, status, &content_type, location.as_deref(), &body)
+        self.body(response, &call.url, body).await?;
+        decode_with(&call.url, status, &content_type, location.as_deref(), body, read)
     }
 
-    /// The whole body in one buffer. With a `Content-Length`, the buffer is sized from it and the
-    /// chunks copied in as they arrive, so a large list is held once; without one, the chunks are
-    /// kept as they come and joined at the end (a growing buffer would hold up to three times the
-    /// body). A body over `max_response` (announced, or as it arrives) is refused, and what was
-    /// read of it dropped at once.
-    async fn body(&self, mut response: reqwest::Response, url: &str) -> Result<Vec<u8>> {
+    /// The whole body in `body` (emptied first, its capacity kept). With a `Content-Length`, the
+    /// buffer is sized from it and the chunks copied in as they arrive, so a large list is held
+    /// once; without one, into a buffer that has room already, or else the chunks are kept as
+    /// they come and joined at the end (a growing buffer would hold up to three times the body).
+    /// A body over `max_response` (announced, or as it arrives) is refused, and what was read of
+    /// it dropped at once.
+    async fn body(&self, mut response: reqwest::Response, url: &str, body: &mut Vec<u8>) -> Result<()> {
         let too_large = || Error::TooLarge { url: url.to_string(), limit: ByteSize(self.max_response).to_string() };
         let announced = response.content_length();
         if announced.is_some_and(|n| n > self.max_response) {
             return Err(too_large());
         }
+        body.clear();
+        body.reserve(announced.unwrap_or(0).min(PREALLOCATED_BODY) as usize);
+        let in_place = announced.is_some() || body.capacity() > 0;
         let mut chunks = Vec::new();
-        let mut body = Vec::with_capacity(announced.unwrap_or(0).min(PREALLOCATED_BODY) as usize);
         let mut read = 0u64;
         while let Some(chunk) = response.chunk().await.map_err(|e| Error::from_transport(url, &e, self.timeout))? {
             read += chunk.len() as u64;
             if read > self.max_response {
+                *body = Vec::new();
                 return Err(too_large());
             }
-            match announced {
-                Some(_) => body.extend_from_slice(&chunk),
-                None => chunks.push(chunk),
+            match in_place {
+                true => body.extend_from_slice(&chunk),
+                false => chunks.push(chunk),
             }
         }
-        if announced.is_none() {
-            body = chunks.concat();
+        if !in_place {
+            *body = chunks.concat();
         }
-        Ok(body)
+        Ok(())
     }
 
     /// A call with the token; on a token error or an HTTP 401, one fresh sign-in and one retry.
     /// A second 401 comes from something in front of the site, not from the token.
     async fn authed<T: Payload>(&self, call: Call) -> Result<T> {
+        self.authed_with(call, &mut Vec::new(), &mut |body| T::from_json(body)).await
+    }
+
+    /// `authed`, the body read into `body` and made the answer by `read`.
+    async fn authed_with<T: Payload>(&self, call: Call, body: &mut Vec<u8>, read: Read<'_, T>) -> Result<T> {
         let token = self.token().await?;
-        match self.send(&call, Some(&token)).await {
+        match self.send_into(&call, Some(&token), body, read).await {
             Err(e) if e.is_auth() => {
                 if matches!(self.method, AuthMethod::Static(_)) {
                     return Err(static_rejected(e));
                 }
                 tracing::info!(target_name = %self.name, "token rejected; signing in again");
                 let fresh = self.token_after_rejection(&token).await?;
-                self.send(&call, Some(&fresh)).await.map_err(Error::behind_a_proxy)
+                self.send_into(&call, Some(&fresh), body, read).await.map_err(Error::behind_a_proxy)
             }
             other => other,
         }
@@ -201,9 +236,17 @@ impl Client {
         Ok(root.version().unwrap_or_else(|| "unknown".into()))
     }
 
-    async fn list(&self, detailed: bool) -> Result<JobList> {
+    /// The job list, each job listed in the same bytes as one of `known` shared; the body and
+    /// scan buffers are the ones the previous list read used.
+    async fn list(&self, detailed: bool, known: Known<'_>) -> Result<JobList> {
         let query = self.endpoints.list_query(detailed, self.page_size);
-        self.authed(Call::get(self.endpoints.jobs(), query)).await
+        let kept = || self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut buffers = std::mem::take(&mut *kept());
+        let Kept { body, scan } = &mut buffers;
+        let mut read = |b: &[u8]| JobList::read(b, known, scan);
+        let list = self.authed_with(Call::get(self.endpoints.jobs(), query), body, &mut read).await;
+        *kept() = buffers;
+        list
     }
 }
 
@@ -213,17 +256,22 @@ impl JobSource for Client {
         &self.name
     }
 
-    async fn poll(&self) -> Result<Listing> {
-        let list = self.list(self.details).await?;
+    async fn poll(&self, known: Known<'_>) -> Result<Listing> {
+        // The detailed Enterprise list is completed from a second one: no job is as listed.
+        let merged = self.details && self.endpoints.flavor() == Flavor::Enterprise;
+        let list = self.list(self.details, if merged { Known::default() } else { known }).await?;
         let cut = list.cut_short();
         if let Some((total, returned)) = cut {
             tracing::warn!(target_name = %self.name, total, returned, "the server holds more jobs than it listed; raise poll.page_size (jobs beyond the page are kept as last seen)");
         }
-        let mut jobs = list.into_jobs();
-        if self.details && self.endpoints.flavor() == Flavor::Enterprise {
-            merge_abbreviated(&mut jobs, self.list(false).await?.into_jobs());
+        let site = self.site_info().await;
+        if merged {
+            let mut jobs = list.into_jobs();
+            merge_abbreviated(&mut jobs, self.list(false, Known::default()).await?.into_jobs());
+            return Ok(Listing { site, ..Listing::of(jobs, cut.is_none()) });
         }
-        Ok(Listing { jobs, complete: cut.is_none(), site: self.site_info().await })
+        let (jobs, raw) = list.into_listed();
+        Ok(Listing { jobs, raw, complete: cut.is_none(), site })
     }
 
     async fn job(&self, id: &str) -> Result<Job> {
@@ -310,6 +358,18 @@ pub fn decode<T: Payload>(
     location: Option<&str>,
     body: &[u8],
 ) -> Result<T> {
+    decode_with(url, status, content_type, location, body, &mut |body| T::from_json(body))
+}
+
+/// `decode`, the body made the answer by `read`.
+fn decode_with<T: Payload>(
+    url: &str,
+    status: u16,
+    content_type: &str,
+    location: Option<&str>,
+    body: &[u8],
+    read: Read<'_, T>,
+) -> Result<T> {
     let url = url.to_string();
     if status == 401 {
         return Err(match Envelope::parse(body) {
@@ -336,7 +396,7 @@ pub fn decode<T: Payload>(
             _ => Error::Http { url, status, detail: excerpt(body) },
         });
     }
-    match T::from_json(body) {
+    match read(body) {
         Ok(value) if value.is_payload() => Ok(value),
         Ok(_) => Err(match Envelope::parse(body) {
             Some(envelope) => Error::from_envelope(&url, envelope),

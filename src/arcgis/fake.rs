@@ -55,10 +55,10 @@ impl JobSource for FakeSource {
         "fake"
     }
 
-    async fn poll(&self) -> Result<Listing> {
+    async fn poll(&self, _: crate::arcgis::Known<'_>) -> Result<Listing> {
         self.polled_at.lock().expect("polls").push(tokio::time::Instant::now());
         let jobs = self.polls.lock().expect("script").pop_front().unwrap_or(Ok(Vec::new()))?;
-        Ok(Listing { jobs, complete: true, ..Default::default() })
+        Ok(Listing::of(jobs, true))
     }
 
     async fn job(&self, id: &str) -> Result<Job> {

@@ -14,19 +14,21 @@ pub mod wire;
 
 pub use client::Client;
 pub use error::{Error, Result};
-pub use model::{Item, Job, Listing, Phase, Scope, SiteInfo, Status};
+pub use model::{Item, Job, Known, Listing, Phase, Scope, SiteInfo, Status};
 
 /// Where jobs come from: the ArcGIS client in production, scripted sources in tests.
 #[async_trait::async_trait]
 pub trait JobSource: Send + Sync {
     /// The target's configured name.
     fn name(&self) -> &str;
-    /// One poll: every job the target lists now, and what the site says about itself. An error
-    /// is never an empty list.
-    async fn poll(&self) -> Result<Listing>;
+    /// One poll: every job the target lists now, and what the site says about itself; a job
+    /// listed in the same bytes as one of `known` is that job, shared. An error is never an empty
+    /// list.
+    async fn poll(&self, known: Known<'_>) -> Result<Listing>;
     /// The jobs of one poll.
     async fn list_jobs(&self) -> Result<Vec<Job>> {
-        self.poll().await.map(|listing| listing.jobs)
+        let listing = self.poll(Known::default()).await?;
+        Ok(listing.jobs.into_iter().map(std::sync::Arc::unwrap_or_clone).collect())
     }
     /// One job's resource (for a disappeared job's final status, and before a cancel).
     async fn job(&self, id: &str) -> Result<Job>;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::ServerMs;
@@ -315,13 +316,34 @@ impl SiteInfo {
 /// One poll's answer: the jobs, whether the list was whole, and what the site said about itself.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Listing {
-    /// Every job listed.
-    pub jobs: Vec<Job>,
+    /// Every job listed; a job listed in the same bytes as at the previous poll is that poll's
+    /// `Job`, shared.
+    pub jobs: Vec<Arc<Job>>,
+    /// The hash of the bytes each job was listed as (`0`: not known), in the order of `jobs`.
+    pub raw: Vec<u64>,
     /// False when the list was cut short (Notebook Server holds more jobs than `page_size`):
     /// jobs missing from it may still exist and must not be taken for gone.
     pub complete: bool,
     /// Version, scope and limits of the site.
     pub site: SiteInfo,
+}
+
+impl Listing {
+    /// A listing of `jobs` whose listed bytes are not known.
+    pub fn of(jobs: Vec<Job>, complete: bool) -> Listing {
+        let raw = vec![0; jobs.len()];
+        Listing { jobs: jobs.into_iter().map(Arc::new).collect(), raw, complete, site: SiteInfo::default() }
+    }
+}
+
+/// The jobs of the previous poll with the hash of the bytes each was listed as (`0`: not known):
+/// a job listed again in the same bytes is shared, not parsed again.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Known<'a> {
+    /// The jobs, in listing order.
+    pub jobs: &'a [Arc<Job>],
+    /// The hash of each job's listed bytes, in the same order.
+    pub raw: &'a [u64],
 }
 
 /// True when `version` ("11.4", "12.0.1") is below `(major, minor)`; an unreadable one is not.

@@ -6,7 +6,8 @@ use crate::clock::ServerMs;
 use serde::{de, Deserialize, Deserializer};
 
 mod list;
-pub use list::JobList;
+mod scan;
+pub use list::{raw_hash, JobList, Scratch};
 
 /// A body that may be the expected payload or, with HTTP 200, an error envelope.
 pub trait Payload: de::DeserializeOwned {

@@ -3,10 +3,10 @@
 //! and `adopt` (once committed).
 
 use super::{plan, Budget, Core, Decision, Guards};
-use crate::arcgis::{Item, Job, Phase};
+use crate::arcgis::{Item, Job, Listing, Phase};
 use crate::clock::ServerMs;
 use crate::config::{LimitsConfig, ProtectConfig};
-use crate::diff::{diff, snapshot, Delta, JobEvent, Snapshot};
+use crate::diff::{diff, listed, Delta, JobEvent, Snapshot};
 use crate::ledger::Streaks;
 use crate::plan::LedgerRecord;
 use crate::rules::evaluate::Input;
@@ -38,7 +38,7 @@ impl Observed {
 
     /// The jobs new or changed in this listing.
     pub fn changed(&self) -> impl Iterator<Item = &Job> {
-        self.delta.upserts.iter().map(|&index| &self.next.jobs()[index])
+        self.delta.upserts.iter().map(|&index| &*self.next.jobs()[index])
     }
 
     /// How many listed jobs are running.
@@ -85,9 +85,10 @@ pub struct PollDecision {
 impl Core {
     /// Diffs a listing read at `at` against the last snapshot. An incomplete
     /// list proves nothing about the jobs it left out: they stay as last seen, not gone.
-    pub fn observe(&mut self, at: ServerMs, mut jobs: Vec<Job>, complete: bool) -> Observed {
-        self.usual.fill_items(&mut jobs);
-        let mut next = snapshot(jobs);
+    pub fn observe(&mut self, at: ServerMs, listing: Listing) -> Observed {
+        let mut next = listed(listing.jobs, listing.raw, self.snapshot.as_ref());
+        self.usual.fill_items(&mut next);
+        let complete = listing.complete;
         // A list that carries every task id (`inputs`) needs no memory of them.
         if !self.job_tasks.is_empty() && !next.set_tasks(&self.job_tasks) {
             self.job_tasks = HashMap::new();
@@ -126,7 +127,7 @@ impl Core {
             return Vec::new();
         }
         match observed.baseline {
-            true if self.usual.is_empty() => self.usual.observe_baseline(observed.next.jobs()),
+            true if self.usual.is_empty() => self.usual.observe_baseline(observed.next.values()),
             true => Vec::new(),
             false => self.usual.observe(&observed.delta.events, observed.at),
         }

@@ -103,8 +103,13 @@ impl Core {
     }
 
     /// The jobs of the last listing.
-    pub fn listed(&self) -> &[crate::arcgis::Job] {
+    pub fn listed(&self) -> &[std::sync::Arc<crate::arcgis::Job>] {
         self.snapshot.as_ref().map_or(&[], |s| s.jobs())
+    }
+
+    /// The jobs of the last listing with the hash of each one's listed bytes, for the next list read.
+    pub fn known(&self) -> crate::arcgis::Known<'_> {
+        self.snapshot.as_ref().map(Snapshot::known).unwrap_or_default()
     }
 }
 

@@ -1,7 +1,7 @@
 //! The core's planning and its steps, on plain values.
 
 use super::*;
-use crate::arcgis::{Job, Status};
+use crate::arcgis::{Job, Listing, Status};
 use crate::config::LimitsConfig;
 use crate::diff::EventInfo;
 use crate::plan::Outcome;
@@ -238,11 +238,11 @@ fn task_ids_read_from_resources_fill_listings_until_the_list_carries_them() {
     let mut core = Core::default();
     core.job_tasks.insert("j1".into(), "t1".into());
     let bare = Job::new("j1", Status::Executing);
-    let observed = core.observe(NOW, vec![bare], true);
+    let observed = core.observe(NOW, Listing::of(vec![bare], true));
     assert_eq!(observed.next.jobs()[0].task_id.as_deref(), Some("t1"));
     assert_eq!(core.job_tasks.len(), 1, "kept while the list lacks them");
     let listed = Job { task_id: Some(String::new()), ..Job::new("j1", Status::Executing) };
-    core.observe(NOW + 1, vec![listed], true);
+    core.observe(NOW + 1, Listing::of(vec![listed], true));
     assert!(core.job_tasks.is_empty(), "the list carries them now");
 }
 

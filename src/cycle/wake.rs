@@ -64,7 +64,7 @@ impl Core {
             .map(|p| {
                 let needed = rules.rules[p.rule].for_polls;
                 let when = format!("at the next poll if it still matches ({} of {needed} polls)", p.seen);
-                (p.rule, jobs[p.job].clone(), when)
+                (p.rule, Job::clone(&jobs[p.job]), when)
             })
             .collect();
         let seen = (&observed.next, &self.usual);
@@ -73,7 +73,7 @@ impl Core {
             let streak = if polls > 1 { format!(" and stays so for {polls} polls") } else { String::new() };
             let at = crate::arcgis::model::rfc3339(at).unwrap_or_default();
             let when = format!("at {at} (before the next regular poll), when the job crosses the rule's limit, if it still matches{streak}");
-            waiting.push((rule, jobs[job].clone(), when));
+            waiting.push((rule, Job::clone(&jobs[job]), when));
         }
         waiting
     }

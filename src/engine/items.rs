@@ -58,7 +58,7 @@ impl Target {
     pub(super) fn remember_items(&mut self, shared: &Shared) {
         if let Some(snapshot) = &self.core.snapshot {
             if shared.dispatch.rules.wants_item(&self.config.name, None) {
-                self.core.usual.remember_items(snapshot.jobs());
+                self.core.usual.remember_items(snapshot.values());
             }
         }
     }

@@ -20,7 +20,7 @@ impl Target {
     /// Polls once and commits what it found; returns the lines to report.
     pub async fn tick(&mut self, shared: &Shared) -> Vec<Line> {
         let name = self.config.name.clone();
-        let listing = match self.source.poll().await {
+        let listing = match self.source.poll(self.core.known()).await {
             Ok(listing) => listing,
             Err(e) => {
                 if matches!(e, crate::arcgis::Error::SignInPaused { .. }) {
@@ -34,7 +34,7 @@ impl Target {
         let now = self.source.server_now();
         self.announce(shared, &listing.site);
         let scope = listing.site.scope;
-        let mut observed = self.core.observe(now, listing.jobs, listing.complete);
+        let mut observed = self.core.observe(now, listing);
         read_job_resources(&self.source, &mut observed.delta.events).await;
         self.core.learn_tasks(&mut observed);
         let runs = self.learn_items(shared, &mut observed).await;

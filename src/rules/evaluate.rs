@@ -167,7 +167,7 @@ fn resolutions(index: usize, rule: &Rule, input: &Input) -> Vec<Firing> {
     };
     let (jobs, ids) = (input.snapshot.jobs(), input.snapshot.id_hashes());
     let listed = ids.iter().zip(jobs).filter(|(hash, job)| open.contains(hash) && !holds(job));
-    let mut firings: Vec<Firing> = listed.map(|(_, job)| resolved(job.clone())).collect();
+    let mut firings: Vec<Firing> = listed.map(|(_, job)| resolved(Job::clone(job))).collect();
     for event in input.events {
         if let JobEvent::Disappeared { last_seen, final_status } = event {
             if open.contains(&crate::ledger::id_hash(&last_seen.id)) {

@@ -1,5 +1,7 @@
 //! The stored form of a snapshot: every listed job of a target in one compact binary value
-//! (a format byte, then postcard), so that loading a target reads one row, not one per job.
+//! (a format byte, then postcard, then the hash of each job's listed bytes), so that loading a
+//! target reads one row, not one per job, and its first poll parses only the jobs listed in other
+//! bytes since.
 
 use super::{Error, Result};
 use crate::arcgis::{Job, Status};
@@ -7,9 +9,11 @@ use crate::clock::ServerMs;
 use serde::{de, Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
-/// The first byte of every packed snapshot; a later layout gets a new one.
-const FORMAT: u8 = 1;
+/// The first byte of every packed snapshot; a later layout gets a new one. Format 1 had no hashes.
+const FORMAT: u8 = 2;
+const WITHOUT_HASHES: u8 = 1;
 
 /// One job as packed: `Job` field for field, without `Job`'s JSON-only attributes (postcard
 /// needs every field in every record).
@@ -79,29 +83,42 @@ impl From<Packed<'_>> for Job {
     }
 }
 
-/// The packed form of `jobs`, in their order.
-pub fn pack(jobs: &[Job]) -> Result<Vec<u8>> {
-    struct All<'a>(&'a [Job]);
+/// The packed form of `jobs`, in their order, with the hash of each one's listed bytes (`raw`).
+pub fn pack(jobs: &[Arc<Job>], raw: &[u64]) -> Result<Vec<u8>> {
+    struct All<'a>(&'a [Arc<Job>]);
     impl Serialize for All<'_> {
         fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-            s.collect_seq(self.0.iter().map(Packed::from))
+            s.collect_seq(self.0.iter().map(|job| Packed::from(&**job)))
         }
     }
-    postcard::to_extend(&All(jobs), vec![FORMAT]).map_err(|e| Error::DecodeFailed(format!("packing a snapshot: {e}")))
+    let mut packed = postcard::to_extend(&All(jobs), vec![FORMAT])
+        .map_err(|e| Error::DecodeFailed(format!("packing a snapshot: {e}")))?;
+    packed.reserve_exact(jobs.len() * 8);
+    packed.extend((0..jobs.len()).flat_map(|at| raw.get(at).copied().unwrap_or(0).to_le_bytes()));
+    Ok(packed)
 }
 
-/// The jobs of a packed snapshot; an empty value holds none.
-pub fn unpack(bytes: &[u8]) -> Result<Vec<Job>> {
+/// The jobs of a packed snapshot and the hash of each one's listed bytes (`0`: not known); an
+/// empty value holds none.
+pub fn unpack(bytes: &[u8]) -> Result<(Vec<Job>, Vec<u64>)> {
     let unreadable = |detail: String| Error::DecodeFailed(format!("a stored snapshot: {detail}"));
-    match bytes.split_first() {
-        None => Ok(Vec::new()),
-        Some((&FORMAT, body)) => {
-            let mut input = postcard::Deserializer::from_bytes(body);
-            let seed = Unpacked { most: body.len() / MIN_PACKED };
-            de::DeserializeSeed::deserialize(seed, &mut input).map_err(|e| unreadable(e.to_string()))
+    let (format, body) = match bytes.split_first() {
+        None => return Ok((Vec::new(), Vec::new())),
+        Some((&format, body)) if format == FORMAT || format == WITHOUT_HASHES => (format, body),
+        Some((other, _)) => return Err(unreadable(format!("format {other} is not one this version reads"))),
+    };
+    let mut input = postcard::Deserializer::from_bytes(body);
+    let seed = Unpacked { most: body.len() / MIN_PACKED };
+    let jobs: Vec<Job> = de::DeserializeSeed::deserialize(seed, &mut input).map_err(|e| unreadable(e.to_string()))?;
+    let rest = input.finalize().map_err(|e| unreadable(e.to_string()))?;
+    let raw = match format {
+        FORMAT if rest.len() == jobs.len() * 8 => {
+            rest.chunks_exact(8).map(|h| u64::from_le_bytes(h.try_into().unwrap_or_default())).collect()
         }
-        Some((other, _)) => Err(unreadable(format!("format {other} is not one this version reads"))),
-    }
+        FORMAT => return Err(unreadable(format!("{} bytes of hashes for {} jobs", rest.len(), jobs.len()))),
+        _ => vec![0; jobs.len()],
+    };
+    Ok((jobs, raw))
 }
 
 /// The fewest bytes one packed job takes (one per field), which bounds what a count may reserve.
@@ -133,11 +150,12 @@ impl<'de> de::Visitor<'de> for Unpacked {
     }
 }
 
-/// `base` with the history rows recorded after it applied in order (`(job, listed)`): a changed
-/// job replaces its old self in place, a new one is added at the end, a gone one leaves.
-pub fn replay(base: Vec<Job>, changes: Vec<(Job, bool)>) -> Vec<Job> {
+/// `base` (with the hash of each job's listed bytes) with the history rows recorded after it
+/// applied in order (`(job, listed)`): a changed job replaces its old self in place, a new one is
+/// added at the end, a gone one leaves. The hashes of changed and new jobs are not known (`0`).
+pub fn replay((base, raw): (Vec<Job>, Vec<u64>), changes: Vec<(Job, bool)>) -> (Vec<Job>, Vec<u64>) {
     if changes.is_empty() {
-        return base;
+        return (base, raw);
     }
     let mut order = Vec::new();
     let mut latest: HashMap<String, Option<Job>> = HashMap::with_capacity(changes.len());
@@ -147,9 +165,16 @@ pub fn replay(base: Vec<Job>, changes: Vec<(Job, bool)>) -> Vec<Job> {
         }
         latest.insert(job.id.clone(), listed.then_some(job));
     }
-    let mut jobs: Vec<Job> = base.into_iter().filter_map(|job| latest.remove(&job.id).unwrap_or(Some(job))).collect();
+    let kept = base.into_iter().zip(raw.into_iter().chain(std::iter::repeat(0)));
+    let (mut jobs, mut raw): (Vec<Job>, Vec<u64>) = kept
+        .filter_map(|(job, hash)| match latest.remove(&job.id) {
+            None => Some((job, hash)),
+            Some(changed) => changed.map(|job| (job, 0)),
+        })
+        .unzip();
     jobs.extend(order.iter().filter_map(|id| latest.remove(id).flatten()));
-    jobs
+    raw.resize(jobs.len(), 0);
+    (jobs, raw)
 }
 
 #[cfg(test)]
@@ -171,11 +196,17 @@ mod tests {
         full.cancelled_flag = true;
         full.messages = vec!["Traceback".into()];
         let jobs = vec![full, Job::new("j2", Status::Unknown("odd".into())), Job::new("j3", Status::Executing)];
-        assert_eq!(unpack(&pack(&jobs).unwrap()).unwrap(), jobs);
-        assert_eq!(unpack(&[]).unwrap(), Vec::<Job>::new());
-        let packed = pack(&jobs).unwrap();
+        let shared: Vec<Arc<Job>> = jobs.iter().cloned().map(Arc::new).collect();
+        let raw = vec![7, 0, u64::MAX];
+        assert_eq!(unpack(&pack(&shared, &raw).unwrap()).unwrap(), (jobs.clone(), raw));
+        assert_eq!(unpack(&[]).unwrap(), (Vec::new(), Vec::new()));
+        let packed = pack(&shared, &[1, 2, 3]).unwrap();
         assert!(matches!(unpack(&packed[..packed.len() / 2]), Err(Error::DecodeFailed(_))), "cut short");
+        assert!(matches!(unpack(&packed[..packed.len() - 1]), Err(Error::DecodeFailed(_))), "a hash cut short");
         assert!(unpack(&[9, 0]).unwrap_err().to_string().contains("format 9"));
+        let mut first_format = packed[..packed.len() - 24].to_vec();
+        first_format[0] = WITHOUT_HASHES;
+        assert_eq!(unpack(&first_format).unwrap(), (jobs, vec![0; 3]), "format 1 is read, its hashes not known");
     }
 
     #[test]
@@ -189,9 +220,10 @@ mod tests {
             (job("new", Status::Executing), true),
             (job("never-packed", Status::Failed), false),
         ];
-        let got: Vec<(String, String)> =
-            replay(base, changes).into_iter().map(|j| (j.id, j.status.as_str().to_string())).collect();
+        let (jobs, raw) = replay((base, vec![1, 2, 3]), changes);
+        let got: Vec<(String, String)> = jobs.into_iter().map(|j| (j.id, j.status.as_str().to_string())).collect();
         let want = [("a", "EXECUTING"), ("b", "FAILED"), ("new", "EXECUTING")];
         assert_eq!(got, want.map(|(i, s)| (i.to_string(), s.to_string())));
+        assert_eq!(raw, [1, 0, 0], "a changed or new job's listed bytes are not known");
     }
 }

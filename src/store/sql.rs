@@ -8,7 +8,6 @@ use crate::arcgis::signin::{History, Refusal};
 use crate::arcgis::Job;
 use crate::clock::{LocalMs, ServerMs};
 use crate::cycle::Core;
-use crate::diff::Snapshot;
 use crate::plan::{ActionReport, Attempt, AuditEntry, CancelCheck, Outcome, Planned, Queued};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Pool, Row};
@@ -243,7 +242,8 @@ impl Store for SqlStore {
     }
 
     async fn history_since(&self, scope: Scope, target: &str, since: ServerMs) -> Result<Vec<Job>> {
-        let mut jobs = self.load_snapshot(scope, target).await?.map(Snapshot::into_jobs).unwrap_or_default();
+        let mut jobs: Vec<Job> =
+            self.load_snapshot(scope, target).await?.map(|s| s.values().cloned().collect()).unwrap_or_default();
         let rows = sqlx::query(
             "SELECT job FROM job_history WHERE scope = $1 AND target = $2 AND at_ms >= $3 AND listed = 0 ORDER BY id",
         )

@@ -188,7 +188,7 @@ async fn the_version_is_read_whichever_name_the_site_gives_it() {
     ];
     for (flavor, scenario, version) in cases {
         let site = Site::simple(&format!("{scenario}jobs: []\n"), flavor).await;
-        let listing = site.client().poll().await.unwrap();
+        let listing = site.client().poll(Default::default()).await.unwrap();
         assert_eq!(listing.site.version.as_deref(), Some(version), "{scenario}");
     }
 }
@@ -252,12 +252,12 @@ jobs: []
         let auth = format!("{{ portal_url: '{{portal}}', username: {user}, password: {password} }}");
         let site = Site::simple(users, Flavor::Enterprise).await;
         site.set_auth(&auth);
-        let site_info = site.client().poll().await.unwrap().site;
+        let site_info = site.client().poll(Default::default()).await.unwrap().site;
         assert_eq!(site_info.scope, Some(scope), "{user}");
     }
     let admin = "{ username: admin, password: simulator }";
     let server = Site::start("jobs: []\n", Flavor::NotebookServer, Some(admin), "{ timeout: 5s }").await;
-    let site_info = server.client().poll().await.unwrap().site;
+    let site_info = server.client().poll(Default::default()).await.unwrap().site;
     assert_eq!(site_info.scope, Some(Scope::All), "an admin token of Notebook Server");
     assert_eq!(server.sim.stats().logins, 1, "no portals/self to read there");
 }

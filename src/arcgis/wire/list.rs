@@ -1,8 +1,16 @@
-//! The job list body: read in one pass straight into `Job`s, sized from the body's length.
+//! The job list body: scanned for each item's bytes, and only the items not listed in the same
+//! bytes at the previous poll parsed (`JobList::read`, `list/reuse.rs`); or read whole in one
+//! pass straight into `Job`s, sized from the body's length (`from_json`), which the scan falls
+//! back to whenever it cannot vouch for a body.
 
 use super::{lenient_i64, Payload, WireJob};
-use crate::arcgis::model::Job;
+use crate::arcgis::model::{Job, Known};
 use serde::{de, Deserialize, Deserializer};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+mod reuse;
+pub use reuse::{raw_hash, Scratch};
 
 /// The job list, under any of the three documented keys.
 #[derive(Debug, Default)]
@@ -37,21 +45,12 @@ impl<'de> de::Visitor<'de> for Lists {
     }
     fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<JobList, A::Error> {
         let mut list = JobList::default();
-        while let Some(key) = map.next_key::<std::borrow::Cow<str>>()? {
-            let slot = match key.as_ref() {
-                "asyncNotebookJobs" => &mut list.enterprise,
-                "notebookJobs" => &mut list.enterprise_detailed,
-                "asyncJobs" => &mut list.notebook_server,
-                "total" => {
-                    list.total = map.next_value::<Lenient>()?.0;
-                    continue;
-                }
-                _ => {
-                    map.next_value::<de::IgnoredAny>()?;
-                    continue;
-                }
-            };
-            *slot = map.next_value_seed(Items { capacity: self.capacity })?;
+        while let Some(key) = map.next_key::<Cow<str>>()? {
+            match list.slot(&key) {
+                Some(slot) => *slot = map.next_value_seed(Items { capacity: self.capacity })?,
+                None if key == "total" => list.total = map.next_value::<Lenient>()?.0,
+                None => drop(map.next_value::<de::IgnoredAny>()?),
+            }
         }
         Ok(list)
     }
@@ -77,15 +76,43 @@ impl<'de> Deserialize<'de> for Lenient {
 }
 
 impl JobList {
+    /// Reads a list body, sharing each job listed in the same bytes as one of `known` and parsing
+    /// the others; `scratch` keeps the scan's buffer from one poll to the next. A body the scan
+    /// cannot vouch for is read whole (`from_json`), so the result is always that of a full parse
+    /// (but for a hash collision, see SECURITY.md).
+    pub fn read(body: &[u8], known: Known, scratch: &mut Scratch) -> serde_json::Result<JobList> {
+        match reuse::scanned(body, known, scratch) {
+            Some(list) => Ok(list),
+            None => JobList::from_json(body),
+        }
+    }
+
+    /// Where the list under `key` goes, if `key` names one of the three.
+    fn slot(&mut self, key: &str) -> Option<&mut Option<Jobs>> {
+        match key {
+            "asyncNotebookJobs" => Some(&mut self.enterprise),
+            "notebookJobs" => Some(&mut self.enterprise_detailed),
+            "asyncJobs" => Some(&mut self.notebook_server),
+            _ => None,
+        }
+    }
+
     /// `(total, returned)` when Notebook Server says it holds more jobs than it listed.
     pub fn cut_short(&self) -> Option<(i64, usize)> {
         let returned = self.notebook_server.as_ref().map_or(0, |list| list.items);
         self.total.filter(|&t| t > returned as i64).map(|t| (t, returned))
     }
 
-    /// The jobs; items without a `jobId` are dropped.
+    /// The jobs and the hash of the bytes each was listed as (`0`: not known); items without a
+    /// `jobId` are dropped.
+    pub fn into_listed(self) -> (Vec<Arc<Job>>, Vec<u64>) {
+        let jobs = self.enterprise.or(self.enterprise_detailed).or(self.notebook_server).unwrap_or_default();
+        (jobs.jobs, jobs.raw)
+    }
+
+    /// The jobs, owned; items without a `jobId` are dropped.
     pub fn into_jobs(self) -> Vec<Job> {
-        self.enterprise.or(self.enterprise_detailed).or(self.notebook_server).unwrap_or_default().jobs
+        self.into_listed().0.into_iter().map(Arc::unwrap_or_clone).collect()
     }
 }
 
@@ -93,7 +120,9 @@ impl JobList {
 /// the whole list is ever held.
 #[derive(Debug, Default)]
 struct Jobs {
-    jobs: Vec<Job>,
+    jobs: Vec<Arc<Job>>,
+    /// The hash of each job's listed bytes (`0`: not known).
+    raw: Vec<u64>,
     /// Items listed, with or without a `jobId`.
     items: usize,
 }
@@ -125,11 +154,12 @@ impl<'de> de::Visitor<'de> for Items {
         d.deserialize_seq(self)
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Jobs>, A::Error> {
-        let mut list = Jobs { jobs: Vec::with_capacity(self.capacity), items: 0 };
+        let mut list = Jobs { jobs: Vec::with_capacity(self.capacity), raw: Vec::new(), items: 0 };
         while let Some(item) = seq.next_element::<WireJob>()? {
             list.items += 1;
-            list.jobs.extend(item.into_job());
+            list.jobs.extend(item.into_job().map(Arc::new));
         }
+        list.raw = vec![0; list.jobs.len()];
         Ok(Some(list))
     }
 }

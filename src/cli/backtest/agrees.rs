@@ -86,9 +86,9 @@ impl JobSource for Timeline {
         "timeline"
     }
 
-    async fn poll(&self) -> crate::arcgis::Result<Listing> {
+    async fn poll(&self, _: crate::arcgis::Known<'_>) -> crate::arcgis::Result<Listing> {
         let jobs = self.listing.lock().expect("listing").clone();
-        Ok(Listing { jobs, complete: true, ..Default::default() })
+        Ok(Listing::of(jobs, true))
     }
 
     async fn job(&self, id: &str) -> crate::arcgis::Result<Job> {

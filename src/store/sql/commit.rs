@@ -116,7 +116,7 @@ async fn pack(tx: &mut Transaction<'_, Any>, scope: &str, target: &str, snapshot
     )
     .bind(scope)
     .bind(target)
-    .bind(packed::pack(snapshot.jobs())?)
+    .bind(packed::pack(snapshot.jobs(), snapshot.raw_hashes())?)
     .execute(&mut **tx)
     .await?;
     sqlx::query(

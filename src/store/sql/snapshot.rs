@@ -29,7 +29,8 @@ impl SqlStore {
                 .fetch_all(&self.pool)
                 .await?;
         let changes = rows.iter().map(|r| Ok((decode_job(r)?, r.try_get::<i64, _>(1)? == 1))).collect::<Result<_>>()?;
-        Ok(Some(crate::diff::snapshot(packed::replay(base, changes))))
+        let (jobs, raw) = packed::replay(base, changes);
+        Ok(Some(crate::diff::listed(jobs.into_iter().map(std::sync::Arc::new).collect(), raw, None)))
     }
 
     /// Forgets ledger entries whose job is no longer listed and fired last before the cut.
@@ -46,7 +47,7 @@ impl SqlStore {
             return Ok(0);
         }
         let listed: HashSet<String> = match self.load_snapshot(scope, target).await? {
-            Some(snapshot) => snapshot.into_jobs().into_iter().map(|j| j.id).collect(),
+            Some(snapshot) => snapshot.values().map(|j| j.id.clone()).collect(),
             None => HashSet::new(),
         };
         let mut removed = 0;
