@@ -8,11 +8,16 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncFileTransport, AsyncSendmailTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 
+mod pool;
+
 /// Default bound on one send.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 enum Transport {
+    /// Implicit TLS (`security: tls`), through lettre's transport and its pool.
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// Plain or STARTTLS, over connections opened here with `TCP_NODELAY`.
+    Pooled(pool::Pool),
     /// The transport, and its folder.
     File(AsyncFileTransport<Tokio1Executor>, std::path::PathBuf),
     Sendmail(AsyncSendmailTransport<Tokio1Executor>),
@@ -62,6 +67,7 @@ impl Mailer {
         let sent = tokio::time::timeout(self.timeout, async {
             match &self.transport {
                 Transport::Smtp(t) => t.send(message).await.map(drop).map_err(smtp_error),
+                Transport::Pooled(pool) => pool.send(message.envelope(), &message.formatted()).await,
                 Transport::File(t, dir) => {
                     let id = t.send(message).await.map_err(|e| ActionError::transient(e.to_string()))?;
                     private(&dir.join(format!("{id}.eml")))
@@ -100,35 +106,41 @@ pub enum MailerError {
     Invalid(String),
 }
 
-/// Connections kept open to the relay, so many messages go out at once: lettre 0.11.23 leaves
-/// Nagle's algorithm on, and each message waits about 40 ms for the relay's delayed ACK (fixed
-/// upstream in lettre PR #1159, not released yet), which concurrency hides.
+/// Connections kept open to the relay, so that many messages go out at once.
 pub const SMTP_CONNECTIONS: u32 = 16;
 
 fn smtp(config: &EmailConfig, timeout: Duration) -> Result<(Transport, String), MailerError> {
     let host = config.host.as_deref().ok_or(MailerError::Missing("email.host is required with transport: smtp"))?;
-    let builder = match config.security {
-        SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host),
-        SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host),
-        SmtpSecurity::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)),
-    };
-    let builder = builder.map_err(|e| MailerError::Invalid(format!("email.host `{host}`: {e}")))?;
-    let pool = lettre::transport::smtp::PoolConfig::new().max_size(SMTP_CONNECTIONS);
-    let mut builder = builder.timeout(Some(timeout)).pool_config(pool);
-    if let Some(port) = config.port {
-        builder = builder.port(port);
-    }
-    if let Some(username) = &config.username {
-        let password = config.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default();
-        builder = builder.credentials(Credentials::new(username.clone(), password));
-    }
-    let transport = builder.build();
     let port = config.port.unwrap_or(match config.security {
         SmtpSecurity::Tls => 465,
         SmtpSecurity::Starttls => 587,
         SmtpSecurity::None => 25,
     });
-    Ok((Transport::Smtp(transport), format!("{host}:{port}")))
+    let credentials = config.username.as_ref().map(|username| {
+        let password = config.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default();
+        Credentials::new(username.clone(), password)
+    });
+    let invalid = |e: lettre::transport::smtp::Error| MailerError::Invalid(format!("email.host `{host}`: {e}"));
+    let transport = match config.security {
+        SmtpSecurity::Tls => {
+            let pool = lettre::transport::smtp::PoolConfig::new().max_size(SMTP_CONNECTIONS);
+            let builder = AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(invalid)?;
+            let builder = builder.timeout(Some(timeout)).pool_config(pool).port(port);
+            Transport::Smtp(match credentials {
+                Some(credentials) => builder.credentials(credentials).build(),
+                None => builder.build(),
+            })
+        }
+        security => {
+            let starttls = security == SmtpSecurity::Starttls;
+            if starttls {
+                lettre::transport::smtp::client::TlsParameters::new(host.to_string()).map_err(invalid)?;
+            }
+            let relay = pool::Relay { host: host.to_string(), port, starttls, credentials };
+            Transport::Pooled(pool::Pool::new(relay, SMTP_CONNECTIONS as usize))
+        }
+    };
+    Ok((transport, format!("{host}:{port}")))
 }
 
 /// SMTP 5xx replies are permanent; 4xx replies, connection and TLS trouble are transient.
