@@ -121,7 +121,17 @@ pub fn snapshot(jobs: Vec<Job>) -> Snapshot {
 
 /// Builds a snapshot from a listing (`raw`: the hash of each job's listed bytes), keeping the
 /// server's order. A job shared with `prev` takes its hashes from there instead of hashing again.
-pub fn listed(jobs: Vec<Arc<Job>>, mut raw: Vec<u64>, prev: Option<&Snapshot>) -> Snapshot {
+pub fn listed(jobs: Vec<Arc<Job>>, raw: Vec<u64>, prev: Option<&Snapshot>) -> Snapshot {
+    build(jobs, raw, prev, true)
+}
+
+/// A snapshot read back from the store. Its jobs are not fingerprinted: the next listing shares
+/// the unchanged ones (compared by identity), and a job listed in other bytes is compared whole.
+pub fn stored(jobs: Vec<Arc<Job>>, raw: Vec<u64>) -> Snapshot {
+    build(jobs, raw, None, false)
+}
+
+fn build(jobs: Vec<Arc<Job>>, mut raw: Vec<u64>, prev: Option<&Snapshot>, prints: bool) -> Snapshot {
     raw.resize(jobs.len(), 0);
     let mut next = Snapshot { raw, ..Snapshot::default() };
     let capacity = jobs.len();
@@ -140,7 +150,7 @@ pub fn listed(jobs: Vec<Arc<Job>>, mut raw: Vec<u64>, prev: Option<&Snapshot>) -
                 cursor = at + 1;
             }
             None => {
-                next.prints.push(fingerprint(job));
+                next.prints.push(if prints { fingerprint(job) } else { NOT_TAKEN });
                 next.ids.push(crate::ledger::id_hash(&job.id));
                 next.states.push(state_word(job));
                 next.phases.push(1u8 << job.phase() as u8);
@@ -173,13 +183,19 @@ fn state_word(job: &Job) -> u64 {
     (job.ended_at.map_or(0, |at| at.0).max(0) as u64) << 4 | kind << 1 | u64::from(job.cancelled_flag)
 }
 
+/// The fingerprint of a job not fingerprinted (read back from the store); never a job's.
+const NOT_TAKEN: u64 = 0;
+
 fn fingerprint(job: &Job) -> u64 {
-    crate::text::fx_hash(job)
+    crate::text::fx_hash(job).max(1)
 }
 
-/// Equal fingerprints and equal state words: the same job, unchanged. Reads no job at all.
+/// The same job shared, or equal fingerprints and equal state words: unchanged. Reads no job at all.
 fn unchanged(prev: &Snapshot, at: usize, next: &Snapshot, index: usize) -> bool {
-    prev.prints[at] == next.prints[index] && prev.states[at] == next.states[index]
+    Arc::ptr_eq(&prev.jobs[at], &next.jobs[index])
+        || prev.prints[at] != NOT_TAKEN
+            && prev.prints[at] == next.prints[index]
+            && prev.states[at] == next.states[index]
 }
 
 /// What started a firing: the `on:` of its rule, `event.kind` in templates.

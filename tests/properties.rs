@@ -387,5 +387,22 @@ mod list_read {
         );
         let shared = compare(&prev, list(next.clone()).as_bytes()).unwrap();
         assert_eq!(shared, next.len() - 2, "all but the changed and the new job");
+        let again = list(next.clone());
+        assert_eq!(compare(&again, again.as_bytes()).unwrap(), next.len(), "the same body again: every job");
     }
+}
+
+/// A job whose bytes hash as another job's did (a crafted collision) is parsed, not taken for the
+/// other one: a job is shared only when its id is in the bytes.
+#[test]
+fn a_hash_collision_never_makes_a_job_another_one() {
+    use nbwarden::arcgis::wire::{raw_hash, JobList, Scratch};
+    use nbwarden::arcgis::Known;
+    let item = r#"{"jobId":"mine","status":"EXECUTING","username":"eve"}"#;
+    let other = std::sync::Arc::new(Job::new("theirs", Status::Completed));
+    let (jobs, raw) = (vec![other], vec![raw_hash(item.as_bytes())]);
+    let body = format!(r#"{{"asyncNotebookJobs":[{item}]}}"#);
+    let read = JobList::read(body.as_bytes(), Known { jobs: &jobs, raw: &raw }, &mut Scratch::default());
+    let ids: Vec<String> = read.unwrap().into_jobs().into_iter().map(|j| j.id).collect();
+    assert_eq!(ids, ["mine"]);
 }

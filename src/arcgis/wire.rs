@@ -7,7 +7,7 @@ use serde::{de, Deserialize, Deserializer};
 
 mod list;
 mod scan;
-pub use list::{raw_hash, JobList, Scratch};
+pub use list::{raw_hash, structure, JobList, Scratch};
 
 /// A body that may be the expected payload or, with HTTP 200, an error envelope.
 pub trait Payload: de::DeserializeOwned {

@@ -48,6 +48,8 @@ pub async fn run(setup: Setup, preview: bool, json: bool) -> anyhow::Result<bool
         }
     }
     super::write_stdout(&render(&lines, json)?)?;
+    // The process ends with this: its snapshots are left to the exit, not taken apart job by job.
+    std::mem::forget(targets);
     Ok(!lines.iter().any(Line::is_failure))
 }
 

@@ -77,7 +77,8 @@ impl Core {
     /// if read again.
     pub fn loaded(mut self) -> Core {
         let jobs = self.snapshot.as_ref().map_or(&[][..], |s| s.jobs());
-        let known = jobs.iter().filter_map(|j| Some((j.id.clone(), j.task_id.clone().filter(|t| !t.is_empty())?)));
+        let carried = jobs.iter().filter(|j| j.task_id.as_deref().is_some_and(|t| !t.is_empty()));
+        let known = carried.map(|j| (j.id.clone(), j.task_id.clone().unwrap_or_default()));
         self.job_tasks = known.collect();
         self
     }

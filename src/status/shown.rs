@@ -97,7 +97,12 @@ pub(super) fn shown_jobs(
     source: &dyn crate::arcgis::JobSource,
 ) -> Vec<JobView> {
     let finished = |j: &crate::arcgis::Job| !matches!(j.phase(), Phase::Running | Phase::Submitted);
-    let mut jobs: Vec<_> = snapshot.values().map(|j| (finished(j), j.runtime(now), j)).collect();
+    // With enough running and submitted jobs to fill the table, the finished ones are not read.
+    let unfinished = (1u8 << Phase::Running as u8) | (1u8 << Phase::Submitted as u8);
+    let bits = snapshot.phase_bits();
+    let all = bits.iter().filter(|&&b| b & unfinished != 0).count() < JOBS_SHOWN;
+    let candidates = snapshot.values().zip(bits).filter(|(_, &b)| all || b & unfinished != 0);
+    let mut jobs: Vec<_> = candidates.map(|(j, _)| (finished(j), j.runtime(now), j)).collect();
     type Shown<'a> = (bool, Option<std::time::Duration>, &'a crate::arcgis::Job);
     let order = |a: &Shown, b: &Shown| a.0.cmp(&b.0).then(b.1.cmp(&a.1));
     // Only the jobs shown are sorted: a poll of 100k jobs selects 500 in linear time.

@@ -49,15 +49,7 @@ impl<'a> Scanner<'a> {
     pub fn string(&mut self) -> Option<Range<usize>> {
         (self.peek()? == b'"').then_some(())?;
         let start = self.pos;
-        let mut at = start + 1;
-        loop {
-            at += memchr::memchr2(b'"', b'\\', self.body.get(at..)?)?;
-            match self.body[at] {
-                b'\\' => at += 2,
-                _ => break,
-            }
-        }
-        self.pos = at + 1;
+        self.pos = string_end(self.body, start + 1)?;
         Some(start..self.pos)
     }
 
@@ -81,14 +73,14 @@ impl<'a> Scanner<'a> {
         Some(start..self.pos)
     }
 
-    /// An object or an array, by its brackets.
+    /// An object or an array, by its brackets: one pass over the bytes, strings skipped.
     fn container(&mut self) -> Option<Range<usize>> {
-        let start = self.pos;
-        let mut depth = 0usize;
+        let (body, start) = (self.body, self.pos);
+        let (mut at, mut depth) = (start, 0usize);
         loop {
-            match *self.body.get(self.pos)? {
+            match *body.get(at)? {
                 b'"' => {
-                    self.string()?;
+                    at = string_end(body, at + 1)?;
                     continue;
                 }
                 b'{' | b'[' => {
@@ -100,13 +92,13 @@ impl<'a> Scanner<'a> {
                 b'}' | b']' => {
                     depth -= 1;
                     if depth == 0 {
-                        self.pos += 1;
+                        self.pos = at + 1;
                         return Some(start..self.pos);
                     }
                 }
                 _ => {}
             }
-            self.pos += 1;
+            at += 1;
         }
     }
 
@@ -139,6 +131,18 @@ impl<'a> Scanner<'a> {
             self.pos += 4;
         }
         found
+    }
+}
+
+/// Just past the closing quote of the string whose contents start at `at`. Strings in a job list
+/// are short, so a plain loop beats a vectorised search started afresh for each.
+fn string_end(body: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        match *body.get(at)? {
+            b'"' => return Some(at + 1),
+            b'\\' => at += 2,
+            _ => at += 1,
+        }
     }
 }
 
