@@ -1,71 +1,30 @@
-//! One cycle of nbwarden without the network: parse a job list of N jobs, diff it against the
-//! previous poll, evaluate 50 rules, plan and commit to a SQLite file; next to parsing alone.
-//! Run: `cargo bench --bench cycle` (medians of several runs; figures in README).
+//! One cycle of nbwarden without the network: read a job list of N jobs (only the jobs listed in
+//! other bytes than at the previous poll parsed), diff it against the previous poll, evaluate 50
+//! rules, plan and commit to a SQLite file; next to parsing the whole list, and to the floor: the
+//! body copied from memory and scanned for its structure, nothing parsed.
+//! Run: `cargo bench --bench cycle` (medians of several runs; figures in BENCHMARKS.md).
 
-use nbwarden::arcgis::wire::{JobList, Payload};
+mod common;
+
+use common::{body, commit, floor, median, parse, read, rules_yaml, NOW};
+use nbwarden::arcgis::wire::Scratch;
 use nbwarden::config::LimitsConfig;
 use nbwarden::cycle::{plan, Budget};
 use nbwarden::diff::{diff, snapshot, Snapshot};
 use nbwarden::ledger::LedgerIndex;
 use nbwarden::ledger::Streaks;
 use nbwarden::rules::{evaluate::Input, RuleSet};
-use nbwarden::store::{PollCommit, Scope, SqlStore, Store};
+use nbwarden::store::{PollCommit, SqlStore, Store};
 use std::time::{Duration, Instant};
-
-const NOW: nbwarden::clock::ServerMs = nbwarden::clock::ServerMs(1_800_000_000_000);
 
 /// The allocator of the `nbwarden` binary (see src/main.rs).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// An Enterprise list of `n` jobs; one job in `every` (offset `flip`) has just failed.
-fn body(n: usize, every: usize, flip: usize) -> Vec<u8> {
-    let mut items = Vec::with_capacity(n);
-    for i in 0..n {
-        let running = i % 10 == 0;
-        let failed_now = i % every == flip;
-        let start = NOW.0 - (i as i64 % 7200) * 1000;
-        let (status, end) = match (running, failed_now) {
-            (_, true) => ("FAILED", NOW.0 - 1000),
-            (true, false) => ("EXECUTING", 0),
-            (false, false) => ("COMPLETED", start + 60_000),
-        };
-        items.push(format!(
-            r#"{{"jobId":"j{i:07}","type":"executeNotebook","startTime":{start},"endTime":{end},"status":"{status}","username":"user{}"}}"#,
-            i % 50
-        ));
-    }
-    format!(r#"{{"asyncNotebookJobs":[{}]}}"#, items.join(",")).into_bytes()
-}
-
-fn rules_yaml() -> String {
-    let mut out = String::from("rules:\n");
-    for i in 0..50 {
-        let rule = match i % 5 {
-            0 => format!("  - {{ name: r{i}, match: {{ type: executeNotebook, status: running, runtime_over: {}m, username: {{ not: [svc_*] }} }}, actions: [{{ type: cancel }}] }}\n", 90 + i),
-            1 => format!("  - {{ name: r{i}, on: status_changed, match: {{ to: failed, username: 'user{}*' }}, actions: [{{ type: log }}] }}\n", i % 10),
-            2 => format!("  - {{ name: r{i}, for_polls: 2, match: {{ status: submitted, runtime_over: 10m }}, actions: [{{ type: log }}] }}\n"),
-            3 => format!("  - {{ name: r{i}, on: appeared, match: {{ type: openNotebook }}, actions: [{{ type: log }}] }}\n"),
-            _ => format!("  - {{ name: r{i}, on: disappeared, match: {{ status: failed }}, actions: [{{ type: log }}] }}\n"),
-        };
-        out.push_str(&rule);
-    }
-    out
-}
-
-fn parse(bytes: &[u8]) -> Vec<nbwarden::arcgis::Job> {
-    let list: JobList = serde_json::from_slice(bytes).expect("valid list");
-    assert!(list.is_payload());
-    list.into_jobs()
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 #[derive(Default)]
 struct Figures {
+    body: usize,
+    floor: Duration,
     parse: Duration,
     cycle: Duration,
     unchanged: Duration,
@@ -82,18 +41,24 @@ async fn measure(n: usize, every: usize, rules: &RuleSet, store: &SqlStore, runs
     store.commit_poll(&commit(&target, &previous, &baseline.upserts, Vec::new())).await.unwrap();
     let (mut ledger, streaks) = (LedgerIndex::default(), Streaks::new());
     let (mut cycles, mut rows, mut stages) = (Vec::new(), 0, [Vec::new(), Vec::new(), Vec::new()]);
-    let mut parse_times = Vec::new();
+    let (mut parse_times, mut floors) = (Vec::new(), Vec::new());
+    let (mut buffer, mut scratch) = (Vec::new(), Scratch::default());
     // One warm-up cycle: the first evaluation fires every already-matching job once (a baseline).
     for i in 0..=runs {
-        // Parsing alone, the way the daemon parses (the previous poll's jobs still held), measured
-        // right before each cycle so that both see the same conditions on a shared machine.
+        // The floor and parsing alone (the previous poll's jobs still held), measured right
+        // before each cycle so that all see the same conditions on a shared machine.
         let started = Instant::now();
+        std::hint::black_box(floor(&bodies[i % 2], &mut buffer, &mut scratch));
+        let floored = Instant::now();
         drop(std::hint::black_box(parse(&bodies[i % 2])));
         if i > 0 {
-            parse_times.push(started.elapsed());
+            floors.push(floored - started);
+            parse_times.push(floored.elapsed());
         }
         let started = Instant::now();
-        let next = snapshot(parse(&bodies[i % 2]));
+        buffer.clear();
+        buffer.extend_from_slice(&bodies[i % 2]);
+        let next = read(&buffer, &previous, &mut scratch);
         let parsed = Instant::now();
         let delta = diff(Some(&previous), &next);
         let diffed = Instant::now();
@@ -139,37 +104,62 @@ async fn measure(n: usize, every: usize, rules: &RuleSet, store: &SqlStore, runs
         quiet.push(started.elapsed());
     }
     let stages = stages.map(median);
-    Figures { parse: median(parse_times), cycle: median(cycles), unchanged: median(quiet), rows, stages }
+    let (body, floor) = (bodies[0].len(), median(floors));
+    Figures { body, floor, parse: median(parse_times), cycle: median(cycles), unchanged: median(quiet), rows, stages }
 }
 
-/// A poll's commit as the engine makes it: the whole snapshot, and the rows that changed.
-fn commit<'a>(
-    target: &'a str,
-    snapshot: &'a Snapshot,
-    upserts: &[usize],
-    ledger: Vec<nbwarden::plan::LedgerRecord>,
-) -> PollCommit<'a> {
-    let upserts = upserts.iter().map(|&index| &*snapshot.jobs()[index]).collect();
-    PollCommit { snapshot: Some(snapshot), upserts, ledger, ..PollCommit::new(Scope::Real, target, NOW) }
+/// The floor, the full parse and the reusing read (nothing changed) of one recorded body, e.g. the
+/// simulator's list of `scripts/benchmarks`; medians of 15, in one line the script reads.
+fn recorded(path: &str) {
+    let body = std::fs::read(path).expect("the recorded body");
+    let (mut buffer, mut scratch) = (Vec::new(), Scratch::default());
+    let jobs = floor(&body, &mut buffer, &mut scratch);
+    let previous = read(&body, &Snapshot::default(), &mut scratch);
+    let (mut floors, mut parses, mut reads) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..15 {
+        let started = Instant::now();
+        std::hint::black_box(floor(&body, &mut buffer, &mut scratch));
+        floors.push(started.elapsed());
+        let started = Instant::now();
+        drop(std::hint::black_box(parse(&body)));
+        parses.push(started.elapsed());
+        let started = Instant::now();
+        drop(std::hint::black_box(read(&buffer, &previous, &mut scratch)));
+        reads.push(started.elapsed());
+    }
+    let ms = |d: Vec<Duration>| median(d).as_secs_f64() * 1e3;
+    println!(
+        "recorded body: {jobs} jobs, {:.1} MB; floor (copy + structural scan) {:.2} ms; full parse {:.2} ms; reusing read, nothing changed {:.2} ms",
+        body.len() as f64 / 1e6,
+        ms(floors),
+        ms(parses),
+        ms(reads)
+    );
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    if let Ok(path) = std::env::var("NBWARDEN_BENCH_BODY") {
+        recorded(&path);
+    }
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("rules.yaml"), rules_yaml()).unwrap();
-    let rules = RuleSet::load(&[dir.path().join("rules.yaml")], &["t1000", "t10000", "t100000"]).unwrap();
+    let rules = RuleSet::load(&[dir.path().join("rules.yaml")], &["t1000", "t10000", "t50000", "t100000"]).unwrap();
     assert_eq!(rules.rules.len(), 50);
     let store = SqlStore::open_sqlite(&dir.path().join("bench.db")).await.unwrap();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!("changed  jobs     parse alone  full cycle  cycle/parse  rows written  diff      evaluate  commit    unchanged poll commit");
+    println!("changed  jobs     body      floor     parse alone  full cycle  cycle/parse  cycle/floor  rows written  diff      evaluate  commit    unchanged poll commit");
     for (every, label) in [(1000, "0.2%"), (100, "2%")] {
-        for (n, runs) in [(1_000, 31), (10_000, 15), (100_000, 11)] {
+        for (n, runs) in [(1_000, 31), (10_000, 15), (50_000, 11), (100_000, 11)] {
             let f = measure(n, every, &rules, &store, runs).await;
             println!(
-                "{label:<7} {n:>7}  {:>8.2} ms  {:>7.2} ms  {:>9.2}x  {:>12}  {:>6.2} ms {:>6.2} ms {:>6.2} ms {:>6.2} ms (1 row)",
+                "{label:<7} {n:>7}  {:>5.1} MB  {:>5.2} ms  {:>8.2} ms  {:>7.2} ms  {:>9.2}x  {:>9.2}x  {:>12}  {:>6.2} ms {:>6.2} ms {:>6.2} ms {:>6.2} ms (1 row)",
+                f.body as f64 / 1e6,
+                ms(f.floor),
                 ms(f.parse),
                 ms(f.cycle),
                 f.cycle.as_secs_f64() / f.parse.as_secs_f64(),
+                f.cycle.as_secs_f64() / f.floor.as_secs_f64(),
                 f.rows,
                 ms(f.stages[0]),
                 ms(f.stages[1]),
