@@ -98,9 +98,9 @@ pub fn pack(jobs: &[Arc<Job>], raw: &[u64]) -> Result<Vec<u8>> {
     Ok(packed)
 }
 
-/// The jobs of a packed snapshot and the hash of each one's listed bytes (`0`: not known); an
-/// empty value holds none.
-pub fn unpack(bytes: &[u8]) -> Result<(Vec<Job>, Vec<u64>)> {
+/// The jobs of a packed snapshot (each in its own `Arc`, as a snapshot holds them) and the hash of
+/// each one's listed bytes (`0`: not known); an empty value holds none.
+pub fn unpack(bytes: &[u8]) -> Result<(Vec<Arc<Job>>, Vec<u64>)> {
     let unreadable = |detail: String| Error::DecodeFailed(format!("a stored snapshot: {detail}"));
     let (format, body) = match bytes.split_first() {
         None => return Ok((Vec::new(), Vec::new())),
@@ -109,7 +109,8 @@ pub fn unpack(bytes: &[u8]) -> Result<(Vec<Job>, Vec<u64>)> {
     };
     let mut input = postcard::Deserializer::from_bytes(body);
     let seed = Unpacked { most: body.len() / MIN_PACKED };
-    let jobs: Vec<Job> = de::DeserializeSeed::deserialize(seed, &mut input).map_err(|e| unreadable(e.to_string()))?;
+    let jobs: Vec<Arc<Job>> =
+        de::DeserializeSeed::deserialize(seed, &mut input).map_err(|e| unreadable(e.to_string()))?;
     let rest = input.finalize().map_err(|e| unreadable(e.to_string()))?;
     let raw = match format {
         FORMAT if rest.len() == jobs.len() * 8 => {
@@ -124,27 +125,27 @@ pub fn unpack(bytes: &[u8]) -> Result<(Vec<Job>, Vec<u64>)> {
 /// The fewest bytes one packed job takes (one per field), which bounds what a count may reserve.
 const MIN_PACKED: usize = 12;
 
-/// Reads the packed jobs straight into a `Vec<Job>` sized once from the stored count.
+/// Reads the packed jobs straight into a vector sized once from the stored count.
 struct Unpacked {
     most: usize,
 }
 
 impl<'de> de::DeserializeSeed<'de> for Unpacked {
-    type Value = Vec<Job>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> std::result::Result<Vec<Job>, D::Error> {
+    type Value = Vec<Arc<Job>>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> std::result::Result<Vec<Arc<Job>>, D::Error> {
         d.deserialize_seq(self)
     }
 }
 
 impl<'de> de::Visitor<'de> for Unpacked {
-    type Value = Vec<Job>;
+    type Value = Vec<Arc<Job>>;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("packed jobs")
     }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Vec<Job>, A::Error> {
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Vec<Arc<Job>>, A::Error> {
         let mut jobs = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.most));
         while let Some(packed) = seq.next_element::<Packed>()? {
-            jobs.push(Job::from(packed));
+            jobs.push(Arc::new(Job::from(packed)));
         }
         Ok(jobs)
     }
@@ -153,7 +154,7 @@ impl<'de> de::Visitor<'de> for Unpacked {
 /// `base` (with the hash of each job's listed bytes) with the history rows recorded after it
 /// applied in order (`(job, listed)`): a changed job replaces its old self in place, a new one is
 /// added at the end, a gone one leaves. The hashes of changed and new jobs are not known (`0`).
-pub fn replay((base, raw): (Vec<Job>, Vec<u64>), changes: Vec<(Job, bool)>) -> (Vec<Job>, Vec<u64>) {
+pub fn replay((base, raw): (Vec<Arc<Job>>, Vec<u64>), changes: Vec<(Job, bool)>) -> (Vec<Arc<Job>>, Vec<u64>) {
     if changes.is_empty() {
         return (base, raw);
     }
@@ -166,13 +167,13 @@ pub fn replay((base, raw): (Vec<Job>, Vec<u64>), changes: Vec<(Job, bool)>) -> (
         latest.insert(job.id.clone(), listed.then_some(job));
     }
     let kept = base.into_iter().zip(raw.into_iter().chain(std::iter::repeat(0)));
-    let (mut jobs, mut raw): (Vec<Job>, Vec<u64>) = kept
+    let (mut jobs, mut raw): (Vec<Arc<Job>>, Vec<u64>) = kept
         .filter_map(|(job, hash)| match latest.remove(&job.id) {
             None => Some((job, hash)),
-            Some(changed) => changed.map(|job| (job, 0)),
+            Some(changed) => changed.map(|job| (Arc::new(job), 0)),
         })
         .unzip();
-    jobs.extend(order.iter().filter_map(|id| latest.remove(id).flatten()));
+    jobs.extend(order.iter().filter_map(|id| latest.remove(id).flatten()).map(Arc::new));
     raw.resize(jobs.len(), 0);
     (jobs, raw)
 }
@@ -195,10 +196,10 @@ mod tests {
         full.timeout_minutes = Some(30);
         full.cancelled_flag = true;
         full.messages = vec!["Traceback".into()];
-        let jobs = vec![full, Job::new("j2", Status::Unknown("odd".into())), Job::new("j3", Status::Executing)];
+        let jobs = [full, Job::new("j2", Status::Unknown("odd".into())), Job::new("j3", Status::Executing)];
         let shared: Vec<Arc<Job>> = jobs.iter().cloned().map(Arc::new).collect();
         let raw = vec![7, 0, u64::MAX];
-        assert_eq!(unpack(&pack(&shared, &raw).unwrap()).unwrap(), (jobs.clone(), raw));
+        assert_eq!(unpack(&pack(&shared, &raw).unwrap()).unwrap(), (shared.clone(), raw));
         assert_eq!(unpack(&[]).unwrap(), (Vec::new(), Vec::new()));
         let packed = pack(&shared, &[1, 2, 3]).unwrap();
         assert!(matches!(unpack(&packed[..packed.len() / 2]), Err(Error::DecodeFailed(_))), "cut short");
@@ -206,7 +207,7 @@ mod tests {
         assert!(unpack(&[9, 0]).unwrap_err().to_string().contains("format 9"));
         let mut first_format = packed[..packed.len() - 24].to_vec();
         first_format[0] = WITHOUT_HASHES;
-        assert_eq!(unpack(&first_format).unwrap(), (jobs, vec![0; 3]), "format 1 is read, its hashes not known");
+        assert_eq!(unpack(&first_format).unwrap(), (shared, vec![0; 3]), "format 1 is read, its hashes not known");
     }
 
     #[test]
@@ -220,8 +221,8 @@ mod tests {
             (job("new", Status::Executing), true),
             (job("never-packed", Status::Failed), false),
         ];
-        let (jobs, raw) = replay((base, vec![1, 2, 3]), changes);
-        let got: Vec<(String, String)> = jobs.into_iter().map(|j| (j.id, j.status.as_str().to_string())).collect();
+        let (jobs, raw) = replay((base.into_iter().map(Arc::new).collect(), vec![1, 2, 3]), changes);
+        let got: Vec<(String, String)> = jobs.iter().map(|j| (j.id.clone(), j.status.as_str().to_string())).collect();
         let want = [("a", "EXECUTING"), ("b", "FAILED"), ("new", "EXECUTING")];
         assert_eq!(got, want.map(|(i, s)| (i.to_string(), s.to_string())));
         assert_eq!(raw, [1, 0, 0], "a changed or new job's listed bytes are not known");

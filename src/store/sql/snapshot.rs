@@ -30,7 +30,7 @@ impl SqlStore {
                 .await?;
         let changes = rows.iter().map(|r| Ok((decode_job(r)?, r.try_get::<i64, _>(1)? == 1))).collect::<Result<_>>()?;
         let (jobs, raw) = packed::replay(base, changes);
-        Ok(Some(crate::diff::stored(jobs.into_iter().map(std::sync::Arc::new).collect(), raw)))
+        Ok(Some(crate::diff::stored(jobs, raw)))
     }
 
     /// Forgets ledger entries whose job is no longer listed and fired last before the cut.
