@@ -21,9 +21,9 @@ static ALLOCATOR: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 /// What one steady cycle (the same list again: nothing changed) allocates: read, diff, evaluate,
 /// plan and commit, after a warm-up.
-async fn steady_allocations(n: usize, rules: &RuleSet, store: &SqlStore) -> stats_alloc::Stats {
+async fn steady_allocations(n: usize, rules: &RuleSet, store: &SqlStore, label: &str) -> stats_alloc::Stats {
     let body = body(n, 1000, 1);
-    let target = format!("steady{n}");
+    let target = format!("steady{n}-{label}");
     let mut scratch = Scratch::default();
     let mut previous = read(&body, &Snapshot::default(), &mut scratch);
     let baseline = diff(None, &previous);
@@ -61,20 +61,35 @@ async fn steady_allocations(n: usize, rules: &RuleSet, store: &SqlStore) -> stat
     counted
 }
 
+/// The two rules of `scripts/benchmarks` section 5, with a limit no listed job is near: a steady
+/// poll where nothing fires.
+const QUIET: &str = "rules:
+  - { name: runaway, match: { status: running, runtime_over: 3h }, actions: [{ type: cancel }] }
+  - { name: failed, on: status_changed, match: { to: failed }, actions: [{ type: log }] }
+";
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("rules.yaml"), rules_yaml()).unwrap();
-    let rules = RuleSet::load(&[dir.path().join("rules.yaml")], &[]).unwrap();
+    std::fs::write(dir.path().join("quiet.yaml"), QUIET).unwrap();
     let store = SqlStore::open_sqlite(&dir.path().join("bench.db")).await.unwrap();
-    println!("steady cycle (nothing changed)   allocations  bytes allocated  reallocations");
-    for n in [1_000, 10_000, 50_000, 100_000] {
-        let s = steady_allocations(n, &rules, &store).await;
-        println!(
-            "{n:>7} jobs {:>29}  {:>12.1} KB  {:>13}",
-            s.allocations,
-            s.bytes_allocated as f64 / 1e3,
-            s.reallocations
-        );
+    let sets = [
+        ("rules.yaml", "50 rules of the cycle bench (the cancels a limit holds back fire again at each poll, each firing a copy of its job)"),
+        ("quiet.yaml", "2 rules, nothing firing (section 5's, with a 3 h limit)"),
+    ];
+    for (file, label) in sets {
+        let rules = RuleSet::load(&[dir.path().join(file)], &[]).unwrap();
+        println!("steady cycle (nothing changed), {label}");
+        println!("             allocations  bytes allocated  reallocations");
+        for n in [1_000, 10_000, 50_000, 100_000] {
+            let s = steady_allocations(n, &rules, &store, file).await;
+            println!(
+                "{n:>7} jobs {:>12}  {:>12.1} KB  {:>13}",
+                s.allocations,
+                s.bytes_allocated as f64 / 1e3,
+                s.reallocations
+            );
+        }
     }
 }

@@ -76,7 +76,7 @@ impl Limits<'_> {
 /// What one poll decided: the evaluation (streaks, waiting firings, unanswerable keys) and the plan.
 #[derive(Debug)]
 pub struct PollDecision {
-    /// What the rules found.
+    /// What the rules found, but the firings themselves: they are in the plan.
     pub evaluation: Evaluation,
     /// What it becomes within the limits.
     pub decision: Decision,
@@ -148,7 +148,10 @@ impl Core {
         self.name_jobs(&mut evaluation.firings);
         let mut budget = limits.budget(observed.running());
         let guards = Guards { protect: limits.protect, silences: limits.silences, told: &self.silenced_told };
-        let decision = plan(rules, target, &evaluation.firings, (&mut budget, &guards), observed.at);
+        // The plan holds what the actions need; the firings' own job copies go now (a first poll
+        // may fire tens of thousands), not after the commit.
+        let firings = std::mem::take(&mut evaluation.firings);
+        let decision = plan(rules, target, &firings, (&mut budget, &guards), observed.at);
         PollDecision { evaluation, decision }
     }
 
