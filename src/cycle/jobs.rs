@@ -43,7 +43,7 @@ impl Observed {
 
     /// How many listed jobs are running.
     fn running(&self) -> usize {
-        self.next.values().filter(|j| j.phase() == Phase::Running).count()
+        self.next.phase_bits().iter().filter(|&&bits| bits == 1 << Phase::Running as u8).count()
     }
 }
 

@@ -66,8 +66,12 @@ impl RuleSet {
         for (index, rule) in rules.filter(|(_, r)| has_limit(r)) {
             let fired = ledger.rule(&rule.ledger_name());
             let repeat_ms = rule.repeat_ms();
+            // Only the jobs in a phase the rule can match are read (most name `status: running`).
+            let mask = super::evaluate::phase_mask(rule);
+            let phases = snapshot.phase_bits();
             let jobs = snapshot.jobs().iter().zip(snapshot.id_hashes()).enumerate();
-            for (position, (job, id_hash)) in jobs.filter(|(_, (j, _))| j.ended_at.is_none()) {
+            let candidates = jobs.filter(|(p, (j, _))| phases[*p] & mask != 0 && j.ended_at.is_none());
+            for (position, (job, id_hash)) in candidates {
                 let Some(at) = crossing(rule, job, usual) else { continue };
                 if at <= since || at >= end {
                     continue;
