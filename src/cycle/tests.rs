@@ -329,3 +329,23 @@ fn a_silenced_firing_is_told_once_and_never_recorded() {
     core.adopt_silenced(&[], &[]);
     assert_eq!(decide(&core).silenced.len(), 2, "a silence no longer in force is forgotten");
 }
+
+/// `max_cancel_fraction` is a share of the jobs running in the listing, not of all listed: of 2
+/// running among 8 listed, half allows 1 cancel.
+#[test]
+fn the_cancel_fraction_counts_only_the_running_jobs_of_the_listing() {
+    let set = rules(
+        "rules:\n  - { name: stop, match: { status: running, runtime_over: 1m }, actions: [{ type: cancel }] }\n",
+    );
+    let started = |id: &str, status| Job { started_at: Some(NOW.plus(-3_600_000)), ..Job::new(id, status) };
+    let mut jobs: Vec<Job> = ["r1", "r2"].into_iter().map(|id| started(id, Status::Executing)).collect();
+    jobs.extend((0..6).map(|i| started(&format!("done{i}"), Status::Completed)));
+    let mut core = Core::default();
+    let observed = core.observe(NOW, Listing::of(jobs, true));
+    let config = limits(10, 60, 0.5);
+    let protect = crate::config::ProtectConfig::default();
+    let limits = Limits { config: &config, recent: 0, shadow: None, protect: &protect, silences: &[] };
+    let decided = core.decide(&set, "t", &observed, limits);
+    let cancels = decided.decision.actions.iter().filter(|p| p.action.kind() == "cancel").count();
+    assert_eq!(cancels, 1, "half of the 2 running jobs");
+}
