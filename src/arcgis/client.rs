@@ -3,16 +3,17 @@
 
 use super::auth::{ServerClock, TokenCache};
 use super::endpoints::Endpoints;
-use super::error::{html_title, looks_like_html, Error, Result};
+use super::error::{Error, Result};
 use super::signin::SignIns;
-use super::wire::{
-    AdminRoot, Envelope, ItemResponse, JobList, OperationResponse, Payload, Scratch, UserResponse, WireJob,
-};
+use super::wire::{AdminRoot, ItemResponse, JobList, OperationResponse, Payload, Scratch, UserResponse, WireJob};
 use super::{Item, Job, JobSource, Known, Listing, SiteInfo};
 use crate::config::{AuthMethod, ByteSize, Flavor, TargetConfig};
 
+mod decode;
 mod http;
 mod sign_in;
+pub use decode::decode;
+use decode::decode_with;
 use http::http_client;
 pub use http::SetupError;
 mod notebooks;
@@ -350,69 +351,6 @@ impl JobSource for Client {
     }
 }
 
-/// Turns one HTTP answer into the expected document or the error it reports.
-pub fn decode<T: Payload>(
-    url: &str,
-    status: u16,
-    content_type: &str,
-    location: Option<&str>,
-    body: &[u8],
-) -> Result<T> {
-    decode_with(url, status, content_type, location, body, &mut |body| T::from_json(body))
-}
-
-/// `decode`, the body made the answer by `read`.
-fn decode_with<T: Payload>(
-    url: &str,
-    status: u16,
-    content_type: &str,
-    location: Option<&str>,
-    body: &[u8],
-    read: Read<'_, T>,
-) -> Result<T> {
-    let url = url.to_string();
-    if status == 401 {
-        return Err(match Envelope::parse(body) {
-            Some(envelope) => Error::from_envelope(&url, envelope),
-            None if looks_like_html(body, content_type) => Error::Unauthorized { url, detail: html_title(body) },
-            None => Error::Unauthorized { url, detail: excerpt(body) },
-        });
-    }
-    if looks_like_html(body, content_type) {
-        return Err(Error::Html { url, status, title: html_title(body) });
-    }
-    if status >= 300 {
-        if let Some(envelope) = Envelope::parse(body) {
-            return Err(Error::from_envelope(&url, envelope));
-        }
-        return Err(match status {
-            403 => Error::Forbidden { url, message: "HTTP 403".into() },
-            498 | 499 => {
-                Error::TokenRejected { url, code: status.into(), message: "HTTP status".into(), hint: "sign in again" }
-            }
-            300..=399 => {
-                Error::Http { url, status, detail: format!("redirects to {}; use that URL", location.unwrap_or("?")) }
-            }
-            _ => Error::Http { url, status, detail: excerpt(body) },
-        });
-    }
-    match read(body) {
-        Ok(value) if value.is_payload() => Ok(value),
-        Ok(_) => Err(match Envelope::parse(body) {
-            Some(envelope) => Error::from_envelope(&url, envelope),
-            None => Error::UnexpectedShape { url, expected: T::EXPECTED },
-        }),
-        Err(e) => Err(match Envelope::parse(body) {
-            Some(envelope) => Error::from_envelope(&url, envelope),
-            None => Error::InvalidJson {
-                url,
-                detail: crate::text::sanitize(&e.to_string()).into_owned(),
-                truncated: e.classify() == serde_json::error::Category::Eof,
-            },
-        }),
-    }
-}
-
 /// The URL of a job's resource, unless the id cannot be one path segment: a server decodes the
 /// path before it splits it, so a `/` (however encoded), `.` or `..` would address another
 /// resource. Such an id is refused and nothing is sent.
@@ -430,12 +368,6 @@ fn bearer_header(token: &Secret) -> Result<reqwest::header::HeaderValue> {
         .map_err(|_| Error::UnexpectedShape { url: "generateToken".into(), expected: "a token usable in a header" })?;
     value.set_sensitive(true);
     Ok(value)
-}
-
-fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
-    let spaced: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    crate::text::sanitize(spaced.trim()).into_owned()
 }
 
 /// A `generateToken` answer that refused the credentials (a 401 never gets here: it is the proxy
