@@ -1,10 +1,12 @@
 //! Diff stage (pure; no I/O): two snapshots of one target → `appeared`, `status_changed`,
 //! `disappeared` events (SPEC §4). A baseline has no previous snapshot and yields no events.
 
-use crate::arcgis::{Job, Known, Status};
+use crate::arcgis::{Job, Known, Listed, Status};
+use crate::clock::ServerMs;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The jobs of one target at one poll, in the order the server listed them.
 ///
@@ -13,10 +15,9 @@ use std::sync::Arc;
 /// the same bytes as at the previous poll is that poll's `Job`, shared.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
-    jobs: Vec<Arc<Job>>,
-    /// The hash of the bytes each job was listed as (`0`: not known), which the next poll's list
-    /// read compares.
-    raw: Vec<u64>,
+    /// The jobs, with the hash of the bytes each was listed as (`0`: not known), which the next
+    /// poll's list read compares. The same list again is this one, shared.
+    listed: Listed,
     /// A hash of each job, taken while the freshly parsed job is still in cache: comparing
     /// two polls then reads eight bytes per job instead of every string of the older one.
     prints: Vec<u64>,
@@ -26,32 +27,30 @@ pub struct Snapshot {
     states: Vec<u64>,
     /// `1 << phase` of each job, for rules that look at a few phases only.
     phases: Vec<u8>,
+    /// The start of each job without an end time (`i64::MIN`: it has one, or no start), so that
+    /// a runtime limit is checked without reading the job.
+    starts: Vec<i64>,
 }
 
 impl Snapshot {
     /// The jobs, in listing order.
     pub fn jobs(&self) -> &[Arc<Job>] {
-        &self.jobs
-    }
-
-    /// The jobs, given up.
-    pub fn into_jobs(self) -> Vec<Arc<Job>> {
-        self.jobs
+        &self.listed.jobs
     }
 
     /// Iterates over the jobs.
     pub fn values(&self) -> impl Iterator<Item = &Job> + '_ {
-        self.jobs.iter().map(|job| &**job)
+        self.listed.jobs.iter().map(|job| &**job)
     }
 
     /// The jobs with the hash of the bytes each was listed as, for the next list read.
     pub fn known(&self) -> Known<'_> {
-        Known { jobs: &self.jobs, raw: &self.raw }
+        Known(Some(&self.listed))
     }
 
     /// The hash of the bytes each job was listed as (`0`: not known), in the order of [`Snapshot::jobs`].
     pub fn raw_hashes(&self) -> &[u64] {
-        &self.raw
+        &self.listed.raw
     }
 
     /// The ledger's hash of each job id, in the order of [`Snapshot::jobs`].
@@ -64,89 +63,101 @@ impl Snapshot {
         &self.phases
     }
 
+    /// The start of each job without an end time, on the server's clock (`i64::MIN`: it has an
+    /// end time, or no start), in the order of [`Snapshot::jobs`].
+    pub fn open_starts(&self) -> &[i64] {
+        &self.starts
+    }
+
+    /// The runtime at `now` of the job at `position`, as `Job::runtime` gives it; from its start
+    /// alone, without reading the job, when it has no end time.
+    pub fn runtime_at(&self, position: usize, now: ServerMs) -> Option<Duration> {
+        open_runtime(self.starts[position], now).or_else(|| self.listed.jobs[position].runtime(now))
+    }
+
     /// Gives the listed jobs without an item id the one `items` has for them (by job id), keeping
     /// each patched job's hash true; returns how many were patched.
     pub fn set_items(&mut self, items: &HashMap<String, String>) -> usize {
-        let mut patched = 0;
-        for (index, job) in self.jobs.iter_mut().enumerate().filter(|(_, j)| j.item_id.is_none()) {
-            if let Some(item) = items.get(&job.id) {
-                let job = Arc::make_mut(job);
-                job.item_id = Some(item.clone());
-                self.prints[index] = fingerprint(job);
-                patched += 1;
-            }
+        let found = |job: &Job| job.item_id.is_none().then(|| items.get(&job.id)).flatten();
+        let patch: Vec<usize> = (0..self.len()).filter(|&at| found(&self.listed.jobs[at]).is_some()).collect();
+        for &at in &patch {
+            let job = Arc::make_mut(&mut Arc::make_mut(&mut self.listed.jobs)[at]);
+            job.item_id = found(job).cloned();
+            self.prints[at] = fingerprint(job);
         }
-        patched
+        patch.len()
     }
 
     /// Gives the listed jobs without a task id the one `tasks` has for them (by job id), keeping
     /// each patched job's hash true; false when every listed job had one (a list with `inputs`).
     pub fn set_tasks(&mut self, tasks: &HashMap<String, String>) -> bool {
-        let mut lacking = false;
-        for (index, job) in self.jobs.iter_mut().enumerate().filter(|(_, j)| j.task_id.is_none()) {
-            lacking = true;
-            if let Some(task) = tasks.get(&job.id) {
-                let job = Arc::make_mut(job);
-                job.task_id = Some(task.clone());
-                self.prints[index] = fingerprint(job);
-            }
+        let lacking = self.values().any(|job| job.task_id.is_none());
+        let found = |job: &Job| job.task_id.is_none().then(|| tasks.get(&job.id)).flatten();
+        let patch: Vec<usize> = (0..self.len()).filter(|&at| found(&self.listed.jobs[at]).is_some()).collect();
+        for at in patch {
+            let job = Arc::make_mut(&mut Arc::make_mut(&mut self.listed.jobs)[at]);
+            job.task_id = found(job).cloned();
+            self.prints[at] = fingerprint(job);
         }
         lacking
     }
 
     /// This snapshot with `more` jobs added after the listed ones.
     pub fn extended(self, more: Vec<Job>) -> Snapshot {
-        let (mut jobs, mut raw) = (self.jobs, self.raw);
-        raw.resize(jobs.len() + more.len(), 0);
+        let mut jobs = self.listed.jobs.to_vec();
         jobs.extend(more.into_iter().map(Arc::new));
-        listed(jobs, raw, None)
+        listed(Listed::new(jobs, self.listed.raw.to_vec()), None)
     }
 
     /// Number of jobs.
     pub fn len(&self) -> usize {
-        self.jobs.len()
+        self.listed.jobs.len()
     }
 
     /// True without jobs.
     pub fn is_empty(&self) -> bool {
-        self.jobs.is_empty()
+        self.listed.jobs.is_empty()
     }
 }
 
 /// Builds a snapshot from a job list whose listed bytes are not known, keeping the server's order.
 pub fn snapshot(jobs: Vec<Job>) -> Snapshot {
-    let raw = vec![0; jobs.len()];
-    listed(jobs.into_iter().map(Arc::new).collect(), raw, None)
+    listed(Listed::new(jobs.into_iter().map(Arc::new).collect(), Vec::new()), None)
 }
 
-/// Builds a snapshot from a listing (`raw`: the hash of each job's listed bytes), keeping the
-/// server's order. A job shared with `prev` takes its hashes from there instead of hashing again.
-pub fn listed(jobs: Vec<Arc<Job>>, raw: Vec<u64>, prev: Option<&Snapshot>) -> Snapshot {
-    build(jobs, raw, prev, true)
+/// Builds a snapshot from a listing, keeping the server's order. A job shared with `prev` takes
+/// its hashes from there instead of hashing again; the same list again takes all of them.
+pub fn listed(listed: Listed, prev: Option<&Snapshot>) -> Snapshot {
+    match prev.filter(|prev| prev.listed.same(&listed)) {
+        Some(prev) => prev.clone(),
+        None => build(listed, prev, true),
+    }
 }
 
 /// A snapshot read back from the store. Its jobs are not fingerprinted: the next listing shares
 /// the unchanged ones (compared by identity), and a job listed in other bytes is compared whole.
 pub fn stored(jobs: Vec<Arc<Job>>, raw: Vec<u64>) -> Snapshot {
-    build(jobs, raw, None, false)
+    build(Listed::new(jobs, raw), None, false)
 }
 
-fn build(jobs: Vec<Arc<Job>>, mut raw: Vec<u64>, prev: Option<&Snapshot>, prints: bool) -> Snapshot {
-    raw.resize(jobs.len(), 0);
-    let mut next = Snapshot { raw, ..Snapshot::default() };
+fn build(listed: Listed, prev: Option<&Snapshot>, prints: bool) -> Snapshot {
+    let jobs = listed.jobs.clone();
+    let mut next = Snapshot { listed, ..Snapshot::default() };
     let capacity = jobs.len();
     next.prints.reserve_exact(capacity);
     next.ids.reserve_exact(capacity);
     next.states.reserve_exact(capacity);
     next.phases.reserve_exact(capacity);
+    next.starts.reserve_exact(capacity);
     let mut cursor = 0;
-    for job in &jobs {
+    for job in jobs.iter() {
         match prev.and_then(|prev| shared_at(prev, cursor, job)) {
             Some((prev, at)) => {
                 next.prints.push(prev.prints[at]);
                 next.ids.push(prev.ids[at]);
                 next.states.push(prev.states[at]);
                 next.phases.push(prev.phases[at]);
+                next.starts.push(prev.starts[at]);
                 cursor = at + 1;
             }
             None => {
@@ -154,18 +165,32 @@ fn build(jobs: Vec<Arc<Job>>, mut raw: Vec<u64>, prev: Option<&Snapshot>, prints
                 next.ids.push(crate::ledger::id_hash(&job.id));
                 next.states.push(state_word(job));
                 next.phases.push(1u8 << job.phase() as u8);
+                next.starts.push(open_start(job));
             }
         }
     }
-    next.jobs = jobs;
     next
 }
 
 /// Where `prev` holds this very `Job` (shared, not equal), looked for a little ahead of `cursor`.
 fn shared_at<'p>(prev: &'p Snapshot, cursor: usize, job: &Arc<Job>) -> Option<(&'p Snapshot, usize)> {
-    let end = (cursor + LOOKAHEAD).min(prev.jobs.len());
-    let offset = prev.jobs.get(cursor..end)?.iter().position(|p| Arc::ptr_eq(p, job))?;
+    let end = (cursor + LOOKAHEAD).min(prev.len());
+    let offset = prev.listed.jobs.get(cursor..end)?.iter().position(|p| Arc::ptr_eq(p, job))?;
     Some((prev, cursor + offset))
+}
+
+/// The runtime at `now` of a job without an end time started at `start` (`i64::MIN`: not such a
+/// job, `None`), exactly as `Job::runtime` gives it.
+pub fn open_runtime(start: i64, now: ServerMs) -> Option<Duration> {
+    (start != i64::MIN).then(|| Duration::from_millis(now.since(ServerMs(start)).max(0) as u64))
+}
+
+/// The start of a job without an end time; `i64::MIN` for any other.
+fn open_start(job: &Job) -> i64 {
+    match (job.started_at, job.ended_at) {
+        (Some(start), None) => start.0,
+        _ => i64::MIN,
+    }
 }
 
 /// The fields whose change is an event, packed without loss: end time, status kind, isCancelled.
@@ -192,7 +217,7 @@ fn fingerprint(job: &Job) -> u64 {
 
 /// The same job shared, or equal fingerprints and equal state words: unchanged. Reads no job at all.
 fn unchanged(prev: &Snapshot, at: usize, next: &Snapshot, index: usize) -> bool {
-    Arc::ptr_eq(&prev.jobs[at], &next.jobs[index])
+    Arc::ptr_eq(&prev.listed.jobs[at], &next.listed.jobs[index])
         || prev.prints[at] != NOT_TAKEN
             && prev.prints[at] == next.prints[index]
             && prev.states[at] == next.states[index]
@@ -318,7 +343,10 @@ pub fn diff(prev: Option<&Snapshot>, next: &Snapshot) -> Delta {
         return Delta { events: Vec::new(), upserts: (0..next.len()).collect() };
     };
     let mut delta = Delta::default();
-    let (old, new) = (&prev.jobs, &next.jobs);
+    if prev.listed.same(&next.listed) {
+        return delta;
+    }
+    let (old, new) = (&prev.listed.jobs, &next.listed.jobs);
     let mut paired = vec![false; old.len()];
     let mut unpaired_new = Vec::new();
     let mut cursor = 0;

@@ -143,8 +143,8 @@ impl Driver<'_> {
             if extra.is_some() {
                 self.extra_left -= 1;
             }
-            let jobs = self.core.listed().to_vec();
-            let listing = Listing { raw: vec![0; jobs.len()], jobs, complete: true, ..Listing::default() };
+            let listed = crate::arcgis::Listed::new(self.core.listed().to_vec(), Vec::new());
+            let listing = Listing { listed, complete: true, ..Listing::default() };
             steps.extend(self.step(due, listing, index));
             last = due;
         }

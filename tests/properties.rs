@@ -319,16 +319,16 @@ mod list_read {
     fn compare(prev: &str, next: &[u8]) -> Result<usize, TestCaseError> {
         let mut scratch = Scratch::default();
         let before = JobList::read(prev.as_bytes(), Known::default(), &mut scratch).ok().map(JobList::into_listed);
-        let (jobs, raw) = before.unwrap_or_default();
-        let known = Known { jobs: &jobs, raw: &raw };
+        let before = before.unwrap_or_default();
+        let (known, jobs) = (Known(Some(&before)), &before.jobs);
         let full = JobList::from_json(next).map(listed);
         let fast = JobList::read(next, known, &mut scratch);
         let shared = match (&full, fast) {
             (Ok(full), Ok(fast)) => {
                 let (payload, cut) = (fast.is_payload(), fast.cut_short());
-                let (fast_jobs, _) = fast.into_listed();
+                let fast_jobs = fast.into_listed().jobs;
                 let shared = fast_jobs.iter().filter(|j| jobs.iter().any(|k| Arc::ptr_eq(k, j))).count();
-                let fast_jobs: Vec<Job> = fast_jobs.into_iter().map(Arc::unwrap_or_clone).collect();
+                let fast_jobs: Vec<Job> = fast_jobs.iter().map(|job| Job::clone(job)).collect();
                 prop_assert_eq!(&(fast_jobs, payload, cut), full);
                 shared
             }
@@ -390,6 +390,19 @@ mod list_read {
         let again = list(next.clone());
         assert_eq!(compare(&again, again.as_bytes()).unwrap(), next.len(), "the same body again: every job");
     }
+
+    /// The same body again is the previous list itself, shared whole: nothing per job.
+    #[test]
+    fn the_same_body_again_is_the_previous_list_itself() {
+        let body = r#"{"asyncNotebookJobs":[{"jobId":"j1","status":"EXECUTING"},{"jobId":"j2","status":"FAILED"}]}"#;
+        let mut scratch = Scratch::default();
+        let first = JobList::read(body.as_bytes(), Known::default(), &mut scratch).unwrap().into_listed();
+        let again = JobList::read(body.as_bytes(), Known(Some(&first)), &mut scratch).unwrap().into_listed();
+        assert!(again.same(&first), "one list, shared");
+        let spaced = body.replace(',', ", ");
+        let other = JobList::read(spaced.as_bytes(), Known(Some(&first)), &mut scratch).unwrap().into_listed();
+        assert!(!other.same(&first) && other.jobs == first.jobs, "other bytes: equal jobs, a list built anew");
+    }
 }
 
 /// A job whose bytes hash as another job's did (a crafted collision) is parsed, not taken for the
@@ -400,9 +413,9 @@ fn a_hash_collision_never_makes_a_job_another_one() {
     use nbwarden::arcgis::Known;
     let item = r#"{"jobId":"mine","status":"EXECUTING","username":"eve"}"#;
     let other = std::sync::Arc::new(Job::new("theirs", Status::Completed));
-    let (jobs, raw) = (vec![other], vec![raw_hash(item.as_bytes())]);
+    let known = nbwarden::arcgis::Listed::new(vec![other], vec![raw_hash(item.as_bytes())]);
     let body = format!(r#"{{"asyncNotebookJobs":[{item}]}}"#);
-    let read = JobList::read(body.as_bytes(), Known { jobs: &jobs, raw: &raw }, &mut Scratch::default());
+    let read = JobList::read(body.as_bytes(), Known(Some(&known)), &mut Scratch::default());
     let ids: Vec<String> = read.unwrap().into_jobs().into_iter().map(|j| j.id).collect();
     assert_eq!(ids, ["mine"]);
 }

@@ -66,8 +66,7 @@ pub fn floor(body: &[u8], buffer: &mut Vec<u8>, scratch: &mut Scratch) -> usize 
 
 /// The list read as the daemon reads it, knowing the previous poll.
 pub fn read(body: &[u8], previous: &Snapshot, scratch: &mut Scratch) -> Snapshot {
-    let (jobs, raw) = JobList::read(body, previous.known(), scratch).expect("valid list").into_listed();
-    listed(jobs, raw, Some(previous))
+    listed(JobList::read(body, previous.known(), scratch).expect("valid list").into_listed(), Some(previous))
 }
 
 /// A poll's commit as the engine makes it: the whole snapshot, and the rows that changed.

@@ -14,9 +14,9 @@ fuzz_target!(|data: &[u8]| {
     let split = (first as usize * 4).min(rest.len());
     let (prev, body) = rest.split_at(split);
     let mut scratch = Scratch::default();
-    let (jobs, raw) = JobList::read(prev, Known::default(), &mut scratch).map(JobList::into_listed).unwrap_or_default();
+    let known = JobList::read(prev, Known::default(), &mut scratch).map(JobList::into_listed).unwrap_or_default();
     let full = JobList::from_json(body);
-    let fast = JobList::read(body, Known { jobs: &jobs, raw: &raw }, &mut scratch);
+    let fast = JobList::read(body, Known(Some(&known)), &mut scratch);
     match (full, fast) {
         (Ok(full), Ok(fast)) => {
             assert_eq!((full.is_payload(), full.cut_short()), (fast.is_payload(), fast.cut_short()));

@@ -271,8 +271,7 @@ impl JobSource for Client {
             merge_abbreviated(&mut jobs, self.list(false, Known::default()).await?.into_jobs());
             return Ok(Listing { site, ..Listing::of(jobs, cut.is_none()) });
         }
-        let (jobs, raw) = list.into_listed();
-        Ok(Listing { jobs, raw, complete: cut.is_none(), site })
+        Ok(Listing { listed: list.into_listed(), complete: cut.is_none(), site })
     }
 
     async fn job(&self, id: &str) -> Result<Job> {

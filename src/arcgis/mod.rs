@@ -14,7 +14,7 @@ pub mod wire;
 
 pub use client::Client;
 pub use error::{Error, Result};
-pub use model::{Item, Job, Known, Listing, Phase, Scope, SiteInfo, Status};
+pub use model::{Item, Job, Known, Listed, Listing, Phase, Scope, SiteInfo, Status};
 
 /// Where jobs come from: the ArcGIS client in production, scripted sources in tests.
 #[async_trait::async_trait]
@@ -28,7 +28,7 @@ pub trait JobSource: Send + Sync {
     /// The jobs of one poll.
     async fn list_jobs(&self) -> Result<Vec<Job>> {
         let listing = self.poll(Known::default()).await?;
-        Ok(listing.jobs.into_iter().map(std::sync::Arc::unwrap_or_clone).collect())
+        Ok(listing.listed.jobs.iter().map(|job| Job::clone(job)).collect())
     }
     /// One job's resource (for a disappeared job's final status, and before a cancel).
     async fn job(&self, id: &str) -> Result<Job>;

@@ -141,20 +141,28 @@ impl<'de> Deserialize<'de> for Status {
 }
 
 /// One notebook job of one target. Timestamps are epoch milliseconds on the server's clock.
+///
+/// Laid out in this order (`repr(C)`): what every poll rule reads first (status, `isCancelled`,
+/// start and end, i.e. the phase and the runtime) sits at the front, in the first 128 bytes of a
+/// shared job's allocation, so that evaluating a job a poll did not change costs one memory fetch,
+/// not three (at 50k jobs these fetches were a fifth of a steady poll).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(C)]
 pub struct Job {
-    /// `jobId`.
-    pub id: String,
-    /// `type` (or the older `name`): executeNotebook, openNotebook, …
-    pub job_type: Option<String>,
     /// The server's status.
     pub status: Status,
-    /// Owner; the abbreviated lists of some versions omit it.
-    pub username: Option<String>,
+    /// Notebook Server `customAttributes.isCancelled`.
+    pub cancelled_flag: bool,
     /// `startTime`, else `dateCreated`.
     pub started_at: Option<ServerMs>,
     /// `endTime` when > 0.
     pub ended_at: Option<ServerMs>,
+    /// `jobId`.
+    pub id: String,
+    /// `type` (or the older `name`): executeNotebook, openNotebook, …
+    pub job_type: Option<String>,
+    /// Owner; the abbreviated lists of some versions omit it.
+    pub username: Option<String>,
     /// `inputs.itemId`: the notebook item.
     pub item_id: Option<String>,
     /// `notebookRuntimeName`.
@@ -164,8 +172,6 @@ pub struct Job {
     pub task_id: Option<String>,
     /// `inputs.executionTimeoutInMinutes`.
     pub timeout_minutes: Option<u64>,
-    /// Notebook Server `customAttributes.isCancelled`.
-    pub cancelled_flag: bool,
     /// The job resource's `messages` (read once when a job fails), each cut to 2 kB.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<String>,
@@ -317,10 +323,8 @@ impl SiteInfo {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Listing {
     /// Every job listed; a job listed in the same bytes as at the previous poll is that poll's
-    /// `Job`, shared.
-    pub jobs: Vec<Arc<Job>>,
-    /// The hash of the bytes each job was listed as (`0`: not known), in the order of `jobs`.
-    pub raw: Vec<u64>,
+    /// `Job`, shared, and the same body again is that poll's whole list.
+    pub listed: Listed,
     /// False when the list was cut short (Notebook Server holds more jobs than `page_size`):
     /// jobs missing from it may still exist and must not be taken for gone.
     pub complete: bool,
@@ -331,19 +335,50 @@ pub struct Listing {
 impl Listing {
     /// A listing of `jobs` whose listed bytes are not known.
     pub fn of(jobs: Vec<Job>, complete: bool) -> Listing {
-        let raw = vec![0; jobs.len()];
-        Listing { jobs: jobs.into_iter().map(Arc::new).collect(), raw, complete, site: SiteInfo::default() }
+        let listed = Listed::new(jobs.into_iter().map(Arc::new).collect(), Vec::new());
+        Listing { listed, complete, site: SiteInfo::default() }
     }
 }
 
-/// The jobs of the previous poll with the hash of the bytes each was listed as (`0`: not known):
-/// a job listed again in the same bytes is shared, not parsed again.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Known<'a> {
+/// The jobs of one poll in listing order, with the hash of the bytes each was listed as (`0`: not
+/// known). Shared as a whole: when a site lists the same body again, the poll holds the previous
+/// poll's list for one reference count, not one per job.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Listed {
     /// The jobs, in listing order.
-    pub jobs: &'a [Arc<Job>],
+    pub jobs: Arc<[Arc<Job>]>,
     /// The hash of each job's listed bytes, in the same order.
-    pub raw: &'a [u64],
+    pub raw: Arc<[u64]>,
+}
+
+impl Listed {
+    /// `jobs` with the hashes of their listed bytes (missing ones `0`: not known).
+    pub fn new(jobs: Vec<Arc<Job>>, mut raw: Vec<u64>) -> Listed {
+        raw.resize(jobs.len(), 0);
+        Listed { jobs: jobs.into(), raw: raw.into() }
+    }
+
+    /// True when both are the one list, shared (not merely equal).
+    pub fn same(&self, other: &Listed) -> bool {
+        Arc::ptr_eq(&self.jobs, &other.jobs) && Arc::ptr_eq(&self.raw, &other.raw)
+    }
+}
+
+/// The jobs of the previous poll (none: nothing known): a job listed again in the same bytes is
+/// shared, not parsed again, and the same body again is the whole list again.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Known<'a>(pub Option<&'a Listed>);
+
+impl<'a> Known<'a> {
+    /// The jobs, in listing order.
+    pub fn jobs(self) -> &'a [Arc<Job>] {
+        self.0.map_or(&[], |listed| &listed.jobs)
+    }
+
+    /// The hash of each job's listed bytes, in the same order.
+    pub fn raw(self) -> &'a [u64] {
+        self.0.map_or(&[], |listed| &listed.raw)
+    }
 }
 
 /// True when `version` ("11.4", "12.0.1") is below `(major, minor)`; an unreadable one is not.

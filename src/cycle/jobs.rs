@@ -86,7 +86,7 @@ impl Core {
     /// Diffs a listing read at `at` against the last snapshot. An incomplete
     /// list proves nothing about the jobs it left out: they stay as last seen, not gone.
     pub fn observe(&mut self, at: ServerMs, listing: Listing) -> Observed {
-        let mut next = listed(listing.jobs, listing.raw, self.snapshot.as_ref());
+        let mut next = listed(listing.listed, self.snapshot.as_ref());
         self.usual.fill_items(&mut next);
         let complete = listing.complete;
         // A list that carries every task id (`inputs`) needs no memory of them.

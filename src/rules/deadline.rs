@@ -67,13 +67,20 @@ impl RuleSet {
             let fired = ledger.rule(&rule.ledger_name());
             let repeat_ms = rule.repeat_ms();
             // Only the jobs in a phase the rule can match are read (most name `status: running`).
-            let mask = super::evaluate::phase_mask(rule);
-            let phases = snapshot.phase_bits();
-            let jobs = snapshot.jobs().iter().zip(snapshot.id_hashes()).enumerate();
-            let candidates = jobs.filter(|(p, (j, _))| phases[*p] & mask != 0 && j.ended_at.is_none());
-            for (position, (job, id_hash)) in candidates {
+            // A job without an end time and a start is never a candidate; with fixed limits only,
+            // its crossing comes from its start alone, and its `Job` is read only when that falls
+            // in the window.
+            let (mask, fixed) = (super::evaluate::phase_mask(rule), fixed_limit(rule));
+            let (phases, starts, ids) = (snapshot.phase_bits(), snapshot.open_starts(), snapshot.id_hashes());
+            let candidates = (0..starts.len()).filter(|&p| phases[p] & mask != 0 && starts[p] != i64::MIN);
+            for position in candidates {
+                let outside = |at: ServerMs| at <= since || at >= end;
+                if fixed.is_some_and(|limit| outside(ServerMs(starts[position]).plus(limit + 1))) {
+                    continue;
+                }
+                let (job, id_hash) = (&snapshot.jobs()[position], &ids[position]);
                 let Some(at) = crossing(rule, job, usual) else { continue };
-                if at <= since || at >= end {
+                if outside(at) {
                     continue;
                 }
                 let subject = Subject::at(job, at, usual);
@@ -95,6 +102,19 @@ impl RuleSet {
 /// Whether the rule has a runtime limit that a job crosses by running on.
 fn has_limit(rule: &Rule) -> bool {
     rule.conditions.iter().any(|c| !c.negated && matches!(c.test, Test::RuntimeOver(_) | Test::RuntimeOverUsual(_)))
+}
+
+/// The last of the rule's runtime limits in ms, when none is a job's own (`runtime_over_usual`).
+fn fixed_limit(rule: &Rule) -> Option<i64> {
+    let mut limit = None;
+    for condition in rule.conditions.iter().filter(|c| !c.negated) {
+        match &condition.test {
+            Test::RuntimeOver(d) => limit = limit.max(Some(d.as_millis() as i64)),
+            Test::RuntimeOverUsual(_) => return None,
+            _ => {}
+        }
+    }
+    limit
 }
 
 /// When the job passes the last of the rule's runtime limits (its own for `runtime_over_usual`).
@@ -204,8 +224,13 @@ mod tests {
         }
         let snap = snapshot(vec![Job { item_id: Some("nb".into()), ..job("a", "joe", now - 25 * minute) }]);
         let until = now + 60 * minute;
-        for (matching, at) in [("{ runtime_over_usual: 3x }", 5), ("{ runtime_over_usual: 3x, runtime_over: 40m }", 15)]
-        {
+        // With a fixed limit already past, the item's own later one still crosses.
+        let cases = [
+            ("{ runtime_over_usual: 3x }", 5),
+            ("{ runtime_over_usual: 3x, runtime_over: 40m }", 15),
+            ("{ runtime_over_usual: 3x, runtime_over: 20m }", 5),
+        ];
+        for (matching, at) in cases {
             let set = rules(&format!("rules:\n  - {{ name: r, match: {matching}, actions: [{{ type: log }}] }}\n"));
             let crossing = set.next_crossing("t", (&snap, &usual), &LedgerIndex::default(), now, until);
             assert_eq!(crossing, Some(now + at * minute + 1), "{matching}");

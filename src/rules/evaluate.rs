@@ -8,6 +8,7 @@ use crate::clock::ServerMs;
 use crate::diff::{EventInfo, JobEvent, Snapshot};
 use crate::ledger::{Cause, Entry, LedgerIndex, Streaks};
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Duration;
 
 /// One rule matching one job once.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,8 +119,9 @@ pub(super) fn phase_mask(rule: &Rule) -> u8 {
 /// so that each job is read from memory once, whatever the number of rules.
 fn poll_rules(poll: &[(usize, &Rule)], input: &Input, out: &mut Evaluation) -> Vec<Vec<Firing>> {
     let (jobs, ids) = (input.snapshot.jobs(), input.snapshot.id_hashes());
-    let phases = input.snapshot.phase_bits();
+    let (phases, starts) = (input.snapshot.phase_bits(), input.snapshot.open_starts());
     let fired: Vec<_> = poll.iter().map(|(_, rule)| input.ledger.rule(&rule.ledger_name())).collect();
+    let floors: Vec<Option<Duration>> = poll.iter().map(|(_, rule)| start_floor(rule)).collect();
     let mut groups: Vec<(u8, Vec<usize>)> = Vec::new();
     for (slot, (_, rule)) in poll.iter().enumerate() {
         let mask = phase_mask(rule);
@@ -132,6 +134,9 @@ fn poll_rules(poll: &[(usize, &Rule)], input: &Input, out: &mut Evaluation) -> V
     for (mask, slots) in &groups {
         for position in (0..jobs.len()).filter(|&p| phases[p] & mask != 0) {
             for &slot in slots {
+                if floors[slot].is_some_and(|limit| young(starts[position], input.now, limit)) {
+                    continue;
+                }
                 let (index, rule) = poll[slot];
                 if let Some(firing) =
                     poll_firing(index, rule, (position, &jobs[position], ids[position]), fired[slot], input, out)
@@ -142,6 +147,27 @@ fn poll_rules(poll: &[(usize, &Rule)], input: &Input, out: &mut Evaluation) -> V
         }
     }
     firings
+}
+
+/// The runtime limit that a job's start alone can rule out: a rule's first `runtime_over`, when
+/// every condition before it is a `status` test (always answerable). A job that has run no
+/// longer fails that condition, and no condition that cannot be answered comes before it, so
+/// the rule is not even tried on it, and its `Job` is not read.
+fn start_floor(rule: &Rule) -> Option<Duration> {
+    for condition in &rule.conditions {
+        match (&condition.test, condition.negated) {
+            (Test::RuntimeOver(limit), false) => return Some(*limit),
+            (Test::Status(_), _) => {}
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// True when a job without an end time, started at `start` (`i64::MIN`: not such a job), has run
+/// no longer than `limit` at `now`: exactly when `Job::runtime` would not exceed it.
+fn young(start: i64, now: ServerMs, limit: Duration) -> bool {
+    crate::diff::open_runtime(start, now).is_some_and(|runtime| runtime <= limit)
 }
 
 /// The firings that resolve what a poll rule following the state (`resend`) fired for and has

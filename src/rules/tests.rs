@@ -428,3 +428,34 @@ fn an_alert_rule_resends_while_matching_and_resolves_once_when_it_stops() {
     );
     assert!(both.unwrap_err()[0].message.contains("put the alert in a rule of its own"));
 }
+
+/// A job started `ms` before now, still running.
+fn started_ms_ago(id: &str, ms: i64) -> Job {
+    Job { started_at: Some(NOW - ms), ..running(id, "joe", 0) }
+}
+
+#[test]
+fn a_runtime_limit_skips_young_jobs_exactly_as_the_condition_fails_them() {
+    let set = rules(
+        "rules:
+  - { name: long, match: { status: running, runtime_over: 90m }, actions: [{ type: log }] }
+  - { name: typed, match: { type: executeNotebook, runtime_over: 90m }, actions: [{ type: log }] }
+",
+    );
+    let limit = 90 * 60_000;
+    let mut untyped = started_ms_ago("untyped", limit - 5);
+    untyped.job_type = None;
+    let mut unstarted = running("unstarted", "joe", 0);
+    unstarted.started_at = None;
+    let mut ended = started_ms_ago("ended", limit + 5);
+    ended.ended_at = Some(NOW - 1);
+    let jobs = [started_ms_ago("at", limit), started_ms_ago("past", limit + 1), untyped, unstarted, ended];
+    let result = evaluate(&set, &jobs, &[], &LedgerIndex::default(), &Streaks::new());
+    let by_rule: Vec<(&str, &str)> =
+        result.firings.iter().map(|f| (set.rules[f.rule].name.as_str(), f.job.id.as_str())).collect();
+    // An ended job's runtime ends with it: `typed` names no status, and it ran over.
+    assert_eq!(by_rule, [("long", "past"), ("typed", "ended"), ("typed", "past")], "over the limit, not at it");
+    // A young job still answers the conditions before the limit: the untyped one is noted.
+    let noted: Vec<&(usize, &str)> = result.unanswerable.iter().collect();
+    assert_eq!(noted, [&(0, "runtime_over"), &(1, "runtime_over"), &(1, "type")]);
+}

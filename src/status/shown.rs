@@ -96,14 +96,15 @@ pub(super) fn shown_jobs(
     now: ServerMs,
     source: &dyn crate::arcgis::JobSource,
 ) -> Vec<JobView> {
-    let finished = |j: &crate::arcgis::Job| !matches!(j.phase(), Phase::Running | Phase::Submitted);
-    // With enough running and submitted jobs to fill the table, the finished ones are not read.
+    // With enough running and submitted jobs to fill the table, the finished ones are not read;
+    // the phase and the runtime of a job without an end time come from the snapshot, so only
+    // the jobs shown are read.
     let unfinished = (1u8 << Phase::Running as u8) | (1u8 << Phase::Submitted as u8);
     let bits = snapshot.phase_bits();
     let all = bits.iter().filter(|&&b| b & unfinished != 0).count() < JOBS_SHOWN;
-    let candidates = snapshot.values().zip(bits).filter(|(_, &b)| all || b & unfinished != 0);
-    let mut jobs: Vec<_> = candidates.map(|(j, _)| (finished(j), j.runtime(now), j)).collect();
-    type Shown<'a> = (bool, Option<std::time::Duration>, &'a crate::arcgis::Job);
+    let candidates = (0..bits.len()).filter(|&p| all || bits[p] & unfinished != 0);
+    let mut jobs: Vec<_> = candidates.map(|p| (bits[p] & unfinished == 0, snapshot.runtime_at(p, now), p)).collect();
+    type Shown = (bool, Option<std::time::Duration>, usize);
     let order = |a: &Shown, b: &Shown| a.0.cmp(&b.0).then(b.1.cmp(&a.1));
     // Only the jobs shown are sorted: a poll of 100k jobs selects 500 in linear time.
     if jobs.len() > JOBS_SHOWN {
@@ -112,7 +113,8 @@ pub(super) fn shown_jobs(
     }
     jobs.sort_by(order);
     jobs.into_iter()
-        .map(|(_, runtime, job)| {
+        .map(|(_, runtime, position)| {
+            let job = &*snapshot.jobs()[position];
             let links = crate::actions::template::Links::of(source, job);
             JobView {
                 target: target.to_string(),

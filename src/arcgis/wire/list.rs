@@ -4,7 +4,7 @@
 //! back to whenever it cannot vouch for a body.
 
 use super::{lenient_i64, Payload, WireJob};
-use crate::arcgis::model::{Job, Known};
+use crate::arcgis::model::{Job, Known, Listed};
 use serde::{de, Deserialize, Deserializer};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -112,14 +112,22 @@ impl JobList {
 
     /// The jobs and the hash of the bytes each was listed as (`0`: not known); items without a
     /// `jobId` are dropped.
-    pub fn into_listed(self) -> (Vec<Arc<Job>>, Vec<u64>) {
-        let jobs = self.enterprise.or(self.enterprise_detailed).or(self.notebook_server).unwrap_or_default();
-        (jobs.jobs, jobs.raw)
+    pub fn into_listed(self) -> Listed {
+        let jobs = self.into_list();
+        jobs.again.unwrap_or_else(|| Listed::new(jobs.jobs, jobs.raw))
     }
 
     /// The jobs, owned; items without a `jobId` are dropped.
     pub fn into_jobs(self) -> Vec<Job> {
-        self.into_listed().0.into_iter().map(Arc::unwrap_or_clone).collect()
+        let jobs = self.into_list();
+        match jobs.again {
+            Some(listed) => listed.jobs.iter().map(|job| Job::clone(job)).collect(),
+            None => jobs.jobs.into_iter().map(Arc::unwrap_or_clone).collect(),
+        }
+    }
+
+    fn into_list(self) -> Jobs {
+        self.enterprise.or(self.enterprise_detailed).or(self.notebook_server).unwrap_or_default()
     }
 }
 
@@ -132,6 +140,9 @@ struct Jobs {
     raw: Vec<u64>,
     /// Items listed, with or without a `jobId`.
     items: usize,
+    /// The previous poll's whole list, when the body is the same again (`jobs` and `raw` then
+    /// empty).
+    again: Option<Listed>,
 }
 
 /// Reads a list's items (or `null`: no list) into `Jobs`, reserving room for `capacity`.
@@ -161,12 +172,11 @@ impl<'de> de::Visitor<'de> for Items {
         d.deserialize_seq(self)
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Jobs>, A::Error> {
-        let mut list = Jobs { jobs: Vec::with_capacity(self.capacity), raw: Vec::new(), items: 0 };
+        let mut list = Jobs { jobs: Vec::with_capacity(self.capacity), ..Jobs::default() };
         while let Some(item) = seq.next_element::<WireJob>()? {
             list.items += 1;
             list.jobs.extend(item.into_job().map(Arc::new));
         }
-        list.raw = vec![0; list.jobs.len()];
         Ok(Some(list))
     }
 }

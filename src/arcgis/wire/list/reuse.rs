@@ -41,9 +41,10 @@ impl Scratch {
     /// shared, nothing scanned.
     pub(super) fn again(&self, body: u64, known: Known) -> Option<JobList> {
         let last = self.last.as_ref().filter(|last| last.body == body)?;
-        (known.jobs.len() == known.raw.len() && crate::text::fx_hash(known.raw) == last.listed).then_some(())?;
+        let listed = known.0.filter(|listed| crate::text::fx_hash(&listed.raw) == last.listed)?;
+        (listed.jobs.len() == listed.raw.len()).then_some(())?;
         let mut list = JobList { total: last.total, ..JobList::default() };
-        let jobs = Jobs { jobs: known.jobs.to_vec(), raw: known.raw.to_vec(), items: last.items };
+        let jobs = Jobs { items: last.items, again: Some(listed.clone()), ..Jobs::default() };
         *list.slot(last.key)? = Some(jobs);
         Some(list)
     }
@@ -145,7 +146,8 @@ fn listed_jobs(
     }
     scanner.items(items)?;
     let capacity = items.len();
-    let mut list = Jobs { jobs: Vec::with_capacity(capacity), raw: Vec::with_capacity(capacity), items: capacity };
+    let mut list =
+        Jobs { jobs: Vec::with_capacity(capacity), raw: Vec::with_capacity(capacity), items: capacity, again: None };
     let mut reuse = Reuse::new(known);
     for range in items.iter() {
         let bytes = &body[range.clone()];
@@ -174,7 +176,8 @@ const FAR: usize = 256;
 /// Parsed jobs that are not the known one at the cursor (new, or moved) count as misses; after
 /// `LOOKAHEAD` of them in a row the lists are taken to have parted, and a map finds the rest.
 struct Reuse<'k> {
-    known: Known<'k>,
+    /// The known jobs and the hashes of their listed bytes, cut to the same length.
+    known: (&'k [Arc<Job>], &'k [u64]),
     cursor: usize,
     misses: usize,
     by_hash: Option<HashMap<u64, usize>>,
@@ -182,23 +185,24 @@ struct Reuse<'k> {
 
 impl<'k> Reuse<'k> {
     fn new(known: Known<'k>) -> Reuse<'k> {
-        let len = known.raw.len().min(known.jobs.len());
-        let known = Known { jobs: &known.jobs[..len], raw: &known.raw[..len] };
+        let (jobs, raw) = (known.jobs(), known.raw());
+        let len = raw.len().min(jobs.len());
+        let known = (&jobs[..len], &raw[..len]);
         Reuse { known, cursor: 0, misses: 0, by_hash: None }
     }
 
     /// The known job listed in `bytes` (hashed `hash`). A job whose id is not in the bytes is
     /// never taken, so that a crafted collision can only make a job look as it was, not as another.
     fn find(&mut self, hash: u64, bytes: &[u8]) -> Option<&'k Arc<Job>> {
-        let known = self.known;
+        let (jobs, raw) = self.known;
         let at = match &self.by_hash {
             Some(map) => *map.get(&hash)?,
             None => {
-                let ahead = known.raw.get(self.cursor..(self.cursor + FAR).min(known.raw.len()))?;
+                let ahead = raw.get(self.cursor..(self.cursor + FAR).min(raw.len()))?;
                 self.cursor + ahead.iter().position(|&h| h == hash)?
             }
         };
-        let job = known.jobs.get(at).filter(|job| memchr::memmem::find(bytes, job.id.as_bytes()).is_some())?;
+        let job = jobs.get(at).filter(|job| memchr::memmem::find(bytes, job.id.as_bytes()).is_some())?;
         self.cursor = at + 1;
         self.misses = 0;
         Some(job)
@@ -207,8 +211,8 @@ impl<'k> Reuse<'k> {
     /// A parsed job: when it is the known one at the cursor or a little after it (changed in
     /// place), the cursor moves past it; otherwise it is a miss.
     fn aligned(&mut self, job: Job) -> Job {
-        let known = self.known;
-        let near = known.jobs.get(self.cursor..(self.cursor + LOOKAHEAD).min(known.jobs.len())).unwrap_or_default();
+        let jobs = self.known.0;
+        let near = jobs.get(self.cursor..(self.cursor + LOOKAHEAD).min(jobs.len())).unwrap_or_default();
         match near.iter().position(|k| k.id == job.id) {
             Some(offset) => {
                 self.cursor += offset + 1;
@@ -223,7 +227,7 @@ impl<'k> Reuse<'k> {
     fn missed(&mut self) {
         self.misses += 1;
         if self.misses >= LOOKAHEAD && self.by_hash.is_none() {
-            let raw = self.known.raw;
+            let raw = self.known.1;
             self.by_hash = Some(raw.iter().enumerate().filter(|(_, &h)| h != 0).map(|(at, &h)| (h, at)).collect());
         }
     }
