@@ -78,28 +78,30 @@ impl Snapshot {
     /// Gives the listed jobs without an item id the one `items` has for them (by job id), keeping
     /// each patched job's hash true; returns how many were patched.
     pub fn set_items(&mut self, items: &HashMap<String, String>) -> usize {
-        let found = |job: &Job| job.item_id.is_none().then(|| items.get(&job.id)).flatten();
-        let patch: Vec<usize> = (0..self.len()).filter(|&at| found(&self.listed.jobs[at]).is_some()).collect();
-        for &at in &patch {
-            let job = Arc::make_mut(&mut Arc::make_mut(&mut self.listed.jobs)[at]);
-            job.item_id = found(job).cloned();
-            self.prints[at] = fingerprint(job);
-        }
-        patch.len()
+        self.fill(items, |job| job.item_id.is_none(), |job, item| job.item_id = Some(item))
     }
 
     /// Gives the listed jobs without a task id the one `tasks` has for them (by job id), keeping
     /// each patched job's hash true; false when every listed job had one (a list with `inputs`).
     pub fn set_tasks(&mut self, tasks: &HashMap<String, String>) -> bool {
         let lacking = self.values().any(|job| job.task_id.is_none());
-        let found = |job: &Job| job.task_id.is_none().then(|| tasks.get(&job.id)).flatten();
-        let patch: Vec<usize> = (0..self.len()).filter(|&at| found(&self.listed.jobs[at]).is_some()).collect();
-        for at in patch {
+        self.fill(tasks, |job| job.task_id.is_none(), |job, task| job.task_id = Some(task));
+        lacking
+    }
+
+    /// Sets, with `set`, the value `values` has for each listed job that `lacks` it; a shared job
+    /// (or list) is copied first, only when it is patched. Returns how many were patched.
+    fn fill(&mut self, values: &HashMap<String, String>, lacks: fn(&Job) -> bool, set: fn(&mut Job, String)) -> usize {
+        let found = |job: &Job| lacks(job).then(|| values.get(&job.id)).flatten().cloned();
+        let patches: Vec<(usize, String)> =
+            self.listed.jobs.iter().enumerate().filter_map(|(at, job)| Some((at, found(job)?))).collect();
+        let patched = patches.len();
+        for (at, value) in patches {
             let job = Arc::make_mut(&mut Arc::make_mut(&mut self.listed.jobs)[at]);
-            job.task_id = found(job).cloned();
+            set(job, value);
             self.prints[at] = fingerprint(job);
         }
-        lacking
+        patched
     }
 
     /// This snapshot with `more` jobs added after the listed ones.
