@@ -2,6 +2,7 @@
 //! `runtime_over_usual` starts to hold for a listed job, so that the scheduler can poll right then
 //! instead of at the next regular poll.
 
+use super::matcher::UsualLimit;
 use super::{Rule, RuleSet, Subject, Test, Trigger, Verdict};
 use crate::arcgis::Job;
 use crate::clock::ServerMs;
@@ -106,29 +107,28 @@ fn has_limit(rule: &Rule) -> bool {
 
 /// The last of the rule's runtime limits in ms, when none is a job's own (`runtime_over_usual`).
 fn fixed_limit(rule: &Rule) -> Option<i64> {
-    let mut limit = None;
-    for condition in rule.conditions.iter().filter(|c| !c.negated) {
-        match &condition.test {
-            Test::RuntimeOver(d) => limit = limit.max(Some(d.as_millis() as i64)),
-            Test::RuntimeOverUsual(_) => return None,
-            _ => {}
-        }
-    }
-    limit
+    last_limit(rule, |_| None)
 }
 
 /// When the job passes the last of the rule's runtime limits (its own for `runtime_over_usual`).
 fn crossing(rule: &Rule, job: &Job, usual: &Usual) -> Option<ServerMs> {
+    let limit = last_limit(rule, |u| u.limit_ms(usual, usual.item_of(job)?))?;
+    Some(job.started_at?.plus(limit + 1))
+}
+
+/// The last of the rule's runtime limits in ms, `own` giving a `runtime_over_usual` one; `None`
+/// when there is none, or when `own` cannot tell.
+fn last_limit(rule: &Rule, own: impl Fn(&UsualLimit) -> Option<i64>) -> Option<i64> {
     let mut limit = None;
     for condition in rule.conditions.iter().filter(|c| !c.negated) {
         let this = match &condition.test {
             Test::RuntimeOver(d) => d.as_millis() as i64,
-            Test::RuntimeOverUsual(u) => u.limit_ms(usual, usual.item_of(job)?)?,
+            Test::RuntimeOverUsual(u) => own(u)?,
             _ => continue,
         };
         limit = limit.max(Some(this));
     }
-    Some(job.started_at?.plus(limit? + 1))
+    limit
 }
 
 #[cfg(test)]
