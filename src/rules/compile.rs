@@ -13,6 +13,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 use strum::VariantNames;
 
+mod actions;
+
 const RULE_KEYS: &[&str] = &[
     "name",
     "description",
@@ -116,7 +118,7 @@ fn compile_rule(r: &Located, targets: &[(&str, Option<Flavor>)], errors: &mut Ve
         (_, true) => Provides::Notebooks,
         _ => Provides::Jobs,
     };
-    let actions = actions(r, map, provides, errors);
+    let actions = actions::compile(r, map, provides, errors);
     let resend = actions.iter().filter_map(ActionConfig::resend).min().filter(|_| is_poll);
     if let (Some(_), Some(_)) = (repeat, resend) {
         let message = "an alertmanager action is sent again on its own while the job matches (`resend`), and resolved when it stops; `repeat` would repeat the rule's other actions too: put the alert in a rule of its own";
@@ -136,7 +138,7 @@ fn compile_rule(r: &Located, targets: &[(&str, Option<Flavor>)], errors: &mut Ve
             "`on: schedule` rules report; they cannot cancel (use `on: poll`)",
         ));
     }
-    destructive_fits(r, &actions, is_notebook, errors);
+    actions::destructive_fits(r, &actions, is_notebook, errors);
     if is_task && actions.iter().any(ActionConfig::is_destructive) {
         let message = "task rules tell people about scheduled tasks; they cannot cancel (a task is no job)";
         errors.push(r.error_at_value("type", "cancel", message));
@@ -349,22 +351,6 @@ fn boolean(r: &Located, key: &str, value: &Value, errors: &mut Vec<RuleError>) -
     parsed
 }
 
-/// `close_notebook` closes what a notebook rule matched, and `cancel` cancels jobs: each only in
-/// its own kind of rule.
-fn destructive_fits(r: &Located, actions: &[ActionConfig], is_notebook: bool, errors: &mut Vec<RuleError>) {
-    for action in actions.iter().filter(|a| a.is_destructive()) {
-        let message = match (action.kind(), is_notebook) {
-            ("close_notebook", false) => {
-                "`close_notebook` only applies to `on: notebook` rules, which match open notebooks"
-            }
-            ("close_notebook", true) => continue,
-            (_, true) => "a notebook rule cannot cancel (an open notebook is no job): use `close_notebook`",
-            (_, false) => continue,
-        };
-        errors.push(r.error_at_value("type", action.kind(), message));
-    }
-}
-
 fn for_polls(r: &Located, map: &Map<String, Value>, is_poll: bool, errors: &mut Vec<RuleError>) -> u32 {
     let Some(value) = map.get("for_polls") else { return 1 };
     match value.as_u64().filter(|n| (1..=10_000).contains(n)) {
@@ -404,71 +390,4 @@ fn rule_targets(
         errors.push(r.error(Some("targets"), format!("no target named `{name}` in the configuration{hint}")));
     }
     Some(names)
-}
-
-fn actions(
-    r: &Located,
-    map: &Map<String, Value>,
-    provides: Provides,
-    errors: &mut Vec<RuleError>,
-) -> Vec<ActionConfig> {
-    let items = match map.get("actions") {
-        Some(Value::Array(items)) if !items.is_empty() => items,
-        _ => {
-            errors.push(r.error(Some("actions"), "every rule needs `actions`: a non-empty list"));
-            return Vec::new();
-        }
-    };
-    items.iter().filter_map(|item| action(r, item, provides, errors)).collect()
-}
-
-/// The error for an action without a `type`, which may have been written `- email: {…}`.
-fn untyped(r: &Located, map: &Map<String, Value>, kinds: &[&str]) -> RuleError {
-    let named = map.keys().find(|k| kinds.contains(&k.as_str()));
-    let message = match named {
-        Some(kind) => {
-            format!("an action names its kind with `type:`; write `- type: {kind}` with its keys beside it, not `- {kind}: {{…}}`")
-        }
-        None => format!("each action needs a `type`: one of {}", kinds.join(", ")),
-    };
-    r.error(named.or(map.keys().next()).map(String::as_str), message)
-}
-
-fn action(r: &Located, item: &Value, provides: Provides, errors: &mut Vec<RuleError>) -> Option<ActionConfig> {
-    let kinds = ActionConfig::kinds();
-    let Some(map) = item.as_object() else {
-        errors.push(r.error(Some("actions"), "each action is a mapping with a `type`"));
-        return None;
-    };
-    let Some(kind) = map.get("type").and_then(Value::as_str) else {
-        errors.push(untyped(r, map, kinds));
-        return None;
-    };
-    let Some(keys) = ActionConfig::keys(kind) else {
-        let hint = nearest(kind, kinds).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
-        let message = format!("unknown action type `{kind}`{hint}; valid: {}", kinds.join(", "));
-        errors.push(r.error_at_value("type", kind, message));
-        return None;
-    };
-    let before = errors.len();
-    check_keys(r, map, &keys, &format!("the {kind} action"), errors);
-    if errors.len() > before {
-        return None;
-    }
-    let config: ActionConfig = match serde_json::from_value(item.clone()) {
-        Ok(config) => config,
-        Err(e) => {
-            errors.push(r.error_at_value("type", kind, format!("{kind} action: {e}")));
-            return None;
-        }
-    };
-    for (key, source) in config.templates() {
-        for e in crate::actions::template::problems_for(source, provides) {
-            errors.push(r.error(Some(key), format!("action {kind}: template error in {key}: {e}")));
-        }
-    }
-    for (key, problem) in config.problems() {
-        errors.push(r.error(Some(key), format!("action {kind}: {problem}")));
-    }
-    (errors.len() == before).then_some(config)
 }
