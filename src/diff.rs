@@ -1,7 +1,7 @@
 //! Diff stage (pure; no I/O): two snapshots of one target → `appeared`, `status_changed`,
 //! `disappeared` events (SPEC §4). A baseline has no previous snapshot and yields no events.
 
-use crate::arcgis::{Job, Known, Listed, Status};
+use crate::arcgis::{Job, Known, Listed, ListedBody, Status};
 use crate::clock::ServerMs;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -51,6 +51,11 @@ impl Snapshot {
     /// The hash of the bytes each job was listed as (`0`: not known), in the order of [`Snapshot::jobs`].
     pub fn raw_hashes(&self) -> &[u64] {
         &self.listed.raw
+    }
+
+    /// What the list read knows of the body these jobs were read from.
+    pub fn listed_body(&self) -> Option<ListedBody> {
+        self.listed.body
     }
 
     /// The ledger's hash of each job id, in the order of [`Snapshot::jobs`].
@@ -138,8 +143,8 @@ pub fn listed(listed: Listed, prev: Option<&Snapshot>) -> Snapshot {
 
 /// A snapshot read back from the store. Its jobs are not fingerprinted: the next listing shares
 /// the unchanged ones (compared by identity), and a job listed in other bytes is compared whole.
-pub fn stored(jobs: Vec<Arc<Job>>, raw: Vec<u64>) -> Snapshot {
-    build(Listed::new(jobs, raw), None, false)
+pub fn stored(jobs: Vec<Arc<Job>>, raw: Vec<u64>, body: Option<ListedBody>) -> Snapshot {
+    build(Listed::new(jobs, raw).from_body(body), None, false)
 }
 
 fn build(listed: Listed, prev: Option<&Snapshot>, prints: bool) -> Snapshot {

@@ -235,7 +235,7 @@ mod list_read {
     //! any body — whitespace, key order, escapes, duplicate keys, truncation, a byte changed — the
     //! same jobs, or an error from both; and a job listed in the same bytes is shared.
     use nbwarden::arcgis::wire::{JobList, Payload, Scratch};
-    use nbwarden::arcgis::{Job, Known};
+    use nbwarden::arcgis::{Job, Known, Listed};
     use proptest::prelude::*;
     use std::sync::Arc;
 
@@ -399,6 +399,13 @@ mod list_read {
         let first = JobList::read(body.as_bytes(), Known::default(), &mut scratch).unwrap().into_listed();
         let again = JobList::read(body.as_bytes(), Known(Some(&first)), &mut scratch).unwrap().into_listed();
         assert!(again.same(&first), "one list, shared");
+        let fresh = JobList::read(body.as_bytes(), Known(Some(&first)), &mut Scratch::default()).unwrap();
+        assert!(fresh.into_listed().same(&first), "known from the list alone (a fresh process, from the store)");
+        let mut raw = first.raw.to_vec();
+        raw[1] ^= 1;
+        let other_jobs = Listed::new(first.jobs.to_vec(), raw).from_body(first.body);
+        let read = JobList::read(body.as_bytes(), Known(Some(&other_jobs)), &mut scratch).unwrap().into_listed();
+        assert!(!read.same(&other_jobs) && read.jobs == first.jobs, "the body known for other jobs: read again");
         let spaced = body.replace(',', ", ");
         let other = JobList::read(spaced.as_bytes(), Known(Some(&first)), &mut scratch).unwrap().into_listed();
         assert!(!other.same(&first) && other.jobs == first.jobs, "other bytes: equal jobs, a list built anew");

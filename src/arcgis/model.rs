@@ -349,19 +349,62 @@ pub struct Listed {
     pub jobs: Arc<[Arc<Job>]>,
     /// The hash of each job's listed bytes, in the same order.
     pub raw: Arc<[u64]>,
+    /// The body the jobs were read from, when the list read knows it again (the store keeps it,
+    /// so that a fresh process knows it too).
+    pub body: Option<ListedBody>,
 }
 
 impl Listed {
     /// `jobs` with the hashes of their listed bytes (missing ones `0`: not known).
     pub fn new(jobs: Vec<Arc<Job>>, mut raw: Vec<u64>) -> Listed {
         raw.resize(jobs.len(), 0);
-        Listed { jobs: jobs.into(), raw: raw.into() }
+        Listed { jobs: jobs.into(), raw: raw.into(), body: None }
+    }
+
+    /// These jobs, read from `body`.
+    pub fn from_body(mut self, body: Option<ListedBody>) -> Listed {
+        self.body = body;
+        self
     }
 
     /// True when both are the one list, shared (not merely equal).
     pub fn same(&self, other: &Listed) -> bool {
         Arc::ptr_eq(&self.jobs, &other.jobs) && Arc::ptr_eq(&self.raw, &other.raw)
     }
+}
+
+/// A list body as a list read knows it again: enough to give the list of the same body without
+/// reading it, from jobs whose listed bytes hash as they did. A fact about the body, true for as
+/// long as those jobs are the ones listed (checked by `listed`), so a stored one never goes stale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedBody {
+    /// The body's hash (XXH3).
+    pub body: u64,
+    /// The hash of its jobs' hashes (`text::fx_hash` of `Listed::raw`).
+    pub listed: u64,
+    /// Which list it held.
+    pub key: ListKey,
+    /// Its items, those without a `jobId` too.
+    pub items: usize,
+    /// Its `total`.
+    pub total: Option<i64>,
+}
+
+/// The three keys a job list comes under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::EnumString)]
+pub enum ListKey {
+    /// Enterprise's abbreviated list.
+    #[serde(rename = "asyncNotebookJobs")]
+    #[strum(serialize = "asyncNotebookJobs")]
+    Enterprise,
+    /// Enterprise's detailed list.
+    #[serde(rename = "notebookJobs")]
+    #[strum(serialize = "notebookJobs")]
+    EnterpriseDetailed,
+    /// Notebook Server's list.
+    #[serde(rename = "asyncJobs")]
+    #[strum(serialize = "asyncJobs")]
+    NotebookServer,
 }
 
 /// The jobs of the previous poll (none: nothing known): a job listed again in the same bytes is

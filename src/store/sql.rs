@@ -77,13 +77,17 @@ impl Store for SqlStore {
         let mut tx = self.pool.begin().await?;
         self.fence(&mut tx, c.target).await?;
         let (scope, target) = (c.scope.as_str(), c.target);
+        // A poll whose body is not known again keeps the one before: it stays true of its jobs.
+        let listed_body = c.snapshot.and_then(|s| s.listed_body()).map(|b| serde_json::to_string(&b)).transpose()?;
         sqlx::query(
-            "INSERT INTO targets (scope, target, baseline_ms, last_poll_ms) VALUES ($1, $2, $3, $3)
-             ON CONFLICT (scope, target) DO UPDATE SET last_poll_ms = excluded.last_poll_ms",
+            "INSERT INTO targets (scope, target, baseline_ms, last_poll_ms, listed_body) VALUES ($1, $2, $3, $3, $4)
+             ON CONFLICT (scope, target) DO UPDATE SET last_poll_ms = excluded.last_poll_ms,
+             listed_body = COALESCE(excluded.listed_body, targets.listed_body)",
         )
         .bind(scope)
         .bind(target)
         .bind(c.now_ms.0)
+        .bind(listed_body)
         .execute(&mut *tx)
         .await?;
         let appended = commit::append_history(&mut tx, c).await?;

@@ -4,7 +4,7 @@
 //! back to whenever it cannot vouch for a body.
 
 use super::{lenient_i64, Payload, WireJob};
-use crate::arcgis::model::{Job, Known, Listed};
+use crate::arcgis::model::{Job, Known, ListKey, Listed, ListedBody};
 use serde::{de, Deserialize, Deserializer};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -22,6 +22,8 @@ pub struct JobList {
     /// `asyncJobs`.
     notebook_server: Option<Jobs>,
     total: Option<i64>,
+    /// How to know this body again, when the scan read it.
+    seen: Option<ListedBody>,
 }
 
 /// Bytes of a list per job, about, at least: a list's length sizes its job vector once.
@@ -77,30 +79,32 @@ impl<'de> Deserialize<'de> for Lenient {
 
 impl JobList {
     /// Reads a list body, sharing each job listed in the same bytes as one of `known` and parsing
-    /// the others; `scratch` keeps the scan's buffer from one poll to the next, and knows the same
-    /// body again (all of `known`, nothing scanned). A body the scan
+    /// the others; `scratch` keeps the scan's buffer from one poll to the next. The body `known`
+    /// was read from is known again (all of `known`, nothing scanned). A body the scan
     /// cannot vouch for is read whole (`from_json`), so the result is always that of a full parse
     /// (but for a hash collision, see SECURITY.md).
     pub fn read(body: &[u8], known: Known, scratch: &mut Scratch) -> serde_json::Result<JobList> {
         let whole = raw_hash(body);
-        if let Some(list) = scratch.again(whole, known) {
+        if let Some(list) = reuse::again(whole, known) {
             return Ok(list);
         }
-        let scanned = reuse::scanned(body, known, scratch);
-        scratch.remember(whole, scanned.as_ref());
-        match scanned {
-            Some(list) => Ok(list),
+        match reuse::scanned(body, known, scratch) {
+            Some(list) => Ok(JobList { seen: reuse::seen(whole, &list), ..list }),
             None => JobList::from_json(body),
         }
     }
 
     /// Where the list under `key` goes, if `key` names one of the three.
     fn slot(&mut self, key: &str) -> Option<&mut Option<Jobs>> {
+        Some(self.slot_of(key.parse().ok()?))
+    }
+
+    /// Where the list under `key` goes.
+    fn slot_of(&mut self, key: ListKey) -> &mut Option<Jobs> {
         match key {
-            "asyncNotebookJobs" => Some(&mut self.enterprise),
-            "notebookJobs" => Some(&mut self.enterprise_detailed),
-            "asyncJobs" => Some(&mut self.notebook_server),
-            _ => None,
+            ListKey::Enterprise => &mut self.enterprise,
+            ListKey::EnterpriseDetailed => &mut self.enterprise_detailed,
+            ListKey::NotebookServer => &mut self.notebook_server,
         }
     }
 
@@ -113,8 +117,9 @@ impl JobList {
     /// The jobs and the hash of the bytes each was listed as (`0`: not known); items without a
     /// `jobId` are dropped.
     pub fn into_listed(self) -> Listed {
+        let seen = self.seen;
         let jobs = self.into_list();
-        jobs.again.unwrap_or_else(|| Listed::new(jobs.jobs, jobs.raw))
+        jobs.again.unwrap_or_else(|| Listed::new(jobs.jobs, jobs.raw).from_body(seen))
     }
 
     /// The jobs, owned; items without a `jobId` are dropped.

@@ -179,6 +179,7 @@ pub(super) fn migrator_until(backend: Backend, last: i64) -> Migrator {
             migration(7, "silences", include_str!("../migrations/0007_silences.sql")),
             migration(8, "activity", include_str!("../migrations/0008_activity.sql")),
             migration(9, "notebook_reads", include_str!("../migrations/0009_notebook_reads.sql")),
+            migration(10, "listed_body", include_str!("../migrations/0010_listed_body.sql")),
         ],
         Backend::Postgres => vec![
             migration(1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -188,6 +189,7 @@ pub(super) fn migrator_until(backend: Backend, last: i64) -> Migrator {
             migration(5, "silences", include_str!("../migrations/postgres/0005_silences.sql")),
             migration(6, "activity", include_str!("../migrations/postgres/0006_activity.sql")),
             migration(7, "notebook_reads", include_str!("../migrations/postgres/0007_notebook_reads.sql")),
+            migration(8, "listed_body", include_str!("../migrations/postgres/0008_listed_body.sql")),
         ],
     };
     Migrator::with_migrations(all.into_iter().filter(|m| m.version <= last).collect())

@@ -10,8 +10,9 @@ impl SqlStore {
     /// The last snapshot: the packed row, completed by the history rows after it.
     pub(super) async fn load_snapshot(&self, scope: Scope, target: &str) -> Result<Option<Snapshot>> {
         let row = sqlx::query(
-            "SELECT p.jobs, s.packed_through FROM snapshots s
-             JOIN packed_jobs p ON p.scope = s.scope AND p.target = s.target WHERE s.scope = $1 AND s.target = $2",
+            "SELECT p.jobs, s.packed_through, t.listed_body FROM snapshots s
+             JOIN packed_jobs p ON p.scope = s.scope AND p.target = s.target
+             LEFT JOIN targets t ON t.scope = s.scope AND t.target = s.target WHERE s.scope = $1 AND s.target = $2",
         )
         .bind(scope.as_str())
         .bind(target)
@@ -20,6 +21,8 @@ impl SqlStore {
         let Some(row) = row else { return Ok(None) };
         let base = packed::unpack(&row.try_get::<Vec<u8>, _>(0)?)?;
         let through: i64 = row.try_get(1)?;
+        // Unreadable (written by a later version?): the body is scanned, as if not known.
+        let body = row.try_get::<Option<String>, _>(2)?.and_then(|text| serde_json::from_str(&text).ok());
         drop(row);
         let rows =
             sqlx::query("SELECT job, listed FROM job_history WHERE id > $1 AND scope = $2 AND target = $3 ORDER BY id")
@@ -30,7 +33,7 @@ impl SqlStore {
                 .await?;
         let changes = rows.iter().map(|r| Ok((decode_job(r)?, r.try_get::<i64, _>(1)? == 1))).collect::<Result<_>>()?;
         let (jobs, raw) = packed::replay(base, changes);
-        Ok(Some(crate::diff::stored(jobs, raw)))
+        Ok(Some(crate::diff::stored(jobs, raw, body)))
     }
 
     /// Forgets ledger entries whose job is no longer listed and fired last before the cut.

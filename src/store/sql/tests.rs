@@ -83,6 +83,7 @@ async fn changes(store: &SqlStore) -> i64 {
 }
 
 mod activity;
+mod listed_body;
 mod prune;
 mod replicas;
 mod runs;

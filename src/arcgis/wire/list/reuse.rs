@@ -4,7 +4,7 @@
 
 use super::super::scan::Scanner;
 use super::{JobList, Jobs, Lenient, WireJob};
-use crate::arcgis::model::{Job, Known};
+use crate::arcgis::model::{Job, Known, ListKey, ListedBody};
 use serde::de;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -17,57 +17,38 @@ pub fn raw_hash(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(bytes).max(1)
 }
 
-/// What a list read keeps for the next one: the scan's item ranges, and what the last body read
-/// held, so that the same body again is known at once.
+/// What a list read keeps for the next one: the scan's item ranges.
 #[derive(Debug, Default)]
 pub struct Scratch {
     items: Vec<Range<usize>>,
-    last: Option<Last>,
 }
 
-/// A body read by the scan with one job list: its hash, the hash of its jobs' hashes, the list's key
-/// (by its place in `JobList::slot`), its item count and its `total`.
-#[derive(Debug)]
-struct Last {
-    body: u64,
-    listed: u64,
-    key: &'static str,
-    items: usize,
-    total: Option<i64>,
+/// The list again when `known` was read from this very `body`: every job shared, nothing scanned.
+pub(super) fn again(body: u64, known: Known) -> Option<JobList> {
+    let listed = known.0?;
+    let seen = listed.body.filter(|seen| seen.body == body && seen.listed == crate::text::fx_hash(&listed.raw))?;
+    (listed.jobs.len() == listed.raw.len()).then_some(())?;
+    let mut list = JobList { total: seen.total, ..JobList::default() };
+    *list.slot_of(seen.key) = Some(Jobs { items: seen.items, again: Some(listed.clone()), ..Jobs::default() });
+    Some(list)
 }
 
-impl Scratch {
-    /// The list again when `body` is the last one read and `known` is what it listed: every job
-    /// shared, nothing scanned.
-    pub(super) fn again(&self, body: u64, known: Known) -> Option<JobList> {
-        let last = self.last.as_ref().filter(|last| last.body == body)?;
-        let listed = known.0.filter(|listed| crate::text::fx_hash(&listed.raw) == last.listed)?;
-        (listed.jobs.len() == listed.raw.len()).then_some(())?;
-        let mut list = JobList { total: last.total, ..JobList::default() };
-        let jobs = Jobs { items: last.items, again: Some(listed.clone()), ..Jobs::default() };
-        *list.slot(last.key)? = Some(jobs);
-        Some(list)
-    }
-
-    /// Remembers a body the scan read (`None`: one it did not, or one with other than one list).
-    pub(super) fn remember(&mut self, body: u64, list: Option<&JobList>) {
-        self.last = list.and_then(|list| {
-            let keys = [
-                ("asyncNotebookJobs", &list.enterprise),
-                ("notebookJobs", &list.enterprise_detailed),
-                ("asyncJobs", &list.notebook_server),
-            ];
-            let mut present = keys.into_iter().filter_map(|(key, jobs)| Some((key, jobs.as_ref()?)));
-            let (key, jobs) = present.next()?;
-            present.next().is_none().then(|| Last {
-                body,
-                listed: crate::text::fx_hash(jobs.raw.as_slice()),
-                key,
-                items: jobs.items,
-                total: list.total,
-            })
-        });
-    }
+/// How to know a body the scan read again (`None` for a body with other than one list).
+pub(super) fn seen(body: u64, list: &JobList) -> Option<ListedBody> {
+    let keys = [
+        (ListKey::Enterprise, &list.enterprise),
+        (ListKey::EnterpriseDetailed, &list.enterprise_detailed),
+        (ListKey::NotebookServer, &list.notebook_server),
+    ];
+    let mut present = keys.into_iter().filter_map(|(key, jobs)| Some((key, jobs.as_ref()?)));
+    let (key, jobs) = present.next()?;
+    present.next().is_none().then(|| ListedBody {
+        body,
+        listed: crate::text::fx_hash(jobs.raw.as_slice()),
+        key,
+        items: jobs.items,
+        total: list.total,
+    })
 }
 
 /// The list as the scan reads it; `None` when the body is not one the scan vouches for.
