@@ -1,7 +1,7 @@
-//! The stored form of a snapshot: every listed job of a target in one compact binary value
-//! (a format byte, then postcard, then the hash of each job's listed bytes), so that loading a
-//! target reads one row, not one per job, and its first poll parses only the jobs listed in other
-//! bytes since.
+//! The stored form of a snapshot: a target's listed jobs in compact binary values of up to 1,024
+//! jobs each (a format byte, then postcard, then the hash of each job's listed bytes), so that
+//! loading a target reads a few rows, not one per job, and its first poll parses only the jobs
+//! listed in other bytes since.
 
 use super::{Error, Result};
 use crate::arcgis::{Job, Status};

@@ -108,17 +108,34 @@ pub(super) async fn write_snapshot(
     }
 }
 
-/// Stores `snapshot` packed, as of the last history row: no row after it is pending.
+/// Jobs in one part of a packed snapshot. Each part is packed, bound and read back on its own
+/// (about 100 kB), so that no copy of the whole snapshot is ever made: sqlx copies a bound value
+/// twice, and SQLite builds a record of it; reading, SQLite and sqlx each copy a value again.
+pub(super) const PART_JOBS: usize = 1024;
+
+/// Stores `snapshot` packed, in parts, as of the last history row: no row after it is pending.
 async fn pack(tx: &mut Transaction<'_, Any>, scope: &str, target: &str, snapshot: &Snapshot) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO packed_jobs (scope, target, jobs) VALUES ($1, $2, $3)
-         ON CONFLICT (scope, target) DO UPDATE SET jobs = excluded.jobs",
-    )
-    .bind(scope)
-    .bind(target)
-    .bind(packed::pack(snapshot.jobs(), snapshot.raw_hashes())?)
-    .execute(&mut **tx)
-    .await?;
+    let (jobs, raw) = (snapshot.jobs(), snapshot.raw_hashes());
+    let parts = jobs.len().div_ceil(PART_JOBS);
+    for part in 0..parts {
+        let range = part * PART_JOBS..jobs.len().min((part + 1) * PART_JOBS);
+        sqlx::query(
+            "INSERT INTO packed_parts (scope, target, part, jobs) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (scope, target, part) DO UPDATE SET jobs = excluded.jobs",
+        )
+        .bind(scope)
+        .bind(target)
+        .bind(part as i64)
+        .bind(packed::pack(&jobs[range.clone()], raw.get(range).unwrap_or_default())?)
+        .execute(&mut **tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM packed_parts WHERE scope = $1 AND target = $2 AND part >= $3")
+        .bind(scope)
+        .bind(target)
+        .bind(parts as i64)
+        .execute(&mut **tx)
+        .await?;
     sqlx::query(
         "INSERT INTO snapshots (scope, target, packed_through, pending)
          VALUES ($1, $2, (SELECT COALESCE(MAX(id), 0) FROM job_history), 0)

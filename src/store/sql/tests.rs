@@ -111,7 +111,7 @@ pub(crate) mod postgres {
             "cancel_checks",
             "job_history",
             "snapshots",
-            "packed_jobs",
+            "packed_parts",
         ] {
             let sql = format!("CREATE TRIGGER count_{table} AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION count_write()");
             store.pool.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
@@ -198,6 +198,25 @@ async fn a_snapshot_is_packed_again_once_its_changes_outgrow_it_and_reads_the_sa
     assert_eq!(packed_row(&store).await, (0, 11), "the third change outgrew max(2, 8 / 4): packed again");
 }
 on_both!(a_snapshot_is_packed_again_once_its_changes_outgrow_it_and_reads_the_same);
+
+async fn a_snapshot_is_packed_in_parts_read_back_in_order(backend: Backend) {
+    let (_dir, mut store) = open(backend).await;
+    store.fold_min = 0;
+    let all: Vec<Job> = (0..2 * commit::PART_JOBS + 5).map(|i| job(&format!("j{i:05}"), Status::Executing)).collect();
+    let ids: Vec<String> = all.iter().map(|j| j.id.clone()).collect();
+    let mut upserts = &all[..];
+    for (n, parts) in [(all.len(), 3), (commit::PART_JOBS + 1, 2), (0, 0)] {
+        let gone: Vec<&str> = ids[n..].iter().map(String::as_str).collect();
+        let next = snapshot(all[..n].to_vec());
+        store.commit_poll(&PollCommit { snapshot: Some(&next), ..commit("prod", upserts, &gone) }).await.unwrap();
+        upserts = &[];
+        let loaded = store.load_target(Scope::Real, "prod").await.unwrap().snapshot.expect("polled");
+        assert!(loaded.values().eq(&all[..n]), "{n} jobs, in their order");
+        let row = sqlx::query("SELECT COUNT(*) FROM packed_parts").fetch_one(&store.pool).await.unwrap();
+        assert_eq!(row.try_get::<i64, _>(0).unwrap(), parts, "{n} jobs: no part left from a larger snapshot");
+    }
+}
+on_both!(a_snapshot_is_packed_in_parts_read_back_in_order);
 
 async fn a_digest_before_the_first_poll_leaves_that_poll_a_baseline(backend: Backend) {
     let (_dir, store) = open(backend).await;
