@@ -125,7 +125,9 @@ mod tests {
         let mut job = Job::new("j1", Status::Executing);
         job.username = Some("svc_etl".into());
         job.item_id = Some("ABC".into());
-        job.notebook = Some(crate::arcgis::Item { title: Some("Nightly load".into()), ..Default::default() });
+        job.edit(|more| {
+            more.notebook = Some(crate::arcgis::Item { title: Some("Nightly load".into()), ..Default::default() })
+        });
         let each = [
             Matcher::Job("j1".into()),
             Matcher::User("svc_*".into()),

@@ -62,7 +62,7 @@ impl TaskFacts {
         job.item_id = self.task.item_id.clone();
         job.started_at = self.task.last_start_ms;
         job.task_id = Some(self.task.id.clone());
-        job.task_title = Some(self.task.title.clone());
+        job.edit(|more| more.task_title = Some(self.task.title.clone()));
         job
     }
 

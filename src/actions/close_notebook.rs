@@ -34,7 +34,7 @@ pub struct CloseNotebook;
 
 /// The notebook a firing carries.
 fn fired<'a>(cx: &'a ActionContext<'a>) -> Result<&'a OpenNotebook, ActionError> {
-    let session = cx.occasion.jobs.first().and_then(|j| j.session.as_deref());
+    let session = cx.occasion.jobs.first().and_then(|j| j.session());
     session.ok_or_else(|| ActionError::permanent("close_notebook acts on open notebooks (`on: notebook` rules)"))
 }
 

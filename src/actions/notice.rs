@@ -44,7 +44,7 @@ impl Facts {
             runtime: job.runtime(cx.occasion.planned_ms).map(format_duration),
             item_url: links.item,
             admin_url: links.admin,
-            task: job.task_title.as_deref().map(clean),
+            task: job.task_title().map(clean),
         }
     }
 

@@ -274,7 +274,7 @@ impl Occasion<'_> {
 /// part of the planned ones.
 pub fn context(planned: &Occasion<'_>, jobs: &[Job], target: &str, links: impl Fn(&Job) -> Links) -> Value {
     let task = planned.task.map(|t| task_context(t, planned.jobs.first().and_then(|j| links(j).item)));
-    let notebook = jobs.first().filter(|j| j.session.is_some());
+    let notebook = jobs.first().filter(|j| j.session().is_some());
     let notebook = notebook.map(|j| notebook_context(j, planned.planned_ms, &links(j)));
     let jobs: Vec<Value> = jobs.iter().map(|j| job_context(j, planned.planned_ms, &links(j))).collect();
     json!({
@@ -309,18 +309,18 @@ pub fn job_context(job: &Job, now: ServerMs, links: &Links) -> Value {
         "url": links.admin,
         "admin_url": links.admin,
         "item_url": links.item.clone().unwrap_or_default(),
-        "messages": job.messages,
-        "task_title": job.task_title.clone().unwrap_or_default(),
+        "messages": job.messages(),
+        "task_title": job.task_title().unwrap_or_default(),
         "title": job.title().unwrap_or_default(),
-        "title_unknown": job.notebook.as_ref().and_then(|n| n.why.clone()).unwrap_or_default(),
-        "item_owner": job.notebook.as_ref().and_then(|n| n.owner.clone()).unwrap_or_default(),
+        "title_unknown": job.notebook().and_then(|n| n.why.clone()).unwrap_or_default(),
+        "item_owner": job.notebook().and_then(|n| n.owner.clone()).unwrap_or_default(),
     })
 }
 
 /// An open notebook's template fields (`notebook.*`), from the job-shaped record of a notebook
 /// rule's firing; absent text fields are empty strings.
 pub fn notebook_context(job: &Job, now: ServerMs, links: &Links) -> Value {
-    let session = job.session.as_deref();
+    let session = job.session();
     let idle = session.and_then(|n| n.idle(now));
     let open = session.and_then(|n| n.open_for(now));
     let text =
@@ -480,7 +480,7 @@ mod tests {
         let mut failed = Job::new("j1", crate::arcgis::Status::Failed);
         (failed.username, failed.job_type, failed.started_at, failed.ended_at) =
             (Some("joe".into()), Some("executeNotebook".into()), Some(ServerMs(1_000)), Some(ServerMs(61_000)));
-        failed.messages = vec!["Traceback (most recent call last):".into(), "KeyError: 'X'".into()];
+        failed.edit(|more| more.messages = vec!["Traceback (most recent call last):".into(), "KeyError: 'X'".into()]);
         let bare = Job::new("j2", crate::arcgis::Status::Unknown(String::new()));
         let event = |kind: &str, from: Option<&str>, to: Option<&str>| crate::diff::EventInfo {
             kind: kind.parse().expect("an event kind"),

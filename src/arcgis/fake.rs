@@ -67,7 +67,8 @@ impl JobSource for FakeSource {
         }
         if id.starts_with("fail") {
             let mut job = Job::new(id, Status::Failed);
-            (job.messages, job.item_id) = (vec!["Traceback".into(), "KeyError: 'X'".into()], Some("item1".into()));
+            job.item_id = Some("item1".into());
+            job.edit(|more| more.messages = vec!["Traceback".into(), "KeyError: 'X'".into()]);
             return Ok(job);
         }
         match &self.running {

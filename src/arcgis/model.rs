@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use crate::clock::ServerMs;
 
+mod more;
+pub use more::JobMore;
+
 /// The normalised status of SPEC §1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -147,6 +150,7 @@ impl<'de> Deserialize<'de> for Status {
 /// shared job's allocation, so that evaluating a job a poll did not change costs one memory fetch,
 /// not three (at 50k jobs these fetches were a fifth of a steady poll).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "more::JobForm")]
 #[repr(C)]
 pub struct Job {
     /// The server's status.
@@ -172,21 +176,12 @@ pub struct Job {
     pub task_id: Option<String>,
     /// `inputs.executionTimeoutInMinutes`.
     pub timeout_minutes: Option<u64>,
-    /// The job resource's `messages` (read once when a job fails), each cut to 2 kB.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub messages: Vec<String>,
-    /// The title of the scheduled task that started it, as the tasks watcher knows it: set on the
-    /// copies firings carry to the actions, never in snapshots or history.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_title: Option<String>,
-    /// The notebook item as Portal describes it (title, owner), or why it is not known: set on
-    /// the copies firings carry to the actions, never in snapshots or history.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notebook: Option<Item>,
-    /// The open notebook this record stands for (`on: notebook` rules): set only on the records
-    /// a notebook read makes (`OpenNotebook::as_job`), never on a job.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session: Option<Box<crate::arcgis::notebooks::OpenNotebook>>,
+    /// What few jobs carry (messages, the names a firing's copy is given, an open notebook's
+    /// record), boxed so that every other job is 128 bytes smaller. `None` when all of it is
+    /// empty, never an empty box: change it with `Job::edit`, which keeps equal jobs equal. In
+    /// JSON, its fields are the job's own.
+    #[serde(flatten)]
+    pub more: Option<Box<JobMore>>,
 }
 
 impl Job {
@@ -204,17 +199,20 @@ impl Job {
             task_id: None,
             timeout_minutes: None,
             cancelled_flag: false,
-            messages: Vec::new(),
-            task_title: None,
-            notebook: None,
-            session: None,
+            more: None,
         }
+    }
+
+    /// This job with another status (a gone job's final one).
+    pub fn with_status(self, status: Status) -> Job {
+        Job { status, ..self }
     }
 
     /// Takes from `detail` (the job's own resource) what the list did not say: messages, item,
     /// runtime, task and timeout. The status stays as listed.
     pub fn enrich(&mut self, detail: Job) {
-        self.messages = detail.messages;
+        let messages = detail.more.map(|more| more.messages).unwrap_or_default();
+        self.edit(|more| more.messages = messages);
         self.item_id = self.item_id.take().or(detail.item_id);
         self.runtime_name = self.runtime_name.take().or(detail.runtime_name);
         self.task_id = self.task_id.take().or(detail.task_id);
@@ -242,7 +240,7 @@ impl Job {
 
     /// The notebook's title, when known.
     pub fn title(&self) -> Option<&str> {
-        self.notebook.as_ref()?.title.as_deref()
+        self.notebook()?.title.as_deref()
     }
 
     /// True when a scheduled task started the job.
@@ -440,6 +438,34 @@ pub fn rfc3339(ms: impl Into<i64>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    /// A job's rarely set fields are boxed: a job is 240 bytes (256 with its `Arc`), not 360.
+    #[test]
+    fn a_job_without_its_rare_fields_is_240_bytes() {
+        assert_eq!(std::mem::size_of::<super::Job>(), 240);
+    }
+
+    /// The boxed fields are the job's own in JSON, and read back into the box; a job without
+    /// them has no box, however it was made, so that equal jobs are equal.
+    #[test]
+    fn the_rare_fields_are_flat_in_json_and_boxed_only_when_set() {
+        let mut job = super::Job::new("j1", super::Status::Failed);
+        job.edit(|more| {
+            more.messages = vec!["Traceback".into()];
+            more.task_title = Some("Nightly".into());
+            more.notebook = Some(super::Item::unknown("gone"));
+        });
+        let json = serde_json::to_value(&job).unwrap();
+        assert_eq!(json["messages"][0], "Traceback");
+        assert_eq!(json["task_title"], "Nightly");
+        assert_eq!(json["notebook"]["why"], "gone");
+        assert_eq!(serde_json::from_value::<super::Job>(json).unwrap(), job);
+        job.edit(|more| *more = super::JobMore::default());
+        assert!(job.more.is_none(), "emptied: no box");
+        let bare = serde_json::to_string(&job).unwrap();
+        assert!(!bare.contains("messages"), "{bare}");
+        assert_eq!(serde_json::from_str::<super::Job>(&bare).unwrap(), super::Job::new("j1", super::Status::Failed));
+    }
+
     use super::*;
 
     /// A version at the boundary is not below it, whether written with its minor or not.

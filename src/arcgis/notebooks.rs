@@ -64,9 +64,11 @@ impl OpenNotebook {
         job.item_id = self.item_id.clone();
         job.started_at = self.last_activity;
         job.runtime_name = self.runtime.clone();
-        job.notebook =
-            self.title.clone().map(|title| crate::arcgis::Item { title: Some(title), owner: None, why: None });
-        job.session = Some(Box::new(self.clone()));
+        job.edit(|more| {
+            more.notebook =
+                self.title.clone().map(|title| crate::arcgis::Item { title: Some(title), owner: None, why: None });
+            more.session = Some(Box::new(self.clone()));
+        });
         job
     }
 

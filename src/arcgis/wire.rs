@@ -94,23 +94,19 @@ impl WireJob {
         let inputs = self.inputs.unwrap_or_default();
         let positive = |t: Option<i64>| t.filter(|&t| t > 0);
         let non_empty = |s: Option<String>| s.filter(|s| !s.is_empty());
-        Some(Job {
-            id,
-            job_type: non_empty(self.job_type.or(self.name)),
-            status: self.status.unwrap_or_else(|| Status::Unknown(String::new())),
-            username: non_empty(self.username),
-            started_at: positive(self.start_time).or(positive(self.date_created)).map(ServerMs),
-            ended_at: positive(self.end_time).map(ServerMs),
-            item_id: non_empty(inputs.item_id),
-            runtime_name: non_empty(self.notebook_runtime_name),
-            task_id: inputs_present.then(|| inputs.task_id.unwrap_or_default()),
-            timeout_minutes: positive(inputs.execution_timeout_in_minutes).map(|m| m as u64),
-            cancelled_flag: self.custom_attributes.and_then(|c| c.is_cancelled).unwrap_or(false),
-            messages: message_texts(self.messages),
-            task_title: None,
-            notebook: None,
-            session: None,
-        })
+        let mut job = Job::new(id, self.status.unwrap_or_else(|| Status::Unknown(String::new())));
+        job.job_type = non_empty(self.job_type.or(self.name));
+        job.username = non_empty(self.username);
+        job.started_at = positive(self.start_time).or(positive(self.date_created)).map(ServerMs);
+        job.ended_at = positive(self.end_time).map(ServerMs);
+        job.item_id = non_empty(inputs.item_id);
+        job.runtime_name = non_empty(self.notebook_runtime_name);
+        job.task_id = inputs_present.then(|| inputs.task_id.unwrap_or_default());
+        job.timeout_minutes = positive(inputs.execution_timeout_in_minutes).map(|m| m as u64);
+        job.cancelled_flag = self.custom_attributes.and_then(|c| c.is_cancelled).unwrap_or(false);
+        let messages = message_texts(self.messages);
+        job.edit(|more| more.messages = messages);
+        Some(job)
     }
 
     /// True when the server sent a `status` field.

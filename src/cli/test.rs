@@ -312,14 +312,16 @@ fn poll(p: &TestPoll) -> Poll {
     let jobs = p
         .jobs
         .iter()
-        .map(|j| Job {
-            job_type: j.job_type.clone(),
-            username: j.user.clone(),
-            started_at: j.start.map(|o| ServerMs(START_MS + o.0)),
-            ended_at: j.end.map(|o| ServerMs(START_MS + o.0)),
-            item_id: j.item_id.clone(),
-            notebook: j.title.clone().map(|title| crate::arcgis::Item { title: Some(title), ..Default::default() }),
-            ..Job::new(j.id.clone(), Status::parse(&j.status))
+        .map(|j| {
+            let mut job = Job::new(j.id.clone(), Status::parse(&j.status));
+            job.job_type = j.job_type.clone();
+            job.username = j.user.clone();
+            job.started_at = j.start.map(|o| ServerMs(START_MS + o.0));
+            job.ended_at = j.end.map(|o| ServerMs(START_MS + o.0));
+            job.item_id = j.item_id.clone();
+            let title = j.title.clone().map(|title| crate::arcgis::Item { title: Some(title), ..Default::default() });
+            job.edit(|more| more.notebook = title);
+            job
         })
         .collect();
     Poll { at_ms: at, jobs }

@@ -173,13 +173,17 @@ impl Core {
     /// Gives a job that goes to the actions its notebook item and its task's title.
     /// A job that carries its item already (`nbwarden test`'s `title:`) keeps it.
     pub fn name_job(&self, job: &mut Job) {
-        let known = job.notebook.take().or_else(|| self.usual.notebook_of(job).cloned());
-        job.notebook = Some(known.unwrap_or_else(|| match self.usual.item_of(job) {
+        let known = job.notebook().cloned().or_else(|| self.usual.notebook_of(job).cloned());
+        let notebook = known.unwrap_or_else(|| match self.usual.item_of(job) {
             None => Item::unknown("this site's job list gives no item id; turn on `poll.details`"),
             Some(_) => Item::unknown("the item has not been read from Portal yet"),
-        }));
+        });
         let task = job.task_id.as_ref().and_then(|id| self.tasks.as_ref()?.get(id));
-        job.task_title = task.map(|seen| seen.task.title.clone());
+        let task_title = task.map(|seen| seen.task.title.clone());
+        job.edit(|more| {
+            more.notebook = Some(notebook);
+            more.task_title = task_title;
+        });
     }
 }
 

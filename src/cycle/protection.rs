@@ -33,11 +33,13 @@ mod tests {
             items: vec!["abc123".into()],
             titles: vec!["Nightly *".into()],
         };
-        let job = |user: &str, item: &str, title: Option<&str>| Job {
-            username: Some(user.into()),
-            item_id: Some(item.into()),
-            notebook: title.map(|t| crate::arcgis::Item { title: Some(t.into()), ..Default::default() }),
-            ..Job::new("j", Status::Executing)
+        let job = |user: &str, item: &str, title: Option<&str>| {
+            let mut job =
+                Job { username: Some(user.into()), item_id: Some(item.into()), ..Job::new("j", Status::Executing) };
+            job.edit(|more| {
+                more.notebook = title.map(|t| crate::arcgis::Item { title: Some(t.into()), ..Default::default() })
+            });
+            job
         };
         assert_eq!(protected_by(&protect, &job("SVC_etl", "x", None)).as_deref(), Some("protect.users \"svc_*\""));
         assert_eq!(protected_by(&protect, &job("joe", "ABC123", None)).as_deref(), Some("protect.items \"abc123\""));

@@ -283,7 +283,7 @@ fn a_title_known_only_after_planning_still_protects_the_job() {
     assert_eq!(planned.actions.len(), 4, "no title known yet: nothing protected");
     let titled = crate::arcgis::Item { title: Some("Nightly ETL".into()), ..Default::default() };
     for p in planned.actions.iter_mut() {
-        p.jobs.iter_mut().filter(|j| j.id == "a").for_each(|j| j.notebook = Some(titled.clone()));
+        p.jobs.iter_mut().filter(|j| j.id == "a").for_each(|j| j.edit(|more| more.notebook = Some(titled.clone())));
     }
     planned.protect(&set, "t", &protect);
     let acts: Vec<(&str, &str)> = planned.actions.iter().map(|p| (p.action.kind(), p.jobs[0].id.as_str())).collect();

@@ -242,7 +242,7 @@ fn event_line(target: &str, event: &JobEvent) -> Line {
 fn gone(delta: &Delta) -> Vec<Job> {
     let gone = delta.events.iter().filter_map(|event| match event {
         JobEvent::Disappeared { last_seen, final_status } => {
-            Some(Job { status: final_status.clone().unwrap_or(Status::Unknown("unknown".into())), ..last_seen.clone() })
+            Some(last_seen.clone().with_status(final_status.clone().unwrap_or(Status::Unknown("unknown".into()))))
         }
         _ => None,
     });

@@ -125,10 +125,10 @@ impl Target {
         for job in decision.actions.iter_mut().flat_map(|p| p.jobs.iter_mut()) {
             if job.item_id.is_none() {
                 job.item_id = self.core.usual.item_of(job).map(str::to_string);
-                job.notebook = None;
+                job.edit(|more| more.notebook = None);
                 self.core.name_job(job);
             } else if job.title().is_none() {
-                job.notebook = None;
+                job.edit(|more| more.notebook = None);
                 self.core.name_job(job);
             }
         }

@@ -35,7 +35,7 @@ pub async fn from_store(
         super::attribute_tasks(&mut recorded, &starts);
         for run in &mut recorded {
             let seen = run.job.task_id.as_ref().and_then(|id| titles.get(id));
-            run.job.task_title = seen.map(|s| s.task.title.clone());
+            run.job.edit(|more| more.task_title = seen.map(|s| s.task.title.clone()));
         }
         runs.extend(recorded);
     }

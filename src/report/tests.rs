@@ -87,7 +87,8 @@ fn runs_outside_the_window_and_other_groupings() {
     let by_task = report(&runs, &BTreeSet::new(), By::Task, (T0, T0 + 2 * DAY));
     assert_eq!(by_task.groups[0].name, "(not scheduled)");
     let mut scheduled = runs.clone();
-    (scheduled[0].job.task_id, scheduled[0].job.task_title) = (Some("t1".into()), Some("Nightly".into()));
+    scheduled[0].job.task_id = Some("t1".into());
+    scheduled[0].job.edit(|more| more.task_title = Some("Nightly".into()));
     scheduled[1].job.task_id = Some("t2".into());
     let names: Vec<String> =
         report(&scheduled, &BTreeSet::new(), By::Task, (T0, T0 + 9 * DAY)).groups.into_iter().map(|g| g.name).collect();

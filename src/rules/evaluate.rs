@@ -198,7 +198,7 @@ fn resolutions(index: usize, rule: &Rule, input: &Input) -> Vec<Firing> {
         if let JobEvent::Disappeared { last_seen, final_status } = event {
             if open.contains(&crate::ledger::id_hash(&last_seen.id)) {
                 let status = final_status.clone().unwrap_or(Status::Unknown(String::new()));
-                firings.push(resolved(Job { status, ..last_seen.clone() }));
+                firings.push(resolved(last_seen.clone().with_status(status)));
             }
         }
     }
@@ -269,7 +269,7 @@ fn event_rule(index: usize, rule: &Rule, input: &Input, out: &mut Evaluation) ->
             JobEvent::StatusChanged { before, after } => (after, Some(before)),
             JobEvent::Disappeared { last_seen, final_status } => {
                 final_job =
-                    Job { status: final_status.clone().unwrap_or(Status::Unknown(String::new())), ..last_seen.clone() };
+                    last_seen.clone().with_status(final_status.clone().unwrap_or(Status::Unknown(String::new())));
                 (&final_job, None)
             }
         };

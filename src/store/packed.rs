@@ -56,30 +56,27 @@ impl<'a> From<&'a Job> for Packed<'a> {
             task_id: borrowed(&job.task_id),
             timeout_minutes: job.timeout_minutes,
             cancelled_flag: job.cancelled_flag,
-            messages: Cow::Borrowed(&job.messages),
+            messages: Cow::Borrowed(job.messages()),
         }
     }
 }
 
 impl From<Packed<'_>> for Job {
     fn from(p: Packed<'_>) -> Job {
-        Job {
-            id: p.id.into_owned(),
-            job_type: owned(p.job_type),
-            status: Status::parse(&p.status),
-            username: owned(p.username),
-            started_at: p.started_at,
-            ended_at: p.ended_at,
-            item_id: owned(p.item_id),
-            runtime_name: owned(p.runtime_name),
-            task_id: owned(p.task_id),
-            timeout_minutes: p.timeout_minutes,
-            cancelled_flag: p.cancelled_flag,
-            messages: p.messages.into_owned(),
-            task_title: None,
-            notebook: None,
-            session: None,
+        let mut job = Job::new(p.id.into_owned(), Status::parse(&p.status));
+        job.job_type = owned(p.job_type);
+        job.username = owned(p.username);
+        job.started_at = p.started_at;
+        job.ended_at = p.ended_at;
+        job.item_id = owned(p.item_id);
+        job.runtime_name = owned(p.runtime_name);
+        job.task_id = owned(p.task_id);
+        job.timeout_minutes = p.timeout_minutes;
+        job.cancelled_flag = p.cancelled_flag;
+        if !p.messages.is_empty() {
+            job.edit(|more| more.messages = p.messages.into_owned());
         }
+        job
     }
 }
 
@@ -195,7 +192,7 @@ mod tests {
         full.task_id = Some(String::new());
         full.timeout_minutes = Some(30);
         full.cancelled_flag = true;
-        full.messages = vec!["Traceback".into()];
+        full.edit(|more| more.messages = vec!["Traceback".into()]);
         let jobs = [full, Job::new("j2", Status::Unknown("odd".into())), Job::new("j3", Status::Executing)];
         let shared: Vec<Arc<Job>> = jobs.iter().cloned().map(Arc::new).collect();
         let raw = vec![7, 0, u64::MAX];

@@ -70,14 +70,14 @@ fn about(cx: &ActionContext<'_>, job: &Job, to_owner: bool) -> String {
         None => "(title not known)".into(),
     };
     let mut text = format!("{whose} {name} {}.\n", what_happened(job, now));
-    if !job.messages.is_empty() {
+    if !job.messages().is_empty() {
         text.push_str("  last messages:\n");
-        let skip = job.messages.len().saturating_sub(QUOTED_MESSAGES);
-        for line in job.messages.iter().skip(skip).flat_map(|m| m.lines()) {
+        let skip = job.messages().len().saturating_sub(QUOTED_MESSAGES);
+        for line in job.messages().iter().skip(skip).flat_map(|m| m.lines()) {
             let _ = writeln!(text, "    > {}", sanitize(line));
         }
     }
-    match (&links.item, job.notebook.as_ref().and_then(|n| n.why.as_deref())) {
+    match (&links.item, job.notebook().and_then(|n| n.why.as_deref())) {
         (Some(url), _) => {
             let _ = writeln!(text, "  notebook: {url}");
         }
@@ -87,13 +87,13 @@ fn about(cx: &ActionContext<'_>, job: &Job, to_owner: bool) -> String {
         }
     }
     if job.title().is_none() {
-        if let Some(why) = job.notebook.as_ref().and_then(|n| n.why.as_deref()).filter(|_| links.item.is_some()) {
+        if let Some(why) = job.notebook().and_then(|n| n.why.as_deref()).filter(|_| links.item.is_some()) {
             let _ = writeln!(text, "  title: not known ({why})");
         }
     }
     let kind = sanitize(job.job_type.as_deref().unwrap_or("job"));
     let _ = writeln!(text, "  job: {} ({kind})", sanitize(&job.id));
-    if let Some(title) = &job.task_title {
+    if let Some(title) = job.task_title() {
         let _ = writeln!(text, "  scheduled task: {}", sanitize(title));
     }
     if !to_owner {

@@ -107,7 +107,7 @@ impl SqlStore {
         for row in &rows {
             let target: String = row.try_get(0)?;
             let planned: crate::plan::Planned = serde_json::from_str(&row.try_get::<String, _>(1)?)?;
-            for notebook in planned.jobs.iter().filter_map(|j| j.session.as_deref()) {
+            for notebook in planned.jobs.iter().filter_map(|j| j.session()) {
                 let runtime = notebook.runtime.clone().unwrap_or_else(|| "(unknown)".into());
                 out.push((target.clone(), notebook.username.clone(), runtime));
             }
