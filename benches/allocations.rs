@@ -48,7 +48,7 @@ async fn steady_allocations(n: usize, rules: &RuleSet, store: &SqlStore, label: 
         };
         let evaluation = rules.evaluate(&input);
         let mut budget = Budget::new(&LimitsConfig::default(), next.len() / 10, 0);
-        let planned = plan(rules, &target, &evaluation.firings, (&mut budget, &Default::default()), NOW);
+        let planned = plan(rules, &target, evaluation.firings, (&mut budget, &Default::default()), NOW);
         for record in &planned.ledger {
             ledger.record(&record.rule, &record.job_id, &record.trigger, NOW);
         }

@@ -73,7 +73,7 @@ async fn measure(n: usize, every: usize, rules: &RuleSet, store: &SqlStore, runs
         };
         let evaluation = rules.evaluate(&input);
         let mut budget = Budget::new(&LimitsConfig::default(), next.len() / 10, 0);
-        let planned = plan(rules, &target, &evaluation.firings, (&mut budget, &Default::default()), NOW);
+        let planned = plan(rules, &target, evaluation.firings, (&mut budget, &Default::default()), NOW);
         for record in &planned.ledger {
             ledger.record(&record.rule, &record.job_id, &record.trigger, NOW);
         }

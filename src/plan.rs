@@ -131,7 +131,7 @@ pub struct Planned {
     pub jobs: Vec<Job>,
     /// The scheduled task of a task rule's firing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task: Option<crate::task_diff::TaskFacts>,
+    pub task: Option<Box<crate::task_diff::TaskFacts>>,
     /// What started it.
     pub event: EventInfo,
     /// When it was planned, on the server's clock (a digest: its slot, on the server's clock).
@@ -188,7 +188,7 @@ impl Planned {
 
     /// What the plugin acts on: the rule, the event, the jobs and when it was planned.
     pub fn occasion(&self) -> Occasion<'_> {
-        let (rule, event, jobs, task) = (&self.rule, &self.event, &self.jobs, self.task.as_ref());
+        let (rule, event, jobs, task) = (&self.rule, &self.event, &self.jobs, self.task.as_deref());
         Occasion { rule, event, jobs, task, planned_ms: self.planned_ms, slot: self.slot }
     }
 

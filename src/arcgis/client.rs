@@ -303,7 +303,7 @@ impl JobSource for Client {
         match self.authed::<ItemResponse>(Call::get(url, vec![("f", "json".into())])).await {
             Ok(item) => {
                 let title = item.title.map(|t| crate::text::sanitize(&t).into_owned()).filter(|t| !t.trim().is_empty());
-                let why = title.is_none().then(|| "Portal gives the item no title".to_string());
+                let why = title.is_none().then_some("Portal gives the item no title".into());
                 Ok(Item { title, owner: item.owner, why })
             }
             // Portal's "Item does not exist or is inaccessible." (CONT_0001, code 400), or a 403.

@@ -262,12 +262,12 @@ pub struct Item {
     /// Why the title is not known, for people: no item id in the list, the item gone or not
     /// shared with the account, no Portal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub why: Option<String>,
+    pub why: Option<std::borrow::Cow<'static, str>>,
 }
 
 impl Item {
     /// An item whose title cannot be known, and why.
-    pub fn unknown(why: impl Into<String>) -> Item {
+    pub fn unknown(why: impl Into<std::borrow::Cow<'static, str>>) -> Item {
         Item { title: None, owner: None, why: Some(why.into()) }
     }
 }

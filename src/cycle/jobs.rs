@@ -148,10 +148,9 @@ impl Core {
         self.name_jobs(&mut evaluation.firings);
         let mut budget = limits.budget(observed.running());
         let guards = Guards { protect: limits.protect, silences: limits.silences, told: &self.silenced_told };
-        // The plan holds what the actions need; the firings' own job copies go now (a first poll
-        // may fire tens of thousands), not after the commit.
+        // The plan takes the firings' jobs: a first poll may fire tens of thousands.
         let firings = std::mem::take(&mut evaluation.firings);
-        let decision = plan(rules, target, &firings, (&mut budget, &guards), observed.at);
+        let decision = plan(rules, target, firings, (&mut budget, &guards), observed.at);
         PollDecision { evaluation, decision }
     }
 

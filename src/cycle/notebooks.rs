@@ -10,7 +10,7 @@ use crate::config::{LimitsConfig, ProtectConfig};
 use crate::ledger::Streaks;
 use crate::plan::LedgerRecord;
 use crate::rules::notebooks::NotebookInput;
-use crate::rules::{Firing, RuleSet};
+use crate::rules::RuleSet;
 use std::collections::BTreeMap;
 
 /// A read of the open notebooks.
@@ -45,8 +45,8 @@ pub struct CloseLimits<'a> {
 /// What one read of the open notebooks decided.
 #[derive(Debug)]
 pub struct NotebookDecision {
-    /// The firings.
-    pub firings: Vec<Firing>,
+    /// How many firings there were.
+    pub firings: usize,
     /// The `for_polls` streaks after this read.
     pub streaks: Streaks,
     /// Their ledger rows and actions.
@@ -72,8 +72,9 @@ impl Core {
         let (firings, streaks) = rules.evaluate_notebooks(&input);
         let mut budget = Budget::closes(limits.config, limits.recent);
         let guards = Guards { protect: limits.protect, silences: limits.silences, told: &self.silenced_told };
-        let decision = plan(rules, target, &firings, (&mut budget, &guards), read.at);
-        NotebookDecision { firings, streaks, decision }
+        let count = firings.len();
+        let decision = plan(rules, target, firings, (&mut budget, &guards), read.at);
+        NotebookDecision { firings: count, streaks, decision }
     }
 
     /// Takes a committed read in: the notebooks as read, the streaks and the ledger rows.

@@ -59,15 +59,19 @@ impl Default for Guards<'static> {
 /// Plans the firings of one poll of `target` (pure). Batched actions (e-mail) of one rule go out
 /// as one planned action listing every job of the poll. A job `protect` covers is never the
 /// object of a destructive action and takes nothing from the budget; a firing a silence covers
-/// does nothing and is not recorded.
+/// does nothing and is not recorded. Each firing's job moves into the last action that takes it
+/// (a first poll may fire tens of thousands: they are not all held twice).
 pub fn plan(
     rules: &RuleSet,
     target: &str,
-    firings: &[Firing],
+    firings: Vec<Firing>,
     (budget, guards): (&mut Budget, &Guards),
     now: ServerMs,
 ) -> Decision {
     let mut plan = Decision::default();
+    // One action per firing, about: sized once (the pages of what a batch leaves unused are never
+    // touched), rather than moved as it grows.
+    plan.actions.reserve(firings.len());
     // A batch per rule, action, and whether it resolves (an alert's resolutions go apart).
     let mut batches: HashMap<(usize, usize, bool), usize> = HashMap::new();
     let silenced: Vec<Option<&Silence>> = firings
@@ -83,8 +87,8 @@ pub fn plan(
             None => rules.rules[f.rule].cancels_on(&f.trigger).then(|| protected_by(guards.protect, &f.job)).flatten(),
         })
         .collect();
-    let granted = grant(rules, firings, &protection, budget, now);
-    for (position, firing) in firings.iter().enumerate() {
+    let granted = grant(rules, &firings, &protection, budget, now);
+    for (position, firing) in firings.into_iter().enumerate() {
         let rule = &rules.rules[firing.rule];
         if let Some(silence) = silenced[position] {
             plan.silence(target, rule, &firing.job, silence, guards.told);
@@ -101,21 +105,25 @@ pub fn plan(
         }
         plan.ledger.push(record(rule, firing.job.id.clone(), firing.trigger.clone()));
         let resolves = firing.trigger == crate::ledger::Cause::Resolved;
-        for (index, action) in rule.actions.iter().enumerate().filter(|(_, a)| rule.acts_on(a, &firing.trigger)) {
+        let acting: Vec<_> =
+            rule.actions.iter().enumerate().filter(|(_, a)| rule.acts_on(a, &firing.trigger)).collect();
+        let mut job = Some(firing.job);
+        for (nth, (index, action)) in acting.iter().copied().enumerate() {
+            let this = if nth + 1 == acting.len() { job.take() } else { job.clone() };
+            let Some(this) = this else { continue };
             if let (Some(entry), true) = (protected, action.is_destructive()) {
                 let detail = format!("not done: {entry} of target {target} protects this job");
-                let ids = [firing.job.id.clone()];
-                plan.protected.push(report(target, rule, action, &ids, Outcome::Skipped, &detail));
+                plan.protected.push(report(target, rule, action, &[this.id], Outcome::Skipped, &detail));
                 continue;
             }
             if let Some(&at) = batches.get(&(firing.rule, index, resolves)) {
-                plan.actions[at].jobs.push(firing.job.clone());
+                plan.actions[at].jobs.push(this);
                 continue;
             }
             if action.is_batched() {
                 batches.insert((firing.rule, index, resolves), plan.actions.len());
             }
-            plan.actions.push(Planned::of(rule, index, vec![firing.job.clone()], &firing.event, now));
+            plan.actions.push(Planned::of(rule, index, vec![this], &firing.event, now));
         }
     }
     plan
@@ -162,19 +170,19 @@ impl Decision {
     /// Moves the destructive actions whose job `protect` covers (its title known only now, say)
     /// to `protected`, reported `skipped` with the entry; their firings stay recorded.
     pub fn protect(&mut self, rules: &RuleSet, target: &str, protect: &ProtectConfig) {
-        let mut kept = Vec::with_capacity(self.actions.len());
-        for planned in std::mem::take(&mut self.actions) {
+        // In place: a first poll may plan tens of thousands of actions.
+        self.actions.retain(|planned| {
             let entry = planned.jobs.iter().find_map(|job| protected_by(protect, job));
             match (planned.action.is_destructive(), entry, rules.get(&planned.rule)) {
                 (true, Some(entry), Some(rule)) => {
                     let detail = format!("not done: {entry} of target {target} protects this job");
                     let ids: Vec<String> = planned.jobs.iter().map(|j| j.id.clone()).collect();
                     self.protected.push(report(target, rule, &planned.action, &ids, Outcome::Skipped, &detail));
+                    false
                 }
-                _ => kept.push(planned),
+                _ => true,
             }
-        }
-        self.actions = kept;
+        });
     }
 }
 
@@ -207,7 +215,7 @@ pub fn plan_tasks(rules: &RuleSet, firings: &[TaskFiring], now: ServerMs) -> Dec
         }
         for index in 0..rule.actions.len() {
             let mut planned = Planned::of(rule, index, vec![firing.facts.as_job()], &firing.event, now);
-            planned.task = Some(firing.facts.clone());
+            planned.task = Some(Box::new(firing.facts.clone()));
             plan.actions.push(planned);
         }
     }

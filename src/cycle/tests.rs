@@ -49,7 +49,8 @@ fn the_share_of_running_jobs_rounds_down() {
     }
     let set = rules("rules:\n  - { name: stop, actions: [{ type: cancel }] }\n");
     let firings: Vec<Firing> = ["a", "b", "c"].iter().map(|j| firing(&set, "stop", j)).collect();
-    let plan = plan(&set, "t", &firings, (&mut Budget::new(&limits(10, 60, 0.5), 3, 0), &Default::default()), NOW);
+    let plan =
+        plan(&set, "t", firings.to_vec(), (&mut Budget::new(&limits(10, 60, 0.5), 3, 0), &Default::default()), NOW);
     assert_eq!((plan.actions.len(), plan.suppressed.len()), (1, 2), "3 running, 50 %: one cancel");
     assert!(
         plan.suppressed[0].detail.contains("max_cancel_fraction (0.5 of 3 running)"),
@@ -71,7 +72,8 @@ fn a_binding_limit_cancels_the_most_overdue_first_and_names_the_others() {
         firing
     };
     let firings = [started("strict", "j70", 70), started("strict", "j80", 80), started("strict", "j95", 95)];
-    let planned = plan(&set, "t", &firings, (&mut Budget::new(&limits(2, 60, 1.0), 4, 0), &Default::default()), NOW);
+    let planned =
+        plan(&set, "t", firings.to_vec(), (&mut Budget::new(&limits(2, 60, 1.0), 4, 0), &Default::default()), NOW);
     let cancelled: Vec<&str> = planned.actions.iter().map(|p| p.jobs[0].id.as_str()).collect();
     assert_eq!(cancelled, ["j80", "j95"], "in the poll's order, the two most overdue");
     assert_eq!(planned.suppressed.len(), 1);
@@ -85,13 +87,19 @@ fn a_binding_limit_cancels_the_most_overdue_first_and_names_the_others() {
         started("late", "d65", 65),
     ];
     for (left, wanted) in [(1, vec!["b70"]), (2, vec!["a95", "b70"]), (3, vec!["a95", "b70", "c65"])] {
-        let planned =
-            plan(&set, "t", &firings, (&mut Budget::new(&limits(left, 60, 1.0), 4, 0), &Default::default()), NOW);
+        let planned = plan(
+            &set,
+            "t",
+            firings.to_vec(),
+            (&mut Budget::new(&limits(left, 60, 1.0), 4, 0), &Default::default()),
+            NOW,
+        );
         let cancelled: Vec<&str> = planned.actions.iter().map(|p| p.jobs[0].id.as_str()).collect();
         assert_eq!(cancelled, wanted, "room for {left}");
     }
     let firings = [started("late", "y40", 40), started("late", "x40", 40)];
-    let planned = plan(&set, "t", &firings, (&mut Budget::new(&limits(1, 60, 1.0), 2, 0), &Default::default()), NOW);
+    let planned =
+        plan(&set, "t", firings.to_vec(), (&mut Budget::new(&limits(1, 60, 1.0), 2, 0), &Default::default()), NOW);
     assert_eq!(planned.actions[0].jobs[0].id, "x40", "a tie goes to the first id");
 }
 
@@ -111,7 +119,7 @@ fn a_protected_job_is_told_about_but_never_cancelled_and_takes_no_budget() {
     let planned = plan(
         &set,
         "t",
-        &firings,
+        firings.to_vec(),
         (&mut Budget::new(&limits(1, 60, 1.0), 2, 0), &Guards { protect: &protect, ..Guards::default() }),
         NOW,
     );
@@ -135,7 +143,7 @@ fn planning_batches_records_and_suppresses_over_the_budget() {
     let firings: Vec<Firing> =
         ["a", "b"].iter().flat_map(|j| [firing(&set, "note", j), firing(&set, "stop", j)]).collect();
     let mut budget = Budget::new(&limits(1, 60, 1.0), 10, 0);
-    let plan = plan(&set, "t", &firings, (&mut budget, &Default::default()), NOW);
+    let plan = plan(&set, "t", firings.to_vec(), (&mut budget, &Default::default()), NOW);
     let planned: Vec<(&str, &str, Vec<&str>)> = plan
         .actions
         .iter()
@@ -197,7 +205,7 @@ fn task_firings_are_recorded_under_their_task_and_planned_unless_quiet() {
     let planned: Vec<(&str, usize, &str)> =
         plan.actions.iter().map(|p| (p.action.kind(), p.jobs.len(), p.jobs[0].id.as_str())).collect();
     assert_eq!(planned, [("log", 1, "t1"), ("record", 1, "t1")], "the quiet firing plans nothing");
-    assert!(plan.actions.iter().all(|p| p.task.as_ref() == Some(&facts("t1")) && p.planned_ms == NOW));
+    assert!(plan.actions.iter().all(|p| p.task.as_deref() == Some(&facts("t1")) && p.planned_ms == NOW));
     assert!(plan.suppressed.is_empty());
 }
 
@@ -255,7 +263,8 @@ fn resends_and_resolutions_go_to_the_alert_only_in_batches_of_their_own() {
     let with = |job: &str, trigger: Cause| Firing { trigger, ..firing(&set, "long", job) };
     let firings =
         [with("a", Cause::Poll), with("b", Cause::Repeat(1)), with("c", Cause::Resolved), with("d", Cause::Resolved)];
-    let planned = plan(&set, "t", &firings, (&mut Budget::new(&limits(10, 60, 1.0), 4, 0), &Default::default()), NOW);
+    let planned =
+        plan(&set, "t", firings.to_vec(), (&mut Budget::new(&limits(10, 60, 1.0), 4, 0), &Default::default()), NOW);
     let acts: Vec<(&str, Vec<&str>)> =
         planned.actions.iter().map(|p| (p.action.kind(), p.jobs.iter().map(|j| j.id.as_str()).collect())).collect();
     assert_eq!(
@@ -276,7 +285,7 @@ fn a_title_known_only_after_planning_still_protects_the_job() {
     let mut planned = plan(
         &set,
         "t",
-        &firings,
+        firings.to_vec(),
         (&mut Budget::new(&limits(10, 60, 1.0), 2, 0), &Guards { protect: &protect, ..Guards::default() }),
         NOW,
     );
@@ -316,7 +325,7 @@ fn a_silenced_firing_is_told_once_and_never_recorded() {
     let decide = |core: &Core| {
         let guards =
             Guards { silences: std::slice::from_ref(&silence), told: &core.silenced_told, ..Guards::default() };
-        plan(&set, "t", &firings, (&mut Budget::new(&limits(1, 60, 1.0), 2, 0), &guards), NOW)
+        plan(&set, "t", firings.to_vec(), (&mut Budget::new(&limits(1, 60, 1.0), 2, 0), &guards), NOW)
     };
     let first = decide(&core);
     let acts: Vec<(&str, &str)> = first.actions.iter().map(|p| (p.action.kind(), p.jobs[0].id.as_str())).collect();

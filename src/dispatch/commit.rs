@@ -42,8 +42,12 @@ impl Dispatcher {
         reports.extend(plan.protected);
         reports.extend(plan.silenced);
         // Shadow rules' actions are only previewed, whatever the mode; the others when not acting.
-        let (queued, previewed): (Vec<Planned>, Vec<Planned>) =
-            plan.actions.into_iter().partition(|p| acting && !self.is_shadow(&p.rule));
+        // Parted in place: a first poll may plan tens of thousands of actions.
+        let mut queued = plan.actions;
+        let previewed: Vec<Planned> = match acting {
+            true => queued.extract_if(.., |p| self.is_shadow(&p.rule)).collect(),
+            false => std::mem::take(&mut queued),
+        };
         reports.extend(previewed.iter().map(|p| self.preview(commit.target, source, p)));
         commit.actions = queued;
         if self.mode.writes() {

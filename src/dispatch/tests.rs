@@ -39,7 +39,7 @@ async fn dispatcher(dir: &std::path::Path, set: RuleSet, mode: Mode) -> (Arc<Dis
 async fn commit(dispatch: &Dispatcher, rule: &str, jobs: &[&str]) -> Vec<crate::plan::ActionReport> {
     let firings: Vec<Firing> = jobs.iter().map(|j| firing(&dispatch.rules, rule, j)).collect();
     let mut budget = Budget::new(&limits(10, 60, 1.0), jobs.len(), 0);
-    let plan = plan(&dispatch.rules, "t", &firings, (&mut budget, &Default::default()), NOW);
+    let plan = plan(&dispatch.rules, "t", firings, (&mut budget, &Default::default()), NOW);
     let commit = PollCommit::new(dispatch.scope(), "t", NOW);
     dispatch.commit(commit, plan, &*site(None), Vec::new()).await.unwrap()
 }
@@ -265,7 +265,7 @@ async fn a_shadow_rule_spends_its_own_budget_and_is_only_previewed() {
     let firings: Vec<Firing> =
         ["a", "b"].iter().flat_map(|j| [firing(&set, "trial", j), firing(&set, "stop", j)]).collect();
     let budget = || Budget::new(&limits(1, 60, 1.0), 10, 0);
-    let plan = plan(&set, "t", &firings, (&mut budget().with_shadow(budget()), &Default::default()), NOW);
+    let plan = plan(&set, "t", firings, (&mut budget().with_shadow(budget()), &Default::default()), NOW);
     let planned: Vec<(&str, &str)> = plan.actions.iter().map(|p| (p.rule.as_str(), p.jobs[0].id.as_str())).collect();
     assert_eq!(planned, [("trial", "a"), ("stop", "a")], "one each: the shadow rule took none of the real budget");
     let suppressed: Vec<(&str, &str)> =

@@ -51,7 +51,7 @@ impl Target {
             commit.notebooks = Some(read.notebooks.values().cloned().collect());
         }
         let reports = dispatch.commit(commit, decision, &*self.source, Vec::new()).await?;
-        tracing::debug!(target_name = %name, notebooks = read.notebooks.len(), firings = firings.len(), "read the open notebooks");
+        tracing::debug!(target_name = %name, notebooks = read.notebooks.len(), firings, "read the open notebooks");
         super::count_firings(&name, &fired);
         self.core.adopt_notebooks(read, streaks, &fired);
         let active: Vec<&str> = silences.iter().map(|s| s.id.as_str()).collect();

@@ -77,6 +77,7 @@ impl RuleSet {
         let poll: Vec<(usize, &Rule)> =
             applicable.iter().copied().filter(|(_, r)| matches!(r.trigger, Trigger::Poll)).collect();
         let mut poll_firings = poll_rules(&poll, input, &mut out).into_iter();
+        let mut by_rule = Vec::with_capacity(applicable.len());
         for (index, rule) in applicable {
             let mut firings = match rule.trigger {
                 Trigger::Poll => {
@@ -96,6 +97,12 @@ impl RuleSet {
                 | Trigger::Notebook => Vec::new(),
             };
             firings.sort_by(|a, b| a.job.id.cmp(&b.job.id));
+            by_rule.push(firings);
+        }
+        // Sized once: a first poll may fire tens of thousands, and a growing vector of them would
+        // hold up to three times their size while it moves them.
+        out.firings.reserve_exact(by_rule.iter().map(Vec::len).sum());
+        for mut firings in by_rule {
             out.firings.append(&mut firings);
         }
         out
