@@ -389,7 +389,7 @@ pub struct ListedBody {
 }
 
 /// The three keys a job list comes under.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::EnumString)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::EnumString)]
 pub enum ListKey {
     /// Enterprise's abbreviated list.
     #[serde(rename = "asyncNotebookJobs")]

@@ -105,11 +105,11 @@ pub fn plan(
         }
         plan.ledger.push(record(rule, firing.job.id.clone(), firing.trigger.clone()));
         let resolves = firing.trigger == crate::ledger::Cause::Resolved;
-        let acting: Vec<_> =
-            rule.actions.iter().enumerate().filter(|(_, a)| rule.acts_on(a, &firing.trigger)).collect();
+        let acts = |action: &_| rule.acts_on(action, &firing.trigger);
+        let last = rule.actions.iter().rposition(acts);
         let mut job = Some(firing.job);
-        for (nth, (index, action)) in acting.iter().copied().enumerate() {
-            let this = if nth + 1 == acting.len() { job.take() } else { job.clone() };
+        for (index, action) in rule.actions.iter().enumerate().filter(|(_, a)| acts(a)) {
+            let this = if Some(index) == last { job.take() } else { job.clone() };
             let Some(this) = this else { continue };
             if let (Some(entry), true) = (protected, action.is_destructive()) {
                 let detail = format!("not done: {entry} of target {target} protects this job");

@@ -73,9 +73,7 @@ impl From<Packed<'_>> for Job {
         job.task_id = owned(p.task_id);
         job.timeout_minutes = p.timeout_minutes;
         job.cancelled_flag = p.cancelled_flag;
-        if !p.messages.is_empty() {
-            job.edit(|more| more.messages = p.messages.into_owned());
-        }
+        job.edit(|more| more.messages = p.messages.into_owned());
         job
     }
 }
