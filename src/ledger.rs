@@ -181,6 +181,10 @@ impl LedgerIndex {
             entry.last_poll_ms = Some(at);
             entry.poll_firings += 1;
         }
+        if entry.triggers.is_empty() {
+            // Most entries keep one trigger: room for one, not the four a first push makes.
+            entry.triggers.reserve_exact(1);
+        }
         entry.triggers.push(trigger.clone());
     }
 }
@@ -233,6 +237,16 @@ mod tests {
         ledger.record("r", "j", &Cause::Repeat(1), ServerMs(60_000));
         assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), ServerMs(119_999)), None);
         assert_eq!(ledger.poll_trigger("r", "j", Some(60_000), ServerMs(120_000)), Some(Cause::Repeat(2)));
+    }
+
+    /// A first poll may record tens of thousands of firings, most of which never fire again.
+    #[test]
+    fn an_entry_holds_room_for_its_one_trigger_only() {
+        let mut ledger = LedgerIndex::default();
+        ledger.record("r", "j", &Cause::Poll, ServerMs(0));
+        assert_eq!(ledger.get("r", "j").map(|e| e.triggers.capacity()), Some(1));
+        ledger.record("r", "j", &Cause::Repeat(1), ServerMs(60_000));
+        assert_eq!(ledger.get("r", "j").map(|e| e.triggers.clone()), Some(vec![Cause::Poll, Cause::Repeat(1)]));
     }
 
     #[test]

@@ -3,10 +3,11 @@
 //! it knows the action configurations as data, never how they run.
 
 use crate::actions::{ActionConfig, Occasion};
-use crate::arcgis::Job;
+use crate::arcgis::{Job, NamedJob};
 use crate::clock::{LocalMs, ServerMs};
 use crate::diff::EventInfo;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// How an action ended, or why it did not run: the `outcome` of SPEC §5 and of the audit trail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -121,14 +122,15 @@ impl LedgerRecord {
 pub struct Planned {
     /// The rule's name.
     pub rule: String,
-    /// The action's configuration at planning time (stored scrubbed of secrets).
-    pub action: ActionConfig,
+    /// The action's configuration at planning time (stored scrubbed of secrets), shared with the
+    /// rule's: a first poll may plan tens of thousands of actions.
+    pub action: Arc<ActionConfig>,
     /// Its position in the rule's `actions`, to take its secrets from the current rules.
     #[serde(default)]
     pub action_index: usize,
     /// The jobs concerned (one, or a batch); for a task rule, the task as a job-shaped record
     /// (`TaskFacts::as_job`), so that recipients and batching work as for jobs.
-    pub jobs: Vec<Job>,
+    pub jobs: Vec<NamedJob>,
     /// The scheduled task of a task rule's firing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<Box<crate::task_diff::TaskFacts>>,
@@ -154,10 +156,16 @@ fn scrubbed_unless_known() -> bool {
 
 impl Planned {
     /// Action `index` of `rule` for `jobs`, fired by `event` and planned at `now`.
-    pub fn of(rule: &crate::rules::Rule, index: usize, jobs: Vec<Job>, event: &EventInfo, now: ServerMs) -> Planned {
+    pub fn of(
+        rule: &crate::rules::Rule,
+        index: usize,
+        jobs: Vec<NamedJob>,
+        event: &EventInfo,
+        now: ServerMs,
+    ) -> Planned {
         Planned {
             rule: rule.name.clone(),
-            action: rule.actions[index].clone(),
+            action: Arc::clone(&rule.actions[index]),
             action_index: index,
             jobs,
             task: None,
@@ -174,9 +182,9 @@ impl Planned {
     pub fn cancel_for_tests(job: &str) -> Planned {
         Planned {
             rule: "r".into(),
-            action: ActionConfig::Cancel(crate::actions::CancelConfig {}),
+            action: Arc::new(ActionConfig::Cancel(crate::actions::CancelConfig {})),
             action_index: 0,
-            jobs: vec![Job::new(job, crate::arcgis::Status::Executing)],
+            jobs: vec![Job::new(job, crate::arcgis::Status::Executing).into()],
             task: None,
             event: EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None },
             planned_ms: ServerMs(1_000),
@@ -194,7 +202,7 @@ impl Planned {
 
     /// The copy that may be stored: its secrets scrubbed, and marked when there were any.
     pub fn stored(&self) -> Planned {
-        let action = self.action.scrubbed();
+        let action = Arc::new(self.action.scrubbed());
         let secrets_scrubbed = action != self.action || self.secrets_scrubbed;
         Planned { action, secrets_scrubbed, ..self.clone() }
     }
@@ -216,7 +224,7 @@ impl Planned {
 
     /// The ledger records of this action's firings as `trigger` (tests build commits with them).
     pub fn fired(&self, trigger: &crate::ledger::Cause) -> Vec<LedgerRecord> {
-        let record = |job: &Job| LedgerRecord {
+        let record = |job: &NamedJob| LedgerRecord {
             rule: self.rule.clone(),
             shadow: false,
             job_id: self.fired_as(job).into_owned(),
@@ -232,7 +240,7 @@ impl Planned {
     /// what they need, so this one queues nothing (defence in depth beside the state file lock).
     pub fn keep_recorded(&mut self, recorded: &std::collections::HashSet<(String, String)>) -> bool {
         let fired = |job: &Job| recorded.contains(&(self.rule.clone(), self.fired_as(job).into_owned()));
-        let kept: Vec<Job> = self.jobs.iter().filter(|j| fired(j)).cloned().collect();
+        let kept: Vec<NamedJob> = self.jobs.iter().filter(|j| fired(j)).cloned().collect();
         self.jobs = kept;
         !self.jobs.is_empty()
     }

@@ -2,7 +2,7 @@
 //! firings they cover. Written by `nbwarden silence add`, kept in the state store, read by the
 //! daemon at each poll. Pure: which silence covers a firing, and whether it is in force.
 
-use crate::arcgis::Job;
+use crate::arcgis::NamedJob;
 use crate::clock::LocalMs;
 use crate::rules::glob_matches;
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,7 @@ pub enum Matcher {
 }
 
 impl Matcher {
-    fn covers(&self, target: &str, rule: &str, job: &Job) -> bool {
+    fn covers(&self, target: &str, rule: &str, job: &NamedJob) -> bool {
         let same = |a: &str, b: Option<&str>| b.is_some_and(|b| a.eq_ignore_ascii_case(b));
         let glob = |pattern: &str, text: Option<&str>| text.is_some_and(|t| glob_matches(pattern, t));
         match self {
@@ -78,7 +78,7 @@ impl Silence {
     }
 
     /// Whether it covers a firing of `rule` on `target` for `job`.
-    pub fn covers(&self, target: &str, rule: &str, job: &Job) -> bool {
+    pub fn covers(&self, target: &str, rule: &str, job: &NamedJob) -> bool {
         !self.matchers.is_empty() && self.matchers.iter().all(|m| m.covers(target, rule, job))
     }
 
@@ -92,7 +92,7 @@ impl Silence {
 pub fn covering<'a>(
     silences: &'a [Silence],
     now: LocalMs,
-    (target, rule, job): (&str, &str, &Job),
+    (target, rule, job): (&str, &str, &NamedJob),
 ) -> Option<&'a Silence> {
     silences.iter().filter(|s| s.active(now) && s.covers(target, rule, job)).max_by_key(|s| s.ends)
 }
@@ -122,12 +122,12 @@ mod tests {
 
     #[test]
     fn every_matcher_must_cover_the_firing_while_the_silence_is_in_force() {
-        let mut job = Job::new("j1", Status::Executing);
+        let mut job = crate::arcgis::Job::new("j1", Status::Executing);
         job.username = Some("svc_etl".into());
         job.item_id = Some("ABC".into());
-        job.edit(|more| {
-            more.notebook = Some(crate::arcgis::Item { title: Some("Nightly load".into()), ..Default::default() })
-        });
+        let mut job = NamedJob::from(job);
+        let notebook = Some(crate::arcgis::Item { title: Some("Nightly load".into()), ..Default::default() });
+        job.name(std::sync::Arc::new(crate::arcgis::Names { notebook, task_title: None }));
         let each = [
             Matcher::Job("j1".into()),
             Matcher::User("svc_*".into()),

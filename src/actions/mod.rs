@@ -180,7 +180,7 @@ pub struct ActionContext<'a> {
 
 impl ActionContext<'_> {
     /// The template context of SPEC §3 for `jobs` (a subset of the planned jobs).
-    pub fn template_context(&self, jobs: &[crate::arcgis::Job]) -> serde_json::Value {
+    pub fn template_context(&self, jobs: &[crate::arcgis::NamedJob]) -> serde_json::Value {
         template::context(&self.occasion, jobs, self.target, |job| self.links(job))
     }
 

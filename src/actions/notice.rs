@@ -3,7 +3,7 @@
 //! webhook's is (2xx done; 429, 5xx and no answer transient; the rest permanent).
 
 use super::{ActionContext, ActionError, Done};
-use crate::arcgis::Job;
+use crate::arcgis::NamedJob;
 use crate::config::format_duration;
 use crate::text::sanitize;
 
@@ -33,7 +33,7 @@ pub const LISTED: usize = 10;
 
 impl Facts {
     /// The facts of `job` in `cx`.
-    pub fn of(cx: &ActionContext<'_>, job: &Job) -> Facts {
+    pub fn of(cx: &ActionContext<'_>, job: &NamedJob) -> Facts {
         let links = cx.links(job);
         let clean = |text: &str| sanitize(text).chars().take(300).collect::<String>();
         Facts {

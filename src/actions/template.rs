@@ -4,7 +4,7 @@
 //! messages, no item) renders as the placeholder `(none)`, never as "undefined value".
 
 use crate::arcgis::model::rfc3339;
-use crate::arcgis::Job;
+use crate::arcgis::{Job, NamedJob};
 use crate::clock::{LocalMs, ServerMs};
 use crate::config::format_duration;
 use crate::diff::EventInfo;
@@ -77,7 +77,7 @@ fn fields(root: &str) -> &'static [String] {
     let keys = |value: Value| value.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
     match root {
         "job" => JOB.get_or_init(|| {
-            keys(job_context(&Job::new("", crate::arcgis::Status::Completed), ServerMs(0), &Links::default()))
+            keys(job_context(&Job::new("", crate::arcgis::Status::Completed).into(), ServerMs(0), &Links::default()))
         }),
         "task" => TASK.get_or_init(|| {
             let task = crate::arcgis::tasks::Task {
@@ -96,7 +96,11 @@ fn fields(root: &str) -> &'static [String] {
             keys(task_context(&facts, None))
         }),
         "notebook" => NOTEBOOK.get_or_init(|| {
-            keys(notebook_context(&Job::new("", crate::arcgis::Status::Executing), ServerMs(0), &Links::default()))
+            keys(notebook_context(
+                &Job::new("", crate::arcgis::Status::Executing).into(),
+                ServerMs(0),
+                &Links::default(),
+            ))
         }),
         "event" => {
             EVENT.get_or_init(|| keys(json!(EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None })))
@@ -252,7 +256,7 @@ pub struct Occasion<'a> {
     /// What started it.
     pub event: &'a EventInfo,
     /// The jobs concerned (one, or a batch).
-    pub jobs: &'a [Job],
+    pub jobs: &'a [NamedJob],
     /// The scheduled task, for a task rule.
     pub task: Option<&'a TaskFacts>,
     /// When it was planned, on the server's clock: the instant runtimes are measured at.
@@ -272,7 +276,7 @@ impl Occasion<'_> {
 
 /// The context of SPEC §3 (`job`, `jobs`, `rule`, `event`, `target`, `now`) for `jobs`, all or
 /// part of the planned ones.
-pub fn context(planned: &Occasion<'_>, jobs: &[Job], target: &str, links: impl Fn(&Job) -> Links) -> Value {
+pub fn context(planned: &Occasion<'_>, jobs: &[NamedJob], target: &str, links: impl Fn(&Job) -> Links) -> Value {
     let task = planned.task.map(|t| task_context(t, planned.jobs.first().and_then(|j| links(j).item)));
     let notebook = jobs.first().filter(|j| j.session().is_some());
     let notebook = notebook.map(|j| notebook_context(j, planned.planned_ms, &links(j)));
@@ -290,7 +294,7 @@ pub fn context(planned: &Occasion<'_>, jobs: &[Job], target: &str, links: impl F
 }
 
 /// One job's template fields; absent text fields are empty strings.
-pub fn job_context(job: &Job, now: ServerMs, links: &Links) -> Value {
+pub fn job_context(job: &NamedJob, now: ServerMs, links: &Links) -> Value {
     let runtime = job.runtime(now);
     json!({
         "id": job.id,
@@ -319,7 +323,7 @@ pub fn job_context(job: &Job, now: ServerMs, links: &Links) -> Value {
 
 /// An open notebook's template fields (`notebook.*`), from the job-shaped record of a notebook
 /// rule's firing; absent text fields are empty strings.
-pub fn notebook_context(job: &Job, now: ServerMs, links: &Links) -> Value {
+pub fn notebook_context(job: &NamedJob, now: ServerMs, links: &Links) -> Value {
     let session = job.session();
     let idle = session.and_then(|n| n.idle(now));
     let open = session.and_then(|n| n.open_for(now));
@@ -382,7 +386,7 @@ pub fn task_lines(facts: &TaskFacts, item_url: Option<String>) -> String {
 }
 
 /// A plain-text table of jobs for message bodies: id, type, status, owner, runtime.
-pub fn job_table(jobs: &[Job], now: ServerMs) -> String {
+pub fn job_table(jobs: &[NamedJob], now: ServerMs) -> String {
     let mut lines = vec![["JOB", "TYPE", "STATUS", "OWNER", "RUNTIME"].map(String::from)];
     for job in jobs {
         lines.push([
@@ -476,7 +480,7 @@ mod tests {
     }
 
     /// Two jobs (a full one, one that lacks every field) and an event of each kind.
-    fn jobs_and_every_event() -> (Vec<Job>, Vec<EventInfo>) {
+    fn jobs_and_every_event() -> (Vec<NamedJob>, Vec<EventInfo>) {
         let mut failed = Job::new("j1", crate::arcgis::Status::Failed);
         (failed.username, failed.job_type, failed.started_at, failed.ended_at) =
             (Some("joe".into()), Some("executeNotebook".into()), Some(ServerMs(1_000)), Some(ServerMs(61_000)));
@@ -495,7 +499,7 @@ mod tests {
             event("disappeared", Some("EXECUTING"), Some("unknown")),
             event("schedule", None, None),
         ];
-        (vec![failed, bare], events.into())
+        (vec![failed.into(), bare.into()], events.into())
     }
 
     fn sample_task() -> TaskFacts {
@@ -515,10 +519,10 @@ mod tests {
     }
 
     /// A scheduled task that lacks every optional field, and an event of each task kind.
-    fn task_and_every_event() -> (Vec<Job>, Vec<EventInfo>) {
+    fn task_and_every_event() -> (Vec<NamedJob>, Vec<EventInfo>) {
         let event =
             |kind: &str| crate::diff::EventInfo { kind: kind.parse().expect("an event kind"), from: None, to: None };
-        (vec![sample_task().as_job()], ["task_failed", "task_stopped", "task_missed"].map(event).into())
+        (vec![sample_task().as_job().into()], ["task_failed", "task_stopped", "task_missed"].map(event).into())
     }
 
     /// Every template the program ships (the rules in `rules/` and the default e-mail subject),
@@ -533,7 +537,7 @@ mod tests {
         for rule in set.rules.iter().chain(&optional.rules) {
             for action in &rule.actions {
                 let mut sources: Vec<(&str, &str)> = action.templates();
-                if matches!(action, crate::actions::ActionConfig::Email(e) if e.subject.is_none()) {
+                if matches!(&**action, crate::actions::ActionConfig::Email(e) if e.subject.is_none()) {
                     sources.push(("subject", crate::actions::DEFAULT_SUBJECT));
                 }
                 let (all, events) =

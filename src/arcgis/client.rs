@@ -166,8 +166,7 @@ impl Client {
         if announced.is_some_and(|n| n > self.max_response) {
             return Err(too_large());
         }
-        body.clear();
-        body.reserve(announced.unwrap_or(0).min(PREALLOCATED_BODY) as usize);
+        emptied_with_room(body, announced.unwrap_or(0).min(PREALLOCATED_BODY) as usize);
         let in_place = announced.is_some() || body.capacity() > 0;
         let mut chunks = Vec::new();
         let mut read = 0u64;
@@ -415,5 +414,31 @@ fn merge_abbreviated(detailed: &mut [Job], abbreviated: Vec<Job>) {
     }
 }
 
+/// Empties `body` and gives it room for `wanted` bytes. A buffer too small is made afresh, not
+/// grown: growing would copy the old one and double its size, and the list's body is most of
+/// the memory a poll takes. A sixteenth more, so that a list a few jobs longer fits next time.
+fn emptied_with_room(body: &mut Vec<u8>, wanted: usize) {
+    body.clear();
+    if body.capacity() < wanted {
+        *body = Vec::new();
+        body.reserve_exact(wanted + wanted / 16);
+    }
+}
+
 /// The most a `Content-Length` reserves before the body arrives.
 const PREALLOCATED_BODY: u64 = 256 << 20;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_body_buffer_too_small_is_made_afresh_a_sixteenth_larger_not_doubled() {
+        let mut body = vec![1u8; 1_000];
+        super::emptied_with_room(&mut body, 1_600);
+        assert!(body.is_empty());
+        assert!((1_600..=1_700).contains(&body.capacity()), "{}", body.capacity());
+        let kept = body.as_ptr();
+        body.extend_from_slice(&[2; 1_650]);
+        super::emptied_with_room(&mut body, 1_650);
+        assert_eq!((body.len(), body.as_ptr()), (0, kept), "room enough: the same buffer, emptied");
+    }
+}

@@ -14,7 +14,9 @@ pub mod wire;
 
 pub use client::Client;
 pub use error::{Error, Result};
-pub use model::{Item, Job, Known, ListKey, Listed, ListedBody, Listing, Phase, Scope, SiteInfo, Status};
+pub use model::{
+    Item, Job, Known, ListKey, Listed, ListedBody, Listing, NamedJob, Names, Phase, Scope, SiteInfo, Status,
+};
 
 /// Where jobs come from: the ArcGIS client in production, scripted sources in tests.
 #[async_trait::async_trait]

@@ -8,7 +8,9 @@ use std::time::Duration;
 use crate::clock::ServerMs;
 
 mod more;
+mod named;
 pub use more::JobMore;
+pub use named::{NamedJob, Names, SharedNames};
 
 /// The normalised status of SPEC §1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -176,8 +178,8 @@ pub struct Job {
     pub task_id: Option<String>,
     /// `inputs.executionTimeoutInMinutes`.
     pub timeout_minutes: Option<u64>,
-    /// What few jobs carry (messages, the names a firing's copy is given, an open notebook's
-    /// record), boxed so that every other job is 128 bytes smaller. `None` when all of it is
+    /// What few jobs carry (messages, the names a stored action's job was given, an open
+    /// notebook's record), boxed so that every other job is 128 bytes smaller. `None` when all of it is
     /// empty, never an empty box: change it with `Job::edit`, which keeps equal jobs equal. In
     /// JSON, its fields are the job's own.
     #[serde(flatten)]
@@ -238,9 +240,10 @@ impl Job {
         Some(Duration::from_millis(end.since(start).max(0) as u64))
     }
 
-    /// The notebook's title, when known.
-    pub fn title(&self) -> Option<&str> {
-        self.notebook()?.title.as_deref()
+    /// The title of the notebook item the job carries of its own (`nbwarden test`'s `title:`, a
+    /// stored action's job); a firing's names are its `NamedJob`'s.
+    pub fn own_title(&self) -> Option<&str> {
+        self.own_notebook()?.title.as_deref()
     }
 
     /// True when a scheduled task started the job.

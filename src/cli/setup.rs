@@ -45,7 +45,7 @@ pub fn unmet_needs(config: &Config, rules: &RuleSet) -> Option<String> {
     let mailing: Vec<&str> = rules
         .rules
         .iter()
-        .filter(|r| r.actions.iter().any(|a| matches!(a, ActionConfig::Email(_))))
+        .filter(|r| r.actions.iter().any(|a| matches!(**a, ActionConfig::Email(_))))
         .map(|r| r.name.as_str())
         .collect();
     (config.email.is_none() && !mailing.is_empty()).then(|| {
@@ -179,11 +179,11 @@ mod tests {
         let planned = crate::plan::Planned::of(
             rule,
             0,
-            vec![Job::new("j1", Status::Executing)],
+            vec![Job::new("j1", Status::Executing).into()],
             &event,
             crate::clock::ServerMs(1_000),
         );
-        crate::plan::Planned { action: rule.actions[0].scrubbed(), ..planned }
+        crate::plan::Planned { action: rule.actions[0].scrubbed().into(), ..planned }
     }
 
     /// Parts of actions journaled by a killed process are merged at the next start and not done

@@ -5,7 +5,7 @@
 //! through the real cores (`replay`); a mismatch prints a diff and exits 1.
 
 use crate::actions::{template, ActionConfig, DEFAULT_SUBJECT, OWNER};
-use crate::arcgis::{Job, Status};
+use crate::arcgis::{Job, NamedJob, Status};
 use crate::clock::ServerMs;
 use crate::config::{parse_yaml, ConfigDuration, LimitsConfig, ProtectConfig};
 use crate::replay::{replay, Poll, Step};
@@ -372,7 +372,7 @@ fn firings(test: &TestFile, kind: &'static str, steps: &[Step]) -> BTreeMap<Seen
             out.insert(seen, (Vec::new(), None));
         }
         for planned in &step.plan.actions {
-            let ActionConfig::Email(email) = &planned.action else { continue };
+            let ActionConfig::Email(email) = &*planned.action else { continue };
             for (job, batch) in letters_of(email, planned) {
                 let found =
                     out.iter_mut().find(|(s, _)| s.poll == step.poll + 1 && s.rule == planned.rule && s.job == job);
@@ -393,12 +393,12 @@ fn firings(test: &TestFile, kind: &'static str, steps: &[Step]) -> BTreeMap<Seen
 
 /// The firings an e-mail action covers, each with the jobs of its letter to the first recipient:
 /// a digest's one slot (all its jobs), or each job (with the jobs of its owner, or all of them).
-fn letters_of(email: &crate::actions::EmailAction, planned: &crate::plan::Planned) -> Vec<(String, Vec<Job>)> {
+fn letters_of(email: &crate::actions::EmailAction, planned: &crate::plan::Planned) -> Vec<(String, Vec<NamedJob>)> {
     if planned.event.kind == crate::diff::EventKind::Schedule {
         return vec![(crate::ledger::DIGEST_JOB.to_string(), planned.jobs.clone())];
     }
     let to_owner = email.to.first().is_some_and(|t| t == OWNER);
-    let batch = |job: &Job| match to_owner {
+    let batch = |job: &NamedJob| match to_owner {
         true => planned.jobs.iter().filter(|j| j.username == job.username).cloned().collect(),
         false => planned.jobs.clone(),
     };

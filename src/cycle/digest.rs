@@ -3,7 +3,7 @@
 //! fires once, restarts included.
 
 use super::{plan_digest, Core, Decision};
-use crate::arcgis::Job;
+use crate::arcgis::{Job, NamedJob};
 use crate::clock::{LocalMs, ServerMs};
 use crate::ledger::{Cause, DIGEST_JOB};
 use crate::plan::LedgerRecord;
@@ -46,8 +46,8 @@ impl Core {
             let subject = Subject::at(job, on_server, &self.usual);
             rule.conditions.iter().all(|c| c.check(&subject) == Verdict::Holds)
         };
-        let mut jobs: Vec<Job> = seen.into_iter().filter(matches).collect();
-        jobs.iter_mut().for_each(|job| self.name_job(job));
+        let mut jobs: Vec<NamedJob> = seen.into_iter().filter(matches).map(NamedJob::from).collect();
+        self.name_all(jobs.iter_mut());
         jobs.sort_by(|a, b| a.started_at.cmp(&b.started_at).then_with(|| a.id.cmp(&b.id)));
         let record = super::planning::record(rule, DIGEST_JOB.into(), slot_trigger(slot));
         Some(plan_digest(rule, record, jobs, (slot, on_server)))

@@ -3,7 +3,8 @@
 //! and `adopt` (once committed).
 
 use super::{plan, Budget, Core, Decision, Guards};
-use crate::arcgis::{Item, Job, Listing, Phase};
+use crate::arcgis::model::SharedNames;
+use crate::arcgis::{Item, Job, Listing, NamedJob, Names, Phase};
 use crate::clock::ServerMs;
 use crate::config::{LimitsConfig, ProtectConfig};
 use crate::diff::{diff, listed, Delta, JobEvent, Snapshot};
@@ -148,7 +149,7 @@ impl Core {
         self.name_jobs(&mut evaluation.firings);
         let mut budget = limits.budget(observed.running());
         let guards = Guards { protect: limits.protect, silences: limits.silences, told: &self.silenced_told };
-        // The plan takes the firings' jobs: a first poll may fire tens of thousands.
+        // The plan takes the firings: a first poll may fire tens of thousands.
         let firings = std::mem::take(&mut evaluation.firings);
         let decision = plan(rules, target, firings, (&mut budget, &guards), observed.at);
         PollDecision { evaluation, decision }
@@ -164,25 +165,33 @@ impl Core {
     /// Gives each firing's job its notebook item (title, owner, or why not known) and the title
     /// of its scheduled task, as last read.
     fn name_jobs(&self, firings: &mut [Firing]) {
-        for firing in firings {
-            self.name_job(&mut firing.job);
+        self.name_all(firings.iter_mut().map(|firing| &mut firing.job));
+    }
+
+    /// Gives jobs that go to the actions their notebook item and their task's title, as last
+    /// read; jobs given the same names share them.
+    pub fn name_all<'a>(&self, jobs: impl Iterator<Item = &'a mut NamedJob>) {
+        let mut shared = SharedNames::default();
+        for job in jobs {
+            job.name(shared.share(self.names_of(job.job())));
         }
     }
 
-    /// Gives a job that goes to the actions its notebook item and its task's title.
-    /// A job that carries its item already (`nbwarden test`'s `title:`) keeps it.
-    pub fn name_job(&self, job: &mut Job) {
-        let known = job.notebook().cloned().or_else(|| self.usual.notebook_of(job).cloned());
+    /// Gives one job that goes to the actions its notebook item and its task's title.
+    pub fn name_job(&self, job: &mut NamedJob) {
+        self.name_all(std::iter::once(job));
+    }
+
+    /// The names of a job: those it carries of its own (`nbwarden test`'s `title:`), else its
+    /// item as Portal described it, or why that is not known.
+    fn names_of(&self, job: &Job) -> Names {
+        let known = job.own_notebook().cloned().or_else(|| self.usual.notebook_of(job).cloned());
         let notebook = known.unwrap_or_else(|| match self.usual.item_of(job) {
             None => Item::unknown("this site's job list gives no item id; turn on `poll.details`"),
             Some(_) => Item::unknown("the item has not been read from Portal yet"),
         });
         let task = job.task_id.as_ref().and_then(|id| self.tasks.as_ref()?.get(id));
-        let task_title = task.map(|seen| seen.task.title.clone());
-        job.edit(|more| {
-            more.notebook = Some(notebook);
-            more.task_title = task_title;
-        });
+        Names { notebook: Some(notebook), task_title: task.map(|seen| seen.task.title.clone()) }
     }
 }
 

@@ -4,7 +4,7 @@
 use super::protection::protected_by;
 use super::Budget;
 use crate::actions::ActionConfig;
-use crate::arcgis::Job;
+use crate::arcgis::{Job, NamedJob};
 use crate::clock::{LocalMs, ServerMs};
 use crate::config::ProtectConfig;
 use crate::diff::EventInfo;
@@ -59,8 +59,7 @@ impl Default for Guards<'static> {
 /// Plans the firings of one poll of `target` (pure). Batched actions (e-mail) of one rule go out
 /// as one planned action listing every job of the poll. A job `protect` covers is never the
 /// object of a destructive action and takes nothing from the budget; a firing a silence covers
-/// does nothing and is not recorded. Each firing's job moves into the last action that takes it
-/// (a first poll may fire tens of thousands: they are not all held twice).
+/// does nothing and is not recorded.
 pub fn plan(
     rules: &RuleSet,
     target: &str,
@@ -72,6 +71,7 @@ pub fn plan(
     // One action per firing, about: sized once (the pages of what a batch leaves unused are never
     // touched), rather than moved as it grows.
     plan.actions.reserve(firings.len());
+    plan.ledger.reserve(firings.len());
     // A batch per rule, action, and whether it resolves (an alert's resolutions go apart).
     let mut batches: HashMap<(usize, usize, bool), usize> = HashMap::new();
     let silenced: Vec<Option<&Silence>> = firings
@@ -105,17 +105,15 @@ pub fn plan(
         }
         plan.ledger.push(record(rule, firing.job.id.clone(), firing.trigger.clone()));
         let resolves = firing.trigger == crate::ledger::Cause::Resolved;
-        let acts = |action: &_| rule.acts_on(action, &firing.trigger);
-        let last = rule.actions.iter().rposition(acts);
-        let mut job = Some(firing.job);
-        for (index, action) in rule.actions.iter().enumerate().filter(|(_, a)| acts(a)) {
-            let this = if Some(index) == last { job.take() } else { job.clone() };
-            let Some(this) = this else { continue };
+        for (index, action) in rule.actions.iter().enumerate().filter(|(_, a)| rule.acts_on(a, &firing.trigger)) {
             if let (Some(entry), true) = (protected, action.is_destructive()) {
                 let detail = format!("not done: {entry} of target {target} protects this job");
-                plan.protected.push(report(target, rule, action, &[this.id], Outcome::Skipped, &detail));
+                let ids = std::slice::from_ref(&firing.job.id);
+                plan.protected.push(report(target, rule, action, ids, Outcome::Skipped, &detail));
                 continue;
             }
+            // Shared with the snapshot, names and all: a first poll may fire tens of thousands.
+            let this = firing.job.clone();
             if let Some(&at) = batches.get(&(firing.rule, index, resolves)) {
                 plan.actions[at].jobs.push(this);
                 continue;
@@ -192,7 +190,7 @@ impl Decision {
 pub fn plan_digest(
     rule: &Rule,
     record: LedgerRecord,
-    jobs: Vec<Job>,
+    jobs: Vec<NamedJob>,
     (slot, on_server): (LocalMs, ServerMs),
 ) -> Decision {
     let event = EventInfo { kind: crate::diff::EventKind::Schedule, from: None, to: None };
@@ -214,7 +212,7 @@ pub fn plan_tasks(rules: &RuleSet, firings: &[TaskFiring], now: ServerMs) -> Dec
             continue;
         }
         for index in 0..rule.actions.len() {
-            let mut planned = Planned::of(rule, index, vec![firing.facts.as_job()], &firing.event, now);
+            let mut planned = Planned::of(rule, index, vec![firing.facts.as_job().into()], &firing.event, now);
             planned.task = Some(Box::new(firing.facts.clone()));
             plan.actions.push(planned);
         }

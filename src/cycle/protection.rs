@@ -2,13 +2,13 @@
 //! that no destructive action touches, whatever the rule. A protected job is still watched and
 //! told about; only its cancel (or close) is left out, with the entry that protects it.
 
-use crate::arcgis::Job;
+use crate::arcgis::NamedJob;
 use crate::config::ProtectConfig;
 use crate::rules::glob_matches;
 
 /// The entry of `protect` that covers `job`, as people read it (`protect.users "svc_*"`); `None`
 /// when the job is not protected. A job whose field is not known is not covered by that list.
-pub fn protected_by(protect: &ProtectConfig, job: &Job) -> Option<String> {
+pub fn protected_by(protect: &ProtectConfig, job: &NamedJob) -> Option<String> {
     let lists = [
         ("users", &protect.users, job.username.as_deref()),
         ("items", &protect.items, job.item_id.as_deref()),
@@ -24,7 +24,7 @@ pub fn protected_by(protect: &ProtectConfig, job: &Job) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arcgis::Status;
+    use crate::arcgis::{Job, Status};
 
     #[test]
     fn each_list_protects_by_glob_and_names_its_entry() {
@@ -34,11 +34,11 @@ mod tests {
             titles: vec!["Nightly *".into()],
         };
         let job = |user: &str, item: &str, title: Option<&str>| {
-            let mut job =
+            let job =
                 Job { username: Some(user.into()), item_id: Some(item.into()), ..Job::new("j", Status::Executing) };
-            job.edit(|more| {
-                more.notebook = title.map(|t| crate::arcgis::Item { title: Some(t.into()), ..Default::default() })
-            });
+            let mut job = NamedJob::from(job);
+            let notebook = title.map(|t| crate::arcgis::Item { title: Some(t.into()), ..Default::default() });
+            job.name(std::sync::Arc::new(crate::arcgis::Names { notebook, task_title: None }));
             job
         };
         assert_eq!(protected_by(&protect, &job("SVC_etl", "x", None)).as_deref(), Some("protect.users \"svc_*\""));
@@ -47,6 +47,6 @@ mod tests {
         assert_eq!(protected_by(&protect, &nightly).as_deref(), Some("protect.titles \"Nightly *\""));
         assert_eq!(protected_by(&protect, &job("joe", "x", Some("Parcels"))), None);
         assert_eq!(protected_by(&ProtectConfig::default(), &job("svc_etl", "abc123", None)), None, "nothing listed");
-        assert_eq!(protected_by(&protect, &Job::new("j", Status::Executing)), None, "no field known");
+        assert_eq!(protected_by(&protect, &Job::new("j", Status::Executing).into()), None, "no field known");
     }
 }

@@ -6,6 +6,7 @@ use crate::config::LimitsConfig;
 use crate::diff::EventInfo;
 use crate::plan::Outcome;
 use crate::rules::{Firing, RuleSet};
+use std::sync::Arc;
 
 pub(crate) const NOW: crate::clock::ServerMs = crate::clock::ServerMs(1_700_000_000_000);
 
@@ -25,7 +26,7 @@ pub(crate) fn rules(text: &str) -> RuleSet {
 pub(crate) fn firing(set: &RuleSet, rule: &str, job: &str) -> Firing {
     let index = set.rules.iter().position(|r| r.name == rule).expect("rule");
     let event = EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None };
-    Firing { rule: index, job: Job::new(job, Status::Executing), event, trigger: crate::ledger::Cause::Poll }
+    Firing { rule: index, job: Job::new(job, Status::Executing).into(), event, trigger: crate::ledger::Cause::Poll }
 }
 
 #[test]
@@ -68,7 +69,7 @@ fn a_binding_limit_cancels_the_most_overdue_first_and_names_the_others() {
     );
     let started = |rule: &str, id: &str, minutes: i64| {
         let mut firing = firing(&set, rule, id);
-        firing.job.started_at = Some(NOW - minutes * 60_000);
+        firing.job.job_mut().started_at = Some(NOW - minutes * 60_000);
         firing
     };
     let firings = [started("strict", "j70", 70), started("strict", "j80", 80), started("strict", "j95", 95)];
@@ -111,7 +112,7 @@ fn a_protected_job_is_told_about_but_never_cancelled_and_takes_no_budget() {
     let set = rules("rules:\n  - { name: stop, actions: [{ type: log }, { type: cancel }] }\n");
     let owned = |id: &str, user: &str| {
         let mut firing = firing(&set, "stop", id);
-        firing.job.username = Some(user.into());
+        firing.job.job_mut().username = Some(user.into());
         firing
     };
     let firings = [owned("a", "svc_etl"), owned("b", "joe")];
@@ -291,8 +292,9 @@ fn a_title_known_only_after_planning_still_protects_the_job() {
     );
     assert_eq!(planned.actions.len(), 4, "no title known yet: nothing protected");
     let titled = crate::arcgis::Item { title: Some("Nightly ETL".into()), ..Default::default() };
+    let names = std::sync::Arc::new(crate::arcgis::Names { notebook: Some(titled), task_title: None });
     for p in planned.actions.iter_mut() {
-        p.jobs.iter_mut().filter(|j| j.id == "a").for_each(|j| j.edit(|more| more.notebook = Some(titled.clone())));
+        p.jobs.iter_mut().filter(|j| j.id == "a").for_each(|j| j.name(names.clone()));
     }
     planned.protect(&set, "t", &protect);
     let acts: Vec<(&str, &str)> = planned.actions.iter().map(|p| (p.action.kind(), p.jobs[0].id.as_str())).collect();
@@ -357,4 +359,30 @@ fn the_cancel_fraction_counts_only_the_running_jobs_of_the_listing() {
     let decided = core.decide(&set, "t", &observed, limits);
     let cancels = decided.decision.actions.iter().filter(|p| p.action.kind() == "cancel").count();
     assert_eq!(cancels, 1, "half of the 2 running jobs");
+}
+
+/// A first poll may fire tens of thousands of times: each action holds the snapshot's own job,
+/// not a copy, with names shared by the jobs given the same, and its rule's configuration.
+#[test]
+fn planned_actions_share_the_snapshots_jobs_their_names_and_their_rules_actions() {
+    let set = rules(
+        "rules:\n  - { name: old, match: { status: running, runtime_over: 1m }, actions: [{ type: log }, { type: log }] }\n",
+    );
+    let started = |id: &str| Job { started_at: Some(NOW.plus(-3_600_000)), ..Job::new(id, Status::Executing) };
+    let mut core = Core::default();
+    let observed = core.observe(NOW, Listing::of(vec![started("r1"), started("r2")], true));
+    let (config, protect) = (limits(10, 60, 1.0), crate::config::ProtectConfig::default());
+    let limits = Limits { config: &config, recent: 0, shadow: None, protect: &protect, silences: &[] };
+    let actions = core.decide(&set, "t", &observed, limits).decision.actions;
+    assert_eq!(actions.len(), 4, "two jobs, two actions each");
+    let names = actions[0].jobs[0].names().expect("named").clone();
+    for (n, planned) in actions.iter().enumerate() {
+        let job = &planned.jobs[0];
+        let listed = observed.next.jobs().iter().find(|j| j.id == job.id).expect("listed");
+        assert!(Arc::ptr_eq(listed, job.listed()), "the snapshot's job itself, not a copy");
+        assert!(Arc::ptr_eq(&names, job.names().expect("named")), "the same names, shared");
+        assert!(Arc::ptr_eq(&set.rules[0].actions[n % 2], &planned.action), "the rule's configuration itself");
+    }
+    assert!(names.notebook.as_ref().is_some_and(|item| item.why.is_some()), "named: why no title is known");
+    assert_eq!(actions[0].jobs[0].title(), None);
 }

@@ -72,7 +72,7 @@ impl Dispatcher {
         for (index, job, when) in waiting {
             let rule = &self.rules.rules[*index];
             for action in 0..rule.actions.len() {
-                let planned = Planned::of(rule, action, vec![job.clone()], &event, now);
+                let planned = Planned::of(rule, action, vec![job.clone().into()], &event, now);
                 let report = self.preview(target, source, &planned);
                 let detail = format!("{} {when}", report.detail);
                 reports.push(ActionReport { outcome: Outcome::Pending, detail, ..report });

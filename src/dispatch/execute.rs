@@ -132,7 +132,7 @@ impl Dispatcher {
     /// The action as the current rules give it (the stored copy lacks its secrets); the stored
     /// copy when nothing was scrubbed from it; an error for a webhook or exec whose secrets are
     /// gone with its rule.
-    pub(super) fn current_action(&self, planned: &Planned) -> Result<ActionConfig, SecretsGone> {
+    pub(super) fn current_action(&self, planned: &Planned) -> Result<Arc<ActionConfig>, SecretsGone> {
         let current = self.rules.get(&planned.rule).and_then(|r| r.actions.get(planned.action_index));
         match current {
             Some(action) if action.kind() == planned.action.kind() => Ok(action.clone()),

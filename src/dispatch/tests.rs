@@ -133,7 +133,8 @@ async fn a_permanent_failure_is_final_and_a_dry_run_executes_nothing() {
 fn queued(set: &RuleSet, rule: &str, created: LocalMs) -> Queued {
     let rule = set.get(rule).expect("rule");
     let event = EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None };
-    let planned = Planned::of(rule, 0, vec![Job::new("j1", Status::Executing)], &event, crate::clock::ServerMs(0));
+    let planned =
+        Planned::of(rule, 0, vec![Job::new("j1", Status::Executing).into()], &event, crate::clock::ServerMs(0));
     Queued { id: 1, target: "t".into(), planned: planned.stored(), attempts: 0, created }
 }
 
@@ -221,7 +222,7 @@ async fn a_rule_changed_while_its_action_waits_gives_its_current_settings() {
     let waiting = queued(&before, "hook", LocalMs(NOW.0));
     let (dispatch, _) = dispatcher(dir.path(), after, Mode::Act).await;
     let current = dispatch.current_action(&waiting.planned).unwrap();
-    let ActionConfig::Webhook(hook) = current else { panic!("{current:?}") };
+    let ActionConfig::Webhook(hook) = &*current else { panic!("{current:?}") };
     assert_eq!(hook.url, "https://u:pw@new/x", "the current rule's action, secrets included");
     let (changed, _) =
         dispatcher(dir.path(), rules("rules:\n  - { name: hook, actions: [{ type: log }] }\n"), Mode::Act).await;

@@ -122,16 +122,15 @@ impl Target {
             self.pending_items.ids.extend(unknown);
             self.read_pending_items(shared).await;
         }
+        let usual = &self.core.usual;
         for job in decision.actions.iter_mut().flat_map(|p| p.jobs.iter_mut()) {
-            if job.item_id.is_none() {
-                job.item_id = self.core.usual.item_of(job).map(str::to_string);
-                job.edit(|more| more.notebook = None);
-                self.core.name_job(job);
-            } else if job.title().is_none() {
-                job.edit(|more| more.notebook = None);
-                self.core.name_job(job);
+            let learned = job.item_id.is_none().then(|| usual.item_of(job).map(str::to_string)).flatten();
+            if learned.is_some() {
+                job.job_mut().item_id = learned;
             }
         }
+        let untitled = decision.actions.iter_mut().flat_map(|p| p.jobs.iter_mut()).filter(|job| job.title().is_none());
+        self.core.name_all(untitled);
         decision.protect(&shared.dispatch.rules, &self.config.name, &self.config.protect);
     }
 }

@@ -55,7 +55,7 @@ impl By {
             By::Type => job.job_type.as_deref(),
             By::Runtime => job.runtime_name.as_deref(),
             By::Task => {
-                return match (job.task_id.as_deref().filter(|t| !t.is_empty()), job.task_title()) {
+                return match (job.task_id.as_deref().filter(|t| !t.is_empty()), job.own_task_title()) {
                     (Some(id), Some(title)) => format!("{title} ({id})"),
                     (Some(id), None) => id.to_string(),
                     (None, _) => "(not scheduled)".into(),

@@ -154,7 +154,7 @@ fn compile_rule(r: &Located, targets: &[(&str, Option<Flavor>)], errors: &mut Ve
         for_polls,
         repeat,
         resend,
-        actions,
+        actions: actions.into_iter().map(std::sync::Arc::new).collect(),
         shadow,
         file: r.file.clone(),
         line: r.line,

@@ -3,11 +3,12 @@
 
 use super::matcher::{StatusValue, Subject, Test, Verdict};
 use super::{Rule, RuleSet, Trigger};
-use crate::arcgis::{Job, Status};
+use crate::arcgis::{Job, NamedJob, Status};
 use crate::clock::ServerMs;
 use crate::diff::{EventInfo, JobEvent, Snapshot};
 use crate::ledger::{Cause, Entry, LedgerIndex, Streaks};
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One rule matching one job once.
@@ -15,8 +16,8 @@ use std::time::Duration;
 pub struct Firing {
     /// Index of the rule in the rule set.
     pub rule: usize,
-    /// The job as matched.
-    pub job: Job,
+    /// The job as matched (shared with the snapshot), with the names it is given for the actions.
+    pub job: NamedJob,
     /// What started it.
     pub event: EventInfo,
     /// The trigger part of the firing key: `poll`, `poll#1`, `appeared`, `EXECUTING->FAILED`, …
@@ -190,7 +191,7 @@ fn resolutions(index: usize, rule: &Rule, input: &Input) -> Vec<Firing> {
     if open.is_empty() {
         return Vec::new();
     }
-    let resolved = |job: Job| {
+    let resolved = |job: NamedJob| {
         let event = EventInfo { kind: crate::diff::EventKind::Resolved, from: None, to: Some(job.status.to_string()) };
         Firing { rule: index, job, event, trigger: Cause::Resolved }
     };
@@ -200,12 +201,12 @@ fn resolutions(index: usize, rule: &Rule, input: &Input) -> Vec<Firing> {
     };
     let (jobs, ids) = (input.snapshot.jobs(), input.snapshot.id_hashes());
     let listed = ids.iter().zip(jobs).filter(|(hash, job)| open.contains(hash) && !holds(job));
-    let mut firings: Vec<Firing> = listed.map(|(_, job)| resolved(Job::clone(job))).collect();
+    let mut firings: Vec<Firing> = listed.map(|(_, job)| resolved(NamedJob::new(Arc::clone(job)))).collect();
     for event in input.events {
         if let JobEvent::Disappeared { last_seen, final_status } = event {
             if open.contains(&crate::ledger::id_hash(&last_seen.id)) {
                 let status = final_status.clone().unwrap_or(Status::Unknown(String::new()));
-                firings.push(resolved(last_seen.clone().with_status(status)));
+                firings.push(resolved(last_seen.clone().with_status(status).into()));
             }
         }
     }
@@ -231,7 +232,7 @@ fn matches(index: usize, rule: &Rule, subject: &Subject, out: &mut Evaluation) -
 fn poll_firing(
     index: usize,
     rule: &Rule,
-    (position, job, id_hash): (usize, &Job, u64),
+    (position, job, id_hash): (usize, &Arc<Job>, u64),
     fired: Option<&HashMap<u64, Entry>>,
     input: &Input,
     out: &mut Evaluation,
@@ -257,7 +258,7 @@ fn poll_firing(
     let trigger = trigger?;
     Some(Firing {
         rule: index,
-        job: job.clone(),
+        job: NamedJob::new(Arc::clone(job)),
         event: EventInfo { kind: crate::diff::EventKind::Poll, from: None, to: None },
         trigger,
     })
@@ -289,7 +290,7 @@ fn event_rule(index: usize, rule: &Rule, input: &Input, out: &mut Evaluation) ->
             _ => describe(event),
         };
         if !input.ledger.fired(&rule.ledger_name(), &job.id, &trigger) {
-            firings.push(Firing { rule: index, job: job.clone(), event: info, trigger });
+            firings.push(Firing { rule: index, job: job.clone().into(), event: info, trigger });
         }
     }
     firings

@@ -191,7 +191,7 @@ impl Condition {
             Test::RuntimeUnder(limit) => job.runtime(s.now).map(|r| r < *limit),
             Test::ItemId(values) => any_eq(values, &job.item_id),
             Test::Title(globs) => {
-                let title = job.title().or_else(|| s.usual.title_of(job));
+                let title = job.own_title().or_else(|| s.usual.title_of(job));
                 title.map(|t| globs.iter().any(|g| glob_matches(g, t)))
             }
             Test::RuntimeName(values) => any_eq(values, &job.runtime_name),

@@ -112,7 +112,7 @@ pub struct Rule {
     /// resolved, when it stops matching or leaves the list.
     pub resend: Option<Duration>,
     /// What to do.
-    pub actions: Vec<ActionConfig>,
+    pub actions: Vec<std::sync::Arc<ActionConfig>>,
     /// `mode: shadow`: evaluated, planned, recorded and reported as `planned`; never executed.
     pub shadow: bool,
     /// Where it was written.
@@ -130,7 +130,7 @@ impl Rule {
 
     /// Whether the rule has a `cancel` action.
     pub fn cancels(&self) -> bool {
-        self.actions.iter().any(ActionConfig::is_destructive)
+        self.actions.iter().any(|action| action.is_destructive())
     }
 
     /// How often a firing for a job that still matches comes again: `repeat`, else `resend`.

@@ -137,7 +137,7 @@ impl RuleSet {
                 let cause = activity_cause(notebook);
                 if streak >= rule.for_polls && !input.ledger.fired(&name, &notebook.id, &cause) {
                     let event = EventInfo { kind: EventKind::Notebook, from: None, to: None };
-                    firings.push(Firing { rule: index, job: notebook.as_job(), event, trigger: cause });
+                    firings.push(Firing { rule: index, job: notebook.as_job().into(), event, trigger: cause });
                 }
             }
         }

@@ -5,7 +5,7 @@
 
 use super::letters::Letter;
 use crate::actions::{template, ActionContext};
-use crate::arcgis::{Job, Phase};
+use crate::arcgis::{Job, NamedJob, Phase};
 use crate::clock::ServerMs;
 use crate::config::format_duration;
 use crate::text::sanitize;
@@ -57,7 +57,7 @@ fn why_you(cx: &ActionContext<'_>, letter: &Letter) -> String {
 }
 
 /// One job: what happened to which notebook, then its details.
-fn about(cx: &ActionContext<'_>, job: &Job, to_owner: bool) -> String {
+fn about(cx: &ActionContext<'_>, job: &NamedJob, to_owner: bool) -> String {
     let now = cx.occasion.planned_ms;
     let links = cx.links(job);
     let whose = match (to_owner, job.username.as_deref()) {

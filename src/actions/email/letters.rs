@@ -5,7 +5,7 @@
 use super::{Email, Field, DEFAULT_SUBJECT, OWNER, SENDING};
 use crate::actions::template;
 use crate::actions::{ActionContext, Owner};
-use crate::arcgis::Job;
+use crate::arcgis::NamedJob;
 use futures_util::StreamExt;
 use std::collections::HashMap;
 
@@ -14,7 +14,7 @@ use std::collections::HashMap;
 pub(super) struct Letter {
     pub(super) address: String,
     pub(super) field: Field,
-    pub(super) jobs: Vec<Job>,
+    pub(super) jobs: Vec<NamedJob>,
     /// Written to the jobs' owner, who cannot open admin URLs.
     pub(super) to_owner: bool,
     /// Written to `owners.fallback` for these owners, and why each has no address of their own.
@@ -23,7 +23,7 @@ pub(super) struct Letter {
 
 impl Email {
     /// The recipients and their jobs: fixed addresses see every job, an owner only their own.
-    pub(super) async fn letters(&self, cx: &ActionContext<'_>, jobs: &[Job]) -> (Vec<Letter>, Vec<String>) {
+    pub(super) async fn letters(&self, cx: &ActionContext<'_>, jobs: &[NamedJob]) -> (Vec<Letter>, Vec<String>) {
         let (mut letters, mut notes) = (Vec::<Letter>::new(), Vec::new());
         let writes_owners = self.0.to.iter().chain(&self.0.cc).any(|r| r == OWNER);
         let owners = if writes_owners { owners(cx, jobs).await } else { HashMap::new() };
@@ -76,7 +76,7 @@ impl Email {
 }
 
 /// The owner of each distinct username among `jobs`, looked up at most `SENDING` at once.
-async fn owners(cx: &ActionContext<'_>, jobs: &[Job]) -> HashMap<Option<String>, Owner> {
+async fn owners(cx: &ActionContext<'_>, jobs: &[NamedJob]) -> HashMap<Option<String>, Owner> {
     let mut names: Vec<Option<String>> = jobs.iter().map(|j| j.username.clone()).collect();
     names.sort_unstable();
     names.dedup();
@@ -95,7 +95,7 @@ fn add(
     letters: &mut Vec<Letter>,
     address: String,
     (field, to_owner, fallback): (Field, bool, Option<String>),
-    job: &Job,
+    job: &NamedJob,
 ) {
     let letter = match letters.iter_mut().position(|l| l.address.eq_ignore_ascii_case(&address)) {
         Some(at) => &mut letters[at],
@@ -113,11 +113,11 @@ fn add(
 }
 
 /// The planned jobs; those without a username (abbreviated Enterprise lists) re-read first.
-pub(super) async fn with_owners(cx: &ActionContext<'_>) -> Vec<Job> {
+pub(super) async fn with_owners(cx: &ActionContext<'_>) -> Vec<NamedJob> {
     let mut jobs = cx.occasion.jobs.to_vec();
     for job in jobs.iter_mut().filter(|j| j.username.is_none()) {
         match cx.source.job(&job.id).await {
-            Ok(full) => job.username = full.username,
+            Ok(full) => job.job_mut().username = full.username,
             Err(e) => {
                 tracing::info!(target_name = cx.target, job = %crate::text::sanitize(&job.id), error = %e, "cannot read the job's owner")
             }

@@ -1,5 +1,5 @@
-//! What few jobs carry, boxed out of `Job`: a failed job's messages, the names a firing's copy is
-//! given, an open notebook's record. And `Job` as its JSON reads, every field flat.
+//! What few jobs carry, boxed out of `Job`: a failed job's messages, the names a stored action's
+//! job was given, an open notebook's record. And `Job` as its JSON reads, every field flat.
 
 use super::{Item, Job, ServerMs, Status};
 use crate::arcgis::notebooks::OpenNotebook;
@@ -11,12 +11,14 @@ pub struct JobMore {
     /// The job resource's `messages` (read once when a job fails), each cut to 2 kB.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<String>,
-    /// The title of the scheduled task that started it, as the tasks watcher knows it: set on the
-    /// copies firings carry to the actions, never in snapshots or history.
+    /// The title of the scheduled task that started it, as the tasks watcher knows it: read back
+    /// with a stored action's job (a firing's are beside its job, `NamedJob`), and on a run of the
+    /// report; never in snapshots or history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_title: Option<String>,
-    /// The notebook item as Portal describes it (title, owner), or why it is not known: set on
-    /// the copies firings carry to the actions, never in snapshots or history.
+    /// The notebook item as Portal describes it (title, owner), or why it is not known: read back
+    /// with a stored action's job (a firing's are beside its job, `NamedJob`), and given by
+    /// `nbwarden test`'s `title:`; never in snapshots or history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notebook: Option<Item>,
     /// The open notebook this record stands for (`on: notebook` rules): set only on the records
@@ -37,13 +39,14 @@ impl Job {
         self.more.as_ref().map_or(&[], |more| &more.messages)
     }
 
-    /// The title of the scheduled task that started it, on a firing's copy.
-    pub fn task_title(&self) -> Option<&str> {
+    /// The title of the scheduled task that started it, as the job carries it (a run of the
+    /// report, a stored action's job).
+    pub fn own_task_title(&self) -> Option<&str> {
         self.more.as_ref()?.task_title.as_deref()
     }
 
-    /// The notebook item as Portal describes it, on a firing's copy.
-    pub fn notebook(&self) -> Option<&Item> {
+    /// The notebook item as the job carries it (`nbwarden test`'s `title:`, a stored action's job).
+    pub fn own_notebook(&self) -> Option<&Item> {
         self.more.as_ref()?.notebook.as_ref()
     }
 

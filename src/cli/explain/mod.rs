@@ -3,7 +3,7 @@
 //! or title), every task rule (`tasks.rs`). A target that cannot be reached is named, with why.
 
 use super::setup::{self, Setup};
-use crate::arcgis::Job;
+use crate::arcgis::{Job, NamedJob};
 use crate::clock::ServerMs;
 use crate::config::format_duration;
 use crate::dispatch::Mode;
@@ -84,6 +84,9 @@ async fn explain_job(
         {
             job.item_id = target.source.job(&job_id).await.ok().and_then(|detail| detail.item_id);
         }
+        // Named as a firing's job is: protection and silences by title see its notebook's.
+        let mut job = NamedJob::from(job);
+        target.core().name_job(&mut job);
         let now = target.source.server_now();
         let _ = writeln!(
             out,
@@ -149,7 +152,7 @@ async fn find(target: &Target, job_id: &str) -> Result<Option<Job>, crate::arcgi
     })
 }
 
-fn verdict(rule: &Rule, target: &Target, job: &Job, now: ServerMs) -> String {
+fn verdict(rule: &Rule, target: &Target, job: &NamedJob, now: ServerMs) -> String {
     if !rule.applies_to(&target.config.name) {
         return format!(
             "does not apply to this target (targets: {})",

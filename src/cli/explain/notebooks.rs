@@ -64,7 +64,7 @@ fn verdict(rule: &Rule, target: &Target, notebook: &OpenNotebook, silences: &[Si
     if fired.is_some_and(|e| e.triggers.contains(&activity_cause(notebook))) {
         return "no: it already fired for this notebook at its current last activity".into();
     }
-    let job = notebook.as_job();
+    let job = crate::arcgis::NamedJob::from(notebook.as_job());
     if let Some(silence) = silences.iter().find(|s| s.covers(&target.config.name, &rule.name, &job)) {
         return format!("YES, but silenced by {} until its end", silence.id);
     }

@@ -267,7 +267,7 @@ on_both!(queued_actions_retry_then_finish_in_the_audit_trail);
 async fn the_hourly_cancel_count_includes_finished_cancels(backend: Backend) {
     let (_dir, store) = open(backend).await;
     let mut log = planned("log");
-    log.action = ActionConfig::Log(Default::default());
+    log.action = ActionConfig::Log(Default::default()).into();
     let planned = ["done", "failed", "skipped", "waiting", "running"].map(planned).to_vec();
     let ids = store.commit_poll(&queuing("prod", [planned, vec![log]].concat())).await.unwrap();
     let now = crate::clock::LocalMs(crate::arcgis::auth::local_now_ms());
@@ -292,7 +292,7 @@ async fn an_action_is_queued_only_by_the_commit_that_recorded_its_firing(backend
     let again = store.commit_poll(&queuing("prod", vec![planned("a")])).await.unwrap();
     assert!(again.is_empty(), "the firing was recorded already: nothing queued twice");
     let mut batch = planned("a");
-    batch.jobs.push(job("b", Status::Executing));
+    batch.jobs.push(job("b", Status::Executing).into());
     let ids = store.commit_poll(&queuing("prod", vec![batch])).await.unwrap();
     let queued = store.due_actions(Scope::Real, crate::clock::LocalMs(i64::MAX / 2), first[0], 64).await.unwrap();
     assert_eq!(ids.len(), 1);
