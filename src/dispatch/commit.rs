@@ -7,7 +7,7 @@ use crate::arcgis::{Job, JobSource};
 use crate::clock::ServerMs;
 use crate::cycle::Decision;
 use crate::diff::EventInfo;
-use crate::plan::{ActionReport, AuditEntry, Outcome, Planned};
+use crate::plan::{ActionReport, AuditEntry, LedgerRecord, Outcome, Planned};
 use crate::store::PollCommit;
 
 /// The report of a planned action.
@@ -23,18 +23,29 @@ pub(super) fn planned_report(target: &str, planned: &Planned, outcome: Outcome, 
     }
 }
 
+/// What a commit leaves to its caller.
+#[derive(Debug)]
+pub struct Committed {
+    /// What to report now.
+    pub reports: Vec<ActionReport>,
+    /// The ledger records committed, for the core to adopt: handed back, not copied beforehand (a
+    /// first poll may record tens of thousands), and the queued actions already dropped.
+    pub ledger: Vec<LedgerRecord>,
+}
+
 impl Dispatcher {
     /// The one plan-and-commit path of a poll or a digest slot. The plan's ledger, its actions
     /// when acting, and the audit lines of what it reports commit with the rest of `commit` in
-    /// one transaction; a preview writes nothing. Returns what to report now: `reports` (cancel
-    /// checks), the suppressed firings and, unless acting, what each planned action would do.
+    /// one transaction; a preview writes nothing. Returns what to report now (`reports`: cancel
+    /// checks; the suppressed firings and, unless acting, what each planned action would do), and
+    /// the ledger records committed.
     pub async fn commit(
         &self,
         mut commit: PollCommit<'_>,
         plan: Decision,
         source: &dyn JobSource,
         mut reports: Vec<ActionReport>,
-    ) -> crate::store::Result<Vec<ActionReport>> {
+    ) -> crate::store::Result<Committed> {
         commit.local_ms = self.now();
         commit.ledger = plan.ledger;
         let acting = self.mode == Mode::Act;
@@ -55,7 +66,7 @@ impl Dispatcher {
             self.store.commit_poll(&commit).await?;
             failpoint("after_commit").await;
         }
-        Ok(reports)
+        Ok(Committed { reports, ledger: commit.ledger })
     }
 
     /// What the rules would do for firings that wait (`once --dry-run`): each action of each

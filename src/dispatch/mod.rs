@@ -3,6 +3,7 @@
 //! records every outcome. The run mode is looked at here and nowhere else.
 
 mod commit;
+pub use commit::Committed;
 mod execute;
 
 pub use execute::{RetryPolicy, DUE_PAGE};

@@ -41,7 +41,7 @@ async fn commit(dispatch: &Dispatcher, rule: &str, jobs: &[&str]) -> Vec<crate::
     let mut budget = Budget::new(&limits(10, 60, 1.0), jobs.len(), 0);
     let plan = plan(&dispatch.rules, "t", firings, (&mut budget, &Default::default()), NOW);
     let commit = PollCommit::new(dispatch.scope(), "t", NOW);
-    dispatch.commit(commit, plan, &*site(None), Vec::new()).await.unwrap()
+    dispatch.commit(commit, plan, &*site(None), Vec::new()).await.unwrap().reports
 }
 
 fn sources(site: Arc<FakeSource>) -> HashMap<String, Arc<dyn JobSource>> {
@@ -273,7 +273,10 @@ async fn a_shadow_rule_spends_its_own_budget_and_is_only_previewed() {
         plan.suppressed.iter().map(|r| (r.rule.as_str(), r.job_ids[0].as_str())).collect();
     assert_eq!(suppressed, [("trial", "b"), ("stop", "b")]);
     assert!(plan.suppressed[0].shadow && !plan.suppressed[1].shadow);
-    let reports = dispatch.commit(PollCommit::new(dispatch.scope(), "t", NOW), plan, &*site(None), Vec::new()).await;
+    let reports = dispatch
+        .commit(PollCommit::new(dispatch.scope(), "t", NOW), plan, &*site(None), Vec::new())
+        .await
+        .map(|c| c.reports);
     let previewed: Vec<(&str, Outcome, bool)> =
         reports.as_ref().unwrap().iter().map(|r| (r.rule.as_str(), r.outcome, r.shadow)).collect();
     assert!(previewed.contains(&("trial", Outcome::Planned, true)), "{previewed:?}");

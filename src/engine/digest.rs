@@ -22,9 +22,9 @@ impl Target {
         let Some(decision) = self.core.digest(rule, (slot, slot_server), seen) else { return Ok(Vec::new()) };
         let jobs = decision.actions.first().map_or(0, |a| a.jobs.len());
         tracing::info!(target_name = %name, rule = %rule.name, jobs, "digest slot {}", crate::arcgis::model::rfc3339(slot).unwrap_or_default());
-        let ledger = decision.ledger.clone();
         let commit = PollCommit::new(dispatch.scope(), &name, slot_server);
-        let reports = dispatch.commit(commit, decision, &*self.source, Vec::new()).await?;
+        let crate::dispatch::Committed { reports, ledger } =
+            dispatch.commit(commit, decision, &*self.source, Vec::new()).await?;
         self.core.adopt_digest(&ledger, slot_server);
         metrics::counter!(crate::telemetry::FIRINGS, "target" => name.clone(), "rule" => rule.name.clone())
             .increment(1);

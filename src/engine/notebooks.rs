@@ -6,7 +6,7 @@
 use super::{Line, Shared, Target};
 use crate::arcgis::notebooks::OpenNotebook;
 use crate::cycle::{CloseLimits, NotebookDecision, NotebooksRead};
-use crate::dispatch;
+use crate::dispatch::{self, Committed};
 use crate::store::PollCommit;
 
 /// Why a read of the open notebooks came to nothing.
@@ -43,14 +43,13 @@ impl Target {
             CloseLimits { config: &self.config.limits, recent, protect: &self.config.protect, silences: &silences };
         let NotebookDecision { firings, streaks, mut decision } =
             self.core.decide_notebooks(&dispatch.rules, &name, &read, &limits);
-        let fired = decision.ledger.clone();
         let told = std::mem::take(&mut decision.silenced_keys);
         let mut commit = PollCommit::new(dispatch.scope(), &name, read.at);
         // The read is recorded (for `backtest`) when it differs from the one before.
         if self.core.notebooks.as_ref().is_none_or(|last| last.notebooks != read.notebooks) {
             commit.notebooks = Some(read.notebooks.values().cloned().collect());
         }
-        let reports = dispatch.commit(commit, decision, &*self.source, Vec::new()).await?;
+        let Committed { reports, ledger: fired } = dispatch.commit(commit, decision, &*self.source, Vec::new()).await?;
         tracing::debug!(target_name = %name, notebooks = read.notebooks.len(), firings, "read the open notebooks");
         super::count_firings(&name, &fired);
         self.core.adopt_notebooks(read, streaks, &fired);

@@ -24,10 +24,10 @@ impl Target {
         let observed = self.core.observe_tasks(self.source.server_now(), tasks, &runs, &unread);
         let TaskDecision { firings, decision } =
             self.core.decide_tasks(&dispatch.rules, &name, &observed, config.zone());
-        let ledger = decision.ledger.clone();
         let mut commit = PollCommit::new(dispatch.scope(), &name, observed.at);
         commit.tasks = Some(changes(self.core.tasks.as_ref(), &observed.next, runs));
-        let reports = dispatch.commit(commit, decision, &*self.source, Vec::new()).await?;
+        let crate::dispatch::Committed { reports, ledger } =
+            dispatch.commit(commit, decision, &*self.source, Vec::new()).await?;
         let told = firings.iter().filter(|f| !f.quiet).count();
         let (count, events, baseline) = (observed.next.len(), observed.events.len(), observed.baseline);
         match baseline || told > 0 {

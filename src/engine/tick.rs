@@ -9,7 +9,7 @@ use crate::arcgis::{Job, JobSource, Phase, Scope, SiteInfo, Status};
 use crate::config::Flavor;
 use crate::cycle::{Limits, Observed, PollDecision};
 use crate::diff::{Delta, JobEvent, Snapshot};
-use crate::dispatch;
+use crate::dispatch::{self, Committed};
 use crate::ledger::Streaks;
 use crate::plan::{ActionReport, CancelCheck, Outcome};
 use crate::rules::Evaluation;
@@ -112,7 +112,6 @@ impl Target {
             let waiting = self.core.waiting(&dispatch.rules, &name, (&observed, &evaluation), until);
             ignored.extend(dispatch.pending(&name, &*self.source, &waiting, observed.at));
         }
-        let fired = decision.ledger.clone();
         let told = std::mem::take(&mut decision.silenced_keys);
         let (streaks_set, streaks_dropped) = streak_changes(&self.core.streaks, &evaluation.streaks);
         let commit = PollCommit {
@@ -126,7 +125,7 @@ impl Target {
             checks_dropped,
             ..PollCommit::new(dispatch.scope(), &name, observed.at)
         };
-        let reports = dispatch.commit(commit, decision, &*self.source, ignored).await?;
+        let Committed { reports, ledger: fired } = dispatch.commit(commit, decision, &*self.source, ignored).await?;
         super::count_firings(&name, &fired);
         self.core.adopt(observed, evaluation.streaks, &fired);
         let active: Vec<&str> = silences.iter().map(|s| s.id.as_str()).collect();
