@@ -173,7 +173,7 @@ impl Core {
     pub fn name_all<'a>(&self, jobs: impl Iterator<Item = &'a mut NamedJob>) {
         let mut shared = SharedNames::default();
         for job in jobs {
-            job.name(shared.share(self.names_of(job.job())));
+            job.name(shared.share(self.names_of(job)));
         }
     }
 

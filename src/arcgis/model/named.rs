@@ -32,11 +32,6 @@ impl NamedJob {
         NamedJob { job, names: None }
     }
 
-    /// The job itself, as listed.
-    pub fn job(&self) -> &Job {
-        &self.job
-    }
-
     /// The listed job, shared.
     pub fn listed(&self) -> &Arc<Job> {
         &self.job
