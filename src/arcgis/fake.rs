@@ -19,6 +19,8 @@ pub struct FakeSource {
     pub cancel_error: Option<Error>,
     /// Cancels sent.
     pub cancels: AtomicU32,
+    /// Job resources read (`job`).
+    pub job_reads: AtomicU32,
     /// When each poll came (tokio's clock, so paused time shows the schedule).
     pub polled_at: Mutex<Vec<tokio::time::Instant>>,
     /// `server_now()`.
@@ -62,6 +64,7 @@ impl JobSource for FakeSource {
     }
 
     async fn job(&self, id: &str) -> Result<Job> {
+        self.job_reads.fetch_add(1, Ordering::SeqCst);
         if let Some(status) = self.reads.get(id) {
             return Ok(Job::new(id, status.clone()));
         }

@@ -114,6 +114,9 @@ impl Shared {
     }
 }
 
+/// The job resources one poll read (by job id), each with the notebook item it named, if any.
+type Resourced = HashMap<String, Option<String>>;
+
 /// One target: its configuration, its job source and its state.
 pub struct Target {
     /// As configured.

@@ -1,6 +1,7 @@
 //! `tick` with a scripted job source: a failed poll is never diffed, disappearance reads once.
 
 use super::*;
+use crate::arcgis::fake::FakeSource;
 use crate::arcgis::{Error, Job, Status};
 use crate::dispatch::{Dispatcher, Mode};
 use crate::rules::RuleSet;
@@ -57,6 +58,11 @@ async fn fake_target_in(
     running: &[&'static str],
     rules: RuleSet,
 ) -> (Arc<Shared>, Target) {
+    let running = Some(running.iter().map(|r| r.to_string()).collect());
+    target_of(store, FakeSource { running, ..FakeSource::scripted(polls) }.shared(), rules).await
+}
+
+async fn target_of(store: Arc<dyn Store>, source: Arc<FakeSource>, rules: RuleSet) -> (Arc<Shared>, Target) {
     let services = crate::actions::Services::new(None, &Default::default(), None).unwrap();
     let (rules, services, clock) = (Arc::new(rules), Arc::new(services), crate::clock::system());
     let shared = Shared::new(Dispatcher { rules, store, mode: Mode::Act, services, clock });
@@ -64,9 +70,7 @@ async fn fake_target_in(
         "{ name: fake, flavor: enterprise, admin_url: 'http://fake/admin', auth: { token: t } }",
     )
     .unwrap();
-    let running = Some(running.iter().map(|r| r.to_string()).collect());
-    let source = crate::arcgis::fake::FakeSource { running, ..crate::arcgis::fake::FakeSource::scripted(polls) };
-    let target = Target::load(config, source.shared(), &shared).await.unwrap();
+    let target = Target::load(config, source, &shared).await.unwrap();
     (shared, target)
 }
 
@@ -192,4 +196,26 @@ async fn a_digest_takes_the_jobs_gone_within_its_window_on_the_sites_clock() {
     assert_eq!(restarted.prune_memory(crate::clock::ServerMs(fired_at)), 0, "what fired at the cut stays");
     assert_eq!(restarted.prune_memory(crate::clock::ServerMs(fired_at + 1)), 1, "the digest's slots are no listed job");
     assert_eq!(crate::cycle::last_fired_slot(restarted.core(), "digest"), None);
+}
+
+/// A job first seen failed has its resource read once, for its messages; a rule firing on it
+/// does not read it again for its notebook item, whether the resource named one or none.
+#[tokio::test]
+async fn a_failed_jobs_resource_is_read_once_in_a_poll() {
+    let text = "rules:\n  - { name: failed, match: { status: failed }, actions: [{ type: log, message: x }] }\n";
+    let rules = RuleSet::parse(std::path::Path::new("r.yaml"), text, &["fake"]).unwrap();
+    let failed = |id: &str| Job::new(id, Status::Failed);
+    let script = vec![jobs(&["x"]), Ok(vec![Job::new("x", Status::Executing), failed("quiet"), failed("failloud")])];
+    let reads = [("quiet".to_string(), Status::Failed)].into();
+    let source = FakeSource { reads, ..FakeSource::scripted(script) }.shared();
+    let store = Arc::new(SqlStore::open_memory().await.unwrap());
+    let (shared, mut target) = target_of(store.clone(), source.clone(), rules).await;
+    target.tick(&shared).await;
+    target.tick(&shared).await;
+    assert_eq!(source.job_reads.load(std::sync::atomic::Ordering::SeqCst), 2, "one read of each failed job");
+    let due = store.due_actions(crate::store::Scope::Real, crate::clock::LocalMs(i64::MAX), 0, 10).await.unwrap();
+    let mut items: Vec<(String, Option<String>)> =
+        due.iter().flat_map(|q| &q.planned.jobs).map(|j| (j.id.clone(), j.item_id.clone())).collect();
+    items.sort();
+    assert_eq!(items, [("failloud".into(), Some("item1".into())), ("quiet".into(), None)], "the item the read named");
 }

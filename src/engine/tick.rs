@@ -2,7 +2,7 @@
 //! resources the events need → the core decides → commit → the core adopts; and the lines it
 //! reports. A failed poll keeps the previous snapshot; nothing is executed here.
 
-use super::{Line, Shared, Target};
+use super::{Line, Resourced, Shared, Target};
 use crate::arcgis::client::CANCEL_SINCE;
 use crate::arcgis::{Job, JobSource, Phase, Scope, SiteInfo, Status};
 
@@ -35,7 +35,7 @@ impl Target {
         self.announce(shared, &listing.site);
         let scope = listing.site.scope;
         let mut observed = self.core.observe(now, listing);
-        read_job_resources(&self.source, &mut observed.delta.events).await;
+        let resourced = read_job_resources(&self.source, &mut observed.delta.events).await;
         self.core.learn_tasks(&mut observed);
         let runs = self.learn_items(shared, &mut observed).await;
         self.learn_titles(shared, &observed).await;
@@ -49,7 +49,7 @@ impl Target {
             sign_in_wait: None,
         }];
         lines.extend(observed.delta.events.iter().map(|e| event_line(&name, e)));
-        match self.decide_and_commit(shared, observed, runs).await {
+        match self.decide_and_commit(shared, observed, runs, &resourced).await {
             Ok(mut more) => lines.append(&mut more),
             Err(e) => {
                 tracing::error!(target_name = %name, error = %e, "could not commit the poll; nothing was done");
@@ -87,6 +87,7 @@ impl Target {
         shared: &Shared,
         observed: Observed,
         runs: Vec<crate::usual::Run>,
+        resourced: &Resourced,
     ) -> crate::store::Result<Vec<Line>> {
         let name = self.config.name.clone();
         let dispatch = &shared.dispatch;
@@ -105,7 +106,7 @@ impl Target {
         let limits =
             Limits { config: &self.config.limits, recent, shadow, protect: &self.config.protect, silences: &silences };
         let PollDecision { evaluation, mut decision } = self.core.decide(&dispatch.rules, &name, &observed, limits);
-        self.name_planned(shared, &mut decision).await;
+        self.name_planned(shared, &mut decision, resourced).await;
         log_unanswerable(shared, &evaluation);
         if dispatch.mode == dispatch::Mode::Preview {
             let until = observed.at.plus(self.config.poll.nominal_interval(dispatch.now()).as_millis() as i64);
@@ -182,14 +183,19 @@ fn still_running<'a>(next: &'a Snapshot, checks: &[CancelCheck]) -> std::collect
 
 /// Reads, once each, the resources of the jobs whose events need them: a disappeared job for its
 /// final status, a job that entered `failed` (status change or first seen failed) for its messages
-/// and notebook item. Proportional to change; a few reads at once.
-async fn read_job_resources(source: &Arc<dyn JobSource>, events: &mut [JobEvent]) {
+/// and notebook item. Proportional to change; a few reads at once. Returns the item each resource
+/// read named, so that naming the planned jobs reads none of them again.
+async fn read_job_resources(source: &Arc<dyn JobSource>, events: &mut [JobEvent]) -> Resourced {
     let reads = events.iter().enumerate().filter(|(_, e)| needs_resource(e)).map(|(index, event)| {
         let (source, id) = (source.clone(), event.job().id.clone());
         async move { (index, source.job(&id).await) }
     });
     let reads: Vec<_> = reads.collect();
+    let mut resourced = Resourced::new();
     for (index, read) in super::bounded(reads).await {
+        if let Ok(detail) = &read {
+            resourced.insert(events[index].job().id.clone(), detail.item_id.clone());
+        }
         match (&mut events[index], read) {
             (JobEvent::Disappeared { last_seen, final_status }, Ok(detail)) => {
                 *final_status = Some(self::final_status(&detail));
@@ -206,6 +212,7 @@ async fn read_job_resources(source: &Arc<dyn JobSource>, events: &mut [JobEvent]
             }
         }
     }
+    resourced
 }
 
 /// Whether an event needs the job's own resource.

@@ -94,10 +94,15 @@ impl Target {
 
 impl Target {
     /// Gives the jobs of the planned actions their notebook titles when the list gave no item
-    /// ids (Enterprise's abbreviated list): each job's resource read for its item, each new item
-    /// read from Portal; then a cancel of a job a title protects is left out. Proportional to the
-    /// firings, not to the list.
-    pub(super) async fn name_planned(&mut self, shared: &Shared, decision: &mut crate::cycle::Decision) {
+    /// ids (Enterprise's abbreviated list): each job's resource read for its item (unless this
+    /// poll read it already: it named none), each new item read from Portal; then a cancel of a
+    /// job a title protects is left out. Proportional to the firings, not to the list.
+    pub(super) async fn name_planned(
+        &mut self,
+        shared: &Shared,
+        decision: &mut crate::cycle::Decision,
+        resourced: &super::Resourced,
+    ) {
         let usual = &self.core.usual;
         let lacking: BTreeSet<String> = decision
             .actions
@@ -106,7 +111,9 @@ impl Target {
             .filter(|job| usual.item_of(job).is_none())
             .map(|job| job.id.clone())
             .collect();
-        for (job, item) in super::items::read_items(&self.source, lacking.into_iter().collect()).await {
+        let (read, unread): (Vec<String>, Vec<String>) = lacking.into_iter().partition(|id| resourced.contains_key(id));
+        let named = read.iter().filter_map(|id| Some((id.clone(), resourced[id].clone()?)));
+        for (job, item) in named.chain(super::items::read_items(&self.source, unread).await) {
             self.core.usual.learn_item(&job, &item);
         }
         let usual = &self.core.usual;
