@@ -54,6 +54,13 @@ async fn enterprise_details_take_status_from_the_abbreviated_list() {
     let done = jobs.iter().find(|j| j.id == "jdone").unwrap();
     assert_eq!(done.phase(), Phase::Failed);
     assert!(done.ended_at.is_some(), "end time merged from the abbreviated list");
+    let facts = site.client().poll(Default::default()).await.unwrap().site;
+    let plain = Site::simple(JOBS, Flavor::Enterprise).await.client().poll(Default::default()).await.unwrap().site;
+    assert!(
+        facts.version.is_some() && facts.scope == Some(Scope::All),
+        "the site's facts come with a detailed list too"
+    );
+    assert_eq!(facts, plain);
 }
 
 #[tokio::test]
