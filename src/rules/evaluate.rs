@@ -161,7 +161,7 @@ fn poll_rules(poll: &[(usize, &Rule)], input: &Input, out: &mut Evaluation) -> V
 /// every condition before it is a `status` test (always answerable). A job that has run no
 /// longer fails that condition, and no condition that cannot be answered comes before it, so
 /// the rule is not even tried on it, and its `Job` is not read.
-fn start_floor(rule: &Rule) -> Option<Duration> {
+pub(super) fn start_floor(rule: &Rule) -> Option<Duration> {
     for condition in &rule.conditions {
         match (&condition.test, condition.negated) {
             (Test::RuntimeOver(limit), false) => return Some(*limit),
@@ -174,7 +174,7 @@ fn start_floor(rule: &Rule) -> Option<Duration> {
 
 /// True when a job without an end time, started at `start` (`i64::MIN`: not such a job), has run
 /// no longer than `limit` at `now`: exactly when `Job::runtime` would not exceed it.
-fn young(start: i64, now: ServerMs, limit: Duration) -> bool {
+pub(super) fn young(start: i64, now: ServerMs, limit: Duration) -> bool {
     crate::diff::open_runtime(start, now).is_some_and(|runtime| runtime <= limit)
 }
 

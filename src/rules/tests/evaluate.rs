@@ -286,3 +286,23 @@ fn a_runtime_limit_skips_young_jobs_exactly_as_the_condition_fails_them() {
     let noted: Vec<&(usize, &str)> = result.unanswerable.iter().collect();
     assert_eq!(noted, [&(0, "runtime_over"), &(1, "runtime_over"), &(1, "type")]);
 }
+
+/// The shortcut past young jobs is what the test above relies on: the limit a rule's start alone
+/// rules out (its first `runtime_over`, after `status` tests only), and when a job is that young.
+#[test]
+fn the_runtime_floor_is_a_first_limit_after_status_tests_only() {
+    let set = rules(
+        "rules:
+  - { name: status_first, match: { status: running, runtime_over: 90m }, actions: [{ type: log }] }
+  - { name: type_first, match: { type: executeNotebook, runtime_over: 90m }, actions: [{ type: log }] }
+  - { name: no_limit, match: { status: running }, actions: [{ type: log }] }
+",
+    );
+    let floors: Vec<Option<std::time::Duration>> = set.rules.iter().map(evaluate::start_floor).collect();
+    assert_eq!(floors, [Some(std::time::Duration::from_secs(90 * 60)), None, None]);
+    let limit = std::time::Duration::from_secs(90 * 60);
+    let started = |ms_ago: i64| (NOW - ms_ago).0;
+    assert!(evaluate::young(started(90 * 60_000), NOW, limit), "at the limit: not over it");
+    assert!(!evaluate::young(started(90 * 60_000 + 1), NOW, limit), "past it");
+    assert!(!evaluate::young(i64::MIN, NOW, limit), "not a running job with a start");
+}
