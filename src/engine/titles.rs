@@ -95,8 +95,8 @@ impl Target {
 impl Target {
     /// Gives the jobs of the planned actions their notebook titles when the list gave no item
     /// ids (Enterprise's abbreviated list): each job's resource read for its item (unless this
-    /// poll read it already: it named none), each new item read from Portal; then a cancel of a
-    /// job a title protects is left out. Proportional to the firings, not to the list.
+    /// poll read it already: then the item it named, if any), each new item read from Portal;
+    /// then a cancel of a job a title protects is left out. Proportional to the firings.
     pub(super) async fn name_planned(
         &mut self,
         shared: &Shared,
