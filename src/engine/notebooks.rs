@@ -7,7 +7,7 @@ use super::{Line, Shared, Target};
 use crate::arcgis::notebooks::OpenNotebook;
 use crate::cycle::{CloseLimits, NotebookDecision, NotebooksRead};
 use crate::dispatch::{self, Committed};
-use crate::store::PollCommit;
+use crate::store::{NotebooksRecord, PollCommit};
 
 /// Why a read of the open notebooks came to nothing.
 #[derive(Debug, thiserror::Error)]
@@ -45,10 +45,11 @@ impl Target {
             self.core.decide_notebooks(&dispatch.rules, &name, &read, &limits);
         let told = std::mem::take(&mut decision.silenced_keys);
         let mut commit = PollCommit::new(dispatch.scope(), &name, read.at);
-        // The read is recorded (for `backtest`) when it differs from the one before.
-        if self.core.notebooks.as_ref().is_none_or(|last| last.notebooks != read.notebooks) {
-            commit.notebooks = Some(read.notebooks.values().cloned().collect());
-        }
+        // The read is recorded (for `backtest`) when it differs from the one before; its time always.
+        commit.notebooks = Some(match &self.core.notebooks {
+            Some(last) if last.notebooks == read.notebooks => NotebooksRecord::Unchanged,
+            _ => NotebooksRecord::Changed(read.notebooks.values().cloned().collect()),
+        });
         let Committed { reports, ledger: fired } = dispatch.commit(commit, decision, &*self.source, Vec::new()).await?;
         tracing::debug!(target_name = %name, notebooks = read.notebooks.len(), firings, "read the open notebooks");
         super::count_firings(&name, &fired);

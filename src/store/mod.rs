@@ -137,8 +137,8 @@ pub struct PollCommit<'a> {
     pub runs: Vec<crate::usual::Run>,
     /// A read of the target's scheduled tasks.
     pub tasks: Option<TaskCommit>,
-    /// A read of the open notebooks that differs from the one before, to record.
-    pub notebooks: Option<Vec<crate::arcgis::notebooks::OpenNotebook>>,
+    /// A read of the open notebooks, when the commit is one.
+    pub notebooks: Option<NotebooksRecord>,
     /// New ledger entries.
     pub ledger: Vec<LedgerRecord>,
     /// Streak counts to set.
@@ -153,6 +153,16 @@ pub struct PollCommit<'a> {
     pub actions: Vec<Planned>,
     /// Audit lines that belong to no queued action (suppressed, cancel_ignored, a dry run's planned).
     pub audit: Vec<AuditEntry>,
+}
+
+/// What a commit of a read of the open notebooks records: always the read's time (the target's
+/// last read, after which `backtest` replays none), and the notebooks when they changed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotebooksRecord {
+    /// The same notebooks as the read before.
+    Unchanged,
+    /// A read that differs from the one before, recorded whole.
+    Changed(Vec<crate::arcgis::notebooks::OpenNotebook>),
 }
 
 impl<'a> PollCommit<'a> {

@@ -80,14 +80,17 @@ impl Store for SqlStore {
         // A poll whose body is not known again keeps the one before: it stays true of its jobs.
         let listed_body = c.snapshot.and_then(|s| s.listed_body()).map(|b| serde_json::to_string(&b)).transpose()?;
         sqlx::query(
-            "INSERT INTO targets (scope, target, baseline_ms, last_poll_ms, listed_body) VALUES ($1, $2, $3, $3, $4)
+            "INSERT INTO targets (scope, target, baseline_ms, last_poll_ms, listed_body, notebooks_read_ms)
+             VALUES ($1, $2, $3, $3, $4, $5)
              ON CONFLICT (scope, target) DO UPDATE SET last_poll_ms = excluded.last_poll_ms,
-             listed_body = COALESCE(excluded.listed_body, targets.listed_body)",
+             listed_body = COALESCE(excluded.listed_body, targets.listed_body),
+             notebooks_read_ms = COALESCE(excluded.notebooks_read_ms, targets.notebooks_read_ms)",
         )
         .bind(scope)
         .bind(target)
         .bind(c.now_ms.0)
         .bind(listed_body)
+        .bind(c.notebooks.as_ref().map(|_| c.now_ms.0))
         .execute(&mut *tx)
         .await?;
         let appended = commit::append_history(&mut tx, c).await?;

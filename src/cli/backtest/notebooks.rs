@@ -1,8 +1,8 @@
 //! The notebook rules in a back-test: the watcher's reads are rebuilt from the recorded ones
 //! (each written when it differed from the one before, so that between two of them the open
 //! notebooks stood as the first says): each recorded read, one every `notebooks.every` between
-//! them, and one at the target's last commit; then replayed through the core within the target's
-//! close limits.
+//! them, and one at the daemon's last read of them; then replayed through the core within the
+//! target's close limits.
 
 use super::tasks::Untestable;
 use crate::clock::ServerMs;
@@ -25,9 +25,14 @@ pub(super) async fn reads(
     let Some(first) = recorded.first().map(|(at, _)| (*at).max(since)) else {
         return Ok(Err(Untestable::NotebooksNeverRead));
     };
-    // The reads end with the target's last commit (its last read, or poll), not at `until`: the
-    // daemon read nothing after it.
-    let last = store.polled(Scope::Real, &target.name).await?.map_or(until, |(_, last)| last.min(until));
+    // The reads end with the daemon's last read of the open notebooks, not at `until` nor at a
+    // later poll of the jobs: an idle notebook is not told of at a time nothing read it.
+    let last = match store.notebooks_read(Scope::Real, &target.name).await? {
+        Some(read) => read,
+        // A store from before the time of the last read was kept: the target's last commit.
+        None => store.polled(Scope::Real, &target.name).await?.map_or(until, |(_, last)| last),
+    }
+    .min(until);
     let every = (config.every.0.as_millis() as i64).max((last.since(first) / MAX_READS).max(1_000));
     let mut times: Vec<ServerMs> =
         std::iter::successors(Some(first), |at| Some(at.plus(every))).take_while(|at| *at <= last).collect();
@@ -43,4 +48,42 @@ pub(super) async fn reads(
         NotebookRead { at_ms: at, notebooks: recorded[stood].1.clone() }
     });
     Ok(Ok(reads.collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arcgis::notebooks::OpenNotebook;
+    use crate::store::{NotebooksRecord, PollCommit, Store};
+
+    fn notebook() -> OpenNotebook {
+        OpenNotebook {
+            id: "nb".into(),
+            item_id: None,
+            title: None,
+            username: "ann".into(),
+            host: None,
+            last_activity: Some(ServerMs(0)),
+            opened: None,
+            runtime: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_rebuilt_reads_end_at_the_last_read_of_the_notebooks_not_at_a_later_poll() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqlStore::open_sqlite(&dir.path().join("state.db")).await.unwrap();
+        let text = "targets:\n  - name: t\n    flavor: enterprise\n    admin_url: https://gis.example.com/portal/admin\n    auth: { portal_url: 'https://gis.example.com/portal', username: w, password: p }\n    notebooks: { every: 1s }\n";
+        let config = crate::config::parse(std::path::Path::new("nbwarden.yaml"), text).unwrap();
+        let read =
+            |at, record| PollCommit { notebooks: Some(record), ..PollCommit::new(Scope::Real, "t", ServerMs(at)) };
+        store.commit_poll(&read(1_000, NotebooksRecord::Changed(vec![notebook()]))).await.unwrap();
+        store.commit_poll(&read(2_500, NotebooksRecord::Unchanged)).await.unwrap();
+        // A poll of the jobs after the last read of the notebooks.
+        store.commit_poll(&PollCommit::new(Scope::Real, "t", ServerMs(6_000))).await.unwrap();
+        let reads = reads(&store, &config.targets[0], (ServerMs(0), ServerMs(10_000))).await.unwrap().unwrap();
+        let times: Vec<i64> = reads.iter().map(|r| r.at_ms.0).collect();
+        assert_eq!(times, [1_000, 2_000, 2_500]);
+        assert!(reads.iter().all(|r| r.notebooks == [notebook()]));
+    }
 }

@@ -1,16 +1,17 @@
 //! The recorded reads of the open notebooks: a read that differs from the one before is written
-//! whole in its commit's transaction (writes proportional to change: a quiet site writes nothing),
-//! read back by `backtest`, and pruned with the history.
+//! whole in its commit's transaction (writes proportional to change: a quiet site writes nothing
+//! more than the time of its last read, on the target's row), read back by `backtest`, and pruned
+//! with the history.
 
 use super::SqlStore;
 use crate::arcgis::notebooks::OpenNotebook;
 use crate::clock::ServerMs;
-use crate::store::{PollCommit, Result, Scope};
+use crate::store::{NotebooksRecord, PollCommit, Result, Scope};
 use sqlx::{Any, Row, Transaction};
 
 /// Writes the read the commit carries, when it carries one.
 pub(super) async fn write(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>) -> Result<()> {
-    let Some(notebooks) = &c.notebooks else { return Ok(()) };
+    let Some(NotebooksRecord::Changed(notebooks)) = &c.notebooks else { return Ok(()) };
     sqlx::query(
         "INSERT INTO notebook_reads (scope, target, at_ms, notebooks) VALUES ($1, $2, $3, $4)
          ON CONFLICT (scope, target, at_ms) DO UPDATE SET notebooks = excluded.notebooks",
@@ -25,6 +26,17 @@ pub(super) async fn write(tx: &mut Transaction<'_, Any>, c: &PollCommit<'_>) -> 
 }
 
 impl SqlStore {
+    /// When the open notebooks of `target` were last read (a commit's time; `None`: never, or
+    /// only before the store kept it).
+    pub async fn notebooks_read(&self, scope: Scope, target: &str) -> Result<Option<ServerMs>> {
+        let row = sqlx::query("SELECT notebooks_read_ms FROM targets WHERE scope = $1 AND target = $2")
+            .bind(scope.as_str())
+            .bind(target)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get::<Option<i64>, _>(0)).transpose()?.flatten().map(ServerMs))
+    }
+
     /// The recorded reads of `target` within `(since, until]`, oldest first, with the last one
     /// before `since` (what stood at `since`).
     pub async fn notebook_reads(

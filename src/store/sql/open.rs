@@ -181,6 +181,7 @@ pub(super) fn migrator_until(backend: Backend, last: i64) -> Migrator {
             migration(9, "notebook_reads", include_str!("../migrations/0009_notebook_reads.sql")),
             migration(10, "listed_body", include_str!("../migrations/0010_listed_body.sql")),
             migration(11, "packed_parts", include_str!("../migrations/0011_packed_parts.sql")),
+            migration(12, "notebooks_read", include_str!("../migrations/0012_notebooks_read.sql")),
         ],
         Backend::Postgres => vec![
             migration(1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -192,6 +193,7 @@ pub(super) fn migrator_until(backend: Backend, last: i64) -> Migrator {
             migration(7, "notebook_reads", include_str!("../migrations/postgres/0007_notebook_reads.sql")),
             migration(8, "listed_body", include_str!("../migrations/postgres/0008_listed_body.sql")),
             migration(9, "packed_parts", include_str!("../migrations/postgres/0009_packed_parts.sql")),
+            migration(10, "notebooks_read", include_str!("../migrations/postgres/0010_notebooks_read.sql")),
         ],
     };
     Migrator::with_migrations(all.into_iter().filter(|m| m.version <= last).collect())
