@@ -1,5 +1,5 @@
 //! The task rules in a back-test: the scheduled-task watcher's reads are rebuilt, one every
-//! `tasks.every`, from what the store keeps (each task as last read, and its newest runs: when
+//! `tasks.every` up to its last read, from what the store keeps (each task as last read, and its newest runs: when
 //! each was created, when it last changed, how it ended), and replayed through the core. Where
 //! that history cannot show what the watcher saw, the rule is reported as not back-testable,
 //! with the reason.
@@ -59,7 +59,7 @@ impl std::fmt::Display for Untestable {
 }
 
 /// The rebuilt reads of `target`'s tasks from `since` to `until` (server clock), the first one
-/// the watcher's baseline; or why they cannot be rebuilt.
+/// the watcher's baseline and the last one at its last read; or why they cannot be rebuilt.
 pub(super) async fn reads(
     store: &SqlStore,
     target: &TargetConfig,
@@ -77,9 +77,13 @@ pub(super) async fn reads(
         runs.insert(id.clone(), kept);
     }
     let tasks: Vec<Task> = seen.into_values().map(|s| s.task).collect();
+    // The reads end with the daemon's last read of the tasks: it saw no run after it, and a run
+    // due after it was missed by nothing the daemon watched.
+    let last = store.tasks_read_ms(Scope::Real, &target.name).await?.map_or(until, ServerMs).min(until);
     let every = (config.every.0.as_millis() as i64).max((until - since) / MAX_READS).max(1);
-    let times = (0..).map(|n| since + n * every).take_while(|at| *at <= until);
-    Ok(Ok(times.map(|at| read_at(at, &tasks, &runs)).collect()))
+    let mut times: Vec<ServerMs> = (0..).map(|n| since + n * every).take_while(|at| *at < last).collect();
+    times.extend(Some(last).filter(|at| *at >= since));
+    Ok(Ok(times.into_iter().map(|at| read_at(at, &tasks, &runs)).collect()))
 }
 
 /// The read the watcher would have made at `at_ms`: each task with its last start then, and its
@@ -114,3 +118,25 @@ pub(super) fn untestable_rule(rule: &Rule) -> Option<Untestable> {
 
 /// Per task rule, the targets it could not be back-tested on, with why.
 pub(super) type Untested = BTreeMap<String, Vec<(String, Untestable)>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{PollCommit, Store, TaskCommit};
+
+    #[tokio::test]
+    async fn the_rebuilt_reads_end_at_the_watchers_last_read_of_the_tasks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqlStore::open_sqlite(&dir.path().join("state.db")).await.unwrap();
+        let text = "targets:\n  - name: t\n    flavor: enterprise\n    admin_url: https://gis.example.com/portal/admin\n    auth: { portal_url: 'https://gis.example.com/portal', username: w, password: p }\n    tasks: { every: 1s }\n";
+        let config = crate::config::parse(std::path::Path::new("nbwarden.yaml"), text).unwrap();
+        let target = &config.targets[0];
+        let window = (ServerMs(0), ServerMs(10_000));
+        assert_eq!(reads(&store, target, window).await.unwrap().map(|_| ()), Err(Untestable::NeverRead));
+        let read = TaskCommit { changed: Vec::new(), removed: Vec::new(), runs: Vec::new() };
+        let commit = PollCommit { tasks: Some(read), ..PollCommit::new(Scope::Real, "t", ServerMs(2_500)) };
+        store.commit_poll(&commit).await.unwrap();
+        let times: Vec<i64> = reads(&store, target, window).await.unwrap().unwrap().iter().map(|r| r.at_ms.0).collect();
+        assert_eq!(times, [0, 1_000, 2_000, 2_500], "none after the last read");
+    }
+}
