@@ -1,8 +1,8 @@
 //! The task rules in a back-test: the scheduled-task watcher's reads are rebuilt, one every
-//! `tasks.every` up to its last read, from what the store keeps (each task as last read, and its newest runs: when
-//! each was created, when it last changed, how it ended), and replayed through the core. Where
-//! that history cannot show what the watcher saw, the rule is reported as not back-testable,
-//! with the reason.
+//! `tasks.every` up to its last read, from what the store keeps (each task as last read, and its
+//! newest runs: when each was created, when it last changed, how it ended), and replayed through
+//! the core. Where that history cannot show what the watcher saw, the rule is reported as not
+//! back-testable, with the reason.
 
 use crate::arcgis::tasks::{Task, TaskRun};
 use crate::clock::ServerMs;
