@@ -23,6 +23,25 @@ mod notebooks;
 mod tasks;
 use tasks::Untested;
 
+/// A store in a fresh folder, and the configuration of one target `t` with `watch` added (e.g.
+/// `tasks: { every: 1s }`), for the tests of the rebuilt reads.
+#[cfg(test)]
+async fn store_and_target(watch: &str) -> (tempfile::TempDir, crate::store::SqlStore, crate::config::TargetConfig) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::store::SqlStore::open_sqlite(&dir.path().join("state.db")).await.unwrap();
+    let text = format!(
+        "targets:
+  - name: t
+    flavor: enterprise
+    admin_url: https://gis.example.com/portal/admin
+    auth: {{ portal_url: 'https://gis.example.com/portal', username: w, password: p }}
+    {watch}
+"
+    );
+    let mut config = crate::config::parse(std::path::Path::new("nbwarden.yaml"), &text).unwrap();
+    (dir, store, config.targets.remove(0))
+}
+
 /// What `backtest` was asked.
 pub struct Options {
     /// From this long ago.

@@ -71,17 +71,14 @@ mod tests {
 
     #[tokio::test]
     async fn the_rebuilt_reads_end_at_the_last_read_of_the_notebooks_not_at_a_later_poll() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqlStore::open_sqlite(&dir.path().join("state.db")).await.unwrap();
-        let text = "targets:\n  - name: t\n    flavor: enterprise\n    admin_url: https://gis.example.com/portal/admin\n    auth: { portal_url: 'https://gis.example.com/portal', username: w, password: p }\n    notebooks: { every: 1s }\n";
-        let config = crate::config::parse(std::path::Path::new("nbwarden.yaml"), text).unwrap();
+        let (_dir, store, target) = super::super::store_and_target("notebooks: { every: 1s }").await;
         let read =
             |at, record| PollCommit { notebooks: Some(record), ..PollCommit::new(Scope::Real, "t", ServerMs(at)) };
         store.commit_poll(&read(1_000, NotebooksRecord::Changed(vec![notebook()]))).await.unwrap();
         store.commit_poll(&read(2_500, NotebooksRecord::Unchanged)).await.unwrap();
         // A poll of the jobs after the last read of the notebooks.
         store.commit_poll(&PollCommit::new(Scope::Real, "t", ServerMs(6_000))).await.unwrap();
-        let reads = reads(&store, &config.targets[0], (ServerMs(0), ServerMs(10_000))).await.unwrap().unwrap();
+        let reads = reads(&store, &target, (ServerMs(0), ServerMs(10_000))).await.unwrap().unwrap();
         let times: Vec<i64> = reads.iter().map(|r| r.at_ms.0).collect();
         assert_eq!(times, [1_000, 2_000, 2_500]);
         assert!(reads.iter().all(|r| r.notebooks == [notebook()]));

@@ -126,11 +126,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_rebuilt_reads_end_at_the_watchers_last_read_of_the_tasks() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqlStore::open_sqlite(&dir.path().join("state.db")).await.unwrap();
-        let text = "targets:\n  - name: t\n    flavor: enterprise\n    admin_url: https://gis.example.com/portal/admin\n    auth: { portal_url: 'https://gis.example.com/portal', username: w, password: p }\n    tasks: { every: 1s }\n";
-        let config = crate::config::parse(std::path::Path::new("nbwarden.yaml"), text).unwrap();
-        let target = &config.targets[0];
+        let (_dir, store, target) = super::super::store_and_target("tasks: { every: 1s }").await;
+        let target = &target;
         let window = (ServerMs(0), ServerMs(10_000));
         assert_eq!(reads(&store, target, window).await.unwrap().map(|_| ()), Err(Untestable::NeverRead));
         let read = TaskCommit { changed: Vec::new(), removed: Vec::new(), runs: Vec::new() };
