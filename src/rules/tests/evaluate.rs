@@ -298,9 +298,9 @@ fn the_runtime_floor_is_a_first_limit_after_status_tests_only() {
   - { name: no_limit, match: { status: running }, actions: [{ type: log }] }
 ",
     );
-    let floors: Vec<Option<std::time::Duration>> = set.rules.iter().map(evaluate::start_floor).collect();
-    assert_eq!(floors, [Some(std::time::Duration::from_secs(90 * 60)), None, None]);
     let limit = std::time::Duration::from_secs(90 * 60);
+    let floors: Vec<Option<std::time::Duration>> = set.rules.iter().map(evaluate::start_floor).collect();
+    assert_eq!(floors, [Some(limit), None, None]);
     let started = |ms_ago: i64| (NOW - ms_ago).0;
     assert!(evaluate::young(started(90 * 60_000), NOW, limit), "at the limit: not over it");
     assert!(!evaluate::young(started(90 * 60_000 + 1), NOW, limit), "past it");
