@@ -35,12 +35,23 @@ pub struct Snapshot {
 impl Snapshot {
     /// The jobs, in listing order.
     pub fn jobs(&self) -> &[Arc<Job>] {
-        &self.listed.jobs
+        self.listed.jobs()
+    }
+
+    /// True once the jobs are in memory (a stored snapshot's: once one was read).
+    #[cfg(test)]
+    pub fn decoded(&self) -> bool {
+        self.listed.decoded()
+    }
+
+    /// The job at `position` (a stored snapshot's jobs are decoded when one is first read).
+    pub fn job(&self, position: usize) -> &Arc<Job> {
+        &self.listed.jobs()[position]
     }
 
     /// Iterates over the jobs.
     pub fn values(&self) -> impl Iterator<Item = &Job> + '_ {
-        self.listed.jobs.iter().map(|job| &**job)
+        self.listed.jobs().iter().map(|job| &**job)
     }
 
     /// The jobs with the hash of the bytes each was listed as, for the next list read.
@@ -77,7 +88,7 @@ impl Snapshot {
     /// The runtime at `now` of the job at `position`, as `Job::runtime` gives it; from its start
     /// alone, without reading the job, when it has no end time.
     pub fn runtime_at(&self, position: usize, now: ServerMs) -> Option<Duration> {
-        open_runtime(self.starts[position], now).or_else(|| self.listed.jobs[position].runtime(now))
+        open_runtime(self.starts[position], now).or_else(|| self.job(position).runtime(now))
     }
 
     /// Gives the listed jobs without an item id the one `items` has for them (by job id), keeping
@@ -99,31 +110,35 @@ impl Snapshot {
     fn fill(&mut self, values: &HashMap<String, String>, lacks: fn(&Job) -> bool, set: fn(&mut Job, String)) -> usize {
         let found = |job: &Job| lacks(job).then(|| values.get(&job.id)).flatten().cloned();
         let patches: Vec<(usize, String)> =
-            self.listed.jobs.iter().enumerate().filter_map(|(at, job)| Some((at, found(job)?))).collect();
-        let patched = patches.len();
-        for (at, value) in patches {
-            let job = Arc::make_mut(&mut Arc::make_mut(&mut self.listed.jobs)[at]);
-            set(job, value);
-            self.prints[at] = fingerprint(job);
+            self.values().enumerate().filter_map(|(at, job)| Some((at, found(job)?))).collect();
+        if patches.is_empty() {
+            return 0;
         }
-        patched
+        let mut jobs = self.jobs().to_vec();
+        for (at, value) in &patches {
+            let job = Arc::make_mut(&mut jobs[*at]);
+            set(job, value.clone());
+            self.prints[*at] = fingerprint(job);
+        }
+        self.listed = self.listed.with_jobs(jobs);
+        patches.len()
     }
 
     /// This snapshot with `more` jobs added after the listed ones.
     pub fn extended(self, more: Vec<Job>) -> Snapshot {
-        let mut jobs = self.listed.jobs.to_vec();
+        let mut jobs = self.jobs().to_vec();
         jobs.extend(more.into_iter().map(Arc::new));
         listed(Listed::new(jobs, self.listed.raw.to_vec()), None)
     }
 
     /// Number of jobs.
     pub fn len(&self) -> usize {
-        self.listed.jobs.len()
+        self.listed.len()
     }
 
     /// True without jobs.
     pub fn is_empty(&self) -> bool {
-        self.listed.jobs.is_empty()
+        self.listed.is_empty()
     }
 }
 
@@ -147,42 +162,97 @@ pub fn stored(jobs: Vec<Arc<Job>>, raw: Vec<u64>, body: Option<ListedBody>) -> S
     build(Listed::new(jobs, raw).from_body(body), None, false)
 }
 
-fn build(listed: Listed, prev: Option<&Snapshot>, prints: bool) -> Snapshot {
-    let jobs = listed.jobs.clone();
-    let mut next = Snapshot { listed, ..Snapshot::default() };
-    let capacity = jobs.len();
-    next.prints.reserve_exact(capacity);
-    next.ids.reserve_exact(capacity);
-    next.states.reserve_exact(capacity);
-    next.phases.reserve_exact(capacity);
-    next.starts.reserve_exact(capacity);
-    let mut cursor = 0;
-    for job in jobs.iter() {
-        match prev.and_then(|prev| shared_at(prev, cursor, job)) {
-            Some((prev, at)) => {
-                next.prints.push(prev.prints[at]);
-                next.ids.push(prev.ids[at]);
-                next.states.push(prev.states[at]);
-                next.phases.push(prev.phases[at]);
-                next.starts.push(prev.starts[at]);
-                cursor = at + 1;
-            }
-            None => {
-                next.prints.push(if prints { fingerprint(job) } else { NOT_TAKEN });
-                next.ids.push(crate::ledger::id_hash(&job.id));
-                next.states.push(state_word(job));
-                next.phases.push(1u8 << job.phase() as u8);
-                next.starts.push(open_start(job));
-            }
+/// A snapshot read back from the store whose jobs are decoded only when one is read
+/// (`Listed::later`), with the `facts` of each taken from its stored form.
+pub fn stored_later(listed: Listed, facts: &[Facts]) -> Snapshot {
+    let mut next = Snapshot::with_capacity(facts.len());
+    for facts in facts {
+        next.push(NOT_TAKEN, *facts);
+    }
+    Snapshot { listed, ..next }
+}
+
+/// What a snapshot keeps of each job besides the job, so that the diff and the rules need not
+/// read it: taken from a listed job, or from a stored job without decoding it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Facts {
+    /// The ledger's hash of the job id.
+    pub id: u64,
+    /// Status kind, end time and `isCancelled` (see `state_word`).
+    pub state: u64,
+    /// `1 << phase`.
+    pub phase: u8,
+    /// The start of a job without an end time (`i64::MIN`: not such a job).
+    pub start: i64,
+}
+
+impl Facts {
+    /// The facts of a job with these fields.
+    pub fn of(
+        id: &str,
+        status: &Status,
+        cancelled: bool,
+        (started, ended): (Option<ServerMs>, Option<ServerMs>),
+    ) -> Facts {
+        Facts {
+            id: crate::ledger::id_hash(id),
+            state: state_word(status, ended, cancelled),
+            phase: 1u8 << crate::arcgis::Phase::of(status, cancelled, ended.is_some()) as u8,
+            start: open_start(started, ended),
         }
     }
-    next
+
+    /// The facts of `job`.
+    pub fn of_job(job: &Job) -> Facts {
+        Facts::of(&job.id, &job.status, job.cancelled_flag, (job.started_at, job.ended_at))
+    }
+}
+
+impl Snapshot {
+    fn with_capacity(capacity: usize) -> Snapshot {
+        Snapshot {
+            prints: Vec::with_capacity(capacity),
+            ids: Vec::with_capacity(capacity),
+            states: Vec::with_capacity(capacity),
+            phases: Vec::with_capacity(capacity),
+            starts: Vec::with_capacity(capacity),
+            ..Snapshot::default()
+        }
+    }
+
+    fn push(&mut self, print: u64, facts: Facts) {
+        self.prints.push(print);
+        self.ids.push(facts.id);
+        self.states.push(facts.state);
+        self.phases.push(facts.phase);
+        self.starts.push(facts.start);
+    }
+
+    fn facts(&self, at: usize) -> Facts {
+        Facts { id: self.ids[at], state: self.states[at], phase: self.phases[at], start: self.starts[at] }
+    }
+}
+
+fn build(listed: Listed, prev: Option<&Snapshot>, prints: bool) -> Snapshot {
+    let jobs = listed.jobs();
+    let mut next = Snapshot::with_capacity(jobs.len());
+    let mut cursor = 0;
+    for job in jobs {
+        match prev.and_then(|prev| shared_at(prev, cursor, job)) {
+            Some((prev, at)) => {
+                next.push(prev.prints[at], prev.facts(at));
+                cursor = at + 1;
+            }
+            None => next.push(if prints { fingerprint(job) } else { NOT_TAKEN }, Facts::of_job(job)),
+        }
+    }
+    Snapshot { listed, ..next }
 }
 
 /// Where `prev` holds this very `Job` (shared, not equal), looked for a little ahead of `cursor`.
 fn shared_at<'p>(prev: &'p Snapshot, cursor: usize, job: &Arc<Job>) -> Option<(&'p Snapshot, usize)> {
     let end = (cursor + LOOKAHEAD).min(prev.len());
-    let offset = prev.listed.jobs.get(cursor..end)?.iter().position(|p| Arc::ptr_eq(p, job))?;
+    let offset = prev.jobs().get(cursor..end)?.iter().position(|p| Arc::ptr_eq(p, job))?;
     Some((prev, cursor + offset))
 }
 
@@ -193,16 +263,16 @@ pub fn open_runtime(start: i64, now: ServerMs) -> Option<Duration> {
 }
 
 /// The start of a job without an end time; `i64::MIN` for any other.
-fn open_start(job: &Job) -> i64 {
-    match (job.started_at, job.ended_at) {
+fn open_start(started: Option<ServerMs>, ended: Option<ServerMs>) -> i64 {
+    match (started, ended) {
         (Some(start), None) => start.0,
         _ => i64::MIN,
     }
 }
 
 /// The fields whose change is an event, packed without loss: end time, status kind, isCancelled.
-fn state_word(job: &Job) -> u64 {
-    let kind = match &job.status {
+fn state_word(status: &Status, ended: Option<ServerMs>, cancelled: bool) -> u64 {
+    let kind = match status {
         Status::Submitted => 0,
         Status::Executing => 1,
         Status::Processing => 2,
@@ -212,7 +282,7 @@ fn state_word(job: &Job) -> u64 {
         Status::Cancelled(_) => 6,
         Status::Unknown(_) => 7,
     };
-    (job.ended_at.map_or(0, |at| at.0).max(0) as u64) << 4 | kind << 1 | u64::from(job.cancelled_flag)
+    (ended.map_or(0, |at| at.0).max(0) as u64) << 4 | kind << 1 | u64::from(cancelled)
 }
 
 /// The fingerprint of a job not fingerprinted (read back from the store); never a job's.
@@ -224,7 +294,7 @@ fn fingerprint(job: &Job) -> u64 {
 
 /// The same job shared, or equal fingerprints and equal state words: unchanged. Reads no job at all.
 fn unchanged(prev: &Snapshot, at: usize, next: &Snapshot, index: usize) -> bool {
-    Arc::ptr_eq(&prev.listed.jobs[at], &next.listed.jobs[index])
+    Arc::ptr_eq(prev.job(at), next.job(index))
         || prev.prints[at] != NOT_TAKEN
             && prev.prints[at] == next.prints[index]
             && prev.states[at] == next.states[index]
@@ -353,7 +423,7 @@ pub fn diff(prev: Option<&Snapshot>, next: &Snapshot) -> Delta {
     if prev.listed.same(&next.listed) {
         return delta;
     }
-    let (old, new) = (&prev.listed.jobs, &next.listed.jobs);
+    let (old, new) = (prev.jobs(), next.jobs());
     let mut paired = vec![false; old.len()];
     let mut unpaired_new = Vec::new();
     let mut cursor = 0;
@@ -508,7 +578,7 @@ mod tests {
             for ended_at in [None, Some(1), Some(2), Some(1_700_000_000_000)].map(|at| at.map(crate::clock::ServerMs)) {
                 for cancelled_flag in [false, true] {
                     let job = Job { ended_at, cancelled_flag, ..job("a", status.clone()) };
-                    words.insert(state_word(&job));
+                    words.insert(Facts::of_job(&job).state);
                     count += 1;
                 }
             }

@@ -320,13 +320,14 @@ mod list_read {
         let mut scratch = Scratch::default();
         let before = JobList::read(prev.as_bytes(), Known::default(), &mut scratch).ok().map(JobList::into_listed);
         let before = before.unwrap_or_default();
-        let (known, jobs) = (Known(Some(&before)), &before.jobs);
+        let (known, jobs) = (Known(Some(&before)), before.jobs());
         let full = JobList::from_json(next).map(listed);
         let fast = JobList::read(next, known, &mut scratch);
         let shared = match (&full, fast) {
             (Ok(full), Ok(fast)) => {
                 let (payload, cut) = (fast.is_payload(), fast.cut_short());
-                let fast_jobs = fast.into_listed().jobs;
+                let fast_listed = fast.into_listed();
+                let fast_jobs = fast_listed.jobs();
                 let shared = fast_jobs.iter().filter(|j| jobs.iter().any(|k| Arc::ptr_eq(k, j))).count();
                 let fast_jobs: Vec<Job> = fast_jobs.iter().map(|job| Job::clone(job)).collect();
                 prop_assert_eq!(&(fast_jobs, payload, cut), full);
@@ -403,12 +404,12 @@ mod list_read {
         assert!(fresh.into_listed().same(&first), "known from the list alone (a fresh process, from the store)");
         let mut raw = first.raw.to_vec();
         raw[1] ^= 1;
-        let other_jobs = Listed::new(first.jobs.to_vec(), raw).from_body(first.body);
+        let other_jobs = Listed::new(first.jobs().to_vec(), raw).from_body(first.body);
         let read = JobList::read(body.as_bytes(), Known(Some(&other_jobs)), &mut scratch).unwrap().into_listed();
-        assert!(!read.same(&other_jobs) && read.jobs == first.jobs, "the body known for other jobs: read again");
+        assert!(!read.same(&other_jobs) && read.jobs() == first.jobs(), "the body known for other jobs: read again");
         let spaced = body.replace(',', ", ");
         let other = JobList::read(spaced.as_bytes(), Known(Some(&first)), &mut scratch).unwrap().into_listed();
-        assert!(!other.same(&first) && other.jobs == first.jobs, "other bytes: equal jobs, a list built anew");
+        assert!(!other.same(&first) && other.jobs() == first.jobs(), "other bytes: equal jobs, a list built anew");
     }
 }
 

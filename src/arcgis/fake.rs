@@ -27,6 +27,9 @@ pub struct FakeSource {
     pub now: crate::clock::ServerMs,
     /// The status each of these ids reads as now (before `running`).
     pub reads: std::collections::HashMap<String, Status>,
+    /// A list body every poll answers instead of `polls`, read as the client reads it (knowing
+    /// the jobs of the poll before).
+    pub body: Option<String>,
 }
 
 impl FakeSource {
@@ -57,8 +60,16 @@ impl JobSource for FakeSource {
         "fake"
     }
 
-    async fn poll(&self, _: crate::arcgis::Known<'_>) -> Result<Listing> {
+    async fn poll(&self, known: crate::arcgis::Known<'_>) -> Result<Listing> {
         self.polled_at.lock().expect("polls").push(tokio::time::Instant::now());
+        if let Some(body) = &self.body {
+            let list = crate::arcgis::wire::JobList::read(body.as_bytes(), known, &mut Default::default());
+            return Ok(Listing {
+                listed: list.expect("a list body").into_listed(),
+                complete: true,
+                site: Default::default(),
+            });
+        }
         let jobs = self.polls.lock().expect("script").pop_front().unwrap_or(Ok(Vec::new()))?;
         Ok(Listing::of(jobs, true))
     }

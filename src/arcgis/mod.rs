@@ -30,7 +30,7 @@ pub trait JobSource: Send + Sync {
     /// The jobs of one poll.
     async fn list_jobs(&self) -> Result<Vec<Job>> {
         let listing = self.poll(Known::default()).await?;
-        Ok(listing.listed.jobs.iter().map(|job| Job::clone(job)).collect())
+        Ok(listing.listed.jobs().iter().map(|job| Job::clone(job)).collect())
     }
     /// One job's resource (for a disappeared job's final status, and before a cancel).
     async fn job(&self, id: &str) -> Result<Job>;

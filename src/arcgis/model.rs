@@ -31,6 +31,21 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// The phase of a job with `status`, Notebook Server's `isCancelled` (`cancelled`), and an end
+    /// time or not (`ended`): a cancelled flag is a cancellation, a running status with an end
+    /// time is not known.
+    pub fn of(status: &Status, cancelled: bool, ended: bool) -> Phase {
+        if cancelled {
+            return Phase::Cancelled;
+        }
+        match status.phase() {
+            Phase::Running if ended => Phase::Unknown,
+            phase => phase,
+        }
+    }
+}
+
+impl Phase {
     /// Every phase, in lifecycle order.
     pub const ALL: [Phase; 6] =
         [Phase::Submitted, Phase::Running, Phase::Completed, Phase::Failed, Phase::Cancelled, Phase::Unknown];
@@ -224,13 +239,7 @@ impl Job {
 
     /// The normalised phase: `isCancelled` wins, and a job with an `endTime` is never running.
     pub fn phase(&self) -> Phase {
-        if self.cancelled_flag {
-            return Phase::Cancelled;
-        }
-        match self.status.phase() {
-            Phase::Running if self.ended_at.is_some() => Phase::Unknown,
-            phase => phase,
-        }
+        Phase::of(&self.status, self.cancelled_flag, self.ended_at.is_some())
     }
 
     /// `(endTime or now) - startTime`.
@@ -344,10 +353,11 @@ impl Listing {
 /// The jobs of one poll in listing order, with the hash of the bytes each was listed as (`0`: not
 /// known). Shared as a whole: when a site lists the same body again, the poll holds the previous
 /// poll's list for one reference count, not one per job.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct Listed {
-    /// The jobs, in listing order.
-    pub jobs: Arc<[Arc<Job>]>,
+    /// The jobs, in listing order: in memory, or read back from the store and decoded when first
+    /// read (`Listed::later`).
+    jobs: Arc<Jobs>,
     /// The hash of each job's listed bytes, in the same order.
     pub raw: Arc<[u64]>,
     /// The body the jobs were read from, when the list read knows it again (the store keeps it,
@@ -355,11 +365,30 @@ pub struct Listed {
     pub body: Option<ListedBody>,
 }
 
+/// Decodes a stored list's jobs, all of them, in order: called at most once, when a job is first
+/// read. The store checks its bytes before it hands one out, so it cannot fail.
+pub type Decode = Box<dyn FnOnce() -> Vec<Arc<Job>> + Send>;
+
+/// A list's jobs, and, until they are first read, how to decode them.
+#[derive(Default)]
+struct Jobs {
+    decoded: std::sync::OnceLock<Vec<Arc<Job>>>,
+    decode: std::sync::Mutex<Option<Decode>>,
+    len: usize,
+}
+
 impl Listed {
     /// `jobs` with the hashes of their listed bytes (missing ones `0`: not known).
     pub fn new(jobs: Vec<Arc<Job>>, mut raw: Vec<u64>) -> Listed {
         raw.resize(jobs.len(), 0);
-        Listed { jobs: jobs.into(), raw: raw.into(), body: None }
+        Listed { jobs: Jobs::now(jobs), raw: raw.into(), body: None }
+    }
+
+    /// A stored list of as many jobs as `raw` has hashes, decoded by `decode` only when a job is
+    /// first read: a fresh process that finds the same body again reads none of them.
+    pub fn later(raw: Vec<u64>, decode: Decode) -> Listed {
+        let jobs = Jobs { len: raw.len(), decode: Some(decode).into(), ..Jobs::default() };
+        Listed { jobs: Arc::new(jobs), raw: raw.into(), body: None }
     }
 
     /// These jobs, read from `body`.
@@ -368,9 +397,56 @@ impl Listed {
         self
     }
 
+    /// The jobs, in listing order (a stored list's are decoded now, if not yet).
+    pub fn jobs(&self) -> &[Arc<Job>] {
+        self.jobs.decoded.get_or_init(|| {
+            let decode = self.jobs.decode.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            decode.map_or_else(Vec::new, |decode| decode())
+        })
+    }
+
+    /// The number of jobs, without reading them.
+    pub fn len(&self) -> usize {
+        self.jobs.len
+    }
+
+    /// True without jobs.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True once the jobs are in memory (a stored list's: once one was read).
+    #[cfg(test)]
+    pub fn decoded(&self) -> bool {
+        self.jobs.decoded.get().is_some()
+    }
+
+    /// This list with other jobs (as many, in the same places): its hashes and body kept.
+    pub fn with_jobs(&self, jobs: Vec<Arc<Job>>) -> Listed {
+        Listed { jobs: Jobs::now(jobs), raw: self.raw.clone(), body: self.body }
+    }
+
     /// True when both are the one list, shared (not merely equal).
     pub fn same(&self, other: &Listed) -> bool {
         Arc::ptr_eq(&self.jobs, &other.jobs) && Arc::ptr_eq(&self.raw, &other.raw)
+    }
+}
+
+impl Jobs {
+    fn now(jobs: Vec<Arc<Job>>) -> Arc<Jobs> {
+        Arc::new(Jobs { len: jobs.len(), decoded: jobs.into(), ..Jobs::default() })
+    }
+}
+
+impl PartialEq for Listed {
+    fn eq(&self, other: &Listed) -> bool {
+        self.jobs() == other.jobs() && self.raw == other.raw && self.body == other.body
+    }
+}
+
+impl fmt::Debug for Listed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listed").field("jobs", &self.jobs()).field("raw", &self.raw).field("body", &self.body).finish()
     }
 }
 
@@ -416,7 +492,7 @@ pub struct Known<'a>(pub Option<&'a Listed>);
 impl<'a> Known<'a> {
     /// The jobs, in listing order.
     pub fn jobs(self) -> &'a [Arc<Job>] {
-        self.0.map_or(&[], |listed| &listed.jobs)
+        self.0.map_or(&[], |listed| listed.jobs())
     }
 
     /// The hash of each job's listed bytes, in the same order.

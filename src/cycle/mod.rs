@@ -73,16 +73,6 @@ impl Core {
         self.silenced_told.retain(|(id, _, _)| active.contains(&id.as_str()));
     }
 
-    /// A core loaded from the store: the task ids its snapshot's jobs carry are remembered, as
-    /// if read again.
-    pub fn loaded(mut self) -> Core {
-        let jobs = self.snapshot.as_ref().map_or(&[][..], |s| s.jobs());
-        let carried = jobs.iter().filter(|j| j.task_id.as_deref().is_some_and(|t| !t.is_empty()));
-        let known = carried.map(|j| (j.id.clone(), j.task_id.clone().unwrap_or_default()));
-        self.job_tasks = known.collect();
-        self
-    }
-
     /// A core that starts from the completed runs known so far (none: from the first listing).
     pub fn with_usual(usual: Usual) -> Core {
         Core { usual, ..Core::default() }

@@ -143,7 +143,7 @@ impl Target {
         source: Arc<dyn JobSource>,
         shared: &Shared,
     ) -> crate::store::Result<Target> {
-        let core = shared.dispatch.store.load_target(shared.dispatch.scope(), &config.name).await?.loaded();
+        let core = shared.dispatch.store.load_target(shared.dispatch.scope(), &config.name).await?;
         let mut target = Target {
             config,
             source,

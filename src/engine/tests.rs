@@ -136,6 +136,42 @@ async fn an_item_read_once_stays_with_the_job_and_an_unchanged_poll_writes_no_hi
     assert_eq!(rows, [("a", Some("nb-a")), ("b", Some("nb-b"))], "one history row each, with its item");
 }
 
+/// A fresh process (`once`) that lists the same body as the stored snapshot decodes none of the
+/// stored jobs: the snapshot is read in place, the list read knows the body again, the diff finds
+/// the same list, and the runaway rule skips the running job as too young from its start alone.
+/// Once the job has run past the limit, the rule reads it, and it is cancelled.
+#[tokio::test]
+async fn a_fresh_process_listing_the_stored_body_again_decodes_no_job_until_a_rule_reads_one() {
+    let text = "rules:
+  - { name: runaway, match: { status: running, runtime_over: 90m }, actions: [{ type: cancel }] }
+  - { name: failed, on: status_changed, match: { to: failed }, actions: [{ type: log }] }
+";
+    let rules = RuleSet::parse(std::path::Path::new("r.yaml"), text, &["fake"]).unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open_memory().await.unwrap());
+    let body = r#"{"asyncNotebookJobs":[{"jobId":"a","status":"EXECUTING","startTime":1000},
+        {"jobId":"b","status":"COMPLETED","startTime":1000,"endTime":2000}]}"#;
+    let site = |minutes: i64| {
+        let now = crate::clock::ServerMs(1_000 + minutes * 60_000);
+        FakeSource { body: Some(body.into()), now, ..FakeSource::default() }.shared()
+    };
+    let (shared, mut first) = target_of(store.clone(), site(1), rules.clone()).await;
+    assert_eq!(summary(&first.tick(&shared).await), ["poll ok=true baseline=Some(true)"]);
+    let decoded = |target: &Target| target.core.snapshot.as_ref().unwrap().decoded();
+
+    let (shared, mut fresh) = target_of(store.clone(), site(60), rules.clone()).await;
+    assert!(!decoded(&fresh), "loaded: the stored parts read in place");
+    assert_eq!(summary(&fresh.tick(&shared).await), ["poll ok=true baseline=Some(false)"]);
+    assert!(!decoded(&fresh), "a steady poll of the same body reads no stored job");
+
+    let (shared, mut late) = target_of(store, site(91), rules).await;
+    assert_eq!(summary(&late.tick(&shared).await), ["poll ok=true baseline=Some(false)"]);
+    assert!(decoded(&late), "the job past the limit is read");
+    let sources = sources(std::slice::from_ref(&late));
+    let done = shared.dispatch.execute_due(&sources, crate::dispatch::RetryPolicy::ONCE).await.unwrap();
+    let done: Vec<(&str, &[String])> = done.iter().map(|r| (r.action.as_str(), &r.job_ids[..])).collect();
+    assert_eq!(done, [("cancel", &["a".to_string()][..])]);
+}
+
 /// A digest slot on a site whose clock runs 5 minutes ahead of this machine's: a job gone from
 /// the list counts when it went within `window` before the slot on the site's clock (the edge
 /// included), a listed job always, each only when it matches. A slot fires once (also after a

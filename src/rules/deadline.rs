@@ -79,7 +79,7 @@ impl RuleSet {
                 if fixed.is_some_and(|limit| outside(ServerMs(starts[position]).plus(limit + 1))) {
                     continue;
                 }
-                let (job, id_hash) = (&snapshot.jobs()[position], &ids[position]);
+                let (job, id_hash) = (snapshot.job(position), &ids[position]);
                 let Some(at) = crossing(rule, job, usual) else { continue };
                 if outside(at) {
                     continue;

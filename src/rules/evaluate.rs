@@ -126,7 +126,7 @@ pub(super) fn phase_mask(rule: &Rule) -> u8 {
 /// Evaluates the poll rules job by job: rules that visit the same phases are applied together,
 /// so that each job is read from memory once, whatever the number of rules.
 fn poll_rules(poll: &[(usize, &Rule)], input: &Input, out: &mut Evaluation) -> Vec<Vec<Firing>> {
-    let (jobs, ids) = (input.snapshot.jobs(), input.snapshot.id_hashes());
+    let ids = input.snapshot.id_hashes();
     let (phases, starts) = (input.snapshot.phase_bits(), input.snapshot.open_starts());
     let fired: Vec<_> = poll.iter().map(|(_, rule)| input.ledger.rule(&rule.ledger_name())).collect();
     let floors: Vec<Option<Duration>> = poll.iter().map(|(_, rule)| start_floor(rule)).collect();
@@ -140,15 +140,20 @@ fn poll_rules(poll: &[(usize, &Rule)], input: &Input, out: &mut Evaluation) -> V
     }
     let mut firings: Vec<Vec<Firing>> = vec![Vec::new(); poll.len()];
     for (mask, slots) in &groups {
-        for position in (0..jobs.len()).filter(|&p| phases[p] & mask != 0) {
+        for position in (0..ids.len()).filter(|&p| phases[p] & mask != 0) {
             for &slot in slots {
                 if floors[slot].is_some_and(|limit| young(starts[position], input.now, limit)) {
                     continue;
                 }
                 let (index, rule) = poll[slot];
-                if let Some(firing) =
-                    poll_firing(index, rule, (position, &jobs[position], ids[position]), fired[slot], input, out)
-                {
+                if let Some(firing) = poll_firing(
+                    index,
+                    rule,
+                    (position, input.snapshot.job(position), ids[position]),
+                    fired[slot],
+                    input,
+                    out,
+                ) {
                     firings[slot].push(firing);
                 }
             }

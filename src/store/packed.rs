@@ -6,6 +6,7 @@
 use super::{Error, Result};
 use crate::arcgis::{Job, Status};
 use crate::clock::ServerMs;
+use crate::diff::Facts;
 use serde::{de, Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -16,44 +17,44 @@ const FORMAT: u8 = 2;
 const WITHOUT_HASHES: u8 = 1;
 
 /// One job as packed: `Job` field for field, without `Job`'s JSON-only attributes (postcard
-/// needs every field in every record).
+/// needs every field in every record). Read back, its text borrows the stored bytes.
 #[derive(Serialize, Deserialize)]
 struct Packed<'a> {
-    id: Cow<'a, str>,
-    job_type: Option<Cow<'a, str>>,
+    id: &'a str,
     #[serde(borrow)]
-    status: Cow<'a, str>,
-    username: Option<Cow<'a, str>>,
+    job_type: Option<&'a str>,
+    status: &'a str,
+    #[serde(borrow)]
+    username: Option<&'a str>,
     started_at: Option<ServerMs>,
     ended_at: Option<ServerMs>,
-    item_id: Option<Cow<'a, str>>,
-    runtime_name: Option<Cow<'a, str>>,
-    task_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    item_id: Option<&'a str>,
+    #[serde(borrow)]
+    runtime_name: Option<&'a str>,
+    #[serde(borrow)]
+    task_id: Option<&'a str>,
     timeout_minutes: Option<u64>,
     cancelled_flag: bool,
     messages: Cow<'a, [String]>,
 }
 
-fn borrowed(text: &Option<String>) -> Option<Cow<'_, str>> {
-    text.as_deref().map(Cow::Borrowed)
-}
-
-fn owned(text: Option<Cow<'_, str>>) -> Option<String> {
-    text.map(Cow::into_owned)
+fn owned(text: Option<&str>) -> Option<String> {
+    text.map(str::to_string)
 }
 
 impl<'a> From<&'a Job> for Packed<'a> {
     fn from(job: &'a Job) -> Packed<'a> {
         Packed {
-            id: Cow::Borrowed(&job.id),
-            job_type: borrowed(&job.job_type),
-            status: Cow::Borrowed(job.status.as_str()),
-            username: borrowed(&job.username),
+            id: &job.id,
+            job_type: job.job_type.as_deref(),
+            status: job.status.as_str(),
+            username: job.username.as_deref(),
             started_at: job.started_at,
             ended_at: job.ended_at,
-            item_id: borrowed(&job.item_id),
-            runtime_name: borrowed(&job.runtime_name),
-            task_id: borrowed(&job.task_id),
+            item_id: job.item_id.as_deref(),
+            runtime_name: job.runtime_name.as_deref(),
+            task_id: job.task_id.as_deref(),
             timeout_minutes: job.timeout_minutes,
             cancelled_flag: job.cancelled_flag,
             messages: Cow::Borrowed(job.messages()),
@@ -63,7 +64,7 @@ impl<'a> From<&'a Job> for Packed<'a> {
 
 impl From<Packed<'_>> for Job {
     fn from(p: Packed<'_>) -> Job {
-        let mut job = Job::new(p.id.into_owned(), Status::parse(&p.status));
+        let mut job = Job::new(p.id, Status::parse(p.status));
         job.job_type = owned(p.job_type);
         job.username = owned(p.username);
         job.started_at = p.started_at;
@@ -96,6 +97,29 @@ pub fn pack(jobs: &[Arc<Job>], raw: &[u64]) -> Result<Vec<u8>> {
 /// The jobs of a packed snapshot (each in its own `Arc`, as a snapshot holds them) and the hash of
 /// each one's listed bytes (`0`: not known); an empty value holds none.
 pub fn unpack(bytes: &[u8]) -> Result<(Vec<Arc<Job>>, Vec<u64>)> {
+    read(bytes, |packed| Arc::new(Job::from(packed)))
+}
+
+/// A packed snapshot read in place: the facts a snapshot keeps of each job, the hash of each one's
+/// listed bytes, and the (job id, task id) of each job a scheduled task started.
+pub type Scanned = (Vec<Facts>, Vec<u64>, Vec<(String, String)>);
+
+/// What a packed snapshot holds, its jobs read in place and none decoded. Any value `unpack`
+/// refuses, this refuses too.
+pub fn scan(bytes: &[u8]) -> Result<Scanned> {
+    let mut tasks = Vec::new();
+    let (facts, raw) = read(bytes, |p| {
+        if let Some(task) = p.task_id.filter(|task| !task.is_empty()) {
+            tasks.push((p.id.to_string(), task.to_string()));
+        }
+        Facts::of(p.id, &Status::parse(p.status), p.cancelled_flag, (p.started_at, p.ended_at))
+    })?;
+    Ok((facts, raw, tasks))
+}
+
+/// Each packed job of `bytes`, as `each` makes it of the job read in place, and the hash of each
+/// one's listed bytes.
+fn read<'a, T>(bytes: &'a [u8], each: impl FnMut(Packed<'a>) -> T) -> Result<(Vec<T>, Vec<u64>)> {
     let unreadable = |detail: String| Error::DecodeFailed(format!("a stored snapshot: {detail}"));
     let (format, body) = match bytes.split_first() {
         None => return Ok((Vec::new(), Vec::new())),
@@ -103,9 +127,8 @@ pub fn unpack(bytes: &[u8]) -> Result<(Vec<Arc<Job>>, Vec<u64>)> {
         Some((other, _)) => return Err(unreadable(format!("format {other} is not one this version reads"))),
     };
     let mut input = postcard::Deserializer::from_bytes(body);
-    let seed = Unpacked { most: body.len() / MIN_PACKED };
-    let jobs: Vec<Arc<Job>> =
-        de::DeserializeSeed::deserialize(seed, &mut input).map_err(|e| unreadable(e.to_string()))?;
+    let seed = Each { most: body.len() / MIN_PACKED, each };
+    let jobs: Vec<T> = de::DeserializeSeed::deserialize(seed, &mut input).map_err(|e| unreadable(e.to_string()))?;
     let rest = input.finalize().map_err(|e| unreadable(e.to_string()))?;
     let raw = match format {
         FORMAT if rest.len() == jobs.len() * 8 => {
@@ -120,27 +143,29 @@ pub fn unpack(bytes: &[u8]) -> Result<(Vec<Arc<Job>>, Vec<u64>)> {
 /// The fewest bytes one packed job takes (one per field), which bounds what a count may reserve.
 const MIN_PACKED: usize = 12;
 
-/// Reads the packed jobs straight into a vector sized once from the stored count.
-struct Unpacked {
+/// Reads the packed jobs, each made into what `each` makes of it, straight into a vector sized
+/// once from the stored count.
+struct Each<F> {
     most: usize,
+    each: F,
 }
 
-impl<'de> de::DeserializeSeed<'de> for Unpacked {
-    type Value = Vec<Arc<Job>>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> std::result::Result<Vec<Arc<Job>>, D::Error> {
+impl<'de, T, F: FnMut(Packed<'de>) -> T> de::DeserializeSeed<'de> for Each<F> {
+    type Value = Vec<T>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> std::result::Result<Vec<T>, D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de> de::Visitor<'de> for Unpacked {
-    type Value = Vec<Arc<Job>>;
+impl<'de, T, F: FnMut(Packed<'de>) -> T> de::Visitor<'de> for Each<F> {
+    type Value = Vec<T>;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("packed jobs")
     }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Vec<Arc<Job>>, A::Error> {
+    fn visit_seq<A: de::SeqAccess<'de>>(mut self, mut seq: A) -> std::result::Result<Vec<T>, A::Error> {
         let mut jobs = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.most));
-        while let Some(packed) = seq.next_element::<Packed>()? {
-            jobs.push(Arc::new(Job::from(packed)));
+        while let Some(packed) = seq.next_element::<Packed<'de>>()? {
+            jobs.push((self.each)(packed));
         }
         Ok(jobs)
     }
@@ -194,12 +219,20 @@ mod tests {
         let jobs = [full, Job::new("j2", Status::Unknown("odd".into())), Job::new("j3", Status::Executing)];
         let shared: Vec<Arc<Job>> = jobs.iter().cloned().map(Arc::new).collect();
         let raw = vec![7, 0, u64::MAX];
-        assert_eq!(unpack(&pack(&shared, &raw).unwrap()).unwrap(), (shared.clone(), raw));
+        assert_eq!(unpack(&pack(&shared, &raw).unwrap()).unwrap(), (shared.clone(), raw.clone()));
         assert_eq!(unpack(&[]).unwrap(), (Vec::new(), Vec::new()));
         let packed = pack(&shared, &[1, 2, 3]).unwrap();
         assert!(matches!(unpack(&packed[..packed.len() / 2]), Err(Error::DecodeFailed(_))), "cut short");
         assert!(matches!(unpack(&packed[..packed.len() - 1]), Err(Error::DecodeFailed(_))), "a hash cut short");
         assert!(unpack(&[9, 0]).unwrap_err().to_string().contains("format 9"));
+        let facts: Vec<Facts> = jobs.iter().map(Facts::of_job).collect();
+        let tasks = vec![("j1".to_string(), "t1".to_string())];
+        let mut started = shared.clone();
+        Arc::make_mut(&mut started[0]).task_id = Some("t1".into());
+        assert_eq!(scan(&pack(&started, &raw).unwrap()).unwrap(), (facts, raw.clone(), tasks), "read in place");
+        for cut in [&packed[..packed.len() / 2], &packed[..packed.len() - 1], &[9, 0]] {
+            assert_eq!(scan(cut).unwrap_err().to_string(), unpack(cut).unwrap_err().to_string(), "refused alike");
+        }
         let mut first_format = packed[..packed.len() - 24].to_vec();
         first_format[0] = WITHOUT_HASHES;
         assert_eq!(unpack(&first_format).unwrap(), (shared, vec![0; 3]), "format 1 is read, its hashes not known");

@@ -43,7 +43,10 @@ fn decode_job(row: &AnyRow) -> Result<Job> {
 #[async_trait::async_trait]
 impl Store for SqlStore {
     async fn load_target(&self, scope: Scope, target: &str) -> Result<Core> {
-        let mut state = Core { snapshot: self.load_snapshot(scope, target).await?, ..Default::default() };
+        let (snapshot, tasks) = self.load_snapshot(scope, target).await?.unzip();
+        // The task ids its jobs carry are remembered, as if read again.
+        let job_tasks = tasks.unwrap_or_default().into_iter().collect();
+        let mut state = Core { snapshot, job_tasks, ..Default::default() };
         let ledger = sqlx::query(
             "SELECT rule, job_id, trig, fired_ms FROM ledger WHERE scope = $1 AND target = $2 ORDER BY fired_ms",
         )
@@ -250,7 +253,7 @@ impl Store for SqlStore {
 
     async fn history_since(&self, scope: Scope, target: &str, since: ServerMs) -> Result<Vec<Job>> {
         let mut jobs: Vec<Job> =
-            self.load_snapshot(scope, target).await?.map(|s| s.values().cloned().collect()).unwrap_or_default();
+            self.load_snapshot(scope, target).await?.map(|(s, _)| s.values().cloned().collect()).unwrap_or_default();
         let rows = sqlx::query(
             "SELECT job FROM job_history WHERE scope = $1 AND target = $2 AND at_ms >= $3 AND listed = 0 ORDER BY id",
         )

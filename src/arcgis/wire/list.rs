@@ -126,7 +126,7 @@ impl JobList {
     pub fn into_jobs(self) -> Vec<Job> {
         let jobs = self.into_list();
         match jobs.again {
-            Some(listed) => listed.jobs.iter().map(|job| Job::clone(job)).collect(),
+            Some(listed) => listed.jobs().iter().map(|job| Job::clone(job)).collect(),
             None => jobs.jobs.into_iter().map(Arc::unwrap_or_clone).collect(),
         }
     }

@@ -2,16 +2,22 @@
 //! the ledger pruning that needs to know which jobs it still lists.
 
 use super::{decode_job, packed, Result, Scope, SqlStore};
+use crate::arcgis::{Job, Listed, ListedBody, Status};
 use crate::diff::Snapshot;
 use futures_util::TryStreamExt;
 use sqlx::Row;
 use std::collections::HashSet;
+use std::sync::Arc;
+
+/// A snapshot read back, with the (job id, task id) of each of its jobs a scheduled task started.
+pub(super) type Loaded = (Snapshot, Vec<(String, String)>);
 
 impl SqlStore {
     /// The last snapshot: its packed parts, completed by the history rows after them. One
-    /// statement, so that the parts and the rows they were packed through are of one moment; its
-    /// rows (one per part) are unpacked as they come.
-    pub(super) async fn load_snapshot(&self, scope: Scope, target: &str) -> Result<Option<Snapshot>> {
+    /// statement, so that the parts and the rows they were packed through are of one moment.
+    /// When no row follows them, the parts are read in place and their jobs decoded only when one
+    /// is first read (`Listed::later`): a fresh process that lists the same body again decodes none.
+    pub(super) async fn load_snapshot(&self, scope: Scope, target: &str) -> Result<Option<Loaded>> {
         let mut rows = sqlx::query(
             "SELECT s.packed_through, t.listed_body, p.jobs FROM snapshots s
              LEFT JOIN targets t ON t.scope = s.scope AND t.target = s.target
@@ -21,18 +27,14 @@ impl SqlStore {
         .bind(scope.as_str())
         .bind(target)
         .fetch(&self.pool);
-        let (mut jobs, mut raw, mut head) = (Vec::new(), Vec::new(), None);
+        let (mut parts, mut head) = (Vec::new(), None);
         while let Some(row) = rows.try_next().await? {
             if head.is_none() {
                 // Unreadable (written by a later version?): the body is scanned, as if not known.
                 let body = row.try_get::<Option<String>, _>(1)?.and_then(|text| serde_json::from_str(&text).ok());
                 head = Some((row.try_get::<i64, _>(0)?, body));
             }
-            if let Some(part) = row.try_get::<Option<&[u8]>, _>(2)? {
-                let (more, hashes) = packed::unpack(part)?;
-                jobs.extend(more);
-                raw.extend(hashes);
-            }
+            parts.extend(row.try_get::<Option<Vec<u8>>, _>(2)?);
         }
         drop(rows);
         let Some((through, body)) = head else { return Ok(None) };
@@ -43,9 +45,20 @@ impl SqlStore {
                 .bind(target)
                 .fetch_all(&self.pool)
                 .await?;
+        if rows.is_empty() {
+            return later(parts, body).map(Some);
+        }
+        let (mut jobs, mut raw) = (Vec::new(), Vec::new());
+        for part in &parts {
+            let (more, hashes) = packed::unpack(part)?;
+            jobs.extend(more);
+            raw.extend(hashes);
+        }
         let changes = rows.iter().map(|r| Ok((decode_job(r)?, r.try_get::<i64, _>(1)? == 1))).collect::<Result<_>>()?;
         let (jobs, raw) = packed::replay((jobs, raw), changes);
-        Ok(Some(crate::diff::stored(jobs, raw, body)))
+        let tasks =
+            jobs.iter().filter_map(|job| Some((job.id.clone(), started_by(&job.task_id)?.to_string()))).collect();
+        Ok(Some((crate::diff::stored(jobs, raw, body), tasks)))
     }
 
     /// Forgets ledger entries whose job is no longer listed and fired last before the cut.
@@ -62,7 +75,7 @@ impl SqlStore {
             return Ok(0);
         }
         let listed: HashSet<String> = match self.load_snapshot(scope, target).await? {
-            Some(snapshot) => snapshot.values().map(|j| j.id.clone()).collect(),
+            Some((snapshot, _)) => snapshot.values().map(|j| j.id.clone()).collect(),
             None => HashSet::new(),
         };
         let mut removed = 0;
@@ -82,4 +95,40 @@ impl SqlStore {
         tx.commit().await?;
         Ok(removed)
     }
+}
+
+/// The task id of a job a scheduled task started (a list with `inputs` gives the others `""`).
+fn started_by(task: &Option<String>) -> Option<&str> {
+    task.as_deref().filter(|task| !task.is_empty())
+}
+
+/// The snapshot of `parts` with no history row after them: each part read in place now (a part
+/// `unpack` would refuse is refused here), its jobs decoded when one is first read.
+fn later(parts: Vec<Vec<u8>>, body: Option<ListedBody>) -> Result<Loaded> {
+    let (mut facts, mut raw, mut tasks) = (Vec::new(), Vec::new(), Vec::new());
+    for part in &parts {
+        let (more, hashes, started) = packed::scan(part)?;
+        facts.extend(more);
+        raw.extend(hashes);
+        tasks.extend(started);
+    }
+    let count = facts.len();
+    let listed = Listed::later(raw, Box::new(move || decode(&parts, count)));
+    let snapshot = crate::diff::stored_later(listed.from_body(body), &facts);
+    Ok((snapshot, tasks))
+}
+
+/// The jobs of parts `scan` has read: it refuses whatever `unpack` does, so none fails here. Should
+/// one fail all the same, it is logged, and its jobs stand as jobs of an unknown status and id, so
+/// that the snapshot's `count` jobs stay in their places.
+fn decode(parts: &[Vec<u8>], count: usize) -> Vec<Arc<Job>> {
+    let mut jobs = Vec::with_capacity(count);
+    for part in parts {
+        match packed::unpack(part) {
+            Ok((more, _)) => jobs.extend(more),
+            Err(e) => tracing::error!(error = %e, "a stored snapshot's part read before cannot be decoded now"),
+        }
+    }
+    jobs.resize_with(count, || Arc::new(Job::new(String::new(), Status::Unknown(String::new()))));
+    jobs
 }

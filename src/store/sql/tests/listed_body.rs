@@ -20,7 +20,7 @@ async fn poll(store: &SqlStore, snapshot: &Snapshot, changed: &[Job]) -> Snapsho
 }
 
 fn jobs(listed: &Listed) -> Vec<Job> {
-    listed.jobs.iter().map(|job| Job::clone(job)).collect()
+    listed.jobs().iter().map(|job| Job::clone(job)).collect()
 }
 
 async fn a_fresh_process_knows_the_stored_body_again(backend: Backend) {
