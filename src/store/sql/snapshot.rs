@@ -105,30 +105,47 @@ fn started_by(task: &Option<String>) -> Option<&str> {
 /// The snapshot of `parts` with no history row after them: each part read in place now (a part
 /// `unpack` would refuse is refused here), its jobs decoded when one is first read.
 fn later(parts: Vec<Vec<u8>>, body: Option<ListedBody>) -> Result<Loaded> {
-    let (mut facts, mut raw, mut tasks) = (Vec::new(), Vec::new(), Vec::new());
-    for part in &parts {
-        let (more, hashes, started) = packed::scan(part)?;
+    let (mut facts, mut raw, mut tasks, mut counted) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for part in parts {
+        let (more, hashes, started) = packed::scan(&part)?;
+        counted.push((more.len(), part));
         facts.extend(more);
         raw.extend(hashes);
         tasks.extend(started);
     }
-    let count = facts.len();
-    let listed = Listed::later(raw, Box::new(move || decode(&parts, count)));
+    let listed = Listed::later(raw, Box::new(move || decode(&counted)));
     let snapshot = crate::diff::stored_later(listed.from_body(body), &facts);
     Ok((snapshot, tasks))
 }
 
-/// The jobs of parts `scan` has read: it refuses whatever `unpack` does, so none fails here. Should
-/// one fail all the same, it is logged, and its jobs stand as jobs of an unknown status and id, so
-/// that the snapshot's `count` jobs stay in their places.
-fn decode(parts: &[Vec<u8>], count: usize) -> Vec<Arc<Job>> {
-    let mut jobs = Vec::with_capacity(count);
-    for part in parts {
+/// The jobs of parts `scan` has read, each with its count of jobs: it refuses whatever `unpack`
+/// does, so none fails here. Should one fail all the same, it is logged, and its jobs stand in
+/// their places as jobs of an unknown status and id, so that the snapshot's facts stay true of
+/// every other job.
+fn decode(parts: &[(usize, Vec<u8>)]) -> Vec<Arc<Job>> {
+    let mut jobs = Vec::with_capacity(parts.iter().map(|(count, _)| count).sum());
+    for (count, part) in parts {
         match packed::unpack(part) {
             Ok((more, _)) => jobs.extend(more),
-            Err(e) => tracing::error!(error = %e, "a stored snapshot's part read before cannot be decoded now"),
+            Err(e) => {
+                tracing::error!(error = %e, "a stored snapshot's part read before cannot be decoded now");
+                jobs.extend((0..*count).map(|_| Arc::new(Job::new(String::new(), Status::Unknown(String::new())))));
+            }
         }
     }
-    jobs.resize_with(count, || Arc::new(Job::new(String::new(), Status::Unknown(String::new()))));
     jobs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_part_that_cannot_be_decoded_after_all_keeps_the_other_jobs_in_their_places() {
+        let good = packed::pack(&[Arc::new(Job::new("a", Status::Executing))], &[1]).unwrap();
+        let jobs = decode(&[(2, vec![9, 0]), (1, good)]);
+        let got: Vec<(&str, Status)> = jobs.iter().map(|j| (j.id.as_str(), j.status.clone())).collect();
+        let unknown = ("", Status::Unknown(String::new()));
+        assert_eq!(got, [unknown.clone(), unknown, ("a", Status::Executing)]);
+    }
 }
