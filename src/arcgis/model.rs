@@ -31,6 +31,10 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Every phase, in lifecycle order.
+    pub const ALL: [Phase; 6] =
+        [Phase::Submitted, Phase::Running, Phase::Completed, Phase::Failed, Phase::Cancelled, Phase::Unknown];
+
     /// The phase of a job with `status`, Notebook Server's `isCancelled` (`cancelled`), and an end
     /// time or not (`ended`): a cancelled flag is a cancellation, a running status with an end
     /// time is not known.
@@ -43,12 +47,6 @@ impl Phase {
             phase => phase,
         }
     }
-}
-
-impl Phase {
-    /// Every phase, in lifecycle order.
-    pub const ALL: [Phase; 6] =
-        [Phase::Submitted, Phase::Running, Phase::Completed, Phase::Failed, Phase::Cancelled, Phase::Unknown];
 
     /// The lowercase name used in rules and output.
     pub fn as_str(self) -> &'static str {
@@ -374,7 +372,6 @@ pub type Decode = Box<dyn FnOnce() -> Vec<Arc<Job>> + Send>;
 struct Jobs {
     decoded: std::sync::OnceLock<Vec<Arc<Job>>>,
     decode: std::sync::Mutex<Option<Decode>>,
-    len: usize,
 }
 
 impl Listed {
@@ -387,7 +384,7 @@ impl Listed {
     /// A stored list of as many jobs as `raw` has hashes, decoded by `decode` only when a job is
     /// first read: a fresh process that finds the same body again reads none of them.
     pub fn later(raw: Vec<u64>, decode: Decode) -> Listed {
-        let jobs = Jobs { len: raw.len(), decode: Some(decode).into(), ..Jobs::default() };
+        let jobs = Jobs { decode: Some(decode).into(), ..Jobs::default() };
         Listed { jobs: Arc::new(jobs), raw: raw.into(), body: None }
     }
 
@@ -405,9 +402,9 @@ impl Listed {
         })
     }
 
-    /// The number of jobs, without reading them.
+    /// The number of jobs, without reading them: one hash each (every constructor keeps them so).
     pub fn len(&self) -> usize {
-        self.jobs.len
+        self.raw.len()
     }
 
     /// True without jobs.
@@ -434,7 +431,7 @@ impl Listed {
 
 impl Jobs {
     fn now(jobs: Vec<Arc<Job>>) -> Arc<Jobs> {
-        Arc::new(Jobs { len: jobs.len(), decoded: jobs.into(), ..Jobs::default() })
+        Arc::new(Jobs { decoded: jobs.into(), ..Jobs::default() })
     }
 }
 

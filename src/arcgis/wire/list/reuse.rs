@@ -27,7 +27,6 @@ pub struct Scratch {
 pub(super) fn again(body: u64, known: Known) -> Option<JobList> {
     let listed = known.0?;
     let seen = listed.body.filter(|seen| seen.body == body && seen.listed == crate::text::fx_hash(&listed.raw))?;
-    (listed.len() == listed.raw.len()).then_some(())?;
     let mut list = JobList { total: seen.total, ..JobList::default() };
     *list.slot_of(seen.key) = Some(Jobs { items: seen.items, again: Some(listed.clone()), ..Jobs::default() });
     Some(list)
